@@ -1,0 +1,22 @@
+//! The hltpy trace file format, defined once for both sides.
+//!
+//! `capture` writes traces with [`NodeBuffer`] and [`TraceWriter`]; `analyze`
+//! (and any tool in Rust) opens them with [`TraceFile`], which validates that a
+//! file really is a complete hltpy trace of a version it understands. The
+//! human-readable specification of the same format is `schema/FORMAT.md`;
+//! the two must stay in step.
+
+mod buffer;
+mod model;
+mod reader;
+mod time;
+mod writer;
+
+pub use buffer::{InputKey, NodeBuffer, NodeInput, NodeRow, NodeValue};
+pub use model::{
+    arrow_schema, column, meta, ColumnSpec, NodeKind, Role, COLUMNS, FORMAT_NAME,
+    FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
+};
+pub use reader::{TraceError, TraceFile, TraceMetadata};
+pub use time::utc_now_rfc3339;
+pub use writer::{RunInfo, TraceWriter, WriterOptions};

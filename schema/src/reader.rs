@@ -1,0 +1,350 @@
+//! Validating reader: opens a Parquet file and checks that it is a complete
+//! hltpy trace of a format version this build understands, before any
+//! caller looks at a row. Every failure names the file and what is wrong.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::errors::ParquetError;
+
+use crate::model::{column, meta, COLUMNS, FORMAT_NAME, FORMAT_VERSION_MAJOR};
+
+/// Everything that can go wrong reading or writing a trace.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{} is not a Parquet file ({detail}); hltpy traces are written by hltpy.capture", path.display())]
+    NotParquet { path: PathBuf, detail: String },
+    #[error("{} is a Parquet file but not an hltpy trace: {reason}", path.display())]
+    NotATrace { path: PathBuf, reason: String },
+    #[error(
+        "{} uses trace format {found}, newer than this build reads ({FORMAT_VERSION_MAJOR}.x); upgrade hltpy to read it",
+        path.display()
+    )]
+    NewerFormat { path: PathBuf, found: String },
+    #[error(
+        "{} was not closed cleanly ({reason}); the run that wrote it ended before its capture finished, so the trace may be incomplete",
+        path.display()
+    )]
+    NotClosedCleanly { path: PathBuf, reason: String },
+    #[error("{} is damaged: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("cannot write trace {}: {detail}", path.display())]
+    Write { path: PathBuf, detail: String },
+}
+
+/// The run metadata stored in a trace's Parquet footer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceMetadata {
+    pub format_version: String,
+    pub hltpy_version: String,
+    pub python_version: String,
+    pub argv: Vec<String>,
+    pub traced_modules: Vec<String>,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub node_count: Option<u64>,
+    pub closed_cleanly: bool,
+    pub end_reason: Option<String>,
+}
+
+/// An opened, validated trace file.
+#[derive(Debug)]
+pub struct TraceFile {
+    path: PathBuf,
+    metadata: TraceMetadata,
+    rows: u64,
+    extra_columns: Vec<String>,
+}
+
+impl TraceFile {
+    /// Opens and validates a trace; a file that was not closed cleanly is an error.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, TraceError> {
+        let trace = Self::open_lenient(path)?;
+        if !trace.metadata.closed_cleanly {
+            return Err(TraceError::NotClosedCleanly {
+                path: trace.path,
+                reason: trace
+                    .metadata
+                    .end_reason
+                    .unwrap_or_else(|| "no end reason recorded".into()),
+            });
+        }
+        Ok(trace)
+    }
+
+    /// Like [`TraceFile::open`], but accepts a file whose capture did not end
+    /// cleanly (its `closed_cleanly` is false); callers should say so.
+    pub fn open_lenient(path: impl AsRef<Path>) -> Result<Self, TraceError> {
+        let path = path.as_ref().to_path_buf();
+        let builder = open_builder(&path)?;
+        let file_meta = builder.metadata().file_metadata();
+        let rows = file_meta.num_rows() as u64;
+        let key_values: HashMap<&str, &str> = file_meta
+            .key_value_metadata()
+            .map(|kvs| {
+                kvs.iter()
+                    .filter_map(|kv| kv.value.as_deref().map(|v| (kv.key.as_str(), v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let metadata = parse_metadata(&path, &key_values)?;
+        let extra_columns = check_columns(&path, builder.schema())?;
+        if metadata.closed_cleanly {
+            if let Some(count) = metadata.node_count {
+                if count != rows {
+                    return Err(TraceError::Corrupt {
+                        path,
+                        detail: format!(
+                            "its metadata promises {count} nodes but it holds {rows} rows"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(TraceFile {
+            path,
+            metadata,
+            rows,
+            extra_columns,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn metadata(&self) -> &TraceMetadata {
+        &self.metadata
+    }
+
+    /// Number of nodes (rows) in the file.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Columns this build does not know (written by a newer minor version).
+    pub fn extra_columns(&self) -> &[String] {
+        &self.extra_columns
+    }
+
+    /// Reads every row, batch by batch, in file (completion) order.
+    pub fn batches(&self) -> Result<TraceBatches, TraceError> {
+        let reader = open_builder(&self.path)?
+            .build()
+            .map_err(|err| corrupt(&self.path, err))?;
+        Ok(TraceBatches {
+            path: self.path.clone(),
+            reader,
+            failed: false,
+        })
+    }
+}
+
+/// Iterator over a trace's record batches; a damaged page is an error item.
+pub struct TraceBatches {
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    failed: bool,
+}
+
+impl Iterator for TraceBatches {
+    type Item = Result<RecordBatch, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The parquet decoder panics on some damaged pages instead of
+        // returning an error; a damaged file must be an error, not a crash.
+        if self.failed {
+            return None;
+        }
+        let reader = &mut self.reader;
+        let next = panic::catch_unwind(AssertUnwindSafe(|| reader.next()))
+            .unwrap_or_else(|_| Some(Err(ArrowError::ParquetError("page decoding failed".into()))));
+        // After a damaged page the reader's position is unknown: stop there.
+        self.failed = matches!(next, Some(Err(_)));
+        next.map(|batch| batch.map_err(|err| corrupt(&self.path, err)))
+    }
+}
+
+fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, TraceError> {
+    let file = File::open(path).map_err(|source| TraceError::Io {
+        path: path.to_path_buf(),
+        action: "open",
+        source,
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(TraceError::NotParquet {
+            path: path.to_path_buf(),
+            detail: "it is a directory".into(),
+        });
+    }
+    let opened = panic::catch_unwind(AssertUnwindSafe(|| {
+        ParquetRecordBatchReaderBuilder::try_new(file)
+    }))
+    .unwrap_or_else(|_| Err(ParquetError::General("footer decoding failed".into())));
+    opened.map_err(|err| match err {
+        // A footer that is missing or unreadable means "not Parquet" to a user,
+        // whether the file is text, empty or cut short.
+        ParquetError::General(_) | ParquetError::EOF(_) | ParquetError::NeedMoreData(_) => {
+            TraceError::NotParquet {
+                path: path.to_path_buf(),
+                detail: err.to_string(),
+            }
+        }
+        other => corrupt(path, other),
+    })
+}
+
+fn corrupt(path: &Path, err: impl std::fmt::Display) -> TraceError {
+    TraceError::Corrupt {
+        path: path.to_path_buf(),
+        detail: err.to_string(),
+    }
+}
+
+fn parse_metadata(path: &Path, kv: &HashMap<&str, &str>) -> Result<TraceMetadata, TraceError> {
+    let not_a_trace = |reason: String| TraceError::NotATrace {
+        path: path.to_path_buf(),
+        reason,
+    };
+    match kv.get(meta::FORMAT) {
+        Some(&FORMAT_NAME) => {}
+        Some(other) => {
+            return Err(not_a_trace(format!(
+                "metadata key {} is {other:?}, expected {FORMAT_NAME:?}",
+                meta::FORMAT
+            )))
+        }
+        None => {
+            return Err(not_a_trace(format!(
+                "its footer has no {:?} metadata key",
+                meta::FORMAT
+            )))
+        }
+    }
+    let version = kv
+        .get(meta::FORMAT_VERSION)
+        .ok_or_else(|| not_a_trace(format!("metadata key {} is missing", meta::FORMAT_VERSION)))?;
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| {
+            not_a_trace(format!(
+                "metadata key {} is {version:?}, expected MAJOR.MINOR",
+                meta::FORMAT_VERSION
+            ))
+        })?;
+    if major > FORMAT_VERSION_MAJOR {
+        return Err(TraceError::NewerFormat {
+            path: path.to_path_buf(),
+            found: version.to_string(),
+        });
+    }
+    let text = |key: &str| kv.get(key).map(|v| v.to_string());
+    let list = |key: &str| -> Result<Vec<String>, TraceError> {
+        match kv.get(key) {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(json).map_err(|err| {
+                not_a_trace(format!(
+                    "metadata key {key} should be a JSON list of strings: {err}"
+                ))
+            }),
+        }
+    };
+    let node_count = match kv.get(meta::NODE_COUNT) {
+        None => None,
+        Some(n) => Some(n.parse().map_err(|_| {
+            not_a_trace(format!(
+                "metadata key {} is {n:?}, expected a whole number",
+                meta::NODE_COUNT
+            ))
+        })?),
+    };
+    Ok(TraceMetadata {
+        format_version: version.to_string(),
+        hltpy_version: text(meta::HLTPY_VERSION).unwrap_or_default(),
+        python_version: text(meta::PYTHON_VERSION).unwrap_or_default(),
+        argv: list(meta::ARGV)?,
+        traced_modules: list(meta::TRACED_MODULES)?,
+        start_time: text(meta::START_TIME).unwrap_or_default(),
+        end_time: text(meta::END_TIME),
+        node_count,
+        closed_cleanly: kv.get(meta::CLOSED_CLEANLY) == Some(&"true"),
+        end_reason: text(meta::END_REASON),
+    })
+}
+
+fn is_string(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_string(values),
+        _ => false,
+    }
+}
+
+fn is_input_list(data_type: &DataType) -> bool {
+    let item = match data_type {
+        DataType::List(item) | DataType::LargeList(item) => item,
+        _ => return false,
+    };
+    let DataType::Struct(fields) = item.data_type() else {
+        return false;
+    };
+    let field = |name: &str| fields.iter().find(|f| f.name() == name);
+    matches!(field(column::INPUT_ROLE), Some(f) if is_string(f.data_type()))
+        && matches!(field(column::INPUT_KEY), Some(f) if is_string(f.data_type()))
+        && matches!(field(column::INPUT_SRC), Some(f) if f.data_type() == &DataType::UInt64)
+}
+
+fn type_fits(name: &str, field: &Field) -> bool {
+    let data_type = field.data_type();
+    match name {
+        column::ID | column::FRAME | column::THREAD => data_type == &DataType::UInt64,
+        column::LINE => data_type == &DataType::UInt32,
+        column::VALUE_INT => data_type == &DataType::Int64,
+        column::VALUE_FLOAT => data_type == &DataType::Float64,
+        column::VALUE_BOOL => data_type == &DataType::Boolean,
+        column::INPUTS => is_input_list(data_type),
+        _ => is_string(data_type),
+    }
+}
+
+/// Checks every required column; returns the names of unknown extra columns.
+fn check_columns(path: &Path, schema: &Schema) -> Result<Vec<String>, TraceError> {
+    for spec in COLUMNS {
+        let field = schema
+            .field_with_name(spec.name)
+            .map_err(|_| TraceError::NotATrace {
+                path: path.to_path_buf(),
+                reason: format!("column `{}` is missing", spec.name),
+            })?;
+        if !type_fits(spec.name, field) {
+            return Err(TraceError::NotATrace {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "column `{}` has type {}, expected {}",
+                    spec.name,
+                    field.data_type(),
+                    spec.expected
+                ),
+            });
+        }
+    }
+    Ok(schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|name| COLUMNS.iter().all(|spec| spec.name != name))
+        .collect())
+}

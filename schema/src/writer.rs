@@ -1,0 +1,167 @@
+//! Trace writer: record batches to a compressed Parquet file with the run
+//! metadata in its footer. It writes to `PATH.partial` and renames to `PATH`
+//! only when finished, so a run that dies never leaves a half-written trace
+//! under the name the user asked for.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::model::{arrow_schema, meta, FORMAT_NAME, FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR};
+use crate::reader::TraceError;
+use crate::time::utc_now_rfc3339;
+
+/// Tuning of the Parquet output.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// Rows per row group: large enough for good compression and scans,
+    /// small enough that readers can stream.
+    pub row_group_rows: usize,
+    pub zstd_level: i32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            row_group_rows: 1 << 20,
+            zstd_level: 1,
+        }
+    }
+}
+
+/// What is known about a run when its trace is opened.
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    pub hltpy_version: String,
+    pub python_version: String,
+    pub argv: Vec<String>,
+}
+
+/// Streams batches into one trace file.
+pub struct TraceWriter {
+    path: PathBuf,
+    partial: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    rows: u64,
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).expect("a list of strings always serialises")
+}
+
+impl TraceWriter {
+    /// Creates `PATH.partial` now, so that an unwritable path fails before
+    /// any tracing starts.
+    pub fn create(
+        path: impl AsRef<Path>,
+        run: &RunInfo,
+        options: &WriterOptions,
+    ) -> Result<Self, TraceError> {
+        let path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            return Err(TraceError::Write {
+                path,
+                detail: "it is a directory; give a file name such as trace.parquet".into(),
+            });
+        }
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial).map_err(|source| TraceError::Io {
+            path: partial.clone(),
+            action: "create",
+            source,
+        })?;
+        let start = utc_now_rfc3339();
+        let version = format!("{FORMAT_VERSION_MAJOR}.{FORMAT_VERSION_MINOR}");
+        let key_values = [
+            (meta::FORMAT, FORMAT_NAME.to_string()),
+            (meta::FORMAT_VERSION, version),
+            (meta::HLTPY_VERSION, run.hltpy_version.clone()),
+            (meta::PYTHON_VERSION, run.python_version.clone()),
+            (meta::ARGV, json_list(&run.argv)),
+            (meta::START_TIME, start),
+        ]
+        .into_iter()
+        .map(|(k, v)| KeyValue::new(k.to_string(), v))
+        .collect();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(options.row_group_rows))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(options.zstd_level).unwrap_or_default(),
+            ))
+            .set_key_value_metadata(Some(key_values))
+            .build();
+        let writer = ArrowWriter::try_new(BufWriter::new(file), arrow_schema(), Some(properties))
+            .map_err(|err| TraceError::Write {
+            path: partial.clone(),
+            detail: err.to_string(),
+        })?;
+        Ok(TraceWriter {
+            path,
+            partial,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// The path the finished trace will have.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), TraceError> {
+        self.writer.write(batch).map_err(|err| TraceError::Write {
+            path: self.partial.clone(),
+            detail: err.to_string(),
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Writes the footer with the end-of-run metadata and moves the file to
+    /// its final name. Returns the number of rows written.
+    pub fn finish(
+        mut self,
+        traced_modules: &[String],
+        closed_cleanly: bool,
+        end_reason: &str,
+    ) -> Result<u64, TraceError> {
+        let end = [
+            (meta::TRACED_MODULES, json_list(traced_modules)),
+            (meta::END_TIME, utc_now_rfc3339()),
+            (meta::NODE_COUNT, self.rows.to_string()),
+            (meta::CLOSED_CLEANLY, closed_cleanly.to_string()),
+            (meta::END_REASON, end_reason.to_string()),
+        ];
+        for (key, value) in end {
+            self.writer
+                .append_key_value_metadata(KeyValue::new(key.to_string(), value));
+        }
+        let write_error = |detail: String| TraceError::Write {
+            path: self.partial.clone(),
+            detail,
+        };
+        let inner = self
+            .writer
+            .into_inner()
+            .map_err(|err| write_error(err.to_string()))?;
+        let file = inner
+            .into_inner()
+            .map_err(|err| write_error(err.error().to_string()))?;
+        file.sync_all()
+            .map_err(|err| write_error(err.to_string()))?;
+        fs::rename(&self.partial, &self.path).map_err(|source| TraceError::Io {
+            path: self.path.clone(),
+            action: "move the finished trace to",
+            source,
+        })?;
+        Ok(self.rows)
+    }
+}

@@ -1,0 +1,329 @@
+//! Writer → reader round trips, and the reader's answer to every kind of bad file.
+
+use std::fs;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::Array;
+use hltpy_schema::{
+    meta, InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunInfo, TraceError,
+    TraceFile, TraceWriter, WriterOptions,
+};
+
+fn run_info() -> RunInfo {
+    RunInfo {
+        hltpy_version: "0.1.0".into(),
+        python_version: "3.11.7".into(),
+        argv: vec!["prog.py".into(), "--flag=\"x\"".into()],
+    }
+}
+
+/// Writes `count` nodes: a Const followed by UDispatch nodes that each add 1.
+fn write_trace(path: &Path, count: u64, batch_rows: usize) -> u64 {
+    let mut writer = TraceWriter::create(path, &run_info(), &WriterOptions::default()).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let file = buffer.intern_file("prog.py");
+    let int_type = buffer.intern_type("int");
+    for id in 1..=count {
+        let inputs = [
+            NodeInput::new(Role::SelfValue, id - 1),
+            NodeInput::keyed(Role::Arg, InputKey::Index(0), id - 1),
+        ];
+        buffer.push(&NodeRow {
+            id,
+            kind: if id == 1 {
+                NodeKind::Const
+            } else {
+                NodeKind::UDispatch
+            },
+            name: (id > 1).then_some("__add__"),
+            inputs: if id == 1 { &[] } else { &inputs },
+            frame: None,
+            thread: 1,
+            file: Some(file),
+            line: Some(id as u32),
+            type_name: Some(int_type),
+            value: NodeValue::Int(id as i64),
+        });
+        if buffer.len() == batch_rows {
+            writer.write(&buffer.take_batch()).unwrap();
+        }
+    }
+    if !buffer.is_empty() {
+        writer.write(&buffer.take_batch()).unwrap();
+    }
+    writer
+        .finish(&["mydsl".to_string()], true, "stopped")
+        .unwrap()
+}
+
+#[test]
+fn written_trace_reads_back_with_metadata_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    assert_eq!(write_trace(&path, 2500, 1000), 2500);
+    assert!(!dir.path().join("t.parquet.partial").exists());
+    let trace = TraceFile::open(&path).unwrap();
+    assert_eq!(trace.rows(), 2500);
+    let metadata = trace.metadata();
+    assert_eq!(metadata.node_count, Some(2500));
+    assert!(metadata.closed_cleanly);
+    assert_eq!(metadata.argv, vec!["prog.py", "--flag=\"x\""]);
+    assert_eq!(metadata.traced_modules, vec!["mydsl"]);
+    assert_eq!(metadata.format_version, "1.0");
+    assert!(trace.extra_columns().is_empty());
+    let mut seen = 0;
+    for batch in trace.batches().unwrap() {
+        let batch = batch.unwrap();
+        let kinds = batch.column_by_name("kind").unwrap().as_any_dictionary();
+        let kind_names = kinds.values().as_string::<i32>();
+        let first_kind = kind_names.value(kinds.normalized_keys()[0]);
+        assert_eq!(first_kind, if seen == 0 { "Const" } else { "UDispatch" });
+        seen += batch.num_rows();
+    }
+    assert_eq!(seen, 2500);
+}
+
+#[test]
+fn empty_trace_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.parquet");
+    let writer = TraceWriter::create(&path, &run_info(), &WriterOptions::default()).unwrap();
+    assert_eq!(writer.finish(&[], true, "stopped").unwrap(), 0);
+    let trace = TraceFile::open(&path).unwrap();
+    assert_eq!(trace.rows(), 0);
+}
+
+#[test]
+fn unwritable_path_fails_at_create_and_names_it() {
+    let err = TraceWriter::create(
+        "/nonexistent-dir/x/trace.parquet",
+        &run_info(),
+        &WriterOptions::default(),
+    )
+    .err()
+    .unwrap();
+    let text = err.to_string();
+    assert!(text.contains("/nonexistent-dir/x/trace.parquet"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let err = TraceWriter::create(dir.path(), &run_info(), &WriterOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("is a directory"), "{err}");
+}
+
+#[test]
+fn reader_rejects_missing_and_non_parquet_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.parquet");
+    let err = TraceFile::open(&missing).unwrap_err();
+    assert!(matches!(err, TraceError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("missing.parquet"));
+
+    let text = dir.path().join("notes.parquet");
+    fs::write(&text, "hello, this is text and not parquet at all").unwrap();
+    let err = TraceFile::open(&text).unwrap_err();
+    assert!(matches!(err, TraceError::NotParquet { .. }), "{err}");
+    assert!(err.to_string().contains("notes.parquet"));
+
+    let empty = dir.path().join("empty.parquet");
+    fs::write(&empty, "").unwrap();
+    let err = TraceFile::open(&empty).unwrap_err();
+    assert!(matches!(err, TraceError::NotParquet { .. }), "{err}");
+}
+
+#[test]
+fn reader_rejects_truncated_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_trace(&path, 1000, 300);
+    let bytes = fs::read(&path).unwrap();
+    for cut in [bytes.len() / 2, bytes.len() - 3, 10] {
+        let truncated = dir.path().join(format!("cut{cut}.parquet"));
+        fs::write(&truncated, &bytes[..cut]).unwrap();
+        let err = TraceFile::open(&truncated).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TraceError::NotParquet { .. } | TraceError::Corrupt { .. }
+            ),
+            "{err}"
+        );
+    }
+}
+
+fn write_plain_parquet(path: &Path, schema: arrow_schema::SchemaRef, kv: Vec<(&str, &str)>) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(
+            kv.into_iter()
+                .map(|(k, v)| KeyValue::new(k.into(), v.to_string()))
+                .collect(),
+        ))
+        .build();
+    let file = fs::File::create(path).unwrap();
+    let writer = ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn reader_rejects_parquet_that_is_not_a_trace() {
+    use arrow_schema::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+
+    let other = dir.path().join("other.parquet");
+    let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, false)]));
+    write_plain_parquet(&other, schema, vec![]);
+    let err = TraceFile::open(&other).unwrap_err();
+    assert!(matches!(err, TraceError::NotATrace { .. }), "{err}");
+    assert!(err.to_string().contains("hltpy.format"), "{err}");
+
+    // Right metadata, but a column is missing.
+    let base = hltpy_schema::arrow_schema();
+    let without_line: Vec<_> = base
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "line")
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let missing_column = dir.path().join("missing_column.parquet");
+    let trace_meta = vec![(meta::FORMAT, "hltpy-trace"), (meta::FORMAT_VERSION, "1.0")];
+    write_plain_parquet(
+        &missing_column,
+        Arc::new(Schema::new(without_line)),
+        trace_meta.clone(),
+    );
+    let err = TraceFile::open_lenient(&missing_column).unwrap_err();
+    assert!(
+        err.to_string().contains("column `line` is missing"),
+        "{err}"
+    );
+
+    // A column of the wrong type.
+    let mistyped: Vec<_> = base
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == "id" {
+                Field::new("id", DataType::Utf8, false)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let mistyped_path = dir.path().join("mistyped.parquet");
+    write_plain_parquet(&mistyped_path, Arc::new(Schema::new(mistyped)), trace_meta);
+    let err = TraceFile::open_lenient(&mistyped_path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("column `id` has type Utf8, expected UInt64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reader_rejects_newer_major_version_and_unclean_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("newer.parquet");
+    write_plain_parquet(
+        &newer,
+        hltpy_schema::arrow_schema(),
+        vec![(meta::FORMAT, "hltpy-trace"), (meta::FORMAT_VERSION, "2.0")],
+    );
+    let err = TraceFile::open(&newer).unwrap_err();
+    assert!(matches!(err, TraceError::NewerFormat { .. }), "{err}");
+    assert!(err.to_string().contains("2.0"));
+
+    let unclean = dir.path().join("unclean.parquet");
+    write_plain_parquet(
+        &unclean,
+        hltpy_schema::arrow_schema(),
+        vec![
+            (meta::FORMAT, "hltpy-trace"),
+            (meta::FORMAT_VERSION, "1.3"),
+            (meta::CLOSED_CLEANLY, "false"),
+            (meta::END_REASON, "interpreter exit"),
+        ],
+    );
+    let err = TraceFile::open(&unclean).unwrap_err();
+    assert!(matches!(err, TraceError::NotClosedCleanly { .. }), "{err}");
+    assert!(err.to_string().contains("interpreter exit"));
+    let lenient = TraceFile::open_lenient(&unclean).unwrap();
+    assert!(!lenient.metadata().closed_cleanly);
+}
+
+#[test]
+fn node_count_mismatch_is_reported_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let lying = dir.path().join("lying.parquet");
+    write_plain_parquet(
+        &lying,
+        hltpy_schema::arrow_schema(),
+        vec![
+            (meta::FORMAT, "hltpy-trace"),
+            (meta::FORMAT_VERSION, "1.0"),
+            (meta::CLOSED_CLEANLY, "true"),
+            (meta::NODE_COUNT, "5"),
+        ],
+    );
+    let err = TraceFile::open(&lying).unwrap_err();
+    assert!(
+        err.to_string().contains("promises 5 nodes but it holds 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bit_flipped_files_give_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    write_trace(&path, 500, 100);
+    let bytes = fs::read(&path).unwrap();
+    // Deterministic spread of positions over the whole file, footer included.
+    let step = (bytes.len() / 97).max(1);
+    for (round, position) in (0..bytes.len()).step_by(step).enumerate() {
+        let mut flipped = bytes.clone();
+        flipped[position] ^= 1 << (round % 8);
+        let candidate = dir.path().join("flipped.parquet");
+        fs::write(&candidate, &flipped).unwrap();
+        let outcome = std::panic::catch_unwind(|| match TraceFile::open(&candidate) {
+            Ok(trace) => trace
+                .batches()
+                .map(|batches| batches.filter(|b| b.is_err()).count())
+                .unwrap_or(1),
+            Err(_) => 1,
+        });
+        assert!(
+            outcome.is_ok(),
+            "reader panicked on a flip at byte {position}"
+        );
+    }
+}
+
+#[test]
+fn arrays_have_expected_nulls() {
+    let mut buffer = NodeBuffer::new();
+    buffer.push(&NodeRow {
+        id: 0,
+        kind: NodeKind::Const,
+        name: None,
+        inputs: &[],
+        frame: None,
+        thread: 1,
+        file: None,
+        line: None,
+        type_name: None,
+        value: NodeValue::Float(f64::NAN),
+    });
+    let batch = buffer.take_batch();
+    assert!(batch.column_by_name("file").unwrap().is_null(0));
+    assert!(batch.column_by_name("value_int").unwrap().is_null(0));
+    let floats = batch
+        .column_by_name("value_float")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float64Type>();
+    assert!(floats.value(0).is_nan());
+}
