@@ -1,1 +1,130 @@
+//! hltpy's capture side: the native module `hltpy._hltpy`.
+//!
+//! Proxies ([`proxy::Traced`]) intercept every operation on traced values,
+//! run it for real, and record it as a node; traced functions and classes
+//! ([`calls`]) bind and trace arguments; the [`recorder`] buffers nodes in
+//! columns and streams them to a Parquet trace through `hltpy-schema`.
+//! The Python package around it (`capture/python/hltpy`) is thin glue.
 
+mod calls;
+mod flow;
+mod proxy;
+mod recorder;
+mod registry;
+mod values;
+
+use hltpy_schema::RunInfo;
+use pyo3::prelude::*;
+
+use crate::proxy::Traced;
+use crate::recorder::{current_id, recording, Options, NO_NODE};
+
+/// `hltpy.trace(value)`: a traced value whose node is a Const (or a Deep
+/// for a container holding traced values). Traced values come back as they are.
+#[pyfunction]
+fn trace(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if value.is_instance_of::<Traced>() {
+        return Ok(value.clone().unbind());
+    }
+    if !recording() {
+        return proxy::new_traced(py, flow::raw(value), NO_NODE);
+    }
+    let id = flow::node_of(value);
+    proxy::new_traced(py, flow::raw(value), recorder::pack_current(id))
+}
+
+/// `hltpy.from_traced(value)`: the raw value, also inside builtin containers.
+#[pyfunction]
+fn from_traced<'py>(value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    flow::raw(value)
+}
+
+#[pyfunction]
+fn is_traced(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<Traced>()
+}
+
+/// The id of a traced value's node in the running capture, or None.
+#[pyfunction]
+fn node_id(value: &Bound<'_, PyAny>) -> Option<u64> {
+    let traced = value.cast::<Traced>().ok()?;
+    current_id(traced.get().node_ref())
+}
+
+#[pyfunction]
+#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr))]
+#[allow(clippy::too_many_arguments)]
+fn start(
+    path: &str,
+    argv: Vec<String>,
+    python_version: String,
+    hltpy_version: String,
+    traced_modules: Vec<String>,
+    flush_every: usize,
+    allow_mutation: bool,
+    max_repr: usize,
+) -> PyResult<()> {
+    if flush_every == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "flush_every must be at least 1 (nodes per written batch)",
+        ));
+    }
+    if max_repr < 8 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "max_repr must be at least 8 characters, got {max_repr}"
+        )));
+    }
+    let run = RunInfo {
+        hltpy_version,
+        python_version,
+        argv,
+    };
+    let options = Options {
+        flush_every,
+        allow_mutation,
+        max_repr,
+    };
+    recorder::start(run, path, options, traced_modules)
+}
+
+/// Ends the running capture; returns (trace path, nodes written).
+#[pyfunction]
+#[pyo3(signature = (closed_cleanly = true, end_reason = "stopped"))]
+fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<(String, u64)> {
+    let finished = recorder::stop(py, closed_cleanly, end_reason)?;
+    Ok((finished.path, finished.nodes))
+}
+
+#[pyfunction]
+fn capturing() -> bool {
+    recorder::active()
+}
+
+#[pyfunction]
+fn add_traced_modules(names: Vec<String>) {
+    recorder::add_traced_modules(&names);
+}
+
+/// Registers a class of a traced module (and its methods) without
+/// replacing it, for classes reached only as attributes of other classes.
+#[pyfunction]
+fn register_class(class: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
+    registry::register_class(class)
+}
+
+#[pymodule]
+fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Traced>()?;
+    module.add_class::<calls::TracedFunction>()?;
+    module.add_class::<calls::TracedClass>()?;
+    module.add_function(wrap_pyfunction!(trace, module)?)?;
+    module.add_function(wrap_pyfunction!(from_traced, module)?)?;
+    module.add_function(wrap_pyfunction!(is_traced, module)?)?;
+    module.add_function(wrap_pyfunction!(node_id, module)?)?;
+    module.add_function(wrap_pyfunction!(start, module)?)?;
+    module.add_function(wrap_pyfunction!(stop, module)?)?;
+    module.add_function(wrap_pyfunction!(capturing, module)?)?;
+    module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;
+    module.add_function(wrap_pyfunction!(register_class, module)?)?;
+    Ok(())
+}

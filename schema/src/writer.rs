@@ -74,8 +74,8 @@ impl TraceWriter {
         partial.push(".partial");
         let partial = PathBuf::from(partial);
         let file = File::create(&partial).map_err(|source| TraceError::Io {
-            path: partial.clone(),
-            action: "create",
+            path: path.clone(),
+            action: "create trace file",
             source,
         })?;
         let start = utc_now_rfc3339();

@@ -1,0 +1,174 @@
+"""hltpy: high-level tracing for Python.
+
+Mark values (``trace``) or whole modules (``trace_modules``) as traced, run
+the program inside ``with capture("trace.parquet"):``, and every operation on
+traced data is really executed and recorded as a node of a trace DAG in a
+Parquet file (format: ``schema/FORMAT.md``). The work is done by the native
+module ``hltpy._hltpy``; this file is the thin glue around it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import inspect
+import os
+import platform
+import sys
+import warnings
+from types import ModuleType
+from typing import Any, Iterable
+
+from . import _hltpy
+from ._hltpy import Traced, TracedClass, TracedFunction, from_traced, is_traced, node_id, trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Traced",
+    "TracedClass",
+    "TracedFunction",
+    "capture",
+    "from_traced",
+    "is_traced",
+    "node_id",
+    "trace",
+    "trace_modules",
+    "traced_modules",
+]
+
+_traced_module_names: list[str] = []
+
+# Py_TPFLAGS_HEAPTYPE: set on classes defined in Python, not on builtin or
+# extension types, whose methods cannot run with a proxy as ``self``.
+_HEAPTYPE = 1 << 9
+
+
+def traced_modules() -> list[str]:
+    """Names of the modules traced so far, in the order they were traced."""
+    return list(_traced_module_names)
+
+
+def trace_modules(names: Iterable[str] | str) -> None:
+    """Trace the top-level functions and classes of the named modules.
+
+    Each function is replaced in its module by a ``TracedFunction`` and each
+    class by a ``TracedClass`` (nested classes too), so calls made through
+    the module trace their arguments and bodies. Code that imported a name
+    from the module *before* this call keeps the untraced original, so call
+    ``trace_modules`` before ``from mydsl import ...``.
+    """
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    for name in names:
+        module = importlib.import_module(name)
+        _trace_module(module)
+        if name not in _traced_module_names:
+            _traced_module_names.append(name)
+    _hltpy.add_traced_modules(names)
+
+
+def _untraceable_reason(cls: type) -> str | None:
+    if type(cls) is not type:
+        return f"its metaclass {type(cls).__qualname__} controls instance creation"
+    for base in cls.__mro__[1:]:
+        if base is not object and not base.__flags__ & _HEAPTYPE:
+            return f"it derives from the builtin type {base.__qualname__}, whose methods need the raw object"
+    return None
+
+
+def _trace_class(cls: type, module_name: str) -> TracedClass | None:
+    reason = _untraceable_reason(cls)
+    if reason is not None:
+        warnings.warn(
+            f"hltpy: class {module_name}.{cls.__qualname__} is left untraced: {reason}",
+            stacklevel=3,
+        )
+        return None
+    for attr, member in list(vars(cls).items()):
+        if inspect.isclass(member) and member.__qualname__ == f"{cls.__qualname__}.{member.__name__}":
+            nested = _trace_class(member, module_name)
+            if nested is not None:
+                setattr(cls, attr, nested)
+    return TracedClass(cls)
+
+
+def _trace_module(module: ModuleType) -> None:
+    if getattr(module, "__hltpy_traced__", False):
+        return
+    for attr, member in list(vars(module).items()):
+        if getattr(member, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(member):
+            setattr(module, attr, TracedFunction(member))
+        elif inspect.isclass(member):
+            traced = _trace_class(member, module.__name__)
+            if traced is not None:
+                setattr(module, attr, traced)
+    module.__hltpy_traced__ = True
+
+
+class capture:
+    """Record a trace into ``path`` for the duration of a ``with`` block.
+
+    Options:
+      flush_every: nodes buffered before a batch is written (memory bound).
+      allow_mutation: allow (and trace) setting attributes outside
+        ``__init__`` and item assignment/deletion on traced values.
+      max_repr: longest printed form kept for a non-scalar value.
+
+    The file is complete and valid when the block ends normally and when it
+    raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
+    After the block, ``path`` and ``nodes`` tell what was written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        flush_every: int = 65536,
+        allow_mutation: bool = False,
+        max_repr: int = 200,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.flush_every = flush_every
+        self.allow_mutation = allow_mutation
+        self.max_repr = max_repr
+        self.nodes: int | None = None
+
+    def start(self) -> "capture":
+        _hltpy.start(
+            self.path,
+            argv=[str(a) for a in sys.argv],
+            python_version=platform.python_version(),
+            hltpy_version=__version__,
+            traced_modules=traced_modules(),
+            flush_every=self.flush_every,
+            allow_mutation=self.allow_mutation,
+            max_repr=self.max_repr,
+        )
+        return self
+
+    def stop(self, end_reason: str = "stopped") -> int:
+        """End the capture; returns the number of nodes written."""
+        self.path, self.nodes = _hltpy.stop(True, end_reason)
+        return self.nodes
+
+    def __enter__(self) -> "capture":
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            self.stop()
+        else:
+            self.stop(end_reason=f"raised {exc_type.__qualname__}: {str(exc)[:200]}")
+        return False
+
+
+@atexit.register
+def _close_forgotten_capture() -> None:
+    # A capture still running at exit (started, never stopped) is still
+    # written as a valid file, marked as not closed cleanly.
+    if _hltpy.capturing():
+        _hltpy.stop(False, "the interpreter exited while the capture was running")

@@ -1,0 +1,956 @@
+//! Calls: traced functions and classes of traced modules (argument binding,
+//! Argument nodes, Call/Dispatch/NewInit/Generator nodes, the frame of the
+//! body), and calls of untraced callables (UCall/UDispatch with raw
+//! arguments).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hltpy_schema::{InputKey, NodeKind, Role};
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::{intern, PyTraverseError};
+
+use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
+use crate::proxy::{Flavor, Traced};
+use crate::recorder::{self, current_id, record, recording, Node, NodeRef, ID_MASK, NO_NODE};
+use crate::registry;
+use crate::values::Summary;
+
+/// CPython's code flag for generator functions.
+const CO_GENERATOR: u32 = 0x20;
+const CO_VARARGS: u32 = 0x04;
+const CO_VARKEYWORDS: u32 = 0x08;
+
+/// What kind of traced call this is, and the inputs that come before the
+/// arguments (the callable, the receiver, the class and new object).
+pub struct CallSite {
+    kind: NodeKind,
+    name: String,
+    head: Vec<(Role, u64)>,
+}
+
+impl CallSite {
+    /// `f(...)` of a traced function whose Function node is `callable`.
+    pub fn call(name: &str, callable: u64) -> Self {
+        CallSite {
+            kind: NodeKind::Call,
+            name: name.to_string(),
+            head: vec![(Role::Callable, callable)],
+        }
+    }
+
+    /// `x.f(...)`: the callable is the GetAttr node of `x.f`.
+    pub fn dispatch_via(name: &str, getattr: u64) -> Self {
+        CallSite {
+            kind: NodeKind::Dispatch,
+            name: name.to_string(),
+            head: vec![(Role::Callable, getattr)],
+        }
+    }
+
+    /// An operator (`x + y`) implemented by a traced class: `self` is `x`.
+    pub fn dispatch_on(name: &str, receiver: u64) -> Self {
+        CallSite {
+            kind: NodeKind::Dispatch,
+            name: name.to_string(),
+            head: vec![(Role::SelfValue, receiver)],
+        }
+    }
+}
+
+/// A function's parameters, read once from its code object.
+struct Signature {
+    positional: Vec<String>,
+    positional_only: usize,
+    keyword_only: Vec<String>,
+    varargs: Option<String>,
+    varkw: Option<String>,
+    generator: bool,
+}
+
+/// Code object address → (code, signature); the code is kept alive so the
+/// address cannot be reused while cached.
+type SignatureCache = HashMap<usize, (Py<PyAny>, Arc<Signature>)>;
+static SIGNATURES: Mutex<Option<SignatureCache>> = Mutex::new(None);
+
+fn signature_of(function: &Bound<'_, PyAny>) -> PyResult<Arc<Signature>> {
+    let py = function.py();
+    let code = function.getattr(intern!(py, "__code__"))?;
+    let key = code.as_ptr() as usize;
+    let mut cache = SIGNATURES.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some((_, signature)) = cache.get(&key) {
+        return Ok(signature.clone());
+    }
+    let count = |attr: &str| -> PyResult<usize> { code.getattr(attr)?.extract() };
+    let argcount = count("co_argcount")?;
+    let kwonly = count("co_kwonlyargcount")?;
+    let flags: u32 = code.getattr("co_flags")?.extract()?;
+    let names: Vec<String> = code.getattr("co_varnames")?.extract()?;
+    let mut next = argcount + kwonly;
+    let mut take_if = |flag: u32| {
+        (flags & flag != 0).then(|| {
+            next += 1;
+            names.get(next - 1).cloned().unwrap_or_default()
+        })
+    };
+    let varargs = take_if(CO_VARARGS);
+    let varkw = take_if(CO_VARKEYWORDS);
+    let signature = Arc::new(Signature {
+        positional: names[..argcount].to_vec(),
+        positional_only: count("co_posonlyargcount")?,
+        keyword_only: names[argcount..argcount + kwonly].to_vec(),
+        varargs,
+        varkw,
+        generator: flags & CO_GENERATOR != 0,
+    });
+    cache.insert(key, (code.unbind(), signature.clone()));
+    Ok(signature)
+}
+
+/// Where a bound argument goes when the body is called.
+enum Slot {
+    Positional,
+    Keyword(String),
+}
+
+/// One parameter bound to the value the caller gave (or its default).
+struct BoundArg<'py> {
+    /// Name of the Argument node: the parameter, or `args[2]`, `kwargs[k]`.
+    parameter: String,
+    value: Bound<'py, PyAny>,
+    /// How the caller passed it: Arg (by position), Kwarg or Default.
+    role: Role,
+    /// Call-site key: position, keyword or parameter name.
+    key: String,
+    slot: Slot,
+}
+
+/// Binds call arguments to `signature` like Python does; `None` when they
+/// do not fit (the caller then lets Python raise its own TypeError).
+fn bind<'py>(
+    signature: &Signature,
+    function: &Bound<'py, PyAny>,
+    skip: usize,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> Option<Vec<BoundArg<'py>>> {
+    let py = function.py();
+    let params = signature.positional.get(skip..)?;
+    let positional_only = signature.positional_only.saturating_sub(skip);
+    let mut positional: Vec<Option<(Bound<'py, PyAny>, Role, String)>> = vec![None; params.len()];
+    let mut extra_positional = Vec::new();
+    for (index, value) in args.iter().enumerate() {
+        if index < params.len() {
+            positional[index] = Some((value, Role::Arg, index.to_string()));
+        } else if signature.varargs.is_some() {
+            extra_positional.push((index, value));
+        } else {
+            return None;
+        }
+    }
+    let mut keyword_only: Vec<Option<(Bound<'py, PyAny>, Role, String)>> =
+        vec![None; signature.keyword_only.len()];
+    let mut extra_keywords = Vec::new();
+    if let Some(kwargs) = kwargs {
+        for (key, value) in kwargs.iter() {
+            let key: String = key.extract().ok()?;
+            if let Some(index) = params.iter().position(|p| *p == key) {
+                if index < positional_only || positional[index].is_some() {
+                    return None;
+                }
+                positional[index] = Some((value, Role::Kwarg, key));
+            } else if let Some(index) = signature.keyword_only.iter().position(|p| *p == key) {
+                keyword_only[index] = Some((value, Role::Kwarg, key));
+            } else if signature.varkw.is_some() {
+                extra_keywords.push((key, value));
+            } else {
+                return None;
+            }
+        }
+    }
+    let defaults: Vec<Bound<'py, PyAny>> = function
+        .getattr(intern!(py, "__defaults__"))
+        .ok()
+        .and_then(|d| d.extract().ok())
+        .unwrap_or_default();
+    let first_default = signature.positional.len().saturating_sub(defaults.len());
+    let mut bound = Vec::with_capacity(params.len() + extra_positional.len() + keyword_only.len());
+    for (index, (param, given)) in params.iter().zip(positional).enumerate() {
+        let (value, role, key) = match given {
+            Some(given) => given,
+            None => {
+                let absolute = index + skip;
+                let default = absolute
+                    .checked_sub(first_default)
+                    .and_then(|i| defaults.get(i))?;
+                (default.clone(), Role::Default, param.clone())
+            }
+        };
+        bound.push(BoundArg {
+            parameter: param.clone(),
+            value,
+            role,
+            key,
+            slot: Slot::Positional,
+        });
+    }
+    let varargs = signature.varargs.as_deref().unwrap_or("args");
+    for (offset, (index, value)) in extra_positional.into_iter().enumerate() {
+        bound.push(BoundArg {
+            parameter: format!("{varargs}[{offset}]"),
+            value,
+            role: Role::Arg,
+            key: index.to_string(),
+            slot: Slot::Positional,
+        });
+    }
+    let kwdefaults = function
+        .getattr(intern!(py, "__kwdefaults__"))
+        .ok()
+        .and_then(|d| d.cast_into::<PyDict>().ok());
+    for (param, given) in signature.keyword_only.iter().zip(keyword_only) {
+        let (value, role, key) = match given {
+            Some(given) => given,
+            None => {
+                let default = kwdefaults.as_ref()?.get_item(param).ok()??;
+                (default, Role::Default, param.clone())
+            }
+        };
+        bound.push(BoundArg {
+            parameter: param.clone(),
+            value,
+            role,
+            key,
+            slot: Slot::Keyword(param.clone()),
+        });
+    }
+    let varkw = signature.varkw.as_deref().unwrap_or("kwargs");
+    for (key, value) in extra_keywords {
+        bound.push(BoundArg {
+            parameter: format!("{varkw}[{key}]"),
+            value,
+            role: Role::Kwarg,
+            key: key.clone(),
+            slot: Slot::Keyword(key),
+        });
+    }
+    Some(bound)
+}
+
+/// Calls `function` (a traced function's body) with traced arguments and
+/// records the call; returns the result as the program should see it.
+pub fn call_traced(
+    py: Python<'_>,
+    site: CallSite,
+    function: &Bound<'_, PyAny>,
+    receiver: Option<&Bound<'_, PyAny>>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    if !recording() {
+        return call_through(function, receiver, args, kwargs).map(Bound::unbind);
+    }
+    let generator = signature_of(function)?.generator;
+    let (result, node) = invoke(py, site, function, receiver, args, kwargs, None, None)?;
+    if generator && !result.is_none() {
+        let flavor = Flavor::Generator;
+        return Ok(Py::new(py, Traced::new(result.unbind(), node, flavor))?.into_any());
+    }
+    wrap(py, result, node)
+}
+
+fn call_through<'py>(
+    function: &Bound<'py, PyAny>,
+    receiver: Option<&Bound<'py, PyAny>>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match receiver {
+        None => function.call(args, kwargs),
+        Some(receiver) => {
+            let mut all = vec![receiver.clone()];
+            all.extend(args.iter());
+            function.call(PyTuple::new(function.py(), all)?, kwargs)
+        }
+    }
+}
+
+/// Binds, records the Argument nodes, runs the body in the call's frame,
+/// and records the call node. `value` replaces the recorded value of the
+/// call (a NewInit records the new object, not `__init__`'s None).
+fn invoke<'py>(
+    py: Python<'py>,
+    site: CallSite,
+    function: &Bound<'py, PyAny>,
+    receiver: Option<&Bound<'py, PyAny>>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    value: Option<&Bound<'py, PyAny>>,
+    reserved: Option<NodeRef>,
+) -> PyResult<(Bound<'py, PyAny>, NodeRef)> {
+    let signature = signature_of(function)?;
+    let kind = if signature.generator {
+        NodeKind::Generator
+    } else {
+        site.kind
+    };
+    let Some(bound) = bind(
+        &signature,
+        function,
+        usize::from(receiver.is_some()),
+        args,
+        kwargs,
+    ) else {
+        // Arguments that do not fit: Python raises the usual TypeError
+        // before the body runs.
+        let result = call_through(function, receiver, args, kwargs)?;
+        return Ok((result, NO_NODE));
+    };
+    let Some(call_ref) = reserved.or_else(recorder::reserve_id) else {
+        return Ok((call_through(function, receiver, args, kwargs)?, NO_NODE));
+    };
+    let call_id = call_ref & ID_MASK;
+    let max_repr = recorder::max_repr();
+    let mut positional: Vec<Bound<'py, PyAny>> = receiver.into_iter().cloned().collect();
+    let keywords = PyDict::new(py);
+    let mut argument_ids = Vec::with_capacity(bound.len());
+    for arg in &bound {
+        let (raw, operand) = prepare(&arg.value);
+        let summary = Summary::of(&raw, max_repr);
+        let inputs = [OpInput {
+            role: Role::Value,
+            key: InputKey::None,
+            operand,
+        }];
+        let node = recorder::record_op(
+            py,
+            None,
+            NodeKind::Argument,
+            Some(&arg.parameter),
+            &inputs,
+            &summary,
+        )
+        .unwrap_or(NO_NODE);
+        argument_ids.push(node & ID_MASK);
+        let traced = wrap(py, raw, node)?.into_bound(py);
+        match &arg.slot {
+            Slot::Positional => positional.push(traced),
+            Slot::Keyword(name) => keywords.set_item(name, traced)?,
+        }
+    }
+    let call_args = PyTuple::new(py, positional)?;
+    let outcome = recorder::in_frame(call_id, || function.call(&call_args, Some(&keywords)));
+    let mut inputs: Vec<OpInput<'_, '_>> = site
+        .head
+        .iter()
+        .map(|(role, src)| OpInput {
+            role: *role,
+            key: InputKey::None,
+            operand: Operand::Node(*src),
+        })
+        .collect();
+    for (arg, id) in bound.iter().zip(&argument_ids) {
+        inputs.push(OpInput {
+            role: arg.role,
+            key: InputKey::Name(&arg.key),
+            operand: Operand::Node(*id),
+        });
+    }
+    match outcome {
+        Err(err) => {
+            let summary = Summary::raised(&err, py, max_repr);
+            recorder::record_op(
+                py,
+                Some(call_ref),
+                kind,
+                Some(&site.name),
+                &inputs,
+                &summary,
+            );
+            Err(err)
+        }
+        Ok(result) => {
+            let (result, returned) = returned_value(result);
+            if let Some(returned) = returned {
+                inputs.push(OpInput {
+                    role: Role::Return,
+                    key: InputKey::None,
+                    operand: Operand::Node(returned),
+                });
+            }
+            let summary = Summary::of(value.unwrap_or(&result), max_repr);
+            let node = recorder::record_op(
+                py,
+                Some(call_ref),
+                kind,
+                Some(&site.name),
+                &inputs,
+                &summary,
+            )
+            .unwrap_or(NO_NODE);
+            Ok((result, node))
+        }
+    }
+}
+
+/// The raw value a body returned, and the node of what it returned when
+/// that was traced (a proxy, or a container holding proxies).
+fn returned_value(result: Bound<'_, PyAny>) -> (Bound<'_, PyAny>, Option<u64>) {
+    let (result, source) = source_of(result);
+    if source.is_some() {
+        return (result, source);
+    }
+    match flow::unwrap_deep(&result, 0) {
+        Some(raw) => {
+            let id = flow::node_of(&result);
+            (raw, Some(id))
+        }
+        None => (result, None),
+    }
+}
+
+/// Is `callable` a method bound to some object (so its call is a dispatch)?
+fn is_bound_method(callable: &Bound<'_, PyAny>) -> bool {
+    if crate::values::is_method(callable) {
+        return true;
+    }
+    let py = callable.py();
+    let type_name = callable
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    if type_name != "builtin_function_or_method" && type_name != "method-wrapper" {
+        return false;
+    }
+    callable
+        .getattr(intern!(py, "__self__"))
+        .is_ok_and(|owner| !owner.is_none() && !owner.is_instance_of::<pyo3::types::PyModule>())
+}
+
+/// Calls an untraced callable with raw arguments and records a UCall (a
+/// function) or UDispatch (a bound method).
+pub fn call_untraced(
+    py: Python<'_>,
+    callable: &Bound<'_, PyAny>,
+    callable_node: Option<u64>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    if !recording() {
+        let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
+        let raw_kwargs = raw_keywords(py, kwargs)?;
+        return wrap(py, callable.call(raw_args, raw_kwargs.as_ref())?, NO_NODE);
+    }
+    let mut inputs = Vec::with_capacity(args.len() + 2);
+    if let Some(node) = callable_node {
+        inputs.push(OpInput {
+            role: Role::Callable,
+            key: InputKey::None,
+            operand: Operand::Node(node),
+        });
+    }
+    let mut raw = RawCall::new(py, args, kwargs)?;
+    let operands = std::mem::take(&mut raw.operands);
+    raw.push_inputs(operands, &mut inputs);
+    let result = callable.call(PyTuple::new(py, &raw.args)?, Some(&raw.kwargs))?;
+    let (result, source) = source_of(result);
+    if let Some(source) = source {
+        inputs.push(OpInput {
+            role: Role::Source,
+            key: InputKey::None,
+            operand: Operand::Node(source),
+        });
+    }
+    let kind = if is_bound_method(callable) {
+        NodeKind::UDispatch
+    } else {
+        NodeKind::UCall
+    };
+    let name = callable
+        .getattr(intern!(py, "__name__"))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| crate::values::type_name(&callable.get_type()));
+    let summary = Summary::of(&result, recorder::max_repr());
+    let node =
+        recorder::record_op(py, None, kind, Some(&name), &inputs, &summary).unwrap_or(NO_NODE);
+    wrap(py, result, node)
+}
+
+/// The raw arguments of an untraced call, with the operands they stand for.
+struct RawCall<'py> {
+    args: Vec<Bound<'py, PyAny>>,
+    kwargs: Bound<'py, PyDict>,
+    keyword_names: Vec<String>,
+    operands: Vec<Operand<'py>>,
+}
+
+impl<'py> RawCall<'py> {
+    fn new(
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut raw = RawCall {
+            args: Vec::with_capacity(args.len()),
+            kwargs: PyDict::new(py),
+            keyword_names: Vec::new(),
+            operands: Vec::new(),
+        };
+        for arg in args.iter() {
+            let (value, operand) = prepare(&arg);
+            raw.args.push(value);
+            raw.operands.push(operand);
+        }
+        if let Some(kwargs) = kwargs {
+            for (key, value) in kwargs.iter() {
+                let (value, operand) = prepare(&value);
+                raw.kwargs.set_item(&key, value)?;
+                raw.keyword_names.push(key.to_string());
+                raw.operands.push(operand);
+            }
+        }
+        Ok(raw)
+    }
+
+    /// Appends the arguments as inputs (`arg` by position, `kwarg` by
+    /// name); the operands move into the inputs, the names are borrowed.
+    fn push_inputs<'a>(&'a self, operands: Vec<Operand<'py>>, inputs: &mut Vec<OpInput<'a, 'py>>) {
+        let positional = self.args.len();
+        for (index, operand) in operands.into_iter().enumerate() {
+            let (role, key) = match index.checked_sub(positional) {
+                None => (Role::Arg, InputKey::Index(index as u64)),
+                Some(k) => (Role::Kwarg, InputKey::Name(&self.keyword_names[k])),
+            };
+            inputs.push(OpInput { role, key, operand });
+        }
+    }
+}
+
+fn raw_keywords<'py>(
+    py: Python<'py>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(kwargs) = kwargs else {
+        return Ok(None);
+    };
+    let raw = PyDict::new(py);
+    for (key, value) in kwargs.iter() {
+        raw.set_item(key, flow::raw(&value))?;
+    }
+    Ok(Some(raw))
+}
+
+/// The node of a traced function or class in the running capture, made the
+/// first time it is used in that capture.
+fn definition_node(
+    py: Python<'_>,
+    slot: &AtomicU64,
+    kind: NodeKind,
+    name: &str,
+    value: &Bound<'_, PyAny>,
+) -> u64 {
+    if let Some(id) = current_id(slot.load(Ordering::Relaxed)) {
+        return id;
+    }
+    let summary = Summary::of(value, recorder::max_repr());
+    let node = record(
+        py,
+        Node {
+            id: None,
+            kind,
+            name: Some(name),
+            inputs: &[],
+            value: &summary,
+        },
+    );
+    match node {
+        Some(node) => {
+            slot.store(node, Ordering::Relaxed);
+            node & ID_MASK
+        }
+        None => 0,
+    }
+}
+
+fn qualified_name(value: &Bound<'_, PyAny>) -> String {
+    let py = value.py();
+    let part = |attr| {
+        value
+            .getattr(attr)
+            .and_then(|v| v.extract::<String>())
+            .unwrap_or_default()
+    };
+    let module = part(intern!(py, "__module__"));
+    let qualname = part(intern!(py, "__qualname__"));
+    if module.is_empty() {
+        qualname
+    } else {
+        format!("{module}.{qualname}")
+    }
+}
+
+/// A traced module's function, put in the module in place of the original.
+#[pyclass(frozen, module = "hltpy", name = "TracedFunction")]
+pub struct TracedFunction {
+    function: Py<PyAny>,
+    /// A classmethod's class, passed first without an Argument node.
+    receiver: Option<Py<PyAny>>,
+    name: String,
+    node: AtomicU64,
+}
+
+#[pymethods]
+impl TracedFunction {
+    #[new]
+    #[pyo3(signature = (function, receiver = None))]
+    fn new(function: &Bound<'_, PyAny>, receiver: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        if !function.is_instance_of::<pyo3::types::PyFunction>() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "hltpy can trace Python functions only, not {}",
+                crate::values::bounded_repr(function, 80)
+            )));
+        }
+        registry::register_function(function)?;
+        let name: String = function.getattr("__name__")?.extract()?;
+        Ok(TracedFunction {
+            function: function.clone().unbind(),
+            receiver: receiver.map(|r| r.clone().unbind()),
+            name,
+            node: AtomicU64::new(NO_NODE),
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let function = self.function.bind(py);
+        let receiver = self.receiver.as_ref().map(|r| r.bind(py));
+        if !recording() {
+            return call_through(function, receiver, args, kwargs).map(Bound::unbind);
+        }
+        let node = definition_node(
+            py,
+            &self.node,
+            NodeKind::Function,
+            &qualified_name(function),
+            function,
+        );
+        call_traced(
+            py,
+            CallSite::call(&self.name, node),
+            function,
+            receiver,
+            args,
+            kwargs,
+        )
+    }
+
+    /// Used as a method (assigned in a class body), it binds like a function.
+    fn __get__(
+        slf: &Bound<'_, Self>,
+        instance: Option<&Bound<'_, PyAny>>,
+        _owner: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let Some(instance) = instance.filter(|i| !i.is_none()) else {
+            return Ok(slf.clone().into_any().unbind());
+        };
+        let types = slf.py().import("types")?;
+        Ok(types
+            .getattr("MethodType")?
+            .call1((slf, instance))?
+            .unbind())
+    }
+
+    fn __getattr__<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.function.bind(py).getattr(name)
+    }
+
+    #[getter(__name__)]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[getter(__qualname__)]
+    fn qualname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.function.bind(py).getattr("__qualname__")
+    }
+
+    #[getter(__module__)]
+    fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.function.bind(py).getattr("__module__")
+    }
+
+    #[getter(__doc__)]
+    fn doc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.function.bind(py).getattr("__doc__")
+    }
+
+    #[getter(__wrapped__)]
+    fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.function.bind(py).clone()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<traced function {}>",
+            qualified_name(self.function.bind(py))
+        )
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.function)?;
+        visit.call(&self.receiver)
+    }
+}
+
+/// A traced module's class, put in the module in place of the original.
+/// Calling it makes a traced object; `isinstance`, `issubclass` and
+/// subclassing still see the original class.
+#[pyclass(frozen, module = "hltpy", name = "TracedClass")]
+pub struct TracedClass {
+    class: Py<PyType>,
+    node: AtomicU64,
+}
+
+#[pymethods]
+impl TracedClass {
+    #[new]
+    fn new(class: &Bound<'_, PyType>) -> PyResult<Self> {
+        registry::register_class(class)?;
+        Ok(TracedClass {
+            class: class.clone().unbind(),
+            node: AtomicU64::new(NO_NODE),
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let class = self.class.bind(py);
+        if !recording() {
+            return Ok(class.call(args, kwargs)?.unbind());
+        }
+        let class_name = qualified_name(class.as_any());
+        let class_node =
+            definition_node(py, &self.node, NodeKind::Class, &class_name, class.as_any());
+        let Some(call_ref) = recorder::reserve_id() else {
+            return Ok(class.call(args, kwargs)?.unbind());
+        };
+        let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
+        let raw_kwargs = raw_keywords(py, kwargs)?;
+        // object.__new__ refuses extra arguments when __init__ is not
+        // overridden; give them only to a class's own __new__.
+        let new = class.getattr(intern!(py, "__new__"))?;
+        let object_new = py
+            .get_type::<pyo3::types::PyAny>()
+            .getattr(intern!(py, "__new__"))?;
+        let object = if new.is(&object_new) {
+            new.call1((class,))?
+        } else {
+            let mut all = vec![class.clone().into_any()];
+            all.extend(raw_args.iter());
+            new.call(PyTuple::new(py, all)?, raw_kwargs.as_ref())?
+        };
+        if !object.is_instance(class)? {
+            return Ok(object.unbind());
+        }
+        let summary = Summary::of(&object, recorder::max_repr());
+        let obj_node = record(
+            py,
+            Node {
+                id: None,
+                kind: NodeKind::Obj,
+                name: Some(&class_name),
+                inputs: &[hltpy_schema::NodeInput::new(Role::Class, class_node)],
+                value: &summary,
+            },
+        )
+        .unwrap_or(NO_NODE);
+        let initializing = Flavor::Object {
+            initializing: std::sync::atomic::AtomicBool::new(true),
+        };
+        let receiver = Bound::new(
+            py,
+            Traced::new(object.clone().unbind(), obj_node, initializing),
+        )?;
+        let init = class.getattr(intern!(py, "__init__"))?;
+        let head = vec![
+            (Role::Class, class_node),
+            (Role::Object, obj_node & ID_MASK),
+        ];
+        let outcome = if registry::is_traced_function(&init) {
+            let site = CallSite {
+                kind: NodeKind::NewInit,
+                name: class_name.clone(),
+                head,
+            };
+            invoke(
+                py,
+                site,
+                &init,
+                Some(receiver.as_any()),
+                args,
+                kwargs,
+                Some(&object),
+                Some(call_ref),
+            )
+            .map(|(_, node)| node)
+        } else {
+            untraced_init(
+                py,
+                &init,
+                &object,
+                &class_name,
+                head,
+                call_ref,
+                args,
+                kwargs,
+            )
+        };
+        receiver.get().finish_init();
+        let node = outcome?;
+        let flavor = Flavor::Object {
+            initializing: std::sync::atomic::AtomicBool::new(false),
+        };
+        Ok(Py::new(py, Traced::new(object.unbind(), node, flavor))?.into_any())
+    }
+
+    fn __instancecheck__(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {
+        flow::raw(instance).is_instance(self.class.bind(py))
+    }
+
+    fn __subclasscheck__(&self, py: Python<'_>, subclass: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let subclass = match subclass.cast::<TracedClass>() {
+            Ok(traced) => traced.get().class.bind(py).clone().into_any(),
+            Err(_) => subclass.clone(),
+        };
+        subclass.cast::<PyType>()?.is_subclass(self.class.bind(py))
+    }
+
+    /// `class Sub(TracedClassWrapper)` subclasses the original class.
+    fn __mro_entries__<'py>(
+        &self,
+        py: Python<'py>,
+        _bases: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, [self.class.bind(py)])
+    }
+
+    fn __getattr__<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Py<PyAny>> {
+        let class = self.class.bind(py);
+        let attribute = class.getattr(name)?;
+        // Static methods come out as plain functions, class methods bound
+        // to the class: both run traced.
+        if registry::is_traced_function(&attribute) {
+            return Ok(Py::new(py, TracedFunction::new(&attribute, None)?)?.into_any());
+        }
+        if crate::values::is_method(&attribute) {
+            let function = attribute.getattr(intern!(py, "__func__"))?;
+            let owner = attribute.getattr(intern!(py, "__self__"))?;
+            if registry::is_traced_function(&function) {
+                return Ok(Py::new(py, TracedFunction::new(&function, Some(&owner))?)?.into_any());
+            }
+        }
+        Ok(attribute.unbind())
+    }
+
+    #[getter(__name__)]
+    fn name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.class.bind(py).getattr("__name__")
+    }
+
+    #[getter(__qualname__)]
+    fn qualname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.class.bind(py).getattr("__qualname__")
+    }
+
+    #[getter(__module__)]
+    fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.class.bind(py).getattr("__module__")
+    }
+
+    #[getter(__doc__)]
+    fn doc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.class.bind(py).getattr("__doc__")
+    }
+
+    #[getter(__wrapped__)]
+    fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyType> {
+        self.class.bind(py).clone()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<traced class {}>",
+            qualified_name(self.class.bind(py).as_any())
+        )
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.class)
+    }
+}
+
+/// `__init__` inherited from an untraced class: it runs on the raw object
+/// with raw arguments; the NewInit still links the arguments' nodes.
+#[allow(clippy::too_many_arguments)]
+fn untraced_init(
+    py: Python<'_>,
+    init: &Bound<'_, PyAny>,
+    object: &Bound<'_, PyAny>,
+    class_name: &str,
+    head: Vec<(Role, u64)>,
+    call_ref: NodeRef,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<NodeRef> {
+    let mut inputs: Vec<OpInput<'_, '_>> = head
+        .into_iter()
+        .map(|(role, src)| OpInput {
+            role,
+            key: InputKey::None,
+            operand: Operand::Node(src),
+        })
+        .collect();
+    let mut raw = RawCall::new(py, args, kwargs)?;
+    let operands = std::mem::take(&mut raw.operands);
+    raw.push_inputs(operands, &mut inputs);
+    let mut raw_args = vec![object.clone()];
+    raw_args.extend(raw.args.iter().cloned());
+    let outcome = init.call(PyTuple::new(py, raw_args)?, Some(&raw.kwargs));
+    let summary = match &outcome {
+        Ok(_) => Summary::of(object, recorder::max_repr()),
+        Err(err) => Summary::raised(err, py, recorder::max_repr()),
+    };
+    let node = recorder::record_op(
+        py,
+        Some(call_ref),
+        NodeKind::NewInit,
+        Some(class_name),
+        &inputs,
+        &summary,
+    )
+    .unwrap_or(NO_NODE);
+    outcome.map(|_| node)
+}

@@ -1,0 +1,224 @@
+//! How values enter and leave the trace: the node an operand stands for
+//! (its own, a Deep of its traced items, or a new Const), the raw value an
+//! operation really runs on, and the proxy its result is handed back in.
+
+use hltpy_schema::{InputKey, NodeInput, NodeKind, Role};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PySlice, PyTuple};
+
+use crate::proxy::Traced;
+use crate::recorder::{self, record, Node, NodeRef};
+use crate::values::Summary;
+
+/// Containers nested deeper than this are passed through as they are.
+const MAX_DEPTH: usize = 32;
+
+/// An operand of a traced operation, ready to be linked as an input.
+pub enum Operand<'py> {
+    /// Already a node of this trace.
+    Node(u64),
+    /// A raw value: becomes a Const node in the same lock as the operation.
+    Const(Summary<'py>),
+}
+
+/// Splits an operand into the raw value to compute with and the node it
+/// stands for. Deep containers are recorded here (they are rare).
+pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'py>) {
+    let py = value.py();
+    if let Ok(traced) = value.cast::<Traced>() {
+        let traced = traced.get();
+        return (
+            traced.value.bind(py).clone(),
+            Operand::Node(traced.node_id(py)),
+        );
+    }
+    if let Some(raw) = unwrap_deep(value, 0) {
+        let id = record_deep(value, &raw, 0);
+        return (raw, Operand::Node(id));
+    }
+    (
+        value.clone(),
+        Operand::Const(Summary::of(value, recorder::max_repr())),
+    )
+}
+
+/// The node an operand stands for, recording a Const or Deep if needed.
+pub fn node_of(value: &Bound<'_, PyAny>) -> u64 {
+    match prepare(value) {
+        (_, Operand::Node(id)) => id,
+        (raw, Operand::Const(summary)) => record_const(&raw, &summary),
+    }
+}
+
+pub fn record_const(value: &Bound<'_, PyAny>, summary: &Summary<'_>) -> u64 {
+    let id = record(
+        value.py(),
+        Node {
+            id: None,
+            kind: NodeKind::Const,
+            name: None,
+            inputs: &[],
+            value: summary,
+        },
+    );
+    id.map_or(0, |node| node & recorder::ID_MASK)
+}
+
+fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize) -> u64 {
+    let mut keys: Vec<String> = Vec::new();
+    let mut ids: Vec<u64> = Vec::new();
+    let mut add = |key: String, item: &Bound<'_, PyAny>| {
+        let id = if let Ok(traced) = item.cast::<Traced>() {
+            traced.get().node_id(item.py())
+        } else if let Some(raw_item) = unwrap_deep(item, depth + 1) {
+            record_deep(item, &raw_item, depth + 1)
+        } else {
+            record_const(item, &Summary::of(item, recorder::max_repr()))
+        };
+        keys.push(key);
+        ids.push(id);
+    };
+    if let Ok(dict) = original.cast::<PyDict>() {
+        for (key, item) in dict.iter() {
+            let key = crate::values::bounded_repr(&key, 80);
+            add(key, &item);
+        }
+    } else if let Ok(slice) = original.cast::<PySlice>() {
+        for part in ["start", "stop", "step"] {
+            if let Ok(item) = slice.getattr(part) {
+                if !item.is_none() {
+                    add(part.to_string(), &item);
+                }
+            }
+        }
+    } else if let Ok(items) = original.try_iter() {
+        for (index, item) in items.flatten().enumerate() {
+            add(index.to_string(), &item);
+        }
+    }
+    let inputs: Vec<NodeInput<'_>> = keys
+        .iter()
+        .zip(&ids)
+        .map(|(key, id)| NodeInput::keyed(Role::Item, InputKey::Name(key), *id))
+        .collect();
+    let summary = Summary::of(raw, recorder::max_repr());
+    let id = record(
+        raw.py(),
+        Node {
+            id: None,
+            kind: NodeKind::Deep,
+            name: None,
+            inputs: &inputs,
+            value: &summary,
+        },
+    );
+    id.map_or(0, |node| node & recorder::ID_MASK)
+}
+
+/// The raw form of a value: proxies replaced by their values, also inside
+/// builtin containers (rebuilt only when they hold a proxy).
+pub fn raw<'py>(value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    if let Ok(traced) = value.cast::<Traced>() {
+        return traced.get().value.bind(value.py()).clone();
+    }
+    unwrap_deep(value, 0).unwrap_or_else(|| value.clone())
+}
+
+/// `Some(copy without proxies)` if `value` is a builtin container that holds
+/// a proxy at any depth, else `None` (the value can be used as it is).
+pub fn unwrap_deep<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Bound<'py, PyAny>> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let py = value.py();
+    let item = |v: &Bound<'py, PyAny>| -> Option<Bound<'py, PyAny>> {
+        if let Ok(traced) = v.cast::<Traced>() {
+            return Some(traced.get().value.bind(py).clone());
+        }
+        unwrap_deep(v, depth + 1)
+    };
+    let rebuilt_items = |items: Vec<Bound<'py, PyAny>>| -> Option<Vec<Bound<'py, PyAny>>> {
+        let mut changed = false;
+        let out: Vec<_> = items
+            .into_iter()
+            .map(|v| match item(&v) {
+                Some(raw) => {
+                    changed = true;
+                    raw
+                }
+                None => v,
+            })
+            .collect();
+        changed.then_some(out)
+    };
+    if let Ok(tuple) = value.cast_exact::<PyTuple>() {
+        let items = rebuilt_items(tuple.iter().collect())?;
+        return PyTuple::new(py, items).ok().map(Bound::into_any);
+    }
+    if let Ok(list) = value.cast_exact::<PyList>() {
+        let items = rebuilt_items(list.iter().collect())?;
+        return Some(PyList::new(py, items).ok()?.into_any());
+    }
+    if let Ok(dict) = value.cast_exact::<PyDict>() {
+        let mut changed = false;
+        let out = PyDict::new(py);
+        for (key, val) in dict.iter() {
+            let key = item(&key).inspect(|_| changed = true).unwrap_or(key);
+            let val = item(&val).inspect(|_| changed = true).unwrap_or(val);
+            out.set_item(key, val).ok()?;
+        }
+        return changed.then(|| out.into_any());
+    }
+    if let Ok(set) = value.cast_exact::<PySet>() {
+        let items = rebuilt_items(set.iter().collect())?;
+        return PySet::new(py, items).ok().map(Bound::into_any);
+    }
+    if let Ok(set) = value.cast_exact::<PyFrozenSet>() {
+        let items = rebuilt_items(set.iter().collect())?;
+        return PyFrozenSet::new(py, items).ok().map(Bound::into_any);
+    }
+    if let Ok(slice) = value.cast_exact::<PySlice>() {
+        let parts: Vec<_> = ["start", "stop", "step"]
+            .iter()
+            .map(|p| slice.getattr(*p).ok())
+            .collect::<Option<_>>()?;
+        let items = rebuilt_items(parts)?;
+        let builtins = py.import("builtins").ok()?;
+        return builtins
+            .getattr("slice")
+            .ok()?
+            .call1((&items[0], &items[1], &items[2]))
+            .ok();
+    }
+    None
+}
+
+/// Hands a result back to the program: `None` stays raw (so `is None`
+/// keeps working), anything else is a proxy of node `node`.
+pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
+    if value.is_none() {
+        return Ok(value.unbind());
+    }
+    Ok(Py::new(py, Traced::plain(value.unbind(), node))?.into_any())
+}
+
+/// A raw result that is itself a stored proxy (an attribute set by SetAttr,
+/// an item set by SetItem, a traced value inside a container): its raw
+/// value and the node it came from.
+pub fn source_of<'py>(result: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<u64>) {
+    let py = result.py();
+    match result.cast::<Traced>() {
+        Ok(traced) => {
+            let traced = traced.get();
+            (traced.value.bind(py).clone(), Some(traced.node_id(py)))
+        }
+        Err(_) => (result, None),
+    }
+}
+
+/// One input of an operation before Const operands have ids.
+pub struct OpInput<'a, 'py> {
+    pub role: Role,
+    pub key: InputKey<'a>,
+    pub operand: Operand<'py>,
+}

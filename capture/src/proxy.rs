@@ -1,0 +1,844 @@
+//! `Traced`: the proxy around a traced value. Every operation on it really
+//! runs on the wrapped value, is recorded as a node, and hands back a new
+//! proxy of the result. This is capture's hot path: no Python-level work
+//! that can be avoided, one recorder lock per operation.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use hltpy_schema::{InputKey, NodeKind, Role};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::PyAttributeError;
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::{intern, PyTraverseError};
+
+use crate::calls::{self, CallSite};
+use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
+use crate::recorder::{self, current_id, record, recording, Node, NodeRef, NO_NODE};
+use crate::registry;
+use crate::values::Summary;
+
+/// What a proxy does beyond forwarding operations.
+pub enum Flavor {
+    Plain,
+    /// A traced generator function's generator: `next` gives Generation nodes.
+    Generator,
+    /// A traced class's method bound to a traced receiver: calling it runs
+    /// the body traced with the receiver proxy as `self`.
+    Method {
+        function: Py<PyAny>,
+        receiver: Py<PyAny>,
+    },
+    /// An instance of a traced class; attributes may be set while its
+    /// `__init__` runs.
+    Object {
+        initializing: AtomicBool,
+    },
+}
+
+/// A traced value.
+#[pyclass(frozen, weakref, module = "hltpy", name = "Traced")]
+pub struct Traced {
+    pub value: Py<PyAny>,
+    node: AtomicU64,
+    /// How many times `next` was called on it (the key of its Iteration inputs).
+    count: AtomicU64,
+    pub flavor: Flavor,
+}
+
+impl Traced {
+    pub fn plain(value: Py<PyAny>, node: NodeRef) -> Self {
+        Self::new(value, node, Flavor::Plain)
+    }
+
+    pub fn new(value: Py<PyAny>, node: NodeRef, flavor: Flavor) -> Self {
+        Traced {
+            value,
+            node: AtomicU64::new(node),
+            count: AtomicU64::new(0),
+            flavor,
+        }
+    }
+
+    /// The id of this value's node in the running capture. A proxy from an
+    /// earlier capture (or none) enters this one as a Const.
+    pub fn node_id(&self, py: Python<'_>) -> u64 {
+        let node = self.node.load(Ordering::Relaxed);
+        if let Some(id) = current_id(node) {
+            return id;
+        }
+        let value = self.value.bind(py);
+        let summary = Summary::of(value, recorder::max_repr());
+        let fresh = record(
+            py,
+            Node {
+                id: None,
+                kind: NodeKind::Const,
+                name: None,
+                inputs: &[],
+                value: &summary,
+            },
+        );
+        match fresh {
+            Some(fresh) => {
+                self.node.store(fresh, Ordering::Relaxed);
+                fresh & recorder::ID_MASK
+            }
+            None => 0,
+        }
+    }
+
+    pub fn node_ref(&self) -> NodeRef {
+        self.node.load(Ordering::Relaxed)
+    }
+
+    fn initializing(&self) -> bool {
+        matches!(&self.flavor, Flavor::Object { initializing } if initializing.load(Ordering::Relaxed))
+    }
+
+    pub fn finish_init(&self) {
+        if let Flavor::Object { initializing } = &self.flavor {
+            initializing.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Values of these exact types never have traced special methods, so the
+/// registry need not be asked (the common numeric case stays fast).
+fn plainly_builtin(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyTuple>()
+        || value.is_exact_instance_of::<pyo3::types::PyList>()
+        || value.is_exact_instance_of::<PyDict>()
+}
+
+/// The traced implementation of special method `name` for this proxy's
+/// value, if it is an instance of a traced class that defines one.
+fn special<'py>(slf: &Bound<'py, Traced>, name: &str) -> Option<Bound<'py, PyAny>> {
+    let value = slf.get().value.bind(slf.py());
+    if plainly_builtin(value) {
+        return None;
+    }
+    registry::traced_special(value, name)
+}
+
+/// Runs special method `function` traced, with the proxy as `self`.
+fn dispatch_special(
+    slf: &Bound<'_, Traced>,
+    function: &Bound<'_, PyAny>,
+    name: &str,
+    args: &[&Bound<'_, PyAny>],
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let args = PyTuple::new(py, args)?;
+    let site = CallSite::dispatch_on(name, slf.get().node_id(py));
+    calls::call_traced(py, site, function, Some(slf.as_any()), &args, None)
+}
+
+/// Runs an untraced operation on the raw values and records it as one
+/// UDispatch node named `name` (with Const nodes for raw operands).
+fn untraced_op<'py>(
+    slf: &Bound<'py, Traced>,
+    name: &'static str,
+    args: &[&Bound<'py, PyAny>],
+    op: impl FnOnce(&Bound<'py, PyAny>, &[Bound<'py, PyAny>]) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let this = slf.get();
+    let raw_self = this.value.bind(py);
+    if !recording() {
+        let raws: Vec<_> = args.iter().map(|a| flow::raw(a)).collect();
+        let result = op(raw_self, &raws)?;
+        return wrap(py, result, NO_NODE);
+    }
+    let mut raws = Vec::with_capacity(args.len());
+    let mut inputs = Vec::with_capacity(args.len() + 2);
+    inputs.push(OpInput {
+        role: Role::SelfValue,
+        key: InputKey::None,
+        operand: Operand::Node(this.node_id(py)),
+    });
+    for (index, arg) in args.iter().enumerate() {
+        let (raw, operand) = prepare(arg);
+        raws.push(raw);
+        inputs.push(OpInput {
+            role: Role::Arg,
+            key: InputKey::Index(index as u64),
+            operand,
+        });
+    }
+    let (result, source) = source_of(op(raw_self, &raws)?);
+    if let Some(source) = source {
+        inputs.push(OpInput {
+            role: Role::Source,
+            key: InputKey::None,
+            operand: Operand::Node(source),
+        });
+    }
+    let summary = Summary::of(&result, recorder::max_repr());
+    let node = flow_record(py, NodeKind::UDispatch, Some(name), &inputs, &summary);
+    wrap(py, result, node)
+}
+
+fn flow_record(
+    py: Python<'_>,
+    kind: NodeKind,
+    name: Option<&str>,
+    inputs: &[OpInput<'_, '_>],
+    summary: &Summary<'_>,
+) -> NodeRef {
+    recorder::record_op(py, None, kind, name, inputs, summary).unwrap_or(NO_NODE)
+}
+
+/// An operation whose answer Python needs as a raw value (`len`, `in`):
+/// recorded as a UDispatch, answered raw.
+fn raw_answer_op<'py, T>(
+    slf: &Bound<'py, Traced>,
+    name: &'static str,
+    args: &[&Bound<'py, PyAny>],
+    op: impl FnOnce(&Bound<'py, PyAny>, &[Bound<'py, PyAny>]) -> PyResult<T>,
+    to_py: impl FnOnce(&T, Python<'py>) -> Bound<'py, PyAny>,
+) -> PyResult<T> {
+    let mut answer = None;
+    untraced_op(slf, name, args, |value, raws| {
+        let result = op(value, raws)?;
+        let shown = to_py(&result, value.py());
+        answer = Some(result);
+        Ok(shown)
+    })?;
+    Ok(answer.expect("set when the operation succeeded"))
+}
+
+macro_rules! binary_ops {
+    ($($name:ident, $rname:ident => $method:ident;)*) => {
+        #[pymethods]
+        impl Traced {
+            $(
+                fn $name<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+                    let name = stringify!($name);
+                    if let Some(function) = special(slf, name) {
+                        return dispatch_special(slf, &function, name, &[other]);
+                    }
+                    untraced_op(slf, name, &[other], |value, raws| value.$method(&raws[0]))
+                }
+
+                fn $rname<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+                    let name = stringify!($rname);
+                    if let Some(function) = special(slf, name) {
+                        return dispatch_special(slf, &function, name, &[other]);
+                    }
+                    untraced_op(slf, name, &[other], |value, raws| raws[0].$method(value))
+                }
+            )*
+        }
+    };
+}
+
+binary_ops! {
+    __add__, __radd__ => add;
+    __sub__, __rsub__ => sub;
+    __mul__, __rmul__ => mul;
+    __matmul__, __rmatmul__ => matmul;
+    __truediv__, __rtruediv__ => div;
+    __floordiv__, __rfloordiv__ => floor_div;
+    __mod__, __rmod__ => rem;
+    __divmod__, __rdivmod__ => divmod;
+    __lshift__, __rlshift__ => lshift;
+    __rshift__, __rrshift__ => rshift;
+    __and__, __rand__ => bitand;
+    __or__, __ror__ => bitor;
+    __xor__, __rxor__ => bitxor;
+}
+
+macro_rules! unary_ops {
+    ($($name:ident => $method:ident;)*) => {
+        #[pymethods]
+        impl Traced {
+            $(
+                fn $name<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+                    let name = stringify!($name);
+                    if let Some(function) = special(slf, name) {
+                        return dispatch_special(slf, &function, name, &[]);
+                    }
+                    untraced_op(slf, name, &[], |value, _| value.$method())
+                }
+            )*
+        }
+    };
+}
+
+unary_ops! {
+    __neg__ => neg;
+    __pos__ => pos;
+    __abs__ => abs;
+    __invert__ => bitnot;
+}
+
+fn compare_name(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Lt => "__lt__",
+        CompareOp::Le => "__le__",
+        CompareOp::Eq => "__eq__",
+        CompareOp::Ne => "__ne__",
+        CompareOp::Gt => "__gt__",
+        CompareOp::Ge => "__ge__",
+    }
+}
+
+#[pymethods]
+impl Traced {
+    fn __pow__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        modulo: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        if let Some(function) = special(slf, "__pow__") {
+            return dispatch_special(slf, &function, "__pow__", &[other]);
+        }
+        let py = slf.py();
+        match modulo {
+            Some(modulo) if !modulo.is_none() => {
+                untraced_op(slf, "__pow__", &[other, modulo], |v, raws| {
+                    v.pow(&raws[0], &raws[1])
+                })
+            }
+            _ => untraced_op(slf, "__pow__", &[other], |v, raws| {
+                v.pow(&raws[0], py.None())
+            }),
+        }
+    }
+
+    fn __rpow__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        _modulo: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        if let Some(function) = special(slf, "__rpow__") {
+            return dispatch_special(slf, &function, "__rpow__", &[other]);
+        }
+        let py = slf.py();
+        untraced_op(slf, "__rpow__", &[other], |v, raws| {
+            raws[0].pow(v, py.None())
+        })
+    }
+
+    fn __richcmp__<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let name = compare_name(op);
+        if let Some(function) = special(slf, name) {
+            return dispatch_special(slf, &function, name, &[other]);
+        }
+        untraced_op(slf, name, &[other], |value, raws| {
+            value.rich_compare(&raws[0], op)
+        })
+    }
+
+    fn __round__<'py>(
+        slf: &Bound<'py, Self>,
+        ndigits: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
+        let round = builtins.getattr(intern!(slf.py(), "round"))?;
+        match ndigits {
+            Some(digits) => untraced_op(slf, "__round__", &[digits], |v, raws| {
+                round.call1((v, &raws[0]))
+            }),
+            None => untraced_op(slf, "__round__", &[], |v, _| round.call1((v,))),
+        }
+    }
+
+    fn __trunc__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        math_op(slf, "__trunc__", "trunc")
+    }
+
+    fn __floor__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        math_op(slf, "__floor__", "floor")
+    }
+
+    fn __ceil__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        math_op(slf, "__ceil__", "ceil")
+    }
+
+    // Conversions return raw values, as in the seed: Python requires it.
+    fn __bool__(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        slf.get().value.bind(slf.py()).is_truthy()
+    }
+
+    fn __int__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
+        builtins
+            .getattr(intern!(slf.py(), "int"))?
+            .call1((slf.get().value.bind(slf.py()),))
+    }
+
+    fn __float__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
+        builtins
+            .getattr(intern!(slf.py(), "float"))?
+            .call1((slf.get().value.bind(slf.py()),))
+    }
+
+    fn __index__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let operator = slf.py().import(intern!(slf.py(), "operator"))?;
+        operator
+            .getattr(intern!(slf.py(), "index"))?
+            .call1((slf.get().value.bind(slf.py()),))
+    }
+
+    fn __complex__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
+        builtins
+            .getattr(intern!(slf.py(), "complex"))?
+            .call1((slf.get().value.bind(slf.py()),))
+    }
+
+    fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        slf.get().value.bind(slf.py()).str()
+    }
+
+    fn __repr__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
+        slf.get().value.bind(slf.py()).repr()
+    }
+
+    fn __format__<'py>(
+        slf: &Bound<'py, Self>,
+        spec: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.get()
+            .value
+            .bind(slf.py())
+            .call_method1(intern!(slf.py(), "__format__"), (spec,))
+    }
+
+    fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
+        slf.get().value.bind(slf.py()).hash()
+    }
+
+    /// `isinstance(proxy, int)` answers for the wrapped value.
+    #[getter(__class__)]
+    fn class<'py>(slf: &Bound<'py, Self>) -> Bound<'py, PyType> {
+        slf.get().value.bind(slf.py()).get_type()
+    }
+
+    fn __len__(slf: &Bound<'_, Self>) -> PyResult<usize> {
+        if let Some(function) = special(slf, "__len__") {
+            let result = dispatch_special(slf, &function, "__len__", &[])?;
+            return flow::raw(result.bind(slf.py())).extract();
+        }
+        raw_answer_op(
+            slf,
+            "__len__",
+            &[],
+            |v, _| v.len(),
+            |n, py| n.into_pyobject(py).expect("usize converts").into_any(),
+        )
+    }
+
+    fn __contains__<'py>(slf: &Bound<'py, Self>, item: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if let Some(function) = special(slf, "__contains__") {
+            let result = dispatch_special(slf, &function, "__contains__", &[item])?;
+            return result.bind(slf.py()).is_truthy();
+        }
+        raw_answer_op(
+            slf,
+            "__contains__",
+            &[item],
+            |v, raws| v.contains(&raws[0]),
+            |b, py| PyBool::new(py, *b).to_owned().into_any(),
+        )
+    }
+
+    fn __getattr__<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let value = this.value.bind(py);
+        let attribute = value.getattr(name)?;
+        if !recording() {
+            return wrap(py, attribute, NO_NODE);
+        }
+        let attr_name = name.to_str()?;
+        // A method of a traced class, bound to this object: calling it must
+        // run the body with this proxy as `self`.
+        let method = bound_traced_method(value, &attribute);
+        let (attribute, source) = source_of(attribute);
+        let mut inputs = vec![OpInput {
+            role: Role::Object,
+            key: InputKey::None,
+            operand: Operand::Node(this.node_id(py)),
+        }];
+        if let Some(source) = source {
+            inputs.push(OpInput {
+                role: Role::Source,
+                key: InputKey::None,
+                operand: Operand::Node(source),
+            });
+        }
+        let summary = Summary::of(&attribute, recorder::max_repr());
+        let node = flow_record(py, NodeKind::GetAttr, Some(attr_name), &inputs, &summary);
+        match method {
+            Some(function) => {
+                let flavor = Flavor::Method {
+                    function: function.unbind(),
+                    receiver: slf.clone().into_any().unbind(),
+                };
+                Ok(Py::new(py, Traced::new(attribute.unbind(), node, flavor))?.into_any())
+            }
+            None => wrap(py, attribute, node),
+        }
+    }
+
+    fn __setattr__<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyString>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        if !(this.initializing() || recorder::mutation_allowed()) {
+            return Err(immutable_error(
+                slf,
+                &format!("set attribute {:?} of", name.to_str()?),
+            ));
+        }
+        let target = this.value.bind(py);
+        if !recording() {
+            return target.setattr(name, flow::raw(value));
+        }
+        let (raw, operand) = prepare(value);
+        let inputs = [
+            OpInput {
+                role: Role::Object,
+                key: InputKey::None,
+                operand: Operand::Node(this.node_id(py)),
+            },
+            OpInput {
+                role: Role::Value,
+                key: InputKey::None,
+                operand,
+            },
+        ];
+        let summary = Summary::of(&raw, recorder::max_repr());
+        let node = flow_record(
+            py,
+            NodeKind::SetAttr,
+            Some(name.to_str()?),
+            &inputs,
+            &summary,
+        );
+        // The object keeps a proxy of the SetAttr, so a later read of the
+        // attribute links back to this write.
+        target.setattr(name, stored(py, raw, node)?)
+    }
+
+    fn __delattr__<'py>(slf: &Bound<'py, Self>, name: &Bound<'py, PyString>) -> PyResult<()> {
+        let this = slf.get();
+        if !(this.initializing() || recorder::mutation_allowed()) {
+            return Err(immutable_error(
+                slf,
+                &format!("delete attribute {:?} of", name.to_str()?),
+            ));
+        }
+        this.value.bind(slf.py()).delattr(name)
+    }
+
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        if let Some(function) = special(slf, "__getitem__") {
+            return dispatch_special(slf, &function, "__getitem__", &[key]);
+        }
+        let py = slf.py();
+        let this = slf.get();
+        let container = this.value.bind(py);
+        if !recording() {
+            return wrap(py, container.get_item(flow::raw(key))?, NO_NODE);
+        }
+        let (raw_key, key_operand) = prepare(key);
+        let (item, source) = source_of(container.get_item(&raw_key)?);
+        let mut inputs = vec![
+            OpInput {
+                role: Role::Op1,
+                key: InputKey::None,
+                operand: Operand::Node(this.node_id(py)),
+            },
+            OpInput {
+                role: Role::Op2,
+                key: InputKey::None,
+                operand: key_operand,
+            },
+        ];
+        if let Some(source) = source {
+            inputs.push(OpInput {
+                role: Role::Source,
+                key: InputKey::None,
+                operand: Operand::Node(source),
+            });
+        }
+        let summary = Summary::of(&item, recorder::max_repr());
+        let node = flow_record(py, NodeKind::GetItem, None, &inputs, &summary);
+        wrap(py, item, node)
+    }
+
+    fn __setitem__<'py>(
+        slf: &Bound<'py, Self>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        if let Some(function) = special(slf, "__setitem__") {
+            return dispatch_special(slf, &function, "__setitem__", &[key, value]).map(drop);
+        }
+        let py = slf.py();
+        let this = slf.get();
+        if !recorder::mutation_allowed() {
+            return Err(immutable_error(slf, "assign an item of"));
+        }
+        let container = this.value.bind(py);
+        if !recording() {
+            return container.set_item(flow::raw(key), flow::raw(value));
+        }
+        let (raw_key, key_operand) = prepare(key);
+        let (raw_value, value_operand) = prepare(value);
+        let inputs = [
+            OpInput {
+                role: Role::Op1,
+                key: InputKey::None,
+                operand: Operand::Node(this.node_id(py)),
+            },
+            OpInput {
+                role: Role::Op2,
+                key: InputKey::None,
+                operand: key_operand,
+            },
+            OpInput {
+                role: Role::Value,
+                key: InputKey::None,
+                operand: value_operand,
+            },
+        ];
+        let summary = Summary::of(&raw_value, recorder::max_repr());
+        let node = flow_record(py, NodeKind::SetItem, None, &inputs, &summary);
+        container.set_item(raw_key, stored(py, raw_value, node)?)
+    }
+
+    fn __delitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<()> {
+        if let Some(function) = special(slf, "__delitem__") {
+            return dispatch_special(slf, &function, "__delitem__", &[key]).map(drop);
+        }
+        let py = slf.py();
+        let this = slf.get();
+        if !recorder::mutation_allowed() {
+            return Err(immutable_error(slf, "delete an item of"));
+        }
+        let container = this.value.bind(py);
+        if !recording() {
+            return container.del_item(flow::raw(key));
+        }
+        let (raw_key, key_operand) = prepare(key);
+        container.del_item(&raw_key)?;
+        let inputs = [
+            OpInput {
+                role: Role::Op1,
+                key: InputKey::None,
+                operand: Operand::Node(this.node_id(py)),
+            },
+            OpInput {
+                role: Role::Op2,
+                key: InputKey::None,
+                operand: key_operand,
+            },
+        ];
+        flow_record(py, NodeKind::DelItem, None, &inputs, &Summary::absent());
+        Ok(())
+    }
+
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        if let Some(function) = special(slf, "__iter__") {
+            return dispatch_special(slf, &function, "__iter__", &[]);
+        }
+        let py = slf.py();
+        let this = slf.get();
+        let value = this.value.bind(py);
+        let iterator = value.try_iter()?.into_any();
+        // An iterator (or generator) is its own iterator: keep counting on it.
+        if iterator.is(value) {
+            return Ok(slf.clone().into_any().unbind());
+        }
+        if !recording() {
+            return wrap(py, iterator, NO_NODE);
+        }
+        let inputs = [OpInput {
+            role: Role::Iterable,
+            key: InputKey::None,
+            operand: Operand::Node(this.node_id(py)),
+        }];
+        let summary = Summary::of(&iterator, recorder::max_repr());
+        let node = flow_record(py, NodeKind::Iterator, None, &inputs, &summary);
+        wrap(py, iterator, node)
+    }
+
+    fn __next__<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Py<PyAny>>> {
+        if let Some(function) = special(slf, "__next__") {
+            return dispatch_special(slf, &function, "__next__", &[]).map(Some);
+        }
+        let py = slf.py();
+        let this = slf.get();
+        let iterator = this.value.bind(py);
+        let generator = matches!(this.flavor, Flavor::Generator);
+        let count = this.count.fetch_add(1, Ordering::Relaxed);
+        let (kind, role) = if generator {
+            (NodeKind::Generation, Role::Generator)
+        } else {
+            (NodeKind::Iteration, Role::Iterator)
+        };
+        // A generator's body runs during `next`: its nodes belong to this
+        // Generation, whose id is taken before the body runs.
+        let reserved = if generator && recording() {
+            recorder::reserve_id()
+        } else {
+            None
+        };
+        let step = |it: &Bound<'py, PyAny>| -> PyResult<Option<Bound<'py, PyAny>>> {
+            // SAFETY: PyIter_Next on a live object with the GIL held; a null
+            // result without an error set means the iterator is exhausted.
+            let item = unsafe { pyo3::ffi::PyIter_Next(it.as_ptr()) };
+            if item.is_null() {
+                return match PyErr::take(py) {
+                    Some(err) => Err(err),
+                    None => Ok(None),
+                };
+            }
+            Ok(Some(unsafe { Bound::from_owned_ptr(py, item) }))
+        };
+        let item = match reserved {
+            Some(id) => recorder::in_frame(id & recorder::ID_MASK, || step(iterator))?,
+            None => step(iterator)?,
+        };
+        let Some(item) = item else {
+            return Ok(None);
+        };
+        if !recording() {
+            return wrap(py, item, NO_NODE).map(Some);
+        }
+        let (item, source) = source_of(item);
+        let mut inputs = vec![OpInput {
+            role,
+            key: InputKey::Index(count),
+            operand: Operand::Node(this.node_id(py)),
+        }];
+        if let Some(source) = source {
+            inputs.push(OpInput {
+                role: Role::Source,
+                key: InputKey::None,
+                operand: Operand::Node(source),
+            });
+        }
+        let summary = Summary::of(&item, recorder::max_repr());
+        let node =
+            recorder::record_op(py, reserved, kind, None, &inputs, &summary).unwrap_or(NO_NODE);
+        wrap(py, item, node).map(Some)
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        if let Flavor::Method { function, receiver } = &this.flavor {
+            let name = function
+                .bind(py)
+                .getattr(intern!(py, "__name__"))?
+                .extract::<String>()?;
+            let site = CallSite::dispatch_via(&name, this.node_id(py));
+            return calls::call_traced(
+                py,
+                site,
+                function.bind(py),
+                Some(receiver.bind(py)),
+                args,
+                kwargs,
+            );
+        }
+        let callable = this.value.bind(py);
+        // A traced function or class kept inside a container and called.
+        if callable.is_instance_of::<calls::TracedFunction>()
+            || callable.is_instance_of::<calls::TracedClass>()
+        {
+            return Ok(callable.call(args, kwargs)?.unbind());
+        }
+        if let Some(function) = special(slf, "__call__") {
+            let all: Vec<Bound<'py, PyAny>> = args.iter().collect();
+            let refs: Vec<&Bound<'py, PyAny>> = all.iter().collect();
+            return dispatch_special(slf, &function, "__call__", &refs);
+        }
+        calls::call_untraced(py, callable, Some(this.node_id(py)), args, kwargs)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)?;
+        if let Flavor::Method { function, receiver } = &self.flavor {
+            visit.call(function)?;
+            visit.call(receiver)?;
+        }
+        Ok(())
+    }
+}
+
+fn math_op(slf: &Bound<'_, Traced>, name: &'static str, function: &str) -> PyResult<Py<PyAny>> {
+    let math = slf.py().import(intern!(slf.py(), "math"))?;
+    let function = math.getattr(function)?;
+    untraced_op(slf, name, &[], |v, _| function.call1((v,)))
+}
+
+/// A proxy to store inside a mutated object or container, so that a later
+/// read finds the node that wrote it.
+fn stored<'py>(
+    py: Python<'py>,
+    raw: Bound<'py, PyAny>,
+    node: NodeRef,
+) -> PyResult<Bound<'py, PyAny>> {
+    if raw.is_none() {
+        return Ok(raw);
+    }
+    Ok(Bound::new(py, Traced::plain(raw.unbind(), node))?.into_any())
+}
+
+/// If `attribute` is `value`'s own method from a traced class, its function.
+fn bound_traced_method<'py>(
+    value: &Bound<'py, PyAny>,
+    attribute: &Bound<'py, PyAny>,
+) -> Option<Bound<'py, PyAny>> {
+    let py = value.py();
+    if !crate::values::is_method(attribute) {
+        return None;
+    }
+    let receiver = attribute.getattr(intern!(py, "__self__")).ok()?;
+    if !receiver.is(value) {
+        return None;
+    }
+    let function = attribute.getattr(intern!(py, "__func__")).ok()?;
+    registry::is_traced_function(&function).then_some(function)
+}
+
+fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {
+    let class = crate::values::type_name(&slf.get().value.bind(slf.py()).get_type());
+    PyAttributeError::new_err(format!(
+        "hltpy: cannot {action} a traced {class} object outside its __init__: \
+         traced objects are immutable by default; pass allow_mutation=True to hltpy.capture to trace mutation"
+    ))
+}
+
+/// The traced value with the given node (used by `hltpy.trace`).
+pub fn new_traced(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, Traced::plain(value.unbind(), node))?.into_any())
+}

@@ -1,0 +1,443 @@
+//! The one active capture: node ids, the columnar buffer, source locations,
+//! and the writer thread that turns full buffers into Parquet row groups.
+//!
+//! Everything here runs with the GIL held. The recorder lock is only ever
+//! held for plain Rust work and C-level CPython calls that cannot run Python
+//! code, so no thread can block on it while another waits for the GIL.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use arrow_array::RecordBatch;
+use hltpy_schema::{
+    NodeBuffer, NodeInput, NodeKind, NodeRow, RunInfo, TraceError, TraceWriter, WriterOptions,
+};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::flow::{OpInput, Operand};
+use crate::values::Summary;
+
+/// Capture options chosen by the user in `hltpy.capture(...)`.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub flush_every: usize,
+    pub allow_mutation: bool,
+    pub max_repr: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            flush_every: 1 << 16,
+            allow_mutation: false,
+            max_repr: 200,
+        }
+    }
+}
+
+/// A node reference as stored in a proxy: the capture epoch in the high
+/// bits, the node id in the low 48. A proxy made in an earlier capture (or
+/// outside any) has a stale epoch and re-enters the trace as a Const.
+pub type NodeRef = u64;
+const ID_BITS: u32 = 48;
+pub const ID_MASK: u64 = (1 << ID_BITS) - 1;
+
+/// The reference of values made when nothing is recorded.
+pub const NO_NODE: NodeRef = 0;
+
+pub fn pack(epoch: u32, id: u64) -> NodeRef {
+    (u64::from(epoch) << ID_BITS) | (id & ID_MASK)
+}
+
+/// The reference of node `id` in the running capture.
+pub fn pack_current(id: u64) -> NodeRef {
+    pack(EPOCH.load(Ordering::Relaxed), id)
+}
+
+/// The node id of `node` if it belongs to the running capture.
+pub fn current_id(node: NodeRef) -> Option<u64> {
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    (ACTIVE.load(Ordering::Relaxed) && (node >> ID_BITS) as u32 == epoch).then_some(node & ID_MASK)
+}
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
+static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
+static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
+
+thread_local! {
+    /// Ids of the traced calls running on this thread, innermost last.
+    static FRAMES: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Set while hltpy itself runs Python code (a repr) so that operations
+    /// done by that code are not recorded as if the user did them.
+    static SUSPENDED: Cell<bool> = const { Cell::new(false) };
+    static THREAD_ID: u64 = unsafe { ffi::PyThread_get_thread_ident() } as u64;
+}
+
+/// Is a capture running and recording on this thread?
+#[inline]
+pub fn recording() -> bool {
+    ACTIVE.load(Ordering::Relaxed) && !SUSPENDED.with(Cell::get)
+}
+
+pub fn mutation_allowed() -> bool {
+    ALLOW_MUTATION.load(Ordering::Relaxed)
+}
+
+/// Runs `f` with recording suspended on this thread.
+pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
+    let before = SUSPENDED.with(|s| s.replace(true));
+    let result = f();
+    SUSPENDED.with(|s| s.set(before));
+    result
+}
+
+/// Runs `f` (a traced call's body) with `id` as the innermost frame.
+pub fn in_frame<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    FRAMES.with(|frames| frames.borrow_mut().push(id));
+    let result = f();
+    FRAMES.with(|frames| frames.borrow_mut().pop());
+    result
+}
+
+fn current_frame() -> Option<u64> {
+    FRAMES.with(|frames| frames.borrow().last().copied())
+}
+
+/// Where the user's operation is: (file index, line), cached per
+/// (code object, instruction offset) because asking CPython for a line
+/// number decodes the line table every time.
+#[derive(Default)]
+struct Locations {
+    lines: HashMap<(usize, i32), (u32, u32)>,
+    /// Code objects seen, kept alive so their addresses cannot be reused
+    /// by another code object while the cache refers to them.
+    files: HashMap<usize, (Py<PyAny>, u32)>,
+}
+
+struct Recorder {
+    epoch: u32,
+    next_id: u64,
+    buffer: NodeBuffer,
+    options: Options,
+    locations: Locations,
+    /// Type object address → interned type name; the type is kept alive.
+    type_names: HashMap<usize, (Py<PyAny>, u32)>,
+    batches: Option<SyncSender<RecordBatch>>,
+    writer: Option<JoinHandle<Result<TraceWriter, TraceError>>>,
+    traced_modules: Vec<String>,
+}
+
+fn lock() -> MutexGuard<'static, Option<Recorder>> {
+    // A panic while holding the lock cannot leave the buffer half-pushed in
+    // a way that matters more than losing the trace; keep going.
+    RECORDER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts a capture writing to `path`. Fails before anything is traced when
+/// the file cannot be created.
+pub fn start(
+    run: RunInfo,
+    path: &str,
+    options: Options,
+    traced_modules: Vec<String>,
+) -> PyResult<()> {
+    let mut guard = lock();
+    if guard.is_some() {
+        return Err(PyRuntimeError::new_err(
+            "a capture is already running; stop it (leave its `with hltpy.capture(...)` block) before starting another",
+        ));
+    }
+    let writer = TraceWriter::create(path, &run, &WriterOptions::default())
+        .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
+    // A small bound keeps memory flat if the disk is slower than the program.
+    let (sender, receiver) = sync_channel::<RecordBatch>(4);
+    let handle = std::thread::Builder::new()
+        .name("hltpy-writer".into())
+        .spawn(move || {
+            let mut writer = writer;
+            for batch in receiver {
+                writer.write(&batch)?;
+            }
+            Ok(writer)
+        })
+        .map_err(|err| {
+            PyRuntimeError::new_err(format!("cannot start the trace writer thread: {err}"))
+        })?;
+    // Epoch 0 is never used, so NO_NODE is stale in every capture.
+    let epoch = (EPOCH.load(Ordering::Relaxed) % 0xFFFF) + 1;
+    MAX_REPR.store(options.max_repr, Ordering::Relaxed);
+    EPOCH.store(epoch, Ordering::Relaxed);
+    ALLOW_MUTATION.store(options.allow_mutation, Ordering::Relaxed);
+    *guard = Some(Recorder {
+        epoch,
+        next_id: 0,
+        buffer: NodeBuffer::new(),
+        options,
+        locations: Locations::default(),
+        type_names: HashMap::new(),
+        batches: Some(sender),
+        writer: Some(handle),
+        traced_modules,
+    });
+    ACTIVE.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// What `stop` reports back.
+pub struct Finished {
+    pub path: String,
+    pub nodes: u64,
+}
+
+/// Ends the capture: writes the last batch and the footer, renames the file.
+pub fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<Finished> {
+    let recorder = {
+        let mut guard = lock();
+        ACTIVE.store(false, Ordering::Relaxed);
+        ALLOW_MUTATION.store(false, Ordering::Relaxed);
+        guard.take()
+    };
+    let Some(mut recorder) = recorder else {
+        return Err(PyRuntimeError::new_err("no capture is running"));
+    };
+    if !recorder.buffer.is_empty() {
+        let batch = recorder.buffer.take_batch();
+        if let Some(sender) = &recorder.batches {
+            // An error here means the writer thread already failed; its
+            // own error is reported below.
+            let _ = sender.send(batch);
+        }
+    }
+    drop(recorder.batches.take());
+    let handle = recorder.writer.take().expect("writer thread set at start");
+    let traced_modules = recorder.traced_modules.clone();
+    let end_reason = end_reason.to_string();
+    // Joining and writing the footer needs no Python: let other threads run.
+    let finished = py.detach(move || {
+        let writer = handle
+            .join()
+            .map_err(|_| "the trace writer thread panicked".to_string())?
+            .map_err(|err| err.to_string())?;
+        let path = writer.path().display().to_string();
+        let nodes = writer
+            .finish(&traced_modules, closed_cleanly, &end_reason)
+            .map_err(|err| err.to_string())?;
+        Ok::<_, String>(Finished { path, nodes })
+    });
+    finished.map_err(pyo3::exceptions::PyOSError::new_err)
+}
+
+pub fn add_traced_modules(names: &[String]) {
+    if let Some(recorder) = lock().as_mut() {
+        for name in names {
+            if !recorder.traced_modules.contains(name) {
+                recorder.traced_modules.push(name.clone());
+            }
+        }
+    }
+}
+
+/// Is a capture running (on any thread, suspended or not)?
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// The repr bound of the running capture (read on every node, so atomic).
+pub fn max_repr() -> usize {
+    MAX_REPR.load(Ordering::Relaxed)
+}
+
+/// Gives out the id of a node whose row is written later (a call: its id
+/// is taken when it starts, its row when it returns).
+pub fn reserve_id() -> Option<NodeRef> {
+    let mut guard = lock();
+    let recorder = guard.as_mut()?;
+    let id = recorder.next_id;
+    recorder.next_id += 1;
+    Some(pack(recorder.epoch, id))
+}
+
+/// One node to write. `id` is a reserved id, or None to take the next one.
+pub struct Node<'a, 'py> {
+    pub id: Option<NodeRef>,
+    pub kind: NodeKind,
+    pub name: Option<&'a str>,
+    pub inputs: &'a [NodeInput<'a>],
+    pub value: &'a Summary<'py>,
+}
+
+/// Appends one node whose inputs are all nodes already; returns its
+/// reference, or None when no capture is running.
+pub fn record(py: Python<'_>, node: Node<'_, '_>) -> Option<NodeRef> {
+    let mut guard = lock();
+    let recorder = guard.as_mut()?;
+    let site = recorder.site(py);
+    let id = recorder.push(
+        &site,
+        node.id,
+        node.kind,
+        node.name,
+        node.inputs,
+        node.value,
+    );
+    recorder.flush_if_full();
+    Some(id)
+}
+
+/// Records an operation node and, under the same lock and at the same
+/// source location, the Const nodes of its raw operands (the usual case
+/// `x + 1` costs one lock and one location lookup).
+pub fn record_op(
+    py: Python<'_>,
+    id: Option<NodeRef>,
+    kind: NodeKind,
+    name: Option<&str>,
+    inputs: &[OpInput<'_, '_>],
+    value: &Summary<'_>,
+) -> Option<NodeRef> {
+    let mut guard = lock();
+    let recorder = guard.as_mut()?;
+    let site = recorder.site(py);
+    let mut links: Vec<NodeInput<'_>> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let src = match &input.operand {
+            Operand::Node(src) => *src,
+            Operand::Const(summary) => {
+                recorder.push(&site, None, NodeKind::Const, None, &[], summary) & ID_MASK
+            }
+        };
+        links.push(NodeInput::keyed(input.role, input.key, src));
+    }
+    let node = recorder.push(&site, id, kind, name, &links, value);
+    recorder.flush_if_full();
+    Some(node)
+}
+
+/// Where and on which thread/frame the current operation runs.
+struct Site {
+    file: Option<u32>,
+    line: Option<u32>,
+    frame: Option<u64>,
+    thread: u64,
+}
+
+impl Recorder {
+    fn site(&mut self, py: Python<'_>) -> Site {
+        let (file, line) = self.caller_location(py);
+        Site {
+            file,
+            line,
+            frame: current_frame(),
+            thread: THREAD_ID.with(|t| *t),
+        }
+    }
+
+    fn push(
+        &mut self,
+        site: &Site,
+        id: Option<NodeRef>,
+        kind: NodeKind,
+        name: Option<&str>,
+        inputs: &[NodeInput<'_>],
+        value: &Summary<'_>,
+    ) -> NodeRef {
+        let id = match id {
+            Some(reserved) => reserved & ID_MASK,
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                id
+            }
+        };
+        let type_name = self.type_index(value);
+        self.buffer.push(&NodeRow {
+            id,
+            kind,
+            name,
+            inputs,
+            frame: site.frame,
+            thread: site.thread,
+            file: site.file,
+            line: site.line,
+            type_name,
+            value: value.as_node_value(),
+        });
+        pack(self.epoch, id)
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buffer.len() >= self.options.flush_every {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let batch = self.buffer.take_batch();
+        let failed = match &self.batches {
+            Some(sender) => sender.send(batch).is_err(),
+            None => false,
+        };
+        if failed {
+            // The writer thread stopped on an error (e.g. disk full); it is
+            // reported by `stop`. Keep the program running, stop sending.
+            self.batches = None;
+        }
+    }
+
+    fn type_index(&mut self, value: &Summary<'_>) -> Option<u32> {
+        let ty = value.type_object()?;
+        let key = ty.as_ptr() as usize;
+        if let Some((_, index)) = self.type_names.get(&key) {
+            return Some(*index);
+        }
+        let name = crate::values::type_name(ty);
+        let index = self.buffer.intern_type(&name);
+        self.type_names
+            .insert(key, (ty.clone().into_any().unbind(), index));
+        Some(index)
+    }
+
+    fn caller_location(&mut self, py: Python<'_>) -> (Option<u32>, Option<u32>) {
+        // SAFETY: called with the GIL held; the frame is borrowed and only
+        // used within this call, the code object reference is owned.
+        unsafe {
+            let frame = ffi::PyEval_GetFrame();
+            if frame.is_null() {
+                return (None, None);
+            }
+            let lasti = ffi::PyFrame_GetLasti(frame);
+            let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
+            let code_key = code as usize;
+            if let Some(&(file, line)) = self.locations.lines.get(&(code_key, lasti)) {
+                ffi::Py_DECREF(code);
+                return (Some(file), Some(line));
+            }
+            let code: Bound<'_, PyAny> = Bound::from_owned_ptr(py, code);
+            let line = ffi::PyFrame_GetLineNumber(frame).max(0) as u32;
+            let file = match self.locations.files.get(&code_key) {
+                Some((_, file)) => *file,
+                None => {
+                    let name = code
+                        .getattr(pyo3::intern!(py, "co_filename"))
+                        .and_then(|f| f.extract::<String>())
+                        .unwrap_or_else(|_| "<unknown>".into());
+                    let file = self.buffer.intern_file(&name);
+                    self.locations.files.insert(code_key, (code.unbind(), file));
+                    file
+                }
+            };
+            self.locations.lines.insert((code_key, lasti), (file, line));
+            (Some(file), Some(line))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Which classes and function bodies belong to traced modules. Method calls
+//! and operators on instances of these classes run their bodies traced.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyFunction, PyType};
+
+/// Address → object, holding a reference so the address stays unique.
+static TRACED_TYPES: Mutex<Option<HashMap<usize, Py<PyAny>>>> = Mutex::new(None);
+static TRACED_CODE: Mutex<Option<HashMap<usize, Py<PyAny>>>> = Mutex::new(None);
+
+fn insert(table: &Mutex<Option<HashMap<usize, Py<PyAny>>>>, object: &Bound<'_, PyAny>) {
+    let mut guard = table.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .get_or_insert_with(HashMap::new)
+        .insert(object.as_ptr() as usize, object.clone().unbind());
+}
+
+fn contains(table: &Mutex<Option<HashMap<usize, Py<PyAny>>>>, object: &Bound<'_, PyAny>) -> bool {
+    let guard = table.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .as_ref()
+        .is_some_and(|t| t.contains_key(&(object.as_ptr() as usize)))
+}
+
+/// Marks a function's body as traced.
+pub fn register_function(function: &Bound<'_, PyAny>) -> PyResult<()> {
+    let code = function.getattr("__code__")?;
+    insert(&TRACED_CODE, &code);
+    Ok(())
+}
+
+/// Marks a class and the functions defined in its body (methods,
+/// staticmethods, classmethods, property getters) as traced.
+pub fn register_class(class: &Bound<'_, PyType>) -> PyResult<()> {
+    insert(&TRACED_TYPES, class.as_any());
+    // Earlier answers about subclasses may have changed.
+    *TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let namespace = class.getattr("__dict__")?;
+    let items = namespace.call_method0("items")?;
+    for item in items.try_iter()? {
+        let (_, member): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let function = if member.is_instance_of::<PyFunction>() {
+            Some(member)
+        } else {
+            // staticmethod / classmethod / property keep the function inside.
+            ["__func__", "fget"]
+                .iter()
+                .find_map(|attr| member.getattr(*attr).ok())
+                .filter(|f| f.is_instance_of::<PyFunction>())
+        };
+        if let Some(function) = function {
+            register_function(&function)?;
+        }
+    }
+    Ok(())
+}
+
+/// Is `value` a Python function whose body belongs to a traced module?
+pub fn is_traced_function(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<PyFunction>()
+        && value
+            .getattr(pyo3::intern!(value.py(), "__code__"))
+            .is_ok_and(|code| contains(&TRACED_CODE, &code))
+}
+
+/// The traced function that implements special method `name` for `value`,
+/// if `value` is an instance of a traced class that defines one.
+pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Bound<'py, PyAny>> {
+    let class = value.get_type();
+    if !is_traced_type_or_subclass(&class) {
+        return None;
+    }
+    let function = class.getattr(name).ok()?;
+    is_traced_function(&function).then_some(function)
+}
+
+/// Type address → (type, is it or does it inherit from a traced class?).
+/// Asked on every operation, so the answer is cached per type.
+static TYPE_ANSWERS: Mutex<Option<HashMap<usize, (Py<PyAny>, bool)>>> = Mutex::new(None);
+
+fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
+    let key = class.as_ptr() as usize;
+    let mut answers = TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
+    let answers = answers.get_or_insert_with(HashMap::new);
+    if let Some((_, answer)) = answers.get(&key) {
+        return *answer;
+    }
+    let guard = TRACED_TYPES.lock().unwrap_or_else(|p| p.into_inner());
+    // A subclass defined outside the traced modules still runs the traced
+    // methods it inherits.
+    let answer = guard.as_ref().is_some_and(|types| {
+        class
+            .mro()
+            .iter()
+            .any(|base| types.contains_key(&(base.as_ptr() as usize)))
+    });
+    answers.insert(key, (class.clone().into_any().unbind(), answer));
+    answer
+}

@@ -1,0 +1,307 @@
+//! What a node records of its value: the type, a typed scalar where the value
+//! is an int/float/bool/str, else a bounded, address-free printable form.
+//! Computed before the recorder lock is taken, because a user's `__repr__`
+//! is arbitrary Python code; a repr that raises is recorded, never raised.
+
+use hltpy_schema::NodeValue;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
+};
+use pyo3::{ffi, intern};
+
+use crate::recorder::suspended;
+
+/// Ints wider than this many bits are summarised instead of printed:
+/// printing is quadratic and CPython refuses very long ones.
+const MAX_PRINTED_INT_BITS: u64 = 4096;
+
+enum Scalar<'py> {
+    Absent,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A str known to encode as UTF-8 and to be short enough.
+    Str(Bound<'py, PyString>),
+    Repr(String),
+}
+
+/// The recorded form of one value.
+pub struct Summary<'py> {
+    ty: Option<Bound<'py, PyType>>,
+    scalar: Scalar<'py>,
+}
+
+impl<'py> Summary<'py> {
+    /// A node that records no value (e.g. a call that raised records the
+    /// exception through [`Summary::raised`] instead).
+    pub fn absent() -> Self {
+        Summary {
+            ty: None,
+            scalar: Scalar::Absent,
+        }
+    }
+
+    pub fn of(value: &Bound<'py, PyAny>, max_repr: usize) -> Self {
+        let ty = value.get_type();
+        let scalar = scalar_of(value, max_repr);
+        Summary {
+            ty: Some(ty),
+            scalar,
+        }
+    }
+
+    /// The summary of a call that raised: the exception's type and message.
+    pub fn raised(err: &PyErr, py: Python<'py>, max_repr: usize) -> Self {
+        let exception = err.value(py);
+        let text = format!("raised {}", bounded_repr(exception.as_any(), max_repr));
+        Summary {
+            ty: Some(exception.get_type()),
+            scalar: Scalar::Repr(text),
+        }
+    }
+
+    pub fn type_object(&self) -> Option<&Bound<'py, PyType>> {
+        self.ty.as_ref()
+    }
+
+    pub fn as_node_value(&self) -> NodeValue<'_> {
+        match &self.scalar {
+            Scalar::Absent => NodeValue::Absent,
+            Scalar::Int(v) => NodeValue::Int(*v),
+            Scalar::Float(v) => NodeValue::Float(*v),
+            Scalar::Bool(v) => NodeValue::Bool(*v),
+            // Checked to encode when the summary was made.
+            Scalar::Str(s) => NodeValue::Str(s.to_str().unwrap_or_default()),
+            Scalar::Repr(text) => NodeValue::Repr(text),
+        }
+    }
+}
+
+fn scalar_of<'py>(value: &Bound<'py, PyAny>, max_repr: usize) -> Scalar<'py> {
+    // Exact checks first: they are the hot path, and subclasses (IntEnum,
+    // str subclasses with a custom repr) deserve their repr instead.
+    if value.is_exact_instance_of::<PyBool>() {
+        return Scalar::Bool(value.is_truthy().unwrap_or(false));
+    }
+    if value.is_exact_instance_of::<PyInt>() {
+        return int_scalar(value);
+    }
+    if value.is_exact_instance_of::<PyFloat>() {
+        // SAFETY: checked to be an exact float above.
+        return Scalar::Float(unsafe { ffi::PyFloat_AS_DOUBLE(value.as_ptr()) });
+    }
+    if value.is_exact_instance_of::<PyString>() {
+        let text = value.cast::<PyString>().expect("checked exact str");
+        let short = text.len().map(|n| n <= max_repr).unwrap_or(false);
+        if short && text.to_str().is_ok() {
+            return Scalar::Str(text.clone());
+        }
+        // Lone surrogates cannot be UTF-8; long strings are cut. Both are
+        // kept as a repr, which escapes what UTF-8 cannot hold.
+        return Scalar::Repr(bounded_repr(value, max_repr));
+    }
+    Scalar::Repr(bounded_repr(value, max_repr))
+}
+
+fn int_scalar<'py>(value: &Bound<'py, PyAny>) -> Scalar<'py> {
+    let mut overflow = 0;
+    // SAFETY: `value` is an exact int; the call cannot run Python code.
+    let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(value.as_ptr(), &mut overflow) };
+    if overflow == 0 && !(small == -1 && PyErr::occurred(value.py())) {
+        return Scalar::Int(small);
+    }
+    let bits: u64 = value
+        .call_method0(intern!(value.py(), "bit_length"))
+        .and_then(|b| b.extract())
+        .unwrap_or(u64::MAX);
+    if bits > MAX_PRINTED_INT_BITS {
+        return Scalar::Repr(format!("<int of {bits} bits>"));
+    }
+    Scalar::Repr(
+        value
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "<int>".into()),
+    )
+}
+
+/// `module.QualName` of a type (just `QualName` for builtins).
+pub fn type_name(ty: &Bound<'_, PyType>) -> String {
+    let qualname = ty
+        .qualname()
+        .map(|q| q.to_string())
+        .unwrap_or_else(|_| "?".into());
+    match ty.module().map(|m| m.to_string()) {
+        Ok(module) if module != "builtins" => format!("{module}.{qualname}"),
+        _ => qualname,
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// A printable form of any value, at most about `max` bytes, free of memory
+/// addresses (so traces of two runs can be compared), never raising.
+pub fn bounded_repr(value: &Bound<'_, PyAny>, max: usize) -> String {
+    let mut out = String::new();
+    write_bounded(value, max, 0, &mut out);
+    truncate(out, max)
+}
+
+fn write_items<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    open: &str,
+    close: &str,
+    max: usize,
+    depth: usize,
+    out: &mut String,
+) {
+    out.push_str(open);
+    for (index, item) in items.enumerate() {
+        if out.len() > max {
+            out.push_str("...");
+            break;
+        }
+        if index > 0 {
+            out.push_str(", ");
+        }
+        write_bounded(&item, max, depth + 1, out);
+    }
+    out.push_str(close);
+}
+
+fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut String) {
+    let py = value.py();
+    if depth > 8 {
+        out.push_str("...");
+        return;
+    }
+    // Builtin containers: only look at as many items as fit, so that a
+    // million-element list costs no more than a short one.
+    if let Ok(list) = value.cast_exact::<PyList>() {
+        return write_items(list.iter(), "[", "]", max, depth, out);
+    }
+    if let Ok(tuple) = value.cast_exact::<PyTuple>() {
+        let close = if tuple.len() == 1 { ",)" } else { ")" };
+        return write_items(tuple.iter(), "(", close, max, depth, out);
+    }
+    if let Ok(dict) = value.cast_exact::<PyDict>() {
+        out.push('{');
+        for (index, (key, item)) in dict.iter().enumerate() {
+            if out.len() > max {
+                out.push_str("...");
+                break;
+            }
+            if index > 0 {
+                out.push_str(", ");
+            }
+            write_bounded(&key, max, depth + 1, out);
+            out.push_str(": ");
+            write_bounded(&item, max, depth + 1, out);
+        }
+        out.push('}');
+        return;
+    }
+    if let Ok(set) = value.cast_exact::<PySet>() {
+        if set.is_empty() {
+            out.push_str("set()");
+            return;
+        }
+        return write_items(set.iter(), "{", "}", max, depth, out);
+    }
+    if let Ok(set) = value.cast_exact::<PyFrozenSet>() {
+        return write_items(set.iter(), "frozenset({", "})", max, depth, out);
+    }
+    if let Ok(traced) = value.cast::<crate::proxy::Traced>() {
+        return write_bounded(traced.get().value.bind(py), max, depth, out);
+    }
+    if let Some(text) = address_free_repr(value) {
+        out.push_str(&text);
+        return;
+    }
+    let repr = suspended(|| value.repr());
+    match repr {
+        Ok(text) => out.push_str(&text.to_string_lossy()),
+        Err(err) => {
+            let kind = err
+                .get_type(py)
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "<repr of {} raised {kind}>",
+                type_name(&value.get_type())
+            ));
+        }
+    }
+}
+
+/// Functions, classes, modules and objects with the default repr print
+/// their memory address; name them instead.
+fn address_free_repr(value: &Bound<'_, PyAny>) -> Option<String> {
+    let py = value.py();
+    let qualname = |v: &Bound<'_, PyAny>| {
+        v.getattr(intern!(py, "__qualname__"))
+            .ok()
+            .map(|q| q.to_string())
+    };
+    let ty = value.get_type();
+    let ty_name = ty.name().ok()?.to_string();
+    match ty_name.as_str() {
+        "function"
+        | "builtin_function_or_method"
+        | "method"
+        | "method-wrapper"
+        | "wrapper_descriptor"
+        | "method_descriptor" => {
+            let label = match ty_name.as_str() {
+                "function" => "function",
+                "method" => "bound method",
+                _ => "built-in",
+            };
+            return Some(format!("<{label} {}>", qualname(value)?));
+        }
+        "module" => {
+            return Some(format!(
+                "<module {}>",
+                value.getattr(intern!(py, "__name__")).ok()?
+            ))
+        }
+        "generator" => return Some(format!("<generator {}>", qualname(value)?)),
+        _ => {}
+    }
+    if let Ok(class) = value.cast::<PyType>() {
+        return Some(format!("<class {}>", type_name(class)));
+    }
+    // The default object.__repr__ is "<mod.C object at 0x…>".
+    let object_repr = py
+        .get_type::<pyo3::types::PyAny>()
+        .getattr(intern!(py, "__repr__"))
+        .ok()?;
+    let own_repr = ty.getattr(intern!(py, "__repr__")).ok()?;
+    if own_repr.is(&object_repr) {
+        return Some(format!("<{} object>", type_name(&ty)));
+    }
+    None
+}
+
+extern "C" {
+    /// `types.MethodType`, not exported by pyo3-ffi.
+    static mut PyMethod_Type: ffi::PyTypeObject;
+}
+
+/// Is `value` a bound method of a Python function (`types.MethodType`)?
+pub fn is_method(value: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: only the address of CPython's static method type is taken.
+    unsafe { ffi::Py_TYPE(value.as_ptr()) == std::ptr::addr_of_mut!(PyMethod_Type) }
+}
