@@ -79,6 +79,9 @@ def _untraceable_reason(cls: type) -> str | None:
 
 
 def _trace_class(cls: type, module_name: str) -> TracedClass | None:
+    if issubclass(cls, BaseException):
+        # Exceptions are raised and caught, not computed with: leave them be.
+        return None
     reason = _untraceable_reason(cls)
     if reason is not None:
         warnings.warn(
