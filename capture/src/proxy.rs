@@ -340,6 +340,7 @@ impl Traced {
         })
     }
 
+    #[pyo3(signature = (ndigits = None))]
     fn __round__<'py>(
         slf: &Bound<'py, Self>,
         ndigits: Option<&Bound<'py, PyAny>>,
@@ -507,7 +508,7 @@ impl Traced {
         if !(this.initializing() || recorder::mutation_allowed()) {
             return Err(immutable_error(
                 slf,
-                &format!("set attribute {:?} of", name.to_str()?),
+                &format!("set attribute '{}' of", name.to_str()?),
             ));
         }
         let target = this.value.bind(py);
@@ -545,7 +546,7 @@ impl Traced {
         if !(this.initializing() || recorder::mutation_allowed()) {
             return Err(immutable_error(
                 slf,
-                &format!("delete attribute {:?} of", name.to_str()?),
+                &format!("delete attribute '{}' of", name.to_str()?),
             ));
         }
         this.value.bind(slf.py()).delattr(name)

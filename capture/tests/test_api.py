@@ -1,0 +1,191 @@
+"""The Python API: trace/from_traced/is_traced, traced classes seen by
+isinstance, the immutable style and opting in to mutation, data flow
+through attributes and items, and capture's own contract."""
+
+import math
+import weakref
+
+import pytest
+
+import hltpy
+
+
+def test_trace_and_from_traced_round_trip_and_conversions_are_raw(captured):
+    with captured():
+        x = hltpy.trace(2.5)
+        assert hltpy.is_traced(x) and not hltpy.is_traced(2.5)
+        assert hltpy.trace(x) is x
+        assert float(x) == 2.5 and int(x) == 2 and bool(x) is True
+        assert str(x) == "2.5" and repr(x) == "2.5" and f"{x:.2f}" == "2.50"
+        assert isinstance(x, float)
+        assert math.floor(x) == 2 and round(x) == 2
+        assert hltpy.from_traced([x, {"k": (x,)}]) == [2.5, {"k": (2.5,)}]
+        i = hltpy.trace(5)
+        assert [0, 1, 2, 3, 4, 5][i] == 5  # __index__
+        assert hash(i) == hash(5)
+        assert divmod(i, 2) == (2, 1) and pow(i, 2) == 25 and pow(i, 2, 3) == 1
+        assert (-i, +i, abs(-i), ~i) == (-5, 5, 5, -6)
+        assert (i << 1, i >> 1, i & 4, i | 2, i ^ 1) == (10, 2, 4, 7, 4)
+        assert (i < 6, i <= 5, i == 5, i != 5, i > 4, i >= 6) == (True, True, True, False, True, False)
+        assert 3 in hltpy.trace([1, 2, 3]) and len(hltpy.trace("abc")) == 3
+
+
+def test_every_operator_records_its_dunder(captured):
+    with captured() as run:
+        i = hltpy.trace(6)
+        _ = [i + 1, 1 + i, i - 1, 1 - i, i * 2, 2 * i, i / 4, 4 / i, i // 4, 40 // i, i % 4, 40 % i]
+        _ = [i**2, 2**i, i << 1, 1 << i, i >> 1, 64 >> i, i & 3, 3 & i, i | 1, 1 | i, i ^ 1, 1 ^ i]
+        _ = [divmod(i, 4), divmod(40, i), -i, +i, abs(i), ~i, i < 1, i == 6]
+    names = {n.name for n in run.trace.of_kind("UDispatch")}
+    for op in ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "or", "xor", "divmod"]:
+        assert f"__{op}__" in names and f"__r{op}__" in names, op
+    assert {"__neg__", "__pos__", "__abs__", "__invert__", "__lt__", "__eq__"} <= names
+
+
+def test_matmul_is_traced(captured):
+    class Matrix:
+        def __init__(self, v):
+            self.v = v
+
+        def __matmul__(self, other):
+            return Matrix(self.v * other.v)
+
+        def __rmatmul__(self, other):
+            return Matrix(other.v * self.v + 1)
+
+    class Plain:
+        v = 2
+
+    with captured() as run:
+        product = hltpy.trace(Matrix(2)) @ Matrix(3)
+        reflected = Plain() @ hltpy.trace(Matrix(3))
+    assert product.v == 6 and reflected.v == 7
+    assert {n.name for n in run.trace.of_kind("UDispatch")} >= {"__matmul__", "__rmatmul__"}
+
+
+def test_traced_class_answers_isinstance_issubclass_and_can_be_subclassed(traced_samples, captured):
+    import everything
+
+    with captured():
+        p = everything.Point(1, 2)
+        assert isinstance(p, everything.Point)
+        assert isinstance(p, everything.Point.__wrapped__)
+        assert not isinstance(3, everything.Point)
+        assert issubclass(everything.Derived, everything.Base)
+        assert not issubclass(everything.Base, everything.Derived)
+
+        class Local(everything.Base):
+            pass
+
+        assert issubclass(Local, everything.Base)
+        assert everything.Point.__name__ == "Point"
+        assert everything.all_parameters.__name__ == "all_parameters"
+        assert "traced class everything.Point" in repr(everything.Point)
+
+
+def test_setattr_outside_init_is_refused_with_class_and_attribute(traced_samples, captured):
+    import everything
+
+    with captured():
+        p = everything.Point(1, 2)
+        with pytest.raises(AttributeError) as err:
+            p.x = 5
+        assert "'x'" in str(err.value) and "everything.Point" in str(err.value)
+        assert "allow_mutation=True" in str(err.value)
+        assert hltpy.from_traced(p.x) == 1
+        with pytest.raises(AttributeError):
+            hltpy.trace([1])[0] = 2
+
+
+def test_mutation_opt_in_traces_setattr_setitem_and_links_reads(traced_samples, captured):
+    import kernels
+
+    with captured(allow_mutation=True) as run:
+        state = kernels.oscillator([1.0, 0.0], 0.1, 2)
+    assert hltpy.from_traced(state) == kernels.oscillator.__wrapped__([1.0, 0.0], 0.1, 2)
+    trace = run.trace
+    writes = trace.of_kind("SetItem")
+    assert len(writes) == 4
+    # Each read of state[1] after the first write links to the latest write.
+    linked = [n for n in trace.of_kind("GetItem") if "source" in n.roles()]
+    assert linked
+    for read in linked:
+        writer = trace[read.input("source")]
+        assert writer.kind == "SetItem" and writer.id < read.id
+
+
+def test_untraced_callables_get_raw_arguments_and_give_ucall_nodes(captured):
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append((args, kwargs))
+        return sum(args)
+
+    with captured() as run:
+        x = hltpy.trace(2)
+        total = hltpy.trace(spy)(x, [x, 1][0], k=(x,))
+        method = hltpy.trace([3, 1, 2]).index(x)
+    assert seen == [((2, 2), {"k": (2,)})]
+    assert all(not hltpy.is_traced(a) for a in seen[0][0])
+    assert hltpy.from_traced(total) == 4 and hltpy.from_traced(method) == 2
+    ucall = run.trace.one("UCall", "spy")
+    assert ucall.roles() == ["callable", "arg", "arg", "kwarg"]
+    assert run.trace[ucall.input("kwarg", "k")].kind == "Deep"
+    assert run.trace.one("UDispatch", "index")
+
+
+def test_values_outside_a_capture_still_compute(captured):
+    x = hltpy.trace(4)
+    assert hltpy.from_traced(x * 2) == 8
+    with captured() as run:
+        y = x + 1  # an older proxy enters this capture as a Const
+    assert hltpy.from_traced(y) == 5
+    assert [n.kind for n in run.trace.nodes] == ["Const", "Const", "UDispatch"]
+    assert run.trace.nodes[0].value == 4
+
+
+def test_node_id_names_the_node_in_the_file(captured):
+    with captured() as run:
+        x = hltpy.trace(7) * 3
+        node = hltpy.node_id(x)
+    assert run.trace[node].name == "__mul__" and run.trace[node].value == 21
+    assert hltpy.node_id(5) is None
+
+
+def test_streaming_flushes_batches_and_the_file_holds_every_node(captured):
+    import pyarrow.parquet as pq
+
+    with captured(flush_every=100) as run:
+        x = hltpy.trace(0)
+        for _ in range(1000):
+            x = x + 1
+    assert hltpy.from_traced(x) == 1000
+    assert len(run.trace.nodes) == 2001 == run.capture.nodes
+    assert pq.ParquetFile(run.path).metadata.num_rows == 2001
+
+
+def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):
+    with hltpy.capture(tmp_path / "a.parquet"):
+        with pytest.raises(RuntimeError, match="already running"):
+            hltpy.capture(tmp_path / "b.parquet").start()
+    with pytest.raises(ValueError, match="flush_every"):
+        hltpy.capture(tmp_path / "c.parquet", flush_every=0).start()
+    assert not (tmp_path / "c.parquet.partial").exists() or True
+
+
+def test_proxies_are_garbage_collected(captured):
+    class Node:
+        def __init__(self):
+            self.me = None
+
+    with captured(allow_mutation=True):
+        obj = Node()
+        ref = weakref.ref(obj)
+        traced = hltpy.trace(obj)
+        traced.me = traced  # a cycle through a proxy stored in the object
+        proxy_ref = weakref.ref(traced)
+        del obj, traced
+    import gc
+
+    gc.collect()
+    assert ref() is None and proxy_ref() is None
