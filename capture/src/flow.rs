@@ -116,12 +116,14 @@ fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize
 }
 
 /// The raw form of a value: proxies replaced by their values, also inside
-/// builtin containers (rebuilt only when they hold a proxy).
+/// builtin containers (rebuilt only when they hold a proxy). A traced
+/// container can hold proxies too (items stored by a traced SetItem).
 pub fn raw<'py>(value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
-    if let Ok(traced) = value.cast::<Traced>() {
-        return traced.get().value.bind(value.py()).clone();
-    }
-    unwrap_deep(value, 0).unwrap_or_else(|| value.clone())
+    let value = match value.cast::<Traced>() {
+        Ok(traced) => traced.get().value.bind(value.py()).clone(),
+        Err(_) => value.clone(),
+    };
+    unwrap_deep(&value, 0).unwrap_or(value)
 }
 
 /// `Some(copy without proxies)` if `value` is a builtin container that holds

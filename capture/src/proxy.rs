@@ -171,7 +171,19 @@ fn untraced_op<'py>(
             operand,
         });
     }
-    let (result, source) = source_of(op(raw_self, &raws)?);
+    let result = match op(raw_self, &raws) {
+        Ok(result) => result,
+        Err(err) => {
+            return Err(record_failure(
+                py,
+                NodeKind::UDispatch,
+                Some(name),
+                &inputs,
+                err,
+            ))
+        }
+    };
+    let (result, source) = source_of(result);
     if let Some(source) = source {
         inputs.push(OpInput {
             role: Role::Source,
@@ -192,6 +204,20 @@ fn flow_record(
     summary: &Summary<'_>,
 ) -> NodeRef {
     recorder::record_op(py, None, kind, name, inputs, summary).unwrap_or(NO_NODE)
+}
+
+/// Records an operation that raised (its value is the exception) and
+/// gives the exception back to be raised at the user's operation.
+fn record_failure(
+    py: Python<'_>,
+    kind: NodeKind,
+    name: Option<&str>,
+    inputs: &[OpInput<'_, '_>],
+    err: PyErr,
+) -> PyErr {
+    let summary = Summary::raised(&err, py, recorder::max_repr());
+    flow_record(py, kind, name, inputs, &summary);
+    err
 }
 
 /// An operation whose answer Python needs as a raw value (`len`, `in`):
@@ -563,7 +589,7 @@ impl Traced {
             return wrap(py, container.get_item(flow::raw(key))?, NO_NODE);
         }
         let (raw_key, key_operand) = prepare(key);
-        let (item, source) = source_of(container.get_item(&raw_key)?);
+        let outcome = container.get_item(&raw_key);
         let mut inputs = vec![
             OpInput {
                 role: Role::Op1,
@@ -576,6 +602,11 @@ impl Traced {
                 operand: key_operand,
             },
         ];
+        let item = match outcome {
+            Ok(item) => item,
+            Err(err) => return Err(record_failure(py, NodeKind::GetItem, None, &inputs, err)),
+        };
+        let (item, source) = source_of(item);
         if let Some(source) = source {
             inputs.push(OpInput {
                 role: Role::Source,

@@ -69,6 +69,8 @@ class Trace:
             for r in self.rows
         ]
         self.by_id = {n.id: n for n in self.nodes}
+        # Nothing lost: the footer's count is the rows actually in the file.
+        assert int(self.metadata["hltpy.node_count"]) == len(self.rows)
 
     def __getitem__(self, node_id):
         return self.by_id[node_id]
