@@ -3,6 +3,7 @@
 //! body), and calls of untraced callables (UCall/UDispatch with raw
 //! arguments).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,48 +113,65 @@ fn signature_of(function: &Bound<'_, PyAny>) -> PyResult<Arc<Signature>> {
 }
 
 /// Where a bound argument goes when the body is called.
-enum Slot {
+enum Slot<'s> {
     Positional,
-    Keyword(String),
+    Keyword(Cow<'s, str>),
+}
+
+/// How the caller named an argument: by position or by a name.
+#[derive(Clone)]
+enum CallKey<'s> {
+    Index(u64),
+    Name(Cow<'s, str>),
+}
+
+impl CallKey<'_> {
+    fn input_key(&self) -> InputKey<'_> {
+        match self {
+            CallKey::Index(index) => InputKey::Index(*index),
+            CallKey::Name(name) => InputKey::Name(name),
+        }
+    }
 }
 
 /// One parameter bound to the value the caller gave (or its default).
-struct BoundArg<'py> {
+/// Names borrow from the cached signature: binding allocates little.
+struct BoundArg<'s, 'py> {
     /// Name of the Argument node: the parameter, or `args[2]`, `kwargs[k]`.
-    parameter: String,
+    parameter: Cow<'s, str>,
     value: Bound<'py, PyAny>,
     /// How the caller passed it: Arg (by position), Kwarg or Default.
     role: Role,
-    /// Call-site key: position, keyword or parameter name.
-    key: String,
-    slot: Slot,
+    key: CallKey<'s>,
+    slot: Slot<'s>,
 }
+
+type Given<'s, 'py> = Option<(Bound<'py, PyAny>, Role, CallKey<'s>)>;
 
 /// Binds call arguments to `signature` like Python does; `None` when they
 /// do not fit (the caller then lets Python raise its own TypeError).
-fn bind<'py>(
-    signature: &Signature,
+fn bind<'s, 'py>(
+    signature: &'s Signature,
     function: &Bound<'py, PyAny>,
     skip: usize,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> Option<Vec<BoundArg<'py>>> {
+) -> Option<Vec<BoundArg<'s, 'py>>> {
     let py = function.py();
     let params = signature.positional.get(skip..)?;
     let positional_only = signature.positional_only.saturating_sub(skip);
-    let mut positional: Vec<Option<(Bound<'py, PyAny>, Role, String)>> = vec![None; params.len()];
+    let mut positional: Vec<Given<'s, 'py>> = vec![None; params.len()];
     let mut extra_positional = Vec::new();
     for (index, value) in args.iter().enumerate() {
         if index < params.len() {
-            positional[index] = Some((value, Role::Arg, index.to_string()));
+            positional[index] = Some((value, Role::Arg, CallKey::Index(index as u64)));
         } else if signature.varargs.is_some() {
             extra_positional.push((index, value));
         } else {
             return None;
         }
     }
-    let mut keyword_only: Vec<Option<(Bound<'py, PyAny>, Role, String)>> =
-        vec![None; signature.keyword_only.len()];
+    let mut keyword_only: Vec<Given<'s, 'py>> = vec![None; signature.keyword_only.len()];
     let mut extra_keywords = Vec::new();
     if let Some(kwargs) = kwargs {
         for (key, value) in kwargs.iter() {
@@ -162,9 +180,11 @@ fn bind<'py>(
                 if index < positional_only || positional[index].is_some() {
                     return None;
                 }
-                positional[index] = Some((value, Role::Kwarg, key));
+                let name = Cow::Borrowed(params[index].as_str());
+                positional[index] = Some((value, Role::Kwarg, CallKey::Name(name)));
             } else if let Some(index) = signature.keyword_only.iter().position(|p| *p == key) {
-                keyword_only[index] = Some((value, Role::Kwarg, key));
+                let name = Cow::Borrowed(signature.keyword_only[index].as_str());
+                keyword_only[index] = Some((value, Role::Kwarg, CallKey::Name(name)));
             } else if signature.varkw.is_some() {
                 extra_keywords.push((key, value));
             } else {
@@ -172,26 +192,33 @@ fn bind<'py>(
             }
         }
     }
-    let defaults: Vec<Bound<'py, PyAny>> = function
-        .getattr(intern!(py, "__defaults__"))
-        .ok()
-        .and_then(|d| d.extract().ok())
-        .unwrap_or_default();
-    let first_default = signature.positional.len().saturating_sub(defaults.len());
+    // Defaults are read only when a parameter was left out.
+    let mut defaults: Option<Vec<Bound<'py, PyAny>>> = None;
     let mut bound = Vec::with_capacity(params.len() + extra_positional.len() + keyword_only.len());
     for (index, (param, given)) in params.iter().zip(positional).enumerate() {
         let (value, role, key) = match given {
             Some(given) => given,
             None => {
-                let absolute = index + skip;
-                let default = absolute
+                let defaults = defaults.get_or_insert_with(|| {
+                    function
+                        .getattr(intern!(py, "__defaults__"))
+                        .ok()
+                        .and_then(|d| d.extract().ok())
+                        .unwrap_or_default()
+                });
+                let first_default = signature.positional.len().saturating_sub(defaults.len());
+                let default = (index + skip)
                     .checked_sub(first_default)
                     .and_then(|i| defaults.get(i))?;
-                (default.clone(), Role::Default, param.clone())
+                (
+                    default.clone(),
+                    Role::Default,
+                    CallKey::Name(Cow::Borrowed(param.as_str())),
+                )
             }
         };
         bound.push(BoundArg {
-            parameter: param.clone(),
+            parameter: Cow::Borrowed(param),
             value,
             role,
             key,
@@ -201,41 +228,48 @@ fn bind<'py>(
     let varargs = signature.varargs.as_deref().unwrap_or("args");
     for (offset, (index, value)) in extra_positional.into_iter().enumerate() {
         bound.push(BoundArg {
-            parameter: format!("{varargs}[{offset}]"),
+            parameter: Cow::Owned(format!("{varargs}[{offset}]")),
             value,
             role: Role::Arg,
-            key: index.to_string(),
+            key: CallKey::Index(index as u64),
             slot: Slot::Positional,
         });
     }
-    let kwdefaults = function
-        .getattr(intern!(py, "__kwdefaults__"))
-        .ok()
-        .and_then(|d| d.cast_into::<PyDict>().ok());
+    let mut kwdefaults: Option<Option<Bound<'py, PyDict>>> = None;
     for (param, given) in signature.keyword_only.iter().zip(keyword_only) {
         let (value, role, key) = match given {
             Some(given) => given,
             None => {
+                let kwdefaults = kwdefaults.get_or_insert_with(|| {
+                    function
+                        .getattr(intern!(py, "__kwdefaults__"))
+                        .ok()
+                        .and_then(|d| d.cast_into::<PyDict>().ok())
+                });
                 let default = kwdefaults.as_ref()?.get_item(param).ok()??;
-                (default, Role::Default, param.clone())
+                (
+                    default,
+                    Role::Default,
+                    CallKey::Name(Cow::Borrowed(param.as_str())),
+                )
             }
         };
         bound.push(BoundArg {
-            parameter: param.clone(),
+            parameter: Cow::Borrowed(param),
             value,
             role,
             key,
-            slot: Slot::Keyword(param.clone()),
+            slot: Slot::Keyword(Cow::Borrowed(param)),
         });
     }
     let varkw = signature.varkw.as_deref().unwrap_or("kwargs");
     for (key, value) in extra_keywords {
         bound.push(BoundArg {
-            parameter: format!("{varkw}[{key}]"),
+            parameter: Cow::Owned(format!("{varkw}[{key}]")),
             value,
             role: Role::Kwarg,
-            key: key.clone(),
-            slot: Slot::Keyword(key),
+            key: CallKey::Name(Cow::Owned(key.clone())),
+            slot: Slot::Keyword(Cow::Owned(key)),
         });
     }
     Some(bound)
@@ -316,7 +350,7 @@ fn invoke<'py>(
     let call_id = call_ref & ID_MASK;
     let max_repr = recorder::max_repr();
     let mut positional: Vec<Bound<'py, PyAny>> = receiver.into_iter().cloned().collect();
-    let keywords = PyDict::new(py);
+    let mut keywords: Option<Bound<'py, PyDict>> = None;
     let mut argument_ids = Vec::with_capacity(bound.len());
     for arg in &bound {
         let (raw, operand) = prepare(&arg.value);
@@ -339,11 +373,13 @@ fn invoke<'py>(
         let traced = wrap(py, raw, node)?.into_bound(py);
         match &arg.slot {
             Slot::Positional => positional.push(traced),
-            Slot::Keyword(name) => keywords.set_item(name, traced)?,
+            Slot::Keyword(name) => keywords
+                .get_or_insert_with(|| PyDict::new(py))
+                .set_item(name.as_ref(), traced)?,
         }
     }
     let call_args = PyTuple::new(py, positional)?;
-    let outcome = recorder::in_frame(call_id, || function.call(&call_args, Some(&keywords)));
+    let outcome = recorder::in_frame(call_id, || function.call(&call_args, keywords.as_ref()));
     let mut inputs: Vec<OpInput<'_, '_>> = site
         .head
         .iter()
@@ -356,7 +392,7 @@ fn invoke<'py>(
     for (arg, id) in bound.iter().zip(&argument_ids) {
         inputs.push(OpInput {
             role: arg.role,
-            key: InputKey::Name(&arg.key),
+            key: arg.key.input_key(),
             operand: Operand::Node(*id),
         });
     }

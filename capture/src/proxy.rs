@@ -12,6 +12,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
 use pyo3::{intern, PyTraverseError};
+use smallvec::SmallVec;
 
 use crate::calls::{self, CallSite};
 use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
@@ -29,6 +30,7 @@ pub enum Flavor {
     Method {
         function: Py<PyAny>,
         receiver: Py<PyAny>,
+        name: String,
     },
     /// An instance of a traced class; attributes may be set while its
     /// `__init__` runs.
@@ -155,8 +157,9 @@ fn untraced_op<'py>(
         let result = op(raw_self, &raws)?;
         return wrap(py, result, NO_NODE);
     }
-    let mut raws = Vec::with_capacity(args.len());
-    let mut inputs = Vec::with_capacity(args.len() + 2);
+    // Inline storage: operators have one or two operands, no allocation.
+    let mut raws: SmallVec<[Bound<'py, PyAny>; 2]> = SmallVec::new();
+    let mut inputs: SmallVec<[OpInput<'_, 'py>; 4]> = SmallVec::new();
     inputs.push(OpInput {
         role: Role::SelfValue,
         key: InputKey::None,
@@ -517,6 +520,7 @@ impl Traced {
                 let flavor = Flavor::Method {
                     function: function.unbind(),
                     receiver: slf.clone().into_any().unbind(),
+                    name: attr_name.to_string(),
                 };
                 Ok(Py::new(py, Traced::new(attribute.unbind(), node, flavor))?.into_any())
             }
@@ -786,12 +790,13 @@ impl Traced {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        if let Flavor::Method { function, receiver } = &this.flavor {
-            let name = function
-                .bind(py)
-                .getattr(intern!(py, "__name__"))?
-                .extract::<String>()?;
-            let site = CallSite::dispatch_via(&name, this.node_id(py));
+        if let Flavor::Method {
+            function,
+            receiver,
+            name,
+        } = &this.flavor
+        {
+            let site = CallSite::dispatch_via(name, this.node_id(py));
             return calls::call_traced(
                 py,
                 site,
@@ -818,7 +823,10 @@ impl Traced {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.value)?;
-        if let Flavor::Method { function, receiver } = &self.flavor {
+        if let Flavor::Method {
+            function, receiver, ..
+        } = &self.flavor
+        {
             visit.call(function)?;
             visit.call(receiver)?;
         }

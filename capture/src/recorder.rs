@@ -5,8 +5,7 @@
 //! held for plain Rust work and C-level CPython calls that cannot run Python
 //! code, so no thread can block on it while another waits for the GIL.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
@@ -19,6 +18,8 @@ use hltpy_schema::{
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::flow::{OpInput, Operand};
 use crate::values::Summary;
@@ -72,19 +73,32 @@ static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
 static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
 static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
 
-thread_local! {
-    /// Ids of the traced calls running on this thread, innermost last.
-    static FRAMES: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+/// Per-thread state, one thread-local so the hot path pays one lookup.
+struct ThreadState {
     /// Set while hltpy itself runs Python code (a repr) so that operations
     /// done by that code are not recorded as if the user did them.
-    static SUSPENDED: Cell<bool> = const { Cell::new(false) };
-    static THREAD_ID: u64 = unsafe { ffi::PyThread_get_thread_ident() } as u64;
+    suspended: Cell<bool>,
+    /// Id of the innermost traced call running on this thread, or NO_FRAME.
+    frame: Cell<u64>,
+    /// `threading.get_ident()` of this thread.
+    thread: u64,
+}
+
+const NO_FRAME: u64 = u64::MAX;
+
+thread_local! {
+    static THREAD: ThreadState = ThreadState {
+        suspended: Cell::new(false),
+        frame: Cell::new(NO_FRAME),
+        // SAFETY: a plain query of the calling thread's identity.
+        thread: unsafe { ffi::PyThread_get_thread_ident() } as u64,
+    };
 }
 
 /// Is a capture running and recording on this thread?
 #[inline]
 pub fn recording() -> bool {
-    ACTIVE.load(Ordering::Relaxed) && !SUSPENDED.with(Cell::get)
+    ACTIVE.load(Ordering::Relaxed) && !THREAD.with(|t| t.suspended.get())
 }
 
 pub fn mutation_allowed() -> bool {
@@ -93,22 +107,18 @@ pub fn mutation_allowed() -> bool {
 
 /// Runs `f` with recording suspended on this thread.
 pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
-    let before = SUSPENDED.with(|s| s.replace(true));
+    let before = THREAD.with(|t| t.suspended.replace(true));
     let result = f();
-    SUSPENDED.with(|s| s.set(before));
+    THREAD.with(|t| t.suspended.set(before));
     result
 }
 
 /// Runs `f` (a traced call's body) with `id` as the innermost frame.
 pub fn in_frame<R>(id: u64, f: impl FnOnce() -> R) -> R {
-    FRAMES.with(|frames| frames.borrow_mut().push(id));
+    let outer = THREAD.with(|t| t.frame.replace(id));
     let result = f();
-    FRAMES.with(|frames| frames.borrow_mut().pop());
+    THREAD.with(|t| t.frame.set(outer));
     result
-}
-
-fn current_frame() -> Option<u64> {
-    FRAMES.with(|frames| frames.borrow().last().copied())
 }
 
 /// Where the user's operation is: (file index, line), cached per
@@ -116,10 +126,10 @@ fn current_frame() -> Option<u64> {
 /// number decodes the line table every time.
 #[derive(Default)]
 struct Locations {
-    lines: HashMap<(usize, i32), (u32, u32)>,
+    lines: FxHashMap<(usize, i32), (u32, u32)>,
     /// Code objects seen, kept alive so their addresses cannot be reused
     /// by another code object while the cache refers to them.
-    files: HashMap<usize, (Py<PyAny>, u32)>,
+    files: FxHashMap<usize, (Py<PyAny>, u32)>,
 }
 
 struct Recorder {
@@ -129,7 +139,7 @@ struct Recorder {
     options: Options,
     locations: Locations,
     /// Type object address → interned type name; the type is kept alive.
-    type_names: HashMap<usize, (Py<PyAny>, u32)>,
+    type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
     batches: Option<SyncSender<RecordBatch>>,
     writer: Option<JoinHandle<Result<TraceWriter, TraceError>>>,
     traced_modules: Vec<String>,
@@ -181,10 +191,10 @@ pub fn start(
     *guard = Some(Recorder {
         epoch,
         next_id: 0,
-        buffer: NodeBuffer::new(),
+        buffer: NodeBuffer::with_capacity(options.flush_every),
         options,
         locations: Locations::default(),
-        type_names: HashMap::new(),
+        type_names: FxHashMap::default(),
         batches: Some(sender),
         writer: Some(handle),
         traced_modules,
@@ -308,7 +318,7 @@ pub fn record_op(
     let mut guard = lock();
     let recorder = guard.as_mut()?;
     let site = recorder.site(py);
-    let mut links: Vec<NodeInput<'_>> = Vec::with_capacity(inputs.len());
+    let mut links: SmallVec<[NodeInput<'_>; 4]> = SmallVec::with_capacity(inputs.len());
     for input in inputs {
         let src = match &input.operand {
             Operand::Node(src) => *src,
@@ -334,11 +344,12 @@ struct Site {
 impl Recorder {
     fn site(&mut self, py: Python<'_>) -> Site {
         let (file, line) = self.caller_location(py);
+        let (frame, thread) = THREAD.with(|t| (t.frame.get(), t.thread));
         Site {
             file,
             line,
-            frame: current_frame(),
-            thread: THREAD_ID.with(|t| *t),
+            frame: (frame != NO_FRAME).then_some(frame),
+            thread,
         }
     }
 

@@ -101,6 +101,11 @@ fn scalar_of<'py>(value: &Bound<'py, PyAny>, max_repr: usize) -> Scalar<'py> {
         // kept as a repr, which escapes what UTF-8 cannot hold.
         return Scalar::Repr(bounded_repr(value, max_repr));
     }
+    // A bound method is fetched on every method call; its type and the
+    // GetAttr's name say all there is, and printing it is not cheap.
+    if is_method(value) {
+        return Scalar::Absent;
+    }
     Scalar::Repr(bounded_repr(value, max_repr))
 }
 

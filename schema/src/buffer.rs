@@ -79,6 +79,8 @@ pub struct NodeRow<'a> {
     pub value: NodeValue<'a>,
 }
 
+const DIGITS: &str = "0123456789";
+
 /// Strings that repeat on most rows (file paths, type names) are stored once
 /// and referred to by index; every batch carries the whole table as its
 /// dictionary, so batches stay independent of each other.
@@ -126,6 +128,8 @@ pub struct NodeBuffer {
     file_table: InternTable,
     type_table: InternTable,
     key_scratch: String,
+    /// Rows to reserve room for after each batch is taken.
+    capacity: usize,
 }
 
 impl Default for NodeBuffer {
@@ -136,11 +140,18 @@ impl Default for NodeBuffer {
 
 impl NodeBuffer {
     pub fn new() -> Self {
-        NodeBuffer {
+        Self::with_capacity(0)
+    }
+
+    /// A buffer that reserves room for `rows` rows (and again after each
+    /// [`NodeBuffer::take_batch`]), so appending never reallocates when
+    /// batches are taken every `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        let mut buffer = NodeBuffer {
             ids: Vec::new(),
             kinds: Vec::new(),
             names: StringBuilder::new(),
-            input_offsets: vec![0],
+            input_offsets: Vec::new(),
             input_roles: Vec::new(),
             input_keys: StringBuilder::new(),
             input_srcs: Vec::new(),
@@ -157,7 +168,34 @@ impl NodeBuffer {
             file_table: InternTable::default(),
             type_table: InternTable::default(),
             key_scratch: String::new(),
-        }
+            capacity: rows,
+        };
+        buffer.reserve();
+        buffer
+    }
+
+    /// Fresh columns with room for `capacity` rows (about two inputs and
+    /// a short name per row).
+    fn reserve(&mut self) {
+        let rows = self.capacity;
+        self.ids = Vec::with_capacity(rows);
+        self.kinds = Vec::with_capacity(rows);
+        self.names = StringBuilder::with_capacity(rows, rows * 8);
+        self.input_offsets = Vec::with_capacity(rows + 1);
+        self.input_offsets.push(0);
+        self.input_roles = Vec::with_capacity(rows * 2);
+        self.input_keys = StringBuilder::with_capacity(rows * 2, rows * 2);
+        self.input_srcs = Vec::with_capacity(rows * 2);
+        self.frames = UInt64Builder::with_capacity(rows);
+        self.threads = Vec::with_capacity(rows);
+        self.files = UInt32Builder::with_capacity(rows);
+        self.lines = UInt32Builder::with_capacity(rows);
+        self.types = UInt32Builder::with_capacity(rows);
+        self.value_int = Int64Builder::with_capacity(rows);
+        self.value_float = Float64Builder::with_capacity(rows);
+        self.value_bool = BooleanBuilder::with_capacity(rows);
+        self.value_str = StringBuilder::with_capacity(rows, rows);
+        self.value_repr = StringBuilder::with_capacity(rows, rows * 4);
     }
 
     /// Number of rows appended since the last [`NodeBuffer::take_batch`].
@@ -189,6 +227,10 @@ impl NodeBuffer {
             match input.key {
                 InputKey::None => self.input_keys.append_null(),
                 InputKey::Name(name) => self.input_keys.append_value(name),
+                // Small positions are by far the most common keys.
+                InputKey::Index(index) if index < 10 => {
+                    self.input_keys.append_value(&DIGITS[index as usize..][..1])
+                }
                 InputKey::Index(index) => {
                     self.key_scratch.clear();
                     let _ = write!(self.key_scratch, "{index}");
@@ -247,7 +289,7 @@ impl NodeBuffer {
             ],
             None,
         );
-        let offsets = std::mem::replace(&mut self.input_offsets, vec![0]);
+        let offsets = std::mem::take(&mut self.input_offsets);
         let inputs = ListArray::new(
             input_item_field(),
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
@@ -280,6 +322,7 @@ impl NodeBuffer {
             Arc::new(self.value_str.finish()),
             Arc::new(self.value_repr.finish()),
         ];
+        self.reserve();
         RecordBatch::try_new(arrow_schema(), columns)
             .expect("NodeBuffer columns match the trace schema")
     }

@@ -1,0 +1,102 @@
+"""Capture benchmark: traced vs untraced, side by side, in one run.
+
+    python bench/capture_bench.py [--repeat 5] [--scale 1.0]
+
+Cases: (a) `x = x + 1` on a traced int; (b) a traced method call with two
+operations inside; (c) a numeric kernel (Euler integration) from a traced
+module. Traced times include starting the capture and writing the Parquet
+file. Each figure is the median of --repeat runs.
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "samples"))
+
+import hltpy  # noqa: E402
+import bench_module  # noqa: E402
+import kernels  # noqa: E402
+
+UNTRACED_SCALER = bench_module.Scaler
+UNTRACED_EULER = kernels.euler_decay
+hltpy.trace_modules(["bench_module", "kernels"])
+
+
+def add_loop(x, n):
+    for _ in range(n):
+        x = x + 1
+    return x
+
+
+def method_loop(obj, n):
+    v = 0
+    for _ in range(n):
+        v = obj.apply(1)
+    return v
+
+
+CASES = {
+    "(a) x = x + 1": dict(
+        n=1_000_000,
+        untraced=lambda n: add_loop(0, n),
+        traced=lambda n: add_loop(hltpy.trace(0), n),
+    ),
+    "(b) method call, 2 ops inside": dict(
+        n=200_000,
+        untraced=lambda n: method_loop(UNTRACED_SCALER(3), n),
+        traced=lambda n: method_loop(bench_module.Scaler(3), n),
+    ),
+    "(c) Euler kernel (traced module)": dict(
+        n=300_000,
+        untraced=lambda n: UNTRACED_EULER(1.0, 0.5, 0.0001, n),
+        traced=lambda n: kernels.euler_decay(1.0, 0.5, 0.0001, n),
+    ),
+}
+
+
+def time_untraced(case, n):
+    start = time.perf_counter()
+    case["untraced"](n)
+    return time.perf_counter() - start
+
+
+def time_traced(case, n, path):
+    start = time.perf_counter()
+    with hltpy.capture(path) as run:
+        case["traced"](n)
+    return time.perf_counter() - start, run.nodes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
+    args = parser.parse_args()
+    out = pathlib.Path(tempfile.mkdtemp(prefix="hltpy-bench-"))
+    rows = []
+    for label, case in CASES.items():
+        n = max(1, int(case["n"] * args.scale))
+        untraced, traced, nodes = [], [], 0
+        for i in range(args.repeat):
+            untraced.append(time_untraced(case, n))
+            seconds, nodes = time_traced(case, n, out / f"run{i}.parquet")
+            traced.append(seconds)
+        u, t = statistics.median(untraced), statistics.median(traced)
+        size = os.path.getsize(out / "run0.parquet")
+        rows.append((label, n, u / n * 1e9, t / n * 1e9, t / u, nodes, nodes / t, size / nodes))
+    header = ("case", "iterations", "untraced ns/it", "traced ns/it", "ratio", "nodes", "nodes/s", "bytes/node")
+    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10}")
+    for label, n, u, t, ratio, nodes, rate, per_node in rows:
+        print(f"{label:34} {n:>10} {u:>15.1f} {t:>13.1f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f}")
+    print(f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; Python {sys.version.split()[0]})")
+
+
+if __name__ == "__main__":
+    main()
