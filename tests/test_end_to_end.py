@@ -1,0 +1,45 @@
+"""Across crates: Python programs -> capture -> trace files -> hltpy-analyze."""
+
+import collections
+import os
+import pathlib
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+
+
+@pytest.fixture(scope="module")
+def sample_traces(tmp_path_factory):
+    out = tmp_path_factory.mktemp("traces")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "samples" / "run_samples.py"), str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "addx: main() = [17, 7, 42]" in done.stdout
+    assert "seed_graph: main() = [1, 2, 3, 4]" in done.stdout
+    return sorted(out.glob("*.parquet"))
+
+
+def test_analyzer_reads_every_sample_trace_and_agrees_with_pyarrow(sample_traces):
+    assert len(sample_traces) == 4
+    done = subprocess.run([ANALYZE, "check", *map(str, sample_traces)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for path in sample_traces:
+        kinds = collections.Counter(pq.read_table(path, columns=["kind"]).column("kind").to_pylist())
+        expected = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        assert f"{path}: {sum(kinds.values())} nodes" in done.stdout
+        assert f"kinds: {expected}" in done.stdout
+
+
+def test_analyzer_refuses_a_trace_cut_short(sample_traces, tmp_path):
+    data = sample_traces[0].read_bytes()
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(data[: len(data) // 2])
+    done = subprocess.run([ANALYZE, "check", str(cut)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert str(cut) in done.stderr and "not a Parquet file" in done.stderr
