@@ -31,6 +31,12 @@ pub struct CallSite {
     kind: NodeKind,
     name: String,
     head: Vec<(Role, u64)>,
+    /// The id, when it was taken before the call (a NewInit takes it
+    /// before its Obj node).
+    reserved: Option<NodeRef>,
+    /// The value to record instead of the result (a NewInit records the
+    /// new object, not `__init__`'s None).
+    value: Option<Py<PyAny>>,
 }
 
 impl CallSite {
@@ -40,6 +46,8 @@ impl CallSite {
             kind: NodeKind::Call,
             name: name.to_string(),
             head: vec![(Role::Callable, callable)],
+            reserved: None,
+            value: None,
         }
     }
 
@@ -49,6 +57,8 @@ impl CallSite {
             kind: NodeKind::Dispatch,
             name: name.to_string(),
             head: vec![(Role::Callable, getattr)],
+            reserved: None,
+            value: None,
         }
     }
 
@@ -58,6 +68,8 @@ impl CallSite {
             kind: NodeKind::Dispatch,
             name: name.to_string(),
             head: vec![(Role::SelfValue, receiver)],
+            reserved: None,
+            value: None,
         }
     }
 }
@@ -289,7 +301,7 @@ pub fn call_traced(
         return call_through(function, receiver, args, kwargs).map(Bound::unbind);
     }
     let generator = signature_of(function)?.generator;
-    let (result, node) = invoke(py, site, function, receiver, args, kwargs, None, None)?;
+    let (result, node) = invoke(py, site, function, receiver, args, kwargs)?;
     if generator && !result.is_none() {
         let flavor = Flavor::Generator;
         return Ok(Py::new(py, Traced::new(result.unbind(), node, flavor))?.into_any());
@@ -314,8 +326,7 @@ fn call_through<'py>(
 }
 
 /// Binds, records the Argument nodes, runs the body in the call's frame,
-/// and records the call node. `value` replaces the recorded value of the
-/// call (a NewInit records the new object, not `__init__`'s None).
+/// and records the call node.
 fn invoke<'py>(
     py: Python<'py>,
     site: CallSite,
@@ -323,8 +334,6 @@ fn invoke<'py>(
     receiver: Option<&Bound<'py, PyAny>>,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-    value: Option<&Bound<'py, PyAny>>,
-    reserved: Option<NodeRef>,
 ) -> PyResult<(Bound<'py, PyAny>, NodeRef)> {
     let signature = signature_of(function)?;
     let kind = if signature.generator {
@@ -344,7 +353,7 @@ fn invoke<'py>(
         let result = call_through(function, receiver, args, kwargs)?;
         return Ok((result, NO_NODE));
     };
-    let Some(call_ref) = reserved.or_else(recorder::reserve_id) else {
+    let Some(call_ref) = site.reserved.or_else(recorder::reserve_id) else {
         return Ok((call_through(function, receiver, args, kwargs)?, NO_NODE));
     };
     let call_id = call_ref & ID_MASK;
@@ -418,7 +427,8 @@ fn invoke<'py>(
                     operand: Operand::Node(returned),
                 });
             }
-            let summary = Summary::of(value.unwrap_or(&result), max_repr);
+            let recorded = site.value.as_ref().map(|v| v.bind(py));
+            let summary = Summary::of(recorded.unwrap_or(&result), max_repr);
             let node = recorder::record_op(
                 py,
                 Some(call_ref),
@@ -836,18 +846,10 @@ impl TracedClass {
                 kind: NodeKind::NewInit,
                 name: class_name.clone(),
                 head,
+                reserved: Some(call_ref),
+                value: Some(object.clone().unbind()),
             };
-            invoke(
-                py,
-                site,
-                &init,
-                Some(receiver.as_any()),
-                args,
-                kwargs,
-                Some(&object),
-                Some(call_ref),
-            )
-            .map(|(_, node)| node)
+            invoke(py, site, &init, Some(receiver.as_any()), args, kwargs).map(|(_, node)| node)
         } else {
             untraced_init(
                 py,

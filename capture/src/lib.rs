@@ -105,13 +105,6 @@ fn add_traced_modules(names: Vec<String>) {
     recorder::add_traced_modules(&names);
 }
 
-/// Registers a class of a traced module (and its methods) without
-/// replacing it, for classes reached only as attributes of other classes.
-#[pyfunction]
-fn register_class(class: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
-    registry::register_class(class)
-}
-
 #[pymodule]
 fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Traced>()?;
@@ -125,6 +118,5 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(stop, module)?)?;
     module.add_function(wrap_pyfunction!(capturing, module)?)?;
     module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;
-    module.add_function(wrap_pyfunction!(register_class, module)?)?;
     Ok(())
 }

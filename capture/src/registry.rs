@@ -8,17 +8,18 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFunction, PyType};
 
 /// Address → object, holding a reference so the address stays unique.
-static TRACED_TYPES: Mutex<Option<HashMap<usize, Py<PyAny>>>> = Mutex::new(None);
-static TRACED_CODE: Mutex<Option<HashMap<usize, Py<PyAny>>>> = Mutex::new(None);
+type Table = Mutex<Option<HashMap<usize, Py<PyAny>>>>;
+static TRACED_TYPES: Table = Mutex::new(None);
+static TRACED_CODE: Table = Mutex::new(None);
 
-fn insert(table: &Mutex<Option<HashMap<usize, Py<PyAny>>>>, object: &Bound<'_, PyAny>) {
+fn insert(table: &Table, object: &Bound<'_, PyAny>) {
     let mut guard = table.lock().unwrap_or_else(|p| p.into_inner());
     guard
         .get_or_insert_with(HashMap::new)
         .insert(object.as_ptr() as usize, object.clone().unbind());
 }
 
-fn contains(table: &Mutex<Option<HashMap<usize, Py<PyAny>>>>, object: &Bound<'_, PyAny>) -> bool {
+fn contains(table: &Table, object: &Bound<'_, PyAny>) -> bool {
     let guard = table.lock().unwrap_or_else(|p| p.into_inner());
     guard
         .as_ref()
@@ -79,7 +80,8 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
 
 /// Type address → (type, is it or does it inherit from a traced class?).
 /// Asked on every operation, so the answer is cached per type.
-static TYPE_ANSWERS: Mutex<Option<HashMap<usize, (Py<PyAny>, bool)>>> = Mutex::new(None);
+type Answers = Mutex<Option<HashMap<usize, (Py<PyAny>, bool)>>>;
+static TYPE_ANSWERS: Answers = Mutex::new(None);
 
 fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
     let key = class.as_ptr() as usize;
