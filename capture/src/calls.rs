@@ -420,13 +420,7 @@ fn invoke<'py>(
         }
         Ok(result) => {
             let (result, returned) = returned_value(result);
-            if let Some(returned) = returned {
-                inputs.push(OpInput {
-                    role: Role::Return,
-                    key: InputKey::None,
-                    operand: Operand::Node(returned),
-                });
-            }
+            inputs.extend(returned.map(|src| OpInput::node(Role::Return, src)));
             let recorded = site.value.as_ref().map(|v| v.bind(py));
             let summary = Summary::of(recorded.unwrap_or(&result), max_repr);
             let node = recorder::record_op(
@@ -493,25 +487,13 @@ pub fn call_untraced(
         return wrap(py, callable.call(raw_args, raw_kwargs.as_ref())?, NO_NODE);
     }
     let mut inputs = Vec::with_capacity(args.len() + 2);
-    if let Some(node) = callable_node {
-        inputs.push(OpInput {
-            role: Role::Callable,
-            key: InputKey::None,
-            operand: Operand::Node(node),
-        });
-    }
+    inputs.extend(callable_node.map(|src| OpInput::node(Role::Callable, src)));
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
     let result = callable.call(PyTuple::new(py, &raw.args)?, Some(&raw.kwargs))?;
     let (result, source) = source_of(result);
-    if let Some(source) = source {
-        inputs.push(OpInput {
-            role: Role::Source,
-            key: InputKey::None,
-            operand: Operand::Node(source),
-        });
-    }
+    inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let kind = if is_bound_method(callable) {
         NodeKind::UDispatch
     } else {
@@ -640,6 +622,44 @@ fn qualified_name(value: &Bound<'_, PyAny>) -> String {
     }
 }
 
+/// The wrapped function's or class's identity attributes: the pyclass's own
+/// `__doc__` and `__module__` would otherwise answer for it.
+macro_rules! forward_identity {
+    ($wrapper:ty, $field:ident) => {
+        #[pymethods]
+        impl $wrapper {
+            #[getter(__name__)]
+            fn name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.$field.bind(py).getattr(intern!(py, "__name__"))
+            }
+
+            #[getter(__qualname__)]
+            fn qualname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.$field.bind(py).getattr(intern!(py, "__qualname__"))
+            }
+
+            #[getter(__module__)]
+            fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.$field.bind(py).getattr(intern!(py, "__module__"))
+            }
+
+            #[getter(__doc__)]
+            fn doc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.$field.bind(py).getattr(intern!(py, "__doc__"))
+            }
+
+            /// The original, untraced function or class.
+            #[getter(__wrapped__)]
+            fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+                self.$field.bind(py).clone().into_any()
+            }
+        }
+    };
+}
+
+forward_identity!(TracedFunction, function);
+forward_identity!(TracedClass, class);
+
 /// A traced module's function, put in the module in place of the original.
 #[pyclass(frozen, module = "hltpy", name = "TracedFunction")]
 pub struct TracedFunction {
@@ -722,31 +742,6 @@ impl TracedFunction {
         name: &Bound<'py, PyString>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.function.bind(py).getattr(name)
-    }
-
-    #[getter(__name__)]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    #[getter(__qualname__)]
-    fn qualname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.function.bind(py).getattr("__qualname__")
-    }
-
-    #[getter(__module__)]
-    fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.function.bind(py).getattr("__module__")
-    }
-
-    #[getter(__doc__)]
-    fn doc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.function.bind(py).getattr("__doc__")
-    }
-
-    #[getter(__wrapped__)]
-    fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        self.function.bind(py).clone()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -911,31 +906,6 @@ impl TracedClass {
             }
         }
         Ok(attribute.unbind())
-    }
-
-    #[getter(__name__)]
-    fn name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.class.bind(py).getattr("__name__")
-    }
-
-    #[getter(__qualname__)]
-    fn qualname<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.class.bind(py).getattr("__qualname__")
-    }
-
-    #[getter(__module__)]
-    fn module<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.class.bind(py).getattr("__module__")
-    }
-
-    #[getter(__doc__)]
-    fn doc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.class.bind(py).getattr("__doc__")
-    }
-
-    #[getter(__wrapped__)]
-    fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyType> {
-        self.class.bind(py).clone()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -224,3 +224,14 @@ pub struct OpInput<'a, 'py> {
     pub key: InputKey<'a>,
     pub operand: Operand<'py>,
 }
+
+impl OpInput<'_, '_> {
+    /// An unkeyed input from a node that is already in the trace.
+    pub fn node(role: Role, src: u64) -> Self {
+        OpInput {
+            role,
+            key: InputKey::None,
+            operand: Operand::Node(src),
+        }
+    }
+}

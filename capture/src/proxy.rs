@@ -160,11 +160,7 @@ fn untraced_op<'py>(
     // Inline storage: operators have one or two operands, no allocation.
     let mut raws: SmallVec<[Bound<'py, PyAny>; 2]> = SmallVec::new();
     let mut inputs: SmallVec<[OpInput<'_, 'py>; 4]> = SmallVec::new();
-    inputs.push(OpInput {
-        role: Role::SelfValue,
-        key: InputKey::None,
-        operand: Operand::Node(this.node_id(py)),
-    });
+    inputs.push(OpInput::node(Role::SelfValue, this.node_id(py)));
     for (index, arg) in args.iter().enumerate() {
         let (raw, operand) = prepare(arg);
         raws.push(raw);
@@ -187,13 +183,7 @@ fn untraced_op<'py>(
         }
     };
     let (result, source) = source_of(result);
-    if let Some(source) = source {
-        inputs.push(OpInput {
-            role: Role::Source,
-            key: InputKey::None,
-            operand: Operand::Node(source),
-        });
-    }
+    inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let summary = Summary::of(&result, recorder::max_repr());
     let node = flow_record(py, NodeKind::UDispatch, Some(name), &inputs, &summary);
     wrap(py, result, node)
@@ -402,31 +392,31 @@ impl Traced {
     }
 
     fn __int__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
-        builtins
-            .getattr(intern!(slf.py(), "int"))?
-            .call1((slf.get().value.bind(slf.py()),))
+        convert(slf, intern!(slf.py(), "builtins"), intern!(slf.py(), "int"))
     }
 
     fn __float__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
-        builtins
-            .getattr(intern!(slf.py(), "float"))?
-            .call1((slf.get().value.bind(slf.py()),))
+        convert(
+            slf,
+            intern!(slf.py(), "builtins"),
+            intern!(slf.py(), "float"),
+        )
     }
 
     fn __index__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let operator = slf.py().import(intern!(slf.py(), "operator"))?;
-        operator
-            .getattr(intern!(slf.py(), "index"))?
-            .call1((slf.get().value.bind(slf.py()),))
+        convert(
+            slf,
+            intern!(slf.py(), "operator"),
+            intern!(slf.py(), "index"),
+        )
     }
 
     fn __complex__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let builtins = slf.py().import(intern!(slf.py(), "builtins"))?;
-        builtins
-            .getattr(intern!(slf.py(), "complex"))?
-            .call1((slf.get().value.bind(slf.py()),))
+        convert(
+            slf,
+            intern!(slf.py(), "builtins"),
+            intern!(slf.py(), "complex"),
+        )
     }
 
     fn __str__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyString>> {
@@ -501,18 +491,8 @@ impl Traced {
         // run the body with this proxy as `self`.
         let method = bound_traced_method(value, &attribute);
         let (attribute, source) = source_of(attribute);
-        let mut inputs = vec![OpInput {
-            role: Role::Object,
-            key: InputKey::None,
-            operand: Operand::Node(this.node_id(py)),
-        }];
-        if let Some(source) = source {
-            inputs.push(OpInput {
-                role: Role::Source,
-                key: InputKey::None,
-                operand: Operand::Node(source),
-            });
-        }
+        let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
+        inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute, recorder::max_repr());
         let node = flow_record(py, NodeKind::GetAttr, Some(attr_name), &inputs, &summary);
         match method {
@@ -547,11 +527,7 @@ impl Traced {
         }
         let (raw, operand) = prepare(value);
         let inputs = [
-            OpInput {
-                role: Role::Object,
-                key: InputKey::None,
-                operand: Operand::Node(this.node_id(py)),
-            },
+            OpInput::node(Role::Object, this.node_id(py)),
             OpInput {
                 role: Role::Value,
                 key: InputKey::None,
@@ -595,11 +571,7 @@ impl Traced {
         let (raw_key, key_operand) = prepare(key);
         let outcome = container.get_item(&raw_key);
         let mut inputs = vec![
-            OpInput {
-                role: Role::Op1,
-                key: InputKey::None,
-                operand: Operand::Node(this.node_id(py)),
-            },
+            OpInput::node(Role::Op1, this.node_id(py)),
             OpInput {
                 role: Role::Op2,
                 key: InputKey::None,
@@ -611,13 +583,7 @@ impl Traced {
             Err(err) => return Err(record_failure(py, NodeKind::GetItem, None, &inputs, err)),
         };
         let (item, source) = source_of(item);
-        if let Some(source) = source {
-            inputs.push(OpInput {
-                role: Role::Source,
-                key: InputKey::None,
-                operand: Operand::Node(source),
-            });
-        }
+        inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&item, recorder::max_repr());
         let node = flow_record(py, NodeKind::GetItem, None, &inputs, &summary);
         wrap(py, item, node)
@@ -643,11 +609,7 @@ impl Traced {
         let (raw_key, key_operand) = prepare(key);
         let (raw_value, value_operand) = prepare(value);
         let inputs = [
-            OpInput {
-                role: Role::Op1,
-                key: InputKey::None,
-                operand: Operand::Node(this.node_id(py)),
-            },
+            OpInput::node(Role::Op1, this.node_id(py)),
             OpInput {
                 role: Role::Op2,
                 key: InputKey::None,
@@ -680,11 +642,7 @@ impl Traced {
         let (raw_key, key_operand) = prepare(key);
         container.del_item(&raw_key)?;
         let inputs = [
-            OpInput {
-                role: Role::Op1,
-                key: InputKey::None,
-                operand: Operand::Node(this.node_id(py)),
-            },
+            OpInput::node(Role::Op1, this.node_id(py)),
             OpInput {
                 role: Role::Op2,
                 key: InputKey::None,
@@ -710,11 +668,7 @@ impl Traced {
         if !recording() {
             return wrap(py, iterator, NO_NODE);
         }
-        let inputs = [OpInput {
-            role: Role::Iterable,
-            key: InputKey::None,
-            operand: Operand::Node(this.node_id(py)),
-        }];
+        let inputs = [OpInput::node(Role::Iterable, this.node_id(py))];
         let summary = Summary::of(&iterator, recorder::max_repr());
         let node = flow_record(py, NodeKind::Iterator, None, &inputs, &summary);
         wrap(py, iterator, node)
@@ -769,13 +723,7 @@ impl Traced {
             key: InputKey::Index(count),
             operand: Operand::Node(this.node_id(py)),
         }];
-        if let Some(source) = source {
-            inputs.push(OpInput {
-                role: Role::Source,
-                key: InputKey::None,
-                operand: Operand::Node(source),
-            });
-        }
+        inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&item, recorder::max_repr());
         let node =
             recorder::record_op(py, reserved, kind, None, &inputs, &summary).unwrap_or(NO_NODE);
@@ -832,6 +780,18 @@ impl Traced {
         }
         Ok(())
     }
+}
+
+/// A conversion: `module.function(value)` on the raw value, answered raw.
+fn convert<'py>(
+    slf: &Bound<'py, Traced>,
+    module: &Bound<'py, PyString>,
+    function: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    py.import(module)?
+        .getattr(function)?
+        .call1((slf.get().value.bind(py),))
 }
 
 fn math_op(slf: &Bound<'_, Traced>, name: &'static str, function: &str) -> PyResult<Py<PyAny>> {
