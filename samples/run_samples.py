@@ -32,7 +32,25 @@ def main(out_dir: str) -> int:
         print(f"{name}: main() = {result!r}")
         print(f"  {run.nodes} nodes -> {path}")
         print("  " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())))
+    show_nodes(out / "addx.parquet", limit=12)
     return 0
+
+
+def show_nodes(path, limit):
+    """Prints the first nodes of a trace: what the file really holds."""
+    rows = pq.read_table(path).to_pylist()[:limit]
+    print(f"\nfirst {len(rows)} nodes of {path.name}:")
+    print(f"{'id':>4} {'kind':10} {'name':14} {'inputs':34} {'frame':>5} {'line':>4}  value")
+    for row in rows:
+        inputs = " ".join(
+            f"{i['role']}{'[' + i['key'] + ']' if i['key'] is not None else ''}={i['src']}" for i in row["inputs"]
+        )
+        value = next(
+            (row[c] for c in ("value_int", "value_float", "value_bool", "value_str", "value_repr") if row[c] is not None),
+            "",
+        )
+        frame = "" if row["frame"] is None else row["frame"]
+        print(f"{row['id']:>4} {row['kind']:10} {row['name'] or '':14} {inputs:34} {frame:>5} {row['line']:>4}  {value}")
 
 
 if __name__ == "__main__":

@@ -189,3 +189,19 @@ def test_proxies_are_garbage_collected(captured):
 
     gc.collect()
     assert ref() is None and proxy_ref() is None
+
+
+def test_classes_with_builtin_parents_are_left_untraced_with_a_clear_warning(captured):
+    with pytest.warns(UserWarning, match=r"untraceable\.Registry is left untraced: it derives from the builtin type dict"):
+        hltpy.trace_modules(["untraceable"])
+    import untraceable
+
+    assert isinstance(untraceable.Fine, hltpy.TracedClass)
+    assert not isinstance(untraceable.Registry, hltpy.TracedClass)
+    assert not isinstance(untraceable.Failure, hltpy.TracedClass)  # exceptions: silently
+    assert "untraceable" in hltpy.traced_modules()
+    with captured() as run:
+        registry = untraceable.Registry()
+        registry.register("a", untraceable.Fine(1))
+    assert hltpy.from_traced(registry["a"].v) == 1
+    assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == ["Obj", "NewInit"]
