@@ -357,13 +357,12 @@ fn invoke<'py>(
         return Ok((call_through(function, receiver, args, kwargs)?, NO_NODE));
     };
     let call_id = call_ref & ID_MASK;
-    let max_repr = recorder::max_repr();
     let mut positional: Vec<Bound<'py, PyAny>> = receiver.into_iter().cloned().collect();
     let mut keywords: Option<Bound<'py, PyDict>> = None;
     let mut argument_ids = Vec::with_capacity(bound.len());
     for arg in &bound {
         let (raw, operand) = prepare(&arg.value);
-        let summary = Summary::of(&raw, max_repr);
+        let summary = Summary::of(&raw);
         let inputs = [OpInput {
             role: Role::Value,
             key: InputKey::None,
@@ -376,8 +375,7 @@ fn invoke<'py>(
             Some(&arg.parameter),
             &inputs,
             &summary,
-        )
-        .unwrap_or(NO_NODE);
+        )?;
         argument_ids.push(node & ID_MASK);
         let traced = wrap(py, raw, node)?.into_bound(py);
         match &arg.slot {
@@ -407,8 +405,9 @@ fn invoke<'py>(
     }
     match outcome {
         Err(err) => {
-            let summary = Summary::raised(&err, py, max_repr);
-            recorder::record_op(
+            let summary = Summary::raised(&err, py);
+            // The body's own error wins over one from `on_node`.
+            let _ = recorder::record_op(
                 py,
                 Some(call_ref),
                 kind,
@@ -422,7 +421,7 @@ fn invoke<'py>(
             let (result, returned) = returned_value(result);
             inputs.extend(returned.map(|src| OpInput::node(Role::Return, src)));
             let recorded = site.value.as_ref().map(|v| v.bind(py));
-            let summary = Summary::of(recorded.unwrap_or(&result), max_repr);
+            let summary = Summary::of(recorded.unwrap_or(&result));
             let node = recorder::record_op(
                 py,
                 Some(call_ref),
@@ -430,8 +429,7 @@ fn invoke<'py>(
                 Some(&site.name),
                 &inputs,
                 &summary,
-            )
-            .unwrap_or(NO_NODE);
+            )?;
             Ok((result, node))
         }
     }
@@ -503,9 +501,8 @@ pub fn call_untraced(
         .getattr(intern!(py, "__name__"))
         .map(|n| n.to_string())
         .unwrap_or_else(|_| crate::values::type_name(&callable.get_type()));
-    let summary = Summary::of(&result, recorder::max_repr());
-    let node =
-        recorder::record_op(py, None, kind, Some(&name), &inputs, &summary).unwrap_or(NO_NODE);
+    let summary = Summary::of(&result);
+    let node = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary)?;
     wrap(py, result, node)
 }
 
@@ -585,7 +582,7 @@ fn definition_node(
     if let Some(id) = current_id(slot.load(Ordering::Relaxed)) {
         return id;
     }
-    let summary = Summary::of(value, recorder::max_repr());
+    let summary = Summary::of(value);
     let node = record(
         py,
         Node {
@@ -812,7 +809,7 @@ impl TracedClass {
         if !object.is_instance(class)? {
             return Ok(object.unbind());
         }
-        let summary = Summary::of(&object, recorder::max_repr());
+        let summary = Summary::of(&object);
         let obj_node = record(
             py,
             Node {
@@ -948,8 +945,8 @@ fn untraced_init(
     raw_args.extend(raw.args.iter().cloned());
     let outcome = init.call(PyTuple::new(py, raw_args)?, Some(&raw.kwargs));
     let summary = match &outcome {
-        Ok(_) => Summary::of(object, recorder::max_repr()),
-        Err(err) => Summary::raised(err, py, recorder::max_repr()),
+        Ok(_) => Summary::of(object),
+        Err(err) => Summary::raised(err, py),
     };
     let node = recorder::record_op(
         py,
@@ -958,7 +955,71 @@ fn untraced_init(
         Some(class_name),
         &inputs,
         &summary,
-    )
-    .unwrap_or(NO_NODE);
+    )?;
     outcome.map(|_| node)
 }
+
+/// An untraced callable chosen by `hltpy.capture(trace_callables=[...])`:
+/// a call with traced arguments gives a UCall node instead of being
+/// invisible; a call on untraced data stays untraced.
+#[pyclass(frozen, module = "hltpy", name = "TracedCallable")]
+pub struct TracedCallable {
+    callable: Py<PyAny>,
+}
+
+#[pymethods]
+impl TracedCallable {
+    #[new]
+    fn new(callable: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if !callable.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "trace_callables takes callables, got {}",
+                crate::values::bounded_repr(callable, 80)
+            )));
+        }
+        Ok(TracedCallable {
+            callable: callable.clone().unbind(),
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let callable = self.callable.bind(py);
+        let touches_trace = args.iter().any(|a| is_traced_or_holds(&a))
+            || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)));
+        if !(recording() && touches_trace) {
+            return Ok(callable.call(args, kwargs)?.unbind());
+        }
+        call_untraced(py, callable, None, args, kwargs)
+    }
+
+    fn __getattr__<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.callable.bind(py).getattr(name)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!(
+            "<traced callable {}>",
+            crate::values::bounded_repr(self.callable.bind(py), 80)
+        )
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.callable)
+    }
+}
+
+fn is_traced_or_holds(value: &Bound<'_, PyAny>) -> bool {
+    value.is_instance_of::<Traced>() || flow::unwrap_deep(value, 0).is_some()
+}
+
+forward_identity!(TracedCallable, callable);

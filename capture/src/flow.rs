@@ -8,7 +8,7 @@ use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PySlice, PyTuple};
 
 use crate::proxy::Traced;
 use crate::recorder::{self, record, Node, NodeRef};
-use crate::values::Summary;
+use crate::values::{Summary, ValuesMode};
 
 /// Containers nested deeper than this are passed through as they are.
 const MAX_DEPTH: usize = 32;
@@ -36,10 +36,7 @@ pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'p
         let id = record_deep(value, &raw, 0);
         return (raw, Operand::Node(id));
     }
-    (
-        value.clone(),
-        Operand::Const(Summary::of(value, recorder::max_repr())),
-    )
+    (value.clone(), Operand::Const(Summary::of(value)))
 }
 
 /// The node an operand stands for, recording a Const or Deep if needed.
@@ -73,14 +70,20 @@ fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize
         } else if let Some(raw_item) = unwrap_deep(item, depth + 1) {
             record_deep(item, &raw_item, depth + 1)
         } else {
-            record_const(item, &Summary::of(item, recorder::max_repr()))
+            record_const(item, &Summary::of(item))
         };
         keys.push(key);
         ids.push(id);
     };
     if let Ok(dict) = original.cast::<PyDict>() {
-        for (key, item) in dict.iter() {
-            let key = crate::values::bounded_repr(&key, 80);
+        // Dict keys are user data: with values="types" only positions are kept.
+        let keys_kept = recorder::values_mode() != ValuesMode::Types;
+        for (index, (key, item)) in dict.iter().enumerate() {
+            let key = if keys_kept {
+                crate::values::bounded_repr(&key, 80)
+            } else {
+                index.to_string()
+            };
             add(key, &item);
         }
     } else if let Ok(slice) = original.cast::<PySlice>() {
@@ -101,7 +104,7 @@ fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize
         .zip(&ids)
         .map(|(key, id)| NodeInput::keyed(Role::Item, InputKey::Name(key), *id))
         .collect();
-    let summary = Summary::of(raw, recorder::max_repr());
+    let summary = Summary::of(raw);
     let id = record(
         raw.py(),
         Node {

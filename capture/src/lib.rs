@@ -17,7 +17,8 @@ use hltpy_schema::RunInfo;
 use pyo3::prelude::*;
 
 use crate::proxy::Traced;
-use crate::recorder::{current_id, recording, Options, NO_NODE};
+use crate::recorder::{current_id, recording, NodeEvent, Options, NO_NODE};
+use crate::values::ValuesMode;
 
 /// `hltpy.trace(value)`: a traced value whose node is a Const (or a Deep
 /// for a container holding traced values). Traced values come back as they are.
@@ -30,6 +31,9 @@ fn trace(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         return proxy::new_traced(py, flow::raw(value), NO_NODE);
     }
     let id = flow::node_of(value);
+    if let Some(err) = recorder::take_pending_error() {
+        return Err(err);
+    }
     proxy::new_traced(py, flow::raw(value), recorder::pack_current(id))
 }
 
@@ -52,7 +56,7 @@ fn node_id(value: &Bound<'_, PyAny>) -> Option<u64> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr))]
+#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     path: &str,
@@ -63,7 +67,16 @@ fn start(
     flush_every: usize,
     allow_mutation: bool,
     max_repr: usize,
+    values: &str,
+    locations: bool,
+    conversions: bool,
+    on_node: Option<Py<PyAny>>,
 ) -> PyResult<()> {
+    let Some(values) = ValuesMode::parse(values) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "values must be \"full\", \"scalars\" or \"types\", got {values:?}"
+        )));
+    };
     if flush_every == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err(
             "flush_every must be at least 1 (nodes per written batch)",
@@ -83,6 +96,10 @@ fn start(
         flush_every,
         allow_mutation,
         max_repr,
+        values,
+        locations,
+        conversions,
+        on_node,
     };
     recorder::start(run, path, options, traced_modules)
 }
@@ -108,8 +125,10 @@ fn add_traced_modules(names: Vec<String>) {
 #[pymodule]
 fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Traced>()?;
+    module.add_class::<NodeEvent>()?;
     module.add_class::<calls::TracedFunction>()?;
     module.add_class::<calls::TracedClass>()?;
+    module.add_class::<calls::TracedCallable>()?;
     module.add_function(wrap_pyfunction!(trace, module)?)?;
     module.add_function(wrap_pyfunction!(from_traced, module)?)?;
     module.add_function(wrap_pyfunction!(is_traced, module)?)?;

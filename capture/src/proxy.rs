@@ -71,7 +71,7 @@ impl Traced {
             return id;
         }
         let value = self.value.bind(py);
-        let summary = Summary::of(value, recorder::max_repr());
+        let summary = Summary::of(value);
         let fresh = record(
             py,
             Node {
@@ -184,8 +184,8 @@ fn untraced_op<'py>(
     };
     let (result, source) = source_of(result);
     inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
-    let summary = Summary::of(&result, recorder::max_repr());
-    let node = flow_record(py, NodeKind::UDispatch, Some(name), &inputs, &summary);
+    let summary = Summary::of(&result);
+    let node = flow_record(py, NodeKind::UDispatch, Some(name), &inputs, &summary)?;
     wrap(py, result, node)
 }
 
@@ -195,8 +195,8 @@ fn flow_record(
     name: Option<&str>,
     inputs: &[OpInput<'_, '_>],
     summary: &Summary<'_>,
-) -> NodeRef {
-    recorder::record_op(py, None, kind, name, inputs, summary).unwrap_or(NO_NODE)
+) -> PyResult<NodeRef> {
+    recorder::record_op(py, None, kind, name, inputs, summary)
 }
 
 /// Records an operation that raised (its value is the exception) and
@@ -208,8 +208,9 @@ fn record_failure(
     inputs: &[OpInput<'_, '_>],
     err: PyErr,
 ) -> PyErr {
-    let summary = Summary::raised(&err, py, recorder::max_repr());
-    flow_record(py, kind, name, inputs, &summary);
+    let summary = Summary::raised(&err, py);
+    // The operation's own error wins over one from `on_node`.
+    let _ = flow_record(py, kind, name, inputs, &summary);
     err
 }
 
@@ -387,8 +388,13 @@ impl Traced {
     }
 
     // Conversions return raw values, as in the seed: Python requires it.
+    // With `conversions=True` they are recorded as UDispatch nodes too.
     fn __bool__(slf: &Bound<'_, Self>) -> PyResult<bool> {
-        slf.get().value.bind(slf.py()).is_truthy()
+        let truth = slf.get().value.bind(slf.py()).is_truthy()?;
+        if recorder::conversions_recorded() {
+            record_conversion(slf, "__bool__", PyBool::new(slf.py(), truth).as_any())?;
+        }
+        Ok(truth)
     }
 
     fn __int__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -493,8 +499,8 @@ impl Traced {
         let (attribute, source) = source_of(attribute);
         let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
-        let summary = Summary::of(&attribute, recorder::max_repr());
-        let node = flow_record(py, NodeKind::GetAttr, Some(attr_name), &inputs, &summary);
+        let summary = Summary::of(&attribute);
+        let node = flow_record(py, NodeKind::GetAttr, Some(attr_name), &inputs, &summary)?;
         match method {
             Some(function) => {
                 let flavor = Flavor::Method {
@@ -534,14 +540,14 @@ impl Traced {
                 operand,
             },
         ];
-        let summary = Summary::of(&raw, recorder::max_repr());
+        let summary = Summary::of(&raw);
         let node = flow_record(
             py,
             NodeKind::SetAttr,
             Some(name.to_str()?),
             &inputs,
             &summary,
-        );
+        )?;
         // The object keeps a proxy of the SetAttr, so a later read of the
         // attribute links back to this write.
         target.setattr(name, stored(py, raw, node)?)
@@ -584,8 +590,8 @@ impl Traced {
         };
         let (item, source) = source_of(item);
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
-        let summary = Summary::of(&item, recorder::max_repr());
-        let node = flow_record(py, NodeKind::GetItem, None, &inputs, &summary);
+        let summary = Summary::of(&item);
+        let node = flow_record(py, NodeKind::GetItem, None, &inputs, &summary)?;
         wrap(py, item, node)
     }
 
@@ -621,8 +627,8 @@ impl Traced {
                 operand: value_operand,
             },
         ];
-        let summary = Summary::of(&raw_value, recorder::max_repr());
-        let node = flow_record(py, NodeKind::SetItem, None, &inputs, &summary);
+        let summary = Summary::of(&raw_value);
+        let node = flow_record(py, NodeKind::SetItem, None, &inputs, &summary)?;
         container.set_item(raw_key, stored(py, raw_value, node)?)
     }
 
@@ -649,7 +655,7 @@ impl Traced {
                 operand: key_operand,
             },
         ];
-        flow_record(py, NodeKind::DelItem, None, &inputs, &Summary::absent());
+        flow_record(py, NodeKind::DelItem, None, &inputs, &Summary::absent())?;
         Ok(())
     }
 
@@ -669,8 +675,8 @@ impl Traced {
             return wrap(py, iterator, NO_NODE);
         }
         let inputs = [OpInput::node(Role::Iterable, this.node_id(py))];
-        let summary = Summary::of(&iterator, recorder::max_repr());
-        let node = flow_record(py, NodeKind::Iterator, None, &inputs, &summary);
+        let summary = Summary::of(&iterator);
+        let node = flow_record(py, NodeKind::Iterator, None, &inputs, &summary)?;
         wrap(py, iterator, node)
     }
 
@@ -724,9 +730,8 @@ impl Traced {
             operand: Operand::Node(this.node_id(py)),
         }];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
-        let summary = Summary::of(&item, recorder::max_repr());
-        let node =
-            recorder::record_op(py, reserved, kind, None, &inputs, &summary).unwrap_or(NO_NODE);
+        let summary = Summary::of(&item);
+        let node = recorder::record_op(py, reserved, kind, None, &inputs, &summary)?;
         wrap(py, item, node).map(Some)
     }
 
@@ -789,9 +794,37 @@ fn convert<'py>(
     function: &Bound<'py, PyString>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
-    py.import(module)?
+    let result = py
+        .import(module)?
         .getattr(function)?
-        .call1((slf.get().value.bind(py),))
+        .call1((slf.get().value.bind(py),))?;
+    if recorder::conversions_recorded() {
+        let name = match function.to_str()? {
+            "int" => "__int__",
+            "float" => "__float__",
+            "index" => "__index__",
+            _ => "__complex__",
+        };
+        record_conversion(slf, name, &result)?;
+    }
+    Ok(result)
+}
+
+fn record_conversion(
+    slf: &Bound<'_, Traced>,
+    name: &str,
+    result: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let py = slf.py();
+    let inputs = [OpInput::node(Role::SelfValue, slf.get().node_id(py))];
+    flow_record(
+        py,
+        NodeKind::UDispatch,
+        Some(name),
+        &inputs,
+        &Summary::of(result),
+    )
+    .map(drop)
 }
 
 fn math_op(slf: &Bound<'_, Traced>, name: &'static str, function: &str) -> PyResult<Py<PyAny>> {

@@ -6,14 +6,15 @@
 //! code, so no thread can block on it while another waits for the GIL.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use hltpy_schema::{
-    NodeBuffer, NodeInput, NodeKind, NodeRow, RunInfo, TraceError, TraceWriter, WriterOptions,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, RunInfo, TraceError, TraceWriter,
+    WriterOptions,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
@@ -22,24 +23,21 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::flow::{OpInput, Operand};
-use crate::values::Summary;
+use crate::values::{Summary, ValuesMode};
 
 /// Capture options chosen by the user in `hltpy.capture(...)`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Options {
     pub flush_every: usize,
     pub allow_mutation: bool,
     pub max_repr: usize,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            flush_every: 1 << 16,
-            allow_mutation: false,
-            max_repr: 200,
-        }
-    }
+    pub values: ValuesMode,
+    /// Record each node's source file and line.
+    pub locations: bool,
+    /// Record `int()`, `float()`, `bool()`, `operator.index()` as nodes.
+    pub conversions: bool,
+    /// Called with each node as it is recorded.
+    pub on_node: Option<Py<PyAny>>,
 }
 
 /// A node reference as stored in a proxy: the capture epoch in the high
@@ -71,6 +69,12 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 static EPOCH: AtomicU32 = AtomicU32::new(0);
 static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
 static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
+static VALUES_MODE: AtomicU8 = AtomicU8::new(ValuesMode::Full as u8);
+static CONVERSIONS: AtomicBool = AtomicBool::new(false);
+/// Set while an `on_node` callback is installed: the hot path only pays
+/// for building node events when someone listens.
+static LISTENING: AtomicBool = AtomicBool::new(false);
+static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
 
 /// Per-thread state, one thread-local so the hot path pays one lookup.
@@ -82,6 +86,9 @@ struct ThreadState {
     frame: Cell<u64>,
     /// `threading.get_ident()` of this thread.
     thread: u64,
+    /// An `on_node` error raised for a node recorded outside an operation's
+    /// own result (a Const, a Deep); the operation raises it.
+    pending: Cell<Option<PyErr>>,
 }
 
 const NO_FRAME: u64 = u64::MAX;
@@ -92,6 +99,7 @@ thread_local! {
         frame: Cell::new(NO_FRAME),
         // SAFETY: a plain query of the calling thread's identity.
         thread: unsafe { ffi::PyThread_get_thread_ident() } as u64,
+        pending: Cell::new(None),
     };
 }
 
@@ -136,7 +144,9 @@ struct Recorder {
     epoch: u32,
     next_id: u64,
     buffer: NodeBuffer,
-    options: Options,
+    flush_every: usize,
+    /// Record source locations at all (`hltpy.capture(locations=...)`).
+    with_locations: bool,
     locations: Locations,
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
@@ -186,13 +196,18 @@ pub fn start(
     // Epoch 0 is never used, so NO_NODE is stale in every capture.
     let epoch = (EPOCH.load(Ordering::Relaxed) % 0xFFFF) + 1;
     MAX_REPR.store(options.max_repr, Ordering::Relaxed);
+    VALUES_MODE.store(options.values as u8, Ordering::Relaxed);
+    CONVERSIONS.store(options.conversions, Ordering::Relaxed);
+    LISTENING.store(options.on_node.is_some(), Ordering::Relaxed);
+    *ON_NODE.lock().unwrap_or_else(|p| p.into_inner()) = options.on_node;
     EPOCH.store(epoch, Ordering::Relaxed);
     ALLOW_MUTATION.store(options.allow_mutation, Ordering::Relaxed);
     *guard = Some(Recorder {
         epoch,
         next_id: 0,
         buffer: NodeBuffer::with_capacity(options.flush_every),
-        options,
+        flush_every: options.flush_every,
+        with_locations: options.locations,
         locations: Locations::default(),
         type_names: FxHashMap::default(),
         batches: Some(sender),
@@ -215,11 +230,13 @@ pub fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<
         let mut guard = lock();
         ACTIVE.store(false, Ordering::Relaxed);
         ALLOW_MUTATION.store(false, Ordering::Relaxed);
+        LISTENING.store(false, Ordering::Relaxed);
         guard.take()
     };
     let Some(mut recorder) = recorder else {
         return Err(PyRuntimeError::new_err("no capture is running"));
     };
+    drop(ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take());
     if !recorder.buffer.is_empty() {
         let batch = recorder.buffer.take_batch();
         if let Some(sender) = &recorder.batches {
@@ -262,6 +279,16 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
+/// What the running capture keeps of values (read on every node).
+pub fn values_mode() -> ValuesMode {
+    ValuesMode::from_code(VALUES_MODE.load(Ordering::Relaxed))
+}
+
+/// Are conversions (`int(x)`, `bool(x)`, …) recorded as nodes?
+pub fn conversions_recorded() -> bool {
+    recording() && CONVERSIONS.load(Ordering::Relaxed)
+}
+
 /// The repr bound of the running capture (read on every node, so atomic).
 pub fn max_repr() -> usize {
     MAX_REPR.load(Ordering::Relaxed)
@@ -287,26 +314,38 @@ pub struct Node<'a, 'py> {
 }
 
 /// Appends one node whose inputs are all nodes already; returns its
-/// reference, or None when no capture is running.
+/// reference, or None when no capture is running. An `on_node` error is
+/// kept and raised by the operation this node is part of.
 pub fn record(py: Python<'_>, node: Node<'_, '_>) -> Option<NodeRef> {
-    let mut guard = lock();
-    let recorder = guard.as_mut()?;
-    let site = recorder.site(py);
-    let id = recorder.push(
-        &site,
-        node.id,
-        node.kind,
-        node.name,
-        node.inputs,
-        node.value,
-    );
-    recorder.flush_if_full();
+    let mut events = Vec::new();
+    let id = {
+        let mut guard = lock();
+        let recorder = guard.as_mut()?;
+        let site = recorder.site(py);
+        let id = recorder.push(
+            &site,
+            node.id,
+            node.kind,
+            node.name,
+            node.inputs,
+            node.value,
+        );
+        if LISTENING.load(Ordering::Relaxed) {
+            events.push(recorder.event(&site, id, node.kind, node.name, node.inputs, node.value));
+        }
+        recorder.flush_if_full();
+        id
+    };
+    if let Err(err) = notify(py, events) {
+        THREAD.with(|t| t.pending.set(Some(err)));
+    }
     Some(id)
 }
 
 /// Records an operation node and, under the same lock and at the same
 /// source location, the Const nodes of its raw operands (the usual case
-/// `x + 1` costs one lock and one location lookup).
+/// `x + 1` costs one lock and one location lookup). Returns NO_NODE when
+/// not recording, and the error of an `on_node` callback that raised.
 pub fn record_op(
     py: Python<'_>,
     id: Option<NodeRef>,
@@ -314,23 +353,93 @@ pub fn record_op(
     name: Option<&str>,
     inputs: &[OpInput<'_, '_>],
     value: &Summary<'_>,
-) -> Option<NodeRef> {
-    let mut guard = lock();
-    let recorder = guard.as_mut()?;
-    let site = recorder.site(py);
-    let mut links: SmallVec<[NodeInput<'_>; 4]> = SmallVec::with_capacity(inputs.len());
-    for input in inputs {
-        let src = match &input.operand {
-            Operand::Node(src) => *src,
-            Operand::Const(summary) => {
-                recorder.push(&site, None, NodeKind::Const, None, &[], summary) & ID_MASK
-            }
+) -> PyResult<NodeRef> {
+    let listening = LISTENING.load(Ordering::Relaxed);
+    let mut events = Vec::new();
+    let node = {
+        let mut guard = lock();
+        let Some(recorder) = guard.as_mut() else {
+            return Ok(NO_NODE);
         };
-        links.push(NodeInput::keyed(input.role, input.key, src));
+        let site = recorder.site(py);
+        let mut links: SmallVec<[NodeInput<'_>; 4]> = SmallVec::with_capacity(inputs.len());
+        for input in inputs {
+            let src = match &input.operand {
+                Operand::Node(src) => *src,
+                Operand::Const(summary) => {
+                    let id = recorder.push(&site, None, NodeKind::Const, None, &[], summary);
+                    if listening {
+                        events.push(recorder.event(&site, id, NodeKind::Const, None, &[], summary));
+                    }
+                    id & ID_MASK
+                }
+            };
+            links.push(NodeInput::keyed(input.role, input.key, src));
+        }
+        let node = recorder.push(&site, id, kind, name, &links, value);
+        if listening {
+            events.push(recorder.event(&site, node, kind, name, &links, value));
+        }
+        recorder.flush_if_full();
+        node
+    };
+    if let Some(err) = THREAD.with(|t| t.pending.take()) {
+        return Err(err);
     }
-    let node = recorder.push(&site, id, kind, name, &links, value);
-    recorder.flush_if_full();
-    Some(node)
+    notify(py, events)?;
+    Ok(node)
+}
+
+/// The `on_node` error kept for the current operation, if any.
+pub fn take_pending_error() -> Option<PyErr> {
+    THREAD.with(|t| t.pending.take())
+}
+
+/// Calls `on_node` with each event, recording suspended (the callback's
+/// own work on traced values is not the program's).
+fn notify(py: Python<'_>, events: Vec<NodeEvent>) -> PyResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let callback = ON_NODE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|c| c.clone_ref(py));
+    let Some(callback) = callback else {
+        return Ok(());
+    };
+    suspended(|| {
+        for event in events {
+            callback.call1(py, (event,))?;
+        }
+        Ok(())
+    })
+}
+
+/// A node as an `on_node` callback sees it, with the value itself.
+#[pyclass(frozen, get_all, module = "hltpy", name = "Node")]
+pub struct NodeEvent {
+    pub id: u64,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    /// (role, key, src) per input.
+    pub inputs: Vec<(&'static str, Option<String>, u64)>,
+    pub value: Option<Py<PyAny>>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub frame: Option<u64>,
+    pub thread: u64,
+}
+
+#[pymethods]
+impl NodeEvent {
+    fn __repr__(&self) -> String {
+        format!(
+            "Node(id={}, kind={}, name={:?}, line={:?})",
+            self.id, self.kind, self.name, self.line
+        )
+    }
 }
 
 /// Where and on which thread/frame the current operation runs.
@@ -342,8 +451,45 @@ struct Site {
 }
 
 impl Recorder {
+    /// The node as `on_node` sees it.
+    fn event(
+        &self,
+        site: &Site,
+        node: NodeRef,
+        kind: NodeKind,
+        name: Option<&str>,
+        inputs: &[NodeInput<'_>],
+        value: &Summary<'_>,
+    ) -> NodeEvent {
+        NodeEvent {
+            id: node & ID_MASK,
+            kind: kind.as_str(),
+            name: name.map(str::to_string),
+            inputs: inputs
+                .iter()
+                .map(|input| {
+                    let key = match input.key {
+                        InputKey::None => None,
+                        InputKey::Index(index) => Some(index.to_string()),
+                        InputKey::Name(name) => Some(name.to_string()),
+                    };
+                    (input.role.as_str(), key, input.src)
+                })
+                .collect(),
+            value: value.object().map(|v| v.clone().unbind()),
+            file: site.file.map(|f| self.buffer.file_name(f).to_string()),
+            line: site.line,
+            frame: site.frame,
+            thread: site.thread,
+        }
+    }
+
     fn site(&mut self, py: Python<'_>) -> Site {
-        let (file, line) = self.caller_location(py);
+        let (file, line) = if self.with_locations {
+            self.caller_location(py)
+        } else {
+            (None, None)
+        };
         let (frame, thread) = THREAD.with(|t| (t.frame.get(), t.thread));
         Site {
             file,
@@ -387,7 +533,7 @@ impl Recorder {
     }
 
     fn flush_if_full(&mut self) {
-        if self.buffer.len() >= self.options.flush_every {
+        if self.buffer.len() >= self.flush_every {
             self.flush();
         }
     }

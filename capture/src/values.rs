@@ -10,7 +10,7 @@ use pyo3::types::{
 };
 use pyo3::{ffi, intern};
 
-use crate::recorder::suspended;
+use crate::recorder::{self, suspended};
 
 /// Ints wider than this many bits are summarised instead of printed:
 /// printing is quadratic and CPython refuses very long ones.
@@ -26,10 +26,42 @@ enum Scalar<'py> {
     Repr(String),
 }
 
-/// The recorded form of one value.
+/// How much of each value a capture keeps (`hltpy.capture(values=...)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ValuesMode {
+    /// Typed scalars and a bounded repr of everything else.
+    Full = 0,
+    /// Typed scalars only: no repr of other values.
+    Scalars = 1,
+    /// Types only: no user data in the file.
+    Types = 2,
+}
+
+impl ValuesMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "full" => Some(ValuesMode::Full),
+            "scalars" => Some(ValuesMode::Scalars),
+            "types" => Some(ValuesMode::Types),
+            _ => None,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => ValuesMode::Scalars,
+            2 => ValuesMode::Types,
+            _ => ValuesMode::Full,
+        }
+    }
+}
+
+/// The recorded form of one value, and the value itself for `on_node`.
 pub struct Summary<'py> {
     ty: Option<Bound<'py, PyType>>,
     scalar: Scalar<'py>,
+    object: Option<Bound<'py, PyAny>>,
 }
 
 impl<'py> Summary<'py> {
@@ -39,26 +71,45 @@ impl<'py> Summary<'py> {
         Summary {
             ty: None,
             scalar: Scalar::Absent,
+            object: None,
         }
     }
 
-    pub fn of(value: &Bound<'py, PyAny>, max_repr: usize) -> Self {
+    /// What the running capture keeps of `value` (see [`ValuesMode`]).
+    pub fn of(value: &Bound<'py, PyAny>) -> Self {
         let ty = value.get_type();
-        let scalar = scalar_of(value, max_repr);
+        let scalar = match recorder::values_mode() {
+            ValuesMode::Types => Scalar::Absent,
+            mode => scalar_of(value, recorder::max_repr(), mode),
+        };
         Summary {
             ty: Some(ty),
             scalar,
+            object: Some(value.clone()),
         }
     }
 
-    /// The summary of a call that raised: the exception's type and message.
-    pub fn raised(err: &PyErr, py: Python<'py>, max_repr: usize) -> Self {
+    /// The summary of an operation that raised: the exception's type and,
+    /// unless only types are kept, its message.
+    pub fn raised(err: &PyErr, py: Python<'py>) -> Self {
         let exception = err.value(py);
-        let text = format!("raised {}", bounded_repr(exception.as_any(), max_repr));
+        let text = match recorder::values_mode() {
+            ValuesMode::Full => format!(
+                "raised {}",
+                bounded_repr(exception.as_any(), recorder::max_repr())
+            ),
+            _ => format!("raised {}", type_name(&exception.get_type())),
+        };
         Summary {
             ty: Some(exception.get_type()),
             scalar: Scalar::Repr(text),
+            object: Some(exception.clone().into_any()),
         }
+    }
+
+    /// The value itself (None for a node that records no value).
+    pub fn object(&self) -> Option<&Bound<'py, PyAny>> {
+        self.object.as_ref()
     }
 
     pub fn type_object(&self) -> Option<&Bound<'py, PyType>> {
@@ -78,7 +129,7 @@ impl<'py> Summary<'py> {
     }
 }
 
-fn scalar_of<'py>(value: &Bound<'py, PyAny>, max_repr: usize) -> Scalar<'py> {
+fn scalar_of<'py>(value: &Bound<'py, PyAny>, max_repr: usize, mode: ValuesMode) -> Scalar<'py> {
     // Exact checks first: they are the hot path, and subclasses (IntEnum,
     // str subclasses with a custom repr) deserve their repr instead.
     if value.is_exact_instance_of::<PyBool>() {
@@ -99,14 +150,25 @@ fn scalar_of<'py>(value: &Bound<'py, PyAny>, max_repr: usize) -> Scalar<'py> {
         }
         // Lone surrogates cannot be UTF-8; long strings are cut. Both are
         // kept as a repr, which escapes what UTF-8 cannot hold.
-        return Scalar::Repr(bounded_repr(value, max_repr));
+        return repr_unless_scalars_only(value, max_repr, mode);
     }
     // A bound method is fetched on every method call; its type and the
     // GetAttr's name say all there is, and printing it is not cheap.
     if is_method(value) {
         return Scalar::Absent;
     }
-    Scalar::Repr(bounded_repr(value, max_repr))
+    repr_unless_scalars_only(value, max_repr, mode)
+}
+
+fn repr_unless_scalars_only<'py>(
+    value: &Bound<'py, PyAny>,
+    max_repr: usize,
+    mode: ValuesMode,
+) -> Scalar<'py> {
+    match mode {
+        ValuesMode::Full => Scalar::Repr(bounded_repr(value, max_repr)),
+        _ => Scalar::Absent,
+    }
 }
 
 fn int_scalar<'py>(value: &Bound<'py, PyAny>) -> Scalar<'py> {

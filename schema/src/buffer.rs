@@ -212,6 +212,11 @@ impl NodeBuffer {
         self.file_table.intern(path)
     }
 
+    /// The path interned as `index` by [`NodeBuffer::intern_file`].
+    pub fn file_name(&self, index: u32) -> &str {
+        &self.file_table.values[index as usize]
+    }
+
     /// Index of a type name, for [`NodeRow::type_name`].
     pub fn intern_type(&mut self, name: &str) -> u32 {
         self.type_table.intern(name)

@@ -17,15 +17,27 @@ import platform
 import sys
 import warnings
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from . import _hltpy
-from ._hltpy import Traced, TracedClass, TracedFunction, from_traced, is_traced, node_id, trace
+from ._hltpy import (
+    Node,
+    Traced,
+    TracedCallable,
+    TracedClass,
+    TracedFunction,
+    from_traced,
+    is_traced,
+    node_id,
+    trace,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Node",
     "Traced",
+    "TracedCallable",
     "TracedClass",
     "TracedFunction",
     "capture",
@@ -120,6 +132,18 @@ class capture:
       allow_mutation: allow (and trace) setting attributes outside
         ``__init__`` and item assignment/deletion on traced values.
       max_repr: longest printed form kept for a non-scalar value.
+      values: "full" (typed scalars and bounded reprs), "scalars" (typed
+        scalars only) or "types" (only type names: no user data in the file;
+        the recorded argv keeps only the program name).
+      locations: record each node's source file and line.
+      conversions: record ``int()``, ``float()``, ``bool()`` and
+        ``operator.index()`` of traced values as UDispatch nodes.
+      on_node: called with each ``hltpy.Node`` as it is recorded, in file
+        order; an exception it raises is raised by the traced operation.
+      trace_callables: untraced callables (``math.sqrt``, ``len``, …) whose
+        calls with traced arguments are recorded as UCall nodes while the
+        capture runs; they are replaced where they are bound (their module
+        and the traced modules) and put back when it ends.
 
     The file is complete and valid when the block ends normally and when it
     raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
@@ -133,28 +157,53 @@ class capture:
         flush_every: int = 65536,
         allow_mutation: bool = False,
         max_repr: int = 200,
+        values: str = "full",
+        locations: bool = True,
+        conversions: bool = False,
+        on_node: Callable[[Node], object] | None = None,
+        trace_callables: Iterable[Callable[..., Any]] = (),
     ) -> None:
         self.path = os.fspath(path)
         self.flush_every = flush_every
         self.allow_mutation = allow_mutation
         self.max_repr = max_repr
+        self.values = values
+        self.locations = locations
+        self.conversions = conversions
+        self.on_node = on_node
+        self.trace_callables = list(trace_callables)
         self.nodes: int | None = None
+        self._patched: list[tuple[Any, str, Any]] = []
 
     def start(self) -> "capture":
+        argv = [str(a) for a in sys.argv]
+        if self.values == "types":
+            argv = argv[:1]
         _hltpy.start(
             self.path,
-            argv=[str(a) for a in sys.argv],
+            argv=argv,
             python_version=platform.python_version(),
             hltpy_version=__version__,
             traced_modules=traced_modules(),
             flush_every=self.flush_every,
             allow_mutation=self.allow_mutation,
             max_repr=self.max_repr,
+            values=self.values,
+            locations=self.locations,
+            conversions=self.conversions,
+            on_node=self.on_node,
         )
+        try:
+            self._patched = _install_callables(self.trace_callables)
+        except BaseException:
+            _hltpy.stop(True, "could not install trace_callables")
+            raise
         return self
 
     def stop(self, end_reason: str = "stopped") -> int:
         """End the capture; returns the number of nodes written."""
+        _restore_callables(self._patched)
+        self._patched = []
         self.path, self.nodes = _hltpy.stop(True, end_reason)
         return self.nodes
 
@@ -167,6 +216,41 @@ class capture:
         else:
             self.stop(end_reason=f"raised {exc_type.__qualname__}: {str(exc)[:200]}")
         return False
+
+
+def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, str, Any]]:
+    """Replaces each callable where it is bound: its own module and the
+    traced modules (and ``__main__``). Returns what to put back."""
+    patched: list[tuple[Any, str, Any]] = []
+    for original in callables:
+        wrapper = TracedCallable(original)
+        places: list[tuple[Any, str]] = []
+        name = getattr(original, "__name__", None)
+        home = sys.modules.get(getattr(original, "__module__", None) or "builtins")
+        if name and home is not None and getattr(home, name, None) is original:
+            places.append((home, name))
+        for module_name in [*_traced_module_names, "__main__"]:
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            for attr, value in list(vars(module).items()):
+                if value is original and (module, attr) not in places:
+                    places.append((module, attr))
+        if not places:
+            _restore_callables(patched)
+            raise ValueError(
+                f"hltpy: cannot trace {original!r}: it is not bound in its module "
+                f"or in a traced module; pass the object as its module exports it (e.g. math.sqrt)"
+            )
+        for owner, attr in places:
+            setattr(owner, attr, wrapper)
+            patched.append((owner, attr, original))
+    return patched
+
+
+def _restore_callables(patched: list[tuple[Any, str, Any]]) -> None:
+    for owner, attr, original in reversed(patched):
+        setattr(owner, attr, original)
 
 
 @atexit.register

@@ -19,6 +19,24 @@ class TracedClass:
     def __init__(self, cls: type) -> None: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
+class TracedCallable:
+    """An untraced callable whose calls with traced arguments are recorded."""
+    __wrapped__: Callable[..., Any]
+    def __init__(self, callable: Callable[..., Any]) -> None: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+class Node:
+    """A node as an ``on_node`` callback sees it."""
+    id: int
+    kind: str
+    name: str | None
+    inputs: list[tuple[str, str | None, int]]
+    value: Any
+    file: str | None
+    line: int | None
+    frame: int | None
+    thread: int
+
 def trace(value: Any) -> Any: ...
 def from_traced(value: Any) -> Any: ...
 def is_traced(value: Any) -> bool: ...
@@ -33,6 +51,10 @@ def start(
     flush_every: int,
     allow_mutation: bool,
     max_repr: int,
+    values: str,
+    locations: bool,
+    conversions: bool,
+    on_node: Callable[[Node], object] | None,
 ) -> None: ...
 def stop(closed_cleanly: bool = True, end_reason: str = "stopped") -> tuple[str, int]: ...
 def capturing() -> bool: ...
