@@ -26,8 +26,12 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 ## build: the Python extension (into .venv) and hltpy-analyze (into .venv/bin)
+# A real wheel install (not `maturin develop`), so hltpy-autostart.pth lands
+# in site-packages as it does for users.
 build: venv
-	cd capture && ../$(VENV)/bin/maturin develop --release --quiet
+	rm -rf $(CARGO_TARGET_DIR)/wheels
+	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/wheels/hltpy-*.whl
 	cargo build --release --quiet -p hltpy-analyze
 	cp $(CARGO_TARGET_DIR)/release/hltpy-analyze $(ANALYZE)
 

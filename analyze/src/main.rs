@@ -18,13 +18,14 @@ struct Cli {
 enum Command {
     /// Validate traces and count their nodes per kind.
     ///
-    /// Reads every row of every file. Exit code 0 when all files are
+    /// Reads every row of every file. A directory of segments
+    /// (part-00000.parquet, ...) written with segment_nodes is one trace. Exit code 0 when all files are
     /// complete traces, 1 when one was not closed cleanly, 2 when one is
     /// missing, not Parquet, not an hltpy trace, damaged or too new.
     ///
     /// Example: hltpy-analyze check samples/traces/*.parquet
     Check {
-        /// Trace files to check.
+        /// Trace files, or directories of segments, to check.
         #[arg(required = true)]
         traces: Vec<PathBuf>,
     },

@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use hltpy_schema::{NodeBuffer, NodeKind, NodeRow, NodeValue, RunInfo, TraceWriter, WriterOptions};
+use hltpy_schema::{
+    NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter, WriterOptions,
+};
 
 fn write_trace(path: &Path, kinds: &[NodeKind], clean: bool) {
     let mut writer =
@@ -24,7 +26,14 @@ fn write_trace(path: &Path, kinds: &[NodeKind], clean: bool) {
         });
     }
     writer.write(&buffer.take_batch()).unwrap();
-    writer.finish(&["dsl".into()], clean, "stopped").unwrap();
+    writer
+        .finish(&RunEnd {
+            traced_modules: vec!["dsl".into()],
+            closed_cleanly: clean,
+            end_reason: "stopped".into(),
+            ..RunEnd::default()
+        })
+        .unwrap();
 }
 
 fn run(args: &[&Path]) -> (i32, String, String) {

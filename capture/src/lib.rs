@@ -43,6 +43,12 @@ fn from_traced<'py>(value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     flow::raw(value)
 }
 
+/// What a pickled traced value unpickles to: its raw value.
+#[pyfunction]
+fn _raw(value: Bound<'_, PyAny>) -> Bound<'_, PyAny> {
+    value
+}
+
 #[pyfunction]
 fn is_traced(value: &Bound<'_, PyAny>) -> bool {
     value.is_instance_of::<Traced>()
@@ -56,7 +62,7 @@ fn node_id(value: &Bound<'_, PyAny>) -> Option<u64> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node))]
+#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node, segment_nodes))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     path: &str,
@@ -71,6 +77,7 @@ fn start(
     locations: bool,
     conversions: bool,
     on_node: Option<Py<PyAny>>,
+    segment_nodes: Option<u64>,
 ) -> PyResult<()> {
     let Some(values) = ValuesMode::parse(values) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -90,7 +97,6 @@ fn start(
     let run = RunInfo {
         hltpy_version,
         python_version,
-        argv,
     };
     let options = Options {
         flush_every,
@@ -100,16 +106,29 @@ fn start(
         locations,
         conversions,
         on_node,
+        segment_nodes,
     };
-    recorder::start(run, path, options, traced_modules)
+    recorder::start(run, path, options, argv, traced_modules)
 }
 
 /// Ends the running capture; returns (trace path, nodes written).
 #[pyfunction]
-#[pyo3(signature = (closed_cleanly = true, end_reason = "stopped"))]
-fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<(String, u64)> {
-    let finished = recorder::stop(py, closed_cleanly, end_reason)?;
+#[pyo3(signature = (argv, closed_cleanly = true, end_reason = "stopped", keep_empty = true))]
+fn stop(
+    py: Python<'_>,
+    argv: Vec<String>,
+    closed_cleanly: bool,
+    end_reason: &str,
+    keep_empty: bool,
+) -> PyResult<(String, u64)> {
+    let finished = recorder::stop(py, argv, closed_cleanly, end_reason, keep_empty)?;
     Ok((finished.path, finished.nodes))
+}
+
+/// In a forked child: forget the parent's capture (see recorder).
+#[pyfunction]
+fn abandon_after_fork() {
+    recorder::abandon_after_fork();
 }
 
 #[pyfunction]
@@ -132,10 +151,12 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(trace, module)?)?;
     module.add_function(wrap_pyfunction!(from_traced, module)?)?;
     module.add_function(wrap_pyfunction!(is_traced, module)?)?;
+    module.add_function(wrap_pyfunction!(_raw, module)?)?;
     module.add_function(wrap_pyfunction!(node_id, module)?)?;
     module.add_function(wrap_pyfunction!(start, module)?)?;
     module.add_function(wrap_pyfunction!(stop, module)?)?;
     module.add_function(wrap_pyfunction!(capturing, module)?)?;
+    module.add_function(wrap_pyfunction!(abandon_after_fork, module)?)?;
     module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;
     Ok(())
 }

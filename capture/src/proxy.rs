@@ -458,6 +458,13 @@ impl Traced {
             let result = dispatch_special(slf, &function, "__len__", &[])?;
             return flow::raw(result.bind(slf.py())).extract();
         }
+        // CPython asks for a length as a size hint (tuple(gen), list(gen))
+        // and carries on without one: a value without a length is not an
+        // operation of the program, so it is not recorded.
+        let value = slf.get().value.bind(slf.py());
+        if !value.get_type().hasattr(intern!(slf.py(), "__len__"))? {
+            return value.len();
+        }
         raw_answer_op(
             slf,
             "__len__",
@@ -772,6 +779,17 @@ impl Traced {
             return dispatch_special(slf, &function, "__call__", &refs);
         }
         calls::call_untraced(py, callable, Some(this.node_id(py)), args, kwargs)
+    }
+
+    /// Pickled (e.g. sent to another process) as its raw value: a trace
+    /// belongs to the process that recorded it.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let identity = py
+            .import(intern!(py, "hltpy._hltpy"))?
+            .getattr(intern!(py, "_raw"))?;
+        let raw = flow::raw(slf.as_any());
+        PyTuple::new(py, [identity, PyTuple::new(py, [raw])?.into_any()])
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

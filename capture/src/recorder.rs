@@ -6,6 +6,7 @@
 //! code, so no thread can block on it while another waits for the GIL.
 
 use std::cell::Cell;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
@@ -13,7 +14,7 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use hltpy_schema::{
-    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, RunInfo, TraceError, TraceWriter,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, RunEnd, RunInfo, RunWriter, TraceError,
     WriterOptions,
 };
 use pyo3::exceptions::PyRuntimeError;
@@ -38,6 +39,8 @@ pub struct Options {
     pub conversions: bool,
     /// Called with each node as it is recorded.
     pub on_node: Option<Py<PyAny>>,
+    /// Roll the output into a directory of segments of about this many nodes.
+    pub segment_nodes: Option<u64>,
 }
 
 /// A node reference as stored in a proxy: the capture epoch in the high
@@ -151,7 +154,7 @@ struct Recorder {
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
     batches: Option<SyncSender<RecordBatch>>,
-    writer: Option<JoinHandle<Result<TraceWriter, TraceError>>>,
+    writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
 }
 
@@ -169,6 +172,7 @@ pub fn start(
     run: RunInfo,
     path: &str,
     options: Options,
+    argv: Vec<String>,
     traced_modules: Vec<String>,
 ) -> PyResult<()> {
     let mut guard = lock();
@@ -177,8 +181,27 @@ pub fn start(
             "a capture is already running; stop it (leave its `with hltpy.capture(...)` block) before starting another",
         ));
     }
-    let writer = TraceWriter::create(path, &run, &WriterOptions::default())
-        .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
+    // Segments finished while the run goes on record what is known now.
+    let rolling_end = RunEnd {
+        argv,
+        traced_modules: traced_modules.clone(),
+        closed_cleanly: true,
+        end_reason: "segment full; the run continues in the next one".into(),
+        segment: None,
+    };
+    let writer = RunWriter::create(
+        Path::new(path),
+        &run,
+        &WriterOptions::default(),
+        options.segment_nodes,
+        rolling_end,
+    )
+    .map_err(|err| pyo3::exceptions::PyOSError::new_err(err.to_string()))?;
+    // Segments roll over between batches: keep batches no larger than one.
+    let flush_every = match options.segment_nodes {
+        Some(rows) => options.flush_every.min(rows.max(1) as usize),
+        None => options.flush_every,
+    };
     // A small bound keeps memory flat if the disk is slower than the program.
     let (sender, receiver) = sync_channel::<RecordBatch>(4);
     let handle = std::thread::Builder::new()
@@ -205,8 +228,8 @@ pub fn start(
     *guard = Some(Recorder {
         epoch,
         next_id: 0,
-        buffer: NodeBuffer::with_capacity(options.flush_every),
-        flush_every: options.flush_every,
+        buffer: NodeBuffer::with_capacity(flush_every),
+        flush_every,
         with_locations: options.locations,
         locations: Locations::default(),
         type_names: FxHashMap::default(),
@@ -225,7 +248,13 @@ pub struct Finished {
 }
 
 /// Ends the capture: writes the last batch and the footer, renames the file.
-pub fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<Finished> {
+pub fn stop(
+    py: Python<'_>,
+    argv: Vec<String>,
+    closed_cleanly: bool,
+    end_reason: &str,
+    keep_empty: bool,
+) -> PyResult<Finished> {
     let recorder = {
         let mut guard = lock();
         ACTIVE.store(false, Ordering::Relaxed);
@@ -247,18 +276,26 @@ pub fn stop(py: Python<'_>, closed_cleanly: bool, end_reason: &str) -> PyResult<
     }
     drop(recorder.batches.take());
     let handle = recorder.writer.take().expect("writer thread set at start");
-    let traced_modules = recorder.traced_modules.clone();
-    let end_reason = end_reason.to_string();
+    let end = RunEnd {
+        argv,
+        traced_modules: recorder.traced_modules.clone(),
+        closed_cleanly,
+        end_reason: end_reason.to_string(),
+        segment: None,
+    };
     // Joining and writing the footer needs no Python: let other threads run.
     let finished = py.detach(move || {
         let writer = handle
             .join()
             .map_err(|_| "the trace writer thread panicked".to_string())?
             .map_err(|err| err.to_string())?;
-        let path = writer.path().display().to_string();
-        let nodes = writer
-            .finish(&traced_modules, closed_cleanly, &end_reason)
-            .map_err(|err| err.to_string())?;
+        let path = writer.output().display().to_string();
+        if !keep_empty && writer.rows() == 0 {
+            // Decided before the rename, so no empty file ever appears.
+            writer.discard().map_err(|err| err.to_string())?;
+            return Ok(Finished { path, nodes: 0 });
+        }
+        let nodes = writer.finish(&end).map_err(|err| err.to_string())?;
         Ok::<_, String>(Finished { path, nodes })
     });
     finished.map_err(pyo3::exceptions::PyOSError::new_err)
@@ -596,5 +633,21 @@ impl Recorder {
             self.locations.lines.insert((code_key, lasti), (file, line));
             (Some(file), Some(line))
         }
+    }
+}
+
+/// In a child made by `fork()`: forget the parent's capture without
+/// touching its file (the writer thread did not survive the fork, and the
+/// file belongs to the parent), so the child can start its own.
+pub fn abandon_after_fork() {
+    let inherited = lock().take();
+    ACTIVE.store(false, Ordering::Relaxed);
+    LISTENING.store(false, Ordering::Relaxed);
+    if let Some(mut recorder) = inherited {
+        // Dropping the handle detaches a thread that does not exist here;
+        // dropping the sender closes a channel nobody reads. The writer
+        // (with the parent's open file) lives inside the lost thread.
+        recorder.batches.take();
+        recorder.writer.take();
     }
 }

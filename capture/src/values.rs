@@ -300,6 +300,13 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
     match repr {
         Ok(text) => out.push_str(&text.to_string_lossy()),
         Err(err) => {
+            // Ctrl-C can land inside a user's __repr__ that hltpy called;
+            // swallowing it would leave the program uninterruptible, so it
+            // is delivered again to the program's next bytecode.
+            if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                // SAFETY: schedules a KeyboardInterrupt; needs the GIL, held here.
+                unsafe { ffi::PyErr_SetInterrupt() };
+            }
             let kind = err
                 .get_type(py)
                 .name()

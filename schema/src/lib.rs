@@ -9,6 +9,7 @@
 mod buffer;
 mod model;
 mod reader;
+mod segments;
 mod time;
 mod writer;
 
@@ -18,5 +19,6 @@ pub use model::{
     FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
 };
 pub use reader::{TraceError, TraceFile, TraceMetadata};
+pub use segments::{segment_files, segment_path, RunWriter};
 pub use time::utc_now_rfc3339;
-pub use writer::{RunInfo, TraceWriter, WriterOptions};
+pub use writer::{RunEnd, RunInfo, TraceWriter, WriterOptions};

@@ -10,7 +10,7 @@ pub const FORMAT_NAME: &str = "hltpy-trace";
 /// Readers refuse files whose major version is larger than theirs.
 pub const FORMAT_VERSION_MAJOR: u32 = 1;
 /// Minor versions only add optional columns, kinds or roles; readers accept any.
-pub const FORMAT_VERSION_MINOR: u32 = 0;
+pub const FORMAT_VERSION_MINOR: u32 = 1;
 
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
@@ -166,6 +166,10 @@ pub mod meta {
     pub const NODE_COUNT: &str = "hltpy.node_count";
     pub const CLOSED_CLEANLY: &str = "hltpy.closed_cleanly";
     pub const END_REASON: &str = "hltpy.end_reason";
+    /// Since 1.1: index of this file among the segments of one run.
+    pub const SEGMENT: &str = "hltpy.segment";
+    /// Since 1.1: "true" on the last segment of a run that ended.
+    pub const LAST_SEGMENT: &str = "hltpy.last_segment";
 }
 
 /// One column of the trace table, as the reader checks it.

@@ -56,6 +56,8 @@ pub struct TraceMetadata {
     pub node_count: Option<u64>,
     pub closed_cleanly: bool,
     pub end_reason: Option<String>,
+    /// (index, is last) for a file that is one segment of a run.
+    pub segment: Option<(u32, bool)>,
 }
 
 /// An opened, validated trace file.
@@ -282,6 +284,10 @@ fn parse_metadata(path: &Path, kv: &HashMap<&str, &str>) -> Result<TraceMetadata
         node_count,
         closed_cleanly: kv.get(meta::CLOSED_CLEANLY) == Some(&"true"),
         end_reason: text(meta::END_REASON),
+        segment: kv
+            .get(meta::SEGMENT)
+            .and_then(|index| index.parse().ok())
+            .map(|index| (index, kv.get(meta::LAST_SEGMENT) == Some(&"true"))),
     })
 }
 

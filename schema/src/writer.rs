@@ -43,7 +43,19 @@ impl Default for WriterOptions {
 pub struct RunInfo {
     pub hltpy_version: String,
     pub python_version: String,
+}
+
+/// What is known about a run when its trace (or one segment of it) ends.
+/// argv is only final here: a capture may start before `sys.argv` is set.
+#[derive(Clone, Debug, Default)]
+pub struct RunEnd {
     pub argv: Vec<String>,
+    pub traced_modules: Vec<String>,
+    pub closed_cleanly: bool,
+    pub end_reason: String,
+    /// For a trace rolled into segments: this segment's index and whether
+    /// it is the last one of the run.
+    pub segment: Option<(u32, bool)>,
 }
 
 /// Streams batches into one trace file.
@@ -88,7 +100,6 @@ impl TraceWriter {
             (meta::FORMAT_VERSION, version),
             (meta::HLTPY_VERSION, run.hltpy_version.clone()),
             (meta::PYTHON_VERSION, run.python_version.clone()),
-            (meta::ARGV, json_list(&run.argv)),
             (meta::START_TIME, start),
         ]
         .into_iter()
@@ -133,6 +144,11 @@ impl TraceWriter {
         })
     }
 
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     /// The path the finished trace will have.
     pub fn path(&self) -> &Path {
         &self.path
@@ -147,22 +163,33 @@ impl TraceWriter {
         Ok(())
     }
 
+    /// Removes the unfinished file: nothing is left under the trace's name.
+    pub fn discard(self) -> Result<(), TraceError> {
+        let partial = self.partial.clone();
+        drop(self.writer);
+        fs::remove_file(&partial).map_err(|source| TraceError::Io {
+            path: partial,
+            action: "remove",
+            source,
+        })
+    }
+
     /// Writes the footer with the end-of-run metadata and moves the file to
     /// its final name. Returns the number of rows written.
-    pub fn finish(
-        mut self,
-        traced_modules: &[String],
-        closed_cleanly: bool,
-        end_reason: &str,
-    ) -> Result<u64, TraceError> {
-        let end = [
-            (meta::TRACED_MODULES, json_list(traced_modules)),
+    pub fn finish(mut self, end: &RunEnd) -> Result<u64, TraceError> {
+        let mut keys = vec![
+            (meta::ARGV, json_list(&end.argv)),
+            (meta::TRACED_MODULES, json_list(&end.traced_modules)),
             (meta::END_TIME, utc_now_rfc3339()),
             (meta::NODE_COUNT, self.rows.to_string()),
-            (meta::CLOSED_CLEANLY, closed_cleanly.to_string()),
-            (meta::END_REASON, end_reason.to_string()),
+            (meta::CLOSED_CLEANLY, end.closed_cleanly.to_string()),
+            (meta::END_REASON, end.end_reason.clone()),
         ];
-        for (key, value) in end {
+        if let Some((index, last)) = end.segment {
+            keys.push((meta::SEGMENT, index.to_string()));
+            keys.push((meta::LAST_SEGMENT, last.to_string()));
+        }
+        for (key, value) in keys {
             self.writer
                 .append_key_value_metadata(KeyValue::new(key.to_string(), value));
         }

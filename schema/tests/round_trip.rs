@@ -6,15 +6,22 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::Array;
 use hltpy_schema::{
-    meta, InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunInfo, TraceError,
-    TraceFile, TraceWriter, WriterOptions,
+    meta, InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
+    TraceError, TraceFile, TraceWriter, WriterOptions,
 };
+
+fn clean_end() -> RunEnd {
+    RunEnd {
+        closed_cleanly: true,
+        end_reason: "stopped".into(),
+        ..RunEnd::default()
+    }
+}
 
 fn run_info() -> RunInfo {
     RunInfo {
         hltpy_version: "0.1.0".into(),
         python_version: "3.11.7".into(),
-        argv: vec!["prog.py".into(), "--flag=\"x\"".into()],
     }
 }
 
@@ -53,7 +60,13 @@ fn write_trace(path: &Path, count: u64, batch_rows: usize) -> u64 {
         writer.write(&buffer.take_batch()).unwrap();
     }
     writer
-        .finish(&["mydsl".to_string()], true, "stopped")
+        .finish(&RunEnd {
+            argv: vec!["prog.py".into(), "--flag=\"x\"".into()],
+            traced_modules: vec!["mydsl".into()],
+            closed_cleanly: true,
+            end_reason: "stopped".into(),
+            segment: None,
+        })
         .unwrap()
 }
 
@@ -70,7 +83,7 @@ fn written_trace_reads_back_with_metadata_and_rows() {
     assert!(metadata.closed_cleanly);
     assert_eq!(metadata.argv, vec!["prog.py", "--flag=\"x\""]);
     assert_eq!(metadata.traced_modules, vec!["mydsl"]);
-    assert_eq!(metadata.format_version, "1.0");
+    assert_eq!(metadata.format_version, "1.1");
     assert!(trace.extra_columns().is_empty());
     let mut seen = 0;
     for batch in trace.batches().unwrap() {
@@ -89,7 +102,7 @@ fn empty_trace_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.parquet");
     let writer = TraceWriter::create(&path, &run_info(), &WriterOptions::default()).unwrap();
-    assert_eq!(writer.finish(&[], true, "stopped").unwrap(), 0);
+    assert_eq!(writer.finish(&clean_end()).unwrap(), 0);
     let trace = TraceFile::open(&path).unwrap();
     assert_eq!(trace.rows(), 0);
 }

@@ -44,6 +44,7 @@ __all__ = [
     "from_traced",
     "is_traced",
     "node_id",
+    "running_capture",
     "trace",
     "trace_modules",
     "traced_modules",
@@ -140,6 +141,9 @@ class capture:
         ``operator.index()`` of traced values as UDispatch nodes.
       on_node: called with each ``hltpy.Node`` as it is recorded, in file
         order; an exception it raises is raised by the traced operation.
+      segment_nodes: roll the output into a directory ``path`` of complete
+        segment files (``part-00000.parquet``, …) of about this many nodes,
+        so a process killed without warning loses at most the last one.
       trace_callables: untraced callables (``math.sqrt``, ``len``, …) whose
         calls with traced arguments are recorded as UCall nodes while the
         capture runs; they are replaced where they are bound (their module
@@ -162,6 +166,7 @@ class capture:
         conversions: bool = False,
         on_node: Callable[[Node], object] | None = None,
         trace_callables: Iterable[Callable[..., Any]] = (),
+        segment_nodes: int | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.flush_every = flush_every
@@ -172,16 +177,20 @@ class capture:
         self.conversions = conversions
         self.on_node = on_node
         self.trace_callables = list(trace_callables)
+        self.segment_nodes = segment_nodes
         self.nodes: int | None = None
         self._patched: list[tuple[Any, str, Any]] = []
 
+    def _argv(self) -> list[str]:
+        argv = [str(a) for a in getattr(sys, "argv", [])]
+        return argv[:1] if self.values == "types" else argv
+
     def start(self) -> "capture":
-        argv = [str(a) for a in sys.argv]
-        if self.values == "types":
-            argv = argv[:1]
+        if self.segment_nodes is not None and self.segment_nodes < 1:
+            raise ValueError(f"segment_nodes must be at least 1, got {self.segment_nodes}")
         _hltpy.start(
             self.path,
-            argv=argv,
+            argv=self._argv(),
             python_version=platform.python_version(),
             hltpy_version=__version__,
             traced_modules=traced_modules(),
@@ -192,19 +201,29 @@ class capture:
             locations=self.locations,
             conversions=self.conversions,
             on_node=self.on_node,
+            segment_nodes=self.segment_nodes,
         )
+        global _running
+        _running = self
         try:
             self._patched = _install_callables(self.trace_callables)
         except BaseException:
-            _hltpy.stop(True, "could not install trace_callables")
+            self.stop("could not install trace_callables")
             raise
         return self
 
-    def stop(self, end_reason: str = "stopped") -> int:
-        """End the capture; returns the number of nodes written."""
+    def stop(self, end_reason: str = "stopped", keep_empty: bool = True) -> int:
+        """End the capture; returns the number of nodes written. With
+        ``keep_empty=False`` a capture that recorded nothing leaves no file."""
+        return self._finish(True, end_reason, keep_empty)
+
+    def _finish(self, closed_cleanly: bool, end_reason: str, keep_empty: bool = True) -> int:
+        global _running
         _restore_callables(self._patched)
         self._patched = []
-        self.path, self.nodes = _hltpy.stop(True, end_reason)
+        if _running is self:
+            _running = None
+        self.path, self.nodes = _hltpy.stop(self._argv(), closed_cleanly, end_reason, keep_empty)
         return self.nodes
 
     def __enter__(self) -> "capture":
@@ -253,9 +272,24 @@ def _restore_callables(patched: list[tuple[Any, str, Any]]) -> None:
         setattr(owner, attr, original)
 
 
+# The capture started by this process and not yet stopped, if any.
+_running: capture | None = None
+
+
+def running_capture() -> capture | None:
+    """The capture currently running in this process, if any."""
+    return _running
+
+
+def _forget_running_capture() -> None:
+    # After fork(): the parent's capture is not the child's to stop.
+    global _running
+    _running = None
+
+
 @atexit.register
 def _close_forgotten_capture() -> None:
     # A capture still running at exit (started, never stopped) is still
     # written as a valid file, marked as not closed cleanly.
-    if _hltpy.capturing():
-        _hltpy.stop(False, "the interpreter exited while the capture was running")
+    if _running is not None:
+        _running._finish(False, "the interpreter exited while the capture was running")

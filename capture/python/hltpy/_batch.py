@@ -1,0 +1,273 @@
+"""Capture in batch runs: the machinery behind ``python -m hltpy run`` and
+the ``HLTPY_TRACE`` environment form.
+
+A batch session owns one capture for a whole process: it traces the named
+modules when they are imported, names its output from a template, finishes
+the file however the process ends (return, exception, ``sys.exit``, SIGINT,
+SIGTERM), follows ``multiprocessing`` children (fork and spawn) into files
+of their own, and says clearly when nothing was traced.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import pathlib
+import signal
+import sys
+import time
+from typing import Any
+
+import hltpy
+
+# Environment variables of the environment form; children inherit them.
+ENV_TRACE = "HLTPY_TRACE"
+ENV_MODULES = "HLTPY_MODULES"
+# Set for children of a traced run: they write quietly (a pool worker that
+# got no work has nothing to say).
+ENV_PARENT = "HLTPY_PARENT"
+ENV_OPTIONS = {
+    "HLTPY_VALUES": ("values", str),
+    "HLTPY_MAX_REPR": ("max_repr", int),
+    "HLTPY_FLUSH_EVERY": ("flush_every", int),
+    "HLTPY_SEGMENT_NODES": ("segment_nodes", int),
+    "HLTPY_LOCATIONS": ("locations", lambda v: v not in ("0", "false", "no")),
+    "HLTPY_CONVERSIONS": ("conversions", lambda v: v in ("1", "true", "yes")),
+    "HLTPY_ALLOW_MUTATION": ("allow_mutation", lambda v: v in ("1", "true", "yes")),
+    "HLTPY_TRACE_CALLABLES": ("trace_callables", lambda v: [n for n in v.split(",") if n]),
+}
+
+
+def expand_output(template: str, script: str) -> str:
+    """Fills ``{pid}``, ``{time}`` and ``{script}`` in an output template."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.6f}"[1:].replace(".", "_")
+    try:
+        return template.format(pid=os.getpid(), time=stamp, script=script)
+    except (KeyError, IndexError, ValueError) as err:
+        raise SystemExit(
+            f"hltpy: bad output template {template!r}: {err!r}; use {{pid}}, {{time}} and {{script}}"
+        ) from None
+
+
+def child_template(template: str) -> str:
+    """The template children use: the parent's, made unique with ``{pid}``."""
+    if "{pid}" in template:
+        return template
+    path = pathlib.PurePath(template)
+    if path.suffix:
+        return str(path.with_name(f"{path.stem}.{{pid}}{path.suffix}"))
+    return f"{template}.{{pid}}"
+
+
+def resolve_callable(dotted: str) -> Any:
+    """``math.sqrt`` -> the function; ``len`` -> ``builtins.len``."""
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name or "builtins")
+        return getattr(module, attr)
+    except (ImportError, AttributeError):
+        raise SystemExit(f"hltpy: cannot find callable {dotted!r} to trace; give it as module.name, e.g. math.sqrt")
+
+
+class TraceOnImport(importlib.abc.MetaPathFinder):
+    """Traces the named modules (and their submodules) as they are imported."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.seen: set[str] = set()
+
+    def wanted(self, fullname: str) -> bool:
+        return any(fullname == n or fullname.startswith(n + ".") for n in self.names)
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if not self.wanted(fullname):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        finder_self = self
+
+        class TracingLoader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                finder_self.trace(module)
+
+        spec.loader = TracingLoader()
+        return spec
+
+    def trace(self, module: Any) -> None:
+        self.seen.add(module.__name__)
+        hltpy.trace_modules([module.__name__])
+
+    def install(self) -> None:
+        sys.meta_path.insert(0, self)
+        for name in list(sys.modules):
+            if self.wanted(name) and sys.modules[name] is not None:
+                self.trace(sys.modules[name])
+
+
+class BatchSession:
+    """One capture for the whole process, with batch-run habits."""
+
+    def __init__(self, template: str, modules: list[str], script: str, options: dict[str, Any]) -> None:
+        self.template = template
+        self.modules = modules
+        self.script = script
+        self.options = dict(options)
+        names = self.options.pop("trace_callables", [])
+        self.options["trace_callables"] = [resolve_callable(n) for n in names]
+        self.finder = TraceOnImport(modules)
+        self.capture: hltpy.capture | None = None
+        self.finished = False
+        self.finishing = False
+        self.terminate_when_finished = False
+        self.quiet = ENV_PARENT in os.environ
+
+    def start(self) -> None:
+        path = expand_output(self.template, self.script)
+        if os.path.isdir(path) and not self.options.get("segment_nodes"):
+            path = os.path.join(path, expand_output("hltpy-{script}-{pid}.parquet", self.script))
+        # A batch writes into a directory of traces: make it if needed.
+        parent = os.path.dirname(path)
+        if parent:
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError:
+                pass  # the capture below names the path and the reason
+        self.capture = hltpy.capture(path, **self.options)
+        self.capture.start()
+        self.finder.install()
+        self.export_to_children()
+        os.register_at_fork(after_in_child=self.after_fork_in_child)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, self.on_sigterm)
+        _register_exit(self)
+
+    def export_to_children(self) -> None:
+        """Spawned children (multiprocessing 'spawn', subprocesses running
+        Python) start their own capture from the environment."""
+        os.environ[ENV_TRACE] = child_template(self.template)
+        os.environ[ENV_PARENT] = str(os.getpid())
+        os.environ[ENV_MODULES] = ",".join(self.modules)
+        for variable, (option, _) in ENV_OPTIONS.items():
+            value = self.options.get(option)
+            if option == "trace_callables":
+                value = ",".join(f"{c.__module__}.{c.__name__}" for c in value or [])
+            if value not in (None, "", []):
+                os.environ[variable] = str(int(value) if isinstance(value, bool) else value)
+
+    def after_fork_in_child(self) -> None:
+        # The parent's file and writer thread are not ours: start afresh.
+        hltpy._hltpy.abandon_after_fork()
+        hltpy._forget_running_capture()
+        self.finished = False
+        self.quiet = True
+        self.template = child_template(self.template)
+        self.capture = hltpy.capture(expand_output(self.template, self.script), **self.options)
+        self.capture.start()
+        _register_exit(self)
+
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        """Finish the trace, then die of SIGTERM as the process would have.
+        Arriving while the trace is being finished, it waits for that."""
+        if self.finishing:
+            self.terminate_when_finished = True
+            return
+        self.finish("terminated by SIGTERM")
+        self.die_of_sigterm()
+
+    @staticmethod
+    def die_of_sigterm() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def finish(self, end_reason: str) -> None:
+        if self.finished or self.capture is None:
+            return
+        self.finished = True
+        if hltpy.running_capture() is not self.capture:
+            return
+        self.finishing = True
+        try:
+            nodes = self.capture.stop(end_reason, keep_empty=False)
+            self.report(nodes)
+        finally:
+            self.finishing = False
+        if self.terminate_when_finished:
+            self.die_of_sigterm()
+
+    def report(self, nodes: int) -> None:
+        never_imported = [n for n in self.modules if not any(s == n or s.startswith(n + ".") for s in self.finder.seen)]
+        if nodes == 0:
+            if self.quiet:
+                return
+            why = (
+                f"module(s) {', '.join(never_imported)} were never imported"
+                if never_imported
+                else "no operation touched a traced value"
+                if self.modules
+                else "no module was named to trace (use -t MODULE)"
+            )
+            sys.stderr.write(f"hltpy: nothing was traced, so no trace was written ({why}).\n")
+        elif never_imported and not self.quiet:
+            sys.stderr.write(
+                f"hltpy: note: module(s) {', '.join(never_imported)} were never imported, so not traced; "
+                f"{nodes} nodes written to {self.capture.path}.\n"
+            )
+
+
+def _register_exit(session: BatchSession) -> None:
+    """Finish at interpreter exit, and in multiprocessing children, which
+    leave through os._exit() after running multiprocessing's finalizers.
+    A forked child clears the finalizers it inherits and then runs its
+    "after fork" hooks: the finalizer is registered from one of those."""
+    import atexit
+    from multiprocessing import util
+
+    atexit.register(session.finish, "the interpreter exited")
+    util.Finalize(None, session.finish, args=("the process finished",), exitpriority=100)
+    util.register_after_fork(session, _finalize_in_forked_child)
+
+
+def _finalize_in_forked_child(session: BatchSession) -> None:
+    from multiprocessing import util
+
+    util.Finalize(None, session.finish, args=("the process finished",), exitpriority=100)
+
+
+def options_from_environment() -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for variable, (option, parse) in ENV_OPTIONS.items():
+        value = os.environ.get(variable)
+        if value:
+            try:
+                options[option] = parse(value)
+            except ValueError:
+                raise SystemExit(f"hltpy: {variable}={value!r} is not a valid {option}")
+    return options
+
+
+def start_from_environment() -> BatchSession | None:
+    """The environment form: ``HLTPY_TRACE=out.parquet HLTPY_MODULES=a,b``
+    starts a session in a process nobody changed the command line of."""
+    template = os.environ.get(ENV_TRACE)
+    if not template or hltpy.running_capture() is not None:
+        return None
+    modules = [m for m in os.environ.get(ENV_MODULES, "").split(",") if m]
+    script = pathlib.Path(sys.argv[0]).stem if getattr(sys, "argv", None) and sys.argv[0] else "python"
+    session = BatchSession(template, modules, script, options_from_environment())
+    session.start()
+    return session
