@@ -139,3 +139,25 @@ def test_on_node_error_from_a_const_is_raised_by_the_operation(captured):
     with pytest.raises(ValueError, match="13 refused"):
         with captured(on_node=refuse_big):
             hltpy.trace(13)
+
+
+def test_processor_dispatches_nodes_by_kind(captured):
+    class CountAdds(hltpy.Processor):
+        def __init__(self):
+            self.adds = []
+            self.consts = 0
+
+        def on_UDispatch(self, node):
+            if node.name == "__add__":
+                self.adds.append(node.value)
+
+        def on_Const(self, node):
+            self.consts += 1
+
+    processor = CountAdds()
+    with captured(on_node=processor):
+        x = hltpy.trace(1)
+        for _ in range(3):
+            x = x + 1
+        x = x * 2
+    assert processor.adds == [2, 3, 4] and processor.consts == 5

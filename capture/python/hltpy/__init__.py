@@ -36,6 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Node",
+    "Processor",
     "Traced",
     "TracedCallable",
     "TracedClass",
@@ -270,6 +271,21 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
 def _restore_callables(patched: list[tuple[Any, str, Any]]) -> None:
     for owner, attr, original in reversed(patched):
         setattr(owner, attr, original)
+
+
+class Processor:
+    """Processing nodes during tracing, one method per node kind.
+
+    Subclass it, define ``on_Call(node)``, ``on_UDispatch(node)``, … (any
+    kind in ``schema/FORMAT.md``), and pass an instance as
+    ``capture(on_node=...)``. Kinds without a method are skipped. Raising
+    from a method stops the program at the operation that made the node.
+    """
+
+    def __call__(self, node: Node) -> None:
+        method = getattr(self, "on_" + node.kind, None)
+        if method is not None:
+            method(node)
 
 
 # The capture started by this process and not yet stopped, if any.
