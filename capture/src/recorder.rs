@@ -316,6 +316,11 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
+/// Is an `on_node` callback installed (so values must be kept for it)?
+pub fn listening() -> bool {
+    LISTENING.load(Ordering::Relaxed)
+}
+
 /// What the running capture keeps of values (read on every node).
 pub fn values_mode() -> ValuesMode {
     ValuesMode::from_code(VALUES_MODE.load(Ordering::Relaxed))
@@ -420,10 +425,12 @@ pub fn record_op(
         recorder.flush_if_full();
         node
     };
-    if let Some(err) = THREAD.with(|t| t.pending.take()) {
-        return Err(err);
+    if listening {
+        if let Some(err) = THREAD.with(|t| t.pending.take()) {
+            return Err(err);
+        }
+        notify(py, events)?;
     }
-    notify(py, events)?;
     Ok(node)
 }
 

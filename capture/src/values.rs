@@ -85,7 +85,8 @@ impl<'py> Summary<'py> {
         Summary {
             ty: Some(ty),
             scalar,
-            object: Some(value.clone()),
+            // Only an `on_node` callback needs the value itself.
+            object: recorder::listening().then(|| value.clone()),
         }
     }
 
