@@ -39,7 +39,7 @@ build: venv
 test: build test-rust test-python
 
 test-rust:
-	cargo test --quiet -p hltpy-schema -p hltpy-analyze
+	cargo test --release --quiet -p hltpy-schema -p hltpy-analyze
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests

@@ -43,3 +43,29 @@ def test_analyzer_refuses_a_trace_cut_short(sample_traces, tmp_path):
     done = subprocess.run([ANALYZE, "check", str(cut)], capture_output=True, text=True)
     assert done.returncode == 2
     assert str(cut) in done.stderr and "not a Parquet file" in done.stderr
+
+
+def test_query_over_a_directory_of_sample_traces(sample_traces):
+    directory = sample_traces[0].parent
+    sql = (
+        "SELECT c.name, count(*) AS calls FROM calls c "
+        "WHERE c.trace LIKE '%addx.parquet' GROUP BY c.name ORDER BY c.name"
+    )
+    done = subprocess.run([ANALYZE, "query", sql, str(directory), "--format", "csv"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    # AddX(10).add_to(5, z=2), AddX2(3).add_twice(1) (two add_to inside), plus2(40), main()
+    assert done.stdout.splitlines() == [
+        "name,calls",
+        "add_to,3",
+        "add_twice,1",
+        "addx.AddX,2",
+        "addx.AddX2,1",
+        "main,1",
+        "plus2,1",
+    ]
+    done = subprocess.run(
+        [ANALYZE, "query", "SELECT count(*) AS n FROM traces WHERE complete", str(directory), "--format", "csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.splitlines() == ["n", str(len(sample_traces))]

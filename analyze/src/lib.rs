@@ -1,17 +1,14 @@
 //! hltpy-analyze: offline analysis of hltpy traces.
 //!
-//! For now one subcommand, `check`, which validates traces with the schema
-//! crate's reader and counts their nodes per kind. The DataFusion session
-//! (`query`, `summary`, `expr`, and the analysis passes) comes next and
-//! will register its tables over the same validated files.
+//! [`session`] opens traces (files, segment directories, directories and
+//! globs of them), validates them with the schema crate's reader and
+//! registers them in one DataFusion context as the tables `nodes`, `edges`,
+//! `traces` and the views `calls` and `values`. Each subcommand is a
+//! module that works on that session; passes added later register their
+//! outputs as tables in the same context, so SQL can join them.
 
 pub mod check;
-
-/// How a command ended, mapped to the process exit code by `main`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything asked for was done and found fine.
-    Ok,
-    /// The command ran but found a problem it reports (exit 1).
-    Problem,
-}
+pub mod error;
+pub mod output;
+pub mod query;
+pub mod session;

@@ -1,14 +1,19 @@
 //! `hltpy-analyze`: parses the command line, runs one subcommand, reports.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hltpy_analyze::{check, Outcome};
+use hltpy_analyze::error::AnalyzeError;
+use hltpy_analyze::output::Format;
+use hltpy_analyze::session::{self, Session};
+use hltpy_analyze::{check, output, query};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
+///
+/// A TRACE is a trace file, a directory of segments (one run), a directory
+/// of trace files, or a glob such as 'traces/*.parquet'.
 #[derive(Parser)]
-#[command(name = "hltpy-analyze", version, about, long_about = None)]
+#[command(name = "hltpy-analyze", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,16 +23,46 @@ struct Cli {
 enum Command {
     /// Validate traces and count their nodes per kind.
     ///
-    /// Reads every row of every file. A directory of segments
-    /// (part-00000.parquet, ...) written with segment_nodes is one trace. Exit code 0 when all files are
-    /// complete traces, 1 when one was not closed cleanly, 2 when one is
-    /// missing, not Parquet, not an hltpy trace, damaged or too new.
+    /// Reads every row of every file. Exit code 0 when all traces are
+    /// complete, 1 when one did not end cleanly, 2 when one is missing,
+    /// not Parquet, not an hltpy trace, damaged or too new.
     ///
     /// Example: hltpy-analyze check samples/traces/*.parquet
     Check {
-        /// Trace files, or directories of segments, to check.
+        /// Traces to check.
         #[arg(required = true)]
-        traces: Vec<PathBuf>,
+        traces: Vec<String>,
+    },
+    /// Run SQL over traces.
+    ///
+    /// Tables: nodes (one row per node, columns as in schema/FORMAT.md plus
+    /// `trace`), edges (trace, src, role, key, dst: one row per input),
+    /// calls (traced calls with their callable and returned node), values
+    /// (a node's value as one printable column), traces (run metadata).
+    /// Queries are read-only unless --allow-writes.
+    ///
+    /// Examples:
+    ///   hltpy-analyze query "SELECT kind, count(*) FROM nodes GROUP BY kind" trace.parquet
+    ///   hltpy-analyze query "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC" traces/
+    ///   hltpy-analyze query --file fan_in.sql --format csv -o fan_in.csv trace.parquet
+    Query {
+        /// The SQL (left out with --file).
+        #[arg(required_unless_present = "file")]
+        sql: Option<String>,
+        /// Traces to query (at least one).
+        traces: Vec<String>,
+        /// Read the SQL from this file instead.
+        #[arg(long)]
+        file: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write the result to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<String>,
+        /// Allow DDL, DML, COPY and statements.
+        #[arg(long)]
+        allow_writes: bool,
     },
 }
 
@@ -36,31 +71,63 @@ fn main() -> ExitCode {
     // turns decoder panics into errors, and the hook keeps them quiet.
     std::panic::set_hook(Box::new(|_| {}));
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("hltpy-analyze: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
     match cli.command {
         Command::Check { traces } => {
-            let mut outcome = Outcome::Ok;
-            let mut failed = false;
-            for path in &traces {
-                match check::check(path) {
-                    Ok(report) => {
-                        print!("{}", report.render());
-                        if !report.closed_cleanly {
-                            outcome = Outcome::Problem;
-                        }
-                    }
-                    Err(err) => {
-                        eprintln!("hltpy-analyze: {err}");
-                        failed = true;
-                    }
-                }
+            let mut all_complete = true;
+            for source in session::resolve(&traces)? {
+                let report = check::check(source)?;
+                print!("{}", report.render());
+                all_complete &= report.source.complete;
             }
-            if failed {
-                ExitCode::from(2)
-            } else if outcome == Outcome::Problem {
-                ExitCode::from(1)
-            } else {
+            Ok(if all_complete {
                 ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Query {
+            sql,
+            traces,
+            file,
+            format,
+            output: out,
+            allow_writes,
+        } => {
+            // With --file, every positional argument is a trace.
+            let (sql, traces) = match (sql, file) {
+                (first, Some(path)) => {
+                    let sql = std::fs::read_to_string(&path).map_err(|err| {
+                        AnalyzeError::Usage(format!("cannot read --file {path}: {err}"))
+                    })?;
+                    (sql, first.into_iter().chain(traces).collect::<Vec<_>>())
+                }
+                (Some(sql), None) => (sql, traces),
+                (None, None) => unreachable!("clap requires the SQL or --file"),
+            };
+            if traces.is_empty() {
+                return Err(AnalyzeError::Usage(
+                    "give at least one trace to query, e.g. hltpy-analyze query \"SELECT count(*) FROM nodes\" trace.parquet".into(),
+                ));
             }
+            let runtime = tokio::runtime::Runtime::new().map_err(|err| {
+                AnalyzeError::Engine(format!("cannot start the query runtime: {err}"))
+            })?;
+            let batches = runtime.block_on(async {
+                let session = Session::open(&traces).await?;
+                query::run(&session, &sql, allow_writes).await
+            })?;
+            output::write(&batches, format, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

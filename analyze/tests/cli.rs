@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::Command;
 
 use hltpy_schema::{
-    NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter, WriterOptions,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
+    TraceWriter, WriterOptions,
 };
 
 fn write_trace(path: &Path, kinds: &[NodeKind], clean: bool) {
@@ -37,8 +38,13 @@ fn write_trace(path: &Path, kinds: &[NodeKind], clean: bool) {
 }
 
 fn run(args: &[&Path]) -> (i32, String, String) {
+    let mut all: Vec<&std::ffi::OsStr> = vec!["check".as_ref()];
+    all.extend(args.iter().map(|p| p.as_os_str()));
+    analyze(&all)
+}
+
+fn analyze<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_hltpy-analyze"))
-        .arg("check")
         .args(args)
         .output()
         .unwrap();
@@ -99,4 +105,212 @@ fn check_names_bad_files_on_one_line_with_exit_2_and_no_backtrace() {
             "{stderr}"
         );
     }
+}
+
+/// `x = trace(3); y = x + 1` as capture would write it.
+fn write_add_trace(path: &Path) {
+    let mut writer =
+        TraceWriter::create(path, &RunInfo::default(), &WriterOptions::default()).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let file = buffer.intern_file("prog.py");
+    let int = buffer.intern_type("int");
+    let row = |id, kind, name, inputs, value| NodeRow {
+        id,
+        kind,
+        name,
+        inputs,
+        frame: None,
+        thread: 1,
+        file: Some(file),
+        line: Some(id as u32 + 1),
+        type_name: Some(int),
+        value: NodeValue::Int(value),
+    };
+    buffer.push(&row(0, NodeKind::Const, None, &[], 3));
+    buffer.push(&row(1, NodeKind::Const, None, &[], 1));
+    let inputs = [
+        NodeInput::new(Role::SelfValue, 0),
+        NodeInput::keyed(Role::Arg, InputKey::Index(0), 1),
+    ];
+    buffer.push(&row(2, NodeKind::UDispatch, Some("__add__"), &inputs, 4));
+    writer.write(&buffer.take_batch()).unwrap();
+    writer
+        .finish(&RunEnd {
+            closed_cleanly: true,
+            end_reason: "stopped".into(),
+            ..RunEnd::default()
+        })
+        .unwrap();
+}
+
+#[test]
+fn query_counts_kinds_as_an_aligned_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let sql = "SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY kind";
+    let (code, stdout, stderr) = analyze(&["query".as_ref(), sql.as_ref(), path.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    let expected = "\
++-----------+---+
+| kind      | n |
++-----------+---+
+| Const     | 2 |
+| UDispatch | 1 |
++-----------+---+
+";
+    assert_eq!(stdout, expected);
+}
+
+#[test]
+fn edges_and_values_views_show_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let sql = "SELECT src, role, key, dst FROM edges ORDER BY src";
+    let (code, stdout, stderr) =
+        analyze(&["query", sql, path.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "src,role,key,dst\n0,self,,2\n1,arg,0,2\n");
+    let sql = "SELECT id, value FROM values ORDER BY id";
+    let (_, stdout, _) = analyze(&["query", sql, path.to_str().unwrap(), "--format", "ndjson"]);
+    assert_eq!(
+        stdout,
+        "{\"id\":0,\"value\":\"3\"}\n{\"id\":1,\"value\":\"1\"}\n{\"id\":2,\"value\":\"4\"}\n"
+    );
+}
+
+#[test]
+fn several_traces_in_a_directory_are_told_apart_by_the_trace_column() {
+    let dir = tempfile::tempdir().unwrap();
+    write_add_trace(&dir.path().join("a.parquet"));
+    write_add_trace(&dir.path().join("b.parquet"));
+    std::fs::write(dir.path().join("notes.txt"), "not a trace").unwrap();
+    let sql = "SELECT count(DISTINCT trace) AS traces, count(*) AS nodes FROM nodes";
+    let (code, stdout, stderr) = analyze(&[
+        "query",
+        sql,
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "[{\"traces\":2,\"nodes\":6}]");
+    let pattern = format!("{}/*.parquet", dir.path().display());
+    let (code, stdout, _) = analyze(&[
+        "query",
+        "SELECT trace, nodes FROM traces ORDER BY trace",
+        &pattern,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("a.parquet,3") && stdout.contains("b.parquet,3"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn query_from_a_file_to_a_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let sql_file = dir.path().join("q.sql");
+    std::fs::write(
+        &sql_file,
+        "SELECT id, name FROM nodes WHERE kind = 'UDispatch'",
+    )
+    .unwrap();
+    let out = dir.path().join("out.parquet");
+    let (code, _, stderr) = analyze(&[
+        "query",
+        "--file",
+        sql_file.to_str().unwrap(),
+        path.to_str().unwrap(),
+        "--format",
+        "parquet",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = analyze(&[
+        "query",
+        "SELECT 1 AS one",
+        path.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout, "one\n1\n");
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+    let (code, _, stderr) = analyze(&[
+        "query",
+        "SELECT 1",
+        path.to_str().unwrap(),
+        "--format",
+        "parquet",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("-o FILE"), "{stderr}");
+}
+
+#[test]
+fn queries_are_read_only_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let copy_target = dir.path().join("copy.csv");
+    let copy = format!("COPY (SELECT * FROM values) TO '{}'", copy_target.display());
+    for sql in [
+        "CREATE TABLE t AS SELECT 1",
+        copy.as_str(),
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let (code, _, stderr) = analyze(&["query", sql, path.to_str().unwrap()]);
+        assert_eq!(code, 2, "{sql}: {stderr}");
+        assert!(
+            stderr.contains("read-only") && stderr.contains("--allow-writes"),
+            "{stderr}"
+        );
+    }
+    assert!(!copy_target.exists());
+    let (code, _, stderr) = analyze(&[
+        "query",
+        copy.as_str(),
+        path.to_str().unwrap(),
+        "--allow-writes",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(copy_target.exists());
+}
+
+#[test]
+fn sql_mistakes_point_at_the_problem_and_list_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let (code, _, stderr) = analyze(&["query", "SELECT nope FROM nodes", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.contains("edges(trace, src, role, key, dst)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = analyze(&["query", "SELEC 1", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("SELEC"), "{stderr}");
+}
+
+#[test]
+fn bad_trace_arguments_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = format!("{}/*.parquet", dir.path().display());
+    let (code, _, stderr) = analyze(&["query", "SELECT 1", &pattern]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no file matches"), "{stderr}");
+    let missing = dir.path().join("missing.parquet");
+    let (code, _, stderr) = analyze(&["query", "SELECT 1", missing.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing.parquet"), "{stderr}");
 }

@@ -1,0 +1,30 @@
+//! Errors of the analyzer, each one line for stderr, with the exit code
+//! `main` maps it to (2: bad usage or input).
+
+use hltpy_schema::TraceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// A trace file is missing, not a trace, damaged or too new.
+    #[error(transparent)]
+    Input(#[from] TraceError),
+    /// A query the user wrote is wrong; the message lists the tables.
+    #[error("{0}")]
+    Query(String),
+    /// Writing the output failed.
+    #[error("cannot write {path}: {detail}")]
+    Output { path: String, detail: String },
+    /// The query engine failed on valid input.
+    #[error("{0}")]
+    Engine(String),
+}
+
+impl AnalyzeError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}

@@ -1,0 +1,306 @@
+//! The DataFusion session over one or more traces: resolves the user's
+//! paths (files, directories, segment directories, globs), validates every
+//! file with the schema crate's reader, and registers the tables and views
+//! that every subcommand and pass queries.
+//!
+//! Tables: `nodes` (FORMAT.md's columns plus `trace`), `edges` (one row per
+//! input), `traces` (run metadata), and the views `calls` and `values`.
+//! Passes register their own outputs in the same context.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use hltpy_schema::{segment_files, TraceError, TraceFile, TraceMetadata};
+
+use crate::error::AnalyzeError;
+
+/// One trace: a file, or the segment files of one run.
+#[derive(Debug, Clone)]
+pub struct TraceSource {
+    /// The value of the `trace` column: the path as the user gave it.
+    pub name: String,
+    pub path: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub metadata: TraceMetadata,
+    pub rows: u64,
+    /// Did the run end cleanly (for segments: is the last one there)?
+    pub complete: bool,
+    pub extra_columns: Vec<String>,
+}
+
+/// Expands the user's arguments into traces, validating every file.
+pub fn resolve(inputs: &[String]) -> Result<Vec<TraceSource>, AnalyzeError> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        let paths = if input.contains(['*', '?', '[']) {
+            let matches: Vec<PathBuf> = glob::glob(input)
+                .map_err(|err| AnalyzeError::Usage(format!("bad glob pattern {input:?}: {err}")))?
+                .filter_map(Result::ok)
+                .collect();
+            if matches.is_empty() {
+                return Err(AnalyzeError::Usage(format!("no file matches {input:?}")));
+            }
+            matches
+        } else {
+            vec![PathBuf::from(input)]
+        };
+        for path in paths {
+            sources.extend(open_path(&path)?);
+        }
+    }
+    if sources.is_empty() {
+        return Err(AnalyzeError::Usage("no trace given".into()));
+    }
+    Ok(sources)
+}
+
+fn open_path(path: &Path) -> Result<Vec<TraceSource>, AnalyzeError> {
+    if !path.is_dir() {
+        return Ok(vec![open_file(path)?]);
+    }
+    let segments = segment_files(path)?;
+    if !segments.is_empty() {
+        return Ok(vec![open_segments(path, segments)?]);
+    }
+    // A directory of traces: every finished .parquet file in it.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|source| TraceError::Io {
+            path: path.to_path_buf(),
+            action: "list",
+            source,
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "parquet") || p.join("part-00000.parquet").exists()
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(AnalyzeError::Input(TraceError::NotATrace {
+            path: path.to_path_buf(),
+            reason: "it is a directory with no .parquet trace in it".into(),
+        }));
+    }
+    files
+        .iter()
+        .map(|f| open_path(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map(|v| v.concat())
+}
+
+fn open_file(path: &Path) -> Result<TraceSource, AnalyzeError> {
+    let trace = TraceFile::open_lenient(path)?;
+    Ok(TraceSource {
+        name: path.display().to_string(),
+        path: path.to_path_buf(),
+        files: vec![path.to_path_buf()],
+        metadata: trace.metadata().clone(),
+        rows: trace.rows(),
+        complete: trace.metadata().closed_cleanly,
+        extra_columns: trace.extra_columns().to_vec(),
+    })
+}
+
+fn open_segments(dir: &Path, files: Vec<PathBuf>) -> Result<TraceSource, AnalyzeError> {
+    let mut rows = 0;
+    let mut last = None;
+    let mut extra_columns = Vec::new();
+    for (expected, file) in files.iter().enumerate() {
+        let trace = TraceFile::open(file)?;
+        let index = trace.metadata().segment.map(|(index, _)| index as usize);
+        if index != Some(expected) {
+            return Err(AnalyzeError::Input(TraceError::NotATrace {
+                path: file.clone(),
+                reason: format!(
+                    "expected segment {expected} of the run in {}, found {index:?}",
+                    dir.display()
+                ),
+            }));
+        }
+        rows += trace.rows();
+        extra_columns.extend(trace.extra_columns().iter().cloned());
+        last = Some(trace);
+    }
+    let last = last.expect("segment_files found at least one");
+    let mut metadata = last.metadata().clone();
+    let ended = metadata.segment.is_some_and(|(_, is_last)| is_last);
+    if !ended {
+        metadata.closed_cleanly = false;
+        metadata.end_reason =
+            Some("the run's last segment is missing: the process ended before finishing it".into());
+    }
+    metadata.node_count = Some(rows);
+    Ok(TraceSource {
+        name: dir.display().to_string(),
+        path: dir.to_path_buf(),
+        files,
+        complete: ended && metadata.closed_cleanly,
+        metadata,
+        rows,
+        extra_columns,
+    })
+}
+
+/// Escapes a string for a SQL literal.
+fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A DataFusion context with the traces registered.
+pub struct Session {
+    pub ctx: SessionContext,
+    pub sources: Vec<TraceSource>,
+}
+
+/// The views every session has, in the order they are created.
+const VIEWS: &[(&str, &str)] = &[
+    (
+        "edges",
+        // One row per input. unnest gives a struct; its fields are named.
+        "SELECT trace, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role, \
+         input['key'] AS key, dst \
+         FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)",
+    ),
+    (
+        "values",
+        "SELECT trace, id, kind, name, type, \
+         COALESCE(CAST(value_int AS VARCHAR), CAST(value_float AS VARCHAR), \
+                  CAST(value_bool AS VARCHAR), value_str, value_repr) AS value \
+         FROM nodes",
+    ),
+    (
+        "calls",
+        // Every traced call with what was called and what it returned.
+        "SELECT c.trace, c.id, CAST(c.kind AS VARCHAR) AS kind, c.name, c.frame, c.file, c.line, \
+                callee.name AS callable, ret.src AS returned, \
+                COALESCE(CAST(c.value_int AS VARCHAR), CAST(c.value_float AS VARCHAR), \
+                         CAST(c.value_bool AS VARCHAR), c.value_str, c.value_repr) AS value \
+         FROM nodes c \
+         LEFT JOIN edges callable ON callable.trace = c.trace AND callable.dst = c.id AND callable.role = 'callable' \
+         LEFT JOIN nodes callee ON callee.trace = c.trace AND callee.id = callable.src \
+         LEFT JOIN edges ret ON ret.trace = c.trace AND ret.dst = c.id AND ret.role = 'return' \
+         WHERE c.kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')",
+    ),
+];
+
+impl Session {
+    /// Opens the traces and registers `nodes`, `edges`, `traces`, `calls`, `values`.
+    pub async fn open(inputs: &[String]) -> Result<Session, AnalyzeError> {
+        let sources = resolve(inputs)?;
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let mut parts = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            let table = format!("__trace_{index}");
+            let paths: Vec<String> = source
+                .files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            let frame = ctx
+                .read_parquet(paths, ParquetReadOptions::default())
+                .await
+                .map_err(|err| {
+                    AnalyzeError::Engine(format!("cannot read {}: {err}", source.name))
+                })?;
+            ctx.register_table(table.as_str(), frame.into_view())
+                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+            parts.push(format!(
+                "SELECT {} AS trace, id, kind, name, inputs, frame, thread, file, line, type, \
+                 value_int, value_float, value_bool, value_str, value_repr FROM {table}",
+                sql_string(&source.name)
+            ));
+        }
+        let session = Session { ctx, sources };
+        session
+            .create_view("nodes", &parts.join(" UNION ALL "))
+            .await?;
+        for (name, sql) in VIEWS {
+            session.create_view(name, sql).await?;
+        }
+        session.register_traces_table()?;
+        Ok(session)
+    }
+
+    async fn create_view(&self, name: &str, sql: &str) -> Result<(), AnalyzeError> {
+        let frame = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(|err| AnalyzeError::Engine(format!("cannot define view {name}: {err}")))?;
+        self.ctx
+            .register_table(name, frame.into_view())
+            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+        Ok(())
+    }
+
+    /// `traces`: one row per trace with its run metadata.
+    fn register_traces_table(&self) -> Result<(), AnalyzeError> {
+        let text = |f: &dyn Fn(&TraceSource) -> Option<String>| -> ArrayRef {
+            Arc::new(StringArray::from(
+                self.sources.iter().map(f).collect::<Vec<_>>(),
+            ))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("trace", DataType::Utf8, false),
+            Field::new("nodes", DataType::UInt64, false),
+            Field::new("segments", DataType::UInt64, false),
+            Field::new("complete", DataType::Boolean, false),
+            Field::new("end_reason", DataType::Utf8, true),
+            Field::new("start_time", DataType::Utf8, true),
+            Field::new("end_time", DataType::Utf8, true),
+            Field::new("traced_modules", DataType::Utf8, true),
+            Field::new("argv", DataType::Utf8, true),
+            Field::new("hltpy_version", DataType::Utf8, true),
+            Field::new("python_version", DataType::Utf8, true),
+            Field::new("format_version", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            text(&|s| Some(s.name.clone())),
+            Arc::new(UInt64Array::from_iter_values(
+                self.sources.iter().map(|s| s.rows),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                self.sources.iter().map(|s| s.files.len() as u64),
+            )),
+            Arc::new(BooleanArray::from(
+                self.sources.iter().map(|s| s.complete).collect::<Vec<_>>(),
+            )),
+            text(&|s| s.metadata.end_reason.clone()),
+            text(&|s| Some(s.metadata.start_time.clone())),
+            text(&|s| s.metadata.end_time.clone()),
+            text(&|s| Some(s.metadata.traced_modules.join(","))),
+            text(&|s| Some(s.metadata.argv.join(" "))),
+            text(&|s| Some(s.metadata.hltpy_version.clone())),
+            text(&|s| Some(s.metadata.python_version.clone())),
+            text(&|s| Some(s.metadata.format_version.clone())),
+        ];
+        let batch = RecordBatch::try_new(schema, columns)
+            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+        self.ctx
+            .register_batch("traces", batch)
+            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+        Ok(())
+    }
+
+    /// "table(col, col, ...)" for every user-facing table, for error messages.
+    pub async fn describe_tables(&self) -> String {
+        let mut lines = Vec::new();
+        for table in ["nodes", "edges", "calls", "values", "traces"] {
+            if let Ok(provider) = self.ctx.table_provider(table).await {
+                let columns: Vec<String> = provider
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                lines.push(format!("  {table}({})", columns.join(", ")));
+            }
+        }
+        lines.join("\n")
+    }
+}
