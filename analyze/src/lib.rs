@@ -9,6 +9,8 @@
 
 pub mod check;
 pub mod error;
+pub mod expr;
 pub mod output;
 pub mod query;
 pub mod session;
+pub mod summary;

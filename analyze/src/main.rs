@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use hltpy_analyze::error::AnalyzeError;
 use hltpy_analyze::output::Format;
 use hltpy_analyze::session::{self, Session};
-use hltpy_analyze::{check, output, query};
+use hltpy_analyze::{check, expr, output, query, summary};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -32,6 +32,35 @@ enum Command {
         /// Traces to check.
         #[arg(required = true)]
         traces: Vec<String>,
+    },
+    /// What was traced: run metadata, nodes per kind, traced calls, the
+    /// deepest call nesting, the largest fan-in and fan-out, and warnings.
+    ///
+    /// Exit code 1 when a trace did not end cleanly.
+    ///
+    /// Example: hltpy-analyze summary samples/traces/units.parquet
+    Summary {
+        /// Traces to summarize.
+        #[arg(required = true)]
+        traces: Vec<String>,
+    },
+    /// Rebuild the Python expression that produced a node.
+    ///
+    /// By default the node a run ends with (the last top-level result).
+    /// Sub-expressions used more than once are named once (t1 = ...).
+    ///
+    /// Examples:
+    ///   hltpy-analyze expr trace.parquet
+    ///   hltpy-analyze expr trace.parquet --node 42 --depth 3
+    Expr {
+        /// The trace (one).
+        trace: String,
+        /// Id of the node to rebuild.
+        #[arg(long)]
+        node: Option<u64>,
+        /// How many levels of operations to print before eliding with …#id.
+        #[arg(long, default_value_t = 50)]
+        depth: usize,
     },
     /// Run SQL over traces.
     ///
@@ -80,6 +109,11 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
+    tokio::runtime::Runtime::new()
+        .map_err(|err| AnalyzeError::Engine(format!("cannot start the query runtime: {err}")))
+}
+
 fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
     match cli.command {
         Command::Check { traces } => {
@@ -94,6 +128,49 @@ fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Summary { traces } => {
+            let (text, complete) = runtime()?.block_on(async {
+                let session = Session::open(&traces).await?;
+                summary::summarize(&session).await
+            })?;
+            print!("{text}");
+            Ok(if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Expr { trace, node, depth } => {
+            let text = runtime()?.block_on(async {
+                let session = Session::open(std::slice::from_ref(&trace)).await?;
+                let [source] = session.sources.as_slice() else {
+                    return Err(AnalyzeError::Usage(format!(
+                        "expr reads one trace, and {trace:?} holds {}; name one file",
+                        session.sources.len()
+                    )));
+                };
+                let graph = expr::Graph::load(&session, &source.name).await?;
+                let root = match node {
+                    Some(id) if graph.contains(id) => id,
+                    Some(id) => {
+                        return Err(AnalyzeError::Usage(format!(
+                            "node {id} is not in {}; ids run from 0 to {}",
+                            source.name,
+                            source.rows.saturating_sub(1)
+                        )))
+                    }
+                    None => graph.final_node().ok_or_else(|| {
+                        AnalyzeError::Usage(format!(
+                            "{} has no top-level result to show",
+                            source.name
+                        ))
+                    })?,
+                };
+                Ok(expr::render(&graph, root, depth.max(1)))
+            })?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Query {
             sql,

@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt64Array};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
@@ -285,6 +286,47 @@ impl Session {
             .register_batch("traces", batch)
             .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         Ok(())
+    }
+
+    /// Runs `sql` and gives every row with each column as text ("" for
+    /// NULL): for passes that read small results.
+    pub async fn text_rows(&self, sql: &str) -> Result<Vec<Vec<String>>, AnalyzeError> {
+        let failed = |err: datafusion::error::DataFusionError| {
+            AnalyzeError::Engine(format!("internal query failed: {err}"))
+        };
+        let batches = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(failed)?
+            .collect()
+            .await
+            .map_err(failed)?;
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| cast(c, &DataType::Utf8))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+            for row in 0..batch.num_rows() {
+                rows.push(
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let strings = c.as_string::<i32>();
+                            if strings.is_null(row) {
+                                String::new()
+                            } else {
+                                strings.value(row).to_string()
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(rows)
     }
 
     /// "table(col, col, ...)" for every user-facing table, for error messages.

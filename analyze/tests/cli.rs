@@ -314,3 +314,23 @@ fn bad_trace_arguments_are_one_line_errors() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("missing.parquet"), "{stderr}");
 }
+
+#[test]
+fn expr_rebuilds_the_final_expression_and_summary_reports_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let (code, stdout, stderr) = analyze(&["expr", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "3 + 1\n");
+    let (code, _, stderr) = analyze(&["expr", path.to_str().unwrap(), "--node", "99"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("node 99 is not in"), "{stderr}");
+    let (code, stdout, stderr) = analyze(&["summary", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("kinds: Const 2, UDispatch 1"), "{stdout}");
+    assert!(
+        stdout.contains("largest fan-out: #0 Const (1), #1 Const (1)"),
+        "{stdout}"
+    );
+}
