@@ -69,3 +69,29 @@ def test_query_over_a_directory_of_sample_traces(sample_traces):
         text=True,
     )
     assert done.stdout.splitlines() == ["n", str(len(sample_traces))]
+
+
+def test_expr_reproduces_the_seed_examples(sample_traces, tmp_path):
+    addx = next(p for p in sample_traces if p.name == "addx.parquet")
+    first_add_to = subprocess.run(
+        [ANALYZE, "query", "SELECT min(id) FROM nodes WHERE name = 'add_to' AND kind = 'Dispatch'", str(addx), "--format", "csv"],
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[1]
+    done = subprocess.run([ANALYZE, "expr", str(addx), "--node", first_add_to], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "AddX(10).add_to(5, z=2)"
+    script = tmp_path / "two.py"
+    script.write_text(
+        "import hltpy\n"
+        "with hltpy.capture('two.parquet'):\n"
+        "    r = hltpy.trace(2) + 3\n"
+        "with hltpy.capture('slices.parquet'):\n"
+        "    x, y = hltpy.trace({'a': 1}), hltpy.trace([1, 2, 3, 4])\n"
+        "    r = (x['a'] + 3) * y[1:-1][0]\n"
+    )
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True)
+    two = subprocess.run([ANALYZE, "expr", str(tmp_path / "two.parquet")], capture_output=True, text=True)
+    assert two.stdout.strip() == "2 + 3"
+    slices = subprocess.run([ANALYZE, "expr", str(tmp_path / "slices.parquet")], capture_output=True, text=True)
+    assert slices.stdout.strip() == "({'a': 1}['a'] + 3) * [1, 2, 3, 4][1:-1][0]"

@@ -212,8 +212,13 @@ fn count_uses(
     }
     if let Some(node) = graph.nodes.get(&id) {
         for (role, _, src) in &node.inputs {
-            // Defaults and read-back sources are not printed, so not uses.
-            if role != "default" && role != "source" {
+            // Only inputs that are printed count as uses: not defaults,
+            // read-back sources, a call's returned body value, or the class
+            // and new object of a NewInit (printed as `Class(args)`).
+            let hidden = matches!(role.as_str(), "default" | "source" | "return")
+                || (matches!(node.kind.as_str(), "NewInit" | "Obj")
+                    && matches!(role.as_str(), "class" | "object"));
+            if !hidden {
                 count_uses(graph, *src, depth - 1, uses, seen);
             }
         }
