@@ -300,8 +300,7 @@ pub fn call_traced(
     if !recording() {
         return call_through(function, receiver, args, kwargs).map(Bound::unbind);
     }
-    let generator = signature_of(function)?.generator;
-    let (result, node) = invoke(py, site, function, receiver, args, kwargs)?;
+    let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
     if generator && !result.is_none() {
         let flavor = Flavor::Generator;
         return Ok(Py::new(py, Traced::new(result.unbind(), node, flavor))?.into_any());
@@ -326,7 +325,8 @@ fn call_through<'py>(
 }
 
 /// Binds, records the Argument nodes, runs the body in the call's frame,
-/// and records the call node.
+/// and records the call node. Also says whether the function is a
+/// generator function, so callers need not look its signature up again.
 fn invoke<'py>(
     py: Python<'py>,
     site: CallSite,
@@ -334,7 +334,7 @@ fn invoke<'py>(
     receiver: Option<&Bound<'py, PyAny>>,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(Bound<'py, PyAny>, NodeRef)> {
+) -> PyResult<(Bound<'py, PyAny>, NodeRef, bool)> {
     let signature = signature_of(function)?;
     let kind = if signature.generator {
         NodeKind::Generator
@@ -351,10 +351,14 @@ fn invoke<'py>(
         // Arguments that do not fit: Python raises the usual TypeError
         // before the body runs.
         let result = call_through(function, receiver, args, kwargs)?;
-        return Ok((result, NO_NODE));
+        return Ok((result, NO_NODE, signature.generator));
     };
     let Some(call_ref) = site.reserved.or_else(recorder::reserve_id) else {
-        return Ok((call_through(function, receiver, args, kwargs)?, NO_NODE));
+        return Ok((
+            call_through(function, receiver, args, kwargs)?,
+            NO_NODE,
+            signature.generator,
+        ));
     };
     let call_id = call_ref & ID_MASK;
     let mut positional: Vec<Bound<'py, PyAny>> = receiver.into_iter().cloned().collect();
@@ -430,7 +434,7 @@ fn invoke<'py>(
                 &inputs,
                 &summary,
             )?;
-            Ok((result, node))
+            Ok((result, node, signature.generator))
         }
     }
 }
@@ -841,7 +845,7 @@ impl TracedClass {
                 reserved: Some(call_ref),
                 value: Some(object.clone().unbind()),
             };
-            invoke(py, site, &init, Some(receiver.as_any()), args, kwargs).map(|(_, node)| node)
+            invoke(py, site, &init, Some(receiver.as_any()), args, kwargs).map(|(_, node, _)| node)
         } else {
             untraced_init(
                 py,
