@@ -9,14 +9,25 @@ PY := $(VENV)/bin/python
 # build; CI on a fresh machine simply creates it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hltpy/target
 ANALYZE := $(VENV)/bin/hltpy-analyze
-TRACES := samples/traces
+# Fresh captures of the samples go to DEMO_TRACES; the committed traces in
+# samples/traces (what the analyzer's snapshot tests read) change only
+# through `make samples`.
+DEMO_TRACES := samples/out
 
-.PHONY: demo build venv test test-rust test-python bench lint clean
+.PHONY: demo samples build venv test test-rust test-python bench bench-analyze lint clean
 
-## demo: build everything, capture the samples, show what was captured
+## demo: build everything, capture the samples, show what was captured and
+## what the analyzer makes of it
 demo: build
-	$(PY) samples/run_samples.py $(TRACES)
-	$(ANALYZE) check $(TRACES)/*.parquet
+	$(PY) samples/run_samples.py $(DEMO_TRACES)
+	$(ANALYZE) check $(DEMO_TRACES)
+	$(ANALYZE) summary $(DEMO_TRACES)/units.parquet
+	$(ANALYZE) query "SELECT trace, name, count(*) AS calls FROM calls GROUP BY trace, name ORDER BY calls DESC, name LIMIT 8" $(DEMO_TRACES)
+	$(ANALYZE) expr $(DEMO_TRACES)/addx.parquet --node 14
+
+## samples: refresh the committed sample traces (then review the snapshot diffs)
+samples: build
+	$(PY) samples/run_samples.py samples/traces
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
@@ -48,9 +59,13 @@ test-python:
 bench: build
 	$(PY) bench/capture_bench.py
 
+## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace
+bench-analyze: build
+	$(PY) bench/analyze_bench.py
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -p hltpy-schema -p hltpy-analyze -p hltpy-capture -- -D warnings
 
 clean:
-	rm -rf $(VENV) $(TRACES)
+	rm -rf $(VENV) $(DEMO_TRACES) bench/out
