@@ -23,7 +23,7 @@ demo: build
 	$(ANALYZE) check $(DEMO_TRACES)
 	$(ANALYZE) summary $(DEMO_TRACES)/units.parquet
 	$(ANALYZE) query "SELECT trace, name, count(*) AS calls FROM calls GROUP BY trace, name ORDER BY calls DESC, name LIMIT 8" $(DEMO_TRACES)
-	$(ANALYZE) expr $(DEMO_TRACES)/addx.parquet --node 14
+	$(ANALYZE) expr $(DEMO_TRACES)/units.parquet --node 125
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build
@@ -43,14 +43,14 @@ build: venv
 	rm -rf $(CARGO_TARGET_DIR)/wheels
 	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels
 	$(PY) -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/wheels/hltpy-*.whl
-	cargo build --release --quiet -p hltpy-analyze
-	cp $(CARGO_TARGET_DIR)/release/hltpy-analyze $(ANALYZE)
+	cargo build --profile analyze --quiet -p hltpy-analyze
+	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(ANALYZE)
 
 ## test: every test (Rust and Python); what CI runs
 test: build test-rust test-python
 
 test-rust:
-	cargo test --release --quiet -p hltpy-schema -p hltpy-analyze
+	cargo test --profile analyze --quiet -p hltpy-schema -p hltpy-analyze
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests

@@ -8,6 +8,7 @@ use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
 use hltpy_schema::{TraceError, TraceFile};
 
+use crate::progress::Progress;
 use crate::session::TraceSource;
 
 /// What `check` found in one trace (a file, or a directory of segments).
@@ -19,12 +20,13 @@ pub struct Report {
 
 /// Reads every row of a trace. A trace that did not end cleanly is
 /// reported, not refused: `check` is how a user finds out what it holds.
-pub fn check(source: TraceSource) -> Result<Report, TraceError> {
+pub fn check(source: TraceSource, progress: &Progress) -> Result<Report, TraceError> {
     let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
     for file in &source.files {
         let trace = TraceFile::open_lenient(file)?;
         for batch in trace.batches()? {
             let batch = batch?;
+            progress.add(batch.num_rows() as u64);
             let column = batch
                 .column_by_name(hltpy_schema::column::KIND)
                 .expect("validated by the reader");
@@ -48,12 +50,12 @@ impl Report {
         let source = &self.source;
         let mut out = String::new();
         if source.files.len() > 1 || source.metadata.segment.is_some() {
+            let count = source.files.len();
+            let plural = if count == 1 { "" } else { "s" };
             let _ = writeln!(
                 out,
-                "{}: {} nodes in {} segments",
-                source.name,
-                source.rows,
-                source.files.len()
+                "{}: {} nodes in {count} segment{plural}",
+                source.name, source.rows
             );
         } else {
             let _ = writeln!(out, "{}: {} nodes", source.name, source.rows);

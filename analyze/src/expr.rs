@@ -6,6 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, UInt64Type};
+
 use crate::error::AnalyzeError;
 use crate::session::Session;
 
@@ -69,89 +73,178 @@ impl Node {
     }
 }
 
-/// One trace's nodes, loaded for rendering.
+/// The nodes of one trace that rendering a node can reach.
 pub struct Graph {
     nodes: HashMap<u64, Node>,
-    /// The node a run ends with: the last top-level node nothing consumes.
-    final_node: Option<u64>,
+}
+
+/// A node's value as a Python literal, in SQL (strings quoted as Python would).
+const LITERAL: &str = "CASE WHEN value_int IS NOT NULL THEN CAST(value_int AS VARCHAR) \
+     WHEN value_float IS NOT NULL THEN CAST(value_float AS VARCHAR) \
+     WHEN value_bool THEN 'True' WHEN NOT value_bool THEN 'False' \
+     WHEN value_str IS NOT NULL THEN '''' || replace(value_str, '''', '\\''') || '''' \
+     ELSE value_repr END";
+
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 impl Graph {
-    pub async fn load(session: &Session, trace: &str) -> Result<Graph, AnalyzeError> {
-        let literal = format!("'{}'", trace.replace('\'', "''"));
+    /// The node a run ends with: the last top-level node that no other node
+    /// consumes (not a Function, Class or Const, which only name things).
+    pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
+        let trace = sql_literal(trace);
         let rows = session
             .text_rows(&format!(
-                "SELECT id, CAST(kind AS VARCHAR), name, CAST(type AS VARCHAR), \
-                 CASE WHEN value_int IS NOT NULL THEN CAST(value_int AS VARCHAR) \
-                      WHEN value_float IS NOT NULL THEN CAST(value_float AS VARCHAR) \
-                      WHEN value_bool THEN 'True' WHEN NOT value_bool THEN 'False' \
-                      WHEN value_str IS NOT NULL THEN '''' || replace(value_str, '''', '\\''') || '''' \
-                      ELSE value_repr END, frame IS NULL \
-                 FROM nodes WHERE trace = {literal}"
+                "SELECT max(n.id) FROM nodes n WHERE n.trace = {trace} AND n.frame IS NULL \
+                 AND n.kind NOT IN ('Function', 'Class', 'Const') \
+                 AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id)"
             ))
             .await?;
-        let mut nodes = HashMap::new();
-        let mut top_level = Vec::new();
-        for row in rows {
-            let id: u64 = row[0]
-                .parse()
-                .map_err(|_| AnalyzeError::Engine("bad id".into()))?;
-            let some = |s: &String| (!s.is_empty()).then(|| s.clone());
-            nodes.insert(
-                id,
-                Node {
-                    kind: row[1].clone(),
-                    name: some(&row[2]),
-                    type_name: some(&row[3]),
-                    literal: some(&row[4]),
-                    inputs: Vec::new(),
-                },
-            );
-            if row[5] == "true" {
-                top_level.push(id);
-            }
-        }
-        let edges = session
-            .text_rows(&format!(
-                "SELECT dst, role, key, src FROM edges WHERE trace = {literal}"
-            ))
-            .await?;
-        let mut consumed = HashSet::new();
-        for row in edges {
-            let (dst, src): (u64, u64) = match (row[0].parse(), row[3].parse()) {
-                (Ok(d), Ok(s)) => (d, s),
-                _ => continue,
-            };
-            consumed.insert(src);
-            if let Some(node) = nodes.get_mut(&dst) {
-                let key = (!row[2].is_empty()).then(|| row[2].clone());
-                node.inputs.push((row[1].clone(), key, src));
-            }
-        }
-        let final_node = top_level
-            .into_iter()
-            .filter(|id| !consumed.contains(id))
-            .filter(|id| {
-                !matches!(
-                    nodes.get(id).map(|n| n.kind.as_str()),
-                    Some("Function" | "Class" | "Const")
-                )
-            })
-            .max();
-        Ok(Graph { nodes, final_node })
+        Ok(rows
+            .first()
+            .and_then(|row| row.first())
+            .and_then(|id| id.parse().ok()))
     }
 
-    pub fn final_node(&self) -> Option<u64> {
-        self.final_node
-    }
-
-    pub fn contains(&self, id: u64) -> bool {
-        self.nodes.contains_key(&id)
+    /// Loads `root` and what it is built from, `depth` operations deep, one
+    /// level per query: a trace of millions of nodes is never held whole.
+    /// Argument and SetAttr nodes stand for their value, so they do not
+    /// use up a level (as in rendering). None when `root` is not there.
+    pub async fn load(
+        session: &Session,
+        trace: &str,
+        root: u64,
+        depth: usize,
+    ) -> Result<Option<Graph>, AnalyzeError> {
+        let trace = sql_literal(trace);
+        let mut nodes: HashMap<u64, Node> = HashMap::new();
+        let mut frontier: HashMap<u64, usize> = HashMap::from([(root, depth)]);
+        while !frontier.is_empty() {
+            let ids: Vec<String> = frontier.keys().map(u64::to_string).collect();
+            let mut next: HashMap<u64, usize> = HashMap::new();
+            for (id, node) in fetch(session, &trace, &ids.join(", ")).await? {
+                let remaining = frontier[&id];
+                let passes_through = node.kind == "Argument" || node.kind == "SetAttr";
+                let below = if passes_through {
+                    remaining
+                } else {
+                    remaining.saturating_sub(1)
+                };
+                if remaining > 0 || passes_through {
+                    for (_, _, src) in &node.inputs {
+                        let entry = next.entry(*src).or_default();
+                        *entry = (*entry).max(below);
+                    }
+                }
+                nodes.insert(id, node);
+            }
+            next.retain(|id, _| !nodes.contains_key(id));
+            frontier = next;
+        }
+        Ok(nodes.contains_key(&root).then_some(Graph { nodes }))
     }
 }
 
+/// The nodes `ids` (a comma-separated list) of a trace, with their inputs.
+async fn fetch(
+    session: &Session,
+    trace: &str,
+    ids: &str,
+) -> Result<Vec<(u64, Node)>, AnalyzeError> {
+    let batches = session
+        .collect(&format!(
+            "SELECT id, CAST(kind AS VARCHAR), name, CAST(type AS VARCHAR), {LITERAL}, inputs \
+             FROM nodes WHERE trace = {trace} AND id IN ({ids})"
+        ))
+        .await?;
+    let text = |column: &ArrayRef| -> Result<ArrayRef, AnalyzeError> {
+        cast(column, &DataType::Utf8).map_err(|err| AnalyzeError::Engine(err.to_string()))
+    };
+    let mut out = Vec::new();
+    for batch in &batches {
+        let ids = batch.column(0).as_primitive::<UInt64Type>();
+        let columns = (1..5)
+            .map(|i| text(batch.column(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+        let inputs = batch.column(5).as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            let value = |column: usize| {
+                let array = strings[column];
+                (!array.is_null(row)).then(|| array.value(row).to_string())
+            };
+            let entries = inputs.value(row);
+            let entries = entries.as_struct();
+            let roles = text(entries.column(0))?;
+            let roles = roles.as_string::<i32>();
+            let keys = text(entries.column(1))?;
+            let keys = keys.as_string::<i32>();
+            let srcs = cast(entries.column(2), &DataType::UInt64)
+                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+            let srcs = srcs.as_primitive::<UInt64Type>();
+            let node_inputs = (0..entries.len())
+                .map(|i| {
+                    let key = (!keys.is_null(i)).then(|| keys.value(i).to_string());
+                    (roles.value(i).to_string(), key, srcs.value(i))
+                })
+                .collect();
+            out.push((
+                ids.value(row),
+                Node {
+                    kind: value(0).unwrap_or_default(),
+                    name: value(1),
+                    type_name: value(2),
+                    literal: value(3),
+                    inputs: node_inputs,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The expression behind `node` (by default the run's final result) of the
+/// session's one trace, `depth` operations deep.
+pub async fn run(
+    session: &Session,
+    node: Option<u64>,
+    depth: usize,
+) -> Result<String, AnalyzeError> {
+    let [source] = session.sources.as_slice() else {
+        let names: Vec<&str> = session.sources.iter().map(|s| s.name.as_str()).collect();
+        return Err(AnalyzeError::Usage(format!(
+            "expr reads one trace, and this holds {}: {}; name one of them",
+            names.len(),
+            names.join(", ")
+        )));
+    };
+    let root = match node {
+        Some(id) => id,
+        None => Graph::final_node(session, &source.name)
+            .await?
+            .ok_or_else(|| {
+                AnalyzeError::Usage(format!(
+                    "{} has no top-level result to show; pick a node with --node ID",
+                    source.name
+                ))
+            })?,
+    };
+    let depth = depth.max(1);
+    let graph = Graph::load(session, &source.name, root, depth)
+        .await?
+        .ok_or_else(|| {
+            AnalyzeError::Usage(format!(
+                "node {root} is not in {}; its ids run from 0 to {}",
+                source.name,
+                source.rows.saturating_sub(1)
+            ))
+        })?;
+    Ok(render(&graph, root, depth))
+}
+
 /// Renders node `root`, at most `depth` levels deep.
-pub fn render(graph: &Graph, root: u64, depth: usize) -> String {
+fn render(graph: &Graph, root: u64, depth: usize) -> String {
     let mut uses: HashMap<u64, usize> = HashMap::new();
     count_uses(graph, root, depth, &mut uses, &mut HashSet::new());
     let shared: HashSet<u64> = uses
@@ -239,9 +332,16 @@ impl Renderer<'_> {
         if let Some(name) = self.names.get(&id) {
             return (name.clone(), ATOM);
         }
-        if depth == 0 {
+        // At the depth limit, leaves still print: a constant or a name is
+        // as short as the elision mark and says more.
+        let loaded_leaf = matches!(
+            self.graph.nodes.get(&id).map(|n| n.kind.as_str()),
+            Some("Const" | "Function" | "Class")
+        );
+        if depth == 0 && !loaded_leaf {
             return (format!("…#{id}"), ATOM);
         }
+        let depth = depth.max(1);
         let rendered = self.node(id, depth);
         if !root && self.shared.contains(&id) {
             let name = format!("t{}", self.names.len() + 1);

@@ -10,7 +10,9 @@
 pub mod check;
 pub mod error;
 pub mod expr;
+pub mod functions;
 pub mod output;
+pub mod progress;
 pub mod query;
 pub mod session;
 pub mod summary;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::error::AnalyzeError;
 use hltpy_analyze::output::Format;
+use hltpy_analyze::progress::{Progress, ProgressMode, Unit};
 use hltpy_analyze::session::{self, Session};
 use hltpy_analyze::{check, expr, output, query, summary};
 
@@ -17,6 +18,10 @@ use hltpy_analyze::{check, expr, output, query, summary};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show how much of the traces has been read, on stderr: `auto` on a
+    /// terminal for reads longer than half a second.
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
 }
 
 #[derive(Subcommand)]
@@ -114,12 +119,32 @@ fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
         .map_err(|err| AnalyzeError::Engine(format!("cannot start the query runtime: {err}")))
 }
 
+/// The progress line for work over `session`'s files.
+fn reading(mode: ProgressMode, label: &str, session: &Session) -> Progress {
+    Progress::start(
+        mode,
+        label,
+        Unit::Bytes,
+        session.bytes_total,
+        session.bytes_read.clone(),
+    )
+}
+
 fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
+    let mode = cli.progress;
     match cli.command {
         Command::Check { traces } => {
             let mut all_complete = true;
             for source in session::resolve(&traces)? {
-                let report = check::check(source)?;
+                let progress = Progress::start(
+                    mode,
+                    format!("checking {}", source.name),
+                    Unit::Rows,
+                    source.rows,
+                    Default::default(),
+                );
+                let report = check::check(source, &progress)?;
+                drop(progress);
                 print!("{}", report.render());
                 all_complete &= report.source.complete;
             }
@@ -132,6 +157,7 @@ fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
         Command::Summary { traces } => {
             let (text, complete) = runtime()?.block_on(async {
                 let session = Session::open(&traces).await?;
+                let _progress = reading(mode, "summary", &session);
                 summary::summarize(&session).await
             })?;
             print!("{text}");
@@ -144,30 +170,8 @@ fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
         Command::Expr { trace, node, depth } => {
             let text = runtime()?.block_on(async {
                 let session = Session::open(std::slice::from_ref(&trace)).await?;
-                let [source] = session.sources.as_slice() else {
-                    return Err(AnalyzeError::Usage(format!(
-                        "expr reads one trace, and {trace:?} holds {}; name one file",
-                        session.sources.len()
-                    )));
-                };
-                let graph = expr::Graph::load(&session, &source.name).await?;
-                let root = match node {
-                    Some(id) if graph.contains(id) => id,
-                    Some(id) => {
-                        return Err(AnalyzeError::Usage(format!(
-                            "node {id} is not in {}; ids run from 0 to {}",
-                            source.name,
-                            source.rows.saturating_sub(1)
-                        )))
-                    }
-                    None => graph.final_node().ok_or_else(|| {
-                        AnalyzeError::Usage(format!(
-                            "{} has no top-level result to show",
-                            source.name
-                        ))
-                    })?,
-                };
-                Ok(expr::render(&graph, root, depth.max(1)))
+                let _progress = reading(mode, "expr", &session);
+                expr::run(&session, node, depth).await
             })?;
             println!("{text}");
             Ok(ExitCode::SUCCESS)
@@ -196,11 +200,9 @@ fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
                     "give at least one trace to query, e.g. hltpy-analyze query \"SELECT count(*) FROM nodes\" trace.parquet".into(),
                 ));
             }
-            let runtime = tokio::runtime::Runtime::new().map_err(|err| {
-                AnalyzeError::Engine(format!("cannot start the query runtime: {err}"))
-            })?;
-            let batches = runtime.block_on(async {
+            let batches = runtime()?.block_on(async {
                 let session = Session::open(&traces).await?;
+                let _progress = reading(mode, "query", &session);
                 query::run(&session, &sql, allow_writes).await
             })?;
             output::write(&batches, format, out.as_deref())?;

@@ -31,8 +31,5 @@ pub async fn run(
             return Err(AnalyzeError::Query(format!("bad query: {message}\n{hint}")));
         }
     };
-    frame
-        .collect()
-        .await
-        .map_err(|err| AnalyzeError::Query(format!("query failed: {err}")))
+    frame.collect().await.map_err(|err| session.read_error(err))
 }

@@ -8,16 +8,21 @@
 //! Passes register their own outputs in the same context.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use hltpy_schema::{segment_files, TraceError, TraceFile, TraceMetadata};
 
 use crate::error::AnalyzeError;
+use crate::functions::InputOf;
+use crate::progress::CountingStore;
 
 /// One trace: a file, or the segment files of one run.
 #[derive(Debug, Clone)]
@@ -81,10 +86,10 @@ fn open_path(path: &Path) -> Result<Vec<TraceSource>, AnalyzeError> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(AnalyzeError::Input(TraceError::NotATrace {
-            path: path.to_path_buf(),
-            reason: "it is a directory with no .parquet trace in it".into(),
-        }));
+        return Err(AnalyzeError::Usage(format!(
+            "{} is a directory with no trace in it (no .parquet file, no segments of a run)",
+            path.display()
+        )));
     }
     files
         .iter()
@@ -155,6 +160,10 @@ fn sql_string(text: &str) -> String {
 pub struct Session {
     pub ctx: SessionContext,
     pub sources: Vec<TraceSource>,
+    /// Bytes of trace files the engine has read so far, and their total
+    /// size: what the progress line shows.
+    pub bytes_read: Arc<AtomicU64>,
+    pub bytes_total: u64,
 }
 
 /// The views every session has, in the order they are created.
@@ -175,16 +184,13 @@ const VIEWS: &[(&str, &str)] = &[
     ),
     (
         "calls",
-        // Every traced call with what was called and what it returned.
-        "SELECT c.trace, c.id, CAST(c.kind AS VARCHAR) AS kind, c.name, c.frame, c.file, c.line, \
-                callee.name AS callable, ret.src AS returned, \
-                COALESCE(CAST(c.value_int AS VARCHAR), CAST(c.value_float AS VARCHAR), \
-                         CAST(c.value_bool AS VARCHAR), c.value_str, c.value_repr) AS value \
-         FROM nodes c \
-         LEFT JOIN edges callable ON callable.trace = c.trace AND callable.dst = c.id AND callable.role = 'callable' \
-         LEFT JOIN nodes callee ON callee.trace = c.trace AND callee.id = callable.src \
-         LEFT JOIN edges ret ON ret.trace = c.trace AND ret.dst = c.id AND ret.role = 'return' \
-         WHERE c.kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')",
+        // Every traced call with the ids of what was called and of what it
+        // returned (input_of reads them off the node's own inputs: no join).
+        "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
+                input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, \
+                COALESCE(CAST(value_int AS VARCHAR), CAST(value_float AS VARCHAR), \
+                         CAST(value_bool AS VARCHAR), value_str, value_repr) AS value \
+         FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')",
     ),
 ];
 
@@ -194,6 +200,18 @@ impl Session {
         let sources = resolve(inputs)?;
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_udf(InputOf::udf());
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        ctx.register_object_store(
+            ObjectStoreUrl::local_filesystem().as_ref(),
+            Arc::new(CountingStore::new(Arc::clone(&bytes_read))),
+        );
+        let bytes_total = sources
+            .iter()
+            .flat_map(|s| &s.files)
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
         let mut parts = Vec::new();
         for (index, source) in sources.iter().enumerate() {
             let table = format!("__trace_{index}");
@@ -216,7 +234,12 @@ impl Session {
                 sql_string(&source.name)
             ));
         }
-        let session = Session { ctx, sources };
+        let session = Session {
+            ctx,
+            sources,
+            bytes_read,
+            bytes_total,
+        };
         session
             .create_view("nodes", &parts.join(" UNION ALL "))
             .await?;
@@ -288,20 +311,47 @@ impl Session {
         Ok(())
     }
 
-    /// Runs `sql` and gives every row with each column as text ("" for
-    /// NULL): for passes that read small results.
-    pub async fn text_rows(&self, sql: &str) -> Result<Vec<Vec<String>>, AnalyzeError> {
-        let failed = |err: datafusion::error::DataFusionError| {
-            AnalyzeError::Engine(format!("internal query failed: {err}"))
-        };
-        let batches = self
+    /// Runs `sql` and collects its result. A failure while reading is
+    /// reported against the traces, as damage is the likely cause.
+    pub async fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>, AnalyzeError> {
+        let frame = self
             .ctx
             .sql(sql)
             .await
-            .map_err(failed)?
-            .collect()
-            .await
-            .map_err(failed)?;
+            .map_err(|err| AnalyzeError::Engine(format!("internal query failed: {err}")))?;
+        frame.collect().await.map_err(|err| self.read_error(err))
+    }
+
+    /// The one-line error for a query that failed while it ran: when the
+    /// engine failed to read or decode a file, it names the traces.
+    pub fn read_error(&self, err: DataFusionError) -> AnalyzeError {
+        let message = err.to_string().replace('\n', " ");
+        let reading = matches!(
+            err.find_root(),
+            DataFusionError::ArrowError(..)
+                | DataFusionError::ParquetError(_)
+                | DataFusionError::ObjectStore(_)
+                | DataFusionError::IoError(_)
+                | DataFusionError::ExecutionJoin(_)
+                | DataFusionError::External(_)
+        );
+        if !reading {
+            return AnalyzeError::Query(format!("query failed: {message}"));
+        }
+        let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+        let which = match names.as_slice() {
+            [one] => one.to_string(),
+            many => format!("one of {} ({})", many.len(), many.join(", ")),
+        };
+        AnalyzeError::Query(format!(
+            "cannot read {which}: {message}; the file may be damaged (`hltpy-analyze check` reads every row)"
+        ))
+    }
+
+    /// Runs `sql` and gives every row with each column as text ("" for
+    /// NULL): for passes that read small results.
+    pub async fn text_rows(&self, sql: &str) -> Result<Vec<Vec<String>>, AnalyzeError> {
+        let batches = self.collect(sql).await?;
         let mut rows = Vec::new();
         for batch in &batches {
             let columns = batch

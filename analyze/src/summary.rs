@@ -13,20 +13,17 @@ use crate::error::AnalyzeError;
 use crate::session::Session;
 
 /// The deepest nesting of traced calls in each trace: a call's depth is one
-/// more than the depth of the call it runs inside (its `frame`).
+/// more than the depth of the call it runs inside (its `frame`). A call's
+/// id is given when it starts, after the call it runs in, so one pass in id
+/// order knows every parent's depth before its children.
 async fn deepest_nesting(session: &Session) -> Result<HashMap<String, u64>, AnalyzeError> {
     let batches = session
-        .ctx
-        .sql(
+        .collect(
             "SELECT trace, id, frame FROM nodes \
              WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generation')",
         )
-        .await
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))?
-        .collect()
-        .await
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
-    let mut frames: HashMap<(String, u64), Option<u64>> = HashMap::new();
+        .await?;
+    let mut frames: HashMap<String, Vec<(u64, Option<u64>)>> = HashMap::new();
     for batch in &batches {
         let traces = cast(batch.column(0), &DataType::Utf8)
             .map_err(|e| AnalyzeError::Engine(e.to_string()))?;
@@ -35,35 +32,39 @@ async fn deepest_nesting(session: &Session) -> Result<HashMap<String, u64>, Anal
         let parents = batch.column(2).as_primitive::<UInt64Type>();
         for row in 0..batch.num_rows() {
             let parent = (!parents.is_null(row)).then(|| parents.value(row));
-            frames.insert((traces.value(row).to_string(), ids.value(row)), parent);
+            let trace = traces.value(row);
+            match frames.get_mut(trace) {
+                Some(calls) => calls.push((ids.value(row), parent)),
+                None => {
+                    frames.insert(trace.to_string(), vec![(ids.value(row), parent)]);
+                }
+            }
         }
     }
-    let mut depth: HashMap<(String, u64), u64> = HashMap::new();
-    let mut deepest: HashMap<String, u64> = HashMap::new();
-    let keys: Vec<(String, u64)> = frames.keys().cloned().collect();
-    for key in keys {
-        // Walk up to a known depth (or the top), then fill in downwards.
-        let mut chain = vec![key.clone()];
-        let mut base = 0;
-        while let Some(Some(parent)) = frames.get(chain.last().expect("non-empty")) {
-            let parent_key = (key.0.clone(), *parent);
-            if let Some(known) = depth.get(&parent_key) {
-                base = *known;
-                break;
-            }
-            if !frames.contains_key(&parent_key) || chain.len() > frames.len() {
-                break;
-            }
-            chain.push(parent_key);
+    let mut deepest = HashMap::new();
+    for (trace, mut calls) in frames {
+        calls.sort_unstable();
+        let mut depth: HashMap<u64, u64> = HashMap::with_capacity(calls.len());
+        let mut max = 0;
+        for (id, parent) in calls {
+            // A frame that is not a call of this trace (damaged or foreign
+            // input) counts as the top level.
+            let d = parent.and_then(|p| depth.get(&p)).copied().unwrap_or(0) + 1;
+            depth.insert(id, d);
+            max = max.max(d);
         }
-        for (offset, node) in chain.iter().rev().enumerate() {
-            let d = base + offset as u64 + 1;
-            depth.insert(node.clone(), d);
-            let entry = deepest.entry(key.0.clone()).or_default();
-            *entry = (*entry).max(d);
-        }
+        deepest.insert(trace, max);
     }
     Ok(deepest)
+}
+
+/// Items separated by commas, or "none".
+fn listing(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The summary report, and whether every trace ended cleanly.
@@ -108,7 +109,7 @@ pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError
         )
         .await?;
         let kinds: Vec<String> = kinds.iter().map(|r| format!("{} {}", r[0], r[1])).collect();
-        let _ = writeln!(out, "  kinds: {}", kinds.join(", "));
+        let _ = writeln!(out, "  kinds: {}", listing(&kinds));
         let callables = session
             .text_rows(&format!(
                 "SELECT kind, name, count(*) AS n FROM calls WHERE trace = {literal} \
@@ -127,14 +128,17 @@ pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError
             nesting.get(name).copied().unwrap_or(0)
         );
         for (label, column) in [("fan-in", "dst"), ("fan-out", "src")] {
-            let top = session.text_rows(&format!(
-                    "SELECT e.{column} AS node, CAST(n.kind AS VARCHAR) AS k, n.name AS name, count(*) AS degree \
-                     FROM edges e JOIN nodes n ON n.trace = e.trace AND n.id = e.{column} \
-                     WHERE e.trace = {literal} \
-                     GROUP BY node, k, name ORDER BY degree DESC, node LIMIT 3"
-                ),
-            )
-            .await?;
+            // Degrees first, then the three largest joined to their nodes:
+            // joining every edge to its node would cost a join per input.
+            let top = session
+                .text_rows(&format!(
+                    "WITH ranked AS (SELECT {column} AS node, count(*) AS degree FROM edges \
+                     WHERE trace = {literal} GROUP BY {column} ORDER BY degree DESC, node LIMIT 3) \
+                     SELECT ranked.node, CAST(n.kind AS VARCHAR), n.name, ranked.degree FROM ranked \
+                     JOIN nodes n ON n.id = ranked.node WHERE n.trace = {literal} \
+                     ORDER BY ranked.degree DESC, ranked.node"
+                ))
+                .await?;
             let top: Vec<String> = top
                 .iter()
                 .map(|r| {
@@ -146,7 +150,7 @@ pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError
                     format!("#{} {}{} ({})", r[0], r[1], name, r[3])
                 })
                 .collect();
-            let _ = writeln!(out, "  largest {label}: {}", top.join(", "));
+            let _ = writeln!(out, "  largest {label}: {}", listing(&top));
         }
         let mut odd = Vec::new();
         if !source.complete {

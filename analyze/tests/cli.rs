@@ -334,3 +334,32 @@ fn expr_rebuilds_the_final_expression_and_summary_reports_kinds() {
         "{stdout}"
     );
 }
+
+#[test]
+fn progress_goes_to_stderr_only_when_asked_or_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let path = path.to_str().unwrap();
+    let sql = "SELECT count(*) AS n FROM nodes";
+    // Tests run with stderr piped: `auto` stays silent.
+    let (code, stdout, stderr) = analyze(&["query", sql, path, "--format", "csv"]);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "n\n3\n", ""));
+    let (code, stdout, stderr) = analyze(&[
+        "--progress",
+        "always",
+        "query",
+        sql,
+        path,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!((code, stdout.as_str()), (0, "n\n3\n"));
+    assert!(stderr.starts_with("\r\x1b[Kquery: read "), "{stderr:?}");
+    assert!(stderr.ends_with("\r\x1b[K"), "{stderr:?}");
+    let (_, _, stderr) = analyze(&["check", "--progress", "always", path]);
+    assert!(
+        stderr.contains("checking ") && stderr.contains("(0 of 3 nodes)"),
+        "{stderr:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -198,13 +199,32 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Tr
         // A footer that is missing or unreadable means "not Parquet" to a user,
         // whether the file is text, empty or cut short.
         ParquetError::General(_) | ParquetError::EOF(_) | ParquetError::NeedMoreData(_) => {
-            TraceError::NotParquet {
-                path: path.to_path_buf(),
-                detail: err.to_string(),
+            // A file that starts like Parquet but has no footer was cut
+            // short (or overwritten), which is worth saying as such.
+            if starts_like_parquet(path) {
+                TraceError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "it starts as Parquet but its footer is missing or unreadable, so it was cut short or overwritten ({err})"
+                    ),
+                }
+            } else {
+                TraceError::NotParquet {
+                    path: path.to_path_buf(),
+                    detail: err.to_string(),
+                }
             }
         }
         other => corrupt(path, other),
     })
+}
+
+fn starts_like_parquet(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"PAR1"
 }
 
 fn corrupt(path: &Path, err: impl std::fmt::Display) -> TraceError {

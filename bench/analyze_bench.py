@@ -1,0 +1,170 @@
+"""Analyzer benchmark: hltpy-analyze vs DuckDB on the same synthetic trace.
+
+    python bench/analyze_bench.py [--nodes 10000000] [--repeat 3] [--analyze PATH]
+
+Generates a synthetic trace (schema/examples/synthetic_trace.rs, written by
+the schema crate's writer) once under bench/out/, installs DuckDB from PyPI
+into the running Python if it is missing, then times each case in both
+engines side by side. Every run is a fresh process, so peak memory is that
+process's maximum resident set.
+
+Timing is deliberately unfavourable to hltpy-analyze: its figure is the
+whole command (process start, opening and validating the trace, planning,
+running, printing), while DuckDB's is only the query, measured inside a
+Python process after `import duckdb` and connecting. Each figure is the
+median of --repeat runs; memory is the largest of them.
+"""
+
+import argparse
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+
+CALL_KINDS = "('Call', 'Dispatch', 'NewInit', 'Generator')"
+FRAME_KINDS = "('Call', 'Dispatch', 'NewInit', 'Generation')"
+
+# DuckDB's spelling of the analyzer's `edges` view, over its own read of the file.
+DUCK_EDGES = "(SELECT id AS dst, unnest(inputs, recursive := true) FROM nodes)"
+
+# case: (hltpy-analyze arguments, DuckDB SQL statements). Both compute the
+# same answer; each engine gets the SQL a user of it would write.
+CASES = {
+    "count by kind": (
+        ["query", "SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY n DESC"],
+        ["SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY n DESC"],
+    ),
+    "top-20 callables": (
+        ["query", "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC, name LIMIT 20"],
+        [
+            f"SELECT name, count(*) AS n FROM nodes WHERE kind IN {CALL_KINDS} "
+            "GROUP BY name ORDER BY n DESC, name LIMIT 20"
+        ],
+    ),
+    "fan-in: edges joined to nodes": (
+        [
+            "query",
+            "SELECT n.id, n.kind, n.name, count(*) AS fan_in FROM edges e JOIN nodes n ON n.id = e.dst "
+            "GROUP BY n.id, n.kind, n.name ORDER BY fan_in DESC, n.id LIMIT 20",
+        ],
+        [
+            f"SELECT n.id, n.kind, n.name, count(*) AS fan_in FROM {DUCK_EDGES} e JOIN nodes n ON n.id = e.dst "
+            "GROUP BY n.id, n.kind, n.name ORDER BY fan_in DESC, n.id LIMIT 20"
+        ],
+    ),
+    "summary": (
+        ["summary"],
+        [
+            "SELECT key, value FROM parquet_kv_metadata('{path}')",
+            "SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY n DESC",
+            f"SELECT kind, name, count(*) AS n FROM nodes WHERE kind IN {CALL_KINDS} "
+            "GROUP BY kind, name ORDER BY n DESC, name LIMIT 15",
+            f"WITH RECURSIVE c AS (SELECT id, frame FROM nodes WHERE kind IN {FRAME_KINDS}), "
+            "d(id, depth) AS (SELECT id, 1 FROM c WHERE frame IS NULL "
+            "UNION ALL SELECT c.id, d.depth + 1 FROM c JOIN d ON c.frame = d.id) "
+            "SELECT max(depth) FROM d",
+            f"WITH ranked AS (SELECT dst AS node, count(*) AS degree FROM {DUCK_EDGES} "
+            "GROUP BY dst ORDER BY degree DESC, node LIMIT 3) "
+            "SELECT ranked.node, n.kind, n.name, ranked.degree FROM ranked JOIN nodes n ON n.id = ranked.node "
+            "ORDER BY degree DESC, node",
+            f"WITH ranked AS (SELECT src AS node, count(*) AS degree FROM {DUCK_EDGES} "
+            "GROUP BY src ORDER BY degree DESC, node LIMIT 3) "
+            "SELECT ranked.node, n.kind, n.name, ranked.degree FROM ranked JOIN nodes n ON n.id = ranked.node "
+            "ORDER BY degree DESC, node",
+        ],
+    ),
+}
+
+# Runs in a fresh Python: connects, defines `nodes` over the file, times the
+# statements only, prints the seconds.
+DUCK_RUNNER = """
+import sys, time, duckdb
+path, statements = sys.argv[1], sys.argv[2:]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+con.execute(f"CREATE VIEW nodes AS SELECT * FROM read_parquet('{path}')")
+start = time.perf_counter()
+for sql in statements:
+    con.execute(sql.replace("{path}", path)).fetchall()
+print(time.perf_counter() - start)
+"""
+
+
+def ensure_duckdb():
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        print("installing duckdb from PyPI ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "duckdb"], check=True)
+    import duckdb
+
+    return duckdb.__version__
+
+
+def synthetic_trace(nodes):
+    path = OUT / f"synthetic-{nodes}.parquet"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"writing {path} ...", file=sys.stderr)
+    subprocess.run(
+        ["cargo", "run", "--profile", "analyze", "--quiet", "-p", "hltpy-schema", "--example", "synthetic_trace",
+         "--", str(path), str(nodes)],
+        cwd=ROOT,
+        check=True,
+    )
+    return path
+
+
+def measure(argv):
+    """(wall seconds, peak RSS MiB, stdout) of argv, from the kernel's accounting."""
+    # Popen reaps the child itself, so take its rusage from wait4 directly.
+    start = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, str(OUT / "stdout.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_OPEN, 2, str(OUT / "stderr.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    ])
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} ... failed: {(OUT / 'stderr.txt').read_text()[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, (OUT / "stdout.txt").read_text()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+    args = parser.parse_args()
+
+    duckdb_version = ensure_duckdb()
+    path = synthetic_trace(args.nodes)
+    size = path.stat().st_size / 2**20
+    print(f"trace: {path.relative_to(ROOT)} ({args.nodes:,} nodes, {size:.0f} MiB); "
+          f"DuckDB {duckdb_version}; {os.cpu_count()} cores; median of {args.repeat}")
+    print()
+    print("| case | hltpy-analyze s | DuckDB s | ratio | hltpy-analyze peak MiB | DuckDB peak MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for case, (analyze_args, statements) in CASES.items():
+        ours, theirs, our_memory, their_memory = [], [], 0.0, 0.0
+        for _ in range(args.repeat):
+            seconds, memory, _ = measure([args.analyze, *analyze_args, str(path)])
+            ours.append(seconds)
+            our_memory = max(our_memory, memory)
+            _, memory, stdout = measure([sys.executable, "-c", DUCK_RUNNER, str(path), *statements])
+            theirs.append(float(stdout.strip()))
+            their_memory = max(their_memory, memory)
+        a, d = statistics.median(ours), statistics.median(theirs)
+        print(f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
