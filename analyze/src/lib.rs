@@ -16,3 +16,4 @@ pub mod progress;
 pub mod query;
 pub mod session;
 pub mod summary;
+pub mod walk;

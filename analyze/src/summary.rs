@@ -1,61 +1,146 @@
 //! `summary`: what was traced and when, node counts per kind, the traced
 //! functions and classes with their call counts, the deepest call nesting,
 //! the nodes with the largest fan-in and fan-out, and anything odd.
+//!
+//! Everything but the metadata comes from one [`walk`] over each trace.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
+use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::AnalyzeError;
-use crate::session::Session;
+use crate::session::{sql_string, Session, TraceSource};
+use crate::walk::walk;
 
-/// The deepest nesting of traced calls in each trace: a call's depth is one
-/// more than the depth of the call it runs inside (its `frame`). A call's
-/// id is given when it starts, after the call it runs in, so one pass in id
-/// order knows every parent's depth before its children.
-async fn deepest_nesting(session: &Session) -> Result<HashMap<String, u64>, AnalyzeError> {
-    let batches = session
-        .collect(
-            "SELECT trace, id, frame FROM nodes \
-             WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generation')",
-        )
-        .await?;
-    let mut frames: HashMap<String, Vec<(u64, Option<u64>)>> = HashMap::new();
-    for batch in &batches {
-        let traces = cast(batch.column(0), &DataType::Utf8)
-            .map_err(|e| AnalyzeError::Engine(e.to_string()))?;
-        let traces = traces.as_string::<i32>();
-        let ids = batch.column(1).as_primitive::<UInt64Type>();
-        let parents = batch.column(2).as_primitive::<UInt64Type>();
-        for row in 0..batch.num_rows() {
-            let parent = (!parents.is_null(row)).then(|| parents.value(row));
-            let trace = traces.value(row);
-            match frames.get_mut(trace) {
-                Some(calls) => calls.push((ids.value(row), parent)),
-                None => {
-                    frames.insert(trace.to_string(), vec![(ids.value(row), parent)]);
+/// Kinds that are traced calls, and kinds that open a frame (see FORMAT.md).
+const CALL_KINDS: [&str; 4] = ["Call", "Dispatch", "NewInit", "Generator"];
+const FRAME_KINDS: [&str; 4] = ["Call", "Dispatch", "NewInit", "Generation"];
+
+/// What one pass over a trace counts.
+#[derive(Default)]
+struct Tally {
+    kinds: HashMap<String, u64>,
+    calls: HashMap<(String, String), u64>,
+    /// (id, frame) of every node that opens a frame.
+    frames: Vec<(u64, Option<u64>)>,
+    /// (inputs, id) of the nodes with the most inputs, best first.
+    fan_in: Vec<(u64, u64)>,
+    /// How often each node is an input, indexed by id (ids are dense),
+    /// up to `dense_limit`; larger ids (foreign or damaged traces) in a map.
+    fan_out: Vec<u32>,
+    dense_limit: usize,
+    sparse_fan_out: HashMap<u64, u32>,
+}
+
+fn engine(err: impl std::fmt::Display) -> AnalyzeError {
+    AnalyzeError::Engine(err.to_string())
+}
+
+impl Tally {
+    fn visit(&mut self, batch: &RecordBatch) -> Result<(), AnalyzeError> {
+        let ids = batch.column(0).as_primitive::<UInt64Type>();
+        let kinds = cast(batch.column(1), &DataType::Utf8).map_err(engine)?;
+        let kinds: &StringArray = kinds.as_string::<i32>();
+        let names = cast(batch.column(2), &DataType::Utf8).map_err(engine)?;
+        let names: &StringArray = names.as_string::<i32>();
+        let frames = batch.column(3).as_primitive::<UInt64Type>();
+        let inputs = batch.column(4).as_list::<i32>();
+        let srcs = inputs
+            .values()
+            .as_struct()
+            .column_by_name("src")
+            .ok_or_else(|| engine("inputs have no src field"))?;
+        let srcs = cast(srcs, &DataType::UInt64).map_err(engine)?;
+        for &src in srcs.as_primitive::<UInt64Type>().values() {
+            match usize::try_from(src) {
+                Ok(index) if index < self.dense_limit => {
+                    if index >= self.fan_out.len() {
+                        self.fan_out.resize(index + 1, 0);
+                    }
+                    self.fan_out[index] += 1;
                 }
+                _ => *self.sparse_fan_out.entry(src).or_default() += 1,
             }
         }
-    }
-    let mut deepest = HashMap::new();
-    for (trace, mut calls) in frames {
-        calls.sort_unstable();
-        let mut depth: HashMap<u64, u64> = HashMap::with_capacity(calls.len());
-        let mut max = 0;
-        for (id, parent) in calls {
-            // A frame that is not a call of this trace (damaged or foreign
-            // input) counts as the top level.
-            let d = parent.and_then(|p| depth.get(&p)).copied().unwrap_or(0) + 1;
-            depth.insert(id, d);
-            max = max.max(d);
+        let offsets = inputs.value_offsets();
+        for row in 0..batch.num_rows() {
+            let id = ids.value(row);
+            let kind = kinds.value(row);
+            match self.kinds.get_mut(kind) {
+                Some(count) => *count += 1,
+                None => {
+                    self.kinds.insert(kind.to_string(), 1);
+                }
+            }
+            if CALL_KINDS.contains(&kind) {
+                let name = if names.is_null(row) {
+                    ""
+                } else {
+                    names.value(row)
+                };
+                *self
+                    .calls
+                    .entry((kind.to_string(), name.to_string()))
+                    .or_default() += 1;
+            }
+            if FRAME_KINDS.contains(&kind) {
+                let frame = (!frames.is_null(row)).then(|| frames.value(row));
+                self.frames.push((id, frame));
+            }
+            let degree = (offsets[row + 1] - offsets[row]) as u64;
+            keep_top(&mut self.fan_in, (degree, id));
         }
-        deepest.insert(trace, max);
+        Ok(())
     }
-    Ok(deepest)
+
+    /// The deepest nesting of traced calls: a call's depth is one more than
+    /// the depth of the call it runs inside (its `frame`). A call's id is
+    /// given when it starts, after the call it runs in, so one pass in id
+    /// order knows every parent's depth before its children.
+    fn deepest_nesting(&mut self) -> u64 {
+        self.frames.sort_unstable();
+        let mut depth: HashMap<u64, u64> = HashMap::with_capacity(self.frames.len());
+        let mut deepest = 0;
+        for (id, parent) in &self.frames {
+            // A frame that is not a call of this trace counts as the top level.
+            let d = parent.and_then(|p| depth.get(&p)).copied().unwrap_or(0) + 1;
+            depth.insert(*id, d);
+            deepest = deepest.max(d);
+        }
+        deepest
+    }
+
+    fn top_fan_out(&self) -> Vec<(u64, u64)> {
+        let mut top = Vec::new();
+        for (id, count) in self.fan_out.iter().enumerate() {
+            if *count > 0 {
+                keep_top(&mut top, (u64::from(*count), id as u64));
+            }
+        }
+        for (id, count) in &self.sparse_fan_out {
+            keep_top(&mut top, (u64::from(*count), *id));
+        }
+        top
+    }
+}
+
+/// Keeps the three largest (degree, id) pairs with a degree above zero,
+/// largest first, the smaller id first among equals.
+fn keep_top(top: &mut Vec<(u64, u64)>, candidate: (u64, u64)) {
+    let better = |a: &(u64, u64), b: &(u64, u64)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+    if candidate.0 == 0 || (top.len() == 3 && !better(&candidate, &top[2])) {
+        return;
+    }
+    let at = top
+        .iter()
+        .position(|t| better(&candidate, t))
+        .unwrap_or(top.len());
+    top.insert(at, candidate);
+    top.truncate(3);
 }
 
 /// Items separated by commas, or "none".
@@ -67,111 +152,152 @@ fn listing(items: &[String]) -> String {
     }
 }
 
+/// "#id Kind name (degree)" for each of `top`, looked up in one query.
+async fn describe_nodes(
+    session: &Session,
+    trace: &str,
+    top: &[(u64, u64)],
+) -> Result<Vec<String>, AnalyzeError> {
+    if top.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = top.iter().map(|(_, id)| id.to_string()).collect();
+    let rows = session
+        .text_rows(&format!(
+            "SELECT id, kind, name FROM nodes WHERE trace = {} AND id IN ({})",
+            sql_string(trace),
+            ids.join(", ")
+        ))
+        .await?;
+    let described: HashMap<&str, String> = rows
+        .iter()
+        .map(|r| {
+            let name = if r[2].is_empty() {
+                String::new()
+            } else {
+                format!(" {}", r[2])
+            };
+            (r[0].as_str(), format!("{}{name}", r[1]))
+        })
+        .collect();
+    Ok(top
+        .iter()
+        .map(|(degree, id)| {
+            let what = described
+                .get(id.to_string().as_str())
+                .cloned()
+                .unwrap_or_else(|| "(not in the trace)".into());
+            format!("#{id} {what} ({degree})")
+        })
+        .collect())
+}
+
+fn header(out: &mut String, source: &TraceSource) {
+    let meta = &source.metadata;
+    let _ = writeln!(out, "trace {}", source.name);
+    let segments = if source.files.len() > 1 {
+        format!(" in {} segments", source.files.len())
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "  {} nodes{segments}, format {}, hltpy {}, Python {}",
+        source.rows, meta.format_version, meta.hltpy_version, meta.python_version
+    );
+    let _ = writeln!(out, "  run: {}", meta.argv.join(" "));
+    let _ = writeln!(
+        out,
+        "  from {} to {} ({})",
+        meta.start_time,
+        meta.end_time.as_deref().unwrap_or("?"),
+        meta.end_reason.as_deref().unwrap_or("no end reason")
+    );
+    if !meta.traced_modules.is_empty() {
+        let _ = writeln!(out, "  traced modules: {}", meta.traced_modules.join(", "));
+    }
+}
+
+fn warnings(out: &mut String, source: &TraceSource) {
+    let mut odd = Vec::new();
+    if !source.complete {
+        odd.push(format!(
+            "not closed cleanly: {}",
+            source
+                .metadata
+                .end_reason
+                .as_deref()
+                .unwrap_or("no reason recorded")
+        ));
+    }
+    if !source.extra_columns.is_empty() {
+        odd.push(format!(
+            "columns from a newer format: {}",
+            source.extra_columns.join(", ")
+        ));
+    }
+    if source.rows == 0 {
+        odd.push("the trace is empty".into());
+    }
+    for line in &odd {
+        let _ = writeln!(out, "  warning: {line}");
+    }
+}
+
 /// The summary report, and whether every trace ended cleanly.
 pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError> {
     let mut out = String::new();
-    let nesting = deepest_nesting(session).await?;
     let mut all_complete = true;
     for source in &session.sources {
-        let name = &source.name;
-        let literal = format!("'{}'", name.replace('\'', "''"));
-        let meta = &source.metadata;
-        let _ = writeln!(out, "trace {name}");
-        let _ = writeln!(
-            out,
-            "  {} nodes{}, format {}, hltpy {}, Python {}",
-            source.rows,
-            if source.files.len() > 1 {
-                format!(" in {} segments", source.files.len())
-            } else {
-                String::new()
-            },
-            meta.format_version,
-            meta.hltpy_version,
-            meta.python_version
-        );
-        let _ = writeln!(out, "  run: {}", meta.argv.join(" "));
-        let _ = writeln!(
-            out,
-            "  from {} to {} ({})",
-            meta.start_time,
-            meta.end_time.as_deref().unwrap_or("?"),
-            meta.end_reason.as_deref().unwrap_or("no end reason")
-        );
-        if !meta.traced_modules.is_empty() {
-            let _ = writeln!(out, "  traced modules: {}", meta.traced_modules.join(", "));
-        }
-        let kinds = session.text_rows(
-            &format!(
-                "SELECT CAST(kind AS VARCHAR) AS k, count(*) AS n FROM nodes WHERE trace = {literal} \
-                 GROUP BY k ORDER BY n DESC, k"
-            ),
+        header(&mut out, source);
+        let rows = usize::try_from(source.rows).unwrap_or(usize::MAX);
+        let mut tally = Tally {
+            fan_out: Vec::with_capacity(rows.min(1 << 28)),
+            dense_limit: rows.saturating_mul(2).max(1 << 20),
+            ..Tally::default()
+        };
+        walk(
+            session,
+            &source.name,
+            "id, kind, name, frame, inputs",
+            |batch| tally.visit(batch),
         )
         .await?;
-        let kinds: Vec<String> = kinds.iter().map(|r| format!("{} {}", r[0], r[1])).collect();
+
+        let mut kinds: Vec<(&String, &u64)> = tally.kinds.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(out, "  kinds: {}", listing(&kinds));
-        let callables = session
-            .text_rows(&format!(
-                "SELECT kind, name, count(*) AS n FROM calls WHERE trace = {literal} \
-                 GROUP BY kind, name ORDER BY n DESC, name LIMIT 15"
-            ))
-            .await?;
-        if !callables.is_empty() {
+
+        let mut calls: Vec<(&(String, String), &u64)> = tally.calls.iter().collect();
+        calls.sort_by(|a, b| b.1.cmp(a.1).then(a.0 .1.cmp(&b.0 .1)));
+        if !calls.is_empty() {
             let _ = writeln!(out, "  traced calls (kind, name, count):");
-            for row in &callables {
-                let _ = writeln!(out, "    {:<10} {:<30} {}", row[0], row[1], row[2]);
+            for ((kind, name), count) in calls.iter().take(15) {
+                let _ = writeln!(out, "    {kind:<10} {name:<30} {count}");
             }
         }
-        let _ = writeln!(
-            out,
-            "  deepest call nesting: {}",
-            nesting.get(name).copied().unwrap_or(0)
-        );
-        for (label, column) in [("fan-in", "dst"), ("fan-out", "src")] {
-            // Degrees first, then the three largest joined to their nodes:
-            // joining every edge to its node would cost a join per input.
-            let top = session
-                .text_rows(&format!(
-                    "WITH ranked AS (SELECT {column} AS node, count(*) AS degree FROM edges \
-                     WHERE trace = {literal} GROUP BY {column} ORDER BY degree DESC, node LIMIT 3) \
-                     SELECT ranked.node, CAST(n.kind AS VARCHAR), n.name, ranked.degree FROM ranked \
-                     JOIN nodes n ON n.id = ranked.node WHERE n.trace = {literal} \
-                     ORDER BY ranked.degree DESC, ranked.node"
-                ))
-                .await?;
-            let top: Vec<String> = top
-                .iter()
-                .map(|r| {
-                    let name = if r[2].is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {}", r[2])
-                    };
-                    format!("#{} {}{} ({})", r[0], r[1], name, r[3])
-                })
-                .collect();
-            let _ = writeln!(out, "  largest {label}: {}", listing(&top));
-        }
-        let mut odd = Vec::new();
-        if !source.complete {
-            odd.push(format!(
-                "not closed cleanly: {}",
-                meta.end_reason.as_deref().unwrap_or("no reason recorded")
-            ));
-        }
-        if !source.extra_columns.is_empty() {
-            odd.push(format!(
-                "columns from a newer format: {}",
-                source.extra_columns.join(", ")
-            ));
-        }
-        if source.rows == 0 {
-            odd.push("the trace is empty".into());
-        }
-        for line in &odd {
-            let _ = writeln!(out, "  warning: {line}");
-        }
+        let _ = writeln!(out, "  deepest call nesting: {}", tally.deepest_nesting());
+        let fan_in = describe_nodes(session, &source.name, &tally.fan_in).await?;
+        let _ = writeln!(out, "  largest fan-in: {}", listing(&fan_in));
+        let fan_out = describe_nodes(session, &source.name, &tally.top_fan_out()).await?;
+        let _ = writeln!(out, "  largest fan-out: {}", listing(&fan_out));
+        warnings(&mut out, source);
         all_complete &= source.complete;
     }
     Ok((out, all_complete))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_top;
+
+    #[test]
+    fn keeps_the_three_largest_smaller_ids_first() {
+        let mut top = Vec::new();
+        for candidate in [(2, 9), (5, 4), (0, 1), (5, 2), (1, 7), (3, 3), (2, 1)] {
+            keep_top(&mut top, candidate);
+        }
+        assert_eq!(top, vec![(5, 2), (5, 4), (3, 3)]);
+    }
 }
