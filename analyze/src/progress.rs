@@ -153,11 +153,9 @@ fn render(shared: &Shared, elapsed: Duration) -> String {
         // against the files' size without pretending to a percentage.
         Unit::Bytes => format!("read {} of {}", Size(done), Size(shared.total)),
         Unit::Rows => {
-            let percent = if shared.total == 0 {
-                100
-            } else {
-                (done.min(shared.total) * 100 / shared.total) as u32
-            };
+            let percent = (done.min(shared.total) * 100)
+                .checked_div(shared.total)
+                .unwrap_or(100);
             format!("{percent:>3}% ({done} of {} nodes)", shared.total)
         }
     };
