@@ -54,7 +54,7 @@ fn transcript(args: &[&str]) -> String {
 macro_rules! snapshot {
     ($name:expr, $args:expr) => {{
         let mut settings = insta::Settings::clone_current();
-        settings.add_filter(r"(/[^\s/\"]+)*/\.tmp[A-Za-z0-9]+", "[TMP]");
+        settings.add_filter(r#"(/[^\s/"]+)*/\.tmp[A-Za-z0-9]+"#, "[TMP]");
         settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
         settings.set_prepend_module_to_snapshot(false);
         settings.bind(|| insta::assert_snapshot!($name, transcript($args)));
