@@ -65,7 +65,7 @@ bench-analyze: build
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -p hltpy-schema -p hltpy-analyze -p hltpy-capture -- -D warnings
+	cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-analyze -p hltpy-capture -- -D warnings
 
 clean:
 	rm -rf $(VENV) $(DEMO_TRACES) bench/out
