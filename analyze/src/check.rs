@@ -69,23 +69,8 @@ impl Report {
         }
         let kinds: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(out, "  kinds: {}", kinds.join(", "));
-        if !source.complete {
-            let _ = writeln!(
-                out,
-                "  warning: not closed cleanly ({})",
-                source
-                    .metadata
-                    .end_reason
-                    .as_deref()
-                    .unwrap_or("no reason recorded")
-            );
-        }
-        if !source.extra_columns.is_empty() {
-            let _ = writeln!(
-                out,
-                "  note: columns from a newer format: {}",
-                source.extra_columns.join(", ")
-            );
+        for line in source.warnings() {
+            let _ = writeln!(out, "  warning: {line}");
         }
         out
     }

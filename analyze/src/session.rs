@@ -38,6 +38,32 @@ pub struct TraceSource {
     pub extra_columns: Vec<String>,
 }
 
+impl TraceSource {
+    /// What is odd about this trace, one line each, for reports.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut odd = Vec::new();
+        if !self.complete {
+            odd.push(format!(
+                "not closed cleanly: {}",
+                self.metadata
+                    .end_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            ));
+        }
+        if !self.extra_columns.is_empty() {
+            odd.push(format!(
+                "columns from a newer format: {}",
+                self.extra_columns.join(", ")
+            ));
+        }
+        if self.rows == 0 {
+            odd.push("the trace is empty".into());
+        }
+        odd
+    }
+}
+
 /// Expands the user's arguments into traces, validating every file.
 pub fn resolve(inputs: &[String]) -> Result<Vec<TraceSource>, AnalyzeError> {
     let mut sources = Vec::new();

@@ -218,32 +218,6 @@ fn header(out: &mut String, source: &TraceSource) {
     }
 }
 
-fn warnings(out: &mut String, source: &TraceSource) {
-    let mut odd = Vec::new();
-    if !source.complete {
-        odd.push(format!(
-            "not closed cleanly: {}",
-            source
-                .metadata
-                .end_reason
-                .as_deref()
-                .unwrap_or("no reason recorded")
-        ));
-    }
-    if !source.extra_columns.is_empty() {
-        odd.push(format!(
-            "columns from a newer format: {}",
-            source.extra_columns.join(", ")
-        ));
-    }
-    if source.rows == 0 {
-        odd.push("the trace is empty".into());
-    }
-    for line in &odd {
-        let _ = writeln!(out, "  warning: {line}");
-    }
-}
-
 /// The summary report, and whether every trace ended cleanly.
 pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError> {
     let mut out = String::new();
@@ -282,7 +256,9 @@ pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError
         let _ = writeln!(out, "  largest fan-in: {}", listing(&fan_in));
         let fan_out = describe_nodes(session, &source.name, &tally.top_fan_out()).await?;
         let _ = writeln!(out, "  largest fan-out: {}", listing(&fan_out));
-        warnings(&mut out, source);
+        for line in source.warnings() {
+            let _ = writeln!(out, "  warning: {line}");
+        }
         all_complete &= source.complete;
     }
     Ok((out, all_complete))
