@@ -464,7 +464,7 @@ fn is_bound_method(callable: &Bound<'_, PyAny>) -> bool {
     let type_name = callable
         .get_type()
         .name()
-        .map(|n| n.to_string())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if type_name != "builtin_function_or_method" && type_name != "method-wrapper" {
         return false;
@@ -503,7 +503,7 @@ pub fn call_untraced(
     };
     let name = callable
         .getattr(intern!(py, "__name__"))
-        .map(|n| n.to_string())
+        .and_then(|n| n.extract::<String>())
         .unwrap_or_else(|_| crate::values::type_name(&callable.get_type()));
     let summary = Summary::of(&result);
     let node = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary)?;
@@ -539,7 +539,7 @@ impl<'py> RawCall<'py> {
             for (key, value) in kwargs.iter() {
                 let (value, operand) = prepare(&value);
                 raw.kwargs.set_item(&key, value)?;
-                raw.keyword_names.push(key.to_string());
+                raw.keyword_names.push(key.extract::<String>()?);
                 raw.operands.push(operand);
             }
         }

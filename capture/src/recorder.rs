@@ -425,13 +425,24 @@ pub fn record_op(
         recorder.flush_if_full();
         node
     };
+    // An error owed to the program (an `on_node` callback's, or a Ctrl-C
+    // that landed in a __repr__ hltpy called) is raised by this operation.
+    if let Some(err) = THREAD.with(|t| t.pending.take()) {
+        return Err(err);
+    }
     if listening {
-        if let Some(err) = THREAD.with(|t| t.pending.take()) {
-            return Err(err);
-        }
         notify(py, events)?;
     }
     Ok(node)
+}
+
+/// Keeps `err` to be raised by the current thread's next recorded
+/// operation (the first error owed wins).
+pub fn owe(err: PyErr) {
+    THREAD.with(|t| {
+        let earlier = t.pending.take();
+        t.pending.set(Some(earlier.unwrap_or(err)));
+    });
 }
 
 /// The `on_node` error kept for the current operation, if any.

@@ -189,7 +189,7 @@ fn int_scalar<'py>(value: &Bound<'py, PyAny>) -> Scalar<'py> {
     Scalar::Repr(
         value
             .str()
-            .map(|s| s.to_string())
+            .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "<int>".into()),
     )
 }
@@ -198,9 +198,9 @@ fn int_scalar<'py>(value: &Bound<'py, PyAny>) -> Scalar<'py> {
 pub fn type_name(ty: &Bound<'_, PyType>) -> String {
     let qualname = ty
         .qualname()
-        .map(|q| q.to_string())
+        .map(|q| q.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "?".into());
-    match ty.module().map(|m| m.to_string()) {
+    match ty.module().map(|m| m.to_string_lossy().into_owned()) {
         Ok(module) if module != "builtins" => format!("{module}.{qualname}"),
         _ => qualname,
     }
@@ -302,16 +302,16 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
         Ok(text) => out.push_str(&text.to_string_lossy()),
         Err(err) => {
             // Ctrl-C can land inside a user's __repr__ that hltpy called;
-            // swallowing it would leave the program uninterruptible, so it
-            // is delivered again to the program's next bytecode.
+            // swallowing it would leave the program uninterruptible, so the
+            // traced operation raises it. (Re-arming the signal instead let
+            // it fire in the next __repr__ hltpy called, again and again.)
             if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
-                // SAFETY: schedules a KeyboardInterrupt; needs the GIL, held here.
-                unsafe { ffi::PyErr_SetInterrupt() };
+                recorder::owe(err.clone_ref(py));
             }
             let kind = err
                 .get_type(py)
                 .name()
-                .map(|n| n.to_string())
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             out.push_str(&format!(
                 "<repr of {} raised {kind}>",
@@ -327,11 +327,11 @@ fn address_free_repr(value: &Bound<'_, PyAny>) -> Option<String> {
     let py = value.py();
     let qualname = |v: &Bound<'_, PyAny>| {
         v.getattr(intern!(py, "__qualname__"))
+            .and_then(|q| q.extract::<String>())
             .ok()
-            .map(|q| q.to_string())
     };
     let ty = value.get_type();
-    let ty_name = ty.name().ok()?.to_string();
+    let ty_name = ty.name().ok()?.to_string_lossy().into_owned();
     match ty_name.as_str() {
         "function"
         | "builtin_function_or_method"
