@@ -57,6 +57,7 @@ enum Command {
     /// Examples:
     ///   hltpy-analyze expr trace.parquet
     ///   hltpy-analyze expr trace.parquet --node 42 --depth 3
+    #[command(verbatim_doc_comment)]
     Expr {
         /// The trace (one).
         trace: String,
@@ -73,12 +74,15 @@ enum Command {
     /// `trace`), edges (trace, src, role, key, dst: one row per input),
     /// calls (traced calls with their callable and returned node), values
     /// (a node's value as one printable column), traces (run metadata).
-    /// Queries are read-only unless --allow-writes.
+    /// input_of(inputs, 'role') is the id of a node's first input with that
+    /// role (e.g. 'return', 'object'). Queries are read-only unless
+    /// --allow-writes. DATAFUSION_* environment variables tune the engine.
     ///
     /// Examples:
     ///   hltpy-analyze query "SELECT kind, count(*) FROM nodes GROUP BY kind" trace.parquet
     ///   hltpy-analyze query "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC" traces/
     ///   hltpy-analyze query --file fan_in.sql --format csv -o fan_in.csv trace.parquet
+    #[command(verbatim_doc_comment)]
     Query {
         /// The SQL (left out with --file).
         #[arg(required_unless_present = "file")]
