@@ -3,39 +3,14 @@
 use std::path::Path;
 use std::process::Command;
 
+use support::{end, write_kinds};
+
+mod support;
+
 use hltpy_schema::{
     InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
     TraceWriter, WriterOptions,
 };
-
-fn write_trace(path: &Path, kinds: &[NodeKind], clean: bool) {
-    let mut writer =
-        TraceWriter::create(path, &RunInfo::default(), &WriterOptions::default()).unwrap();
-    let mut buffer = NodeBuffer::new();
-    for (id, kind) in kinds.iter().enumerate() {
-        buffer.push(&NodeRow {
-            id: id as u64,
-            kind: *kind,
-            name: None,
-            inputs: &[],
-            frame: None,
-            thread: 1,
-            file: None,
-            line: None,
-            type_name: None,
-            value: NodeValue::Int(id as i64),
-        });
-    }
-    writer.write(&buffer.take_batch()).unwrap();
-    writer
-        .finish(&RunEnd {
-            traced_modules: vec!["dsl".into()],
-            closed_cleanly: clean,
-            end_reason: "stopped".into(),
-            ..RunEnd::default()
-        })
-        .unwrap();
-}
 
 fn run(args: &[&Path]) -> (i32, String, String) {
     let mut all: Vec<&std::ffi::OsStr> = vec!["check".as_ref()];
@@ -59,10 +34,11 @@ fn analyze<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
 fn check_counts_kinds_of_a_good_trace() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("good.parquet");
-    write_trace(
+    write_kinds(
         &path,
+        0,
         &[NodeKind::Const, NodeKind::Const, NodeKind::UDispatch],
-        true,
+        end(true, None),
     );
     let (code, stdout, stderr) = run(&[&path]);
     assert_eq!(code, 0, "{stderr}");
@@ -75,7 +51,7 @@ fn check_counts_kinds_of_a_good_trace() {
 fn check_reports_unclean_trace_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("unclean.parquet");
-    write_trace(&path, &[NodeKind::Const], false);
+    write_kinds(&path, 0, &[NodeKind::Const], end(false, None));
     let (code, stdout, _) = run(&[&path]);
     assert_eq!(code, 1);
     assert!(stdout.contains("warning: not closed cleanly"), "{stdout}");
@@ -88,7 +64,7 @@ fn check_names_bad_files_on_one_line_with_exit_2_and_no_backtrace() {
     std::fs::write(&text, "not parquet").unwrap();
     let missing = dir.path().join("missing.parquet");
     let good = dir.path().join("good.parquet");
-    write_trace(&good, &[NodeKind::Const], true);
+    write_kinds(&good, 0, &[NodeKind::Const], end(true, None));
     let bytes = std::fs::read(&good).unwrap();
     let cut = dir.path().join("cut.parquet");
     std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();

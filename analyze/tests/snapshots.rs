@@ -14,10 +14,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
-use hltpy_schema::{
-    meta, segment_path, NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter,
-    WriterOptions,
-};
+use hltpy_schema::{meta, segment_path};
+use support::{end, write_consts};
+
+mod support;
 
 /// The workspace root: commands run there, so paths print as
 /// `samples/traces/...` whoever runs the tests, wherever.
@@ -144,47 +144,6 @@ fn queries_over_the_samples_directory_in_every_format() {
             "samples/traces",
         ]
     );
-}
-
-fn run_info() -> RunInfo {
-    RunInfo {
-        hltpy_version: "0.1.0".into(),
-        python_version: "3.11.7".into(),
-    }
-}
-
-fn end(clean: bool, segment: Option<(u32, bool)>) -> RunEnd {
-    RunEnd {
-        argv: vec!["prog.py".into()],
-        traced_modules: vec!["dsl".into()],
-        closed_cleanly: clean,
-        end_reason: if clean { "stopped" } else { "killed" }.into(),
-        segment,
-    }
-}
-
-/// A trace of `nodes` Const nodes, ids from `first`.
-fn write_consts(path: &Path, first: u64, nodes: u64, end: RunEnd) {
-    let mut writer = TraceWriter::create(path, &run_info(), &WriterOptions::default()).unwrap();
-    let mut buffer = NodeBuffer::new();
-    for id in first..first + nodes {
-        buffer.push(&NodeRow {
-            id,
-            kind: NodeKind::Const,
-            name: None,
-            inputs: &[],
-            frame: None,
-            thread: 1,
-            file: None,
-            line: None,
-            type_name: None,
-            value: NodeValue::Int(id as i64),
-        });
-    }
-    if !buffer.is_empty() {
-        writer.write(&buffer.take_batch()).unwrap();
-    }
-    writer.finish(&end).unwrap();
 }
 
 fn write_plain_parquet(path: &Path, schema: SchemaRef, metadata: &[(&str, &str)]) {

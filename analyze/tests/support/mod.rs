@@ -1,0 +1,57 @@
+//! Small traces written with the schema crate's writer, shared by the
+//! analyzer's integration tests.
+
+use std::path::Path;
+
+use hltpy_schema::{
+    NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter, WriterOptions,
+};
+
+pub fn run_info() -> RunInfo {
+    RunInfo {
+        hltpy_version: "0.1.0".into(),
+        python_version: "3.11.7".into(),
+    }
+}
+
+/// The end of a run of `prog.py` tracing `dsl`; `segment` for a segmented run.
+pub fn end(clean: bool, segment: Option<(u32, bool)>) -> RunEnd {
+    RunEnd {
+        argv: vec!["prog.py".into()],
+        traced_modules: vec!["dsl".into()],
+        closed_cleanly: clean,
+        end_reason: if clean { "stopped" } else { "killed" }.into(),
+        segment,
+    }
+}
+
+/// A trace with one input-less node per kind in `kinds`, ids from `first`,
+/// each holding its id as an int.
+pub fn write_kinds(path: &Path, first: u64, kinds: &[NodeKind], end: RunEnd) {
+    let mut writer = TraceWriter::create(path, &run_info(), &WriterOptions::default()).unwrap();
+    let mut buffer = NodeBuffer::new();
+    for (id, kind) in (first..).zip(kinds) {
+        buffer.push(&NodeRow {
+            id,
+            kind: *kind,
+            name: None,
+            inputs: &[],
+            frame: None,
+            thread: 1,
+            file: None,
+            line: None,
+            type_name: None,
+            value: NodeValue::Int(id as i64),
+        });
+    }
+    if !buffer.is_empty() {
+        writer.write(&buffer.take_batch()).unwrap();
+    }
+    writer.finish(&end).unwrap();
+}
+
+/// A trace of `nodes` Const nodes, ids from `first`.
+#[allow(dead_code)] // not every test file writes Const-only traces
+pub fn write_consts(path: &Path, first: u64, nodes: usize, end: RunEnd) {
+    write_kinds(path, first, &vec![NodeKind::Const; nodes], end);
+}
