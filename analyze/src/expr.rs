@@ -11,7 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 
 use crate::error::AnalyzeError;
-use crate::session::Session;
+use crate::session::{sql_string, Session};
 
 /// Python precedence levels, loosest first.
 const CMP: u8 = 4;
@@ -85,15 +85,11 @@ const LITERAL: &str = "CASE WHEN value_int IS NOT NULL THEN CAST(value_int AS VA
      WHEN value_str IS NOT NULL THEN '''' || replace(value_str, '''', '\\''') || '''' \
      ELSE value_repr END";
 
-fn sql_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 impl Graph {
     /// The node a run ends with: the last top-level node that no other node
     /// consumes (not a Function, Class or Const, which only name things).
     pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
-        let trace = sql_literal(trace);
+        let trace = sql_string(trace);
         let rows = session
             .text_rows(&format!(
                 "SELECT max(n.id) FROM nodes n WHERE n.trace = {trace} AND n.frame IS NULL \
@@ -117,29 +113,42 @@ impl Graph {
         root: u64,
         depth: usize,
     ) -> Result<Option<Graph>, AnalyzeError> {
-        let trace = sql_literal(trace);
+        let trace = sql_string(trace);
         let mut nodes: HashMap<u64, Node> = HashMap::new();
+        // The most levels left with which each node has been expanded: a
+        // node reached again with more levels left is expanded again.
+        let mut expanded: HashMap<u64, usize> = HashMap::new();
         let mut frontier: HashMap<u64, usize> = HashMap::from([(root, depth)]);
         while !frontier.is_empty() {
-            let ids: Vec<String> = frontier.keys().map(u64::to_string).collect();
+            let missing: Vec<String> = frontier
+                .keys()
+                .filter(|id| !nodes.contains_key(id))
+                .map(u64::to_string)
+                .collect();
+            if !missing.is_empty() {
+                nodes.extend(fetch(session, &trace, &missing.join(", ")).await?);
+            }
             let mut next: HashMap<u64, usize> = HashMap::new();
-            for (id, node) in fetch(session, &trace, &ids.join(", ")).await? {
-                let remaining = frontier[&id];
-                let passes_through = node.kind == "Argument" || node.kind == "SetAttr";
+            for (id, remaining) in frontier {
+                expanded.insert(id, remaining);
+                let Some(node) = nodes.get(&id) else {
+                    continue;
+                };
+                let passes_through = stands_for_its_value(&node.kind);
+                if remaining == 0 && !passes_through {
+                    continue;
+                }
                 let below = if passes_through {
                     remaining
                 } else {
-                    remaining.saturating_sub(1)
+                    remaining - 1
                 };
-                if remaining > 0 || passes_through {
-                    for (_, _, src) in &node.inputs {
-                        let entry = next.entry(*src).or_default();
-                        *entry = (*entry).max(below);
-                    }
+                for (_, _, src) in &node.inputs {
+                    let entry = next.entry(*src).or_default();
+                    *entry = (*entry).max(below);
                 }
-                nodes.insert(id, node);
             }
-            next.retain(|id, _| !nodes.contains_key(id));
+            next.retain(|id, left| expanded.get(id).is_none_or(|done| *left > *done));
             frontier = next;
         }
         Ok(nodes.contains_key(&root).then_some(Graph { nodes }))
@@ -274,17 +283,20 @@ fn is_leaf(graph: &Graph, id: u64) -> bool {
     )
 }
 
+/// An Argument or SetAttr node prints as the value passed or stored.
+fn stands_for_its_value(kind: &str) -> bool {
+    kind == "Argument" || kind == "SetAttr"
+}
+
 /// The node whose expression stands for `id` (an Argument or SetAttr
 /// stands for the value that was passed or stored).
 fn through(graph: &Graph, mut id: u64) -> u64 {
     for _ in 0..64 {
         match graph.nodes.get(&id) {
-            Some(node) if node.kind == "Argument" || node.kind == "SetAttr" => {
-                match node.input("value") {
-                    Some(value) => id = value,
-                    None => return id,
-                }
-            }
+            Some(node) if stands_for_its_value(&node.kind) => match node.input("value") {
+                Some(value) => id = value,
+                None => return id,
+            },
             _ => return id,
         }
     }

@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
 use hltpy_schema::{segment_files, TraceError, TraceFile, TraceMetadata};
 
 use crate::error::AnalyzeError;
@@ -192,6 +192,14 @@ pub struct Session {
     pub bytes_total: u64,
 }
 
+/// A node's value as one printable column (the first `value_*` set).
+macro_rules! value_text {
+    () => {
+        "COALESCE(CAST(value_int AS VARCHAR), CAST(value_float AS VARCHAR), \
+         CAST(value_bool AS VARCHAR), value_str, value_repr)"
+    };
+}
+
 /// The views every session has, in the order they are created.
 const VIEWS: &[(&str, &str)] = &[
     (
@@ -203,20 +211,22 @@ const VIEWS: &[(&str, &str)] = &[
     ),
     (
         "values",
-        "SELECT trace, id, kind, name, type, \
-         COALESCE(CAST(value_int AS VARCHAR), CAST(value_float AS VARCHAR), \
-                  CAST(value_bool AS VARCHAR), value_str, value_repr) AS value \
-         FROM nodes",
+        concat!(
+            "SELECT trace, id, kind, name, type, ",
+            value_text!(),
+            " AS value FROM nodes"
+        ),
     ),
     (
         "calls",
         // Every traced call with the ids of what was called and of what it
         // returned (input_of reads them off the node's own inputs: no join).
-        "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
-                input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, \
-                COALESCE(CAST(value_int AS VARCHAR), CAST(value_float AS VARCHAR), \
-                         CAST(value_bool AS VARCHAR), value_str, value_repr) AS value \
-         FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')",
+        concat!(
+            "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
+             input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, ",
+            value_text!(),
+            " AS value FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')"
+        ),
     ),
 ];
 
@@ -355,14 +365,18 @@ impl Session {
         Ok(())
     }
 
+    /// Plans SQL that hltpy itself wrote (so a failure is hltpy's bug).
+    pub async fn plan(&self, sql: &str) -> Result<DataFrame, AnalyzeError> {
+        self.ctx
+            .sql(sql)
+            .await
+            .map_err(|err| AnalyzeError::Engine(format!("internal query failed: {err}")))
+    }
+
     /// Runs `sql` and collects its result. A failure while reading is
     /// reported against the traces, as damage is the likely cause.
     pub async fn collect(&self, sql: &str) -> Result<Vec<RecordBatch>, AnalyzeError> {
-        let frame = self
-            .ctx
-            .sql(sql)
-            .await
-            .map_err(|err| AnalyzeError::Engine(format!("internal query failed: {err}")))?;
+        let frame = self.plan(sql).await?;
         frame.collect().await.map_err(|err| self.read_error(err))
     }
 

@@ -18,13 +18,11 @@ pub async fn walk(
     mut visit: impl FnMut(&RecordBatch) -> Result<(), AnalyzeError>,
 ) -> Result<(), AnalyzeError> {
     let frame = session
-        .ctx
-        .sql(&format!(
+        .plan(&format!(
             "SELECT {columns} FROM nodes WHERE trace = {}",
             sql_string(trace)
         ))
-        .await
-        .map_err(|err| AnalyzeError::Engine(format!("internal query failed: {err}")))?;
+        .await?;
     let mut stream = frame
         .execute_stream()
         .await

@@ -89,8 +89,10 @@ struct ThreadState {
     frame: Cell<u64>,
     /// `threading.get_ident()` of this thread.
     thread: u64,
-    /// An `on_node` error raised for a node recorded outside an operation's
-    /// own result (a Const, a Deep); the operation raises it.
+    /// An error owed to the program, raised by its next recorded operation:
+    /// an `on_node` error for a node recorded outside an operation's own
+    /// result (a Const, a Deep), or a Ctrl-C caught in a `__repr__` hltpy
+    /// called (see [`owe`]).
     pending: Cell<Option<PyErr>>,
 }
 

@@ -88,13 +88,11 @@ def test_run_with_dash_m_runs_a_module_as_main(workdir):
     assert json.loads(metadata(workdir / "m.parquet")["hltpy.argv"])[1:] == ["return"]
 
 
-@pytest.mark.parametrize(
-    "sig, code, reason",
-    [(signal.SIGINT, -signal.SIGINT, "interrupted by SIGINT"), (signal.SIGTERM, -signal.SIGTERM, "terminated by SIGTERM")],
-)
-def test_signals_still_give_a_complete_trace(workdir, sig, code, reason):
+def start_looping(workdir, *args):
+    """Starts `python -m hltpy run -t units ARGS` on a looping mode of the
+    program and returns once its loop is running."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "hltpy", "run", "-t", "units", "-o", "sig.parquet", "prog.py", "wait"],
+        [sys.executable, "-m", "hltpy", "run", "-t", "units", *args],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -102,6 +100,15 @@ def test_signals_still_give_a_complete_trace(workdir, sig, code, reason):
     )
     while "ready" not in process.stdout.readline():
         pass
+    return process
+
+
+@pytest.mark.parametrize(
+    "sig, code, reason",
+    [(signal.SIGINT, -signal.SIGINT, "interrupted by SIGINT"), (signal.SIGTERM, -signal.SIGTERM, "terminated by SIGTERM")],
+)
+def test_signals_still_give_a_complete_trace(workdir, sig, code, reason):
+    process = start_looping(workdir, "-o", "sig.parquet", "prog.py", "wait")
     time.sleep(0.2)
     process.send_signal(sig)
     process.communicate(timeout=30)
@@ -115,15 +122,7 @@ def test_ctrl_c_inside_traced_work_stops_the_program_every_time(workdir):
     # __repr__, a type name); it must still stop the program. It used to be
     # lost there about once in twenty runs, leaving the program spinning.
     for attempt in range(10):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hltpy", "run", "-t", "units", "-o", "busy.parquet", "prog.py", "busy"],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        while "ready" not in process.stdout.readline():
-            pass
+        process = start_looping(workdir, "-o", "busy.parquet", "prog.py", "busy")
         time.sleep(0.05 + 0.01 * attempt)
         process.send_signal(signal.SIGINT)
         try:
@@ -190,14 +189,7 @@ def test_bad_command_lines_are_explained(workdir):
 
 
 def test_segments_survive_sigkill_and_read_as_one_trace(workdir):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hltpy", "run", "-t", "units", "--segment-nodes", "500", "-o", "segs", "prog.py", "wait"],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    while "ready" not in process.stdout.readline():
-        pass
+    process = start_looping(workdir, "--segment-nodes", "500", "-o", "segs", "prog.py", "wait")
     deadline = time.time() + 60
     while len(list((workdir / "segs").glob("part-*.parquet"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
