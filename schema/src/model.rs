@@ -131,6 +131,63 @@ string_enum! {
     }
 }
 
+impl NodeKind {
+    /// Kinds that are a traced call: their body ran inside them (a frame)
+    /// and they have Argument inputs and a `return`.
+    pub const fn is_traced_call(self) -> bool {
+        matches!(
+            self,
+            NodeKind::Call | NodeKind::Dispatch | NodeKind::NewInit | NodeKind::Generator
+        )
+    }
+
+    /// Kinds whose id is the `frame` of the nodes made while they ran.
+    pub const fn opens_frame(self) -> bool {
+        matches!(
+            self,
+            NodeKind::Call | NodeKind::Dispatch | NodeKind::NewInit | NodeKind::Generation
+        )
+    }
+
+    /// Kinds that stand for the value flowing through them (a parameter
+    /// bound to what was passed, an attribute set to what was stored): a
+    /// reader of the computation looks through them to their `value`.
+    pub const fn stands_for_its_value(self) -> bool {
+        matches!(self, NodeKind::Argument | NodeKind::SetAttr)
+    }
+
+    /// Kinds that only name something that entered the trace, with no
+    /// operation behind them.
+    pub const fn is_leaf(self) -> bool {
+        matches!(self, NodeKind::Const | NodeKind::Function | NodeKind::Class)
+    }
+
+    /// The SQL list of the kinds for which `keep` holds, e.g. `'Call', 'Dispatch'`.
+    pub fn sql_list(keep: impl Fn(NodeKind) -> bool) -> String {
+        NodeKind::ALL
+            .iter()
+            .filter(|kind| keep(**kind))
+            .map(|kind| format!("'{kind}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl Role {
+    /// Roles whose input only says where a value came from (the write a
+    /// read gave back, a call's returned body value, a parameter's
+    /// default): the node's operation did not consume it. Every other role
+    /// is an operand of the operation.
+    pub const fn is_provenance(self) -> bool {
+        matches!(self, Role::Source | Role::Return | Role::Default)
+    }
+
+    /// Roles of the arguments of a call (position, keyword or default).
+    pub const fn is_argument(self) -> bool {
+        matches!(self, Role::Arg | Role::Kwarg | Role::Default)
+    }
+}
+
 /// Column names, as constants so that both sides spell them the same way.
 pub mod column {
     pub const ID: &str = "id";
@@ -266,6 +323,16 @@ mod tests {
         }
         assert_eq!(NodeKind::parse("Nope"), None);
         assert_eq!(Role::parse("self"), Some(Role::SelfValue));
+    }
+
+    #[test]
+    fn rules_name_the_kinds_the_format_describes() {
+        assert_eq!(
+            NodeKind::sql_list(NodeKind::is_traced_call),
+            "'NewInit', 'Call', 'Dispatch', 'Generator'"
+        );
+        assert!(NodeKind::Generation.opens_frame() && !NodeKind::Generator.opens_frame());
+        assert!(Role::Return.is_provenance() && !Role::Value.is_provenance());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 
 use crate::model::{column, meta, COLUMNS, FORMAT_NAME, FORMAT_VERSION_MAJOR};
@@ -143,9 +144,19 @@ impl TraceFile {
 
     /// Reads every row, batch by batch, in file (completion) order.
     pub fn batches(&self) -> Result<TraceBatches, TraceError> {
-        let reader = open_builder(&self.path)?
-            .build()
-            .map_err(|err| corrupt(&self.path, err))?;
+        self.columns(None)
+    }
+
+    /// Reads only the top-level columns named (all when `None`), batch by
+    /// batch, in file order: a pass that needs `id` and `inputs` does not
+    /// decode the values.
+    pub fn columns(&self, names: Option<&[&str]>) -> Result<TraceBatches, TraceError> {
+        let mut builder = open_builder(&self.path)?;
+        if let Some(names) = names {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        let reader = builder.build().map_err(|err| corrupt(&self.path, err))?;
         Ok(TraceBatches {
             path: self.path.clone(),
             reader,

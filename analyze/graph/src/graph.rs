@@ -1,0 +1,584 @@
+//! The typed graph of a trace: nodes with their kind, name, recorded value
+//! and inputs, decoded once from record batches (from a file, or from the
+//! analyzer's DataFusion session), whole or as the upstream cone of some
+//! nodes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int8Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_cast::cast;
+use arrow_schema::DataType;
+use hltpy_schema::{column, NodeKind, Role};
+
+/// A problem with the trace itself (not with a pass over it).
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("the trace has no column {0:?} (is it an hltpy trace?)")]
+    MissingColumn(&'static str),
+    #[error("column {column} is {found}, not {expected}")]
+    BadColumn {
+        column: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    #[error(
+        "node {id} has kind {kind:?}, which this version does not know (a newer trace format?)"
+    )]
+    UnknownKind { id: u64, kind: String },
+    #[error("node {id} has an input with role {role:?}, which this version does not know (a newer trace format?)")]
+    UnknownRole { id: u64, role: String },
+    #[error("node {id} appears twice in the trace")]
+    DuplicateId { id: u64 },
+    #[error("the inputs of node {id} form a cycle (through node {through}): a trace is a DAG")]
+    Cycle { id: u64, through: u64 },
+    #[error("node {id} reads node {src} as its {role} input, but node {src} is not before it in the trace (missing, or in a later row: rows are in completion order, inputs first)")]
+    InputNotBefore { id: u64, src: u64, role: Role },
+}
+
+/// The value a node recorded (at most one `value_*` column is set).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recorded {
+    Absent,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(Box<str>),
+    Repr(Box<str>),
+}
+
+/// One input of a node: its role, its key (position, keyword, dict key's
+/// repr, iteration count) and the id of the node whose value flows in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    pub role: Role,
+    pub key: Option<Box<str>>,
+    pub src: u64,
+}
+
+/// One node of a trace.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub id: u64,
+    pub kind: NodeKind,
+    pub name: Option<Arc<str>>,
+    pub type_name: Option<Arc<str>>,
+    pub file: Option<Arc<str>>,
+    pub line: Option<u32>,
+    pub frame: Option<u64>,
+    pub recorded: Recorded,
+    pub inputs: Vec<Input>,
+}
+
+impl Node {
+    /// The first input with `role`.
+    pub fn input(&self, role: Role) -> Option<u64> {
+        self.inputs.iter().find(|i| i.role == role).map(|i| i.src)
+    }
+
+    /// `file:line` of the operation, or `?` when not recorded.
+    pub fn location(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}"),
+            (Some(file), None) => file.to_string(),
+            _ => "?".into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+}
+
+/// A string column of any of the encodings a trace or a query gives
+/// (plain, view, dictionary), read row by row without copying per row.
+enum Strings {
+    Plain(StringArray),
+    /// Dictionary values (interned once) and the keys.
+    Dictionary(Vec<Option<Arc<str>>>, Vec<Option<usize>>),
+}
+
+impl Strings {
+    fn new(array: &ArrayRef, column: &'static str) -> Result<Strings, GraphError> {
+        let bad = |found: &DataType| GraphError::BadColumn {
+            column,
+            found: found.to_string(),
+            expected: "a string",
+        };
+        if let DataType::Dictionary(key, _) = array.data_type() {
+            let (values, keys): (ArrayRef, Vec<Option<usize>>) = match **key {
+                DataType::Int8 => {
+                    let d = array.as_dictionary::<Int8Type>();
+                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
+                    (d.values().clone(), keys)
+                }
+                DataType::UInt32 => {
+                    let d = array.as_dictionary::<UInt32Type>();
+                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
+                    (d.values().clone(), keys)
+                }
+                DataType::Int32 => {
+                    let d = array.as_dictionary::<arrow_array::types::Int32Type>();
+                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
+                    (d.values().clone(), keys)
+                }
+                _ => {
+                    let plain = cast(array, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
+                    return Ok(Strings::Plain(plain.as_string::<i32>().clone()));
+                }
+            };
+            let values = cast(&values, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
+            let values = values.as_string::<i32>();
+            let interned = (0..values.len())
+                .map(|i| values.is_valid(i).then(|| Arc::from(values.value(i))))
+                .collect();
+            return Ok(Strings::Dictionary(interned, keys));
+        }
+        let plain = cast(array, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
+        Ok(Strings::Plain(plain.as_string::<i32>().clone()))
+    }
+
+    fn get(&self, row: usize) -> Option<&str> {
+        match self {
+            Strings::Plain(array) => array.is_valid(row).then(|| array.value(row)),
+            Strings::Dictionary(values, keys) => keys[row]
+                .and_then(|k| values.get(k))
+                .and_then(|v| v.as_deref()),
+        }
+    }
+
+    fn shared(&self, row: usize, interner: &mut Interner) -> Option<Arc<str>> {
+        match self {
+            Strings::Dictionary(values, keys) => {
+                keys[row].and_then(|k| values.get(k)).and_then(Clone::clone)
+            }
+            Strings::Plain(_) => self.get(row).map(|text| interner.intern(text)),
+        }
+    }
+}
+
+/// Names, types and files repeat on almost every node: one allocation each.
+#[derive(Default)]
+struct Interner(HashMap<Box<str>, Arc<str>>);
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        // Bounded: a trace with millions of distinct names (generated
+        // attribute names, say) must not grow the table without end.
+        if self.0.len() < 1 << 16 {
+            self.0.insert(Box::from(text), shared.clone());
+        }
+        shared
+    }
+}
+
+/// Decodes record batches with the trace's columns into [`Node`]s.
+#[derive(Default)]
+pub struct Decoder {
+    names: Interner,
+}
+
+fn required<'b>(batch: &'b RecordBatch, name: &'static str) -> Result<&'b ArrayRef, GraphError> {
+    batch
+        .column_by_name(name)
+        .ok_or(GraphError::MissingColumn(name))
+}
+
+fn u64_column(array: &ArrayRef, column: &'static str) -> Result<ArrayRef, GraphError> {
+    cast(array, &DataType::UInt64).map_err(|_| GraphError::BadColumn {
+        column,
+        found: array.data_type().to_string(),
+        expected: "an unsigned integer",
+    })
+}
+
+impl Decoder {
+    /// The nodes of one batch, in its row order. Every column but `id`,
+    /// `kind` and `inputs` may be missing (then it reads as null).
+    pub fn decode(&mut self, batch: &RecordBatch) -> Result<Vec<Node>, GraphError> {
+        let rows = batch.num_rows();
+        let ids = u64_column(required(batch, column::ID)?, column::ID)?;
+        let ids = ids.as_primitive::<UInt64Type>();
+        let kinds = Strings::new(required(batch, column::KIND)?, column::KIND)?;
+        let optional_strings = |name: &'static str| -> Result<Option<Strings>, GraphError> {
+            batch
+                .column_by_name(name)
+                .map(|c| Strings::new(c, name))
+                .transpose()
+        };
+        let names = optional_strings(column::NAME)?;
+        let types = optional_strings(column::TYPE)?;
+        let files = optional_strings(column::FILE)?;
+        let value_str = optional_strings(column::VALUE_STR)?;
+        let value_repr = optional_strings(column::VALUE_REPR)?;
+        let optional = |name: &'static str, to: DataType| -> Result<Option<ArrayRef>, GraphError> {
+            batch
+                .column_by_name(name)
+                .map(|c| {
+                    cast(c, &to).map_err(|_| GraphError::BadColumn {
+                        column: name,
+                        found: c.data_type().to_string(),
+                        expected: "a number",
+                    })
+                })
+                .transpose()
+        };
+        let frames = optional(column::FRAME, DataType::UInt64)?;
+        let lines = optional(column::LINE, DataType::UInt32)?;
+        let ints = optional(column::VALUE_INT, DataType::Int64)?;
+        let floats = optional(column::VALUE_FLOAT, DataType::Float64)?;
+        let bools = optional(column::VALUE_BOOL, DataType::Boolean)?;
+
+        let inputs = required(batch, column::INPUTS)?;
+        let (offsets, entries): (Vec<usize>, _) = match inputs.data_type() {
+            DataType::List(_) => {
+                let list = inputs.as_list::<i32>();
+                (
+                    list.value_offsets().iter().map(|o| *o as usize).collect(),
+                    list.values().clone(),
+                )
+            }
+            DataType::LargeList(_) => {
+                let list = inputs.as_list::<i64>();
+                (
+                    list.value_offsets().iter().map(|o| *o as usize).collect(),
+                    list.values().clone(),
+                )
+            }
+            other => {
+                return Err(GraphError::BadColumn {
+                    column: column::INPUTS,
+                    found: other.to_string(),
+                    expected: "a list of (role, key, src)",
+                })
+            }
+        };
+        let entries = entries.as_struct_opt().ok_or(GraphError::BadColumn {
+            column: column::INPUTS,
+            found: entries.data_type().to_string(),
+            expected: "a list of (role, key, src)",
+        })?;
+        let field = |name: &'static str| {
+            entries
+                .column_by_name(name)
+                .ok_or(GraphError::MissingColumn(name))
+        };
+        let roles = Strings::new(field(column::INPUT_ROLE)?, column::INPUT_ROLE)?;
+        let role_of: Vec<Option<Role>> = match &roles {
+            Strings::Dictionary(values, _) => values
+                .iter()
+                .map(|v| v.as_deref().and_then(Role::parse))
+                .collect(),
+            Strings::Plain(_) => Vec::new(),
+        };
+        let keys = Strings::new(field(column::INPUT_KEY)?, column::INPUT_KEY)?;
+        let srcs = u64_column(field(column::INPUT_SRC)?, column::INPUT_SRC)?;
+        let srcs = srcs.as_primitive::<UInt64Type>();
+
+        let kind_of: Vec<Option<NodeKind>> = match &kinds {
+            Strings::Dictionary(values, _) => values
+                .iter()
+                .map(|v| v.as_deref().and_then(NodeKind::parse))
+                .collect(),
+            Strings::Plain(_) => Vec::new(),
+        };
+
+        let mut nodes = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let id = ids.value(row);
+            let kind = match &kinds {
+                Strings::Dictionary(_, keys) => keys[row].and_then(|k| kind_of[k]),
+                Strings::Plain(_) => kinds.get(row).and_then(NodeKind::parse),
+            };
+            let kind = kind.ok_or_else(|| GraphError::UnknownKind {
+                id,
+                kind: kinds.get(row).unwrap_or("").to_string(),
+            })?;
+            let mut node_inputs = Vec::with_capacity(offsets[row + 1] - offsets[row]);
+            for entry in offsets[row]..offsets[row + 1] {
+                let role = match &roles {
+                    Strings::Dictionary(_, keys) => keys[entry].and_then(|k| role_of[k]),
+                    Strings::Plain(_) => roles.get(entry).and_then(Role::parse),
+                };
+                let role = role.ok_or_else(|| GraphError::UnknownRole {
+                    id,
+                    role: roles.get(entry).unwrap_or("").to_string(),
+                })?;
+                node_inputs.push(Input {
+                    role,
+                    key: keys.get(entry).map(Box::from),
+                    src: srcs.value(entry),
+                });
+            }
+            let recorded = if let Some(v) = ints
+                .as_ref()
+                .map(|c| c.as_primitive::<arrow_array::types::Int64Type>())
+                .filter(|c| c.is_valid(row))
+            {
+                Recorded::Int(v.value(row))
+            } else if let Some(v) = floats
+                .as_ref()
+                .map(|c| c.as_primitive::<arrow_array::types::Float64Type>())
+                .filter(|c| c.is_valid(row))
+            {
+                Recorded::Float(v.value(row))
+            } else if let Some(v) = bools
+                .as_ref()
+                .map(|c| c.as_boolean())
+                .filter(|c| c.is_valid(row))
+            {
+                Recorded::Bool(v.value(row))
+            } else if let Some(text) = value_str.as_ref().and_then(|c| c.get(row)) {
+                Recorded::Str(Box::from(text))
+            } else if let Some(text) = value_repr.as_ref().and_then(|c| c.get(row)) {
+                Recorded::Repr(Box::from(text))
+            } else {
+                Recorded::Absent
+            };
+            let frame = frames
+                .as_ref()
+                .map(|c| c.as_primitive::<UInt64Type>())
+                .filter(|c| c.is_valid(row))
+                .map(|c| c.value(row));
+            let line = lines
+                .as_ref()
+                .map(|c| c.as_primitive::<UInt32Type>())
+                .filter(|c| c.is_valid(row))
+                .map(|c| c.value(row));
+            nodes.push(Node {
+                id,
+                kind,
+                name: names.as_ref().and_then(|c| c.shared(row, &mut self.names)),
+                type_name: types.as_ref().and_then(|c| c.shared(row, &mut self.names)),
+                file: files.as_ref().and_then(|c| c.shared(row, &mut self.names)),
+                line,
+                frame,
+                recorded,
+                inputs: node_inputs,
+            });
+        }
+        Ok(nodes)
+    }
+}
+
+/// The nodes of a trace (or of a part of one), indexed by id.
+#[derive(Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    index: HashMap<u64, usize>,
+}
+
+impl Graph {
+    /// The whole graph of some batches, in their row order.
+    pub fn from_batches<'a>(
+        batches: impl IntoIterator<Item = &'a RecordBatch>,
+    ) -> Result<Graph, GraphError> {
+        let mut decoder = Decoder::default();
+        let mut graph = Graph::default();
+        for batch in batches {
+            for node in decoder.decode(batch)? {
+                graph.insert(node)?;
+            }
+        }
+        Ok(graph)
+    }
+
+    pub fn insert(&mut self, node: Node) -> Result<(), GraphError> {
+        if self.index.contains_key(&node.id) {
+            return Err(GraphError::DuplicateId { id: node.id });
+        }
+        self.index.insert(node.id, self.nodes.len());
+        self.nodes.push(node);
+        Ok(())
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Node> {
+        self.index.get(&id).map(|i| &self.nodes[*i])
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    /// The nodes in the order they were added (file order for a whole trace).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Who reads each node: for every id, the ids of the nodes that have it
+    /// as an input (computed on demand; the graph does not keep it).
+    pub fn users(&self) -> HashMap<u64, Vec<u64>> {
+        let mut users: HashMap<u64, Vec<u64>> = HashMap::new();
+        for node in &self.nodes {
+            for input in &node.inputs {
+                users.entry(input.src).or_default().push(node.id);
+            }
+        }
+        users
+    }
+
+    /// The node an Argument or SetAttr stands for: follows `value` inputs
+    /// through them (a bounded number of steps, so a cycle cannot hang).
+    pub fn through(&self, mut id: u64) -> u64 {
+        for _ in 0..1024 {
+            match self.get(id) {
+                Some(node) if node.kind.stands_for_its_value() => match node.input(Role::Value) {
+                    Some(value) => id = value,
+                    None => return id,
+                },
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    /// The nodes in data-dependency order: every input present in the
+    /// graph before the node that reads it. Iterative (a chain of a
+    /// million nodes needs no deep stack); a cycle is an error.
+    pub fn data_order(&self) -> Result<Vec<usize>, GraphError> {
+        const NEW: u8 = 0;
+        const OPEN: u8 = 1;
+        const DONE: u8 = 2;
+        let mut state = vec![NEW; self.nodes.len()];
+        let mut order = Vec::with_capacity(self.nodes.len());
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        for start in 0..self.nodes.len() {
+            if state[start] != NEW {
+                continue;
+            }
+            state[start] = OPEN;
+            stack.push((start, 0));
+            while let Some((at, next_input)) = stack.last_mut() {
+                let node = &self.nodes[*at];
+                if let Some(input) = node.inputs.get(*next_input) {
+                    *next_input += 1;
+                    if let Some(&src) = self.index.get(&input.src) {
+                        match state[src] {
+                            NEW => {
+                                state[src] = OPEN;
+                                stack.push((src, 0));
+                            }
+                            OPEN => {
+                                return Err(GraphError::Cycle {
+                                    id: node.id,
+                                    through: input.src,
+                                })
+                            }
+                            _ => {}
+                        }
+                    }
+                } else {
+                    state[*at] = DONE;
+                    order.push(*at);
+                    stack.pop();
+                }
+            }
+        }
+        Ok(order)
+    }
+}
+
+/// Loads the upstream cone of some nodes level by level, for a trace too
+/// large to hold: the caller fetches the ids [`ConeLoader::wanted`] names
+/// (with a query, or from a file) and hands the rows back with
+/// [`ConeLoader::add`], until nothing more is wanted.
+pub struct ConeLoader {
+    graph: Graph,
+    decoder: Decoder,
+    /// The most levels left with which each node has been expanded: one
+    /// reached again with more levels left is expanded again.
+    expanded: HashMap<u64, usize>,
+    frontier: HashMap<u64, usize>,
+}
+
+impl ConeLoader {
+    /// The cone of `roots`, `depth` operations deep (`usize::MAX`: all of it).
+    /// Argument and SetAttr nodes stand for their value and use no level.
+    pub fn new(roots: &[u64], depth: usize) -> ConeLoader {
+        ConeLoader {
+            graph: Graph::default(),
+            decoder: Decoder::default(),
+            expanded: HashMap::new(),
+            frontier: roots.iter().map(|r| (*r, depth)).collect(),
+        }
+    }
+
+    /// The ids to fetch next; empty when the cone is complete.
+    pub fn wanted(&mut self) -> Vec<u64> {
+        loop {
+            let missing: Vec<u64> = self
+                .frontier
+                .keys()
+                .filter(|id| !self.graph.contains(**id))
+                .copied()
+                .collect();
+            if !missing.is_empty() || self.frontier.is_empty() {
+                let mut missing = missing;
+                missing.sort_unstable();
+                return missing;
+            }
+            self.advance();
+        }
+    }
+
+    /// Adds fetched rows (ids not asked for are ignored).
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), GraphError> {
+        for node in self.decoder.decode(batch)? {
+            if !self.graph.contains(node.id) {
+                self.graph.insert(node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands the current frontier by one level. Ids that were asked for
+    /// and not found are dropped (they are not in the trace).
+    fn advance(&mut self) {
+        let mut next: HashMap<u64, usize> = HashMap::new();
+        for (id, remaining) in std::mem::take(&mut self.frontier) {
+            self.expanded.insert(id, remaining);
+            let Some(node) = self.graph.get(id) else {
+                continue;
+            };
+            let passes_through = node.kind.stands_for_its_value();
+            if remaining == 0 && !passes_through {
+                continue;
+            }
+            let below = if passes_through || remaining == usize::MAX {
+                remaining
+            } else {
+                remaining - 1
+            };
+            for input in &node.inputs {
+                let entry = next.entry(input.src).or_default();
+                *entry = (*entry).max(below);
+            }
+        }
+        next.retain(|id, left| self.expanded.get(id).is_none_or(|done| *left > *done));
+        self.frontier = next;
+    }
+
+    /// Marks the wanted ids as fetched (whether or not they were found)
+    /// and moves to the next level.
+    pub fn fetched(&mut self) {
+        self.advance();
+    }
+
+    pub fn finish(self) -> Graph {
+        self.graph
+    }
+}

@@ -1,0 +1,372 @@
+//! The `Interpreter` trait every pass implements (the shape of torch.fx's
+//! `Interpreter` and of the seed's `Evaluator`): one method per node kind,
+//! each with a default, and a runner that visits nodes in data order,
+//! hands each the values of its inputs, and keeps a value only while some
+//! node still has to read it.
+
+use std::collections::HashMap;
+
+use hltpy_schema::{NodeKind, Role};
+
+use crate::graph::{Graph, GraphError, Node};
+
+/// An error of a pass, with the node it happened at.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpretError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("{message} (while evaluating node {id} ({kind}, {location}))")]
+    AtNode {
+        message: String,
+        id: u64,
+        kind: NodeKind,
+        location: String,
+    },
+}
+
+impl InterpretError {
+    pub fn at(node: &Node, message: impl Into<String>) -> InterpretError {
+        InterpretError::AtNode {
+            message: message.into(),
+            id: node.id,
+            kind: node.kind,
+            location: node.location(),
+        }
+    }
+}
+
+/// The values of a node's inputs, in the order of `node.inputs`; `None`
+/// for an input whose node is not there (outside a cone, or dangling).
+pub struct Args<'a, V> {
+    pub node: &'a Node,
+    pub values: Vec<Option<&'a V>>,
+}
+
+impl<'a, V> Args<'a, V> {
+    /// The value of the first input with `role`.
+    pub fn get(&self, role: Role) -> Option<&'a V> {
+        self.node
+            .inputs
+            .iter()
+            .position(|i| i.role == role)
+            .and_then(|i| self.values[i])
+    }
+
+    /// The value of the input with `role` and `key`.
+    pub fn keyed(&self, role: Role, key: &str) -> Option<&'a V> {
+        self.node
+            .inputs
+            .iter()
+            .position(|i| i.role == role && i.key.as_deref() == Some(key))
+            .and_then(|i| self.values[i])
+    }
+
+    /// Positional arguments (`arg` inputs) in position order; `None` when
+    /// one is missing or the positions are not 0, 1, 2, …
+    pub fn positional(&self) -> Option<Vec<&'a V>> {
+        let mut found: Vec<(usize, &'a V)> = Vec::new();
+        for (input, value) in self.node.inputs.iter().zip(&self.values) {
+            if input.role == Role::Arg {
+                let position = input.key.as_deref()?.parse().ok()?;
+                found.push((position, (*value)?));
+            }
+        }
+        found.sort_by_key(|(p, _)| *p);
+        found
+            .iter()
+            .enumerate()
+            .all(|(i, (p, _))| i == *p)
+            .then(|| found.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Keyword arguments (`kwarg` inputs) with their names.
+    pub fn keywords(&self) -> Option<Vec<(&'a str, &'a V)>> {
+        self.node
+            .inputs
+            .iter()
+            .zip(&self.values)
+            .filter(|(input, _)| input.role == Role::Kwarg)
+            .map(|(input, value)| Some((input.key.as_deref()?, (*value)?)))
+            .collect()
+    }
+}
+
+/// A pass over a trace. `visit` dispatches on the node's kind to one
+/// method per kind; each defaults to [`Interpreter::fallback`], so a pass
+/// overrides only the kinds it cares about, and a new kind added to the
+/// format fails to build here (the `match` has no catch-all arm).
+pub trait Interpreter {
+    type Value;
+
+    /// What a kind that the pass does not override gives.
+    fn fallback(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError>;
+
+    /// Called with every node's value once it is known, with how many
+    /// nodes read it (0: a result no one used), before the runner drops
+    /// values no one needs: the place to compare or collect.
+    fn observe(
+        &mut self,
+        _node: &Node,
+        _value: &Self::Value,
+        _readers: u32,
+    ) -> Result<(), InterpretError> {
+        Ok(())
+    }
+
+    fn visit(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        match args.node.kind {
+            NodeKind::Const => self.constant(args),
+            NodeKind::Deep => self.deep(args),
+            NodeKind::Function => self.function(args),
+            NodeKind::Class => self.class(args),
+            NodeKind::Obj => self.obj(args),
+            NodeKind::NewInit => self.new_init(args),
+            NodeKind::SetAttr => self.set_attr(args),
+            NodeKind::GetAttr => self.get_attr(args),
+            NodeKind::GetItem => self.get_item(args),
+            NodeKind::SetItem => self.set_item(args),
+            NodeKind::DelItem => self.del_item(args),
+            NodeKind::Argument => self.argument(args),
+            NodeKind::Call => self.call(args),
+            NodeKind::Dispatch => self.dispatch(args),
+            NodeKind::UCall => self.ucall(args),
+            NodeKind::UDispatch => self.udispatch(args),
+            NodeKind::Iterator => self.iterator(args),
+            NodeKind::Iteration => self.iteration(args),
+            NodeKind::Generator => self.generator(args),
+            NodeKind::Generation => self.generation(args),
+        }
+    }
+
+    fn constant(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn deep(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn function(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn class(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn obj(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn new_init(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn set_attr(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn get_attr(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn get_item(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn set_item(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn del_item(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn argument(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn call(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn dispatch(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn ucall(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn udispatch(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn iterator(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn iteration(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn generator(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn generation(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+}
+
+/// How many nodes read each node: what lets the runner drop a value as
+/// soon as its last reader has run. Dense by id (ids start at 0 and are
+/// consecutive in hltpy's traces); ids beyond `dense` go to a map.
+#[derive(Default)]
+pub struct UseCounts {
+    dense: Vec<u32>,
+    sparse: HashMap<u64, u32>,
+}
+
+/// Ids below this are counted in a vector, above in a map.
+const DENSE_LIMIT: u64 = 1 << 32;
+
+impl UseCounts {
+    pub fn add(&mut self, src: u64) {
+        if src < DENSE_LIMIT {
+            let index = src as usize;
+            if index >= self.dense.len() {
+                self.dense.resize(index + 1, 0);
+            }
+            self.dense[index] = self.dense[index].saturating_add(1);
+        } else {
+            *self.sparse.entry(src).or_default() += 1;
+        }
+    }
+
+    pub fn of(nodes: &[Node]) -> UseCounts {
+        let mut counts = UseCounts::default();
+        for node in nodes {
+            for input in &node.inputs {
+                counts.add(input.src);
+            }
+        }
+        counts
+    }
+
+    fn get(&self, id: u64) -> u32 {
+        if id < DENSE_LIMIT {
+            self.dense.get(id as usize).copied().unwrap_or(0)
+        } else {
+            self.sparse.get(&id).copied().unwrap_or(0)
+        }
+    }
+
+    /// One use of `id` happened; true when it was the last.
+    fn used(&mut self, id: u64) -> bool {
+        let slot = if id < DENSE_LIMIT {
+            self.dense.get_mut(id as usize)
+        } else {
+            self.sparse.get_mut(&id)
+        };
+        match slot {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                *count == 0
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Feeds nodes, in data order, to an interpreter, and keeps the values
+/// still to be read. Nodes may come from a whole file (streamed batch by
+/// batch) or from a graph.
+pub struct Runner<'i, I: Interpreter> {
+    interpreter: &'i mut I,
+    uses: UseCounts,
+    live: HashMap<u64, I::Value>,
+    /// The most values held at once: what bounds the pass's memory.
+    pub peak_live: usize,
+    /// Ids already visited: an input naming one that is no longer held was
+    /// read more often than counted (a foreign or damaged trace).
+    seen_before: SeenIds,
+}
+
+/// Which ids have been visited (dense bitmap, map beyond).
+#[derive(Default)]
+struct SeenIds {
+    dense: Vec<u64>,
+    sparse: std::collections::HashSet<u64>,
+}
+
+impl SeenIds {
+    /// Marks `id`; false when it was already there.
+    fn insert(&mut self, id: u64) -> bool {
+        if id < DENSE_LIMIT {
+            let (word, bit) = ((id / 64) as usize, id % 64);
+            if word >= self.dense.len() {
+                self.dense.resize(word + 1, 0);
+            }
+            let fresh = self.dense[word] & (1 << bit) == 0;
+            self.dense[word] |= 1 << bit;
+            fresh
+        } else {
+            self.sparse.insert(id)
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        if id < DENSE_LIMIT {
+            self.dense
+                .get((id / 64) as usize)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0)
+        } else {
+            self.sparse.contains(&id)
+        }
+    }
+}
+
+impl<'i, I: Interpreter> Runner<'i, I> {
+    /// A runner that will see exactly the nodes whose inputs `uses` counted.
+    pub fn new(interpreter: &'i mut I, uses: UseCounts) -> Self {
+        Runner {
+            interpreter,
+            uses,
+            live: HashMap::new(),
+            peak_live: 0,
+            seen_before: SeenIds::default(),
+        }
+    }
+
+    /// Visits one node. Every input must have been fed already (it is an
+    /// error to read a node that comes later: that is a cycle or a
+    /// misordered file); an input that is never fed is `None` for the pass.
+    pub fn feed(&mut self, node: &Node, strict_order: bool) -> Result<(), InterpretError> {
+        if !self.seen_before.insert(node.id) {
+            return Err(GraphError::DuplicateId { id: node.id }.into());
+        }
+        let value = {
+            let mut values = Vec::with_capacity(node.inputs.len());
+            for input in &node.inputs {
+                let value = self.live.get(&input.src);
+                if value.is_none() && strict_order && !self.seen_before.contains(input.src) {
+                    return Err(GraphError::InputNotBefore {
+                        id: node.id,
+                        src: input.src,
+                        role: input.role,
+                    }
+                    .into());
+                }
+                values.push(value);
+            }
+            let args = Args { node, values };
+            self.interpreter.visit(&args)?
+        };
+        let readers = self.uses.get(node.id);
+        self.interpreter.observe(node, &value, readers)?;
+        for input in &node.inputs {
+            if self.uses.used(input.src) {
+                self.live.remove(&input.src);
+            }
+        }
+        if readers > 0 {
+            self.live.insert(node.id, value);
+            self.peak_live = self.peak_live.max(self.live.len());
+        }
+        Ok(())
+    }
+}
+
+/// Runs `interpreter` over a graph in data order. Inputs outside the graph
+/// (a cone's border) are `None` to the pass.
+pub fn run<I: Interpreter>(graph: &Graph, interpreter: &mut I) -> Result<usize, InterpretError> {
+    let order = graph.data_order()?;
+    let uses = UseCounts::of(graph.nodes());
+    let mut runner = Runner::new(interpreter, uses);
+    for index in order {
+        runner.feed(&graph.nodes()[index], false)?;
+    }
+    Ok(runner.peak_live)
+}

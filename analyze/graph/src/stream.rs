@@ -1,0 +1,102 @@
+//! Runs a pass over trace files without holding the trace: one light pass
+//! reads only `id`, `kind`, `name` and `inputs` (how often each node is
+//! read, and what a pass must know in advance), then the files stream
+//! through the [`Runner`] batch by batch in row order, which the format
+//! guarantees is a data order (inputs first).
+
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use hltpy_schema::{column, TraceError, TraceFile};
+
+use crate::graph::{Decoder, GraphError};
+use crate::interp::{InterpretError, Interpreter, Runner, UseCounts};
+
+/// A failure of a pass over files: reading them, or the pass itself.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("{path}: {source}")]
+    Graph { path: String, source: GraphError },
+    #[error("{path}: {source}")]
+    Interpret {
+        path: String,
+        source: InterpretError,
+    },
+}
+
+/// The files of one trace (one file, or the segments of one run, in order).
+pub struct TraceFiles {
+    pub name: String,
+    pub files: Vec<PathBuf>,
+}
+
+impl TraceFiles {
+    fn batches(
+        &self,
+        columns: Option<&[&str]>,
+        mut visit: impl FnMut(&RecordBatch) -> Result<(), RunError>,
+    ) -> Result<(), RunError> {
+        for path in &self.files {
+            let trace = TraceFile::open_lenient(path)?;
+            for batch in trace.columns(columns)? {
+                visit(&batch?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The light pass: every node's id, kind, name and inputs, decoded.
+    pub fn scan(&self, mut visit: impl FnMut(&crate::graph::Node)) -> Result<UseCounts, RunError> {
+        let mut uses = UseCounts::default();
+        let mut decoder = Decoder::default();
+        let columns = [column::ID, column::KIND, column::NAME, column::INPUTS];
+        self.batches(Some(&columns), |batch| {
+            let nodes = decoder
+                .decode(batch)
+                .map_err(|source| self.graph_error(source))?;
+            for node in &nodes {
+                for input in &node.inputs {
+                    uses.add(input.src);
+                }
+                visit(node);
+            }
+            Ok(())
+        })?;
+        Ok(uses)
+    }
+
+    /// Streams every node through `interpreter` in row order; gives the
+    /// most values that were held at once.
+    pub fn run<I: Interpreter>(
+        &self,
+        uses: UseCounts,
+        interpreter: &mut I,
+    ) -> Result<usize, RunError> {
+        let mut runner = Runner::new(interpreter, uses);
+        let mut decoder = Decoder::default();
+        self.batches(None, |batch| {
+            let nodes = decoder
+                .decode(batch)
+                .map_err(|source| self.graph_error(source))?;
+            for node in &nodes {
+                runner
+                    .feed(node, true)
+                    .map_err(|source| RunError::Interpret {
+                        path: self.name.clone(),
+                        source,
+                    })?;
+            }
+            Ok(())
+        })?;
+        Ok(runner.peak_live)
+    }
+
+    fn graph_error(&self, source: GraphError) -> RunError {
+        RunError::Graph {
+            path: self.name.clone(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,633 @@
+//! The Python value domain that re-evaluation computes in: the builtin
+//! types with CPython's printing and equality, objects of traced classes,
+//! and `Opaque` for what hltpy cannot rebuild (kept as type + repr).
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive};
+
+/// A Python int: machine-sized while it fits, arbitrary precision after.
+#[derive(Clone, Debug)]
+pub enum Int {
+    Small(i64),
+    Big(Rc<BigInt>),
+}
+
+impl Int {
+    /// The canonical form: `Small` whenever the value fits.
+    pub fn from_big(value: BigInt) -> Int {
+        match value.to_i64() {
+            Some(small) => Int::Small(small),
+            None => Int::Big(Rc::new(value)),
+        }
+    }
+
+    pub fn to_big(&self) -> BigInt {
+        match self {
+            Int::Small(v) => BigInt::from(*v),
+            Int::Big(v) => (**v).clone(),
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Int::Small(v) => Some(*v),
+            Int::Big(_) => None,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Int::Small(0))
+    }
+
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Int::Small(v) => *v < 0,
+            Int::Big(v) => v.is_negative(),
+        }
+    }
+
+    /// Bits of the absolute value (Python's `int.bit_length`).
+    pub fn bits(&self) -> u64 {
+        match self {
+            Int::Small(v) => 64 - v.unsigned_abs().leading_zeros() as u64,
+            Int::Big(v) => v.bits(),
+        }
+    }
+
+    /// Python's `float(int)`: rounded to nearest, `None` when too large.
+    pub fn to_f64(&self) -> Option<f64> {
+        let value = match self {
+            Int::Small(v) => *v as f64,
+            Int::Big(v) => v.to_f64()?,
+        };
+        value.is_finite().then_some(value)
+    }
+}
+
+impl PartialEq for Int {
+    fn eq(&self, other: &Int) -> bool {
+        match (self, other) {
+            (Int::Small(a), Int::Small(b)) => a == b,
+            (Int::Big(a), Int::Big(b)) => a == b,
+            _ => false, // canonical forms never mix for one value
+        }
+    }
+}
+
+impl std::fmt::Display for Int {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Int::Small(v) => write!(f, "{v}"),
+            Int::Big(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// An object of a traced class: its class name and the attributes that
+/// were set on it, in order. Shared and mutable, as Python objects are:
+/// the SetAttr nodes of `__init__` fill the object the Obj node made.
+#[derive(Debug)]
+pub struct Object {
+    pub class: Rc<str>,
+    pub attrs: RefCell<Vec<(Rc<str>, Value)>>,
+}
+
+impl Object {
+    pub fn attr(&self, name: &str) -> Option<Value> {
+        self.attrs
+            .borrow()
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn set_attr(&self, name: Rc<str>, value: Value) {
+        let mut attrs = self.attrs.borrow_mut();
+        match attrs.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => attrs.push((name, value)),
+        }
+    }
+}
+
+/// A value of a traced program, as far as hltpy can know it.
+#[derive(Clone, Debug)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(Int),
+    Float(f64),
+    Complex(f64, f64),
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    Tuple(Rc<[Value]>),
+    /// Lists and dicts are shared and mutable, as in Python: a SetItem
+    /// changes the list every node holding it sees.
+    List(Rc<RefCell<Vec<Value>>>),
+    /// Insertion order, as Python keeps it.
+    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    Set(Rc<[Value]>),
+    FrozenSet(Rc<[Value]>),
+    /// start, stop, step.
+    Slice(Rc<[Value; 3]>),
+    /// start, stop, step.
+    Range(Rc<[Int; 3]>),
+    Object(Rc<Object>),
+    /// A module, by its name (`<module math>`).
+    Module(Rc<str>),
+    /// A builtin function by its qualified name (`len`, `math.sqrt`).
+    Builtin(Rc<str>),
+    /// A dict view (`dict_items`, `dict_keys`, `dict_values`) with its items.
+    View(&'static str, Rc<[Value]>),
+    /// An iterator over a value, with its Python type name (`list_iterator`).
+    Iter(Rc<(Value, Rc<str>)>),
+    /// A method bound to a value: `receiver.name`.
+    Method(Rc<(Value, Rc<str>)>),
+    /// Something hltpy cannot rebuild: its type name and recorded repr.
+    Opaque(Rc<Opaque>),
+    /// The exception an operation raised: its type and its message.
+    Raised(Rc<Raised>),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Opaque {
+    pub type_name: Rc<str>,
+    pub repr: Option<Rc<str>>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Raised {
+    pub type_name: &'static str,
+    /// The exception's arguments as its repr shows them: `'division by zero'`.
+    pub args: String,
+}
+
+impl Value {
+    pub fn int(value: i64) -> Value {
+        Value::Int(Int::Small(value))
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(RefCell::new(items)))
+    }
+
+    pub fn dict(pairs: Vec<(Value, Value)>) -> Value {
+        Value::Dict(Rc::new(RefCell::new(pairs)))
+    }
+
+    /// The items of a tuple, list, set, frozenset or dict view, lent to `f`.
+    pub fn with_items<R>(&self, f: impl FnOnce(&[Value]) -> R) -> Option<R> {
+        match self {
+            Value::Tuple(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items)
+            | Value::View(_, items) => Some(f(items)),
+            Value::List(items) => Some(f(&items.borrow())),
+            _ => None,
+        }
+    }
+
+    pub fn str(text: &str) -> Value {
+        Value::Str(Rc::from(text))
+    }
+
+    /// An exception with one message (none when empty).
+    pub fn raised(type_name: &'static str, message: impl AsRef<str>) -> Value {
+        let message = message.as_ref();
+        let args = if message.is_empty() {
+            String::new()
+        } else {
+            str_repr(message)
+        };
+        Value::raised_with(type_name, args)
+    }
+
+    /// An exception whose arguments are written out: `34, 'out of range'`.
+    pub fn raised_with(type_name: &'static str, args: String) -> Value {
+        Value::Raised(Rc::new(Raised { type_name, args }))
+    }
+
+    pub fn opaque(type_name: &str, repr: Option<&str>) -> Value {
+        Value::Opaque(Rc::new(Opaque {
+            type_name: Rc::from(type_name),
+            repr: repr.map(Rc::from),
+        }))
+    }
+
+    /// The name of the value's type as the trace's `type` column writes it.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Complex(..) => "complex",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Tuple(_) => "tuple",
+            Value::List(_) => "list",
+            Value::Dict(_) => "dict",
+            Value::Set(_) => "set",
+            Value::FrozenSet(_) => "frozenset",
+            Value::Slice(_) => "slice",
+            Value::Range(_) => "range",
+            Value::Object(object) => &object.class,
+            Value::Module(_) => "module",
+            Value::Builtin(_) => "builtin_function_or_method",
+            Value::View(kind, _) => kind,
+            Value::Iter(iter) => &iter.1,
+            // A method of a traced class's object is a Python bound
+            // method; one of a builtin value is a builtin.
+            Value::Method(method) if matches!(method.0, Value::Object(_)) => "method",
+            Value::Method(_) => "builtin_function_or_method",
+            Value::Opaque(opaque) => &opaque.type_name,
+            Value::Raised(raised) => raised.type_name,
+        }
+    }
+
+    /// Is this a value hltpy computed with (not an opaque stand-in)?
+    pub fn is_known(&self) -> bool {
+        match self {
+            Value::Opaque(_) | Value::Raised(_) => false,
+            Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+                items.iter().all(Value::is_known)
+            }
+            Value::List(items) => items
+                .try_borrow()
+                .is_ok_and(|items| items.iter().all(Value::is_known)),
+            Value::Dict(pairs) => pairs
+                .try_borrow()
+                .is_ok_and(|pairs| pairs.iter().all(|(k, v)| k.is_known() && v.is_known())),
+            Value::Slice(parts) => parts.iter().all(Value::is_known),
+            Value::Method(method) => method.0.is_known(),
+            Value::Iter(iter) => iter.0.is_known(),
+            Value::View(_, items) => items.iter().all(Value::is_known),
+            _ => true,
+        }
+    }
+
+    /// Python's `repr()`, as capture writes it (`<mod.C object>` for
+    /// objects, without addresses).
+    pub fn repr(&self) -> String {
+        let mut out = String::new();
+        self.write_repr(&mut out, usize::MAX, 0);
+        out
+    }
+
+    /// The repr cut as capture cuts it: containers stop adding items once
+    /// `max` bytes are written (then `...`), and the whole is cut at `max`
+    /// bytes with `…`.
+    pub fn bounded_repr(&self, max: usize) -> String {
+        let mut out = String::new();
+        self.write_repr(&mut out, max, 0);
+        if out.len() > max {
+            let mut cut = max;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.push('…');
+        }
+        out
+    }
+
+    /// Writes the repr; like capture, nesting deeper than 8 (or a list that
+    /// holds itself) prints as `...`.
+    fn write_repr(&self, out: &mut String, max: usize, depth: usize) {
+        if depth > 8 {
+            out.push_str("...");
+            return;
+        }
+        match self {
+            Value::None => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Float(v) => out.push_str(&float_repr(*v)),
+            Value::Complex(re, im) => out.push_str(&complex_repr(*re, *im)),
+            Value::Str(text) => out.push_str(&str_repr(text)),
+            Value::Bytes(bytes) => out.push_str(&bytes_repr(bytes)),
+            Value::Tuple(items) => {
+                let close = if items.len() == 1 { ",)" } else { ")" };
+                write_items(out, items.iter(), "(", close, max, depth);
+            }
+            Value::List(items) => match items.try_borrow() {
+                Ok(items) => write_items(out, items.iter(), "[", "]", max, depth),
+                Err(_) => out.push_str("[...]"),
+            },
+            Value::Dict(pairs) => {
+                let Ok(pairs) = pairs.try_borrow() else {
+                    out.push_str("{...}");
+                    return;
+                };
+                out.push('{');
+                for (index, (key, value)) in pairs.iter().enumerate() {
+                    if out.len() > max {
+                        out.push_str("...");
+                        break;
+                    }
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    key.write_repr(out, max, depth + 1);
+                    out.push_str(": ");
+                    value.write_repr(out, max, depth + 1);
+                }
+                out.push('}');
+            }
+            Value::Set(items) if items.is_empty() => out.push_str("set()"),
+            Value::Set(items) => write_items(out, items.iter(), "{", "}", max, depth),
+            Value::FrozenSet(items) => {
+                write_items(out, items.iter(), "frozenset({", "})", max, depth)
+            }
+            Value::Slice(parts) => write_items(out, parts.iter(), "slice(", ")", max, depth),
+            Value::Range(parts) => {
+                let [start, stop, step] = &**parts;
+                if matches!(step, Int::Small(1)) {
+                    let _ = write!(out, "range({start}, {stop})");
+                } else {
+                    let _ = write!(out, "range({start}, {stop}, {step})");
+                }
+            }
+            Value::View(kind, items) => {
+                out.push_str(kind);
+                write_items(out, items.iter(), "([", "])", max, depth);
+            }
+            Value::Iter(iter) => {
+                let _ = write!(out, "<{} object>", iter.1);
+            }
+            Value::Object(object) => {
+                let _ = write!(out, "<{} object>", object.class);
+            }
+            Value::Module(name) => {
+                let _ = write!(out, "<module {name}>");
+            }
+            Value::Builtin(name) => {
+                let short = name.rsplit('.').next().unwrap_or(name);
+                let _ = write!(out, "<built-in {short}>");
+            }
+            Value::Method(method) => match &method.0 {
+                Value::Object(object) => {
+                    let class = object.class.rsplit('.').next().unwrap_or(&object.class);
+                    let _ = write!(out, "<bound method {class}.{}>", method.1);
+                }
+                receiver => {
+                    let _ = write!(out, "<built-in {}.{}>", receiver.type_name(), method.1);
+                }
+            },
+            Value::Opaque(opaque) => match &opaque.repr {
+                Some(repr) => out.push_str(repr),
+                None => {
+                    let _ = write!(out, "<{}>", opaque.type_name);
+                }
+            },
+            Value::Raised(raised) => {
+                let _ = write!(out, "raised {}({})", raised.type_name, raised.args);
+            }
+        }
+    }
+
+    /// Python's truth value, when hltpy knows it.
+    pub fn truth(&self) -> Option<bool> {
+        Some(match self {
+            Value::None => false,
+            Value::Bool(b) => *b,
+            Value::Int(v) => !v.is_zero(),
+            Value::Float(v) => *v != 0.0,
+            Value::Complex(re, im) => *re != 0.0 || *im != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => !items.is_empty(),
+            Value::List(items) => !items.borrow().is_empty(),
+            Value::Dict(pairs) => !pairs.borrow().is_empty(),
+            Value::View(_, items) => !items.is_empty(),
+            Value::Iter(_) => true,
+            Value::Range(_) => return crate::python::range_len(self).map(|n| n > 0),
+            Value::Module(_) | Value::Builtin(_) | Value::Method(_) | Value::Slice(_) => true,
+            Value::Object(_) | Value::Opaque(_) | Value::Raised(_) => return None,
+        })
+    }
+}
+
+fn write_items<'a>(
+    out: &mut String,
+    items: impl Iterator<Item = &'a Value>,
+    open: &str,
+    close: &str,
+    max: usize,
+    depth: usize,
+) {
+    out.push_str(open);
+    for (index, item) in items.enumerate() {
+        if out.len() > max {
+            out.push_str("...");
+            break;
+        }
+        if index > 0 {
+            out.push_str(", ");
+        }
+        item.write_repr(out, max, depth + 1);
+    }
+    out.push_str(close);
+}
+
+/// CPython's `repr(float)`: the shortest digits that read back the same,
+/// positional from 1e-4 up to 1e16, scientific outside.
+pub fn float_repr(value: f64) -> String {
+    if value.is_nan() {
+        return "nan".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() {
+            "-0.0"
+        } else {
+            "0.0"
+        }
+        .into();
+    }
+    // Rust's `{:e}` prints the shortest round-tripping digits: "d.ddde±x".
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        let text = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        } else {
+            let (whole, fraction) = digits.split_at(point as usize);
+            format!("{whole}.{fraction}")
+        };
+        format!("{sign}{text}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let mantissa = if rest.is_empty() {
+            first.to_string()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{exponent_sign}{:02}", exponent.abs())
+    }
+}
+
+/// CPython's `repr(complex)`: `(1+2j)`, `2j`, `(-0-1j)`.
+pub fn complex_repr(re: f64, im: f64) -> String {
+    let part = |v: f64| {
+        // Parts print like floats, but without ".0" on whole numbers.
+        let text = float_repr(v);
+        text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
+    };
+    if re == 0.0 && re.is_sign_positive() {
+        return format!("{}j", part(im));
+    }
+    let imaginary = part(im);
+    let sign = if imaginary.starts_with('-') { "" } else { "+" };
+    format!("({}{sign}{imaginary}j)", part(re))
+}
+
+/// CPython's `repr(str)`: single quotes unless the text holds a single
+/// quote and no double quote; escapes for backslash, quotes and
+/// non-printable characters.
+pub fn str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !is_printable(c) => {
+                let code = c as u32;
+                let _ = if code < 0x100 {
+                    write!(out, "\\x{code:02x}")
+                } else if code < 0x10000 {
+                    write!(out, "\\u{code:04x}")
+                } else {
+                    write!(out, "\\U{code:08x}")
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `str.isprintable` for one character, for the characters
+/// programs commonly hold: controls, separators and format characters are
+/// not printable.
+fn is_printable(c: char) -> bool {
+    let code = c as u32;
+    !(code < 0x20
+        || (0x7f..=0xa0).contains(&code)
+        || code == 0xad
+        || (0x2000..=0x200f).contains(&code)
+        || (0x2028..=0x202f).contains(&code)
+        || (0x205f..=0x206f).contains(&code)
+        || code == 0x3000
+        || code == 0xfeff
+        || (0xd800..=0xf8ff).contains(&code)
+        || (0xfff9..=0xfffb).contains(&code)
+        || code >= 0xe0000)
+}
+
+/// CPython's `repr(bytes)`.
+pub fn bytes_repr(bytes: &[u8]) -> String {
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            b => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_as_cpython_does() {
+        for (value, text) in [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (1.2338405969061735e176, "1.2338405969061735e+176"),
+            (f64::INFINITY, "inf"),
+            (-0.0, "-0.0"),
+            (123456.789, "123456.789"),
+        ] {
+            assert_eq!(float_repr(value), text);
+        }
+    }
+
+    #[test]
+    fn strings_and_complex_print_as_cpython_does() {
+        assert_eq!(str_repr("it's"), "\"it's\"");
+        assert_eq!(str_repr("a'\"b\n"), "'a\\'\"b\\n'");
+        assert_eq!(str_repr("\u{7}é"), "'\\x07é'");
+        assert_eq!(complex_repr(1.0, 2.0), "(1+2j)");
+        assert_eq!(complex_repr(0.0, 2.0), "2j");
+        assert_eq!(complex_repr(-0.0, -1.0), "(-0-1j)");
+        assert_eq!(bytes_repr(b"a'\x00"), "b\"a'\\x00\"");
+    }
+
+    #[test]
+    fn containers_print_and_cut_as_capture_does() {
+        let list = Value::list(vec![Value::int(1), Value::str("x"), Value::None]);
+        assert_eq!(list.repr(), "[1, 'x', None]");
+        let one = Value::Tuple(Rc::from(vec![Value::Float(0.5)]));
+        assert_eq!(one.repr(), "(0.5,)");
+        let long = Value::list((0..100).map(Value::int).collect());
+        let cut = long.bounded_repr(20);
+        assert_eq!(cut, "[0, 1, 2, 3, 4, 5, 6…");
+    }
+}
