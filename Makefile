@@ -24,6 +24,8 @@ demo: build
 	$(ANALYZE) summary $(DEMO_TRACES)/units.parquet
 	$(ANALYZE) query "SELECT trace, name, count(*) AS calls FROM calls GROUP BY trace, name ORDER BY calls DESC, name LIMIT 8" $(DEMO_TRACES)
 	$(ANALYZE) expr $(DEMO_TRACES)/units.parquet --node 125
+	$(ANALYZE) eval $(DEMO_TRACES)
+	$(ANALYZE) eval $(DEMO_TRACES)/addx.parquet --set add_to.y=6
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build
@@ -50,7 +52,7 @@ build: venv
 test: build test-rust test-python
 
 test-rust:
-	cargo test --profile analyze --quiet -p hltpy-schema -p hltpy-analyze
+	cargo test --profile analyze --quiet -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests
@@ -59,13 +61,15 @@ test-python:
 bench: build
 	$(PY) bench/capture_bench.py
 
-## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace
+## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
+## eval vs a CPython replay on a 10M-node captured trace
 bench-analyze: build
 	$(PY) bench/analyze_bench.py
+	$(PY) bench/eval_bench.py
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-analyze -p hltpy-capture -- -D warnings
+	cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
 
 clean:
 	rm -rf $(VENV) $(DEMO_TRACES) bench/out

@@ -8,8 +8,37 @@ use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
 use hltpy_schema::{TraceError, TraceFile};
 
-use crate::progress::Progress;
-use crate::session::TraceSource;
+use crate::cli::{self, ExitStatus};
+use crate::error::AnalyzeError;
+use crate::progress::{Progress, ProgressMode, Unit};
+use crate::session::{self, TraceSource};
+
+/// Validate traces and count their nodes per kind.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Traces to check.
+    #[arg(required = true)]
+    traces: Vec<String>,
+}
+
+/// Checks every trace; a finding when one did not end cleanly.
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+    let mut all_complete = true;
+    for source in session::resolve(&args.traces)? {
+        let progress = Progress::start(
+            mode,
+            format!("checking {}", source.name),
+            Unit::Rows,
+            source.rows,
+            Default::default(),
+        );
+        let report = check(source, &progress)?;
+        drop(progress);
+        cli::print(&report.render())?;
+        all_complete &= report.source.complete;
+    }
+    Ok(ExitStatus::finding_if(!all_complete))
+}
 
 /// What `check` found in one trace (a file, or a directory of segments).
 #[derive(Debug)]

@@ -1,5 +1,5 @@
-//! Errors of the analyzer, each one line for stderr, with the exit code
-//! `main` maps it to (2: bad usage or input).
+//! Errors of the analyzer, each one line for stderr; `main` reports any of
+//! them with exit status 2.
 
 use hltpy_schema::TraceError;
 
@@ -20,11 +20,8 @@ pub enum AnalyzeError {
     /// The query engine failed on valid input.
     #[error("{0}")]
     Engine(String),
-}
-
-impl AnalyzeError {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
-        2
-    }
+    /// A pass could not go over a trace (a cycle, a misordered or
+    /// damaged file); the message names the trace and the node.
+    #[error("{0}")]
+    Pass(String),
 }

@@ -6,11 +6,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, UInt64Type};
+use hltpy_graph::eval::recorded_text;
+use hltpy_graph::{ConeLoader, Graph, Node};
+use hltpy_schema::{NodeKind, Role};
 
+use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session};
 
 /// Python precedence levels, loosest first.
@@ -56,166 +58,94 @@ fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
     Some((symbol, precedence, reflected))
 }
 
-struct Node {
-    kind: String,
-    name: Option<String>,
-    type_name: Option<String>,
-    literal: Option<String>,
-    inputs: Vec<(String, Option<String>, u64)>,
+/// Rebuild the Python expression that produced a node.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The trace (one).
+    trace: String,
+    /// Id of the node to rebuild.
+    #[arg(long)]
+    node: Option<u64>,
+    /// How many levels of operations to print before eliding with …#id.
+    #[arg(long, default_value_t = 50)]
+    depth: usize,
 }
 
-impl Node {
-    fn input(&self, role: &str) -> Option<u64> {
-        self.inputs
-            .iter()
-            .find(|(r, _, _)| r == role)
-            .map(|(_, _, s)| *s)
-    }
+/// Prints the expression.
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+    let text = cli::runtime()?.block_on(async {
+        let session = Session::open(std::slice::from_ref(&args.trace)).await?;
+        let _progress = cli::reading(mode, "expr", &session);
+        expression(&session, args.node, args.depth).await
+    })?;
+    cli::print(&format!("{text}\n"))?;
+    Ok(ExitStatus::Success)
 }
 
-/// The nodes of one trace that rendering a node can reach.
-pub struct Graph {
-    nodes: HashMap<u64, Node>,
-}
-
-/// A node's value as a Python literal, in SQL (strings quoted as Python would).
-const LITERAL: &str = "CASE WHEN value_int IS NOT NULL THEN CAST(value_int AS VARCHAR) \
-     WHEN value_float IS NOT NULL THEN CAST(value_float AS VARCHAR) \
-     WHEN value_bool THEN 'True' WHEN NOT value_bool THEN 'False' \
-     WHEN value_str IS NOT NULL THEN '''' || replace(value_str, '''', '\\''') || '''' \
-     ELSE value_repr END";
-
-impl Graph {
-    /// The node a run ends with: the last top-level node that no other node
-    /// consumes (not a Function, Class or Const, which only name things).
-    pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
-        let trace = sql_string(trace);
-        let rows = session
-            .text_rows(&format!(
-                "SELECT max(n.id) FROM nodes n WHERE n.trace = {trace} AND n.frame IS NULL \
-                 AND n.kind NOT IN ('Function', 'Class', 'Const') \
-                 AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id)"
-            ))
-            .await?;
-        Ok(rows
-            .first()
-            .and_then(|row| row.first())
-            .and_then(|id| id.parse().ok()))
-    }
-
-    /// Loads `root` and what it is built from, `depth` operations deep, one
-    /// level per query: a trace of millions of nodes is never held whole.
-    /// Argument and SetAttr nodes stand for their value, so they do not
-    /// use up a level (as in rendering). None when `root` is not there.
-    pub async fn load(
-        session: &Session,
-        trace: &str,
-        root: u64,
-        depth: usize,
-    ) -> Result<Option<Graph>, AnalyzeError> {
-        let trace = sql_string(trace);
-        let mut nodes: HashMap<u64, Node> = HashMap::new();
-        // The most levels left with which each node has been expanded: a
-        // node reached again with more levels left is expanded again.
-        let mut expanded: HashMap<u64, usize> = HashMap::new();
-        let mut frontier: HashMap<u64, usize> = HashMap::from([(root, depth)]);
-        while !frontier.is_empty() {
-            let missing: Vec<String> = frontier
-                .keys()
-                .filter(|id| !nodes.contains_key(id))
-                .map(u64::to_string)
-                .collect();
-            if !missing.is_empty() {
-                nodes.extend(fetch(session, &trace, &missing.join(", ")).await?);
-            }
-            let mut next: HashMap<u64, usize> = HashMap::new();
-            for (id, remaining) in frontier {
-                expanded.insert(id, remaining);
-                let Some(node) = nodes.get(&id) else {
-                    continue;
-                };
-                let passes_through = stands_for_its_value(&node.kind);
-                if remaining == 0 && !passes_through {
-                    continue;
-                }
-                let below = if passes_through {
-                    remaining
-                } else {
-                    remaining - 1
-                };
-                for (_, _, src) in &node.inputs {
-                    let entry = next.entry(*src).or_default();
-                    *entry = (*entry).max(below);
-                }
-            }
-            next.retain(|id, left| expanded.get(id).is_none_or(|done| *left > *done));
-            frontier = next;
-        }
-        Ok(nodes.contains_key(&root).then_some(Graph { nodes }))
-    }
-}
-
-/// The nodes `ids` (a comma-separated list) of a trace, with their inputs.
-async fn fetch(
-    session: &Session,
-    trace: &str,
-    ids: &str,
-) -> Result<Vec<(u64, Node)>, AnalyzeError> {
-    let batches = session
-        .collect(&format!(
-            "SELECT id, CAST(kind AS VARCHAR), name, CAST(type AS VARCHAR), {LITERAL}, inputs \
-             FROM nodes WHERE trace = {trace} AND id IN ({ids})"
+/// The node a run ends with: the last top-level node that no other node
+/// consumes (not a Function, Class or Const, which only name things).
+pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
+    let trace = sql_string(trace);
+    let leaves = NodeKind::sql_list(NodeKind::is_leaf);
+    let rows = session
+        .text_rows(&format!(
+            "SELECT max(n.id) FROM nodes n WHERE n.trace = {trace} AND n.frame IS NULL \
+             AND n.kind NOT IN ({leaves}) \
+             AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id)"
         ))
         .await?;
-    let text = |column: &ArrayRef| -> Result<ArrayRef, AnalyzeError> {
-        cast(column, &DataType::Utf8).map_err(|err| AnalyzeError::Engine(err.to_string()))
-    };
-    let mut out = Vec::new();
-    for batch in &batches {
-        let ids = batch.column(0).as_primitive::<UInt64Type>();
-        let columns = (1..5)
-            .map(|i| text(batch.column(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let strings: Vec<&StringArray> = columns.iter().map(|c| c.as_string::<i32>()).collect();
-        let inputs = batch.column(5).as_list::<i32>();
-        for row in 0..batch.num_rows() {
-            let value = |column: usize| {
-                let array = strings[column];
-                (!array.is_null(row)).then(|| array.value(row).to_string())
-            };
-            let entries = inputs.value(row);
-            let entries = entries.as_struct();
-            let roles = text(entries.column(0))?;
-            let roles = roles.as_string::<i32>();
-            let keys = text(entries.column(1))?;
-            let keys = keys.as_string::<i32>();
-            let srcs = cast(entries.column(2), &DataType::UInt64)
-                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
-            let srcs = srcs.as_primitive::<UInt64Type>();
-            let node_inputs = (0..entries.len())
-                .map(|i| {
-                    let key = (!keys.is_null(i)).then(|| keys.value(i).to_string());
-                    (roles.value(i).to_string(), key, srcs.value(i))
-                })
-                .collect();
-            out.push((
-                ids.value(row),
-                Node {
-                    kind: value(0).unwrap_or_default(),
-                    name: value(1),
-                    type_name: value(2),
-                    literal: value(3),
-                    inputs: node_inputs,
-                },
-            ));
+    Ok(rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(|id| id.parse().ok()))
+}
+
+/// Loads the upstream cone of `roots`, `depth` operations deep (all of it
+/// with `usize::MAX`), one level per query: a trace of millions of nodes
+/// is never held whole.
+pub async fn load_cone(
+    session: &Session,
+    trace: &str,
+    roots: &[u64],
+    depth: usize,
+) -> Result<Graph, AnalyzeError> {
+    let trace = sql_string(trace);
+    let mut loader = ConeLoader::new(roots, depth);
+    loop {
+        let wanted = loader.wanted();
+        if wanted.is_empty() {
+            return Ok(loader.finish());
         }
+        let ids: Vec<String> = wanted.iter().map(u64::to_string).collect();
+        let batches = session
+            .collect(&format!(
+                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
+                 value_bool, value_str, value_repr, inputs \
+                 FROM nodes WHERE trace = {trace} AND id IN ({})",
+                ids.join(", ")
+            ))
+            .await?;
+        for batch in &batches {
+            loader
+                .add(batch)
+                .map_err(|err| AnalyzeError::Usage(format!("{}: {err}", session_name(session))))?;
+        }
+        loader.fetched();
     }
-    Ok(out)
+}
+
+fn session_name(session: &Session) -> String {
+    session
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The expression behind `node` (by default the run's final result) of the
 /// session's one trace, `depth` operations deep.
-pub async fn run(
+pub async fn expression(
     session: &Session,
     node: Option<u64>,
     depth: usize,
@@ -230,25 +160,22 @@ pub async fn run(
     };
     let root = match node {
         Some(id) => id,
-        None => Graph::final_node(session, &source.name)
-            .await?
-            .ok_or_else(|| {
-                AnalyzeError::Usage(format!(
-                    "{} has no top-level result to show; pick a node with --node ID",
-                    source.name
-                ))
-            })?,
+        None => final_node(session, &source.name).await?.ok_or_else(|| {
+            AnalyzeError::Usage(format!(
+                "{} has no top-level result to show; pick a node with --node ID",
+                source.name
+            ))
+        })?,
     };
     let depth = depth.max(1);
-    let graph = Graph::load(session, &source.name, root, depth)
-        .await?
-        .ok_or_else(|| {
-            AnalyzeError::Usage(format!(
-                "node {root} is not in {}; its ids run from 0 to {}",
-                source.name,
-                source.rows.saturating_sub(1)
-            ))
-        })?;
+    let graph = load_cone(session, &source.name, &[root], depth).await?;
+    if !graph.contains(root) {
+        return Err(AnalyzeError::Usage(format!(
+            "node {root} is not in {}; its ids run from 0 to {}",
+            source.name,
+            source.rows.saturating_sub(1)
+        )));
+    }
     Ok(render(&graph, root, depth))
 }
 
@@ -277,30 +204,13 @@ fn render(graph: &Graph, root: u64, depth: usize) -> String {
 }
 
 fn is_leaf(graph: &Graph, id: u64) -> bool {
-    matches!(
-        graph.nodes.get(&id).map(|n| n.kind.as_str()),
-        Some("Const" | "Function" | "Class") | None
-    )
-}
-
-/// An Argument or SetAttr node prints as the value passed or stored.
-fn stands_for_its_value(kind: &str) -> bool {
-    kind == "Argument" || kind == "SetAttr"
+    graph.get(id).is_none_or(|n| n.kind.is_leaf())
 }
 
 /// The node whose expression stands for `id` (an Argument or SetAttr
 /// stands for the value that was passed or stored).
-fn through(graph: &Graph, mut id: u64) -> u64 {
-    for _ in 0..64 {
-        match graph.nodes.get(&id) {
-            Some(node) if stands_for_its_value(&node.kind) => match node.input("value") {
-                Some(value) => id = value,
-                None => return id,
-            },
-            _ => return id,
-        }
-    }
-    id
+fn through(graph: &Graph, id: u64) -> u64 {
+    graph.through(id)
 }
 
 fn count_uses(
@@ -315,16 +225,17 @@ fn count_uses(
     if depth == 0 || !seen.insert(id) {
         return;
     }
-    if let Some(node) = graph.nodes.get(&id) {
-        for (role, _, src) in &node.inputs {
+    if let Some(node) = graph.get(id) {
+        for input in &node.inputs {
             // Only inputs that are printed count as uses: not defaults,
-            // read-back sources, a call's returned body value, or the class
-            // and new object of a NewInit (printed as `Class(args)`).
-            let hidden = matches!(role.as_str(), "default" | "source" | "return")
-                || (matches!(node.kind.as_str(), "NewInit" | "Obj")
-                    && matches!(role.as_str(), "class" | "object"));
+            // read-back sources, a call's returned body value (provenance),
+            // or the class and new object of a NewInit (printed as
+            // `Class(args)`).
+            let hidden = input.role.is_provenance()
+                || (matches!(node.kind, NodeKind::NewInit | NodeKind::Obj)
+                    && matches!(input.role, Role::Class | Role::Object));
             if !hidden {
-                count_uses(graph, *src, depth - 1, uses, seen);
+                count_uses(graph, input.src, depth - 1, uses, seen);
             }
         }
     }
@@ -346,10 +257,7 @@ impl Renderer<'_> {
         }
         // At the depth limit, leaves still print: a constant or a name is
         // as short as the elision mark and says more.
-        let loaded_leaf = matches!(
-            self.graph.nodes.get(&id).map(|n| n.kind.as_str()),
-            Some("Const" | "Function" | "Class")
-        );
+        let loaded_leaf = self.graph.get(id).is_some_and(|n| n.kind.is_leaf());
         if depth == 0 && !loaded_leaf {
             return (format!("…#{id}"), ATOM);
         }
@@ -378,13 +286,19 @@ impl Renderer<'_> {
     fn args(&mut self, node: &Node, depth: usize) -> String {
         let mut positional: Vec<(u64, u64)> = Vec::new();
         let mut keywords: Vec<(String, u64)> = Vec::new();
-        for (role, key, src) in &node.inputs {
-            match role.as_str() {
-                "arg" => positional.push((
-                    key.as_deref().and_then(|k| k.parse().ok()).unwrap_or(0),
-                    *src,
+        for input in &node.inputs {
+            match input.role {
+                Role::Arg => positional.push((
+                    input
+                        .key
+                        .as_deref()
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0),
+                    input.src,
                 )),
-                "kwarg" => keywords.push((key.clone().unwrap_or_default(), *src)),
+                Role::Kwarg => {
+                    keywords.push((input.key.as_deref().unwrap_or("").to_string(), input.src))
+                }
                 _ => {}
             }
         }
@@ -400,85 +314,97 @@ impl Renderer<'_> {
         parts.join(", ")
     }
 
-    fn short(name: &Option<String>) -> String {
-        let name = name.as_deref().unwrap_or("?");
+    fn short(node: &Node) -> String {
+        let name = node.name.as_deref().unwrap_or("?");
         name.rsplit('.').next().unwrap_or(name).to_string()
     }
 
     fn node(&mut self, id: u64, depth: usize) -> (String, u8) {
         let graph = self.graph;
-        let Some(node) = graph.nodes.get(&id) else {
+        let Some(node) = graph.get(id) else {
             return (format!("#{id}"), ATOM);
         };
         let next = depth - 1;
-        match node.kind.as_str() {
-            "Const" => {
-                let text = node.literal.clone().unwrap_or_else(|| "…".into());
+        match node.kind {
+            NodeKind::Const => {
+                let text = recorded_text(&node.recorded);
+                let text = if text.is_empty() {
+                    "…".to_string()
+                } else {
+                    text
+                };
                 let precedence = if text.starts_with('-') { UNARY } else { ATOM };
                 (text, precedence)
             }
-            "Function" | "Class" => (Self::short(&node.name), ATOM),
-            "Obj" => (format!("{}.__new__()", Self::short(&node.name)), ATOM),
-            "NewInit" => (
-                format!("{}({})", Self::short(&node.name), self.args(node, depth)),
+            NodeKind::Function | NodeKind::Class => (Self::short(node), ATOM),
+            NodeKind::Obj => (format!("{}.__new__()", Self::short(node)), ATOM),
+            NodeKind::NewInit => (
+                format!("{}({})", Self::short(node), self.args(node, depth)),
                 ATOM,
             ),
-            "GetAttr" => {
-                let object = node.input("object").unwrap_or(id);
+            NodeKind::GetAttr => {
+                let object = node.input(Role::Object).unwrap_or(id);
                 let object = self.operand(object, next, ATOM);
                 (
                     format!("{object}.{}", node.name.as_deref().unwrap_or("?")),
                     ATOM,
                 )
             }
-            "GetItem" => {
-                let container = self.operand(node.input("op1").unwrap_or(id), next, ATOM);
-                let key = self.subscript(node.input("op2").unwrap_or(id), next);
+            NodeKind::GetItem => {
+                let container = self.operand(node.input(Role::Op1).unwrap_or(id), next, ATOM);
+                let key = self.subscript(node.input(Role::Op2).unwrap_or(id), next);
                 (format!("{container}[{key}]"), ATOM)
             }
-            "Iterator" => (
+            NodeKind::Iterator => (
                 format!(
                     "iter({})",
-                    self.expr(node.input("iterable").unwrap_or(id), next, false)
+                    self.expr(node.input(Role::Iterable).unwrap_or(id), next, false)
                         .0
                 ),
                 ATOM,
             ),
-            "Iteration" => (
+            NodeKind::Iteration => (
                 format!(
                     "next({})",
-                    self.expr(node.input("iterator").unwrap_or(id), next, false)
+                    self.expr(node.input(Role::Iterator).unwrap_or(id), next, false)
                         .0
                 ),
                 ATOM,
             ),
-            "Generation" => (
+            NodeKind::Generation => (
                 format!(
                     "next({})",
-                    self.expr(node.input("generator").unwrap_or(id), next, false)
+                    self.expr(node.input(Role::Generator).unwrap_or(id), next, false)
                         .0
                 ),
                 ATOM,
             ),
-            "Deep" => self.deep(node, next),
-            "Call" | "Dispatch" | "UCall" | "UDispatch" | "Generator" => self.call(node, depth),
-            "SetItem" => (
-                self.expr(node.input("value").unwrap_or(id), depth, false).0,
+            NodeKind::Deep => self.deep(node, next),
+            NodeKind::Call
+            | NodeKind::Dispatch
+            | NodeKind::UCall
+            | NodeKind::UDispatch
+            | NodeKind::Generator => self.call(node, depth),
+            NodeKind::SetItem => (
+                self.expr(node.input(Role::Value).unwrap_or(id), depth, false)
+                    .0,
                 ATOM,
             ),
-            _ => (format!("{}#{id}", node.kind), ATOM),
+            NodeKind::Argument | NodeKind::SetAttr | NodeKind::DelItem => {
+                (format!("{}#{id}", node.kind), ATOM)
+            }
         }
     }
 
     fn call(&mut self, node: &Node, depth: usize) -> (String, u8) {
         let next = depth - 1;
-        let name = node.name.clone().unwrap_or_default();
-        let receiver = node.input("self");
+        let name = node.name().to_string();
+        let receiver = node.input(Role::SelfValue);
         let arg0 = node
             .inputs
             .iter()
-            .find(|(role, key, _)| role == "arg" && key.as_deref() == Some("0"))
-            .map(|(_, _, src)| *src);
+            .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
+            .map(|i| i.src);
         if let (Some(receiver), Some((symbol, precedence, reflected))) = (receiver, binary(&name)) {
             if let Some(other) = arg0 {
                 let (left, right) = if reflected {
@@ -544,9 +470,9 @@ impl Renderer<'_> {
             let object = self.operand(receiver, next, ATOM);
             return (format!("{object}.{name}({})", self.args(node, depth)), ATOM);
         }
-        let callable = match node.input("callable") {
+        let callable = match node.input(Role::Callable) {
             Some(callable) => self.operand(callable, next, ATOM),
-            None => Self::short(&node.name),
+            None => Self::short(node),
         };
         (format!("{callable}({})", self.args(node, depth)), ATOM)
     }
@@ -555,8 +481,8 @@ impl Renderer<'_> {
         let items: Vec<(Option<String>, u64)> = node
             .inputs
             .iter()
-            .filter(|(role, _, _)| role == "item")
-            .map(|(_, key, src)| (key.clone(), *src))
+            .filter(|i| i.role == Role::Item)
+            .map(|i| (i.key.as_deref().map(str::to_string), i.src))
             .collect();
         let rendered: Vec<String> = items
             .iter()

@@ -4,11 +4,15 @@
 //! globs of them), validates them with the schema crate's reader and
 //! registers them in one DataFusion context as the tables `nodes`, `edges`,
 //! `traces` and the views `calls` and `values`. Each subcommand is a
-//! module that works on that session; passes added later register their
-//! outputs as tables in the same context, so SQL can join them.
+//! module (its clap arguments and its `run`); `main.rs` only parses, runs
+//! and reports. Passes are built on `hltpy_graph` (the typed graph and the
+//! `Interpreter` trait, without DataFusion) and their outputs are tables
+//! of the same session ([`tables`]), computed when a query names them.
 
 pub mod check;
+pub mod cli;
 pub mod error;
+pub mod eval;
 pub mod expr;
 pub mod functions;
 pub mod output;
@@ -16,4 +20,5 @@ pub mod progress;
 pub mod query;
 pub mod session;
 pub mod summary;
+pub mod tables;
 pub mod walk;

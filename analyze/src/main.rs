@@ -1,18 +1,21 @@
 //! `hltpy-analyze`: parses the command line, runs one subcommand, reports.
 
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
-use hltpy_analyze::error::AnalyzeError;
-use hltpy_analyze::output::Format;
-use hltpy_analyze::progress::{Progress, ProgressMode, Unit};
-use hltpy_analyze::session::{self, Session};
-use hltpy_analyze::{check, expr, output, query, summary};
+use hltpy_analyze::cli::ExitStatus;
+use hltpy_analyze::progress::ProgressMode;
+use hltpy_analyze::{check, eval, expr, query, summary, tables};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
 /// A TRACE is a trace file, a directory of segments (one run), a directory
 /// of trace files, or a glob such as 'traces/*.parquet'.
+///
+/// Exit status: 0 done and nothing found, 1 done and something found (a
+/// trace that did not end cleanly, a value that re-evaluates differently),
+/// 2 an error.
 #[derive(Parser)]
 #[command(name = "hltpy-analyze", version, about, long_about)]
 struct Cli {
@@ -33,22 +36,14 @@ enum Command {
     /// not Parquet, not an hltpy trace, damaged or too new.
     ///
     /// Example: hltpy-analyze check samples/traces/*.parquet
-    Check {
-        /// Traces to check.
-        #[arg(required = true)]
-        traces: Vec<String>,
-    },
+    Check(check::Args),
     /// What was traced: run metadata, nodes per kind, traced calls, the
     /// deepest call nesting, the largest fan-in and fan-out, and warnings.
     ///
     /// Exit code 1 when a trace did not end cleanly.
     ///
     /// Example: hltpy-analyze summary samples/traces/units.parquet
-    Summary {
-        /// Traces to summarize.
-        #[arg(required = true)]
-        traces: Vec<String>,
-    },
+    Summary(summary::Args),
     /// Rebuild the Python expression that produced a node.
     ///
     /// By default the node a run ends with (the last top-level result).
@@ -58,22 +53,25 @@ enum Command {
     ///   hltpy-analyze expr trace.parquet
     ///   hltpy-analyze expr trace.parquet --node 42 --depth 3
     #[command(verbatim_doc_comment)]
-    Expr {
-        /// The trace (one).
-        trace: String,
-        /// Id of the node to rebuild.
-        #[arg(long)]
-        node: Option<u64>,
-        /// How many levels of operations to print before eliding with …#id.
-        #[arg(long, default_value_t = 50)]
-        depth: usize,
-    },
+    Expr(expr::Args),
+    /// Re-evaluate traces: recompute every node from its inputs with
+    /// CPython's semantics and compare with the recording; or ask what
+    /// the results would be if an input had another value.
+    ///
+    /// Leaves (Const, Function, Class) give their recorded values. What
+    /// hltpy does not re-evaluate (untraced functions, objects' own
+    /// methods, set iteration order, …) keeps its recorded value and is
+    /// counted as opaque, with the reason. Floats compare bit for bit
+    /// unless --rel-tol. Exit code 1 when a value differs.
+    ///
+    /// Examples:
+    ///   hltpy-analyze eval samples/traces/*.parquet
+    ///   hltpy-analyze eval trace.parquet --node 42
+    ///   hltpy-analyze eval samples/traces/addx.parquet --set add_to.y=6
+    #[command(verbatim_doc_comment)]
+    Eval(eval::Args),
     /// Run SQL over traces.
     ///
-    /// Tables: nodes (one row per node, columns as in schema/FORMAT.md plus
-    /// `trace`), edges (trace, src, role, key, dst: one row per input),
-    /// calls (traced calls with their callable and returned node), values
-    /// (a node's value as one printable column), traces (run metadata).
     /// input_of(inputs, 'role') is the id of a node's first input with that
     /// role (e.g. 'return', 'object'). Queries are read-only unless
     /// --allow-writes. DATAFUSION_* environment variables tune the engine.
@@ -81,136 +79,62 @@ enum Command {
     /// Examples:
     ///   hltpy-analyze query "SELECT kind, count(*) FROM nodes GROUP BY kind" trace.parquet
     ///   hltpy-analyze query "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC" traces/
+    ///   hltpy-analyze query "SELECT status, count(*) FROM eval GROUP BY status" trace.parquet
     ///   hltpy-analyze query --file fan_in.sql --format csv -o fan_in.csv trace.parquet
-    #[command(verbatim_doc_comment)]
-    Query {
-        /// The SQL (left out with --file).
-        #[arg(required_unless_present = "file")]
-        sql: Option<String>,
-        /// Traces to query (at least one).
-        traces: Vec<String>,
-        /// Read the SQL from this file instead.
-        #[arg(long)]
-        file: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-        /// Write the result to this file instead of standard output.
-        #[arg(short, long)]
-        output: Option<String>,
-        /// Allow DDL, DML, COPY and statements.
-        #[arg(long)]
-        allow_writes: bool,
-    },
+    #[command(verbatim_doc_comment, after_help = tables::help())]
+    Query(query::Args),
 }
+
+/// The message of a panic, kept by the hook for `main` to report.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 fn main() -> ExitCode {
-    // A damaged file is an error message, never a backtrace: the reader
-    // turns decoder panics into errors, and the hook keeps them quiet.
-    std::panic::set_hook(Box::new(|_| {}));
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("hltpy-analyze: {err}");
-            ExitCode::from(err.exit_code())
+    // The hook only remembers: the reader turns decoder panics on damaged
+    // files into errors (no backtrace for those), and a panic that does
+    // reach `main` is reported once, below, as an internal error.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        if let Ok(mut slot) = PANIC.lock() {
+            *slot = Some(format!("{message}{location}"));
         }
-    }
+    }));
+    let cli = Cli::parse();
+    let outcome = std::panic::catch_unwind(|| run(cli));
+    let status = match outcome {
+        Ok(Ok(status)) => status,
+        Ok(Err(err)) => {
+            eprintln!("hltpy-analyze: {err}");
+            ExitStatus::Error
+        }
+        Err(_) => {
+            let message = PANIC
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .unwrap_or_else(|| "a panic".into());
+            eprintln!("hltpy-analyze: internal error: {message}; please report it");
+            ExitStatus::Error
+        }
+    };
+    status.into()
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
-    tokio::runtime::Runtime::new()
-        .map_err(|err| AnalyzeError::Engine(format!("cannot start the query runtime: {err}")))
-}
-
-/// The progress line for work over `session`'s files.
-fn reading(mode: ProgressMode, label: &str, session: &Session) -> Progress {
-    Progress::start(
-        mode,
-        label,
-        Unit::Bytes,
-        session.bytes_total,
-        session.bytes_read.clone(),
-    )
-}
-
-fn run(cli: Cli) -> Result<ExitCode, AnalyzeError> {
+fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
     let mode = cli.progress;
     match cli.command {
-        Command::Check { traces } => {
-            let mut all_complete = true;
-            for source in session::resolve(&traces)? {
-                let progress = Progress::start(
-                    mode,
-                    format!("checking {}", source.name),
-                    Unit::Rows,
-                    source.rows,
-                    Default::default(),
-                );
-                let report = check::check(source, &progress)?;
-                drop(progress);
-                print!("{}", report.render());
-                all_complete &= report.source.complete;
-            }
-            Ok(if all_complete {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Summary { traces } => {
-            let (text, complete) = runtime()?.block_on(async {
-                let session = Session::open(&traces).await?;
-                let _progress = reading(mode, "summary", &session);
-                summary::summarize(&session).await
-            })?;
-            print!("{text}");
-            Ok(if complete {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Expr { trace, node, depth } => {
-            let text = runtime()?.block_on(async {
-                let session = Session::open(std::slice::from_ref(&trace)).await?;
-                let _progress = reading(mode, "expr", &session);
-                expr::run(&session, node, depth).await
-            })?;
-            println!("{text}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Query {
-            sql,
-            traces,
-            file,
-            format,
-            output: out,
-            allow_writes,
-        } => {
-            // With --file, every positional argument is a trace.
-            let (sql, traces) = match (sql, file) {
-                (first, Some(path)) => {
-                    let sql = std::fs::read_to_string(&path).map_err(|err| {
-                        AnalyzeError::Usage(format!("cannot read --file {path}: {err}"))
-                    })?;
-                    (sql, first.into_iter().chain(traces).collect::<Vec<_>>())
-                }
-                (Some(sql), None) => (sql, traces),
-                (None, None) => unreachable!("clap requires the SQL or --file"),
-            };
-            if traces.is_empty() {
-                return Err(AnalyzeError::Usage(
-                    "give at least one trace to query, e.g. hltpy-analyze query \"SELECT count(*) FROM nodes\" trace.parquet".into(),
-                ));
-            }
-            let batches = runtime()?.block_on(async {
-                let session = Session::open(&traces).await?;
-                let _progress = reading(mode, "query", &session);
-                query::run(&session, &sql, allow_writes).await
-            })?;
-            output::write(&batches, format, out.as_deref())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Check(args) => check::run(args, mode),
+        Command::Summary(args) => summary::run(args, mode),
+        Command::Expr(args) => expr::run(args, mode),
+        Command::Eval(args) => eval::run(args, mode),
+        Command::Query(args) => query::run(args, mode),
     }
 }

@@ -43,7 +43,7 @@ pub fn write(
                     "--format parquet writes a file: add -o FILE.parquet".into(),
                 ));
             }
-            Box::new(std::io::stdout())
+            Box::new(crate::cli::Stdout)
         }
     };
     match format {

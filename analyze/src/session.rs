@@ -23,6 +23,7 @@ use hltpy_schema::{segment_files, TraceError, TraceFile, TraceMetadata};
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
 use crate::progress::CountingStore;
+use crate::tables::{EvalTable, CATALOG};
 
 /// One trace: a file, or the segment files of one run.
 #[derive(Debug, Clone)]
@@ -200,6 +201,10 @@ macro_rules! value_text {
     };
 }
 
+/// Stands in the views' SQL for the list of traced-call kinds, which comes
+/// from the format's rules (`NodeKind::is_traced_call`).
+const TRACED_CALL_KINDS: &str = "TRACED_CALL_KINDS";
+
 /// The views every session has, in the order they are created.
 const VIEWS: &[(&str, &str)] = &[
     (
@@ -225,7 +230,7 @@ const VIEWS: &[(&str, &str)] = &[
             "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
              input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, ",
             value_text!(),
-            " AS value FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit', 'Generator')"
+            " AS value FROM nodes WHERE kind IN (TRACED_CALL_KINDS)"
         ),
     ),
 ];
@@ -298,8 +303,16 @@ impl Session {
             .create_view("nodes", &parts.join(" UNION ALL "))
             .await?;
         for (name, sql) in VIEWS {
-            session.create_view(name, sql).await?;
+            let sql = sql.replace(
+                TRACED_CALL_KINDS,
+                &hltpy_schema::NodeKind::sql_list(hltpy_schema::NodeKind::is_traced_call),
+            );
+            session.create_view(name, &sql).await?;
         }
+        session
+            .ctx
+            .register_table("eval", Arc::new(EvalTable::new(&session.sources)))
+            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         session.register_traces_table()?;
         Ok(session)
     }
@@ -440,7 +453,7 @@ impl Session {
     /// "table(col, col, ...)" for every user-facing table, for error messages.
     pub async fn describe_tables(&self) -> String {
         let mut lines = Vec::new();
-        for table in ["nodes", "edges", "calls", "values", "traces"] {
+        for table in CATALOG.iter().map(|t| t.name) {
             if let Ok(provider) = self.ctx.table_provider(table).await {
                 let columns: Vec<String> = provider
                     .schema()

@@ -12,13 +12,32 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 
+use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session, TraceSource};
 use crate::walk::walk;
+use hltpy_schema::NodeKind;
 
-/// Kinds that are traced calls, and kinds that open a frame (see FORMAT.md).
-const CALL_KINDS: [&str; 4] = ["Call", "Dispatch", "NewInit", "Generator"];
-const FRAME_KINDS: [&str; 4] = ["Call", "Dispatch", "NewInit", "Generation"];
+/// What was traced: run metadata, nodes per kind, traced calls, the
+/// deepest call nesting, the largest fan-in and fan-out, and warnings.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Traces to summarize.
+    #[arg(required = true)]
+    traces: Vec<String>,
+}
+
+/// Summarizes the traces; a finding when one did not end cleanly.
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+    let (text, complete) = cli::runtime()?.block_on(async {
+        let session = Session::open(&args.traces).await?;
+        let _progress = cli::reading(mode, "summary", &session);
+        summarize(&session).await
+    })?;
+    cli::print(&text)?;
+    Ok(ExitStatus::finding_if(!complete))
+}
 
 /// What one pass over a trace counts.
 #[derive(Default)]
@@ -76,7 +95,8 @@ impl Tally {
                     self.kinds.insert(kind.to_string(), 1);
                 }
             }
-            if CALL_KINDS.contains(&kind) {
+            let typed = NodeKind::parse(kind);
+            if typed.is_some_and(NodeKind::is_traced_call) {
                 let name = if names.is_null(row) {
                     ""
                 } else {
@@ -87,7 +107,7 @@ impl Tally {
                     .entry((kind.to_string(), name.to_string()))
                     .or_default() += 1;
             }
-            if FRAME_KINDS.contains(&kind) {
+            if typed.is_some_and(NodeKind::opens_frame) {
                 let frame = (!frames.is_null(row)).then(|| frames.value(row));
                 self.frames.push((id, frame));
             }

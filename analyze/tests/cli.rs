@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use support::{end, write_kinds};
-
-mod support;
+use crate::support::{end, write_kinds};
 
 use hltpy_schema::{
     InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,

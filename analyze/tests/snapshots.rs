@@ -10,14 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::support::{end, write_consts};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use hltpy_schema::{meta, segment_path};
-use support::{end, write_consts};
-
-mod support;
 
 /// The workspace root: commands run there, so paths print as
 /// `samples/traces/...` whoever runs the tests, wherever.

@@ -36,6 +36,15 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Input,
+        Status::Matched,
+        Status::Differed,
+        Status::Opaque,
+        Status::Set,
+        Status::Changed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Input => "input",
@@ -237,6 +246,14 @@ pub fn agrees(node: &Node, value: &Value, rel_tol: Option<f64>) -> bool {
             }
             if let Some(recorded) = literal::parse(text) {
                 return same(&recorded, value, rel_tol).unwrap_or(true);
+            }
+            if let Some(bits) = text
+                .strip_prefix("<int of ")
+                .and_then(|t| t.strip_suffix(" bits>"))
+                .and_then(|t| t.parse::<u64>().ok())
+            {
+                // Capture summarises ints too wide to print by their size.
+                return matches!(value, Value::Int(i) if i.bits() == bits);
             }
             if let Some(cut) = text.strip_suffix('…') {
                 return value.bounded_repr(cut.len()) == **text
@@ -812,7 +829,8 @@ pub struct Difference {
 #[derive(Debug, Default)]
 pub struct Report {
     pub nodes: u64,
-    pub counts: HashMap<&'static str, u64>,
+    /// Nodes per status, indexed by `Status as usize`.
+    pub counts: [u64; 6],
     /// The first differences (eval) in file order.
     pub differences: Vec<Difference>,
     /// Opaque nodes by reason, most frequent first after `finish`.
@@ -831,7 +849,7 @@ pub const MAX_LISTED: usize = 20;
 
 impl Report {
     pub fn count(&self, status: Status) -> u64 {
-        self.counts.get(status.as_str()).copied().unwrap_or(0)
+        self.counts[status as usize]
     }
 
     /// Collects one node's outcome.
@@ -842,7 +860,7 @@ impl Report {
         what_if: bool,
     ) {
         self.nodes += 1;
-        *self.counts.entry(outcome.status.as_str()).or_default() += 1;
+        self.counts[outcome.status as usize] += 1;
         let node = outcome.node;
         let difference = || Difference {
             id: node.id,

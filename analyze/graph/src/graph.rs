@@ -54,7 +54,7 @@ pub enum Recorded {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Input {
     pub role: Role,
-    pub key: Option<Box<str>>,
+    pub key: Option<Arc<str>>,
     pub src: u64,
 }
 
@@ -312,7 +312,7 @@ impl Decoder {
                 })?;
                 node_inputs.push(Input {
                     role,
-                    key: keys.get(entry).map(Box::from),
+                    key: keys.shared(entry, &mut self.names),
                     src: srcs.value(entry),
                 });
             }

@@ -5,6 +5,7 @@
 //! node still has to read it.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hltpy_schema::{NodeKind, Role};
 
@@ -200,6 +201,31 @@ pub trait Interpreter {
     }
 }
 
+/// A hasher for node ids: ids are already well spread integers, so one
+/// multiply does what SipHash does at a fraction of the cost (the live
+/// table is touched several times per node).
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = (id ^ (id >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by node id.
+pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
 /// How many nodes read each node: what lets the runner drop a value as
 /// soon as its last reader has run. Dense by id (ids start at 0 and are
 /// consecutive in hltpy's traces); ids beyond `dense` go to a map.
@@ -266,7 +292,7 @@ impl UseCounts {
 pub struct Runner<'i, I: Interpreter> {
     interpreter: &'i mut I,
     uses: UseCounts,
-    live: HashMap<u64, I::Value>,
+    live: IdMap<I::Value>,
     /// The most values held at once: what bounds the pass's memory.
     pub peak_live: usize,
     /// Ids already visited: an input naming one that is no longer held was
@@ -314,7 +340,7 @@ impl<'i, I: Interpreter> Runner<'i, I> {
         Runner {
             interpreter,
             uses,
-            live: HashMap::new(),
+            live: IdMap::default(),
             peak_live: 0,
             seen_before: SeenIds::default(),
         }
