@@ -197,7 +197,11 @@ impl Reader<'_> {
     }
 
     fn complex_in_parens(&mut self) -> Option<Value> {
+        self.skip_space();
+        let negative = self.peek() == Some(b'-');
         let real = match self.number()? {
+            // CPython prints a whole real part without ".0": `(-0-1j)`.
+            Value::Int(i) if i.is_zero() && negative => -0.0,
             Value::Int(i) => i.to_f64()?,
             Value::Float(f) => f,
             _ => return None,
