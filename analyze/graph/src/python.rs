@@ -139,7 +139,28 @@ fn int_value(value: BigInt) -> Outcome {
 /// Applies a binary operator by its dunder name without the `r` of a
 /// reflected form (`__add__`): `a OP b`.
 pub fn binary(op: &str, a: &Value, b: &Value) -> Outcome {
+    // bool & | ^ bool stays a bool.
+    if let (Value::Bool(x), Value::Bool(y)) = (a, b) {
+        match op {
+            "__and__" => return Ok(Value::Bool(x & y)),
+            "__or__" => return Ok(Value::Bool(x | y)),
+            "__xor__" => return Ok(Value::Bool(x ^ y)),
+            _ => {}
+        }
+    }
     if let (Some(x), Some(y)) = (num(a), num(b)) {
+        let integral = matches!((&x, &y), (Num::I(_), Num::I(_)));
+        let int_only = matches!(
+            op,
+            "__and__" | "__or__" | "__xor__" | "__lshift__" | "__rshift__" | "__matmul__"
+        );
+        if op == "__matmul__" || (int_only && !integral) {
+            return Ok(unsupported(op, a, b));
+        }
+        let complex = matches!(x, Num::C(..)) || matches!(y, Num::C(..));
+        if complex && matches!(op, "__floordiv__" | "__mod__" | "__divmod__") {
+            return Ok(unsupported(op, a, b));
+        }
         return numeric(op, &x, &y);
     }
     if !a.is_known() || !b.is_known() {
@@ -514,16 +535,44 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
         (_, Value::Set(_) | Value::FrozenSet(_), Value::Set(_) | Value::FrozenSet(_)) => {
             set_op(op, a, b)
         }
-        _ => Ok(Value::raised(
+        // CPython's own wording for a sequence and something it cannot
+        // take: `'a' + 1`, `(1,) * 1.5`.
+        ("__add__", Value::Str(_) | Value::Tuple(_) | Value::List(_), _) => Ok(Value::raised(
             "TypeError",
             format!(
-                "unsupported operand type(s) for {}: '{}' and '{}'",
-                symbol(op),
+                "can only concatenate {} (not \"{}\") to {}",
                 a.type_name(),
-                b.type_name()
+                b.type_name(),
+                a.type_name()
             ),
         )),
+        ("__mul__", Value::Str(_) | Value::Tuple(_) | Value::List(_), other)
+        | ("__mul__", other, Value::Str(_) | Value::Tuple(_) | Value::List(_))
+            if !matches!(other, Value::Object(_) | Value::Opaque(_)) =>
+        {
+            Ok(Value::raised(
+                "TypeError",
+                format!(
+                    "can't multiply sequence by non-int of type '{}'",
+                    other.type_name()
+                ),
+            ))
+        }
+        _ => Ok(unsupported(op, a, b)),
     }
+}
+
+/// CPython's TypeError for operands of types an operator does not take.
+fn unsupported(op: &str, a: &Value, b: &Value) -> Value {
+    Value::raised(
+        "TypeError",
+        format!(
+            "unsupported operand type(s) for {}: '{}' and '{}'",
+            symbol(op),
+            a.type_name(),
+            b.type_name()
+        ),
+    )
 }
 
 fn symbol(op: &str) -> &str {
@@ -592,6 +641,21 @@ pub fn unary(op: &str, a: &Value) -> Outcome {
         ("__neg__", Some(Num::C(re, im))) => Ok(Value::Complex(-re, -im)),
         ("__pos__", Some(Num::C(re, im))) => Ok(Value::Complex(re, im)),
         ("__abs__", Some(Num::C(re, im))) => Ok(Value::Float(re.hypot(im))),
+        _ if !a.is_known() || matches!(a, Value::Object(_)) => {
+            unknown(format!("{op} on {}", a.type_name()))
+        }
+        ("__neg__" | "__pos__" | "__invert__" | "__abs__", _) => {
+            let symbol = match op {
+                "__neg__" => "unary -",
+                "__pos__" => "unary +",
+                "__invert__" => "unary ~",
+                _ => "abs()",
+            };
+            Ok(Value::raised(
+                "TypeError",
+                format!("bad operand type for {symbol}: '{}'", a.type_name()),
+            ))
+        }
         _ => unknown(format!("{op} on {}", a.type_name())),
     }
 }
@@ -610,6 +674,11 @@ fn eq_within(a: &Value, b: &Value, depth: usize) -> Option<bool> {
         return None;
     }
     let eq = |p: &Value, q: &Value| eq_within(p, q, depth + 1);
+    // Inside a container, CPython compares items by identity first, so a
+    // NaN may equal itself there; a trace does not record identity.
+    if depth > 0 && has_nan(a) && has_nan(b) {
+        return None;
+    }
     if let (Some(x), Some(y)) = (num(a), num(b)) {
         return Some(num_cmp(&x, &y).is_some_and(|o| o == Ordering::Equal));
     }
@@ -779,6 +848,9 @@ pub fn compare(op: &str, a: &Value, b: &Value) -> Outcome {
     let (symbol, wanted): (&str, &[Ordering]) = match op {
         "__eq__" | "__ne__" => {
             let Some(equal) = eq(a, b) else {
+                if has_nan(a) {
+                    return unknown(NAN_IN_CONTAINERS);
+                }
                 return unknown(format!(
                     "== between {} and {}",
                     a.type_name(),
@@ -798,22 +870,21 @@ pub fn compare(op: &str, a: &Value, b: &Value) -> Outcome {
     }
     match order(a, b, symbol) {
         Ok(Some(ordering)) => Ok(Value::Bool(wanted.contains(&ordering))),
-        // A NaN compares false with everything.
-        Ok(None)
-            if has_nan(a)
-                || has_nan(b)
-                || matches!((a, b), (Value::Tuple(_), _) | (Value::List(_), _)) =>
-        {
+        Ok(None) if matches!(a, Value::Tuple(_) | Value::List(_)) => {
             if has_nan(a) || has_nan(b) {
-                Ok(Value::Bool(false))
+                unknown(NAN_IN_CONTAINERS)
             } else {
                 unknown(format!("{symbol} between containers of unknown items"))
             }
         }
+        // A NaN compares false with everything.
         Ok(None) => Ok(Value::Bool(false)),
         Err(raised) => Ok(raised),
     }
 }
+
+const NAN_IN_CONTAINERS: &str =
+    "containers holding NaN compare items by identity first, which a trace does not record";
 
 fn has_nan(value: &Value) -> bool {
     match value {
@@ -1130,6 +1201,12 @@ pub fn get_item(container: &Value, key: &Value) -> Outcome {
         },
         Value::Tuple(items) => items.len(),
         Value::List(items) => items.borrow().len(),
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Complex(..) => {
+            return Ok(Value::raised(
+                "TypeError",
+                format!("'{name}' object is not subscriptable"),
+            ))
+        }
         _ => return unknown(format!("indexing {name}")),
     };
     let index = match index_of(key, name) {
