@@ -111,6 +111,49 @@ fn expr_of_the_samples_results() {
 }
 
 #[test]
+fn eval_of_the_samples_and_what_if() {
+    // Every sample re-evaluates with no difference; the opaque counts and
+    // their reasons are part of the snapshot.
+    snapshot!("eval_samples", &["eval", "samples/traces"]);
+    snapshot!(
+        "eval_what_if_addx",
+        &["eval", &sample("addx"), "--set", "add_to.y=6"]
+    );
+    snapshot!(
+        "eval_what_if_units",
+        &["eval", &sample("units"), "--set", "kilograms.v=47.0"]
+    );
+    snapshot!(
+        "eval_node_units",
+        &["eval", &sample("units"), "--node", "125"]
+    );
+    snapshot!(
+        "eval_table",
+        &[
+            "query",
+            "SELECT status, count(*) AS nodes FROM eval GROUP BY status ORDER BY status",
+            "samples/traces",
+        ]
+    );
+    snapshot!(
+        "bad_eval_ambiguous_parameter",
+        &["eval", &sample("addx"), "--set", "y=6"]
+    );
+    snapshot!(
+        "bad_eval_unknown_parameter",
+        &["eval", &sample("addx"), "--set", "nope=1"]
+    );
+    snapshot!(
+        "bad_eval_not_a_literal",
+        &["eval", &sample("addx"), "--set", "add_to.y=six"]
+    );
+    snapshot!(
+        "bad_eval_unknown_node",
+        &["eval", &sample("addx"), "--node", "9999"]
+    );
+}
+
+#[test]
 fn queries_over_the_samples_directory_in_every_format() {
     let by_kind = "SELECT trace, kind, count(*) AS n FROM nodes \
                    WHERE kind IN ('Call', 'Dispatch', 'NewInit') \

@@ -1550,18 +1550,6 @@ fn call_math(name: &str, args: &[&Value]) -> Outcome {
             if let Some(Num::I(i)) = num(args[0]) {
                 return Ok(Value::Int(i));
             }
-            if x.is_nan() {
-                return Ok(Value::raised(
-                    "ValueError",
-                    "cannot convert float NaN to integer",
-                ));
-            }
-            if x.is_infinite() {
-                return Ok(Value::raised(
-                    "OverflowError",
-                    "cannot convert float infinity to integer",
-                ));
-            }
             let rounded = match name {
                 "floor" => x.floor(),
                 "ceil" => x.ceil(),
@@ -1614,7 +1602,20 @@ fn call_math(name: &str, args: &[&Value]) -> Outcome {
     Ok(Value::Float(value))
 }
 
+/// `int(value)` of a whole float: CPython's errors for NaN and infinity.
 fn float_to_int(value: f64) -> Outcome {
+    if value.is_nan() {
+        return Ok(Value::raised(
+            "ValueError",
+            "cannot convert float NaN to integer",
+        ));
+    }
+    if value.is_infinite() {
+        return Ok(Value::raised(
+            "OverflowError",
+            "cannot convert float infinity to integer",
+        ));
+    }
     if value.abs() < 9.0e18 {
         return Ok(Value::int(value as i64));
     }
@@ -1628,21 +1629,7 @@ fn round(x: &Value, digits: Option<&Value>) -> Outcome {
     match (num(x), digits) {
         (Some(Num::I(i)), None) => Ok(Value::Int(i)),
         (Some(Num::I(i)), Some(Value::Int(Int::Small(n)))) if *n >= 0 => Ok(Value::Int(i)),
-        (Some(Num::F(f)), None | Some(Value::None)) => {
-            if f.is_nan() {
-                return Ok(Value::raised(
-                    "ValueError",
-                    "cannot convert float NaN to integer",
-                ));
-            }
-            if f.is_infinite() {
-                return Ok(Value::raised(
-                    "OverflowError",
-                    "cannot convert float infinity to integer",
-                ));
-            }
-            float_to_int(f.round_ties_even())
-        }
+        (Some(Num::F(f)), None | Some(Value::None)) => float_to_int(f.round_ties_even()),
         (Some(Num::F(f)), Some(Value::Int(Int::Small(0)))) => Ok(Value::Float(f.round_ties_even())),
         _ => unknown("round with these arguments (CPython rounds decimal digits exactly)"),
     }
@@ -1754,7 +1741,7 @@ pub fn call_builtin(name: &str, args: &[&Value], keywords: &[(&str, &Value)]) ->
         ("int", []) => Ok(Value::int(0)),
         ("int", [x]) => match x {
             Value::Int(_) | Value::Bool(_) => unary("__pos__", x),
-            Value::Float(f) => round_toward_zero(*f),
+            Value::Float(f) => float_to_int(f.trunc()),
             Value::Str(s) => {
                 let text = s.trim_matches(is_py_space).replace('_', "");
                 match text.parse::<BigInt>() {
@@ -1872,22 +1859,6 @@ pub fn call_builtin(name: &str, args: &[&Value], keywords: &[(&str, &Value)]) ->
         ("dict", [Value::Dict(pairs)]) => Ok(Value::dict(pairs.borrow().clone())),
         _ => unknown(format!("{name}() with {} arguments", args.len())),
     }
-}
-
-fn round_toward_zero(f: f64) -> Outcome {
-    if f.is_nan() {
-        return Ok(Value::raised(
-            "ValueError",
-            "cannot convert float NaN to integer",
-        ));
-    }
-    if f.is_infinite() {
-        return Ok(Value::raised(
-            "OverflowError",
-            "cannot convert float infinity to integer",
-        ));
-    }
-    float_to_int(f.trunc())
 }
 
 #[cfg(test)]
