@@ -13,6 +13,8 @@ ANALYZE := $(VENV)/bin/hltpy-analyze
 # samples/traces (what the analyzer's snapshot tests read) change only
 # through `make samples`.
 DEMO_TRACES := samples/out
+# The crates built with the analyzer's profile (capture is built by maturin).
+RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
 .PHONY: demo samples build venv test test-rust test-python bench bench-analyze lint clean
 
@@ -45,14 +47,16 @@ build: venv
 	rm -rf $(CARGO_TARGET_DIR)/wheels
 	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels
 	$(PY) -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/wheels/hltpy-*.whl
-	cargo build --profile analyze --quiet -p hltpy-analyze
+	# With --tests, the build resolves features as `make test` does, so the
+	# tests reuse this build of DataFusion instead of compiling another.
+	cargo build --profile analyze --quiet --tests $(RUST_PACKAGES)
 	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(ANALYZE)
 
 ## test: every test (Rust and Python); what CI runs
 test: build test-rust test-python
 
 test-rust:
-	cargo test --profile analyze --quiet -p hltpy-schema -p hltpy-graph -p hltpy-analyze
+	cargo test --profile analyze --quiet $(RUST_PACKAGES)
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests

@@ -3,7 +3,6 @@
 //! list of `query --help`, and the list shown after a SQL mistake. A pass's
 //! table is lazy: its pass runs only when a query reads it.
 
-use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -16,7 +15,7 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use hltpy_graph::eval::{evaluate, NodeOutcome};
+use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome};
 use hltpy_graph::TraceFiles;
 
 use crate::session::TraceSource;
@@ -108,7 +107,7 @@ impl EvalTable {
                 id.append_value(outcome.node.id);
                 kind.append_value(outcome.node.kind.as_str());
                 status.append_value(outcome.status.as_str());
-                recorded.append_value(hltpy_graph::eval::recorded_text(&outcome.node.recorded));
+                recorded.append_value(recorded_text(&outcome.node.recorded));
                 recomputed.append_value(outcome.value.bounded_repr(200));
                 reason.append_option(outcome.reason);
             })
@@ -143,10 +142,6 @@ fn eval_schema() -> SchemaRef {
 
 #[async_trait]
 impl TableProvider for EvalTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         eval_schema()
     }
