@@ -911,12 +911,11 @@ pub fn evaluate(
     mut on_node: impl FnMut(&NodeOutcome),
 ) -> Result<Report, EvalError> {
     let mut index = ParameterIndex::default();
-    let wants_parameters = !settings.is_empty();
-    let uses = trace.scan(|node| {
-        if wants_parameters {
-            index.visit(node)
-        }
-    })?;
+    let uses = if settings.is_empty() {
+        trace.count_uses()?
+    } else {
+        trace.scan(|node| index.visit(node))?
+    };
     let overrides = index.resolve(settings).map_err(EvalError::Usage)?;
     let what_if = !overrides.is_empty();
     let mut report = Report::default();

@@ -47,7 +47,23 @@ impl TraceFiles {
         Ok(())
     }
 
-    /// The light pass: every node's id, kind, name and inputs, decoded.
+    /// The light pass: how often each node is read. Only the inputs'
+    /// `src` ids are decoded.
+    pub fn count_uses(&self) -> Result<UseCounts, RunError> {
+        let mut uses = UseCounts::default();
+        self.batches(Some(&[column::INPUTS]), |batch| {
+            let srcs =
+                crate::graph::input_sources(batch).map_err(|source| self.graph_error(source))?;
+            for src in srcs.values() {
+                uses.add(*src);
+            }
+            Ok(())
+        })?;
+        Ok(uses)
+    }
+
+    /// The light pass when a pass must also know nodes ahead (which
+    /// parameters a what-if names): every node's id, kind, name and inputs.
     pub fn scan(&self, mut visit: impl FnMut(&crate::graph::Node)) -> Result<UseCounts, RunError> {
         let mut uses = UseCounts::default();
         let mut decoder = Decoder::default();
