@@ -41,14 +41,14 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 ## build: the Python extension (into .venv) and hltpy-analyze (into .venv/bin)
+# hltpy-analyze is built with --tests: features resolve as for `make test`,
+# so the tests reuse this build of DataFusion instead of compiling another.
 # A real wheel install (not `maturin develop`), so hltpy-autostart.pth lands
 # in site-packages as it does for users.
 build: venv
 	rm -rf $(CARGO_TARGET_DIR)/wheels
 	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels
 	$(PY) -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/wheels/hltpy-*.whl
-	# With --tests, the build resolves features as `make test` does, so the
-	# tests reuse this build of DataFusion instead of compiling another.
 	cargo build --profile analyze --quiet --tests $(RUST_PACKAGES)
 	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(ANALYZE)
 
