@@ -1,9 +1,8 @@
 //! The `hltpy-analyze` binary on real trace files and on bad input.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::{end, write_kinds};
+use crate::support::{analyze, end, write_kinds};
 
 use hltpy_schema::{
     InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
@@ -14,18 +13,6 @@ fn run(args: &[&Path]) -> (i32, String, String) {
     let mut all: Vec<&std::ffi::OsStr> = vec!["check".as_ref()];
     all.extend(args.iter().map(|p| p.as_os_str()));
     analyze(&all)
-}
-
-fn analyze<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hltpy-analyze"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
 }
 
 #[test]

@@ -1,25 +1,9 @@
 //! `eval` through the binary: the samples re-evaluate cleanly, what-if
 //! answers, the `eval` table is queryable, and mistakes are clear.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn analyze(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hltpy-analyze"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
+use crate::support::{analyze, root};
 
 #[test]
 fn what_if_a_parameter_changes_the_results() {

@@ -61,6 +61,17 @@ fn write(path: &Path, rows: &[Row]) {
         .unwrap();
 }
 
+/// The whole trace at `path`, held as a graph.
+fn graph_of(path: &Path) -> Graph {
+    let batches: Vec<_> = TraceFile::open(path)
+        .unwrap()
+        .batches()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    Graph::from_batches(&batches).unwrap()
+}
+
 fn eval_rows(rows: &[Row]) -> Result<Report, String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
@@ -103,13 +114,7 @@ fn a_cycle_is_an_error_naming_the_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cycle.parquet");
     write(&path, &rows);
-    let batches: Vec<_> = TraceFile::open(&path)
-        .unwrap()
-        .batches()
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let graph = Graph::from_batches(&batches).unwrap();
+    let graph = graph_of(&path);
     let err = graph.data_order().unwrap_err().to_string();
     assert!(err.contains("form a cycle"), "{err}");
 }
@@ -211,12 +216,6 @@ fn a_chain_a_million_deep_runs_in_bounded_memory() {
     assert!(report.peak_live <= 3, "{}", report.peak_live);
 
     // Held whole as a graph, the chain orders without deep recursion.
-    let batches: Vec<_> = TraceFile::open(&path)
-        .unwrap()
-        .batches()
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let graph = Graph::from_batches(&batches).unwrap();
+    let graph = graph_of(&path);
     assert_eq!(graph.data_order().unwrap().len() as u64, DEPTH);
 }

@@ -1,7 +1,8 @@
 //! Small traces written with the schema crate's writer, shared by the
 //! analyzer's integration tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use hltpy_schema::{
     NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter, WriterOptions,
@@ -54,4 +55,24 @@ pub fn write_kinds(path: &Path, first: u64, kinds: &[NodeKind], end: RunEnd) {
 #[allow(dead_code)] // not every test file writes Const-only traces
 pub fn write_consts(path: &Path, first: u64, nodes: usize, end: RunEnd) {
     write_kinds(path, first, &vec![NodeKind::Const; nodes], end);
+}
+
+/// The workspace root, where the binary runs in tests (so sample paths
+/// print as `samples/traces/...`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs hltpy-analyze in the workspace root: (exit code, stdout, stderr).
+pub fn analyze<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_hltpy-analyze"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
