@@ -84,28 +84,59 @@ impl TraceFiles {
     }
 
     /// Streams every node through `interpreter` in row order; gives the
-    /// most values that were held at once.
+    /// most values that were held at once. A second thread reads and
+    /// decompresses the next batches while this one evaluates (a pass's
+    /// values are not shared across threads; record batches are).
     pub fn run<I: Interpreter>(
         &self,
         uses: UseCounts,
         interpreter: &mut I,
     ) -> Result<usize, RunError> {
+        let files = self.files.clone();
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel::<Result<RecordBatch, TraceError>>(2);
+        let reader = std::thread::spawn(move || {
+            for path in &files {
+                let batches = TraceFile::open_lenient(path).and_then(|trace| trace.columns(None));
+                let batches = match batches {
+                    Ok(batches) => batches,
+                    Err(err) => {
+                        let _ = sender.send(Err(err));
+                        return;
+                    }
+                };
+                for batch in batches {
+                    // A closed channel: the pass stopped early (an error).
+                    if sender.send(batch).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
         let mut runner = Runner::new(interpreter, uses);
         let mut decoder = Decoder::default();
-        self.batches(None, |batch| {
-            let nodes = decoder
-                .decode(batch)
-                .map_err(|source| self.graph_error(source))?;
-            for node in &nodes {
-                runner
-                    .feed(node, true)
-                    .map_err(|source| RunError::Interpret {
-                        path: self.name.clone(),
-                        source,
-                    })?;
+        let mut evaluate = || -> Result<(), RunError> {
+            for batch in &receiver {
+                let nodes = decoder
+                    .decode(&batch?)
+                    .map_err(|source| self.graph_error(source))?;
+                for node in &nodes {
+                    runner
+                        .feed(node, true)
+                        .map_err(|source| RunError::Interpret {
+                            path: self.name.clone(),
+                            source,
+                        })?;
+                }
             }
             Ok(())
-        })?;
+        };
+        let outcome = evaluate();
+        drop(receiver);
+        if let Err(panic) = reader.join() {
+            std::panic::resume_unwind(panic);
+        }
+        outcome?;
         Ok(runner.peak_live)
     }
 
