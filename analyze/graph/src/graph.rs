@@ -631,3 +631,63 @@ impl ConeLoader {
         self.graph
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u64, kind: NodeKind, inputs: &[(Role, u64)]) -> Node {
+        Node {
+            id,
+            kind,
+            name: None,
+            type_name: None,
+            file: None,
+            line: None,
+            frame: None,
+            recorded: Recorded::Absent,
+            inputs: inputs
+                .iter()
+                .map(|(role, src)| Input {
+                    role: *role,
+                    key: None,
+                    src: *src,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn users_order_and_through_follow_the_inputs() {
+        let mut graph = Graph::default();
+        // A call (id 1) whose return (id 4) comes later in id order.
+        graph.insert(node(0, NodeKind::Const, &[])).unwrap();
+        graph
+            .insert(node(2, NodeKind::Argument, &[(Role::Value, 0)]))
+            .unwrap();
+        graph
+            .insert(node(4, NodeKind::UDispatch, &[(Role::SelfValue, 2)]))
+            .unwrap();
+        graph
+            .insert(node(
+                1,
+                NodeKind::Call,
+                &[(Role::Arg, 2), (Role::Return, 4)],
+            ))
+            .unwrap();
+        let users = graph.users();
+        assert_eq!(users[&2], vec![4, 1]);
+        assert_eq!(graph.through(2), 0);
+        let order: Vec<u64> = graph
+            .data_order()
+            .unwrap()
+            .into_iter()
+            .map(|i| graph.nodes()[i].id)
+            .collect();
+        assert_eq!(order, vec![0, 2, 4, 1]);
+        assert!(matches!(
+            graph.insert(node(4, NodeKind::Const, &[])),
+            Err(GraphError::DuplicateId { id: 4 })
+        ));
+    }
+}
