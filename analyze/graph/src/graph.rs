@@ -13,6 +13,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_cast::cast;
 use arrow_schema::DataType;
 use hltpy_schema::{column, NodeKind, Role};
+use smallvec::SmallVec;
 
 /// A problem with the trace itself (not with a pass over it).
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +71,8 @@ pub struct Node {
     pub line: Option<u32>,
     pub frame: Option<u64>,
     pub recorded: Recorded,
-    pub inputs: Vec<Input>,
+    /// Inline up to three: one allocation fewer for most nodes.
+    pub inputs: SmallVec<[Input; 3]>,
 }
 
 impl Node {
@@ -349,7 +351,7 @@ impl Decoder {
                 id,
                 kind: kinds.get(row).unwrap_or("").to_string(),
             })?;
-            let mut node_inputs = Vec::with_capacity(offsets[row + 1] - offsets[row]);
+            let mut node_inputs = SmallVec::with_capacity(offsets[row + 1] - offsets[row]);
             for entry in offsets[row]..offsets[row + 1] {
                 let role = match &roles {
                     Strings::Dictionary(_, keys) => keys[entry].and_then(|k| role_of[k]),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use hltpy_schema::{NodeKind, Role};
+use smallvec::SmallVec;
 
 use crate::graph::{Graph, GraphError, Node};
 
@@ -40,7 +41,7 @@ impl InterpretError {
 /// for an input whose node is not there (outside a cone, or dangling).
 pub struct Args<'a, V> {
     pub node: &'a Node,
-    pub values: Vec<Option<&'a V>>,
+    pub values: SmallVec<[Option<&'a V>; 4]>,
 }
 
 impl<'a, V> Args<'a, V> {
@@ -354,7 +355,7 @@ impl<'i, I: Interpreter> Runner<'i, I> {
             return Err(GraphError::DuplicateId { id: node.id }.into());
         }
         let value = {
-            let mut values = Vec::with_capacity(node.inputs.len());
+            let mut values = SmallVec::with_capacity(node.inputs.len());
             for input in &node.inputs {
                 let value = self.live.get(&input.src);
                 if value.is_none() && strict_order && !self.seen_before.contains(input.src) {
