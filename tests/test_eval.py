@@ -118,7 +118,14 @@ def analyze(*args):
     return subprocess.run([ANALYZE, *args], capture_output=True, text=True)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: CI runs the same 150 programs each time (1,500 random ones passed
+# when this was written); run with a larger max_examples to search further.
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(program=programs)
 def test_eval_agrees_with_cpython_on_every_node(program, tmp_path):
     path = tmp_path / "prog.parquet"
