@@ -207,12 +207,6 @@ fn is_leaf(graph: &Graph, id: u64) -> bool {
     graph.get(id).is_none_or(|n| n.kind.is_leaf())
 }
 
-/// The node whose expression stands for `id` (an Argument or SetAttr
-/// stands for the value that was passed or stored).
-fn through(graph: &Graph, id: u64) -> u64 {
-    graph.through(id)
-}
-
 fn count_uses(
     graph: &Graph,
     id: u64,
@@ -220,7 +214,7 @@ fn count_uses(
     uses: &mut HashMap<u64, usize>,
     seen: &mut HashSet<u64>,
 ) {
-    let id = through(graph, id);
+    let id = graph.through(id);
     *uses.entry(id).or_default() += 1;
     if depth == 0 || !seen.insert(id) {
         return;
@@ -251,7 +245,7 @@ struct Renderer<'g> {
 impl Renderer<'_> {
     /// (text, precedence) of node `id`.
     fn expr(&mut self, id: u64, depth: usize, root: bool) -> (String, u8) {
-        let id = through(self.graph, id);
+        let id = self.graph.through(id);
         if let Some(name) = self.names.get(&id) {
             return (name.clone(), ATOM);
         }
@@ -524,7 +518,7 @@ impl Renderer<'_> {
 
     /// A subscript: slices print as `a:b:c`, tuples without parentheses.
     fn subscript(&mut self, key: u64, depth: usize) -> String {
-        let key = through(self.graph, key);
+        let key = self.graph.through(key);
         let (text, _) = self.expr(key, depth, false);
         slice_syntax(&text).unwrap_or(text)
     }

@@ -18,7 +18,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
-use hltpy_schema::{segment_files, TraceError, TraceFile, TraceMetadata};
+use hltpy_schema::{segment_files, NodeKind, TraceError, TraceFile, TraceMetadata};
 
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
@@ -201,39 +201,43 @@ macro_rules! value_text {
     };
 }
 
-/// Stands in the views' SQL for the list of traced-call kinds, which comes
-/// from the format's rules (`NodeKind::is_traced_call`).
-const TRACED_CALL_KINDS: &str = "TRACED_CALL_KINDS";
-
 /// The views every session has, in the order they are created.
-const VIEWS: &[(&str, &str)] = &[
-    (
-        "edges",
-        // One row per input. unnest gives a struct; its fields are named.
-        "SELECT trace, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role, \
-         input['key'] AS key, dst \
-         FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)",
-    ),
-    (
-        "values",
-        concat!(
-            "SELECT trace, id, kind, name, type, ",
-            value_text!(),
-            " AS value FROM nodes"
+fn views() -> [(&'static str, String); 3] {
+    [
+        (
+            "edges",
+            // One row per input. unnest gives a struct; its fields are named.
+            "SELECT trace, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role, \
+             input['key'] AS key, dst \
+             FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)"
+                .to_string(),
         ),
-    ),
-    (
-        "calls",
-        // Every traced call with the ids of what was called and of what it
-        // returned (input_of reads them off the node's own inputs: no join).
-        concat!(
-            "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
-             input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, ",
-            value_text!(),
-            " AS value FROM nodes WHERE kind IN (TRACED_CALL_KINDS)"
+        (
+            "values",
+            concat!(
+                "SELECT trace, id, kind, name, type, ",
+                value_text!(),
+                " AS value FROM nodes"
+            )
+            .to_string(),
         ),
-    ),
-];
+        (
+            "calls",
+            // Every traced call with the ids of what was called and of what
+            // it returned (input_of reads them off the node's own inputs: no
+            // join); which kinds are traced calls is the format's rule.
+            format!(
+                concat!(
+                    "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
+                     input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, ",
+                    value_text!(),
+                    " AS value FROM nodes WHERE kind IN ({})"
+                ),
+                NodeKind::sql_list(NodeKind::is_traced_call)
+            ),
+        ),
+    ]
+}
 
 impl Session {
     /// Opens the traces and registers `nodes`, `edges`, `traces`, `calls`, `values`.
@@ -302,11 +306,7 @@ impl Session {
         session
             .create_view("nodes", &parts.join(" UNION ALL "))
             .await?;
-        for (name, sql) in VIEWS {
-            let sql = sql.replace(
-                TRACED_CALL_KINDS,
-                &hltpy_schema::NodeKind::sql_list(hltpy_schema::NodeKind::is_traced_call),
-            );
+        for (name, sql) in views() {
             session.create_view(name, &sql).await?;
         }
         session

@@ -1,7 +1,8 @@
 //! The catalog of every table a query can name: the trace's own tables
-//! and views, and one table per pass. It drives registration, the table
-//! list of `query --help`, and the list shown after a SQL mistake. A pass's
-//! table is lazy: its pass runs only when a query reads it.
+//! and views, and one table per pass. It gives the table list of
+//! `query --help` and the list shown after a SQL mistake; the session
+//! registers each one (a pass's table lazily: its pass runs only when a
+//! query reads it). A new pass adds its row here and its provider below.
 
 use std::sync::{Arc, Mutex};
 

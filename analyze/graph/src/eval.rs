@@ -36,15 +36,6 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::Input,
-        Status::Matched,
-        Status::Differed,
-        Status::Opaque,
-        Status::Set,
-        Status::Changed,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Input => "input",
@@ -691,7 +682,8 @@ impl std::str::FromStr for Setting {
 #[derive(Default)]
 pub struct ParameterIndex {
     leaves: Vec<u64>,
-    /// Argument id → (its name, whether its value is a leaf).
+    /// Arguments that took a leaf's value, by id → their name, until the
+    /// traced call that received them is seen.
     arguments: HashMap<u64, Rc<str>>,
     /// (function, parameter) → Argument ids.
     pub parameters: Vec<(String, String, Vec<u64>)>,
