@@ -659,17 +659,94 @@ macro_rules! forward_identity {
 }
 
 forward_identity!(TracedFunction, function);
-forward_identity!(TracedClass, class);
 
 /// A traced module's function, put in the module in place of the original.
+/// In a traced class's body it stands for an instance method (`method`):
+/// its first argument is the receiver, so `Base.f(self, ...)`, `super().f()`
+/// and `obj.f()` are all Dispatch nodes.
 #[pyclass(frozen, module = "hltpy", name = "TracedFunction")]
 pub struct TracedFunction {
     function: Py<PyAny>,
     /// A classmethod's class, passed first without an Argument node.
     receiver: Option<Py<PyAny>>,
+    method: bool,
     name: String,
     node: AtomicU64,
 }
+
+impl TracedFunction {
+    /// An instance method of a traced class, put in the class's body.
+    pub fn method(function: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(TracedFunction {
+            method: true,
+            ..Self::new(function, None)?
+        })
+    }
+
+    /// The original, untraced function.
+    pub fn function(&self) -> &Py<PyAny> {
+        &self.function
+    }
+
+    /// A call with the receiver first. A traced receiver runs the body
+    /// traced (a Dispatch). An object made outside the capture is not
+    /// traced: the body runs on raw values, so nothing traced is stored in
+    /// it, and the call is one UDispatch when it was given traced values.
+    fn call_method(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let function = self.function.bind(py);
+        let receiver = args.get_item(0)?;
+        let rest = args.get_slice(1, args.len());
+        if let Ok(traced) = receiver.cast::<Traced>() {
+            let site = CallSite::dispatch_on(&self.name, traced.get().node_id(py));
+            return call_traced(py, site, function, Some(&receiver), &rest, kwargs);
+        }
+        let touches_trace = rest.iter().any(|a| is_traced_or_holds(&a))
+            || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)));
+        if !touches_trace || RAW_ANSWERS.contains(&self.name.as_str()) {
+            let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
+            let raw_kwargs = raw_keywords(py, kwargs)?;
+            return Ok(function.call(raw_args, raw_kwargs.as_ref())?.unbind());
+        }
+        let bound = bind_method(function, &receiver)?;
+        call_untraced(py, &bound, None, &rest, kwargs)
+    }
+}
+
+// CPython's constructor of bound methods (not in pyo3's bindings).
+extern "C" {
+    fn PyMethod_New(
+        function: *mut pyo3::ffi::PyObject,
+        instance: *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject;
+}
+
+/// A bound method object (`types.MethodType(callable, instance)`).
+fn bind_method<'py>(
+    callable: &Bound<'py, PyAny>,
+    instance: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: both pointers are live objects and the GIL is held; a null
+    // result comes with a Python error set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            callable.py(),
+            PyMethod_New(callable.as_ptr(), instance.as_ptr()),
+        )
+    }
+}
+
+/// Dunders whose answer CPython checks for a builtin type: called on an
+/// object made outside the capture they always answer raw.
+const RAW_ANSWERS: &[&str] = &[
+    "__hash__", "__bool__", "__len__", "__index__", "__int__", "__float__",
+    "__complex__", "__str__", "__repr__", "__bytes__", "__format__",
+    "__length_hint__", "__sizeof__", "__fspath__", "__init__",
+];
 
 #[pymethods]
 impl TracedFunction {
@@ -687,6 +764,7 @@ impl TracedFunction {
         Ok(TracedFunction {
             function: function.clone().unbind(),
             receiver: receiver.map(|r| r.clone().unbind()),
+            method: false,
             name,
             node: AtomicU64::new(NO_NODE),
         })
@@ -703,6 +781,9 @@ impl TracedFunction {
         let receiver = self.receiver.as_ref().map(|r| r.bind(py));
         if !recording() {
             return call_through(function, receiver, args, kwargs).map(Bound::unbind);
+        }
+        if self.method && !args.is_empty() {
+            return self.call_method(py, args, kwargs);
         }
         let node = definition_node(
             py,
@@ -721,20 +802,16 @@ impl TracedFunction {
         )
     }
 
-    /// Used as a method (assigned in a class body), it binds like a function.
-    fn __get__(
-        slf: &Bound<'_, Self>,
-        instance: Option<&Bound<'_, PyAny>>,
-        _owner: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let Some(instance) = instance.filter(|i| !i.is_none()) else {
-            return Ok(slf.clone().into_any().unbind());
-        };
-        let types = slf.py().import("types")?;
-        Ok(types
-            .getattr("MethodType")?
-            .call1((slf, instance))?
-            .unbind())
+    /// In a class body it binds like a function.
+    fn __get__<'py>(
+        slf: &Bound<'py, Self>,
+        instance: Option<&Bound<'py, PyAny>>,
+        _owner: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match instance.filter(|i| !i.is_none()) {
+            Some(instance) => bind_method(slf.as_any(), instance),
+            None => Ok(slf.clone().into_any()),
+        }
     }
 
     fn __getattr__<'py>(
@@ -769,9 +846,14 @@ pub struct TracedClass {
 
 #[pymethods]
 impl TracedClass {
+    /// Instance methods in the class's body are replaced by traced ones,
+    /// so they run traced however they are reached: through an object,
+    /// the class (`Base.__init__(self)`) or `super()`.
     #[new]
     fn new(class: &Bound<'_, PyType>) -> PyResult<Self> {
-        registry::register_class(class)?;
+        for (name, function) in registry::register_class(class)? {
+            class.as_any().setattr(name.cast_into::<PyString>()?, TracedFunction::method(&function)?)?;
+        }
         Ok(TracedClass {
             class: class.clone().unbind(),
             node: AtomicU64::new(NO_NODE),
@@ -837,7 +919,7 @@ impl TracedClass {
             (Role::Class, class_node),
             (Role::Object, obj_node & ID_MASK),
         ];
-        let outcome = if registry::is_traced_function(&init) {
+        let outcome = if let Some(init) = registry::traced_body(&init) {
             let site = CallSite {
                 kind: NodeKind::NewInit,
                 name: class_name.clone(),
@@ -887,26 +969,62 @@ impl TracedClass {
         PyTuple::new(py, [self.class.bind(py)])
     }
 
-    fn __getattr__<'py>(
-        &self,
-        py: Python<'py>,
+    /// Attributes are the class's own (methods, dunders, class variables,
+    /// descriptors); only what the class lacks is asked of the wrapper
+    /// (`__wrapped__`, `__mro_entries__`).
+    fn __getattribute__<'py>(
+        slf: &Bound<'py, Self>,
         name: &Bound<'py, PyString>,
-    ) -> PyResult<Py<PyAny>> {
-        let class = self.class.bind(py);
-        let attribute = class.getattr(name)?;
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let attribute = match slf.get().class.bind(py).getattr(name) {
+            Ok(attribute) => attribute,
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+                // SAFETY: live objects, GIL held; null comes with an error set.
+                let own = unsafe {
+                    Bound::from_owned_ptr_or_err(
+                        py,
+                        pyo3::ffi::PyObject_GenericGetAttr(slf.as_ptr(), name.as_ptr()),
+                    )
+                };
+                return own.map_err(|_| err);
+            }
+            Err(err) => return Err(err),
+        };
         // Static methods come out as plain functions, class methods bound
         // to the class: both run traced.
         if registry::is_traced_function(&attribute) {
-            return Ok(Py::new(py, TracedFunction::new(&attribute, None)?)?.into_any());
+            return Ok(Bound::new(py, TracedFunction::new(&attribute, None)?)?.into_any());
         }
         if crate::values::is_method(&attribute) {
             let function = attribute.getattr(intern!(py, "__func__"))?;
             let owner = attribute.getattr(intern!(py, "__self__"))?;
             if registry::is_traced_function(&function) {
-                return Ok(Py::new(py, TracedFunction::new(&function, Some(&owner))?)?.into_any());
+                let wrapper = TracedFunction::new(&function, Some(&owner))?;
+                return Ok(Bound::new(py, wrapper)?.into_any());
             }
         }
-        Ok(attribute.unbind())
+        Ok(attribute)
+    }
+
+    /// `Cls.counter += 1` sets the class variable of the user's class.
+    fn __setattr__(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.class.bind(py).setattr(name, flow::raw(value))
+    }
+
+    fn __delattr__(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<()> {
+        self.class.bind(py).delattr(name)
+    }
+
+    /// The original, untraced class.
+    #[getter(__wrapped__)]
+    fn wrapped<'py>(&self, py: Python<'py>) -> Bound<'py, PyType> {
+        self.class.bind(py).clone()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -919,6 +1037,21 @@ impl TracedClass {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.class)
     }
+}
+
+/// `super` as seen by the code of traced modules: the builtin, with a
+/// traced class accepted where it takes a class (`super(Cls, self)`).
+/// Without arguments it is `super()` of the calling frame, as a C function
+/// adds no frame of its own.
+#[pyfunction(name = "super_", signature = (*args))]
+pub fn traced_super<'py>(args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    let py = args.py();
+    let args = args.iter().map(|arg| match arg.cast::<TracedClass>() {
+        Ok(traced) => traced.get().class.bind(py).clone().into_any(),
+        Err(_) => arg,
+    });
+    py.get_type::<pyo3::types::PySuper>()
+        .call1(PyTuple::new(py, args)?)
 }
 
 /// `__init__` inherited from an untraced class: it runs on the raw object

@@ -148,6 +148,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<calls::TracedFunction>()?;
     module.add_class::<calls::TracedClass>()?;
     module.add_class::<calls::TracedCallable>()?;
+    module.add_function(wrap_pyfunction!(calls::traced_super, module)?)?;
     module.add_function(wrap_pyfunction!(trace, module)?)?;
     module.add_function(wrap_pyfunction!(from_traced, module)?)?;
     module.add_function(wrap_pyfunction!(is_traced, module)?)?;

@@ -877,8 +877,7 @@ fn bound_traced_method<'py>(
     if !receiver.is(value) {
         return None;
     }
-    let function = attribute.getattr(intern!(py, "__func__")).ok()?;
-    registry::is_traced_function(&function).then_some(function)
+    registry::traced_body(&attribute.getattr(intern!(py, "__func__")).ok()?)
 }
 
 fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {

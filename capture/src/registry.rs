@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyFunction, PyType};
 
+use crate::calls::TracedFunction;
+
 /// Address → object, holding a reference so the address stays unique.
 type Table = Mutex<Option<HashMap<usize, Py<PyAny>>>>;
 static TRACED_TYPES: Table = Mutex::new(None);
@@ -34,16 +36,21 @@ pub fn register_function(function: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 /// Marks a class and the functions defined in its body (methods,
-/// staticmethods, classmethods, property getters) as traced.
-pub fn register_class(class: &Bound<'_, PyType>) -> PyResult<()> {
+/// staticmethods, classmethods, property getters) as traced. Returns the
+/// plain functions of its body (its instance methods, by name).
+pub fn register_class<'py>(
+    class: &Bound<'py, PyType>,
+) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
     insert(&TRACED_TYPES, class.as_any());
     // Earlier answers about subclasses may have changed.
     *TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner()) = None;
     let namespace = class.getattr("__dict__")?;
     let items = namespace.call_method0("items")?;
+    let mut methods = Vec::new();
     for item in items.try_iter()? {
-        let (_, member): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let (name, member): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
         let function = if member.is_instance_of::<PyFunction>() {
+            methods.push((name, member.clone()));
             Some(member)
         } else {
             // staticmethod / classmethod / property keep the function inside.
@@ -56,7 +63,7 @@ pub fn register_class(class: &Bound<'_, PyType>) -> PyResult<()> {
             register_function(&function)?;
         }
     }
-    Ok(())
+    Ok(methods)
 }
 
 /// Is `value` a Python function whose body belongs to a traced module?
@@ -67,6 +74,15 @@ pub fn is_traced_function(value: &Bound<'_, PyAny>) -> bool {
             .is_ok_and(|code| contains(&TRACED_CODE, &code))
 }
 
+/// The traced Python function behind `value`: `value` itself when it is
+/// one, the wrapped function of a traced method put in a class's body.
+pub fn traced_body<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if let Ok(wrapper) = value.cast::<TracedFunction>() {
+        return Some(wrapper.get().function().bind(value.py()).clone());
+    }
+    is_traced_function(value).then(|| value.clone())
+}
+
 /// The traced function that implements special method `name` for `value`,
 /// if `value` is an instance of a traced class that defines one.
 pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Bound<'py, PyAny>> {
@@ -74,8 +90,7 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
     if !is_traced_type_or_subclass(&class) {
         return None;
     }
-    let function = class.getattr(name).ok()?;
-    is_traced_function(&function).then_some(function)
+    traced_body(&class.getattr(name).ok()?)
 }
 
 /// Type address → (type, is it or does it inherit from a traced class?).

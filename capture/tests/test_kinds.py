@@ -135,6 +135,13 @@ def test_static_class_methods_inheritance_and_nested_classes(traced_samples, cap
     assert trace.one("Call", "diagonal")
     twice = trace.one("Dispatch", "twice")
     assert twice.frame == trace.one("Dispatch", "total").id
-    # super().__init__ runs with the traced self: its SetAttr is recorded.
+    # super().__init__ is a Dispatch on the traced self, inside the NewInit;
+    # the base's SetAttr is recorded in its frame, on the same object.
+    new_init = trace.one("NewInit", "everything.Derived")
+    base_init = trace.one("Dispatch", "__init__")
+    assert base_init.frame == new_init.id
+    assert base_init.input("self") == new_init.input("object")
+    assert [r for r in base_init.roles() if r != "self"] == ["arg"]
     set_v = trace.one("SetAttr", "v")
-    assert set_v.frame == trace.one("NewInit", "everything.Derived").id
+    assert set_v.frame == base_init.id
+    assert set_v.input("object") == new_init.input("object")

@@ -114,6 +114,11 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
 def _trace_module(module: ModuleType) -> None:
     if getattr(module, "__hltpy_traced__", False):
         return
+    # The module's classes become TracedClass wrappers, which the builtin
+    # super() refuses as its first argument; the module's code gets a super
+    # that accepts them (and is the builtin otherwise).
+    if "super" not in vars(module):
+        module.super = _hltpy.super_
     for attr, member in list(vars(module).items()):
         if getattr(member, "__module__", None) != module.__name__:
             continue
