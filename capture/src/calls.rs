@@ -302,8 +302,8 @@ pub fn call_traced(
     }
     let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
     if generator && !result.is_none() {
-        let flavor = Flavor::Generator;
-        return Ok(Py::new(py, Traced::new(result.unbind(), node, flavor))?.into_any());
+        let proxy = crate::proxy::proxy_of(py, result, node, Flavor::Generator)?;
+        return Ok(proxy.into_any().unbind());
     }
     wrap(py, result, node)
 }
@@ -910,10 +910,8 @@ impl TracedClass {
         let initializing = Flavor::Object {
             initializing: std::sync::atomic::AtomicBool::new(true),
         };
-        let receiver = Bound::new(
-            py,
-            Traced::new(object.clone().unbind(), obj_node, initializing),
-        )?;
+        // The object's one proxy: `self` in `__init__`, then the result.
+        let receiver = crate::proxy::proxy_of(py, object.clone(), obj_node, initializing)?;
         let init = class.getattr(intern!(py, "__init__"))?;
         let head = vec![
             (Role::Class, class_node),
@@ -941,11 +939,8 @@ impl TracedClass {
             )
         };
         receiver.get().finish_init();
-        let node = outcome?;
-        let flavor = Flavor::Object {
-            initializing: std::sync::atomic::AtomicBool::new(false),
-        };
-        Ok(Py::new(py, Traced::new(object.unbind(), node, flavor))?.into_any())
+        receiver.get().set_node(outcome?);
+        Ok(receiver.into_any().unbind())
     }
 
     fn __instancecheck__(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {

@@ -6,7 +6,7 @@ use hltpy_schema::{InputKey, NodeInput, NodeKind, Role};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PySlice, PyTuple};
 
-use crate::proxy::Traced;
+use crate::proxy::{proxy_of, Flavor, Traced};
 use crate::recorder::{self, record, Node, NodeRef};
 use crate::values::{Summary, ValuesMode};
 
@@ -198,13 +198,23 @@ pub fn unwrap_deep<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Bound
     None
 }
 
-/// Hands a result back to the program: `None` stays raw (so `is None`
-/// keeps working), anything else is a proxy of node `node`.
+/// Hands a result back to the program as a proxy of node `node` (the
+/// value's one proxy when it has an identity). The singletons programs
+/// test with `is` (`None`, `True`, `False`, `...`, `NotImplemented`) stay
+/// raw.
 pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
-    if value.is_none() {
+    if is_singleton(&value) {
         return Ok(value.unbind());
     }
-    Ok(Py::new(py, Traced::plain(value.unbind(), node))?.into_any())
+    Ok(proxy_of(py, value, node, Flavor::Plain)?.into_any().unbind())
+}
+
+fn is_singleton(value: &Bound<'_, PyAny>) -> bool {
+    let py = value.py();
+    value.is_none()
+        || value.is_exact_instance_of::<pyo3::types::PyBool>()
+        || value.is(py.Ellipsis())
+        || value.is(py.NotImplemented())
 }
 
 /// A raw result that is itself a stored proxy (an attribute set by SetAttr,

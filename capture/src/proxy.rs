@@ -3,7 +3,9 @@
 //! proxy of the result. This is capture's hot path: no Python-level work
 //! that can be avoided, one recorder lock per operation.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use hltpy_schema::{InputKey, NodeKind, Role};
 use pyo3::basic::CompareOp;
@@ -30,6 +32,9 @@ pub enum Flavor {
     Method {
         function: Py<PyAny>,
         receiver: Py<PyAny>,
+        /// The node the receiver stood for when the method was read: in
+        /// `a.f(a.g())` the body of `f` sees `a` as read for `f`.
+        receiver_node: NodeRef,
         name: String,
     },
     /// An instance of a traced class; attributes may be set while its
@@ -47,20 +52,103 @@ pub struct Traced {
     /// How many times `next` was called on it (the key of its Iteration inputs).
     count: AtomicU64,
     pub flavor: Flavor,
+    /// Is it its value's one proxy in the identity table?
+    shared: AtomicBool,
+}
+
+/// Raw object address → (address of its one live proxy, address of that
+/// proxy's `Traced`). `is` compares addresses and cannot be intercepted, so
+/// a value that has an identity (anything but an immutable builtin) is
+/// handed to the program as one proxy for as long as that proxy lives;
+/// each read still records its node, and the proxy then stands for the
+/// latest one. Entries do not own the proxy: its `Drop` removes them.
+type IdentityTable = Mutex<Option<HashMap<usize, (usize, usize)>>>;
+static IDENTITY: IdentityTable = Mutex::new(None);
+
+fn identity_table() -> std::sync::MutexGuard<'static, Option<HashMap<usize, (usize, usize)>>> {
+    IDENTITY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Values whose identity a program cannot rely on (equal immutable
+/// builtins may or may not be the same object): a proxy of each is fine.
+fn without_identity(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyTuple>()
+        || value.is_exact_instance_of::<pyo3::types::PyBytes>()
+        || value.is_exact_instance_of::<pyo3::types::PyComplex>()
+        || value.is_exact_instance_of::<pyo3::types::PyFrozenSet>()
+        || value.is_exact_instance_of::<pyo3::types::PyRange>()
+        || value.is_exact_instance_of::<pyo3::types::PySlice>()
+}
+
+/// The proxy of `value` standing for node `node`: its existing one when
+/// it has an identity and a live proxy, else a new one with `flavor`.
+pub fn proxy_of<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    node: NodeRef,
+    flavor: Flavor,
+) -> PyResult<Bound<'py, Traced>> {
+    if without_identity(&value) {
+        return Bound::new(py, Traced::new(value.unbind(), node, flavor));
+    }
+    let key = value.as_ptr() as usize;
+    if let Some(&(object, _)) = identity_table().as_ref().and_then(|t| t.get(&key)) {
+        // SAFETY: the entry is removed when that proxy is deallocated, so
+        // the address is a live Traced while it is in the table (GIL held).
+        let proxy = unsafe {
+            Bound::from_borrowed_ptr(py, object as *mut pyo3::ffi::PyObject)
+                .cast_into_unchecked::<Traced>()
+        };
+        proxy.get().node.store(node, Ordering::Relaxed);
+        return Ok(proxy);
+    }
+    // Allocating may run the GC, whose deallocations take the table's lock:
+    // it is not held here.
+    let proxy = Bound::new(py, Traced::new(value.unbind(), node, flavor))?;
+    let inner = proxy.get();
+    inner.shared.store(true, Ordering::Relaxed);
+    identity_table().get_or_insert_with(HashMap::new).insert(
+        key,
+        (
+            proxy.as_ptr() as usize,
+            inner as *const Traced as usize,
+        ),
+    );
+    Ok(proxy)
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if !*self.shared.get_mut() {
+            return;
+        }
+        let key = self.value.as_ptr() as usize;
+        let this = self as *const Traced as usize;
+        if let Some(table) = identity_table().as_mut() {
+            if table.get(&key).is_some_and(|&(_, owner)| owner == this) {
+                table.remove(&key);
+            }
+        }
+    }
 }
 
 impl Traced {
-    pub fn plain(value: Py<PyAny>, node: NodeRef) -> Self {
-        Self::new(value, node, Flavor::Plain)
-    }
-
     pub fn new(value: Py<PyAny>, node: NodeRef, flavor: Flavor) -> Self {
         Traced {
             value,
             node: AtomicU64::new(node),
             count: AtomicU64::new(0),
             flavor,
+            shared: AtomicBool::new(false),
         }
+    }
+
+    /// Makes the proxy stand for node `node` (a read that gave it again).
+    pub fn set_node(&self, node: NodeRef) {
+        self.node.store(node, Ordering::Relaxed);
     }
 
     /// The id of this value's node in the running capture. A proxy from an
@@ -513,6 +601,7 @@ impl Traced {
                 let flavor = Flavor::Method {
                     function: function.unbind(),
                     receiver: slf.clone().into_any().unbind(),
+                    receiver_node: this.node_ref(),
                     name: attr_name.to_string(),
                 };
                 Ok(Py::new(py, Traced::new(attribute.unbind(), node, flavor))?.into_any())
@@ -753,9 +842,13 @@ impl Traced {
         if let Flavor::Method {
             function,
             receiver,
+            receiver_node,
             name,
         } = &this.flavor
         {
+            if let Ok(receiver) = receiver.bind(py).cast::<Traced>() {
+                receiver.get().set_node(*receiver_node);
+            }
             let site = CallSite::dispatch_via(name, this.node_id(py));
             return calls::call_traced(
                 py,
@@ -861,7 +954,7 @@ fn stored<'py>(
     if raw.is_none() {
         return Ok(raw);
     }
-    Ok(Bound::new(py, Traced::plain(raw.unbind(), node))?.into_any())
+    Ok(Bound::new(py, Traced::new(raw.unbind(), node, Flavor::Plain))?.into_any())
 }
 
 /// If `attribute` is `value`'s own method from a traced class, its function.
@@ -890,5 +983,5 @@ fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {
 
 /// The traced value with the given node (used by `hltpy.trace`).
 pub fn new_traced(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(py, Traced::plain(value.unbind(), node))?.into_any())
+    Ok(proxy_of(py, value, node, Flavor::Plain)?.into_any().unbind())
 }
