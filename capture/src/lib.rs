@@ -8,6 +8,7 @@
 
 mod calls;
 mod flow;
+mod links;
 mod proxy;
 mod recorder;
 mod registry;
@@ -108,6 +109,7 @@ fn start(
         on_node,
         segment_nodes,
     };
+    links::clear();
     recorder::start(run, path, options, argv, traced_modules)
 }
 
@@ -121,6 +123,7 @@ fn stop(
     end_reason: &str,
     keep_empty: bool,
 ) -> PyResult<(String, u64)> {
+    links::clear();
     let finished = recorder::stop(py, argv, closed_cleanly, end_reason, keep_empty)?;
     Ok((finished.path, finished.nodes))
 }
@@ -128,6 +131,7 @@ fn stop(
 /// In a forked child: forget the parent's capture (see recorder).
 #[pyfunction]
 fn abandon_after_fork() {
+    links::clear();
     recorder::abandon_after_fork();
 }
 

@@ -18,6 +18,7 @@ use smallvec::SmallVec;
 
 use crate::calls::{self, CallSite};
 use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
+use crate::links::{self, Slot};
 use crate::recorder::{self, current_id, record, recording, Node, NodeRef, NO_NODE};
 use crate::registry;
 use crate::values::Summary;
@@ -592,6 +593,7 @@ impl Traced {
         // run the body with this proxy as `self`.
         let method = bound_traced_method(value, &attribute);
         let (attribute, source) = source_of(attribute);
+        let source = source.or_else(|| links::source(value, Slot::Attr(name), &attribute));
         let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute);
@@ -644,9 +646,10 @@ impl Traced {
             &inputs,
             &summary,
         )?;
-        // The object keeps a proxy of the SetAttr, so a later read of the
-        // attribute links back to this write.
-        target.setattr(name, stored(py, raw, node)?)
+        // The object holds the raw value; the side table links a later
+        // read of the attribute back to this write.
+        target.setattr(name, &raw)?;
+        links::wrote(target, Slot::Attr(name), node, &raw)
     }
 
     fn __delattr__<'py>(slf: &Bound<'py, Self>, name: &Bound<'py, PyString>) -> PyResult<()> {
@@ -657,7 +660,10 @@ impl Traced {
                 &format!("delete attribute '{}' of", name.to_str()?),
             ));
         }
-        this.value.bind(slf.py()).delattr(name)
+        let target = this.value.bind(slf.py());
+        target.delattr(name)?;
+        links::forget(target, Slot::Attr(name));
+        Ok(())
     }
 
     fn __getitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
@@ -685,6 +691,7 @@ impl Traced {
             Err(err) => return Err(record_failure(py, NodeKind::GetItem, None, &inputs, err)),
         };
         let (item, source) = source_of(item);
+        let source = source.or_else(|| links::source(container, Slot::Item(&raw_key), &item));
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&item);
         let node = flow_record(py, NodeKind::GetItem, None, &inputs, &summary)?;
@@ -725,7 +732,8 @@ impl Traced {
         ];
         let summary = Summary::of(&raw_value);
         let node = flow_record(py, NodeKind::SetItem, None, &inputs, &summary)?;
-        container.set_item(raw_key, stored(py, raw_value, node)?)
+        container.set_item(&raw_key, &raw_value)?;
+        links::wrote(container, Slot::Item(&raw_key), node, &raw_value)
     }
 
     fn __delitem__<'py>(slf: &Bound<'py, Self>, key: &Bound<'py, PyAny>) -> PyResult<()> {
@@ -743,6 +751,7 @@ impl Traced {
         }
         let (raw_key, key_operand) = prepare(key);
         container.del_item(&raw_key)?;
+        links::forget(container, Slot::Item(&raw_key));
         let inputs = [
             OpInput::node(Role::Op1, this.node_id(py)),
             OpInput {
@@ -942,19 +951,6 @@ fn math_op(slf: &Bound<'_, Traced>, name: &'static str, function: &str) -> PyRes
     let math = slf.py().import(intern!(slf.py(), "math"))?;
     let function = math.getattr(function)?;
     untraced_op(slf, name, &[], |v, _| function.call1((v,)))
-}
-
-/// A proxy to store inside a mutated object or container, so that a later
-/// read finds the node that wrote it.
-fn stored<'py>(
-    py: Python<'py>,
-    raw: Bound<'py, PyAny>,
-    node: NodeRef,
-) -> PyResult<Bound<'py, PyAny>> {
-    if raw.is_none() {
-        return Ok(raw);
-    }
-    Ok(Bound::new(py, Traced::new(raw.unbind(), node, Flavor::Plain))?.into_any())
 }
 
 /// If `attribute` is `value`'s own method from a traced class, its function.
