@@ -92,6 +92,45 @@ def _untraceable_reason(cls: type) -> str | None:
     return None
 
 
+# Each traced class → the wrapper its module holds, so that type(obj) is
+# the name the program knows the class by.
+_wrappers: dict[type, TracedClass] = {}
+
+
+class _TypeMeta(type):
+    """Metaclass of the ``type`` that traced modules see: calling it with one
+    value gives the value's type (a traced class's wrapper for its objects),
+    and ``isinstance(x, type)``/``issubclass`` answer as for the builtin."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is not _TracedType:
+            return super().__call__(*args, **kwargs)
+        if len(args) == 1 and not kwargs:
+            value = args[0]
+            if isinstance(value, TracedClass):
+                return type(value.__wrapped__)
+            kind = type(from_traced(value))
+            return _wrappers.get(kind, kind)
+        return type(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        if cls is _TracedType:
+            return isinstance(instance, type)
+        return super().__instancecheck__(instance)
+
+    def __subclasscheck__(cls, subclass: Any) -> bool:
+        if cls is _TracedType:
+            return issubclass(subclass, type)
+        return super().__subclasscheck__(subclass)
+
+
+class _TracedType(type, metaclass=_TypeMeta):
+    pass
+
+
+_TracedType.__name__ = _TracedType.__qualname__ = "type"
+
+
 def _trace_class(cls: type, module_name: str) -> TracedClass | None:
     if issubclass(cls, BaseException):
         # Exceptions are raised and caught, not computed with: leave them be.
@@ -108,17 +147,23 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
             nested = _trace_class(member, module_name)
             if nested is not None:
                 setattr(cls, attr, nested)
-    return TracedClass(cls)
+    traced = TracedClass(cls)
+    _wrappers[cls] = traced
+    return traced
 
 
 def _trace_module(module: ModuleType) -> None:
     if getattr(module, "__hltpy_traced__", False):
         return
     # The module's classes become TracedClass wrappers, which the builtin
-    # super() refuses as its first argument; the module's code gets a super
-    # that accepts them (and is the builtin otherwise).
+    # super() refuses as its first argument, and its objects proxies, whose
+    # builtin type() is Traced: the module's code gets a super that accepts
+    # the wrappers and a type() that sees through proxies (both are the
+    # builtins otherwise).
     if "super" not in vars(module):
         module.super = _hltpy.super_
+    if "type" not in vars(module):
+        module.type = _TracedType
     for attr, member in list(vars(module).items()):
         if getattr(member, "__module__", None) != module.__name__:
             continue

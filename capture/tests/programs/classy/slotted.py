@@ -47,7 +47,7 @@ class Savings(Account):
 
 def main(scale=1.0):
     accounts = [Account("a", 100), Savings("b", 5000, 0.01), Account("c")]
-    for i in range(int(20 * scale)):
+    for i in range(int(300 * scale)):
         accounts[i % 3].deposit(i * 7)
         if i % 5 == 0:
             accounts[1].accrue()
