@@ -802,13 +802,19 @@ impl TracedFunction {
         )
     }
 
-    /// In a class body it binds like a function.
+    /// In a class body it binds like a function. Outside a capture a
+    /// method binds its original function: calls cost what they cost
+    /// untraced.
     fn __get__<'py>(
         slf: &Bound<'py, Self>,
         instance: Option<&Bound<'py, PyAny>>,
         _owner: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
         match instance.filter(|i| !i.is_none()) {
+            Some(instance) if this.method && !recording() => {
+                bind_method(this.function.bind(slf.py()), instance)
+            }
             Some(instance) => bind_method(slf.as_any(), instance),
             None => Ok(slf.clone().into_any()),
         }

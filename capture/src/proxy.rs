@@ -12,7 +12,7 @@ use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyAttributeError;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError};
 use smallvec::SmallVec;
 
@@ -536,12 +536,6 @@ impl Traced {
         slf.get().value.bind(slf.py()).hash()
     }
 
-    /// `isinstance(proxy, int)` answers for the wrapped value.
-    #[getter(__class__)]
-    fn class<'py>(slf: &Bound<'py, Self>) -> Bound<'py, PyType> {
-        slf.get().value.bind(slf.py()).get_type()
-    }
-
     fn __len__(slf: &Bound<'_, Self>) -> PyResult<usize> {
         if let Some(function) = special(slf, "__len__") {
             let result = dispatch_special(slf, &function, "__len__", &[])?;
@@ -577,13 +571,37 @@ impl Traced {
         )
     }
 
-    fn __getattr__<'py>(
+    /// Every attribute is the wrapped value's (read as a GetAttr), except
+    /// `__class__`, the raw value's type, so that `isinstance(proxy, int)`
+    /// and `super()` answer for the wrapped value, and the proxy's own
+    /// `__reduce__`/`__reduce_ex__`. (Defining
+    /// `__getattribute__`, not `__getattr__`, spares each read a failed
+    /// lookup on the proxy and the AttributeError it would build.)
+    fn __getattribute__<'py>(
         slf: &Bound<'py, Self>,
         name: &Bound<'py, PyString>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
         let value = this.value.bind(py);
+        let text = name.to_str()?;
+        if text.starts_with("__") {
+            match text {
+                "__class__" => return Ok(value.get_type().into_any().unbind()),
+                // Pickling and copying use the proxy's own `__reduce__`.
+                "__reduce__" | "__reduce_ex__" => {
+                    // SAFETY: live objects, GIL held; null comes with an error set.
+                    return unsafe {
+                        Bound::from_owned_ptr_or_err(
+                            py,
+                            pyo3::ffi::PyObject_GenericGetAttr(slf.as_ptr(), name.as_ptr()),
+                        )
+                    }
+                    .map(Bound::unbind);
+                }
+                _ => {}
+            }
+        }
         let attribute = value.getattr(name)?;
         if !recording() {
             return wrap(py, attribute, NO_NODE);
