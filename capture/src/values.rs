@@ -321,53 +321,103 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
     }
 }
 
+/// How values of one type are printed without a memory address.
+#[derive(Clone)]
+enum ReprRule {
+    /// Functions, methods, modules, generators, classes: named per value.
+    Named,
+    /// The default `object.__repr__` ("<mod.C object at 0x…>"): the same
+    /// address-free text for every value of the type.
+    Default(std::sync::Arc<str>),
+    /// The type's own `__repr__`.
+    Own,
+}
+
+/// Type address → (type, its rule). Asked for every object-valued node,
+/// so it is worked out once per type (a `__repr__` assigned to a class
+/// after its first value was recorded is not noticed).
+type ReprRules = std::sync::Mutex<Option<std::collections::HashMap<usize, (Py<PyType>, ReprRule)>>>;
+static REPR_RULES: ReprRules = std::sync::Mutex::new(None);
+
+fn repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
+    let key = ty.as_ptr() as usize;
+    {
+        let rules = REPR_RULES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, rule)) = rules.as_ref().and_then(|r| r.get(&key)) {
+            return rule.clone();
+        }
+    }
+    let rule = work_out_repr_rule(ty);
+    REPR_RULES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .insert(key, (ty.clone().unbind(), rule.clone()));
+    rule
+}
+
+fn work_out_repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
+    let py = ty.py();
+    let named = [
+        "function",
+        "builtin_function_or_method",
+        "method",
+        "method-wrapper",
+        "wrapper_descriptor",
+        "method_descriptor",
+        "module",
+        "generator",
+    ];
+    let is_named = ty
+        .name()
+        .is_ok_and(|n| named.contains(&n.to_string_lossy().as_ref()));
+    if is_named || ty.is_subclass_of::<PyType>().unwrap_or(false) {
+        return ReprRule::Named;
+    }
+    let object_repr = py
+        .get_type::<pyo3::types::PyAny>()
+        .getattr(intern!(py, "__repr__"));
+    let own_repr = ty.getattr(intern!(py, "__repr__"));
+    match (object_repr, own_repr) {
+        (Ok(object_repr), Ok(own_repr)) if own_repr.is(&object_repr) => {
+            ReprRule::Default(format!("<{} object>", type_name(ty)).into())
+        }
+        _ => ReprRule::Own,
+    }
+}
+
 /// Functions, classes, modules and objects with the default repr print
 /// their memory address; name them instead.
 fn address_free_repr(value: &Bound<'_, PyAny>) -> Option<String> {
+    let ty = value.get_type();
+    match repr_rule(&ty) {
+        ReprRule::Default(text) => Some(text.to_string()),
+        ReprRule::Own => None,
+        ReprRule::Named => named_repr(value, &ty),
+    }
+}
+
+fn named_repr(value: &Bound<'_, PyAny>, ty: &Bound<'_, PyType>) -> Option<String> {
     let py = value.py();
     let qualname = |v: &Bound<'_, PyAny>| {
         v.getattr(intern!(py, "__qualname__"))
             .and_then(|q| q.extract::<String>())
             .ok()
     };
-    let ty = value.get_type();
-    let ty_name = ty.name().ok()?.to_string_lossy().into_owned();
-    match ty_name.as_str() {
-        "function"
-        | "builtin_function_or_method"
-        | "method"
-        | "method-wrapper"
-        | "wrapper_descriptor"
-        | "method_descriptor" => {
-            let label = match ty_name.as_str() {
-                "function" => "function",
-                "method" => "bound method",
-                _ => "built-in",
-            };
-            return Some(format!("<{label} {}>", qualname(value)?));
-        }
-        "module" => {
-            return Some(format!(
-                "<module {}>",
-                value.getattr(intern!(py, "__name__")).ok()?
-            ))
-        }
-        "generator" => return Some(format!("<generator {}>", qualname(value)?)),
-        _ => {}
-    }
     if let Ok(class) = value.cast::<PyType>() {
         return Some(format!("<class {}>", type_name(class)));
     }
-    // The default object.__repr__ is "<mod.C object at 0x…>".
-    let object_repr = py
-        .get_type::<pyo3::types::PyAny>()
-        .getattr(intern!(py, "__repr__"))
-        .ok()?;
-    let own_repr = ty.getattr(intern!(py, "__repr__")).ok()?;
-    if own_repr.is(&object_repr) {
-        return Some(format!("<{} object>", type_name(&ty)));
+    let ty_name = ty.name().ok()?.to_string_lossy().into_owned();
+    match ty_name.as_str() {
+        "module" => Some(format!(
+            "<module {}>",
+            value.getattr(intern!(py, "__name__")).ok()?
+        )),
+        "generator" => Some(format!("<generator {}>", qualname(value)?)),
+        "function" => Some(format!("<function {}>", qualname(value)?)),
+        "method" => Some(format!("<bound method {}>", qualname(value)?)),
+        _ => Some(format!("<built-in {}>", qualname(value)?)),
     }
-    None
 }
 
 extern "C" {
