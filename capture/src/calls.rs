@@ -670,6 +670,8 @@ pub struct TracedFunction {
     /// A classmethod's class, passed first without an Argument node.
     receiver: Option<Py<PyAny>>,
     method: bool,
+    /// A method whose answer must be raw (see `RAW_ANSWERS`).
+    raw_answer: bool,
     name: String,
     node: AtomicU64,
 }
@@ -677,9 +679,11 @@ pub struct TracedFunction {
 impl TracedFunction {
     /// An instance method of a traced class, put in the class's body.
     pub fn method(function: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let plain = Self::new(function, None)?;
         Ok(TracedFunction {
             method: true,
-            ..Self::new(function, None)?
+            raw_answer: RAW_ANSWERS.contains(&plain.name.as_str()),
+            ..plain
         })
     }
 
@@ -707,7 +711,7 @@ impl TracedFunction {
         }
         let touches_trace = rest.iter().any(|a| is_traced_or_holds(&a))
             || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)));
-        if !touches_trace || RAW_ANSWERS.contains(&self.name.as_str()) {
+        if !touches_trace || self.raw_answer {
             let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
             let raw_kwargs = raw_keywords(py, kwargs)?;
             return Ok(function.call(raw_args, raw_kwargs.as_ref())?.unbind());
@@ -743,9 +747,21 @@ fn bind_method<'py>(
 /// Dunders whose answer CPython checks for a builtin type: called on an
 /// object made outside the capture they always answer raw.
 const RAW_ANSWERS: &[&str] = &[
-    "__hash__", "__bool__", "__len__", "__index__", "__int__", "__float__",
-    "__complex__", "__str__", "__repr__", "__bytes__", "__format__",
-    "__length_hint__", "__sizeof__", "__fspath__", "__init__",
+    "__hash__",
+    "__bool__",
+    "__len__",
+    "__index__",
+    "__int__",
+    "__float__",
+    "__complex__",
+    "__str__",
+    "__repr__",
+    "__bytes__",
+    "__format__",
+    "__length_hint__",
+    "__sizeof__",
+    "__fspath__",
+    "__init__",
 ];
 
 #[pymethods]
@@ -765,6 +781,7 @@ impl TracedFunction {
             function: function.clone().unbind(),
             receiver: receiver.map(|r| r.clone().unbind()),
             method: false,
+            raw_answer: false,
             name,
             node: AtomicU64::new(NO_NODE),
         })
@@ -802,9 +819,10 @@ impl TracedFunction {
         )
     }
 
-    /// In a class body it binds like a function. Outside a capture a
-    /// method binds its original function: calls cost what they cost
-    /// untraced.
+    /// In a class body it binds like a function. Outside a capture, and
+    /// for the raw-answer dunders of an object that is not traced (CPython
+    /// asking for `repr`, `hash`, …), a method binds its original function:
+    /// those calls cost what they cost untraced.
     fn __get__<'py>(
         slf: &Bound<'py, Self>,
         instance: Option<&Bound<'py, PyAny>>,
@@ -812,7 +830,11 @@ impl TracedFunction {
     ) -> PyResult<Bound<'py, PyAny>> {
         let this = slf.get();
         match instance.filter(|i| !i.is_none()) {
-            Some(instance) if this.method && !recording() => {
+            Some(instance)
+                if this.method
+                    && (!recording()
+                        || (this.raw_answer && !instance.is_instance_of::<Traced>())) =>
+            {
                 bind_method(this.function.bind(slf.py()), instance)
             }
             Some(instance) => bind_method(slf.as_any(), instance),
@@ -858,7 +880,10 @@ impl TracedClass {
     #[new]
     fn new(class: &Bound<'_, PyType>) -> PyResult<Self> {
         for (name, function) in registry::register_class(class)? {
-            class.as_any().setattr(name.cast_into::<PyString>()?, TracedFunction::method(&function)?)?;
+            class.as_any().setattr(
+                name.cast_into::<PyString>()?,
+                TracedFunction::method(&function)?,
+            )?;
         }
         Ok(TracedClass {
             class: class.clone().unbind(),

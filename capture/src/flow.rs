@@ -206,7 +206,9 @@ pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<
     if is_singleton(&value) {
         return Ok(value.unbind());
     }
-    Ok(proxy_of(py, value, node, Flavor::Plain)?.into_any().unbind())
+    Ok(proxy_of(py, value, node, Flavor::Plain)?
+        .into_any()
+        .unbind())
 }
 
 fn is_singleton(value: &Bound<'_, PyAny>) -> bool {

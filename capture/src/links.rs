@@ -82,7 +82,11 @@ pub fn wrote(
     let replaced = {
         let mut guard = table();
         let known = guard.as_mut().and_then(|t| t.containers.get_mut(&address));
-        known.map(|known| known.slots.insert(key, written.take().expect("not taken yet")))
+        known.map(|known| {
+            known
+                .slots
+                .insert(key, written.take().expect("not taken yet"))
+        })
     };
     drop(replaced);
     match written {
@@ -91,11 +95,7 @@ pub fn wrote(
     }
 }
 
-fn first_write(
-    container: &Bound<'_, PyAny>,
-    key: (bool, isize),
-    written: Written,
-) -> PyResult<()> {
+fn first_write(container: &Bound<'_, PyAny>, key: (bool, isize), written: Written) -> PyResult<()> {
     let py = container.py();
     let builtin = container.is_exact_instance_of::<PyList>()
         || container.is_exact_instance_of::<PyDict>()

@@ -113,10 +113,7 @@ pub fn proxy_of<'py>(
     inner.shared.store(true, Ordering::Relaxed);
     identity_table().get_or_insert_with(HashMap::new).insert(
         key,
-        (
-            proxy.as_ptr() as usize,
-            inner as *const Traced as usize,
-        ),
+        (proxy.as_ptr() as usize, inner as *const Traced as usize),
     );
     Ok(proxy)
 }
@@ -611,7 +608,11 @@ impl Traced {
         // run the body with this proxy as `self`.
         let method = bound_traced_method(value, &attribute);
         let (attribute, source) = source_of(attribute);
-        let source = source.or_else(|| links::source(value, Slot::Attr(name), &attribute));
+        // A method is bound afresh on each read: no write put it there.
+        let source = match method {
+            Some(_) => source,
+            None => source.or_else(|| links::source(value, Slot::Attr(name), &attribute)),
+        };
         let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute);
@@ -997,5 +998,7 @@ fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {
 
 /// The traced value with the given node (used by `hltpy.trace`).
 pub fn new_traced(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
-    Ok(proxy_of(py, value, node, Flavor::Plain)?.into_any().unbind())
+    Ok(proxy_of(py, value, node, Flavor::Plain)?
+        .into_any()
+        .unbind())
 }
