@@ -381,7 +381,11 @@ fn invoke<'py>(
             &summary,
         )?;
         argument_ids.push(node & ID_MASK);
-        let traced = wrap(py, raw, node)?.into_bound(py);
+        let traced = if arg.role == Role::Default && is_sentinel(&raw) {
+            raw
+        } else {
+            wrap(py, raw, node)?.into_bound(py)
+        };
         match &arg.slot {
             Slot::Positional => positional.push(traced),
             Slot::Keyword(name) => keywords
@@ -437,6 +441,22 @@ fn invoke<'py>(
             Ok((result, node, signature.generator))
         }
     }
+}
+
+/// A default that the body will test with `is` (`def f(x=_MISSING)`,
+/// dataclasses' default-factory marker): a bare `object()` or an object of
+/// an untraced Python class. It enters the body raw, so `x is _MISSING`
+/// answers as untraced; its Argument node is still recorded.
+fn is_sentinel(value: &Bound<'_, PyAny>) -> bool {
+    let ty = value.get_type();
+    if value.is_exact_instance_of::<PyAny>() {
+        return true;
+    }
+    // SAFETY: reads the flags of a live type object.
+    let heap = unsafe { pyo3::ffi::PyType_GetFlags(ty.as_type_ptr()) }
+        & pyo3::ffi::Py_TPFLAGS_HEAPTYPE
+        != 0;
+    heap && !registry::is_traced_type_or_subclass(&ty)
 }
 
 /// The raw value a body returned, and the node of what it returned when
@@ -869,6 +889,10 @@ impl TracedFunction {
 #[pyclass(frozen, module = "hltpy", name = "TracedClass")]
 pub struct TracedClass {
     class: Py<PyType>,
+    /// Its `__init__` cannot run with a proxy as `self` (a frozen
+    /// dataclass's sets attributes with `object.__setattr__`): it runs on
+    /// the raw object, and the NewInit still links the arguments.
+    raw_init: bool,
     node: AtomicU64,
 }
 
@@ -878,15 +902,20 @@ impl TracedClass {
     /// so they run traced however they are reached: through an object,
     /// the class (`Base.__init__(self)`) or `super()`.
     #[new]
-    fn new(class: &Bound<'_, PyType>) -> PyResult<Self> {
+    #[pyo3(signature = (class, *, raw_init = false))]
+    fn new(class: &Bound<'_, PyType>, raw_init: bool) -> PyResult<Self> {
         for (name, function) in registry::register_class(class)? {
-            class.as_any().setattr(
-                name.cast_into::<PyString>()?,
-                TracedFunction::method(&function)?,
-            )?;
+            let name = name.cast_into::<PyString>()?;
+            if raw_init && name.to_str()? == "__init__" {
+                continue;
+            }
+            class
+                .as_any()
+                .setattr(name, TracedFunction::method(&function)?)?;
         }
         Ok(TracedClass {
             class: class.clone().unbind(),
+            raw_init,
             node: AtomicU64::new(NO_NODE),
         })
     }
@@ -948,7 +977,8 @@ impl TracedClass {
             (Role::Class, class_node),
             (Role::Object, obj_node & ID_MASK),
         ];
-        let outcome = if let Some(init) = registry::traced_body(&init) {
+        let traced_init = registry::traced_body(&init).filter(|_| !self.raw_init);
+        let outcome = if let Some(init) = traced_init {
             let site = CallSite {
                 kind: NodeKind::NewInit,
                 name: class_name.clone(),

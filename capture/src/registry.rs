@@ -98,7 +98,7 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
 type Answers = Mutex<Option<HashMap<usize, (Py<PyAny>, bool)>>>;
 static TYPE_ANSWERS: Answers = Mutex::new(None);
 
-fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
+pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
     let key = class.as_ptr() as usize;
     let mut answers = TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
     let answers = answers.get_or_insert_with(HashMap::new);

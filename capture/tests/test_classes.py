@@ -84,6 +84,19 @@ def test_class_attributes_are_the_users_own(hierarchy, captured):
     assert len(describes) == 4
 
 
+def test_dataclasses_and_sentinel_defaults_behave_as_untraced(hierarchy, captured):
+    untraced = hierarchy.records.__wrapped__(3)
+    with captured() as run:
+        traced = hltpy.from_traced(hierarchy.records(3))
+    assert traced == untraced
+    assert traced["repr"] == "Sample(x=3, y=4, tags=[])"
+    # The frozen dataclass's __init__ ran on the raw object: no SetAttr,
+    # but its NewInit links the argument.
+    frozen = run.trace.of_kind("NewInit", "hierarchy.Frozen")
+    assert frozen and all("arg" in n.roles() for n in frozen)
+    assert {n.name for n in run.trace.of_kind("SetAttr")} == {"x", "y", "tags"}
+
+
 def test_an_object_made_at_import_runs_its_methods_raw_and_keeps_raw_values(hierarchy, captured):
     log = hierarchy.LOG
     before = len(log.entries)

@@ -147,7 +147,10 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
             nested = _trace_class(member, module_name)
             if nested is not None:
                 setattr(cls, attr, nested)
-    traced = TracedClass(cls)
+    # A frozen dataclass's __init__ sets attributes with object.__setattr__,
+    # which refuses a proxy as self: it runs on the raw object.
+    params = getattr(cls, "__dataclass_params__", None)
+    traced = TracedClass(cls, raw_init=bool(getattr(params, "frozen", False)))
     _wrappers[cls] = traced
     return traced
 

@@ -1,6 +1,9 @@
 """A traced module of class hierarchies (used by test_classes.py): explicit
 base-class calls, both forms of super, a cooperative diamond, class
-variables, identity of linked objects, and an object made at import."""
+variables, identity of linked objects, an object made at import,
+dataclasses (plain and frozen) and a sentinel default."""
+
+from dataclasses import dataclass, field
 
 
 class Base:
@@ -127,3 +130,46 @@ def class_attributes(v):
 
 def use_the_log(v):
     return LOG.add(v * 2)
+
+
+_MISSING = object()
+
+
+@dataclass
+class Sample:
+    x: float
+    y: float = 0.0
+    tags: list = field(default_factory=list)
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+
+@dataclass(frozen=True)
+class Frozen:
+    a: int
+
+    def twice(self):
+        return Frozen(self.a * 2)
+
+
+def pick(value, fallback=_MISSING):
+    if fallback is _MISSING:
+        return value
+    return fallback
+
+
+def records(v):
+    p = Sample(v, v + 1)
+    q = Sample(v, v + 1)
+    f = Frozen(v).twice()
+    return {
+        "norm2": p.norm2(),
+        "equal": p == q,
+        "repr": repr(p),
+        "frozen": f.a,
+        "frozen_equal": Frozen(v) == Frozen(v),
+        "hash_equal": hash(Frozen(v)) == hash(Frozen(v)),
+        "sentinel_default": pick(v),
+        "sentinel_given": pick(v, 7),
+    }
