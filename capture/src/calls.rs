@@ -3,8 +3,8 @@
 //! body), and calls of untraced callables (UCall/UDispatch with raw
 //! arguments).
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -86,15 +86,21 @@ struct Signature {
 
 /// Code object address → (code, signature); the code is kept alive so the
 /// address cannot be reused while cached.
-type SignatureCache = HashMap<usize, (Py<PyAny>, Arc<Signature>)>;
+type SignatureCache = FxHashMap<usize, (Py<PyAny>, Arc<Signature>)>;
 static SIGNATURES: Mutex<Option<SignatureCache>> = Mutex::new(None);
 
 fn signature_of(function: &Bound<'_, PyAny>) -> PyResult<Arc<Signature>> {
     let py = function.py();
-    let code = function.getattr(intern!(py, "__code__"))?;
+    let code = if function.is_instance_of::<pyo3::types::PyFunction>() {
+        // SAFETY: a live function object, GIL held; the result is a
+        // borrowed reference to its code, taken as a new one here.
+        unsafe { Bound::from_borrowed_ptr(py, pyo3::ffi::PyFunction_GetCode(function.as_ptr())) }
+    } else {
+        function.getattr(intern!(py, "__code__"))?
+    };
     let key = code.as_ptr() as usize;
     let mut cache = SIGNATURES.lock().unwrap_or_else(|p| p.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
+    let cache = cache.get_or_insert_with(FxHashMap::default);
     if let Some((_, signature)) = cache.get(&key) {
         return Ok(signature.clone());
     }
@@ -729,8 +735,7 @@ impl TracedFunction {
             let site = CallSite::dispatch_on(&self.name, traced.get().node_id(py));
             return call_traced(py, site, function, Some(&receiver), &rest, kwargs);
         }
-        let touches_trace = rest.iter().any(|a| is_traced_or_holds(&a))
-            || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)));
+        let touches_trace = touches_trace(&rest, kwargs);
         if !touches_trace || self.raw_answer {
             let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
             let raw_kwargs = raw_keywords(py, kwargs)?;
@@ -1183,8 +1188,7 @@ impl TracedCallable {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         let callable = self.callable.bind(py);
-        let touches_trace = args.iter().any(|a| is_traced_or_holds(&a))
-            || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)));
+        let touches_trace = touches_trace(args, kwargs);
         if !(recording() && touches_trace) {
             return Ok(callable.call(args, kwargs)?.unbind());
         }
@@ -1213,6 +1217,12 @@ impl TracedCallable {
 
 fn is_traced_or_holds(value: &Bound<'_, PyAny>) -> bool {
     value.is_instance_of::<Traced>() || flow::unwrap_deep(value, 0).is_some()
+}
+
+/// Is any argument traced, or a container holding a traced value?
+fn touches_trace(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> bool {
+    args.iter().any(|a| is_traced_or_holds(&a))
+        || kwargs.is_some_and(|k| k.values().iter().any(|v| is_traced_or_holds(&v)))
 }
 
 forward_identity!(TracedCallable, callable);

@@ -10,7 +10,7 @@
 //! can observe). Other objects without weak references get no links. An
 //! entry holds its value, so a slot's address match is never a reused one.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
@@ -44,14 +44,14 @@ struct Written {
 struct Container {
     /// The weak reference that forgets this container, or the container.
     _keeper: Py<PyAny>,
-    slots: HashMap<(bool, isize), Written>,
+    slots: FxHashMap<(bool, isize), Written>,
 }
 
 #[derive(Default)]
 struct Table {
-    containers: HashMap<usize, Container>,
+    containers: FxHashMap<usize, Container>,
     /// Weak reference address → container address.
-    by_weakref: HashMap<usize, usize>,
+    by_weakref: FxHashMap<usize, usize>,
 }
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
@@ -120,7 +120,7 @@ fn first_write(container: &Bound<'_, PyAny>, key: (bool, isize), written: Writte
         if let Some(weakref) = weakref {
             table.by_weakref.insert(weakref, address);
         }
-        let mut slots = HashMap::new();
+        let mut slots = FxHashMap::default();
         slots.insert(key, written);
         table.containers.insert(
             address,

@@ -3,7 +3,7 @@
 //! proxy of the result. This is capture's hot path: no Python-level work
 //! that can be avoided, one recorder lock per operation.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -63,10 +63,10 @@ pub struct Traced {
 /// handed to the program as one proxy for as long as that proxy lives;
 /// each read still records its node, and the proxy then stands for the
 /// latest one. Entries do not own the proxy: its `Drop` removes them.
-type IdentityTable = Mutex<Option<HashMap<usize, (usize, usize)>>>;
+type IdentityTable = Mutex<Option<FxHashMap<usize, (usize, usize)>>>;
 static IDENTITY: IdentityTable = Mutex::new(None);
 
-fn identity_table() -> std::sync::MutexGuard<'static, Option<HashMap<usize, (usize, usize)>>> {
+fn identity_table() -> std::sync::MutexGuard<'static, Option<FxHashMap<usize, (usize, usize)>>> {
     IDENTITY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -111,10 +111,12 @@ pub fn proxy_of<'py>(
     let proxy = Bound::new(py, Traced::new(value.unbind(), node, flavor))?;
     let inner = proxy.get();
     inner.shared.store(true, Ordering::Relaxed);
-    identity_table().get_or_insert_with(HashMap::new).insert(
-        key,
-        (proxy.as_ptr() as usize, inner as *const Traced as usize),
-    );
+    identity_table()
+        .get_or_insert_with(FxHashMap::default)
+        .insert(
+            key,
+            (proxy.as_ptr() as usize, inner as *const Traced as usize),
+        );
     Ok(proxy)
 }
 

@@ -1,7 +1,7 @@
 //! Which classes and function bodies belong to traced modules. Method calls
 //! and operators on instances of these classes run their bodies traced.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
@@ -10,14 +10,14 @@ use pyo3::types::{PyFunction, PyType};
 use crate::calls::TracedFunction;
 
 /// Address → object, holding a reference so the address stays unique.
-type Table = Mutex<Option<HashMap<usize, Py<PyAny>>>>;
+type Table = Mutex<Option<FxHashMap<usize, Py<PyAny>>>>;
 static TRACED_TYPES: Table = Mutex::new(None);
 static TRACED_CODE: Table = Mutex::new(None);
 
 fn insert(table: &Table, object: &Bound<'_, PyAny>) {
     let mut guard = table.lock().unwrap_or_else(|p| p.into_inner());
     guard
-        .get_or_insert_with(HashMap::new)
+        .get_or_insert_with(FxHashMap::default)
         .insert(object.as_ptr() as usize, object.clone().unbind());
 }
 
@@ -95,13 +95,13 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
 
 /// Type address → (type, is it or does it inherit from a traced class?).
 /// Asked on every operation, so the answer is cached per type.
-type Answers = Mutex<Option<HashMap<usize, (Py<PyAny>, bool)>>>;
+type Answers = Mutex<Option<FxHashMap<usize, (Py<PyAny>, bool)>>>;
 static TYPE_ANSWERS: Answers = Mutex::new(None);
 
 pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
     let key = class.as_ptr() as usize;
     let mut answers = TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
-    let answers = answers.get_or_insert_with(HashMap::new);
+    let answers = answers.get_or_insert_with(FxHashMap::default);
     if let Some((_, answer)) = answers.get(&key) {
         return *answer;
     }

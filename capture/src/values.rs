@@ -9,6 +9,7 @@ use pyo3::types::{
     PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
 };
 use pyo3::{ffi, intern};
+use rustc_hash::FxHashMap;
 
 use crate::recorder::{self, suspended};
 
@@ -336,7 +337,7 @@ enum ReprRule {
 /// Type address → (type, its rule). Asked for every object-valued node,
 /// so it is worked out once per type (a `__repr__` assigned to a class
 /// after its first value was recorded is not noticed).
-type ReprRules = std::sync::Mutex<Option<std::collections::HashMap<usize, (Py<PyType>, ReprRule)>>>;
+type ReprRules = std::sync::Mutex<Option<FxHashMap<usize, (Py<PyType>, ReprRule)>>>;
 static REPR_RULES: ReprRules = std::sync::Mutex::new(None);
 
 fn repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
