@@ -12,10 +12,9 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use arrow_array::RecordBatch;
 use hltpy_schema::{
-    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, RunEnd, RunInfo, RunWriter, TraceError,
-    WriterOptions,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, PendingBatch, RunEnd, RunInfo, RunWriter,
+    TraceError, WriterOptions,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
@@ -155,7 +154,7 @@ struct Recorder {
     locations: Locations,
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
-    batches: Option<SyncSender<RecordBatch>>,
+    batches: Option<SyncSender<PendingBatch>>,
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
 }
@@ -205,13 +204,14 @@ pub fn start(
         None => options.flush_every,
     };
     // A small bound keeps memory flat if the disk is slower than the program.
-    let (sender, receiver) = sync_channel::<RecordBatch>(4);
+    let (sender, receiver) = sync_channel::<PendingBatch>(4);
     let handle = std::thread::Builder::new()
         .name("hltpy-writer".into())
         .spawn(move || {
             let mut writer = writer;
+            // Arrow columns are built here, off the traced program's path.
             for batch in receiver {
-                writer.write(&batch)?;
+                writer.write(&batch.into_batch())?;
             }
             Ok(writer)
         })
@@ -269,7 +269,7 @@ pub fn stop(
     };
     drop(ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take());
     if !recorder.buffer.is_empty() {
-        let batch = recorder.buffer.take_batch();
+        let batch = recorder.buffer.take_pending();
         if let Some(sender) = &recorder.batches {
             // An error here means the writer thread already failed; its
             // own error is reported below.
@@ -596,7 +596,7 @@ impl Recorder {
     }
 
     fn flush(&mut self) {
-        let batch = self.buffer.take_batch();
+        let batch = self.buffer.take_pending();
         let failed = match &self.batches {
             Some(sender) => sender.send(batch).is_err(),
             None => false,

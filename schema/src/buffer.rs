@@ -1,5 +1,6 @@
-//! Columnar buffer of nodes: rows are appended one at a time (capture's hot
-//! path) and taken out as an Arrow `RecordBatch` of the trace schema.
+//! Buffer of nodes: rows are appended one at a time (capture's hot path)
+//! and taken out as an Arrow `RecordBatch` of the trace schema, built from
+//! the rows when they are taken out (possibly on another thread).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -11,7 +12,7 @@ use arrow_array::builder::{
 use arrow_array::types::{Int8Type, UInt32Type};
 use arrow_array::{
     ArrayRef, DictionaryArray, Int8Array, ListArray, RecordBatch, StringArray, StructArray,
-    UInt32Array, UInt64Array,
+    UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 
@@ -100,36 +101,75 @@ impl InternTable {
         self.index.insert(text.to_owned(), index);
         index
     }
-
-    fn dictionary(&self) -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(self.values.iter()))
-    }
 }
 
-/// Append-only columnar buffer of nodes in the trace schema.
+/// A run of text in a buffer's arena.
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+enum RowValue {
+    Absent,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(Span),
+    Repr(Span),
+}
+
+#[derive(Clone, Copy)]
+enum RowKey {
+    None,
+    Index(u64),
+    Name(Span),
+}
+
+/// One appended node: fixed-size, its strings in the arena. Appending a
+/// row is one struct write and a copy of its text; the Arrow columns are
+/// built from rows later ([`PendingBatch::into_batch`]), which capture does
+/// on its writer thread, off the traced program's path.
+struct Row {
+    id: u64,
+    thread: u64,
+    frame: Option<u64>,
+    value: RowValue,
+    name: Option<Span>,
+    /// End of this row's inputs in the inputs vector.
+    inputs_end: usize,
+    file: Option<u32>,
+    line: Option<u32>,
+    type_name: Option<u32>,
+    kind: i8,
+}
+
+struct InputEntry {
+    src: u64,
+    key: RowKey,
+    role: i8,
+}
+
+/// Append-only buffer of nodes in the trace schema.
 pub struct NodeBuffer {
-    ids: Vec<u64>,
-    kinds: Vec<i8>,
-    names: StringBuilder,
-    input_offsets: Vec<i32>,
-    input_roles: Vec<i8>,
-    input_keys: StringBuilder,
-    input_srcs: Vec<u64>,
-    frames: UInt64Builder,
-    threads: Vec<u64>,
-    files: UInt32Builder,
-    lines: UInt32Builder,
-    types: UInt32Builder,
-    value_int: Int64Builder,
-    value_float: Float64Builder,
-    value_bool: BooleanBuilder,
-    value_str: StringBuilder,
-    value_repr: StringBuilder,
+    rows: Vec<Row>,
+    inputs: Vec<InputEntry>,
+    text: String,
     file_table: InternTable,
     type_table: InternTable,
-    key_scratch: String,
     /// Rows to reserve room for after each batch is taken.
     capacity: usize,
+}
+
+/// Rows taken out of a [`NodeBuffer`], not yet turned into Arrow columns
+/// (it can be sent to another thread to do that).
+pub struct PendingBatch {
+    rows: Vec<Row>,
+    inputs: Vec<InputEntry>,
+    text: String,
+    files: Vec<String>,
+    types: Vec<String>,
 }
 
 impl Default for NodeBuffer {
@@ -144,67 +184,37 @@ impl NodeBuffer {
     }
 
     /// A buffer that reserves room for `rows` rows (and again after each
-    /// [`NodeBuffer::take_batch`]), so appending never reallocates when
-    /// batches are taken every `rows` rows.
+    /// batch is taken), so appending never reallocates when batches are
+    /// taken every `rows` rows.
     pub fn with_capacity(rows: usize) -> Self {
         let mut buffer = NodeBuffer {
-            ids: Vec::new(),
-            kinds: Vec::new(),
-            names: StringBuilder::new(),
-            input_offsets: Vec::new(),
-            input_roles: Vec::new(),
-            input_keys: StringBuilder::new(),
-            input_srcs: Vec::new(),
-            frames: UInt64Builder::new(),
-            threads: Vec::new(),
-            files: UInt32Builder::new(),
-            lines: UInt32Builder::new(),
-            types: UInt32Builder::new(),
-            value_int: Int64Builder::new(),
-            value_float: Float64Builder::new(),
-            value_bool: BooleanBuilder::new(),
-            value_str: StringBuilder::new(),
-            value_repr: StringBuilder::new(),
+            rows: Vec::new(),
+            inputs: Vec::new(),
+            text: String::new(),
             file_table: InternTable::default(),
             type_table: InternTable::default(),
-            key_scratch: String::new(),
             capacity: rows,
         };
         buffer.reserve();
         buffer
     }
 
-    /// Fresh columns with room for `capacity` rows (about two inputs and
+    /// Fresh storage with room for `capacity` rows (about two inputs and
     /// a short name per row).
     fn reserve(&mut self) {
         let rows = self.capacity;
-        self.ids = Vec::with_capacity(rows);
-        self.kinds = Vec::with_capacity(rows);
-        self.names = StringBuilder::with_capacity(rows, rows * 8);
-        self.input_offsets = Vec::with_capacity(rows + 1);
-        self.input_offsets.push(0);
-        self.input_roles = Vec::with_capacity(rows * 2);
-        self.input_keys = StringBuilder::with_capacity(rows * 2, rows * 2);
-        self.input_srcs = Vec::with_capacity(rows * 2);
-        self.frames = UInt64Builder::with_capacity(rows);
-        self.threads = Vec::with_capacity(rows);
-        self.files = UInt32Builder::with_capacity(rows);
-        self.lines = UInt32Builder::with_capacity(rows);
-        self.types = UInt32Builder::with_capacity(rows);
-        self.value_int = Int64Builder::with_capacity(rows);
-        self.value_float = Float64Builder::with_capacity(rows);
-        self.value_bool = BooleanBuilder::with_capacity(rows);
-        self.value_str = StringBuilder::with_capacity(rows, rows);
-        self.value_repr = StringBuilder::with_capacity(rows, rows * 4);
+        self.rows = Vec::with_capacity(rows);
+        self.inputs = Vec::with_capacity(rows * 2);
+        self.text = String::with_capacity(rows * 8);
     }
 
-    /// Number of rows appended since the last [`NodeBuffer::take_batch`].
+    /// Number of rows appended since the last batch was taken.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.rows.is_empty()
     }
 
     /// Index of a source file path, for [`NodeRow::file`].
@@ -222,53 +232,139 @@ impl NodeBuffer {
         self.type_table.intern(name)
     }
 
+    fn keep(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(text);
+        Span {
+            start,
+            len: text.len(),
+        }
+    }
+
     pub fn push(&mut self, row: &NodeRow<'_>) {
-        self.ids.push(row.id);
-        self.kinds.push(row.kind.code());
-        self.names.append_option(row.name);
         for input in row.inputs {
-            self.input_roles.push(input.role.code());
-            self.input_srcs.push(input.src);
+            let key = match input.key {
+                InputKey::None => RowKey::None,
+                InputKey::Index(index) => RowKey::Index(index),
+                InputKey::Name(name) => RowKey::Name(self.keep(name)),
+            };
+            self.inputs.push(InputEntry {
+                src: input.src,
+                key,
+                role: input.role.code(),
+            });
+        }
+        let name = row.name.map(|name| self.keep(name));
+        let value = match row.value {
+            NodeValue::Absent => RowValue::Absent,
+            NodeValue::Int(v) => RowValue::Int(v),
+            NodeValue::Float(v) => RowValue::Float(v),
+            NodeValue::Bool(v) => RowValue::Bool(v),
+            NodeValue::Str(v) => RowValue::Str(self.keep(v)),
+            NodeValue::Repr(v) => RowValue::Repr(self.keep(v)),
+        };
+        self.rows.push(Row {
+            id: row.id,
+            thread: row.thread,
+            frame: row.frame,
+            value,
+            name,
+            inputs_end: self.inputs.len(),
+            file: row.file,
+            line: row.line,
+            type_name: row.type_name,
+            kind: row.kind.code(),
+        });
+    }
+
+    /// Takes every row appended so far and empties the buffer (the intern
+    /// tables are kept, so indices stay valid; the batch carries a copy).
+    pub fn take_pending(&mut self) -> PendingBatch {
+        let pending = PendingBatch {
+            rows: std::mem::take(&mut self.rows),
+            inputs: std::mem::take(&mut self.inputs),
+            text: std::mem::take(&mut self.text),
+            files: self.file_table.values.clone(),
+            types: self.type_table.values.clone(),
+        };
+        self.reserve();
+        pending
+    }
+
+    /// Takes every row appended so far as one Arrow batch.
+    pub fn take_batch(&mut self) -> RecordBatch {
+        self.take_pending().into_batch()
+    }
+}
+
+impl PendingBatch {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn text(&self, span: Span) -> &str {
+        &self.text[span.start..span.start + span.len]
+    }
+
+    /// The rows as one record batch of the trace schema.
+    pub fn into_batch(self) -> RecordBatch {
+        let rows = self.rows.len();
+        let mut names = StringBuilder::with_capacity(rows, rows * 8);
+        let mut frames = UInt64Builder::with_capacity(rows);
+        let mut files = UInt32Builder::with_capacity(rows);
+        let mut lines = UInt32Builder::with_capacity(rows);
+        let mut types = UInt32Builder::with_capacity(rows);
+        let mut value_int = Int64Builder::with_capacity(rows);
+        let mut value_float = Float64Builder::with_capacity(rows);
+        let mut value_bool = BooleanBuilder::with_capacity(rows);
+        let mut value_str = StringBuilder::with_capacity(rows, rows);
+        let mut value_repr = StringBuilder::with_capacity(rows, rows * 4);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0i32);
+        for row in &self.rows {
+            names.append_option(row.name.map(|span| self.text(span)));
+            offsets.push(row.inputs_end as i32);
+            frames.append_option(row.frame);
+            files.append_option(row.file);
+            lines.append_option(row.line);
+            types.append_option(row.type_name);
+            let (mut int, mut float, mut boolean, mut string, mut repr) =
+                (None, None, None, None, None);
+            match row.value {
+                RowValue::Absent => {}
+                RowValue::Int(v) => int = Some(v),
+                RowValue::Float(v) => float = Some(v),
+                RowValue::Bool(v) => boolean = Some(v),
+                RowValue::Str(span) => string = Some(self.text(span)),
+                RowValue::Repr(span) => repr = Some(self.text(span)),
+            }
+            value_int.append_option(int);
+            value_float.append_option(float);
+            value_bool.append_option(boolean);
+            value_str.append_option(string);
+            value_repr.append_option(repr);
+        }
+        let mut input_keys = StringBuilder::with_capacity(self.inputs.len(), self.inputs.len());
+        let mut scratch = String::new();
+        for input in &self.inputs {
             match input.key {
-                InputKey::None => self.input_keys.append_null(),
-                InputKey::Name(name) => self.input_keys.append_value(name),
+                RowKey::None => input_keys.append_null(),
+                RowKey::Name(span) => input_keys.append_value(self.text(span)),
                 // Small positions are by far the most common keys.
-                InputKey::Index(index) if index < 10 => {
-                    self.input_keys.append_value(&DIGITS[index as usize..][..1])
+                RowKey::Index(index) if index < 10 => {
+                    input_keys.append_value(&DIGITS[index as usize..][..1])
                 }
-                InputKey::Index(index) => {
-                    self.key_scratch.clear();
-                    let _ = write!(self.key_scratch, "{index}");
-                    self.input_keys.append_value(&self.key_scratch);
+                RowKey::Index(index) => {
+                    scratch.clear();
+                    let _ = write!(scratch, "{index}");
+                    input_keys.append_value(&scratch);
                 }
             }
         }
-        self.input_offsets.push(self.input_srcs.len() as i32);
-        self.frames.append_option(row.frame);
-        self.threads.push(row.thread);
-        self.files.append_option(row.file);
-        self.lines.append_option(row.line);
-        self.types.append_option(row.type_name);
-        let (mut int, mut float, mut boolean, mut string, mut repr) =
-            (None, None, None, None, None);
-        match row.value {
-            NodeValue::Absent => {}
-            NodeValue::Int(v) => int = Some(v),
-            NodeValue::Float(v) => float = Some(v),
-            NodeValue::Bool(v) => boolean = Some(v),
-            NodeValue::Str(v) => string = Some(v),
-            NodeValue::Repr(v) => repr = Some(v),
-        }
-        self.value_int.append_option(int);
-        self.value_float.append_option(float);
-        self.value_bool.append_option(boolean);
-        self.value_str.append_option(string);
-        self.value_repr.append_option(repr);
-    }
-
-    /// Takes every row appended so far as one batch and empties the buffer
-    /// (the intern tables are kept, so indices stay valid).
-    pub fn take_batch(&mut self) -> RecordBatch {
         let kind_values: ArrayRef = Arc::new(StringArray::from_iter_values(
             NodeKind::ALL.iter().map(|k| k.as_str()),
         ));
@@ -276,12 +372,12 @@ impl NodeBuffer {
             Role::ALL.iter().map(|r| r.as_str()),
         ));
         let kinds = DictionaryArray::<Int8Type>::try_new(
-            Int8Array::from(std::mem::take(&mut self.kinds)),
+            self.rows.iter().map(|r| r.kind).collect::<Int8Array>(),
             kind_values,
         )
         .expect("kind codes come from NodeKind and are in range");
         let roles = DictionaryArray::<Int8Type>::try_new(
-            Int8Array::from(std::mem::take(&mut self.input_roles)),
+            self.inputs.iter().map(|i| i.role).collect::<Int8Array>(),
             role_values,
         )
         .expect("role codes come from Role and are in range");
@@ -289,12 +385,11 @@ impl NodeBuffer {
             input_fields(),
             vec![
                 Arc::new(roles),
-                Arc::new(self.input_keys.finish()),
-                Arc::new(UInt64Array::from(std::mem::take(&mut self.input_srcs))),
+                Arc::new(input_keys.finish()),
+                Arc::new(self.inputs.iter().map(|i| i.src).collect::<UInt64Array>()),
             ],
             None,
         );
-        let offsets = std::mem::take(&mut self.input_offsets);
         let inputs = ListArray::new(
             input_item_field(),
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
@@ -302,32 +397,31 @@ impl NodeBuffer {
             None,
         );
         let files = DictionaryArray::<UInt32Type>::try_new(
-            UInt32Array::from(self.files.finish()),
-            self.file_table.dictionary(),
+            files.finish(),
+            Arc::new(StringArray::from_iter_values(self.files.iter())),
         )
         .expect("file indices come from intern_file");
         let types = DictionaryArray::<UInt32Type>::try_new(
-            UInt32Array::from(self.types.finish()),
-            self.type_table.dictionary(),
+            types.finish(),
+            Arc::new(StringArray::from_iter_values(self.types.iter())),
         )
         .expect("type indices come from intern_type");
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.ids))),
+            Arc::new(self.rows.iter().map(|r| r.id).collect::<UInt64Array>()),
             Arc::new(kinds),
-            Arc::new(self.names.finish()),
+            Arc::new(names.finish()),
             Arc::new(inputs),
-            Arc::new(self.frames.finish()),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.threads))),
+            Arc::new(frames.finish()),
+            Arc::new(self.rows.iter().map(|r| r.thread).collect::<UInt64Array>()),
             Arc::new(files),
-            Arc::new(self.lines.finish()),
+            Arc::new(lines.finish()),
             Arc::new(types),
-            Arc::new(self.value_int.finish()),
-            Arc::new(self.value_float.finish()),
-            Arc::new(self.value_bool.finish()),
-            Arc::new(self.value_str.finish()),
-            Arc::new(self.value_repr.finish()),
+            Arc::new(value_int.finish()),
+            Arc::new(value_float.finish()),
+            Arc::new(value_bool.finish()),
+            Arc::new(value_str.finish()),
+            Arc::new(value_repr.finish()),
         ];
-        self.reserve();
         RecordBatch::try_new(arrow_schema(), columns)
             .expect("NodeBuffer columns match the trace schema")
     }
