@@ -8,7 +8,9 @@
 use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+
+use arrow_array::RecordBatch;
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -144,6 +146,13 @@ struct Locations {
     files: FxHashMap<usize, (Py<PyAny>, u32)>,
 }
 
+/// What the recorder sends its writer thread: rows, or (when the writer
+/// was behind) a batch already built.
+enum Outgoing {
+    Rows(PendingBatch),
+    Batch(RecordBatch),
+}
+
 struct Recorder {
     epoch: u32,
     next_id: u64,
@@ -154,7 +163,7 @@ struct Recorder {
     locations: Locations,
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
-    batches: Option<SyncSender<PendingBatch>>,
+    batches: Option<SyncSender<Outgoing>>,
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
 }
@@ -204,14 +213,17 @@ pub fn start(
         None => options.flush_every,
     };
     // A small bound keeps memory flat if the disk is slower than the program.
-    let (sender, receiver) = sync_channel::<PendingBatch>(4);
+    let (sender, receiver) = sync_channel::<Outgoing>(4);
     let handle = std::thread::Builder::new()
         .name("hltpy-writer".into())
         .spawn(move || {
             let mut writer = writer;
-            // Arrow columns are built here, off the traced program's path.
             for batch in receiver {
-                writer.write(&batch.into_batch())?;
+                let batch = match batch {
+                    Outgoing::Rows(rows) => rows.into_batch(),
+                    Outgoing::Batch(batch) => batch,
+                };
+                writer.write(&batch)?;
             }
             Ok(writer)
         })
@@ -269,7 +281,7 @@ pub fn stop(
     };
     drop(ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take());
     if !recorder.buffer.is_empty() {
-        let batch = recorder.buffer.take_pending();
+        let batch = Outgoing::Rows(recorder.buffer.take_pending());
         if let Some(sender) = &recorder.batches {
             // An error here means the writer thread already failed; its
             // own error is reported below.
@@ -595,10 +607,21 @@ impl Recorder {
         }
     }
 
+    /// Hands the rows to the writer thread, which builds their Arrow
+    /// columns off the program's path. When it is behind (its queue is
+    /// full), this thread would wait anyway: it builds the batch itself
+    /// first, and the writer only encodes it.
     fn flush(&mut self) {
-        let batch = self.buffer.take_pending();
+        let rows = self.buffer.take_pending();
         let failed = match &self.batches {
-            Some(sender) => sender.send(batch).is_err(),
+            Some(sender) => match sender.try_send(Outgoing::Rows(rows)) {
+                Ok(()) => false,
+                Err(TrySendError::Full(Outgoing::Rows(rows))) => {
+                    sender.send(Outgoing::Batch(rows.into_batch())).is_err()
+                }
+                Err(TrySendError::Full(outgoing)) => sender.send(outgoing).is_err(),
+                Err(TrySendError::Disconnected(_)) => true,
+            },
             None => false,
         };
         if failed {
