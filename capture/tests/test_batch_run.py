@@ -97,6 +97,10 @@ def start_looping(workdir, *args):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A child inherits an ignored SIGINT (`make test &`, nohup), and
+        # CPython then installs no KeyboardInterrupt handler: give it the
+        # default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     while "ready" not in process.stdout.readline():
         pass
