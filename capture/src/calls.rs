@@ -306,6 +306,18 @@ pub fn call_traced(
     if !recording() {
         return call_through(function, receiver, args, kwargs).map(Bound::unbind);
     }
+    // The methods of a class deriving from a builtin type (`class
+    // Stack(list)`) call the builtin's methods on `self` (`super().append`,
+    // `list.append(self, x)`), which refuse a proxy: they run on the raw
+    // object and raw arguments, as one UDispatch on the traced receiver.
+    if let Some(receiver) = receiver.and_then(|r| r.cast::<Traced>().ok()) {
+        let raw = receiver.get().value.bind(py);
+        if registry::derives_from_builtin(&raw.get_type()) {
+            let node = receiver.get().node_id(py);
+            let bound = bind_method(function, raw)?;
+            return call_untraced(py, &bound, Some((Role::SelfValue, node)), args, kwargs);
+        }
+    }
     let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
     if generator && !result.is_none() {
         let proxy = crate::proxy::proxy_of(py, result, node, Flavor::Generator)?;
@@ -505,7 +517,7 @@ fn is_bound_method(callable: &Bound<'_, PyAny>) -> bool {
 pub fn call_untraced(
     py: Python<'_>,
     callable: &Bound<'_, PyAny>,
-    callable_node: Option<u64>,
+    head: Option<(Role, u64)>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
@@ -515,7 +527,7 @@ pub fn call_untraced(
         return wrap(py, callable.call(raw_args, raw_kwargs.as_ref())?, NO_NODE);
     }
     let mut inputs = Vec::with_capacity(args.len() + 2);
-    inputs.extend(callable_node.map(|src| OpInput::node(Role::Callable, src)));
+    inputs.extend(head.map(|(role, src)| OpInput::node(role, src)));
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);

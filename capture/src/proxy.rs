@@ -901,7 +901,8 @@ impl Traced {
             let refs: Vec<&Bound<'py, PyAny>> = all.iter().collect();
             return dispatch_special(slf, &function, "__call__", &refs);
         }
-        calls::call_untraced(py, callable, Some(this.node_id(py)), args, kwargs)
+        let head = (Role::Callable, this.node_id(py));
+        calls::call_untraced(py, callable, Some(head), args, kwargs)
     }
 
     /// Pickled (e.g. sent to another process) as its raw value: a trace

@@ -117,3 +117,25 @@ pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
     answers.insert(key, (class.clone().into_any().unbind(), answer));
     answer
 }
+
+/// Type address → (type, does it derive from a builtin type other than
+/// `object`?). Asked for each traced method call.
+static BUILTIN_BASED: Answers = Mutex::new(None);
+
+pub fn derives_from_builtin(class: &Bound<'_, PyType>) -> bool {
+    let key = class.as_ptr() as usize;
+    let mut answers = BUILTIN_BASED.lock().unwrap_or_else(|p| p.into_inner());
+    let answers = answers.get_or_insert_with(FxHashMap::default);
+    if let Some((_, answer)) = answers.get(&key) {
+        return *answer;
+    }
+    let object = class.py().get_type::<pyo3::types::PyAny>();
+    let answer = class.mro().iter().skip(1).any(|base| {
+        let base = base.cast_into::<PyType>().expect("an MRO holds types");
+        // SAFETY: reads the flags of a live type object.
+        let flags = unsafe { pyo3::ffi::PyType_GetFlags(base.as_type_ptr()) };
+        !base.is(&object) && flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE == 0
+    });
+    answers.insert(key, (class.clone().into_any().unbind(), answer));
+    answer
+}

@@ -191,17 +191,28 @@ def test_proxies_are_garbage_collected(captured):
     assert ref() is None and proxy_ref() is None
 
 
-def test_classes_with_builtin_parents_are_left_untraced_with_a_clear_warning(captured):
-    with pytest.warns(UserWarning, match=r"untraceable\.Registry is left untraced: it derives from the builtin type dict"):
+def test_a_class_hltpy_cannot_trace_is_left_untraced_with_a_clear_warning(captured):
+    with pytest.warns(UserWarning) as caught:
         hltpy.trace_modules(["untraceable"])
+    # Once, naming the class and the reason; builtin bases are traced.
+    assert [str(w.message) for w in caught] == [
+        "hltpy: class untraceable.Mode is left untraced: its metaclass EnumType decides what calling the class gives"
+    ]
     import untraceable
 
     assert isinstance(untraceable.Fine, hltpy.TracedClass)
-    assert not isinstance(untraceable.Registry, hltpy.TracedClass)
+    assert isinstance(untraceable.Registry, hltpy.TracedClass)
+    assert not isinstance(untraceable.Mode, hltpy.TracedClass)
     assert not isinstance(untraceable.Failure, hltpy.TracedClass)  # exceptions: silently
     assert "untraceable" in hltpy.traced_modules()
     with captured() as run:
         registry = untraceable.Registry()
         registry.register("a", untraceable.Fine(1))
+        mode = untraceable.Mode(2)
+    assert mode is untraceable.Mode.SAFE
     assert hltpy.from_traced(registry["a"].v) == 1
-    assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == ["Obj", "NewInit"]
+    # The dict stores the raw object; the call is one UDispatch on the registry.
+    assert type(dict.__getitem__(hltpy.from_traced(registry), "a")) is untraceable.Fine.__wrapped__
+    assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == ["Obj", "NewInit", "Obj", "NewInit"]
+    made = run.trace.one("NewInit", "untraceable.Registry")
+    assert run.trace.one("UDispatch", "register").input("self") == made.id

@@ -84,11 +84,11 @@ def trace_modules(names: Iterable[str] | str) -> None:
 
 
 def _untraceable_reason(cls: type) -> str | None:
-    if type(cls) is not type:
-        return f"its metaclass {type(cls).__qualname__} controls instance creation"
-    for base in cls.__mro__[1:]:
-        if base is not object and not base.__flags__ & _HEAPTYPE:
-            return f"it derives from the builtin type {base.__qualname__}, whose methods need the raw object"
+    # A metaclass that only adds checks (ABCMeta) makes objects as `type`
+    # does; one with its own __call__ (EnumMeta) decides what calling the
+    # class gives, which hltpy would bypass.
+    if type(cls).__call__ is not type.__call__:
+        return f"its metaclass {type(cls).__qualname__} decides what calling the class gives"
     return None
 
 
@@ -148,9 +148,12 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
             if nested is not None:
                 setattr(cls, attr, nested)
     # A frozen dataclass's __init__ sets attributes with object.__setattr__,
-    # which refuses a proxy as self: it runs on the raw object.
+    # and a builtin type's subclass's calls the builtin's __init__: both
+    # refuse a proxy as self, so __init__ runs on the raw object.
     params = getattr(cls, "__dataclass_params__", None)
-    traced = TracedClass(cls, raw_init=bool(getattr(params, "frozen", False)))
+    frozen = bool(getattr(params, "frozen", False))
+    builtin_based = any(base is not object and not base.__flags__ & _HEAPTYPE for base in cls.__mro__[1:])
+    traced = TracedClass(cls, raw_init=frozen or builtin_based)
     _wrappers[cls] = traced
     return traced
 

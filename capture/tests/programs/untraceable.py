@@ -1,4 +1,7 @@
-"""A traced module with classes hltpy cannot trace (used by the tests)."""
+"""A traced module with a class hltpy cannot trace, next to ones it can
+(used by the tests)."""
+
+import enum
 
 
 class Registry(dict):
@@ -8,6 +11,11 @@ class Registry(dict):
 
 class Failure(ValueError):
     pass
+
+
+class Mode(enum.Enum):
+    FAST = 1
+    SAFE = 2
 
 
 class Fine:
