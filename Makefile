@@ -71,9 +71,11 @@ bench-analyze: build
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/eval_bench.py
 
-lint:
+## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
+lint: build
 	cargo fmt --all -- --check
 	cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
+	$(PY) -m mypy.stubtest hltpy._hltpy
 
 clean:
 	rm -rf $(VENV) $(DEMO_TRACES) bench/out

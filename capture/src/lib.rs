@@ -147,6 +147,9 @@ fn add_traced_modules(names: Vec<String>) {
 
 #[pymodule]
 fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    // One version for the crate, the wheel (pyproject's is dynamic) and
+    // `hltpy.__version__`.
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<Traced>()?;
     module.add_class::<NodeEvent>()?;
     module.add_class::<calls::TracedFunction>()?;

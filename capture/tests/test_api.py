@@ -216,3 +216,15 @@ def test_a_class_hltpy_cannot_trace_is_left_untraced_with_a_clear_warning(captur
     assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == ["Obj", "NewInit", "Obj", "NewInit"]
     made = run.trace.one("NewInit", "untraceable.Registry")
     assert run.trace.one("UDispatch", "register").input("self") == made.id
+
+
+def test_the_version_has_one_source_the_crate():
+    import importlib.metadata
+    import pathlib
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    crate = tomllib.loads((root / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+    assert hltpy.__version__ == crate
+    assert importlib.metadata.version("hltpy") == crate
+    assert "version" in tomllib.loads((root / "capture" / "pyproject.toml").read_text())["project"]["dynamic"]

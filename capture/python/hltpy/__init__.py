@@ -32,7 +32,7 @@ from ._hltpy import (
     trace,
 )
 
-__version__ = "0.1.0"
+__version__: str = _hltpy.__version__
 
 __all__ = [
     "Node",

@@ -1,30 +1,67 @@
-"""Type stubs for hltpy's native module."""
+"""Type stubs for hltpy's native module (checked by `make lint` with
+mypy's stubtest against the built module)."""
 
-from typing import Any, Callable
+from typing import Any, Callable, final
 
+__version__: str
+__all__ = [
+    "__version__",
+    "Traced",
+    "Node",
+    "TracedFunction",
+    "TracedClass",
+    "TracedCallable",
+    "super_",
+    "trace",
+    "from_traced",
+    "is_traced",
+    "_raw",
+    "node_id",
+    "start",
+    "stop",
+    "capturing",
+    "abandon_after_fork",
+    "add_traced_modules",
+]
+
+@final
 class Traced:
     """A traced value: every operation on it is recorded, then forwarded."""
-    def __getattr__(self, name: str) -> Any: ...
+    def __getattribute__(self, name: str, /) -> Any: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __round__(self, ndigits: Any = None) -> Any: ...
+    def __trunc__(self) -> Any: ...
+    def __floor__(self) -> Any: ...
+    def __ceil__(self) -> Any: ...
+    def __complex__(self) -> complex: ...
 
+@final
 class TracedFunction:
     """A traced module's function; calling it traces arguments and body."""
+    __name__: str
+    __qualname__: str
     __wrapped__: Callable[..., Any]
-    def __init__(self, function: Callable[..., Any], receiver: Any = None) -> None: ...
+    def __new__(cls, function: Callable[..., Any], receiver: Any = None) -> TracedFunction: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
+@final
 class TracedClass:
     """A traced module's class; calling it makes a traced object."""
     __wrapped__: type
-    def __init__(self, cls: type, *, raw_init: bool = False) -> None: ...
+    def __new__(cls, class_: type, *, raw_init: bool = False) -> TracedClass: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type]: ...
 
+@final
 class TracedCallable:
     """An untraced callable whose calls with traced arguments are recorded."""
+    __name__: str
+    __qualname__: str
     __wrapped__: Callable[..., Any]
-    def __init__(self, callable: Callable[..., Any]) -> None: ...
+    def __new__(cls, callable: Callable[..., Any]) -> TracedCallable: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
+@final
 class Node:
     """A node as an ``on_node`` callback sees it."""
     id: int
@@ -38,6 +75,7 @@ class Node:
     thread: int
 
 def super_(*args: Any) -> super: ...
+def _raw(value: Any) -> Any: ...
 def trace(value: Any) -> Any: ...
 def from_traced(value: Any) -> Any: ...
 def is_traced(value: Any) -> bool: ...
