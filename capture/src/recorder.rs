@@ -25,7 +25,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::flow::{OpInput, Operand};
-use crate::values::{Summary, ValuesMode};
+use crate::values::{ConstValue, Summary, ValuesMode};
 
 /// Capture options chosen by the user in `hltpy.capture(...)`.
 #[derive(Debug)]
@@ -166,6 +166,21 @@ struct Recorder {
     batches: Option<SyncSender<Outgoing>>,
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
+    /// The last Const recorded for each operand position of each source
+    /// line (and thread): the same number at the same place in the same
+    /// call is the same Const node, so a loop's `x + 1` records one Const,
+    /// not one per iteration. Bounded by the program's lines.
+    consts: FxHashMap<ConstPlace, LastConst>,
+}
+
+/// Source file, line, thread and operand position of a Const.
+type ConstPlace = (Option<u32>, Option<u32>, u64, usize);
+
+struct LastConst {
+    frame: Option<u64>,
+    type_name: Option<u32>,
+    value: ConstValue,
+    id: u64,
 }
 
 fn lock() -> MutexGuard<'static, Option<Recorder>> {
@@ -250,6 +265,7 @@ pub fn start(
         batches: Some(sender),
         writer: Some(handle),
         traced_modules,
+        consts: FxHashMap::default(),
     });
     ACTIVE.store(true, Ordering::Relaxed);
     Ok(())
@@ -419,16 +435,27 @@ pub fn record_op(
         };
         let site = recorder.site(py);
         let mut links: SmallVec<[NodeInput<'_>; 4]> = SmallVec::with_capacity(inputs.len());
-        for input in inputs {
+        for (position, input) in inputs.iter().enumerate() {
             let src = match &input.operand {
                 Operand::Node(src) => *src,
-                Operand::Const(summary) => {
-                    let id = recorder.push(&site, None, NodeKind::Const, None, &[], summary);
-                    if listening {
-                        events.push(recorder.event(&site, id, NodeKind::Const, None, &[], summary));
+                Operand::Const(summary) => match recorder.same_const(&site, position, summary) {
+                    Some(id) => id,
+                    None => {
+                        let id = recorder.push(&site, None, NodeKind::Const, None, &[], summary);
+                        if listening {
+                            events.push(recorder.event(
+                                &site,
+                                id,
+                                NodeKind::Const,
+                                None,
+                                &[],
+                                summary,
+                            ));
+                        }
+                        recorder.remember_const(&site, position, summary, id & ID_MASK);
+                        id & ID_MASK
                     }
-                    id & ID_MASK
-                }
+                },
             };
             links.push(NodeInput::keyed(input.role, input.key, src));
         }
@@ -551,6 +578,35 @@ impl Recorder {
             frame: site.frame,
             thread: site.thread,
         }
+    }
+
+    /// The Const node already recorded for `value` at this place in this
+    /// call, if the last one there holds the same number.
+    fn same_const(&mut self, site: &Site, position: usize, value: &Summary<'_>) -> Option<u64> {
+        let key = value.const_value()?;
+        let place = (site.file, site.line, site.thread, position);
+        let last = self.consts.get(&place)?;
+        if last.frame != site.frame || last.value != key {
+            return None;
+        }
+        let (wanted, id) = (last.type_name, last.id);
+        (self.type_index(value) == wanted).then_some(id)
+    }
+
+    fn remember_const(&mut self, site: &Site, position: usize, value: &Summary<'_>, id: u64) {
+        let Some(key) = value.const_value() else {
+            return;
+        };
+        let type_name = self.type_index(value);
+        self.consts.insert(
+            (site.file, site.line, site.thread, position),
+            LastConst {
+                frame: site.frame,
+                type_name,
+                value: key,
+                id,
+            },
+        );
     }
 
     fn site(&mut self, py: Python<'_>) -> Site {

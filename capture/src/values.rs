@@ -58,6 +58,15 @@ impl ValuesMode {
     }
 }
 
+/// A number as recorded, comparable for equality (see
+/// [`Summary::const_value`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ConstValue {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+}
+
 /// The recorded form of one value, and the value itself for `on_node`.
 pub struct Summary<'py> {
     ty: Option<Bound<'py, PyType>>,
@@ -106,6 +115,18 @@ impl<'py> Summary<'py> {
             ty: Some(exception.get_type()),
             scalar: Scalar::Repr(text),
             object: Some(exception.clone().into_any()),
+        }
+    }
+
+    /// The number this summary records, when it is one (how equal Const
+    /// nodes are told apart; floats by their bits, so `0.0` and `-0.0`
+    /// and NaNs stay distinct).
+    pub fn const_value(&self) -> Option<ConstValue> {
+        match self.scalar {
+            Scalar::Int(v) => Some(ConstValue::Int(v)),
+            Scalar::Float(v) => Some(ConstValue::Float(v.to_bits())),
+            Scalar::Bool(v) => Some(ConstValue::Bool(v)),
+            _ => None,
         }
     }
 

@@ -160,8 +160,13 @@ def test_streaming_flushes_batches_and_the_file_holds_every_node(captured):
         for _ in range(1000):
             x = x + 1
     assert hltpy.from_traced(x) == 1000
-    assert len(run.trace.nodes) == 2001 == run.capture.nodes
-    assert pq.ParquetFile(run.path).metadata.num_rows == 2001
+    # The traced 0, one Const for the loop's `1` (same line, same call),
+    # and 1000 adds.
+    assert len(run.trace.nodes) == 1002 == run.capture.nodes
+    assert pq.ParquetFile(run.path).metadata.num_rows == 1002
+    one = run.trace.of_kind("Const")[1]
+    assert one.value == 1
+    assert all(n.input("arg", "0") == one.id for n in run.trace.of_kind("UDispatch"))
 
 
 def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):

@@ -160,4 +160,5 @@ def test_processor_dispatches_nodes_by_kind(captured):
         for _ in range(3):
             x = x + 1
         x = x * 2
-    assert processor.adds == [2, 3, 4] and processor.consts == 5
+    # Consts: the traced 1, the loop's `1` (one node for the line), the 2.
+    assert processor.adds == [2, 3, 4] and processor.consts == 3

@@ -110,7 +110,9 @@ def test_two_threads_tracing_at_once_lose_nothing(captured):
             t.join()
     assert results == {"a": steps, "b": 10**6 + steps}
     trace = run.trace
-    assert len(trace.nodes) == 2 * (1 + 2 * steps)
+    # Per thread: the traced start, one Const `1` for the loop's line (per
+    # thread), and the adds.
+    assert len(trace.nodes) == 2 * (2 + steps)
     by_thread = {}
     for node in trace.nodes:
         by_thread.setdefault(node.thread, []).append(node)
