@@ -383,7 +383,7 @@ fn invoke<'py>(
     let mut keywords: Option<Bound<'py, PyDict>> = None;
     let mut argument_ids = Vec::with_capacity(bound.len());
     for arg in &bound {
-        let (raw, operand) = prepare(&arg.value);
+        let (raw, operand) = flow::prepare_keeping(&arg.value);
         let summary = Summary::of(&raw);
         let inputs = [OpInput {
             role: Role::Value,
@@ -531,7 +531,7 @@ pub fn call_untraced(
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
-    let result = callable.call(PyTuple::new(py, &raw.args)?, Some(&raw.kwargs))?;
+    let result = raw.call(callable)?;
     let (result, source) = source_of(result);
     inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let kind = if is_bound_method(callable) {
@@ -554,6 +554,8 @@ struct RawCall<'py> {
     kwargs: Bound<'py, PyDict>,
     keyword_names: Vec<String>,
     operands: Vec<Operand<'py>>,
+    /// (the user's list or dict, the raw copy the call gets instead).
+    copies: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> RawCall<'py> {
@@ -567,21 +569,45 @@ impl<'py> RawCall<'py> {
             kwargs: PyDict::new(py),
             keyword_names: Vec::new(),
             operands: Vec::new(),
+            copies: Vec::new(),
         };
         for arg in args.iter() {
-            let (value, operand) = prepare(&arg);
+            let (value, operand) = raw.prepare(&arg);
             raw.args.push(value);
             raw.operands.push(operand);
         }
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
-                let (value, operand) = prepare(&value);
+                let (value, operand) = raw.prepare(&value);
                 raw.kwargs.set_item(&key, value)?;
                 raw.keyword_names.push(key.extract::<String>()?);
                 raw.operands.push(operand);
             }
         }
         Ok(raw)
+    }
+
+    /// The raw argument, remembering a copy made of the user's container.
+    fn prepare(&mut self, arg: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'py>) {
+        let (value, operand) = prepare(arg);
+        let copied = !value.is(arg)
+            && (arg.is_exact_instance_of::<pyo3::types::PyList>()
+                || arg.is_exact_instance_of::<PyDict>());
+        if copied {
+            self.copies.push((arg.clone(), value.clone()));
+        }
+        (value, operand)
+    }
+
+    /// Calls `callable` with the raw arguments, then hands changes the call
+    /// made to copies back to the user's containers.
+    fn call(&self, callable: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = callable.py();
+        let result = callable.call(PyTuple::new(py, &self.args)?, Some(&self.kwargs));
+        for (original, copy) in &self.copies {
+            flow::write_back(original, copy)?;
+        }
+        result
     }
 
     /// Appends the arguments as inputs (`arg` by position, `kwarg` by
@@ -1154,6 +1180,9 @@ fn untraced_init(
     let mut raw_args = vec![object.clone()];
     raw_args.extend(raw.args.iter().cloned());
     let outcome = init.call(PyTuple::new(py, raw_args)?, Some(&raw.kwargs));
+    for (original, copy) in &raw.copies {
+        flow::write_back(original, copy)?;
+    }
     let summary = match &outcome {
         Ok(_) => Summary::of(object),
         Err(err) => Summary::raised(err, py),

@@ -39,6 +39,121 @@ pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'p
     (value.clone(), Operand::Const(Summary::of(value)))
 }
 
+/// Like [`prepare`], but a mutable builtin container (list, dict, set)
+/// holding traced values is kept as the user's own object, not a raw copy:
+/// a traced function that mutates its argument mutates the caller's list.
+pub fn prepare_keeping<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'py>) {
+    if !is_mutable_container(value) {
+        return prepare(value);
+    }
+    match unwrap_deep(value, 0) {
+        Some(raw) => {
+            let id = record_deep(value, &raw, 0);
+            (value.clone(), Operand::Node(id))
+        }
+        None => (value.clone(), Operand::Const(Summary::of(value))),
+    }
+}
+
+fn is_mutable_container(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyList>()
+        || value.is_exact_instance_of::<PyDict>()
+        || value.is_exact_instance_of::<PySet>()
+}
+
+/// Replaces the traced values inside a mutable builtin container (and the
+/// containers it holds) by their raw values, in place: what a traced
+/// SetAttr or SetItem stores in the user's data keeps its identity (an
+/// alias of it sees the same list) and holds nothing of hltpy.
+pub fn unwrap_in_place(value: &Bound<'_, PyAny>) -> PyResult<()> {
+    unwrap_in_place_at(value, 0)
+}
+
+fn unwrap_in_place_at<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<()> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    // The raw form of an item: a proxy's value, a tuple's unwrapped copy,
+    // a mutable container unwrapped in place (itself).
+    let item = |v: &Bound<'py, PyAny>| -> PyResult<Option<Bound<'py, PyAny>>> {
+        if is_mutable_container(v) {
+            unwrap_in_place_at(v, depth + 1)?;
+            return Ok(None);
+        }
+        Ok(match v.cast::<Traced>() {
+            Ok(traced) => Some(raw(traced.as_any())),
+            Err(_) => unwrap_deep(v, depth + 1),
+        })
+    };
+    if let Ok(list) = value.cast_exact::<PyList>() {
+        for index in 0..list.len() {
+            if let Some(raw_item) = item(&list.get_item(index)?)? {
+                list.set_item(index, raw_item)?;
+            }
+        }
+    } else if let Ok(dict) = value.cast_exact::<PyDict>() {
+        let pairs: Vec<_> = dict.iter().collect();
+        if pairs.iter().any(|(key, _)| key.is_instance_of::<Traced>()) {
+            dict.clear();
+            for (key, val) in pairs {
+                let val = item(&val)?.unwrap_or(val);
+                dict.set_item(raw(&key), val)?;
+            }
+        } else {
+            for (key, val) in pairs {
+                if let Some(raw_val) = item(&val)? {
+                    dict.set_item(key, raw_val)?;
+                }
+            }
+        }
+    } else if let Ok(set) = value.cast_exact::<PySet>() {
+        let items: Vec<_> = set.iter().collect();
+        if items
+            .iter()
+            .any(|v| v.is_instance_of::<Traced>() || unwrap_deep(v, depth + 1).is_some())
+        {
+            set.clear();
+            for v in items {
+                set.add(raw(&v))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After an untraced call that was given `copy`, the raw copy of the
+/// user's list or dict `original` (which holds traced values): if the call
+/// changed the copy (`heapq.heappush(heap, x)`), the user's container gets
+/// the change, so the program computes what it would untraced.
+pub fn write_back(original: &Bound<'_, PyAny>, copy: &Bound<'_, PyAny>) -> PyResult<()> {
+    let unchanged = |a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>| raw(a).is(b);
+    if let (Ok(original), Ok(copy)) = (original.cast::<PyList>(), copy.cast::<PyList>()) {
+        let same = original.len() == copy.len()
+            && original
+                .iter()
+                .zip(copy.iter())
+                .all(|(a, b)| unchanged(&a, &b));
+        if !same {
+            original.set_slice(0, original.len(), copy)?;
+        }
+        return Ok(());
+    }
+    if let (Ok(original), Ok(copy)) = (original.cast::<PyDict>(), copy.cast::<PyDict>()) {
+        let same = original.len() == copy.len()
+            && original.iter().all(|(key, value)| {
+                copy.get_item(raw(&key))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|v| unchanged(&value, &v))
+            });
+        if !same {
+            original.clear();
+            original.update(copy.as_mapping())?;
+        }
+    }
+    Ok(())
+}
+
 /// The node an operand stands for, recording a Const or Deep if needed.
 pub fn node_of(value: &Bound<'_, PyAny>) -> u64 {
     match prepare(value) {

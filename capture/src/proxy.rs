@@ -650,7 +650,8 @@ impl Traced {
         if !recording() {
             return target.setattr(name, flow::raw(value));
         }
-        let (raw, operand) = prepare(value);
+        let (raw, operand) = flow::prepare_keeping(value);
+        flow::unwrap_in_place(&raw)?;
         let inputs = [
             OpInput::node(Role::Object, this.node_id(py)),
             OpInput {
@@ -737,7 +738,8 @@ impl Traced {
             return container.set_item(flow::raw(key), flow::raw(value));
         }
         let (raw_key, key_operand) = prepare(key);
-        let (raw_value, value_operand) = prepare(value);
+        let (raw_value, value_operand) = flow::prepare_keeping(value);
+        flow::unwrap_in_place(&raw_value)?;
         let inputs = [
             OpInput::node(Role::Op1, this.node_id(py)),
             OpInput {

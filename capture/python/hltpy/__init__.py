@@ -295,8 +295,9 @@ class capture:
 
 
 def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, str, Any]]:
-    """Replaces each callable where it is bound: its own module and the
-    traced modules (and ``__main__``). Returns what to put back."""
+    """Replaces each callable where it is bound: its own module, modules
+    that re-export it under its name, and the traced modules (and
+    ``__main__``). Returns what to put back."""
     patched: list[tuple[Any, str, Any]] = []
     for original in callables:
         wrapper = TracedCallable(original)
@@ -305,6 +306,12 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
         home = sys.modules.get(getattr(original, "__module__", None) or "builtins")
         if name and home is not None and getattr(home, name, None) is original:
             places.append((home, name))
+        # Modules that re-export it under its name (heapq.heappush is
+        # _heapq.heappush), which is how programs usually reach it.
+        for module in list(sys.modules.values()):
+            if name and module is not home and module is not None:
+                if getattr(module, name, None) is original and (module, name) not in places:
+                    places.append((module, name))
         for module_name in [*_traced_module_names, "__main__"]:
             module = sys.modules.get(module_name)
             if module is None:
