@@ -467,14 +467,8 @@ fn invoke<'py>(
 /// answers as untraced; its Argument node is still recorded.
 fn is_sentinel(value: &Bound<'_, PyAny>) -> bool {
     let ty = value.get_type();
-    if value.is_exact_instance_of::<PyAny>() {
-        return true;
-    }
-    // SAFETY: reads the flags of a live type object.
-    let heap = unsafe { pyo3::ffi::PyType_GetFlags(ty.as_type_ptr()) }
-        & pyo3::ffi::Py_TPFLAGS_HEAPTYPE
-        != 0;
-    heap && !registry::is_traced_type_or_subclass(&ty)
+    value.is_exact_instance_of::<PyAny>()
+        || (registry::is_heap_type(&ty) && !registry::is_traced_type_or_subclass(&ty))
 }
 
 /// The raw value a body returned, and the node of what it returned when

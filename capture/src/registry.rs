@@ -98,24 +98,31 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
 type Answers = Mutex<Option<FxHashMap<usize, (Py<PyAny>, bool)>>>;
 static TYPE_ANSWERS: Answers = Mutex::new(None);
 
-pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
+/// The answer kept in `table` for `class`, worked out once.
+fn cached(table: &Answers, class: &Bound<'_, PyType>, work_out: impl FnOnce() -> bool) -> bool {
     let key = class.as_ptr() as usize;
-    let mut answers = TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut answers = table.lock().unwrap_or_else(|p| p.into_inner());
     let answers = answers.get_or_insert_with(FxHashMap::default);
     if let Some((_, answer)) = answers.get(&key) {
         return *answer;
     }
-    let guard = TRACED_TYPES.lock().unwrap_or_else(|p| p.into_inner());
-    // A subclass defined outside the traced modules still runs the traced
-    // methods it inherits.
-    let answer = guard.as_ref().is_some_and(|types| {
-        class
-            .mro()
-            .iter()
-            .any(|base| types.contains_key(&(base.as_ptr() as usize)))
-    });
+    let answer = work_out();
     answers.insert(key, (class.clone().into_any().unbind(), answer));
     answer
+}
+
+pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
+    cached(&TYPE_ANSWERS, class, || {
+        let guard = TRACED_TYPES.lock().unwrap_or_else(|p| p.into_inner());
+        // A subclass defined outside the traced modules still runs the
+        // traced methods it inherits.
+        guard.as_ref().is_some_and(|types| {
+            class
+                .mro()
+                .iter()
+                .any(|base| types.contains_key(&(base.as_ptr() as usize)))
+        })
+    })
 }
 
 /// Type address → (type, does it derive from a builtin type other than
@@ -123,19 +130,18 @@ pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
 static BUILTIN_BASED: Answers = Mutex::new(None);
 
 pub fn derives_from_builtin(class: &Bound<'_, PyType>) -> bool {
-    let key = class.as_ptr() as usize;
-    let mut answers = BUILTIN_BASED.lock().unwrap_or_else(|p| p.into_inner());
-    let answers = answers.get_or_insert_with(FxHashMap::default);
-    if let Some((_, answer)) = answers.get(&key) {
-        return *answer;
-    }
-    let object = class.py().get_type::<pyo3::types::PyAny>();
-    let answer = class.mro().iter().skip(1).any(|base| {
-        let base = base.cast_into::<PyType>().expect("an MRO holds types");
-        // SAFETY: reads the flags of a live type object.
-        let flags = unsafe { pyo3::ffi::PyType_GetFlags(base.as_type_ptr()) };
-        !base.is(&object) && flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE == 0
-    });
-    answers.insert(key, (class.clone().into_any().unbind(), answer));
-    answer
+    cached(&BUILTIN_BASED, class, || {
+        let object = class.py().get_type::<pyo3::types::PyAny>();
+        class.mro().iter().skip(1).any(|base| {
+            let base = base.cast_into::<PyType>().expect("an MRO holds types");
+            !base.is(&object) && !is_heap_type(&base)
+        })
+    })
+}
+
+/// Is `class` defined in Python (not a builtin or extension type)?
+pub fn is_heap_type(class: &Bound<'_, PyType>) -> bool {
+    // SAFETY: reads the flags of a live type object.
+    let flags = unsafe { pyo3::ffi::PyType_GetFlags(class.as_type_ptr()) };
+    flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0
 }

@@ -1,7 +1,9 @@
 """Shared helpers: capture a block into a temporary trace and read the
 nodes back from the file (the file, not memory, is what is asserted)."""
 
+import json
 import pathlib
+import subprocess
 import sys
 from dataclasses import dataclass, field
 
@@ -112,3 +114,15 @@ def captured(tmp_path):
 @pytest.fixture(scope="session")
 def traced_samples():
     hltpy.trace_modules(["addx", "seed_graph", "units", "kernels", "everything"])
+
+
+def untraced_and_traced(code, *args):
+    """Runs `python -c CODE MODE ARGS...` with MODE "untraced", then
+    "traced", each in a fresh process, and returns what each printed as
+    JSON: (untraced, traced)."""
+    outputs = {}
+    for mode in ("untraced", "traced"):
+        done = subprocess.run([sys.executable, "-c", code, mode, *map(str, args)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs[mode] = json.loads(done.stdout)
+    return outputs["untraced"], outputs["traced"]

@@ -3,15 +3,13 @@ calls, both forms of super, identity, class variables, objects made outside
 the capture; and the class-heavy suite gives equal results traced."""
 
 import gc
-import json
 import pathlib
-import subprocess
-import sys
 import types
 
 import pytest
 
 import hltpy
+from conftest import untraced_and_traced
 from classy import PROGRAMS
 
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
@@ -142,7 +140,7 @@ sys.path.insert(0, {programs!r})
 sys.path.insert(0, {tests!r})
 import hltpy
 from test_classes import reachable_proxies
-name, mode, path = sys.argv[1:4]
+mode, name, path = sys.argv[1:4]
 if mode == "traced":
     hltpy.trace_modules(["classy." + name])
 import importlib
@@ -164,14 +162,6 @@ print(json.dumps({{"result": result, "nodes": nodes}}, sort_keys=True))
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_class_heavy_program_gives_exactly_the_untraced_result(name, tmp_path):
     code = RUN.format(programs=str(PROGRAMS_DIR), tests=str(PROGRAMS_DIR.parent))
-    outputs = {}
-    for mode in ("untraced", "traced"):
-        done = subprocess.run(
-            [sys.executable, "-c", code, name, mode, str(tmp_path / f"{name}.parquet")],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr
-        outputs[mode] = json.loads(done.stdout)
-    assert outputs["traced"]["result"] == outputs["untraced"]["result"]
-    assert outputs["traced"]["nodes"] > 1000
+    untraced, traced = untraced_and_traced(code, name, tmp_path / f"{name}.parquet")
+    assert traced["result"] == untraced["result"]
+    assert traced["nodes"] > 1000

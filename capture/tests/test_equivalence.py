@@ -1,11 +1,11 @@
 """Programs give the same results traced and untraced."""
 
-import json
 import pathlib
 import subprocess
 import sys
 
 import pytest
+from conftest import untraced_and_traced
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
 PROGRAMS = ["addx", "seed_graph", "units", "kernels"]
@@ -31,16 +31,8 @@ print(json.dumps(result))
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_sample_gives_the_same_result_traced_and_untraced(name, tmp_path):
     code = RUN.format(samples=str(SAMPLES), name=name)
-    outputs = {}
-    for mode in ("untraced", "traced"):
-        done = subprocess.run(
-            [sys.executable, "-c", code, mode, str(tmp_path / f"{name}.parquet")],
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr
-        outputs[mode] = json.loads(done.stdout)
-    assert outputs["traced"] == outputs["untraced"]
+    untraced, traced = untraced_and_traced(code, tmp_path / f"{name}.parquet")
+    assert traced == untraced
     assert (tmp_path / f"{name}.parquet").stat().st_size > 0
 
 
@@ -72,15 +64,9 @@ print(json.dumps(result))
 def test_class_forms_dsls_use_give_the_untraced_results(tmp_path):
     programs = SAMPLES.parent / "capture" / "tests" / "programs"
     code = FORMS.format(programs=str(programs), tests=str(programs.parent))
-    outputs = {}
-    for mode in ("untraced", "traced"):
-        done = subprocess.run(
-            [sys.executable, "-c", code, mode, str(tmp_path / "forms.parquet")], capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
-        outputs[mode] = json.loads(done.stdout)
-    refused = outputs["traced"].pop("refused")
-    assert outputs["traced"] == outputs["untraced"]
+    untraced, traced = untraced_and_traced(code, tmp_path / "forms.parquet")
+    refused = traced.pop("refused")
+    assert traced == untraced
     # Only the Enum is refused (its metaclass decides what calling it gives), once.
     assert refused == [
         "hltpy: class fidelity.forms.Color is left untraced: its metaclass EnumType decides what calling the class gives"

@@ -3,10 +3,9 @@ values computes exactly what the untraced program computes."""
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import hltpy
+from conftest import untraced_and_traced
 
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
 
@@ -36,13 +35,9 @@ print(json.dumps(result))
 
 def test_nbody_traced_with_mutation_is_bit_identical(tmp_path, captured):
     code = NBODY.format(programs=str(PROGRAMS_DIR), tests=str(PROGRAMS_DIR.parent))
-    outputs = {}
     path = tmp_path / "nbody.parquet"
-    for mode in ("untraced", "traced"):
-        done = subprocess.run([sys.executable, "-c", code, mode, str(path)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        outputs[mode] = json.loads(done.stdout)
-    assert outputs["traced"] == outputs["untraced"]
+    untraced, traced = untraced_and_traced(code, path)
+    assert traced == untraced
     # The velocity updates are SetItem nodes; later reads link back to them.
     from conftest import Trace
 
@@ -105,15 +100,9 @@ print(json.dumps(result))
 
 def test_mutation_through_aliases_reaches_the_users_containers(tmp_path):
     code = ALIASING.format(programs=str(PROGRAMS_DIR))
-    outputs = {}
-    for mode in ("untraced", "traced"):
-        done = subprocess.run(
-            [sys.executable, "-c", code, mode, str(tmp_path / "a.parquet")], capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr
-        outputs[mode] = json.loads(done.stdout)
-    assert outputs["traced"] == outputs["untraced"]
-    assert outputs["traced"]["held"] == [5, 3]
+    untraced, traced = untraced_and_traced(code, tmp_path / "a.parquet")
+    assert traced == untraced
+    assert traced["held"] == [5, 3]
 
 
 def test_an_untraced_call_that_changes_a_copy_changes_the_users_list(captured):
