@@ -171,6 +171,9 @@ struct Recorder {
     /// call is the same Const node, so a loop's `x + 1` records one Const,
     /// not one per iteration. Bounded by the program's lines.
     consts: FxHashMap<ConstPlace, LastConst>,
+    /// (type address, its index) of the last type looked up; the type is
+    /// kept alive by `type_names`, so the address is not reused.
+    last_type: (usize, u32),
 }
 
 /// Source file, line, thread and operand position of a Const.
@@ -266,6 +269,7 @@ pub fn start(
         writer: Some(handle),
         traced_modules,
         consts: FxHashMap::default(),
+        last_type: (0, 0),
     });
     ACTIVE.store(true, Ordering::Relaxed);
     Ok(())
@@ -690,13 +694,20 @@ impl Recorder {
     fn type_index(&mut self, value: &Summary<'_>) -> Option<u32> {
         let ty = value.type_object()?;
         let key = ty.as_ptr() as usize;
+        // Runs of nodes share a type (a loop over floats): the last answer
+        // is checked before the table.
+        if self.last_type.0 == key {
+            return Some(self.last_type.1);
+        }
         if let Some((_, index)) = self.type_names.get(&key) {
+            self.last_type = (key, *index);
             return Some(*index);
         }
         let name = crate::values::type_name(ty);
         let index = self.buffer.intern_type(&name);
         self.type_names
             .insert(key, (ty.clone().into_any().unbind(), index));
+        self.last_type = (key, index);
         Some(index)
     }
 
