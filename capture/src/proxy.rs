@@ -96,7 +96,16 @@ pub fn proxy_of<'py>(
         return Bound::new(py, Traced::new(value.unbind(), node, flavor));
     }
     let key = value.as_ptr() as usize;
-    if let Some(&(object, _)) = identity_table().as_ref().and_then(|t| t.get(&key)) {
+    let entry = identity_table()
+        .as_ref()
+        .and_then(|t| t.get(&key).copied())
+        // A proxy being deallocated (its weak references' callbacks run
+        // before its Drop removes the entry) is not handed out again.
+        // SAFETY: the address is a Traced until its Drop, see below.
+        .filter(
+            |&(object, _)| unsafe { pyo3::ffi::Py_REFCNT(object as *mut pyo3::ffi::PyObject) } > 0,
+        );
+    if let Some((object, _)) = entry {
         // SAFETY: the entry is removed when that proxy is deallocated, so
         // the address is a live Traced while it is in the table (GIL held).
         let proxy = unsafe {
