@@ -1,10 +1,13 @@
 //! hltpy's capture side: the native module `hltpy._hltpy`.
 //!
 //! Proxies ([`proxy::Traced`]) intercept every operation on traced values,
-//! run it for real, and record it as a node; traced functions and classes
-//! ([`calls`]) bind and trace arguments; the [`recorder`] buffers nodes in
-//! columns and streams them to a Parquet trace through `hltpy-schema`.
-//! The Python package around it (`capture/python/hltpy`) is thin glue.
+//! run it for real, and record it as a node (one proxy per object, so `is`
+//! answers as untraced); traced functions and classes ([`calls`]) bind and
+//! trace arguments, with traced methods as descriptors in the user's class;
+//! what traced code writes into user data stays raw, its provenance kept
+//! in a side table ([`links`]); the [`recorder`] buffers nodes and streams
+//! them to a Parquet trace through `hltpy-schema`. The Python package
+//! around it (`capture/python/hltpy`) is thin glue.
 
 mod calls;
 mod flow;
