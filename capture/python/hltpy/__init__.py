@@ -307,10 +307,11 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
         if name and home is not None and getattr(home, name, None) is original:
             places.append((home, name))
         # Modules that re-export it under its name (heapq.heappush is
-        # _heapq.heappush), which is how programs usually reach it.
+        # _heapq.heappush), which is how programs usually reach it. Their
+        # dicts are read directly: a module's __getattr__ may import things.
         for module in list(sys.modules.values()):
-            if name and module is not home and module is not None:
-                if getattr(module, name, None) is original and (module, name) not in places:
+            if name and module is not home and isinstance(module, ModuleType):
+                if vars(module).get(name) is original and (module, name) not in places:
                     places.append((module, name))
         for module_name in [*_traced_module_names, "__main__"]:
             module = sys.modules.get(module_name)
