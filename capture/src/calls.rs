@@ -13,6 +13,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use pyo3::{intern, PyTraverseError};
+use smallvec::{smallvec, SmallVec};
 
 use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
 use crate::proxy::{Flavor, Traced};
@@ -27,10 +28,10 @@ const CO_VARKEYWORDS: u32 = 0x08;
 
 /// What kind of traced call this is, and the inputs that come before the
 /// arguments (the callable, the receiver, the class and new object).
-pub struct CallSite {
+pub struct CallSite<'a> {
     kind: NodeKind,
-    name: String,
-    head: Vec<(Role, u64)>,
+    name: &'a str,
+    head: SmallVec<[(Role, u64); 2]>,
     /// The id, when it was taken before the call (a NewInit takes it
     /// before its Obj node).
     reserved: Option<NodeRef>,
@@ -39,35 +40,35 @@ pub struct CallSite {
     value: Option<Py<PyAny>>,
 }
 
-impl CallSite {
+impl<'a> CallSite<'a> {
     /// `f(...)` of a traced function whose Function node is `callable`.
-    pub fn call(name: &str, callable: u64) -> Self {
+    pub fn call(name: &'a str, callable: u64) -> Self {
         CallSite {
             kind: NodeKind::Call,
-            name: name.to_string(),
-            head: vec![(Role::Callable, callable)],
+            name,
+            head: smallvec![(Role::Callable, callable)],
             reserved: None,
             value: None,
         }
     }
 
     /// `x.f(...)`: the callable is the GetAttr node of `x.f`.
-    pub fn dispatch_via(name: &str, getattr: u64) -> Self {
+    pub fn dispatch_via(name: &'a str, getattr: u64) -> Self {
         CallSite {
             kind: NodeKind::Dispatch,
-            name: name.to_string(),
-            head: vec![(Role::Callable, getattr)],
+            name,
+            head: smallvec![(Role::Callable, getattr)],
             reserved: None,
             value: None,
         }
     }
 
     /// An operator (`x + y`) implemented by a traced class: `self` is `x`.
-    pub fn dispatch_on(name: &str, receiver: u64) -> Self {
+    pub fn dispatch_on(name: &'a str, receiver: u64) -> Self {
         CallSite {
             kind: NodeKind::Dispatch,
-            name: name.to_string(),
-            head: vec![(Role::SelfValue, receiver)],
+            name,
+            head: smallvec![(Role::SelfValue, receiver)],
             reserved: None,
             value: None,
         }
@@ -297,7 +298,7 @@ fn bind<'s, 'py>(
 /// records the call; returns the result as the program should see it.
 pub fn call_traced(
     py: Python<'_>,
-    site: CallSite,
+    site: CallSite<'_>,
     function: &Bound<'_, PyAny>,
     receiver: Option<&Bound<'_, PyAny>>,
     args: &Bound<'_, PyTuple>,
@@ -347,7 +348,7 @@ fn call_through<'py>(
 /// generator function, so callers need not look its signature up again.
 fn invoke<'py>(
     py: Python<'py>,
-    site: CallSite,
+    site: CallSite<'_>,
     function: &Bound<'py, PyAny>,
     receiver: Option<&Bound<'py, PyAny>>,
     args: &Bound<'py, PyTuple>,
@@ -433,14 +434,8 @@ fn invoke<'py>(
         Err(err) => {
             let summary = Summary::raised(&err, py);
             // The body's own error wins over one from `on_node`.
-            let _ = recorder::record_op(
-                py,
-                Some(call_ref),
-                kind,
-                Some(&site.name),
-                &inputs,
-                &summary,
-            );
+            let _ =
+                recorder::record_op(py, Some(call_ref), kind, Some(site.name), &inputs, &summary);
             Err(err)
         }
         Ok(result) => {
@@ -448,14 +443,8 @@ fn invoke<'py>(
             inputs.extend(returned.map(|src| OpInput::node(Role::Return, src)));
             let recorded = site.value.as_ref().map(|v| v.bind(py));
             let summary = Summary::of(recorded.unwrap_or(&result));
-            let node = recorder::record_op(
-                py,
-                Some(call_ref),
-                kind,
-                Some(&site.name),
-                &inputs,
-                &summary,
-            )?;
+            let node =
+                recorder::record_op(py, Some(call_ref), kind, Some(site.name), &inputs, &summary)?;
             Ok((result, node, signature.generator))
         }
     }
@@ -535,8 +524,11 @@ pub fn call_untraced(
     };
     let name = callable
         .getattr(intern!(py, "__name__"))
-        .and_then(|n| n.extract::<String>())
-        .unwrap_or_else(|_| crate::values::type_name(&callable.get_type()));
+        .and_then(|n| n.cast_into::<PyString>().map_err(PyErr::from));
+    let name = match &name {
+        Ok(name) => Cow::Borrowed(name.to_str()?),
+        Err(_) => Cow::Owned(crate::values::type_name(&callable.get_type())),
+    };
     let summary = Summary::of(&result);
     let node = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary)?;
     wrap(py, result, node)
@@ -1018,8 +1010,8 @@ impl TracedClass {
         let outcome = if let Some(init) = traced_init {
             let site = CallSite {
                 kind: NodeKind::NewInit,
-                name: class_name.clone(),
-                head,
+                name: &class_name,
+                head: head.into_iter().collect(),
                 reserved: Some(call_ref),
                 value: Some(object.clone().unbind()),
             };

@@ -36,7 +36,7 @@ pub enum Flavor {
         /// The node the receiver stood for when the method was read: in
         /// `a.f(a.g())` the body of `f` sees `a` as read for `f`.
         receiver_node: NodeRef,
-        name: String,
+        name: Py<PyString>,
     },
     /// An instance of a traced class; attributes may be set while its
     /// `__init__` runs.
@@ -634,7 +634,7 @@ impl Traced {
                     function: function.unbind(),
                     receiver: slf.clone().into_any().unbind(),
                     receiver_node: this.node_ref(),
-                    name: attr_name.to_string(),
+                    name: name.clone().unbind(),
                 };
                 Ok(Py::new(py, Traced::new(attribute.unbind(), node, flavor))?.into_any())
             }
@@ -890,7 +890,7 @@ impl Traced {
             if let Ok(receiver) = receiver.bind(py).cast::<Traced>() {
                 receiver.get().set_node(*receiver_node);
             }
-            let site = CallSite::dispatch_via(name, this.node_id(py));
+            let site = CallSite::dispatch_via(name.bind(py).to_str()?, this.node_id(py));
             return calls::call_traced(
                 py,
                 site,
