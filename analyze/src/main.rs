@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{check, eval, expr, query, summary, tables};
+use hltpy_analyze::{check, constraints, eval, expr, query, summary, tables};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -70,6 +70,18 @@ enum Command {
     ///   hltpy-analyze eval samples/traces/addx.parquet --set add_to.y=6
     #[command(verbatim_doc_comment)]
     Eval(eval::Args),
+    /// List the seed's upstream constraints of traces.
+    ///
+    /// What each node requires of the nodes it came from (HasInit,
+    /// HasAttr, HasCallableMethod, IsCallableFunction, HasItem,
+    /// Arg2Content), from plain SQL over `nodes` and `edges` that any
+    /// Parquet-reading engine runs unchanged (also the view `constraints`).
+    ///
+    /// Examples:
+    ///   hltpy-analyze constraints samples/traces/addx.parquet
+    ///   hltpy-analyze constraints samples/traces --kind HasAttr --format csv
+    #[command(verbatim_doc_comment)]
+    Constraints(constraints::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -135,6 +147,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Summary(args) => summary::run(args, mode),
         Command::Expr(args) => expr::run(args, mode),
         Command::Eval(args) => eval::run(args, mode),
+        Command::Constraints(args) => constraints::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

@@ -4,7 +4,8 @@
 //! that every subcommand and pass queries.
 //!
 //! Tables: `nodes` (FORMAT.md's columns plus `trace`), `edges` (one row per
-//! input), `traces` (run metadata), and the views `calls` and `values`.
+//! input), `traces` (run metadata), and the views `calls`, `values` and
+//! `constraints`.
 //! Passes register their own outputs in the same context.
 
 use std::path::{Path, PathBuf};
@@ -202,7 +203,7 @@ macro_rules! value_text {
 }
 
 /// The views every session has, in the order they are created.
-fn views() -> [(&'static str, String); 3] {
+fn views() -> [(&'static str, String); 4] {
     [
         (
             "edges",
@@ -236,11 +237,13 @@ fn views() -> [(&'static str, String); 3] {
                 NodeKind::sql_list(NodeKind::is_traced_call)
             ),
         ),
+        ("constraints", crate::constraints::SQL.to_string()),
     ]
 }
 
 impl Session {
-    /// Opens the traces and registers `nodes`, `edges`, `traces`, `calls`, `values`.
+    /// Opens the traces and registers `nodes`, `edges`, `traces`, `calls`,
+    /// `values`, `constraints`.
     pub async fn open(inputs: &[String]) -> Result<Session, AnalyzeError> {
         let sources = resolve(inputs)?;
         // DATAFUSION_* environment variables tune the engine, as in

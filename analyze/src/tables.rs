@@ -51,6 +51,10 @@ pub const CATALOG: &[TableDoc] = &[
         doc: "run metadata, one row per trace",
     },
     TableDoc {
+        name: "constraints",
+        doc: "upstream constraints (HasInit, HasAttr, HasCallableMethod, IsCallableFunction, HasItem, Arg2Content): trace, kind, from_id and to_id with kind, name, type, file, line of both ends",
+    },
+    TableDoc {
         name: "eval",
         doc: "re-evaluation of every node: trace, id, kind, status (input/matched/differed/opaque), recorded, recomputed, reason (computed when named)",
     },
