@@ -28,6 +28,7 @@ demo: build
 	$(ANALYZE) expr $(DEMO_TRACES)/units.parquet --node 125
 	$(ANALYZE) eval $(DEMO_TRACES)
 	$(ANALYZE) eval $(DEMO_TRACES)/addx.parquet --set add_to.y=6
+	$(ANALYZE) query "SELECT kind, from_kind, from_name, to_kind, to_name FROM constraints WHERE from_id <= 14 ORDER BY from_id, kind" $(DEMO_TRACES)/addx.parquet
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build
