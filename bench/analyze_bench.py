@@ -33,6 +33,10 @@ FRAME_KINDS = "('Call', 'Dispatch', 'NewInit', 'Generation')"
 # DuckDB's spelling of the analyzer's `edges` view, over its own read of the file.
 DUCK_EDGES = "(SELECT id AS dst, unnest(inputs, recursive := true) FROM nodes)"
 
+# The shipped constraint extraction, run by both engines over their
+# `nodes`/`edges` (DuckDB's defined as FORMAT.md describes them).
+CONSTRAINTS_SQL = (ROOT / "analyze" / "src" / "constraints.sql").read_text()
+
 # case: (hltpy-analyze arguments, DuckDB SQL statements). Both compute the
 # same answer; each engine gets the SQL a user of it would write.
 CASES = {
@@ -56,6 +60,15 @@ CASES = {
         [
             f"SELECT n.id, n.kind, n.name, count(*) AS fan_in FROM {DUCK_EDGES} e JOIN nodes n ON n.id = e.dst "
             "GROUP BY n.id, n.kind, n.name ORDER BY fan_in DESC, n.id LIMIT 20"
+        ],
+    ),
+    "constraints, counted by kind": (
+        ["query", "SELECT kind, count(*) AS n FROM constraints GROUP BY kind ORDER BY kind"],
+        [
+            "CREATE OR REPLACE VIEW nodes AS SELECT 'trace' AS trace, * FROM read_parquet('{path}')",
+            "CREATE VIEW edges AS SELECT trace, input.src AS src, input.role AS role, input.key AS key, dst "
+            "FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)",
+            f"SELECT kind, count(*) AS n FROM ({CONSTRAINTS_SQL}) GROUP BY kind ORDER BY kind",
         ],
     ),
     "summary": (

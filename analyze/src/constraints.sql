@@ -1,8 +1,9 @@
 -- hltpy's upstream constraints (the seed's BuildUpstreamConstraints): what
 -- each node requires of the nodes it was computed from. Plain SQL over the
--- `nodes` and `edges` tables (schema/FORMAT.md), so any engine that reads
--- the Parquet trace runs it unchanged; hltpy-analyze registers it as the
--- view `constraints` and `hltpy-analyze constraints` prints it.
+-- `nodes` table (schema/FORMAT.md's columns plus `trace`, the file a node
+-- came from), so any engine that reads the Parquet trace runs it unchanged;
+-- hltpy-analyze registers it as the view `constraints` and
+-- `hltpy-analyze constraints` prints it.
 --
 --   HasInit             Obj -> the NewInit that initialised it
 --   HasAttr             Obj -> each SetAttr on it (its __init__'s), and
@@ -11,24 +12,37 @@
 --   IsCallableFunction  Call -> the Function it called
 --   HasItem             GetItem -> the container it indexes
 --   Arg2Content         Argument -> the value passed
-WITH labelled AS (
-    -- One pass over the edges: each input is one constraint or none.
-    SELECT e.trace, e.src, e.dst,
+WITH unnested AS (
+    -- The inputs of the node kinds that have constraints, with the kind
+    -- of their node (read off the same row: no join).
+    SELECT trace, id AS dst, kind AS dst_kind, unnest(inputs) AS input
+    FROM nodes
+    WHERE kind IN ('NewInit', 'SetAttr', 'GetAttr', 'Dispatch', 'Call', 'GetItem', 'Argument')
+),
+inputs AS (
+    SELECT trace, dst, dst_kind, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role
+    FROM unnested
+),
+objects AS (
+    SELECT trace, id FROM nodes WHERE kind = 'Obj'
+),
+labelled AS (
+    -- Each input is one constraint or none.
+    SELECT i.trace, i.src AS src, i.dst,
         CASE
-            WHEN e.role = 'object' AND d.kind = 'NewInit' AND s.kind = 'Obj' THEN 'HasInit'
-            WHEN e.role = 'object' AND d.kind = 'SetAttr' AND s.kind = 'Obj' THEN 'HasAttr'
-            WHEN e.role = 'object' AND d.kind = 'GetAttr' THEN 'HasAttr'
-            WHEN e.role = 'callable' AND d.kind = 'Dispatch' THEN 'HasCallableMethod'
-            WHEN e.role = 'callable' AND d.kind = 'Call' THEN 'IsCallableFunction'
-            WHEN e.role = 'op1' AND d.kind = 'GetItem' THEN 'HasItem'
-            WHEN e.role = 'value' AND d.kind = 'Argument' THEN 'Arg2Content'
+            WHEN i.role = 'object' AND i.dst_kind = 'NewInit' AND o.id IS NOT NULL THEN 'HasInit'
+            WHEN i.role = 'object' AND i.dst_kind = 'SetAttr' AND o.id IS NOT NULL THEN 'HasAttr'
+            WHEN i.role = 'object' AND i.dst_kind = 'GetAttr' THEN 'HasAttr'
+            WHEN i.role = 'callable' AND i.dst_kind = 'Dispatch' THEN 'HasCallableMethod'
+            WHEN i.role = 'callable' AND i.dst_kind = 'Call' THEN 'IsCallableFunction'
+            WHEN i.role = 'op1' AND i.dst_kind = 'GetItem' THEN 'HasItem'
+            WHEN i.role = 'value' AND i.dst_kind = 'Argument' THEN 'Arg2Content'
         END AS kind,
         -- What an object has starts at the object (the input); any other
         -- constraint starts at the node that requires it (the reader).
-        (s.kind = 'Obj' AND d.kind IN ('NewInit', 'SetAttr')) AS object_first
-    FROM edges e
-    JOIN nodes d ON d.trace = e.trace AND d.id = e.dst
-    JOIN nodes s ON s.trace = e.trace AND s.id = e.src
+        (o.id IS NOT NULL AND i.dst_kind IN ('NewInit', 'SetAttr')) AS object_first
+    FROM inputs i
+    LEFT JOIN objects o ON o.trace = i.trace AND o.id = i.src
 ),
 pairs AS (
     SELECT trace, kind,
