@@ -20,8 +20,12 @@ WITH unnested AS (
     WHERE kind IN ('NewInit', 'SetAttr', 'GetAttr', 'Dispatch', 'Call', 'GetItem', 'Argument')
 ),
 inputs AS (
-    SELECT trace, dst, dst_kind, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role
-    FROM unnested
+    SELECT trace, dst, dst_kind, src, role
+    FROM (
+        SELECT trace, dst, dst_kind, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role
+        FROM unnested
+    ) AS roles
+    WHERE role IN ('object', 'callable', 'op1', 'value')
 ),
 objects AS (
     SELECT trace, id FROM nodes WHERE kind = 'Obj'
@@ -41,8 +45,8 @@ labelled AS (
         -- What an object has starts at the object (the input); any other
         -- constraint starts at the node that requires it (the reader).
         (o.id IS NOT NULL AND i.dst_kind IN ('NewInit', 'SetAttr')) AS object_first
-    FROM inputs i
-    LEFT JOIN objects o ON o.trace = i.trace AND o.id = i.src
+    FROM objects o
+    RIGHT JOIN inputs i ON o.trace = i.trace AND o.id = i.src
 ),
 pairs AS (
     SELECT trace, kind,
