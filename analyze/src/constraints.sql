@@ -13,16 +13,18 @@
 --   HasItem             GetItem -> the container it indexes
 --   Arg2Content         Argument -> the value passed
 WITH unnested AS (
-    -- The inputs of the node kinds that have constraints, with the kind
-    -- of their node (read off the same row: no join).
-    SELECT trace, id AS dst, kind AS dst_kind, unnest(inputs) AS input
+    -- The inputs of the node kinds that have constraints, with their node
+    -- (the reader) read off the same row: no join for that end.
+    SELECT trace, id AS dst, kind AS dst_kind, name AS dst_name, type AS dst_type,
+        file AS dst_file, line AS dst_line, unnest(inputs) AS input
     FROM nodes
     WHERE kind IN ('NewInit', 'SetAttr', 'GetAttr', 'Dispatch', 'Call', 'GetItem', 'Argument')
 ),
 inputs AS (
-    SELECT trace, dst, dst_kind, src, role
+    SELECT *
     FROM (
-        SELECT trace, dst, dst_kind, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role
+        SELECT trace, dst, dst_kind, dst_name, dst_type, dst_file, dst_line,
+            input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role
         FROM unnested
     ) AS roles
     WHERE role IN ('object', 'callable', 'op1', 'value')
@@ -32,7 +34,7 @@ objects AS (
 ),
 labelled AS (
     -- Each input is one constraint or none.
-    SELECT i.trace, i.src AS src, i.dst,
+    SELECT i.*,
         CASE
             WHEN i.role = 'object' AND i.dst_kind = 'NewInit' AND o.id IS NOT NULL THEN 'HasInit'
             WHEN i.role = 'object' AND i.dst_kind = 'SetAttr' AND o.id IS NOT NULL THEN 'HasAttr'
@@ -47,20 +49,21 @@ labelled AS (
         (o.id IS NOT NULL AND i.dst_kind IN ('NewInit', 'SetAttr')) AS object_first
     FROM objects o
     RIGHT JOIN inputs i ON o.trace = i.trace AND o.id = i.src
-),
-pairs AS (
-    SELECT trace, kind,
-        CASE WHEN object_first THEN src ELSE dst END AS from_id,
-        CASE WHEN object_first THEN dst ELSE src END AS to_id
-    FROM labelled
-    WHERE kind IS NOT NULL
 )
 SELECT
-    p.trace, p.kind,
-    p.from_id, f.kind AS from_kind, f.name AS from_name, f.type AS from_type,
-    f.file AS from_file, f.line AS from_line,
-    p.to_id, t.kind AS to_kind, t.name AS to_name, t.type AS to_type,
-    t.file AS to_file, t.line AS to_line
-FROM pairs p
-JOIN nodes f ON f.trace = p.trace AND f.id = p.from_id
-JOIN nodes t ON t.trace = p.trace AND t.id = p.to_id
+    l.trace, l.kind,
+    CASE WHEN l.object_first THEN l.src ELSE l.dst END AS from_id,
+    CASE WHEN l.object_first THEN s.kind ELSE l.dst_kind END AS from_kind,
+    CASE WHEN l.object_first THEN s.name ELSE l.dst_name END AS from_name,
+    CASE WHEN l.object_first THEN s.type ELSE l.dst_type END AS from_type,
+    CASE WHEN l.object_first THEN s.file ELSE l.dst_file END AS from_file,
+    CASE WHEN l.object_first THEN s.line ELSE l.dst_line END AS from_line,
+    CASE WHEN l.object_first THEN l.dst ELSE l.src END AS to_id,
+    CASE WHEN l.object_first THEN l.dst_kind ELSE s.kind END AS to_kind,
+    CASE WHEN l.object_first THEN l.dst_name ELSE s.name END AS to_name,
+    CASE WHEN l.object_first THEN l.dst_type ELSE s.type END AS to_type,
+    CASE WHEN l.object_first THEN l.dst_file ELSE s.file END AS to_file,
+    CASE WHEN l.object_first THEN l.dst_line ELSE s.line END AS to_line
+FROM labelled l
+JOIN nodes s ON s.trace = l.trace AND s.id = l.src
+WHERE l.kind IS NOT NULL
