@@ -514,7 +514,7 @@ pub fn call_untraced(
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
-    let result = raw.call(callable)?;
+    let result = raw.call(callable, None)?;
     let (result, source) = source_of(result);
     inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let kind = if is_bound_method(callable) {
@@ -585,11 +585,18 @@ impl<'py> RawCall<'py> {
         (value, operand)
     }
 
-    /// Calls `callable` with the raw arguments, then hands changes the call
-    /// made to copies back to the user's containers.
-    fn call(&self, callable: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// Calls `callable` with the raw arguments (after `first`, a receiver,
+    /// when given), then hands changes the call made to copies back to the
+    /// user's containers.
+    fn call(
+        &self,
+        callable: &Bound<'py, PyAny>,
+        first: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = callable.py();
-        let result = callable.call(PyTuple::new(py, &self.args)?, Some(&self.kwargs));
+        let args: Vec<&Bound<'py, PyAny>> = first.into_iter().chain(&self.args).collect();
+        let args = PyTuple::new(py, args)?;
+        let result = callable.call(args, Some(&self.kwargs));
         for (original, copy) in &self.copies {
             flow::write_back(original, copy)?;
         }
@@ -759,11 +766,12 @@ impl TracedFunction {
             let site = CallSite::dispatch_on(&self.name, traced.get().node_id(py));
             return call_traced(py, site, function, Some(&receiver), &rest, kwargs);
         }
-        let touches_trace = touches_trace(&rest, kwargs);
-        if !touches_trace || self.raw_answer {
-            let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
-            let raw_kwargs = raw_keywords(py, kwargs)?;
-            return Ok(function.call(raw_args, raw_kwargs.as_ref())?.unbind());
+        if !touches_trace(&rest, kwargs) {
+            return Ok(function.call(args, kwargs)?.unbind());
+        }
+        if self.raw_answer {
+            let raw = RawCall::new(py, &rest, kwargs)?;
+            return Ok(raw.call(function, Some(&receiver))?.unbind());
         }
         let bound = bind_method(function, &receiver)?;
         call_untraced(py, &bound, None, &rest, kwargs)
@@ -931,8 +939,15 @@ impl TracedClass {
     /// so they run traced however they are reached: through an object,
     /// the class (`Base.__init__(self)`) or `super()`.
     #[new]
-    #[pyo3(signature = (class, *, raw_init = false))]
-    fn new(class: &Bound<'_, PyType>, raw_init: bool) -> PyResult<Self> {
+    fn new(class: &Bound<'_, PyType>) -> PyResult<Self> {
+        // A frozen dataclass's __init__ sets attributes with
+        // object.__setattr__, a builtin type's subclass's calls the
+        // builtin's: both refuse a proxy as `self`.
+        let frozen = class
+            .getattr(intern!(class.py(), "__dataclass_params__"))
+            .and_then(|params| params.getattr(intern!(class.py(), "frozen"))?.is_truthy())
+            .unwrap_or(false);
+        let raw_init = frozen || registry::derives_from_builtin(class);
         for (name, function) in registry::register_class(class)? {
             let name = name.cast_into::<PyString>()?;
             if raw_init && name.to_str()? == "__init__" {
@@ -1163,12 +1178,7 @@ fn untraced_init(
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
-    let mut raw_args = vec![object.clone()];
-    raw_args.extend(raw.args.iter().cloned());
-    let outcome = init.call(PyTuple::new(py, raw_args)?, Some(&raw.kwargs));
-    for (original, copy) in &raw.copies {
-        flow::write_back(original, copy)?;
-    }
+    let outcome = raw.call(init, Some(object));
     let summary = match &outcome {
         Ok(_) => Summary::of(object),
         Err(err) => Summary::raised(err, py),

@@ -6,7 +6,7 @@ use hltpy_schema::{InputKey, NodeInput, NodeKind, Role};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PySlice, PyTuple};
 
-use crate::proxy::{proxy_of, Flavor, Traced};
+use crate::proxy::{shared_proxy, without_identity, Flavor, Traced};
 use crate::recorder::{self, record, Node, NodeRef};
 use crate::values::{Summary, ValuesMode};
 
@@ -318,10 +318,14 @@ pub fn unwrap_deep<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Bound
 /// test with `is` (`None`, `True`, `False`, `...`, `NotImplemented`) stay
 /// raw.
 pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
+    // Numbers and strings first: the common case, and never singletons.
+    if without_identity(&value) {
+        return Ok(Py::new(py, Traced::new(value.unbind(), node, Flavor::Plain))?.into_any());
+    }
     if is_singleton(&value) {
         return Ok(value.unbind());
     }
-    Ok(proxy_of(py, value, node, Flavor::Plain)?
+    Ok(shared_proxy(py, value, node, Flavor::Plain)?
         .into_any()
         .unbind())
 }

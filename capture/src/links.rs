@@ -78,20 +78,20 @@ pub fn wrote(
         node,
         value: value.clone().unbind(),
     };
-    let mut written = Some(written);
-    let replaced = {
+    // Ok(what the slot held) for a known container, else the write back.
+    let outcome = {
         let mut guard = table();
-        let known = guard.as_mut().and_then(|t| t.containers.get_mut(&address));
-        known.map(|known| {
-            known
-                .slots
-                .insert(key, written.take().expect("not taken yet"))
-        })
+        match guard.as_mut().and_then(|t| t.containers.get_mut(&address)) {
+            Some(known) => Ok(known.slots.insert(key, written)),
+            None => Err(written),
+        }
     };
-    drop(replaced);
-    match written {
-        Some(written) => first_write(container, key, written),
-        None => Ok(()),
+    match outcome {
+        Ok(replaced) => {
+            drop(replaced);
+            Ok(())
+        }
+        Err(written) => first_write(container, key, written),
     }
 }
 

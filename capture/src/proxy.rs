@@ -72,7 +72,7 @@ fn identity_table() -> std::sync::MutexGuard<'static, Option<FxHashMap<usize, (u
 
 /// Values whose identity a program cannot rely on (equal immutable
 /// builtins may or may not be the same object): a proxy of each is fine.
-fn without_identity(value: &Bound<'_, PyAny>) -> bool {
+pub fn without_identity(value: &Bound<'_, PyAny>) -> bool {
     value.is_exact_instance_of::<PyFloat>()
         || value.is_exact_instance_of::<PyInt>()
         || value.is_exact_instance_of::<PyString>()
@@ -95,6 +95,16 @@ pub fn proxy_of<'py>(
     if without_identity(&value) {
         return Bound::new(py, Traced::new(value.unbind(), node, flavor));
     }
+    shared_proxy(py, value, node, flavor)
+}
+
+/// The one proxy of `value`, an object with an identity.
+pub fn shared_proxy<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    node: NodeRef,
+    flavor: Flavor,
+) -> PyResult<Bound<'py, Traced>> {
     let key = value.as_ptr() as usize;
     let entry = identity_table()
         .as_ref()
@@ -614,7 +624,6 @@ impl Traced {
         if !recording() {
             return wrap(py, attribute, NO_NODE);
         }
-        let attr_name = name.to_str()?;
         // A method of a traced class, bound to this object: calling it must
         // run the body with this proxy as `self`.
         let method = bound_traced_method(value, &attribute);
@@ -627,7 +636,7 @@ impl Traced {
         let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute);
-        let node = flow_record(py, NodeKind::GetAttr, Some(attr_name), &inputs, &summary)?;
+        let node = flow_record(py, NodeKind::GetAttr, Some(text), &inputs, &summary)?;
         match method {
             Some(function) => {
                 let flavor = Flavor::Method {

@@ -442,24 +442,10 @@ pub fn record_op(
         for (position, input) in inputs.iter().enumerate() {
             let src = match &input.operand {
                 Operand::Node(src) => *src,
-                Operand::Const(summary) => match recorder.same_const(&site, position, summary) {
-                    Some(id) => id,
-                    None => {
-                        let id = recorder.push(&site, None, NodeKind::Const, None, &[], summary);
-                        if listening {
-                            events.push(recorder.event(
-                                &site,
-                                id,
-                                NodeKind::Const,
-                                None,
-                                &[],
-                                summary,
-                            ));
-                        }
-                        recorder.remember_const(&site, position, summary, id & ID_MASK);
-                        id & ID_MASK
-                    }
-                },
+                Operand::Const(summary) => {
+                    let event = listening.then_some(&mut events);
+                    recorder.const_node(&site, position, summary, event)
+                }
             };
             links.push(NodeInput::keyed(input.role, input.key, src));
         }
@@ -584,33 +570,41 @@ impl Recorder {
         }
     }
 
-    /// The Const node already recorded for `value` at this place in this
-    /// call, if the last one there holds the same number.
-    fn same_const(&mut self, site: &Site, position: usize, value: &Summary<'_>) -> Option<u64> {
-        let key = value.const_value()?;
+    /// The Const node of operand `position` of the current operation:
+    /// the one already recorded at this place in this call when it holds
+    /// the same number, else a new one (with its event for `on_node`).
+    fn const_node(
+        &mut self,
+        site: &Site,
+        position: usize,
+        value: &Summary<'_>,
+        events: Option<&mut Vec<NodeEvent>>,
+    ) -> u64 {
         let place = (site.file, site.line, site.thread, position);
-        let last = self.consts.get(&place)?;
-        if last.frame != site.frame || last.value != key {
-            return None;
+        let number = value
+            .const_value()
+            .map(|number| (number, self.type_index(value)));
+        let last = self.consts.get(&place);
+        if let (Some(number), Some(last)) = (number, last) {
+            if last.frame == site.frame && (last.value, last.type_name) == number {
+                return last.id;
+            }
         }
-        let (wanted, id) = (last.type_name, last.id);
-        (self.type_index(value) == wanted).then_some(id)
-    }
-
-    fn remember_const(&mut self, site: &Site, position: usize, value: &Summary<'_>, id: u64) {
-        let Some(key) = value.const_value() else {
-            return;
-        };
-        let type_name = self.type_index(value);
-        self.consts.insert(
-            (site.file, site.line, site.thread, position),
-            LastConst {
-                frame: site.frame,
+        let id = self.push(site, None, NodeKind::Const, None, &[], value) & ID_MASK;
+        if let Some(events) = events {
+            events.push(self.event(site, id, NodeKind::Const, None, &[], value));
+        }
+        if let Some((value, type_name)) = number {
+            let frame = site.frame;
+            let last = LastConst {
+                frame,
                 type_name,
-                value: key,
+                value,
                 id,
-            },
-        );
+            };
+            self.consts.insert(place, last);
+        }
+        id
     }
 
     fn site(&mut self, py: Python<'_>) -> Site {

@@ -53,11 +53,6 @@ __all__ = [
 
 _traced_module_names: list[str] = []
 
-# Py_TPFLAGS_HEAPTYPE: set on classes defined in Python, not on builtin or
-# extension types, whose methods cannot run with a proxy as ``self``.
-_HEAPTYPE = 1 << 9
-
-
 def traced_modules() -> list[str]:
     """Names of the modules traced so far, in the order they were traced."""
     return list(_traced_module_names)
@@ -147,13 +142,7 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
             nested = _trace_class(member, module_name)
             if nested is not None:
                 setattr(cls, attr, nested)
-    # A frozen dataclass's __init__ sets attributes with object.__setattr__,
-    # and a builtin type's subclass's calls the builtin's __init__: both
-    # refuse a proxy as self, so __init__ runs on the raw object.
-    params = getattr(cls, "__dataclass_params__", None)
-    frozen = bool(getattr(params, "frozen", False))
-    builtin_based = any(base is not object and not base.__flags__ & _HEAPTYPE for base in cls.__mro__[1:])
-    traced = TracedClass(cls, raw_init=frozen or builtin_based)
+    traced = TracedClass(cls)
     _wrappers[cls] = traced
     return traced
 
