@@ -43,7 +43,7 @@ pub fn register_class<'py>(
 ) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
     insert(&TRACED_TYPES, class.as_any());
     // Earlier answers about subclasses may have changed.
-    *TYPE_ANSWERS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    TYPE_ANSWERS.clear();
     let namespace = class.getattr("__dict__")?;
     let items = namespace.call_method0("items")?;
     let mut methods = Vec::new();
@@ -93,26 +93,46 @@ pub fn traced_special<'py>(value: &Bound<'py, PyAny>, name: &str) -> Option<Boun
     traced_body(&class.getattr(name).ok()?)
 }
 
-/// Type address → (type, is it or does it inherit from a traced class?).
-/// Asked on every operation, so the answer is cached per type.
-type Answers = Mutex<Option<FxHashMap<usize, (Py<PyAny>, bool)>>>;
-static TYPE_ANSWERS: Answers = Mutex::new(None);
+/// Per-type answers, worked out once: type address → (type, answer). The
+/// type is kept alive, so its address is not reused. Asked on hot paths.
+pub struct TypeCache<T>(Mutex<Option<Answers<T>>>);
 
-/// The answer kept in `table` for `class`, worked out once.
-fn cached(table: &Answers, class: &Bound<'_, PyType>, work_out: impl FnOnce() -> bool) -> bool {
-    let key = class.as_ptr() as usize;
-    let mut answers = table.lock().unwrap_or_else(|p| p.into_inner());
-    let answers = answers.get_or_insert_with(FxHashMap::default);
-    if let Some((_, answer)) = answers.get(&key) {
-        return *answer;
+type Answers<T> = FxHashMap<usize, (Py<PyType>, T)>;
+
+impl<T: Clone> TypeCache<T> {
+    pub const fn new() -> Self {
+        TypeCache(Mutex::new(None))
     }
-    let answer = work_out();
-    answers.insert(key, (class.clone().into_any().unbind(), answer));
-    answer
+
+    /// The answer for `class`. `work_out` runs without the cache's lock
+    /// held: it may run Python code that asks the cache again.
+    pub fn get(&self, class: &Bound<'_, PyType>, work_out: impl FnOnce() -> T) -> T {
+        let key = class.as_ptr() as usize;
+        if let Some((_, answer)) = self.lock().as_ref().and_then(|t| t.get(&key)) {
+            return answer.clone();
+        }
+        let answer = work_out();
+        self.lock()
+            .get_or_insert_with(FxHashMap::default)
+            .insert(key, (class.clone().unbind(), answer.clone()));
+        answer
+    }
+
+    fn clear(&self) {
+        let old = self.lock().take();
+        drop(old);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Answers<T>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
+/// Is the type, or does it inherit from, a traced class?
+static TYPE_ANSWERS: TypeCache<bool> = TypeCache::new();
+
 pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
-    cached(&TYPE_ANSWERS, class, || {
+    TYPE_ANSWERS.get(class, || {
         let guard = TRACED_TYPES.lock().unwrap_or_else(|p| p.into_inner());
         // A subclass defined outside the traced modules still runs the
         // traced methods it inherits.
@@ -125,12 +145,12 @@ pub fn is_traced_type_or_subclass(class: &Bound<'_, PyType>) -> bool {
     })
 }
 
-/// Type address → (type, does it derive from a builtin type other than
-/// `object`?). Asked for each traced method call.
-static BUILTIN_BASED: Answers = Mutex::new(None);
+/// Does the type derive from a builtin type other than `object`? Asked
+/// for each traced method call.
+static BUILTIN_BASED: TypeCache<bool> = TypeCache::new();
 
 pub fn derives_from_builtin(class: &Bound<'_, PyType>) -> bool {
-    cached(&BUILTIN_BASED, class, || {
+    BUILTIN_BASED.get(class, || {
         let object = class.py().get_type::<pyo3::types::PyAny>();
         class.mro().iter().skip(1).any(|base| {
             let base = base.cast_into::<PyType>().expect("an MRO holds types");

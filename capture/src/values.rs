@@ -9,9 +9,9 @@ use pyo3::types::{
     PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
 };
 use pyo3::{ffi, intern};
-use rustc_hash::FxHashMap;
 
 use crate::recorder::{self, suspended};
+use crate::registry::TypeCache;
 
 /// Ints wider than this many bits are summarised instead of printed:
 /// printing is quadratic and CPython refuses very long ones.
@@ -355,28 +355,9 @@ enum ReprRule {
     Own,
 }
 
-/// Type address → (type, its rule). Asked for every object-valued node,
-/// so it is worked out once per type (a `__repr__` assigned to a class
-/// after its first value was recorded is not noticed).
-type ReprRules = std::sync::Mutex<Option<FxHashMap<usize, (Py<PyType>, ReprRule)>>>;
-static REPR_RULES: ReprRules = std::sync::Mutex::new(None);
-
-fn repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
-    let key = ty.as_ptr() as usize;
-    {
-        let rules = REPR_RULES.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, rule)) = rules.as_ref().and_then(|r| r.get(&key)) {
-            return rule.clone();
-        }
-    }
-    let rule = work_out_repr_rule(ty);
-    REPR_RULES
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(Default::default)
-        .insert(key, (ty.clone().unbind(), rule.clone()));
-    rule
-}
+/// How each type prints, asked for every object-valued node (a `__repr__`
+/// assigned to a class after its first value was recorded is not noticed).
+static REPR_RULES: TypeCache<ReprRule> = TypeCache::new();
 
 fn work_out_repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
     let py = ty.py();
@@ -412,7 +393,7 @@ fn work_out_repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
 /// their memory address; name them instead.
 fn address_free_repr(value: &Bound<'_, PyAny>) -> Option<String> {
     let ty = value.get_type();
-    match repr_rule(&ty) {
+    match REPR_RULES.get(&ty, || work_out_repr_rule(&ty)) {
         ReprRule::Default(text) => Some(text.to_string()),
         ReprRule::Own => None,
         ReprRule::Named => named_repr(value, &ty),
