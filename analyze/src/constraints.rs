@@ -58,3 +58,46 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     output::write(&batches, args.format, args.output.as_deref())?;
     Ok(ExitStatus::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use hltpy_schema::{column, NodeKind, Role};
+
+    use super::{KINDS, SQL};
+
+    /// The quoted words of the SQL (comments left out).
+    fn quoted() -> Vec<&'static str> {
+        SQL.lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .flat_map(|line| line.split('\'').skip(1).step_by(2))
+            .collect()
+    }
+
+    #[test]
+    fn the_sql_names_only_the_formats_kinds_and_roles_and_the_listed_constraints() {
+        let words = quoted();
+        let known = |w: &&str| {
+            [column::INPUT_SRC, column::INPUT_ROLE].contains(w)
+                || NodeKind::ALL.iter().any(|k| k.as_str() == *w)
+                || Role::ALL.iter().any(|r| r.as_str() == *w)
+                || KINDS.contains(w)
+        };
+        let unknown: Vec<_> = words.iter().filter(|w| !known(w)).collect();
+        assert!(
+            unknown.is_empty(),
+            "not a kind, role, input field or constraint: {unknown:?}"
+        );
+        // Every constraint kind the SQL can produce is listed, and back.
+        let produced: Vec<&str> = SQL
+            .split("THEN '")
+            .skip(1)
+            .map(|rest| rest.split('\'').next().unwrap())
+            .collect();
+        let mut listed = KINDS.to_vec();
+        let mut made = produced;
+        listed.sort();
+        made.sort();
+        made.dedup();
+        assert_eq!(made, listed);
+    }
+}
