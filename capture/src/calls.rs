@@ -1114,7 +1114,7 @@ impl TracedClass {
         name: &Bound<'_, PyString>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        self.class.bind(py).setattr(name, flow::raw(value))
+        self.class.bind(py).setattr(name, flow::storable(value)?)
     }
 
     fn __delattr__(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<()> {

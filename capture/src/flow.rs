@@ -121,6 +121,21 @@ fn unwrap_in_place_at<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<
     Ok(())
 }
 
+/// What storing `value` in the user's data stores: a proxy's value, a
+/// mutable container itself with its traced items made raw in place (an
+/// alias sees the same list), anything else in its raw form.
+pub fn storable<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let value = match value.cast::<Traced>() {
+        Ok(traced) => traced.get().value.bind(value.py()).clone(),
+        Err(_) => value.clone(),
+    };
+    if is_mutable_container(&value) {
+        unwrap_in_place(&value)?;
+        return Ok(value);
+    }
+    Ok(unwrap_deep(&value, 0).unwrap_or(value))
+}
+
 /// After an untraced call that was given `copy`, the raw copy of the
 /// user's list or dict `original` (which holds traced values): if the call
 /// changed the copy (`heapq.heappush(heap, x)`), the user's container gets

@@ -666,7 +666,7 @@ impl Traced {
         }
         let target = this.value.bind(py);
         if !recording() {
-            return target.setattr(name, flow::raw(value));
+            return target.setattr(name, flow::storable(value)?);
         }
         let (raw, operand) = flow::prepare_keeping(value);
         flow::unwrap_in_place(&raw)?;
@@ -753,7 +753,7 @@ impl Traced {
         }
         let container = this.value.bind(py);
         if !recording() {
-            return container.set_item(flow::raw(key), flow::raw(value));
+            return container.set_item(flow::raw(key), flow::storable(value)?);
         }
         let (raw_key, key_operand) = prepare(key);
         let (raw_value, value_operand) = flow::prepare_keeping(value);

@@ -125,3 +125,14 @@ def test_a_stored_list_is_the_callers_own_list_with_raw_values(captured):
     raw = hltpy.from_traced(holder)
     assert raw.items is items
     assert [type(i) for i in items] == [int, int]
+
+
+def test_a_class_variable_stores_the_users_own_list_with_raw_values(captured):
+    hltpy.trace_modules(["fidelity.holders"])
+    from fidelity import holders
+
+    with captured():
+        items = [hltpy.trace(1), 2]
+        holders.Holder.shared = items  # through the traced class's wrapper
+    assert holders.Holder.__wrapped__.shared is items
+    assert [type(i) for i in items] == [int, int]
