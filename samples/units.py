@@ -92,9 +92,16 @@ def fall_distance(g, t):
     return 0.5 * g * t**2
 
 
+def stopping_distance(velocity, reaction_time):
+    # A deliberate mistake, for `hltpy-analyze infer --dimension-attr unit`
+    # to find: adds a speed to a distance (the DSL lets it through).
+    return velocity + velocity * reaction_time
+
+
 def main():
     v = speed(metres(100.0), seconds(9.58))
     e = kinetic_energy(kilograms(94.0), v)
     g = metres(9.81) / seconds(1.0) ** 2
     d = fall_distance(g, seconds(2.0))
-    return [repr(v), repr(e), repr(d)]
+    s = stopping_distance(v, seconds(0.7))
+    return [repr(v), repr(e), repr(d), repr(s)]

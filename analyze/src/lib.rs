@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod functions;
+pub mod infer;
 pub mod output;
 pub mod progress;
 pub mod query;

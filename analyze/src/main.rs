@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{check, constraints, eval, expr, query, summary, tables};
+use hltpy_analyze::{check, constraints, eval, expr, infer, query, summary, tables};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -82,6 +82,25 @@ enum Command {
     ///   hltpy-analyze constraints samples/traces --kind HasAttr --format csv
     #[command(verbatim_doc_comment)]
     Constraints(constraints::Args),
+    /// Infer what traced code needed: per function and method, the types
+    /// each parameter was given and the call returned or yielded, with
+    /// how often, and what the body did with each parameter (attributes,
+    /// items, operators, methods, iteration, calls); per class, the
+    /// attributes its objects were given. Observations add up over all
+    /// traces (a batch run's directory). Also the tables `signatures` and
+    /// `requirements`.
+    ///
+    /// --stubs DIR writes one .pyi per traced module (a parameter given
+    /// disagreeing types and used only structurally gets a Protocol);
+    /// --dimension-attr ATTR reports dimension signatures and every `+`,
+    /// `-` or comparison of two dimensions (exit code 1 if one is found).
+    ///
+    /// Examples:
+    ///   hltpy-analyze infer samples/traces/addx.parquet
+    ///   hltpy-analyze infer traces/ --stubs stubs/
+    ///   hltpy-analyze infer samples/traces/units.parquet --dimension-attr unit
+    #[command(verbatim_doc_comment)]
+    Infer(infer::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -148,6 +167,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Expr(args) => expr::run(args, mode),
         Command::Eval(args) => eval::run(args, mode),
         Command::Constraints(args) => constraints::run(args, mode),
+        Command::Infer(args) => infer::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

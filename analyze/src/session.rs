@@ -24,7 +24,7 @@ use hltpy_schema::{segment_files, NodeKind, TraceError, TraceFile, TraceMetadata
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
 use crate::progress::CountingStore;
-use crate::tables::{EvalTable, CATALOG};
+use crate::tables::{eval_table, inference_tables, CATALOG};
 
 /// One trace: a file, or the segment files of one run.
 #[derive(Debug, Clone)]
@@ -312,10 +312,17 @@ impl Session {
         for (name, sql) in views() {
             session.create_view(name, &sql).await?;
         }
-        session
-            .ctx
-            .register_table("eval", Arc::new(EvalTable::new(&session.sources)))
-            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+        let (signatures, requirements) = inference_tables(&session.sources);
+        for (name, table) in [
+            ("eval", eval_table(&session.sources)),
+            ("signatures", signatures),
+            ("requirements", requirements),
+        ] {
+            session
+                .ctx
+                .register_table(name, Arc::new(table))
+                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
+        }
         session.register_traces_table()?;
         Ok(session)
     }

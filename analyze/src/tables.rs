@@ -17,7 +17,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome};
-use hltpy_graph::TraceFiles;
+use hltpy_graph::infer::Inference;
 
 use crate::session::TraceSource;
 
@@ -55,6 +55,14 @@ pub const CATALOG: &[TableDoc] = &[
         doc: "upstream constraints (HasInit, HasAttr, HasCallableMethod, IsCallableFunction, HasItem, Arg2Content): trace, kind, from_id and to_id with kind, name, type, file, line of both ends",
     },
     TableDoc {
+        name: "signatures",
+        doc: "inferred per traced function: function, kind, class, parameter (self, name, *args, **kwargs, return, yield, raise; a class's attributes with kind `attribute`), position, types, observed, defaulted, calls, traces (computed when named)",
+    },
+    TableDoc {
+        name: "requirements",
+        doc: "what each body needed of each parameter: function, parameter, need (attribute, method, item, operator, right_operand, iterated, called, set_attribute, set_item, del_item), name, operand_type, result_type, count, use (computed when named)",
+    },
+    TableDoc {
         name: "eval",
         doc: "re-evaluation of every node: trace, id, kind, status (input/matched/differed/opaque), recorded, recomputed, reason (computed when named)",
     },
@@ -69,20 +77,30 @@ pub fn help() -> String {
     text
 }
 
-/// The `eval` table: computed on first use, then kept for the session.
-#[derive(Debug)]
-pub struct EvalTable {
-    sources: Vec<(String, Vec<std::path::PathBuf>)>,
+/// A pass's output as a table: computed when a query first reads it,
+/// then kept for the session.
+pub struct LazyTable {
+    schema: SchemaRef,
+    compute: Box<dyn Fn() -> Result<RecordBatch> + Send + Sync>,
     computed: Mutex<Option<RecordBatch>>,
 }
 
-impl EvalTable {
-    pub fn new(sources: &[TraceSource]) -> EvalTable {
-        EvalTable {
-            sources: sources
-                .iter()
-                .map(|s| (s.name.clone(), s.files.clone()))
-                .collect(),
+impl std::fmt::Debug for LazyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTable")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyTable {
+    pub fn new(
+        schema: SchemaRef,
+        compute: impl Fn() -> Result<RecordBatch> + Send + Sync + 'static,
+    ) -> LazyTable {
+        LazyTable {
+            schema,
+            compute: Box::new(compute),
             computed: Mutex::new(None),
         }
     }
@@ -91,64 +109,20 @@ impl EvalTable {
         let mut computed = self
             .computed
             .lock()
-            .map_err(|_| DataFusionError::Internal("the eval table's lock was poisoned".into()))?;
+            .map_err(|_| DataFusionError::Internal("a pass table's lock was poisoned".into()))?;
         if let Some(batch) = &*computed {
             return Ok(batch.clone());
         }
-        let mut trace = StringBuilder::new();
-        let mut id = UInt64Builder::new();
-        let mut kind = StringBuilder::new();
-        let mut status = StringBuilder::new();
-        let mut recorded = StringBuilder::new();
-        let mut recomputed = StringBuilder::new();
-        let mut reason = StringBuilder::new();
-        for (name, files) in &self.sources {
-            let files = TraceFiles {
-                name: name.clone(),
-                files: files.clone(),
-            };
-            evaluate(&files, &[], None, |outcome: &NodeOutcome| {
-                trace.append_value(name);
-                id.append_value(outcome.node.id);
-                kind.append_value(outcome.node.kind.as_str());
-                status.append_value(outcome.status.as_str());
-                recorded.append_value(recorded_text(&outcome.node.recorded));
-                recomputed.append_value(outcome.value.bounded_repr(200));
-                reason.append_option(outcome.reason);
-            })
-            .map_err(|err| DataFusionError::External(Box::new(err)))?;
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(trace.finish()),
-            Arc::new(id.finish()),
-            Arc::new(kind.finish()),
-            Arc::new(status.finish()),
-            Arc::new(recorded.finish()),
-            Arc::new(recomputed.finish()),
-            Arc::new(reason.finish()),
-        ];
-        let batch = RecordBatch::try_new(eval_schema(), columns)?;
+        let batch = (self.compute)()?;
         *computed = Some(batch.clone());
         Ok(batch)
     }
 }
 
-fn eval_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("trace", DataType::Utf8, false),
-        Field::new("id", DataType::UInt64, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("status", DataType::Utf8, false),
-        Field::new("recorded", DataType::Utf8, false),
-        Field::new("recomputed", DataType::Utf8, false),
-        Field::new("reason", DataType::Utf8, true),
-    ]))
-}
-
 #[async_trait]
-impl TableProvider for EvalTable {
+impl TableProvider for LazyTable {
     fn schema(&self) -> SchemaRef {
-        eval_schema()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -167,4 +141,85 @@ impl TableProvider for EvalTable {
             MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?;
         Ok(plan)
     }
+}
+
+/// The `eval` table: every node of every trace re-evaluated.
+pub fn eval_table(sources: &[TraceSource]) -> LazyTable {
+    let traces = crate::infer::trace_files(sources);
+    LazyTable::new(eval_schema(), move || {
+        let mut trace = StringBuilder::new();
+        let mut id = UInt64Builder::new();
+        let mut kind = StringBuilder::new();
+        let mut status = StringBuilder::new();
+        let mut recorded = StringBuilder::new();
+        let mut recomputed = StringBuilder::new();
+        let mut reason = StringBuilder::new();
+        for files in &traces {
+            evaluate(files, &[], None, |outcome: &NodeOutcome| {
+                trace.append_value(&files.name);
+                id.append_value(outcome.node.id);
+                kind.append_value(outcome.node.kind.as_str());
+                status.append_value(outcome.status.as_str());
+                recorded.append_value(recorded_text(&outcome.node.recorded));
+                recomputed.append_value(outcome.value.bounded_repr(200));
+                reason.append_option(outcome.reason);
+            })
+            .map_err(|err| DataFusionError::External(Box::new(err)))?;
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(trace.finish()),
+            Arc::new(id.finish()),
+            Arc::new(kind.finish()),
+            Arc::new(status.finish()),
+            Arc::new(recorded.finish()),
+            Arc::new(recomputed.finish()),
+            Arc::new(reason.finish()),
+        ];
+        Ok(RecordBatch::try_new(eval_schema(), columns)?)
+    })
+}
+
+/// The `signatures` and `requirements` tables: one inference over every
+/// trace, run when the first of them is read.
+pub fn inference_tables(sources: &[TraceSource]) -> (LazyTable, LazyTable) {
+    let traces = crate::infer::trace_files(sources);
+    let shared: Mutex<Option<Arc<Inference>>> = Mutex::new(None);
+    let inference = Arc::new(move || -> Result<Arc<Inference>> {
+        let mut slot = shared
+            .lock()
+            .map_err(|_| DataFusionError::Internal("the inference's lock was poisoned".into()))?;
+        if let Some(done) = &*slot {
+            return Ok(done.clone());
+        }
+        let done = Arc::new(
+            crate::infer::infer_all(&traces, None)
+                .map_err(|err| DataFusionError::External(Box::new(err)))?,
+        );
+        *slot = Some(done.clone());
+        Ok(done)
+    });
+    let run = inference.clone();
+    let signatures = LazyTable::new(crate::infer::signatures_schema(), move || {
+        let inference: Arc<Inference> = run()?;
+        crate::infer::signatures_batch(&inference)
+            .map_err(|err| DataFusionError::External(Box::new(err)))
+    });
+    let requirements = LazyTable::new(crate::infer::requirements_schema(), move || {
+        let inference: Arc<Inference> = inference()?;
+        crate::infer::requirements_batch(&inference)
+            .map_err(|err| DataFusionError::External(Box::new(err)))
+    });
+    (signatures, requirements)
+}
+
+fn eval_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("trace", DataType::Utf8, false),
+        Field::new("id", DataType::UInt64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("recorded", DataType::Utf8, false),
+        Field::new("recomputed", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, true),
+    ]))
 }

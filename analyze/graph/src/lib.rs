@@ -15,10 +15,12 @@
 
 pub mod eval;
 pub mod graph;
+pub mod infer;
 pub mod interp;
 pub mod literal;
 pub mod python;
 pub mod stream;
+pub mod stubs;
 pub mod value;
 
 pub use graph::{ConeLoader, Decoder, Graph, GraphError, Input, Node, Recorded};
