@@ -4,5 +4,6 @@ mod cli;
 mod constraints;
 mod damaged;
 mod eval;
+mod infer;
 mod snapshots;
 mod support;

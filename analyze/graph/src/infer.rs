@@ -1280,3 +1280,62 @@ impl Interpreter for Infer<'_> {
         self.done(args, Self::through(args, Role::Source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unions_stay_small_and_readable() {
+        assert_eq!(union(["int", "float"]), "float");
+        assert_eq!(union(["bool", "int"]), "int");
+        assert_eq!(union(["NoneType", "str"]), "str | NoneType");
+        assert_eq!(union(["list[int]", "list[str]"]), "list");
+        assert_eq!(
+            union(["list[int]", "list[int]", "tuple"]),
+            "list[int] | tuple"
+        );
+        assert_eq!(
+            union(["a.A", "a.B", "a.C", "a.D", "a.E"])
+                .matches('|')
+                .count(),
+            4
+        );
+        assert_eq!(union(["a.A", "a.B", "a.C", "a.D", "a.E", "a.F"]), "Any");
+        let mut types = Types::default();
+        types.add(&Arc::from("int"), 2);
+        types.add(&Arc::from("float"), 1);
+        assert!(!types.disagree());
+        types.add(&Arc::from("str"), 1);
+        assert!(types.disagree());
+    }
+
+    #[test]
+    fn needs_read_as_the_code_that_made_them() {
+        let int: Arc<str> = Arc::from("int");
+        assert_eq!(
+            Need::Operator("__add__".into(), Some(int.clone())).describe("y"),
+            "y + int"
+        );
+        assert_eq!(
+            Need::Operator("__radd__".into(), Some(int.clone())).describe("y"),
+            "int + y"
+        );
+        assert_eq!(
+            Need::RightOperand("__mul__".into(), int.clone()).describe("k"),
+            "int * k"
+        );
+        assert_eq!(Need::Operator("__neg__".into(), None).describe("v"), "-v");
+        assert_eq!(
+            Need::Operator("__len__".into(), None).describe("xs"),
+            "len(xs)"
+        );
+        assert_eq!(
+            Need::Operator("__index__".into(), None).describe("i"),
+            "operator.index(i)"
+        );
+        assert_eq!(Need::Item(int).describe("xs"), "xs[int]");
+        assert_eq!(parameter_of("rest[0]"), ("rest", Star::Args));
+        assert_eq!(parameter_of("kw[extra]"), ("kw", Star::Kwargs));
+    }
+}

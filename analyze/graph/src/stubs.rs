@@ -38,6 +38,19 @@ const BUILTIN_TYPES: &[&str] = &[
     "Any",
 ];
 
+/// The `Any` arguments a bare generic builtin takes.
+fn generic_arguments(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "list" | "set" | "frozenset" | "type" | "enumerate" | "map" | "filter" | "reversed" => {
+            "[Any]"
+        }
+        "tuple" => "[Any, ...]",
+        "dict" => "[Any, Any]",
+        "zip" => "[Any]",
+        _ => return None,
+    })
+}
+
 /// The module a qualified name belongs to (the longest traced module
 /// that prefixes it; else its first component) and the rest.
 pub fn split_module<'q>(qualname: &'q str, modules: &[String]) -> (&'q str, &'q str) {
@@ -83,22 +96,29 @@ impl World<'_> {
     fn annotation(&self, ty: &str, module: &str, imports: &mut Imports) -> String {
         let mut out = String::new();
         let mut token = String::new();
-        let flush = |token: &mut String, out: &mut String, imports: &mut Imports| {
+        let mut flush = |token: &mut String, next: Option<char>, out: &mut String| {
             if token.is_empty() {
                 return;
             }
             out.push_str(&self.name(token, module, imports));
+            // A bare generic gets `Any` arguments (mypy --strict wants them).
+            if next != Some('[') {
+                if let Some(arguments) = generic_arguments(token) {
+                    imports.typing.insert("Any");
+                    out.push_str(arguments);
+                }
+            }
             token.clear();
         };
         for c in ty.chars() {
             if c.is_alphanumeric() || c == '_' || c == '.' {
                 token.push(c);
             } else {
-                flush(&mut token, &mut out, imports);
+                flush(&mut token, Some(c), &mut out);
                 out.push(c);
             }
         }
-        flush(&mut token, &mut out, imports);
+        flush(&mut token, None, &mut out);
         out
     }
 

@@ -1,0 +1,136 @@
+"""`hltpy-analyze infer --stubs`: stubs of real captures are Python that
+mypy accepts; a parameter used only structurally by two different classes
+gets a Protocol naming exactly what the body used; `--merge` keeps what a
+person wrote."""
+
+import ast
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+SAMPLES = [ROOT / "samples" / "traces" / f"{name}.parquet" for name in ("addx", "seed_graph", "units", "kernels")]
+
+SHAPES = '''
+class Point:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+
+class Box:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+        self.label = "box"
+
+
+def total(p):
+    return p.a + p.b[0]
+
+
+def main():
+    return [total(Point(1, [2, 3])), total(Box(4, (5,)))]
+'''
+
+
+def infer(*args, cwd=ROOT):
+    done = subprocess.run([ANALYZE, "infer", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    return done
+
+
+def mypy(paths):
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        cwd=paths[0].parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def capture_shapes(tmp_path):
+    (tmp_path / "shapes.py").write_text(SHAPES)
+    trace = tmp_path / "shapes.parquet"
+    program = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import hltpy
+        hltpy.trace_modules(["shapes"])
+        import shapes
+        with hltpy.capture({str(trace)!r}):
+            print(hltpy.from_traced(shapes.main()))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[3, 9]"
+    return trace
+
+
+def test_a_structural_parameter_gets_a_protocol_of_exactly_its_uses(tmp_path):
+    trace = capture_shapes(tmp_path)
+    stubs = tmp_path / "stubs"
+    infer(trace, "--stubs", stubs)
+    text = (stubs / "shapes.pyi").read_text()
+    tree = ast.parse(text)
+    protocols = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and any(ast.unparse(base) == "Protocol" for base in node.bases)
+    ]
+    assert [p.name for p in protocols] == ["_TotalP"], text
+    members = {ast.unparse(m.target): ast.unparse(m.annotation) for m in protocols[0].body}
+    # p.a and p.b, nothing else (not Box's label, which total never read).
+    assert members == {"a": "int", "b": "list[Any] | tuple[Any, ...]"}, text
+    assert "def total(p: _TotalP) -> int: ..." in text
+    mypy([stubs / "shapes.pyi"])
+
+
+def test_the_samples_stubs_parse_and_pass_mypy(tmp_path):
+    stubs = tmp_path / "stubs"
+    done = infer(*SAMPLES, "--stubs", stubs)
+    written = sorted(stubs.glob("*.pyi"))
+    assert [p.name for p in written] == ["addx.pyi", "kernels.pyi", "seed_graph.pyi", "units.pyi"], done.stdout
+    for path in written:
+        ast.parse(path.read_text(), filename=str(path))
+    mypy(written)
+    units = (stubs / "units.pyi").read_text()
+    assert "def speed(distance: Quantity, time: Quantity) -> Quantity: ..." in units
+
+
+def test_merge_keeps_what_a_person_wrote(tmp_path):
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "addx.pyi").write_text(
+        textwrap.dedent(
+            """
+            from numbers import Number
+
+            class AddX:
+                x: Number
+                def add_to(self, y: Number, z: int = ...) -> Number: ...
+                def describe(self) -> str: ...
+
+            def helper(q: str) -> str: ...
+            """
+        )
+    )
+    infer(SAMPLES[0], "--stubs", stubs, "--merge")
+    text = (stubs / "addx.pyi").read_text()
+    assert "from numbers import Number" in text
+    assert "    x: Number" in text
+    # The hand-written annotations win; the ones left open are inferred.
+    assert "    def add_to(self, y: Number, z: int = ...) -> Number: ..." in text
+    assert "    def __init__(self, x: int) -> None: ..." in text
+    # What the traces never saw is kept as written.
+    assert "    def describe(self) -> str: ..." in text
+    assert "def helper(q: str) -> str: ..." in text
+    assert "def plus2(v: int) -> int: ..." in text
+    ast.parse(text)
+    mypy([stubs / "addx.pyi"])
