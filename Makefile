@@ -29,6 +29,11 @@ demo: build
 	$(ANALYZE) eval $(DEMO_TRACES)
 	$(ANALYZE) eval $(DEMO_TRACES)/addx.parquet --set add_to.y=6
 	$(ANALYZE) query "SELECT kind, from_kind, from_name, to_kind, to_name FROM constraints WHERE from_id <= 14 ORDER BY from_id, kind" $(DEMO_TRACES)/addx.parquet
+	$(ANALYZE) infer $(DEMO_TRACES)/addx.parquet --stubs $(DEMO_TRACES)/stubs
+	cat $(DEMO_TRACES)/stubs/addx.pyi
+	# the units sample's deliberate mistake is a finding: exit code 1
+	$(ANALYZE) infer $(DEMO_TRACES)/units.parquet --dimension-attr unit > $(DEMO_TRACES)/units-infer.txt; test $$? -eq 1
+	sed -n '/^dimensions/,$$p' $(DEMO_TRACES)/units-infer.txt
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build

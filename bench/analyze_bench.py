@@ -177,6 +177,41 @@ def main():
         a, d = statistics.median(ours), statistics.median(theirs)
         print(f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} |",
               flush=True)
+    passes(args, path)
+
+
+def passes(args, path):
+    """Passes with no SQL counterpart: time, peak memory and speed of `infer`
+    over the synthetic trace, over one a tenth its size (memory should not
+    grow with nodes), and over a directory of 100 sample traces."""
+    smaller = synthetic_trace(args.nodes // 10)
+    many = OUT / "hundred-traces"
+    samples = sorted((ROOT / "samples" / "traces").glob("*.parquet"))
+    if not many.exists():
+        many.mkdir(parents=True)
+        for i in range(100):
+            source = samples[i % len(samples)]
+            (many / f"{i:03d}-{source.name}").write_bytes(source.read_bytes())
+    print()
+    print("| pass | input | nodes | s | nodes/s | peak MiB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    import pyarrow.parquet as pq
+
+    for label, target in [
+        ("infer", smaller),
+        ("infer", path),
+        ("infer", many),
+    ]:
+        files = sorted(target.glob("*.parquet")) if target.is_dir() else [target]
+        nodes = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        times, memory = [], 0.0
+        for _ in range(args.repeat):
+            seconds, peak, _ = measure([args.analyze, label, str(target)])
+            times.append(seconds)
+            memory = max(memory, peak)
+        t = statistics.median(times)
+        name = f"{target.name} ({len(files)} traces)" if target.is_dir() else target.name
+        print(f"| {label} | {name} | {nodes:,} | {t:.2f} | {nodes / t:,.0f} | {memory:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -279,12 +279,15 @@ fn render_dimensions(out: &mut String, inference: &Inference, attr: &str) {
                 false => format!("{}: {}", param_label(p), dimensions_text(&p.dimensions)),
             })
             .collect();
+        let returns = match function.kind {
+            FunctionKind::Init => String::new(),
+            _ => format!(" -> {}", dimensions_text(&function.return_dimensions)),
+        };
         let _ = writeln!(
             out,
-            "  {}({}) -> {}",
+            "  {}({}){returns}",
             function.qualname,
-            params.join(", "),
-            dimensions_text(&function.return_dimensions)
+            params.join(", ")
         );
     }
     let _ = writeln!(
