@@ -65,7 +65,7 @@ CASES = {
     "constraints, counted by kind": (
         ["query", "SELECT kind, count(*) AS n FROM constraints GROUP BY kind ORDER BY kind"],
         [
-            "CREATE OR REPLACE VIEW nodes AS SELECT 'trace' AS trace, * FROM read_parquet('{path}')",
+            "CREATE OR REPLACE VIEW nodes AS SELECT '{trace}' AS trace, * FROM read_parquet('{path}')",
             "CREATE VIEW edges AS SELECT trace, input.src AS src, input.role AS role, input.key AS key, dst "
             "FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)",
             f"SELECT kind, count(*) AS n FROM ({CONSTRAINTS_SQL}) GROUP BY kind ORDER BY kind",
@@ -104,7 +104,8 @@ con.execute("SET enable_progress_bar = false")
 con.execute(f"CREATE VIEW nodes AS SELECT * FROM read_parquet('{path}')")
 start = time.perf_counter()
 for sql in statements:
-    con.execute(sql.replace("{path}", path)).fetchall()
+    # {trace}: the trace's name as hltpy-analyze's `nodes` spells it (the path given).
+    con.execute(sql.replace("{path}", path).replace("{trace}", path)).fetchall()
 print(time.perf_counter() - start)
 """
 
