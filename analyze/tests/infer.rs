@@ -12,14 +12,17 @@ fn csv_rows(args: &[&str]) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn add_to_gets_the_seeds_stub() {
+fn the_samples_stubs_and_add_to_gets_the_seeds_stub() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let (code, stdout, stderr) = analyze(&["infer", "samples/traces/addx.parquet", "--stubs", out]);
+    let (code, stdout, stderr) = analyze(&["infer", "samples/traces", "--stubs", out]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("addx.pyi"), "{stdout}");
-    let stub = std::fs::read_to_string(dir.path().join("addx.pyi")).unwrap();
-    let class: Vec<&str> = stub
+    let stub = |module: &str| {
+        assert!(stdout.contains(&format!("{module}.pyi")), "{stdout}");
+        std::fs::read_to_string(dir.path().join(format!("{module}.pyi"))).unwrap()
+    };
+    let addx = stub("addx");
+    let class: Vec<&str> = addx
         .lines()
         .skip_while(|l| *l != "class AddX:")
         .take_while(|l| !l.is_empty())
@@ -33,7 +36,9 @@ fn add_to_gets_the_seeds_stub() {
             "    def add_to(self, y: int, z: int = ...) -> int: ...",
         ]
     );
-    insta::assert_snapshot!("stub_addx", stub);
+    for module in ["addx", "kernels", "seed_graph", "units"] {
+        insta::assert_snapshot!(format!("stub_{module}"), stub(module));
+    }
 }
 
 #[test]

@@ -24,6 +24,7 @@ use crate::graph::{Node, Recorded};
 use crate::interp::{Args, IdMap, InterpretError, Interpreter};
 use crate::literal;
 use crate::stream::{RunError, TraceFiles};
+use crate::value::Value;
 
 /// Observed types (as the trace names them, containers with their element
 /// types: `list[int]`) and how often each was seen.
@@ -136,6 +137,41 @@ pub fn union<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
         return "Any".into();
     }
     kept.join(" | ")
+}
+
+/// The type of a value read back from a repr, with its elements' types:
+/// `list[int]`, `dict[str, float]`, `tuple[int, str]` (an empty container
+/// says nothing about its elements: bare).
+fn literal_type(value: &Value) -> String {
+    let members = |items: &mut dyn Iterator<Item = &Value>| {
+        let types: Vec<String> = items.map(literal_type).collect();
+        union(types.iter().map(String::as_str))
+    };
+    match value {
+        Value::List(items) if !items.borrow().is_empty() => {
+            format!("list[{}]", members(&mut items.borrow().iter()))
+        }
+        Value::Set(items) if !items.is_empty() => format!("set[{}]", members(&mut items.iter())),
+        Value::FrozenSet(items) if !items.is_empty() => {
+            format!("frozenset[{}]", members(&mut items.iter()))
+        }
+        Value::Tuple(items) if !items.is_empty() && items.len() <= 6 => {
+            let types: Vec<String> = items.iter().map(literal_type).collect();
+            format!("tuple[{}]", types.join(", "))
+        }
+        Value::Tuple(items) if !items.is_empty() => {
+            format!("tuple[{}, ...]", members(&mut items.iter()))
+        }
+        Value::Dict(items) if !items.borrow().is_empty() => {
+            let items = items.borrow();
+            format!(
+                "dict[{}, {}]",
+                members(&mut items.iter().map(|(k, _)| k)),
+                members(&mut items.iter().map(|(_, v)| v))
+            )
+        }
+        other => other.type_name().to_string(),
+    }
 }
 
 /// What a body did with a value it was given.
@@ -712,7 +748,16 @@ impl<'a> Infer<'a> {
         let node = args.node;
         let own = node.type_name.clone();
         if node.kind != NodeKind::Deep {
-            return own;
+            // A container the program made itself was recorded as a repr:
+            // its elements' types come from reading it back.
+            return match (own.as_deref(), &node.recorded) {
+                (Some("list" | "tuple" | "dict" | "set" | "frozenset"), Recorded::Repr(text)) => {
+                    literal::parse(text)
+                        .map(|value| Arc::from(literal_type(&value)))
+                        .or(own)
+                }
+                _ => own,
+            };
         }
         let base = own.as_deref()?;
         let items: Vec<(&Option<Arc<str>>, Option<&Seen>)> = node
