@@ -31,9 +31,10 @@ class UnitChecker:
         if unit is not None:
             self.units[node.id] = hltpy.from_traced(unit)
         if node.kind == "Dispatch" and node.name in ("__add__", "__sub__"):
-            inputs = {(role, key): src for role, key, src in node.inputs}
-            left = self.units.get(inputs.get(("self", None)))
-            right = self.units.get(inputs.get(("arg", "0")))
+            # The receiver by its role (its key names the method that ran),
+            # the other operand by its position.
+            left = self.units.get(next((src for role, _, src in node.inputs if role == "self"), None))
+            right = self.units.get(next((src for role, key, src in node.inputs if (role, key) == ("arg", "0")), None))
             if left is not None and right is not None and left != right:
                 verb = "add" if node.name == "__add__" else "subtract"
                 raise UnitMismatch(f"line {node.line}: cannot {verb} {left!r} and {right!r}")

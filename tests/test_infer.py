@@ -53,28 +53,50 @@ def mypy(paths):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def capture_shapes(tmp_path):
-    (tmp_path / "shapes.py").write_text(SHAPES)
-    trace = tmp_path / "shapes.parquet"
+HIERARCHY = '''
+class Shape:
+    def __init__(self, size):
+        self.size = size
+
+    def area(self):
+        return self.size * self.size
+
+    def describe(self, unit):
+        return unit + str(self.area())
+
+
+class Circle(Shape):
+    def area(self):
+        return 3 * super().area()
+
+
+def main():
+    return [Circle(2).describe("m2 "), Shape(1.5).area()]
+'''
+
+
+def capture(tmp_path, name, source, expected):
+    (tmp_path / f"{name}.py").write_text(source)
+    trace = tmp_path / f"{name}.parquet"
     program = textwrap.dedent(
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
         import hltpy
-        hltpy.trace_modules(["shapes"])
-        import shapes
+        hltpy.trace_modules([{name!r}])
+        import {name}
         with hltpy.capture({str(trace)!r}):
-            print(hltpy.from_traced(shapes.main()))
+            print(hltpy.from_traced({name}.main()))
         """
     )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[3, 9]"
+    assert done.stdout.strip() == expected
     return trace
 
 
 def test_a_structural_parameter_gets_a_protocol_of_exactly_its_uses(tmp_path):
-    trace = capture_shapes(tmp_path)
+    trace = capture(tmp_path, "shapes", SHAPES, "[3, 9]")
     stubs = tmp_path / "stubs"
     infer(trace, "--stubs", stubs)
     text = (stubs / "shapes.pyi").read_text()
@@ -90,6 +112,23 @@ def test_a_structural_parameter_gets_a_protocol_of_exactly_its_uses(tmp_path):
     assert members == {"a": "int", "b": "list[int] | tuple[int]"}, text
     assert "def total(p: _TotalP) -> int: ..." in text
     mypy([stubs / "shapes.pyi"])
+
+
+def test_methods_are_filed_under_the_class_that_defined_them(tmp_path):
+    trace = capture(tmp_path, "hierarchy", HIERARCHY, "['m2 12', 2.25]")
+    stubs = tmp_path / "stubs"
+    infer(trace, "--stubs", stubs)
+    tree = ast.parse((stubs / "hierarchy.pyi").read_text())
+    methods = {
+        node.name: {ast.unparse(m).split(":")[0].removeprefix("def ") for m in node.body}
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+    }
+    # describe and Shape.area ran on a Circle too (inherited, super()):
+    # still Shape's; Circle has only what it defines (and its constructor).
+    assert methods["Shape"] == {"size", "__init__(self, size", "area(self) -> float", "describe(self, unit"}
+    assert methods["Circle"] == {"size", "__init__(self, size", "area(self) -> int"}
+    mypy([stubs / "hierarchy.pyi"])
 
 
 def test_the_samples_stubs_parse_and_pass_mypy(tmp_path):

@@ -423,6 +423,12 @@ impl Session {
         if !reading {
             return AnalyzeError::Query(format!("query failed: {message}"));
         }
+        // A decoder that panicked on damaged bytes inside one of the
+        // engine's tasks: say what failed, not how the task ended.
+        let message = match message.split_once("panicked with message ") {
+            Some((_, detail)) => format!("the Parquet decoder failed: {detail}"),
+            None => message,
+        };
         let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
         let which = match names.as_slice() {
             [one] => one.to_string(),

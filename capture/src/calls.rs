@@ -83,6 +83,10 @@ struct Signature {
     varargs: Option<String>,
     varkw: Option<String>,
     generator: bool,
+    /// `module.qualname` of the function (`shapes.Base.area`): the key of
+    /// a Dispatch's callable or self input, saying which class defined
+    /// the method that ran.
+    qualname: String,
 }
 
 /// Code object address → (code, signature); the code is kept alive so the
@@ -126,6 +130,14 @@ fn signature_of(function: &Bound<'_, PyAny>) -> PyResult<Arc<Signature>> {
         varargs,
         varkw,
         generator: flags & CO_GENERATOR != 0,
+        qualname: format!(
+            "{}.{}",
+            function
+                .getattr(intern!(py, "__module__"))
+                .and_then(|m| m.extract::<String>())
+                .unwrap_or_else(|_| "?".into()),
+            code.getattr("co_qualname")?.extract::<String>()?
+        ),
     });
     cache.insert(key, (code.unbind(), signature.clone()));
     Ok(signature)
@@ -414,12 +426,17 @@ fn invoke<'py>(
     }
     let call_args = PyTuple::new(py, positional)?;
     let outcome = recorder::in_frame(call_id, || function.call(&call_args, keywords.as_ref()));
+    let head_key = if site.kind == NodeKind::Dispatch {
+        InputKey::Name(&signature.qualname)
+    } else {
+        InputKey::None
+    };
     let mut inputs: Vec<OpInput<'_, '_>> = site
         .head
         .iter()
         .map(|(role, src)| OpInput {
             role: *role,
-            key: InputKey::None,
+            key: head_key,
             operand: Operand::Node(*src),
         })
         .collect();

@@ -9,8 +9,8 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 pub const FORMAT_NAME: &str = "hltpy-trace";
 /// Readers refuse files whose major version is larger than theirs.
 pub const FORMAT_VERSION_MAJOR: u32 = 1;
-/// Minor versions only add optional columns, kinds or roles; readers accept any.
-pub const FORMAT_VERSION_MINOR: u32 = 1;
+/// Minor versions only add optional columns, kinds, roles or keys; readers accept any.
+pub const FORMAT_VERSION_MINOR: u32 = 2;
 
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {

@@ -931,11 +931,15 @@ impl<'a> Infer<'a> {
         qualname: &str,
         kind: FunctionKind,
         owner: Option<&str>,
-        receiver: Option<u64>,
+        receiver: Option<(u64, Option<Arc<str>>)>,
         result: Option<&Seen>,
     ) -> Vec<(u64, usize)> {
         let node = args.node;
         let trace = self.trace.clone();
+        let (receiver, receiver_type) = match receiver {
+            Some((id, ty)) => (Some(id), ty),
+            None => (None, None),
+        };
         let receiver_seen = receiver.and_then(|id| {
             node.inputs
                 .iter()
@@ -947,7 +951,7 @@ impl<'a> Infer<'a> {
         function.traces.insert(trace);
         let receiver_type = receiver_seen
             .and_then(|seen| seen.ty.clone())
-            .or_else(|| owner.map(Arc::from));
+            .or(receiver_type);
         let receiver_dimension = receiver_seen
             .or_else(|| args.get(Role::Callable))
             .and_then(|seen| seen.dimension.as_ref())
@@ -1218,7 +1222,7 @@ impl Interpreter for Infer<'_> {
             &qualname,
             FunctionKind::Init,
             Some(&class),
-            receiver,
+            receiver.map(|id| (id, Some(class.clone()))),
             None,
         );
         self.settle_body(node.id, &qualname, receiver, &positions);
@@ -1248,7 +1252,19 @@ impl Interpreter for Infer<'_> {
     fn dispatch(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
         self.check_dimensions(args);
         let node = args.node;
-        let (receiver, owner) = match node.input(Role::SelfValue) {
+        // Since format 1.2 the callable or self input's key names the
+        // function that ran: its class defined the method (a base of the
+        // receiver's class, for an inherited method or `super().f()`).
+        let defined_by = node
+            .inputs
+            .iter()
+            .find(|i| matches!(i.role, Role::Callable | Role::SelfValue))
+            .and_then(|i| i.key.as_deref())
+            .and_then(|qualname| qualname.rsplit_once('.'))
+            .map(|(class, _)| Arc::from(class));
+        // The receiver and its class: the `self` input, or the object the
+        // callable (a GetAttr `x.f`) was looked up on.
+        let (receiver, receiver_type) = match node.input(Role::SelfValue) {
             Some(id) => (
                 Some(id),
                 args.get(Role::SelfValue).and_then(|s| s.ty.clone()),
@@ -1263,7 +1279,9 @@ impl Interpreter for Infer<'_> {
                 (receiver, owner)
             }
         };
-        let owner = owner.unwrap_or_else(|| Arc::from("?"));
+        let owner = defined_by
+            .or_else(|| receiver_type.clone())
+            .unwrap_or_else(|| Arc::from("?"));
         let qualname = format!("{owner}.{}", node.name());
         let result = args.get(Role::Return);
         let positions = self.settle_call(
@@ -1271,7 +1289,7 @@ impl Interpreter for Infer<'_> {
             &qualname,
             FunctionKind::Method,
             Some(&owner),
-            receiver,
+            receiver.map(|id| (id, receiver_type)),
             result,
         );
         self.settle_body(node.id, &qualname, receiver, &positions);
