@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
@@ -17,7 +18,7 @@ use hltpy_graph::TraceFiles;
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::progress::ProgressMode;
+use crate::progress::{Progress, ProgressMode, Unit};
 use crate::session::{self, TraceSource};
 
 /// Infer the types and structure traced code needed, and write stubs.
@@ -53,20 +54,22 @@ pub fn trace_files(sources: &[TraceSource]) -> Vec<TraceFiles> {
 }
 
 /// Runs inference over every trace.
+/// Runs inference over every trace; `visited` counts the nodes done.
 pub fn infer_all(
     traces: &[TraceFiles],
     dimension_attr: Option<&str>,
+    visited: &AtomicU64,
 ) -> Result<Inference, AnalyzeError> {
     let mut inference = Inference::new(dimension_attr);
     for trace in traces {
         inference
-            .add_trace(trace)
+            .add_trace(trace, visited)
             .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
     }
     Ok(inference)
 }
 
-pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     if let Some(attr) = &args.dimension_attr {
         if attr.is_empty() || !attr.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return Err(AnalyzeError::Usage(format!(
@@ -75,7 +78,20 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
         }
     }
     let sources = session::resolve(&args.traces)?;
-    let inference = infer_all(&trace_files(&sources), args.dimension_attr.as_deref())?;
+    let visited = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(
+        mode,
+        "inferring",
+        Unit::Rows,
+        sources.iter().map(|s| s.rows).sum(),
+        visited.clone(),
+    );
+    let inference = infer_all(
+        &trace_files(&sources),
+        args.dimension_attr.as_deref(),
+        &visited,
+    )?;
+    drop(progress);
     let mut text = render(&inference);
     if let Some(dir) = &args.stubs {
         let modules = traced_modules(&sources);

@@ -192,7 +192,7 @@ pub fn inference_tables(sources: &[TraceSource]) -> (LazyTable, LazyTable) {
             return Ok(done.clone());
         }
         let done = Arc::new(
-            crate::infer::infer_all(&traces, None)
+            crate::infer::infer_all(&traces, None, &std::sync::atomic::AtomicU64::new(0))
                 .map_err(|err| DataFusionError::External(Box::new(err)))?,
         );
         *slot = Some(done.clone());

@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hltpy_schema::{NodeKind, Role};
@@ -604,9 +605,14 @@ impl Inference {
 
     /// Runs the pass over one trace's files and adds what it saw; gives
     /// the most values held at once.
-    pub fn add_trace(&mut self, trace: &TraceFiles) -> Result<usize, RunError> {
+    /// `visited` counts the nodes as they go by (for a progress line).
+    pub fn add_trace(
+        &mut self,
+        trace: &TraceFiles,
+        visited: &AtomicU64,
+    ) -> Result<usize, RunError> {
         let uses = trace.count_uses()?;
-        let mut pass = Infer::new(self, &trace.name);
+        let mut pass = Infer::new(self, &trace.name, visited);
         trace.run(uses, &mut pass)
     }
 
@@ -702,6 +708,7 @@ type Pending = HashMap<(u64, Need), NeedFacts>;
 /// The inference pass over one trace.
 pub struct Infer<'a> {
     into: &'a mut Inference,
+    visited: &'a AtomicU64,
     trace: String,
     frames: IdMap<Pending>,
     dimension_attr: Option<Arc<str>>,
@@ -731,11 +738,12 @@ fn parameter_of(argument: &str) -> (&str, Star) {
 }
 
 impl<'a> Infer<'a> {
-    pub fn new(into: &'a mut Inference, trace: &str) -> Infer<'a> {
+    pub fn new(into: &'a mut Inference, trace: &str, visited: &'a AtomicU64) -> Infer<'a> {
         into.traces += 1;
         let dimension_attr = into.dimension_attr.as_deref().map(Arc::from);
         Infer {
             into,
+            visited,
             trace: trace.to_string(),
             frames: IdMap::default(),
             dimension_attr,
@@ -1089,6 +1097,7 @@ impl<'a> Infer<'a> {
 
     /// A node's value is known: record its uses of outside values.
     fn done(&mut self, args: &Args<Seen>, seen: Seen) -> Result<Seen, InterpretError> {
+        self.visited.fetch_add(1, Ordering::Relaxed);
         self.record_uses(args, &seen);
         Ok(seen)
     }
