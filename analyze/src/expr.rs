@@ -16,19 +16,19 @@ use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session};
 
 /// Python precedence levels, loosest first.
-const CMP: u8 = 4;
-const BOR: u8 = 5;
-const BXOR: u8 = 6;
-const BAND: u8 = 7;
-const SHIFT: u8 = 8;
-const ADD: u8 = 9;
-const MUL: u8 = 10;
-const UNARY: u8 = 11;
-const POW: u8 = 12;
-const ATOM: u8 = 13;
+pub(crate) const CMP: u8 = 4;
+pub(crate) const BOR: u8 = 5;
+pub(crate) const BXOR: u8 = 6;
+pub(crate) const BAND: u8 = 7;
+pub(crate) const SHIFT: u8 = 8;
+pub(crate) const ADD: u8 = 9;
+pub(crate) const MUL: u8 = 10;
+pub(crate) const UNARY: u8 = 11;
+pub(crate) const POW: u8 = 12;
+pub(crate) const ATOM: u8 = 13;
 
 /// A binary operator dunder: (symbol, precedence, reflected).
-fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
+pub(crate) fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
     let (base, reflected) = match name.strip_prefix("__r") {
         Some(rest) if binary(&format!("__{rest}")).is_some() => (format!("__{rest}"), true),
         _ => (name.to_string(), false),

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod constraints;
 pub mod error;
 pub mod eval;

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{check, constraints, eval, expr, infer, query, summary, tables};
+use hltpy_analyze::{check, compile, constraints, eval, expr, infer, query, summary, tables};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -101,6 +101,24 @@ enum Command {
     ///   hltpy-analyze infer samples/traces/units.parquet --dimension-attr unit
     #[command(verbatim_doc_comment)]
     Infer(infer::Args),
+    /// Turn a trace into a Python function of its inputs.
+    ///
+    /// One function per result (by default the run's final result): its
+    /// parameters are a top-level traced call's arguments (the recorded
+    /// values as defaults), its body the recorded computation as
+    /// straight-line Python — traced calls inlined, operators as
+    /// operators, objects made by calling their class, modules and
+    /// functions imported. It is specialised to the recorded path: a
+    /// comparison whose answer steered the run becomes a guard raising
+    /// hltpy.GuardFailed. --check runs it in CPython on the recorded inputs
+    /// (exit code 1 on a mismatch).
+    ///
+    /// Examples:
+    ///   hltpy-analyze compile samples/traces/addx.parquet
+    ///   hltpy-analyze compile trace.parquet --node 42 --name kernel -o kernel.py
+    ///   hltpy-analyze compile samples/traces/units.parquet --check
+    #[command(verbatim_doc_comment)]
+    Compile(compile::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -168,6 +186,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Eval(args) => eval::run(args, mode),
         Command::Constraints(args) => constraints::run(args, mode),
         Command::Infer(args) => infer::run(args, mode),
+        Command::Compile(args) => compile::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

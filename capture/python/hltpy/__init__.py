@@ -35,6 +35,7 @@ from ._hltpy import (
 __version__: str = _hltpy.__version__
 
 __all__ = [
+    "GuardFailed",
     "Node",
     "Processor",
     "Traced",
@@ -52,6 +53,14 @@ __all__ = [
 ]
 
 _traced_module_names: list[str] = []
+
+
+class GuardFailed(Exception):
+    """Raised by a function ``hltpy-analyze compile`` made from a trace when
+    its input takes another path than the recorded run: a comparison (or
+    conversion) the run's path depended on answers differently. The message
+    names the source line of that comparison."""
+
 
 def traced_modules() -> list[str]:
     """Names of the modules traced so far, in the order they were traced."""

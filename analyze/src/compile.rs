@@ -1,0 +1,1054 @@
+//! `compile`: a trace as a Python module — one function per requested
+//! result, whose parameters are the computation's inputs and whose body is
+//! the recorded computation as straight-line Python (traced calls inlined,
+//! operators as operators, objects of traced classes made by calling their
+//! class, untraced callables imported by module and name). The function is
+//! specialised to the path the run took: comparisons whose answer steered
+//! it become guards that raise `hltpy.GuardFailed` on another answer.
+//! `--check` runs it in CPython on the recorded inputs.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
+
+use hltpy_graph::eval::recorded_text;
+use hltpy_graph::{literal, Graph, Node, Recorded, Value};
+use hltpy_schema::{NodeKind, Role};
+
+use crate::cli::{self, ExitStatus};
+use crate::error::AnalyzeError;
+use crate::expr::{binary, final_node, ATOM, CMP, POW, UNARY};
+use crate::progress::ProgressMode;
+use crate::session::{sql_string, Session};
+
+/// Turn a trace into a Python function of its inputs.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The trace (one).
+    trace: String,
+    /// The result to compile (repeatable; default: the run's final result).
+    #[arg(long = "node", value_name = "ID")]
+    nodes: Vec<u64>,
+    /// The function's name (with one result; default `compiled`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the module here instead of standard output.
+    #[arg(short, long, value_name = "FILE.py")]
+    output: Option<String>,
+    /// Values that cannot be written as Python become parameters instead
+    /// of failing the compile.
+    #[arg(long)]
+    allow_constants: bool,
+    /// Run each function in CPython on the recorded inputs and compare with
+    /// the recorded result (exit code 1 on a mismatch).
+    #[arg(long)]
+    check: bool,
+    /// The Python that --check runs (default: the active virtualenv's,
+    /// else pythonX.Y of the trace's version, else python3).
+    #[arg(long, value_name = "PATH", requires = "check")]
+    python: Option<String>,
+}
+
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+    if args.name.is_some() && args.nodes.len() > 1 {
+        return Err(AnalyzeError::Usage(
+            "--name names one function; with several --node each is named compiled_<id>".into(),
+        ));
+    }
+    if let Some(name) = &args.name {
+        if !is_identifier(name) {
+            return Err(AnalyzeError::Usage(format!(
+                "--name {name:?} is not a Python identifier"
+            )));
+        }
+    }
+    let (module, checks, python, source_dirs) = cli::runtime()?.block_on(async {
+        let session = Session::open(std::slice::from_ref(&args.trace)).await?;
+        let _progress = cli::reading(mode, "compile", &session);
+        let [source] = session.sources.as_slice() else {
+            return Err(AnalyzeError::Usage(
+                "compile reads one trace; name one".into(),
+            ));
+        };
+        let roots = if args.nodes.is_empty() {
+            vec![final_node(&session, &source.name).await?.ok_or_else(|| {
+                AnalyzeError::Usage(format!(
+                    "{} has no top-level result to compile; pick a node with --node ID",
+                    source.name
+                ))
+            })?]
+        } else {
+            args.nodes.clone()
+        };
+        let batches = session
+            .collect(&format!(
+                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
+                 value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {}",
+                sql_string(&source.name)
+            ))
+            .await?;
+        let graph = Graph::from_batches(&batches)
+            .map_err(|err| AnalyzeError::Pass(format!("{}: {err}", source.name)))?;
+        let mut functions = Vec::new();
+        let mut checks = Vec::new();
+        let mut imports = BTreeSet::new();
+        let mut guards = false;
+        for root in &roots {
+            if !graph.contains(*root) {
+                return Err(AnalyzeError::Usage(format!(
+                    "node {root} is not in {}; its ids run from 0 to {}",
+                    source.name,
+                    source.rows.saturating_sub(1)
+                )));
+            }
+            let name = match (&args.name, roots.len()) {
+                (Some(name), _) => name.clone(),
+                (None, 1) => "compiled".to_string(),
+                (None, _) => format!("compiled_{root}"),
+            };
+            let function = Compiler::new(
+                &graph,
+                &source.metadata.traced_modules,
+                args.allow_constants,
+            )
+            .function(*root, &name)
+            .map_err(|message| {
+                AnalyzeError::Usage(format!(
+                    "{}: cannot compile node {root}: {message}",
+                    source.name
+                ))
+            })?;
+            imports.extend(function.imports.iter().cloned());
+            guards |= function.guards;
+            checks.push((name, function.expected.clone()));
+            functions.push(function.text);
+        }
+        let python = source.metadata.python_version.clone();
+        // Where the program's modules were: the directories of its files.
+        let source_dirs: BTreeSet<String> = graph
+            .nodes()
+            .iter()
+            .filter_map(|n| n.file.as_deref())
+            .filter_map(|f| std::path::Path::new(f).parent())
+            .map(|d| d.display().to_string())
+            .collect();
+        let mut module = format!(
+            "\"\"\"Compiled by hltpy-analyze from {} (node{} {}), recorded with Python {}.\n\n\
+             Specialised to the path the recorded run took: an input that would\n\
+             take another path raises hltpy.GuardFailed where the paths part.\n\"\"\"\n",
+            source.name,
+            if roots.len() == 1 { "" } else { "s" },
+            roots
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            python
+        );
+        if !imports.is_empty() {
+            module.push('\n');
+            for import in &imports {
+                let _ = writeln!(module, "import {import}");
+            }
+        }
+        if guards {
+            // hltpy's error when hltpy is installed; the same error otherwise,
+            // so the module runs on its own.
+            module.push_str(
+                "\ntry:\n    from hltpy import GuardFailed\nexcept ImportError:\n\n    \
+                 class GuardFailed(Exception):\n        \
+                 \"\"\"An input took another path than the recorded run.\"\"\"\n",
+            );
+        }
+        for function in functions {
+            let _ = write!(module, "\n\n{function}");
+        }
+        Ok((module, checks, python, source_dirs))
+    })?;
+    match &args.output {
+        Some(path) => std::fs::write(path, &module).map_err(|err| AnalyzeError::Output {
+            path: path.clone(),
+            detail: err.to_string(),
+        })?,
+        None if !args.check => cli::print(&module)?,
+        None => {}
+    }
+    if !args.check {
+        return Ok(ExitStatus::Success);
+    }
+    let failed = check(
+        &module,
+        &checks,
+        args.python.as_deref(),
+        &python,
+        &source_dirs,
+    )?;
+    Ok(ExitStatus::finding_if(failed))
+}
+
+fn is_identifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Runs each function with its defaults (the recorded inputs) in CPython
+/// and compares what it returns, printed as the trace prints values, with
+/// the recorded result. True when one differs.
+fn check(
+    module: &str,
+    checks: &[(String, String)],
+    chosen: Option<&str>,
+    python: &str,
+    source_dirs: &BTreeSet<String>,
+) -> Result<bool, AnalyzeError> {
+    let version: Vec<&str> = python.split('.').take(2).collect();
+    let preferred = format!("python{}", version.join("."));
+    let virtualenv = std::env::var("VIRTUAL_ENV")
+        .ok()
+        .map(|v| format!("{v}/bin/python"));
+    let candidates: Vec<String> = match chosen {
+        Some(path) => vec![path.to_string()],
+        None => virtualenv
+            .into_iter()
+            .chain([preferred.clone(), "python3".to_string()])
+            .collect(),
+    };
+    let interpreter = candidates
+        .iter()
+        .map(String::as_str)
+        .find(|candidate| {
+            std::process::Command::new(candidate)
+                .arg("-c")
+                .arg("pass")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .ok_or_else(|| {
+            AnalyzeError::Usage(format!(
+                "--check runs the module in CPython, and none of {} runs",
+                candidates.join(", ")
+            ))
+        })?;
+    let path = std::env::temp_dir().join(format!("hltpy-compiled-{}.py", std::process::id()));
+    std::fs::write(&path, module).map_err(|err| AnalyzeError::Output {
+        path: path.display().to_string(),
+        detail: err.to_string(),
+    })?;
+    // The traced modules import from where the program ran.
+    let mut search: Vec<String> = source_dirs.iter().cloned().collect();
+    search.extend(std::env::var("PYTHONPATH").ok().filter(|p| !p.is_empty()));
+    let outcome = run_checks(interpreter, &path, checks, &search.join(":"));
+    let _ = std::fs::remove_file(&path);
+    let (failed, report) = outcome?;
+    cli::print(&report)?;
+    Ok(failed)
+}
+
+fn run_checks(
+    interpreter: &str,
+    path: &std::path::Path,
+    checks: &[(String, String)],
+    python_path: &str,
+) -> Result<(bool, String), AnalyzeError> {
+    let mut failed = false;
+    let mut report = String::new();
+    for (name, expected) in checks {
+        let program = format!(
+            "import importlib.util, re, sys\n\
+             spec = importlib.util.spec_from_file_location('compiled_trace', {path:?})\n\
+             module = importlib.util.module_from_spec(spec)\n\
+             spec.loader.exec_module(module)\n\
+             result = repr(module.{name}())\n\
+             print(re.sub(r'<([\\w.]+) object at 0x[0-9a-fA-F]+>', r'<\\1 object>', result))\n",
+            path = path.display().to_string()
+        );
+        let output = std::process::Command::new(interpreter)
+            .env("PYTHONPATH", python_path)
+            .arg("-c")
+            .arg(&program)
+            .output()
+            .map_err(|err| AnalyzeError::Usage(format!("cannot run {interpreter}: {err}")))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let got = stdout.trim_end();
+        if !output.status.success() {
+            failed = true;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().last().unwrap_or("");
+            let _ = writeln!(report, "{name}: raised {last}");
+        } else if got == expected {
+            let _ = writeln!(report, "{name}: {got} (as recorded)");
+        } else {
+            failed = true;
+            let _ = writeln!(report, "{name}: {got}, recorded {expected}: MISMATCH");
+        }
+    }
+    Ok((failed, report))
+}
+
+/// Builtin functions a UCall may name without a callable input.
+const PYTHON_BUILTINS: &[&str] = &[
+    "abs",
+    "all",
+    "any",
+    "bin",
+    "bool",
+    "chr",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "hash",
+    "hex",
+    "int",
+    "isinstance",
+    "iter",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "oct",
+    "ord",
+    "pow",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "zip",
+];
+
+/// A compiled function: its text, the modules it imports, and the printed
+/// result the recording expects.
+struct Compiled {
+    text: String,
+    imports: BTreeSet<String>,
+    expected: String,
+    guards: bool,
+}
+
+/// Kinds whose node is a statement in its place (an effect, or a value
+/// that depends on state: iteration, a call of unknown code).
+fn has_effect(node: &Node) -> bool {
+    match node.kind {
+        NodeKind::SetAttr
+        | NodeKind::SetItem
+        | NodeKind::DelItem
+        | NodeKind::Iterator
+        | NodeKind::Iteration
+        | NodeKind::Generation
+        | NodeKind::UCall
+        | NodeKind::NewInit
+        | NodeKind::Call
+        | NodeKind::Dispatch => true,
+        NodeKind::UDispatch => node.input(Role::Callable).is_some(),
+        _ => false,
+    }
+}
+
+struct Compiler<'g> {
+    graph: &'g Graph,
+    /// The traced modules (to tell `pkg.mod` from `pkg.mod.Class`).
+    modules: &'g [String],
+    allow_constants: bool,
+    /// Row order of every node.
+    order: HashMap<u64, usize>,
+    /// What the function computes, in row order.
+    emitted: Vec<u64>,
+    names: HashMap<u64, String>,
+    /// Precedence of the expressions inlined in place of a name.
+    precedence: HashMap<u64, u8>,
+    params: Vec<(String, String)>,
+    imports: BTreeSet<String>,
+    lines: Vec<String>,
+    /// The precedence of the last expression built.
+    last_precedence: u8,
+    /// Does the function check the recorded path?
+    guards: bool,
+}
+
+impl<'g> Compiler<'g> {
+    fn new(graph: &'g Graph, modules: &'g [String], allow_constants: bool) -> Compiler<'g> {
+        let order = graph
+            .nodes()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id, i))
+            .collect();
+        Compiler {
+            graph,
+            modules,
+            allow_constants,
+            order,
+            emitted: Vec::new(),
+            names: HashMap::new(),
+            precedence: HashMap::new(),
+            params: Vec::new(),
+            imports: BTreeSet::new(),
+            lines: Vec::new(),
+            last_precedence: ATOM,
+            guards: false,
+        }
+    }
+
+    fn node(&self, id: u64) -> Result<&'g Node, String> {
+        self.graph
+            .get(id)
+            .ok_or_else(|| format!("node {id} is read but not in the trace"))
+    }
+
+    /// A traced call whose body is inlined: it returned a traced value.
+    fn inlined(node: &Node) -> bool {
+        matches!(node.kind, NodeKind::Call | NodeKind::Dispatch)
+            && node.input(Role::Return).is_some()
+    }
+
+    /// The nodes the function computes: the data cone of the root, with
+    /// the bodies of inlined calls and of generator steps.
+    fn collect(&mut self, root: u64) -> Result<(), String> {
+        let mut bodies: HashMap<u64, Vec<u64>> = HashMap::new();
+        for node in self.graph.nodes() {
+            if let Some(frame) = node.frame {
+                bodies.entry(frame).or_default().push(node.id);
+            }
+        }
+        // The compiled call's own Argument nodes are its parameters: what
+        // they were given is not part of the function.
+        let root_node = self.node(root)?;
+        let parameters: HashSet<u64> = if root_node.kind.is_traced_call() {
+            root_node
+                .inputs
+                .iter()
+                .filter(|i| i.role.is_argument())
+                .map(|i| i.src)
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        let mut seen = HashSet::new();
+        let mut work = vec![root];
+        while let Some(id) = work.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            if parameters.contains(&id) {
+                continue;
+            }
+            let node = self.node(id)?;
+            for input in &node.inputs {
+                if matches!(input.role, Role::Source | Role::Default) {
+                    continue;
+                }
+                // A NewInit's class and new object are the constructor call.
+                if node.kind == NodeKind::NewInit && input.role == Role::Object {
+                    continue;
+                }
+                work.push(input.src);
+            }
+            if Self::inlined(node) || node.kind == NodeKind::Generation {
+                work.extend(bodies.get(&id).into_iter().flatten());
+            }
+        }
+        let mut emitted: Vec<u64> = seen.into_iter().collect();
+        emitted.sort_by_key(|id| self.order.get(id).copied().unwrap_or(usize::MAX));
+        self.emitted = emitted;
+        Ok(())
+    }
+
+    fn function(mut self, root: u64, name: &str) -> Result<Compiled, String> {
+        self.collect(root)?;
+        let root_node = self.node(root)?;
+        // The parameters: the traced call's arguments, by name.
+        if root_node.kind.is_traced_call() {
+            for input in &root_node.inputs {
+                if input.role.is_argument() {
+                    let argument = self.node(input.src)?;
+                    let parameter = argument.name().to_string();
+                    if !is_identifier(&parameter) {
+                        return Err(format!(
+                            "its parameter {parameter:?} (a *args or **kwargs entry) cannot be a parameter yet"
+                        ));
+                    }
+                    let default = match self.default_of(input.src, 0) {
+                        Ok(default) => default,
+                        Err(_) if self.allow_constants => "None".into(),
+                        Err(why) => {
+                            return Err(format!(
+                                "parameter {parameter}'s recorded value cannot be written as a default: {why}; \
+                                 --allow-constants makes its default None"
+                            ))
+                        }
+                    };
+                    self.names.insert(input.src, parameter.clone());
+                    self.params.push((parameter, default));
+                }
+            }
+        }
+        let readers = self.readers();
+        // The node whose value the function returns.
+        let root = self.resolve(root);
+        let mutates = self.emitted.iter().any(|id| {
+            self.graph.get(*id).is_some_and(|n| {
+                has_effect(n)
+                    && !matches!(
+                        n.kind,
+                        NodeKind::Iterator | NodeKind::Iteration | NodeKind::NewInit
+                    )
+                    && !Self::inlined(n)
+            })
+        });
+        for id in self.emitted.clone() {
+            let node = self.node(id)?;
+            if self.names.contains_key(&id)
+                || node.kind.is_leaf()
+                || node.kind == NodeKind::Argument
+            {
+                continue;
+            }
+            if matches!(node.kind, NodeKind::Obj | NodeKind::Generator) {
+                continue;
+            }
+            // A method looked up is printed where it is called.
+            if node.kind == NodeKind::GetAttr
+                && matches!(
+                    node.type_name.as_deref(),
+                    Some("method" | "builtin_function_or_method" | "method-wrapper")
+                )
+            {
+                continue;
+            }
+            if Self::inlined(node) {
+                continue;
+            }
+            let count = readers.get(&id).copied().unwrap_or(0);
+            let guard = count == 0 && matches!(node.recorded, Recorded::Bool(_)) && id != root;
+            let expression = self.expression(node)?;
+            match node.kind {
+                NodeKind::SetAttr | NodeKind::SetItem | NodeKind::DelItem => {
+                    self.lines.push(expression);
+                    continue;
+                }
+                _ => {}
+            }
+            if guard {
+                let Recorded::Bool(expected) = node.recorded else {
+                    unreachable!("a guard is a recorded bool")
+                };
+                self.guards = true;
+                self.lines.push(format!(
+                    "if bool({expression}) is not {}:\n        raise GuardFailed({:?})",
+                    if expected { "True" } else { "False" },
+                    format!(
+                        "{} was {} when recorded; this input takes another path",
+                        node.location(),
+                        if expected { "True" } else { "False" }
+                    )
+                ));
+                continue;
+            }
+            if count == 0 && id != root && !has_effect(node) {
+                continue;
+            }
+            let pure_single = count == 1 && !has_effect(node) && !mutates;
+            if pure_single || (id == root && !has_effect(node)) {
+                self.precedence.insert(id, self.last_precedence);
+                self.names.insert(id, expression);
+                continue;
+            }
+            let variable = format!("t{}", self.lines.len() + 1);
+            if count == 0 && id != root {
+                self.lines.push(expression);
+            } else {
+                self.lines.push(format!("{variable} = {expression}"));
+                self.names.insert(id, variable);
+            }
+        }
+        let result = self.value(root)?;
+        let mut text = String::new();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(name, default)| format!("{name}={default}"))
+            .collect();
+        let _ = writeln!(text, "def {name}({}):", params.join(", "));
+        for line in &self.lines {
+            let _ = writeln!(text, "    {line}");
+        }
+        let _ = writeln!(text, "    return {result}");
+        let expected = recorded_text(&root_node.recorded);
+        Ok(Compiled {
+            text,
+            imports: self.imports,
+            expected,
+            guards: self.guards,
+        })
+    }
+
+    /// How many emitted nodes read each node (through Arguments).
+    fn readers(&self) -> HashMap<u64, usize> {
+        let mut readers: HashMap<u64, usize> = HashMap::new();
+        let emitted: HashSet<u64> = self.emitted.iter().copied().collect();
+        for id in &self.emitted {
+            let Some(node) = self.graph.get(*id) else {
+                continue;
+            };
+            // An inlined call reads nothing itself: its body did.
+            if node.kind == NodeKind::Argument || node.kind.is_leaf() || Self::inlined(node) {
+                continue;
+            }
+            for input in &node.inputs {
+                if input.role.is_provenance() {
+                    continue;
+                }
+                if node.kind == NodeKind::NewInit && input.role == Role::Object {
+                    continue;
+                }
+                let src = self.resolve(input.src);
+                if emitted.contains(&src) {
+                    *readers.entry(src).or_default() += 1;
+                }
+            }
+        }
+        readers
+    }
+
+    /// The node whose value `id` stands for: through parameters (an
+    /// Argument is what was passed), attribute writes and inlined calls
+    /// (their returned value), stopping at a node already named.
+    fn resolve(&self, mut id: u64) -> u64 {
+        for _ in 0..10_000 {
+            if self.names.contains_key(&id) {
+                return id;
+            }
+            let Some(node) = self.graph.get(id) else {
+                return id;
+            };
+            let next = match node.kind {
+                NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
+                NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => {
+                    node.input(Role::Return)
+                }
+                _ => None,
+            };
+            match next {
+                Some(next) => id = next,
+                None => return id,
+            }
+        }
+        id
+    }
+
+    /// The Python text of a node's value where it is read.
+    fn value(&mut self, id: u64) -> Result<String, String> {
+        let id = self.resolve(id);
+        if let Some(name) = self.names.get(&id) {
+            return Ok(name.clone());
+        }
+        let node = self.node(id)?;
+        match node.kind {
+            NodeKind::Argument | NodeKind::SetAttr => {
+                Err(format!("node {id} ({}) has no value input", node.kind))
+            }
+            NodeKind::Const => {
+                let text = self.literal(node)?;
+                // A list, dict or set the program made is one object that
+                // later writes change: bound to one name at its first use.
+                if matches!(
+                    node.type_name.as_deref(),
+                    Some("list" | "dict" | "set" | "bytearray")
+                ) {
+                    let variable = format!("t{}", self.lines.len() + 1);
+                    self.lines.push(format!("{variable} = {text}"));
+                    self.names.insert(id, variable.clone());
+                    return Ok(variable);
+                }
+                Ok(text)
+            }
+            NodeKind::Function | NodeKind::Class => Ok(self.reference(node.name())),
+            NodeKind::Obj => Err(format!(
+                "the object made at {} is used while its __init__ runs",
+                node.location()
+            )),
+            _ => Err(format!(
+                "node {id} ({} at {}) is read before it is computed",
+                node.kind,
+                node.location()
+            )),
+        }
+    }
+
+    /// A recorded input as a default value: a literal, a container of
+    /// defaults, or an object made by calling its class with defaults.
+    fn default_of(&mut self, id: u64, depth: usize) -> Result<String, String> {
+        let node = self.node(self.resolve(id))?;
+        if depth > 20 {
+            return Err("it is nested too deep".into());
+        }
+        match node.kind {
+            NodeKind::Const => {
+                let text = recorded_text(&node.recorded);
+                match literal::parse(&text) {
+                    Some(value) if plain(&value) => Ok(text),
+                    _ => Err(format!("node {} holds {text}", node.id)),
+                }
+            }
+            NodeKind::NewInit | NodeKind::Deep => {
+                let mut parts = Vec::new();
+                for input in &node.inputs {
+                    match input.role {
+                        Role::Arg | Role::Item => {
+                            parts.push(self.default_of(input.src, depth + 1)?)
+                        }
+                        Role::Kwarg => parts.push(format!(
+                            "{}={}",
+                            input.key.as_deref().unwrap_or(""),
+                            self.default_of(input.src, depth + 1)?
+                        )),
+                        _ => {}
+                    }
+                }
+                if node.kind == NodeKind::NewInit {
+                    let class = node
+                        .input(Role::Class)
+                        .ok_or("a NewInit without its class")?;
+                    let class = self.value(class)?;
+                    return Ok(format!("{class}({})", parts.join(", ")));
+                }
+                match node.type_name.as_deref() {
+                    Some("list") => Ok(format!("[{}]", parts.join(", "))),
+                    Some("tuple") if parts.len() == 1 => Ok(format!("({},)", parts[0])),
+                    Some("tuple") => Ok(format!("({})", parts.join(", "))),
+                    other => Err(format!("a {other:?} of traced values")),
+                }
+            }
+            other => Err(format!("node {} is a {other}", node.id)),
+        }
+    }
+
+    /// A node's value as an operand that binds at least as tightly as
+    /// `at_least` (parenthesised otherwise).
+    fn operand(&mut self, id: u64, at_least: u8) -> Result<String, String> {
+        let text = self.value(id)?;
+        let precedence = match self.precedence.get(&self.resolve(id)) {
+            Some(p) => *p,
+            None if text.starts_with('-') => UNARY,
+            None => ATOM,
+        };
+        Ok(if precedence < at_least {
+            format!("({text})")
+        } else {
+            text
+        })
+    }
+
+    /// `module.qualname` of a traced function or class, imported.
+    fn reference(&mut self, qualname: &str) -> String {
+        let (module, rest) = hltpy_graph::stubs::split_module(qualname, self.modules);
+        if module.is_empty() || rest.is_empty() {
+            // A module itself (`<module math>`).
+            self.imports.insert(qualname.to_string());
+        } else {
+            self.imports.insert(module.to_string());
+        }
+        qualname.to_string()
+    }
+
+    /// A recorded value as a Python literal (or a reference for modules,
+    /// functions and classes named by their repr).
+    fn literal(&mut self, node: &Node) -> Result<String, String> {
+        let text = recorded_text(&node.recorded);
+        match text.as_str() {
+            "inf" => return Ok("float('inf')".into()),
+            "-inf" => return Ok("-float('inf')".into()),
+            "nan" => return Ok("float('nan')".into()),
+            _ => {}
+        }
+        if let Some(inner) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+            for prefix in ["module ", "function ", "class "] {
+                if let Some(name) = inner.strip_prefix(prefix) {
+                    if name.split('.').all(is_identifier) {
+                        return Ok(self.reference(name));
+                    }
+                }
+            }
+            if let Some(name) = inner.strip_prefix("built-in function ") {
+                if is_identifier(name) {
+                    return Ok(name.to_string());
+                }
+            }
+        }
+        if matches!(node.recorded, Recorded::Absent)
+            || !literal::parse(&text).is_some_and(|v| plain(&v))
+        {
+            if self.allow_constants {
+                let name = format!("c{}", node.id);
+                self.params.push((name.clone(), "None".into()));
+                return Ok(name);
+            }
+            return Err(format!(
+                "node {} ({} at {}) holds {}, which is not a Python literal; \
+                 --allow-constants makes it a parameter",
+                node.id,
+                node.kind,
+                node.location(),
+                if text.is_empty() {
+                    "no recorded value".to_string()
+                } else {
+                    text
+                }
+            ));
+        }
+        Ok(text)
+    }
+
+    /// The call arguments of a node: positions, then keywords.
+    fn arguments(&mut self, node: &Node) -> Result<String, String> {
+        let mut positional: Vec<(u64, u64)> = Vec::new();
+        let mut keywords: Vec<(String, u64)> = Vec::new();
+        for input in &node.inputs {
+            match input.role {
+                Role::Arg => positional.push((
+                    input
+                        .key
+                        .as_deref()
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0),
+                    input.src,
+                )),
+                Role::Kwarg => {
+                    keywords.push((input.key.as_deref().unwrap_or("").to_string(), input.src))
+                }
+                _ => {}
+            }
+        }
+        positional.sort();
+        let mut parts = Vec::new();
+        for (_, src) in positional {
+            parts.push(self.value(src)?);
+        }
+        for (key, src) in keywords {
+            parts.push(format!("{key}={}", self.value(src)?));
+        }
+        Ok(parts.join(", "))
+    }
+
+    /// The expression (or, for a write, the statement) a node stands for.
+    fn expression(&mut self, node: &Node) -> Result<String, String> {
+        self.last_precedence = ATOM;
+        let input = |role: Role| {
+            node.input(role)
+                .ok_or_else(|| format!("node {} ({}) has no {role} input", node.id, node.kind))
+        };
+        Ok(match node.kind {
+            NodeKind::Deep => {
+                let mut items = Vec::new();
+                for item in node.inputs.iter().filter(|i| i.role == Role::Item) {
+                    let value = self.value(item.src)?;
+                    items.push((item.key.clone(), value));
+                }
+                match node.type_name.as_deref() {
+                    Some("list") => format!("[{}]", join_values(&items)),
+                    Some("tuple") if items.len() == 1 => format!("({},)", items[0].1),
+                    Some("tuple") => format!("({})", join_values(&items)),
+                    Some("set") => format!("{{{}}}", join_values(&items)),
+                    Some("frozenset") => format!("frozenset({{{}}})", join_values(&items)),
+                    Some("dict") => {
+                        let pairs: Vec<String> = items
+                            .iter()
+                            .map(|(k, v)| format!("{}: {v}", k.as_deref().unwrap_or("None")))
+                            .collect();
+                        format!("{{{}}}", pairs.join(", "))
+                    }
+                    Some("slice") => {
+                        let part = |name: &str| {
+                            items
+                                .iter()
+                                .find(|(k, _)| k.as_deref() == Some(name))
+                                .map_or("None".to_string(), |(_, v)| v.clone())
+                        };
+                        format!(
+                            "slice({}, {}, {})",
+                            part("start"),
+                            part("stop"),
+                            part("step")
+                        )
+                    }
+                    other => return Err(format!("a Deep {other:?} value cannot be rebuilt")),
+                }
+            }
+            NodeKind::GetAttr => format!(
+                "{}.{}",
+                self.operand(input(Role::Object)?, ATOM)?,
+                node.name()
+            ),
+            NodeKind::GetItem => format!(
+                "{}[{}]",
+                self.operand(input(Role::Op1)?, ATOM)?,
+                self.value(input(Role::Op2)?)?
+            ),
+            NodeKind::SetAttr => format!(
+                "{}.{} = {}",
+                self.operand(input(Role::Object)?, ATOM)?,
+                node.name(),
+                self.value(input(Role::Value)?)?
+            ),
+            NodeKind::SetItem => format!(
+                "{}[{}] = {}",
+                self.operand(input(Role::Op1)?, ATOM)?,
+                self.value(input(Role::Op2)?)?,
+                self.value(input(Role::Value)?)?
+            ),
+            NodeKind::DelItem => format!(
+                "del {}[{}]",
+                self.operand(input(Role::Op1)?, ATOM)?,
+                self.value(input(Role::Op2)?)?
+            ),
+            NodeKind::Iterator => format!("iter({})", self.value(input(Role::Iterable)?)?),
+            NodeKind::Iteration => format!("next({})", self.value(input(Role::Iterator)?)?),
+            NodeKind::Generation => match node.input(Role::Source) {
+                Some(source) => self.value(source)?,
+                // The generator yielded something computed from untraced
+                // values: the recorded value stands.
+                None => format!(
+                    "{}  # yielded by untraced code: the recorded value",
+                    self.literal(node)?
+                ),
+            },
+            NodeKind::NewInit => {
+                let class = self.value(input(Role::Class)?)?;
+                format!("{class}({})", self.arguments(node)?)
+            }
+            NodeKind::Call => {
+                let callable = self.value(input(Role::Callable)?)?;
+                format!("{callable}({})", self.arguments(node)?)
+            }
+            NodeKind::UCall => {
+                let callable = match node.input(Role::Callable) {
+                    Some(callable) => self.operand(callable, ATOM)?,
+                    // A callable given to trace_callables is not an input:
+                    // the node names it, which is enough for a builtin.
+                    None if PYTHON_BUILTINS.contains(&node.name()) => node.name().to_string(),
+                    None => {
+                        return Err(format!(
+                            "node {} (UCall {} at {}) calls a callable the trace does not                              locate (given to trace_callables, not reached through a traced value)",
+                            node.id,
+                            node.name(),
+                            node.location()
+                        ))
+                    }
+                };
+                format!("{callable}({})", self.arguments(node)?)
+            }
+            NodeKind::Dispatch | NodeKind::UDispatch => self.dispatch(node)?,
+            other => return Err(format!("a {other} node cannot be compiled here")),
+        })
+    }
+
+    /// A method call or an operator.
+    fn dispatch(&mut self, node: &Node) -> Result<String, String> {
+        let name = node.name();
+        if let Some(receiver) = node.input(Role::SelfValue) {
+            let arg0 = node
+                .inputs
+                .iter()
+                .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
+                .map(|i| i.src);
+            if let (Some((symbol, precedence, reflected)), Some(other)) = (binary(name), arg0) {
+                let (left, right) = if reflected {
+                    (other, receiver)
+                } else {
+                    (receiver, other)
+                };
+                // Left-associative, `**` right-associative, comparisons
+                // never chained (each is parenthesised inside another).
+                let (left_min, right_min) = match precedence {
+                    POW => (POW + 1, POW),
+                    CMP => (CMP + 1, CMP + 1),
+                    p => (p, p + 1),
+                };
+                let left = self.operand(left, left_min)?;
+                let right = self.operand(right, right_min)?;
+                self.last_precedence = precedence;
+                return Ok(format!("{left} {symbol} {right}"));
+            }
+            let this = self.operand(receiver, ATOM)?;
+            let unary = |f: &str| format!("{f}({this})");
+            if matches!(name, "__neg__" | "__pos__" | "__invert__") {
+                let this = self.operand(receiver, UNARY)?;
+                self.last_precedence = UNARY;
+                let symbol = match name {
+                    "__neg__" => "-",
+                    "__pos__" => "+",
+                    _ => "~",
+                };
+                return Ok(format!("{symbol}{this}"));
+            }
+            return Ok(match name {
+                "__abs__" => unary("abs"),
+                "__len__" => unary("len"),
+                "__bool__" => unary("bool"),
+                "__int__" => unary("int"),
+                "__float__" => unary("float"),
+                "__str__" => unary("str"),
+                "__repr__" => unary("repr"),
+                "__hash__" => unary("hash"),
+                "__round__" if arg0.is_none() => unary("round"),
+                "__index__" => {
+                    self.imports.insert("operator".into());
+                    unary("operator.index")
+                }
+                "__contains__" => {
+                    let item = self.operand(arg0.ok_or("`in` without an operand")?, CMP + 1)?;
+                    let container = self.operand(receiver, CMP + 1)?;
+                    self.last_precedence = CMP;
+                    format!("{item} in {container}")
+                }
+                _ => format!("{this}.{name}({})", self.arguments(node)?),
+            });
+        }
+        let callable = node
+            .input(Role::Callable)
+            .ok_or_else(|| format!("node {} ({name}) has neither self nor callable", node.id))?;
+        let method = self.node(callable)?;
+        let target = if method.kind == NodeKind::GetAttr {
+            let object = method
+                .input(Role::Object)
+                .ok_or("a method without its object")?;
+            format!("{}.{}", self.operand(object, ATOM)?, method.name())
+        } else {
+            self.value(callable)?
+        };
+        Ok(format!("{target}({})", self.arguments(node)?))
+    }
+}
+
+/// Is a value read back from a repr one Python can write as a literal
+/// (no `<mod.C object>`, module or builtin inside)?
+fn plain(value: &Value) -> bool {
+    match value {
+        Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            items.iter().all(plain)
+        }
+        Value::List(items) => items.borrow().iter().all(plain),
+        Value::Dict(items) => items.borrow().iter().all(|(k, v)| plain(k) && plain(v)),
+        Value::Opaque(_) | Value::Module(_) | Value::Builtin(_) | Value::Object(_) => false,
+        Value::View(..) | Value::Iter(_) | Value::Method(_) | Value::Raised(_) => false,
+        _ => true,
+    }
+}
+
+fn join_values(items: &[(Option<std::sync::Arc<str>>, String)]) -> String {
+    items
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
