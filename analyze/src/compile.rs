@@ -373,6 +373,8 @@ struct Compiler<'g> {
     last_precedence: u8,
     /// Does the function check the recorded path?
     guards: bool,
+    /// Names `t1`, `t2`, … given so far.
+    temporaries: usize,
 }
 
 impl<'g> Compiler<'g> {
@@ -396,6 +398,7 @@ impl<'g> Compiler<'g> {
             lines: Vec::new(),
             last_precedence: ATOM,
             guards: false,
+            temporaries: 0,
         }
     }
 
@@ -466,6 +469,7 @@ impl<'g> Compiler<'g> {
     fn function(mut self, root: u64, name: &str) -> Result<Compiled, String> {
         self.collect(root)?;
         let root_node = self.node(root)?;
+        let mut arguments: Vec<(u64, String, String)> = Vec::new();
         // The parameters: the traced call's arguments, by name.
         if root_node.kind.is_traced_call() {
             for input in &root_node.inputs {
@@ -488,11 +492,46 @@ impl<'g> Compiler<'g> {
                         }
                     };
                     self.names.insert(input.src, parameter.clone());
-                    self.params.push((parameter, default));
+                    arguments.push((input.src, parameter.clone(), default.clone()));
+                    // A list, dict, set or object is made afresh for each
+                    // call (a shared default would carry one call's writes
+                    // into the next).
+                    let immutable = literal::parse(&default).is_some_and(|v| {
+                        plain(&v) && !matches!(v, Value::List(_) | Value::Dict(_) | Value::Set(_))
+                    });
+                    if immutable || default == "None" {
+                        self.params.push((parameter, default));
+                    } else {
+                        self.lines.push(format!(
+                            "if {parameter} is None:\n        {parameter} = {default}"
+                        ));
+                        self.params.push((parameter, "None".into()));
+                    }
                 }
             }
         }
         let readers = self.readers();
+        // A parameter the traced computation never read may still have
+        // steered code the trace does not see (`range(steps)`): its
+        // recorded value is part of the path.
+        for (argument, parameter, default) in &arguments {
+            if readers.contains_key(argument) {
+                continue;
+            }
+            if literal::parse(default).is_some_and(|v| plain(&v)) {
+                self.guards = true;
+                self.lines.push(format!(
+                    "if {parameter} != {default}:\n        raise GuardFailed({:?})",
+                    format!(
+                        "{parameter} was {default} when recorded, and code the trace does not see may depend on it"
+                    )
+                ));
+            } else {
+                self.lines.push(format!(
+                    "# {parameter} is not read by the traced computation; code the trace does not see may depend on it"
+                ));
+            }
+        }
         // The node whose value the function returns.
         let root = self.resolve(root);
         let mutates = self.emitted.iter().any(|id| {
@@ -530,6 +569,9 @@ impl<'g> Compiler<'g> {
             }
             let count = readers.get(&id).copied().unwrap_or(0);
             let guard = count == 0 && matches!(node.recorded, Recorded::Bool(_)) && id != root;
+            if node.kind == NodeKind::Iterator {
+                self.iteration_guard(node)?;
+            }
             let expression = self.expression(node)?;
             match node.kind {
                 NodeKind::SetAttr | NodeKind::SetItem | NodeKind::DelItem => {
@@ -563,7 +605,7 @@ impl<'g> Compiler<'g> {
                 self.names.insert(id, expression);
                 continue;
             }
-            let variable = format!("t{}", self.lines.len() + 1);
+            let variable = self.fresh_name();
             if count == 0 && id != root {
                 self.lines.push(expression);
             } else {
@@ -590,6 +632,53 @@ impl<'g> Compiler<'g> {
             expected,
             guards: self.guards,
         })
+    }
+
+    /// Before `iter(x)`: the recorded run took some items from it. When
+    /// that was all of them (x's recorded value has that many), another
+    /// length takes another path: a guard; otherwise a comment says so.
+    fn iteration_guard(&mut self, iterator: &Node) -> Result<(), String> {
+        let Some(iterable) = iterator.input(Role::Iterable) else {
+            return Ok(());
+        };
+        let taken = self
+            .emitted
+            .iter()
+            .filter_map(|id| self.graph.get(*id))
+            .filter(|n| {
+                n.kind == NodeKind::Iteration && n.input(Role::Iterator) == Some(iterator.id)
+            })
+            .count();
+        let source = self.node(self.graph.through(iterable))?;
+        let length =
+            literal::parse(&recorded_text(&source.recorded)).and_then(|value| match value {
+                Value::List(items) => Some(items.borrow().len()),
+                Value::Dict(items) => Some(items.borrow().len()),
+                Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+                    Some(items.len())
+                }
+                Value::Str(text) => Some(text.chars().count()),
+                _ => None,
+            });
+        let iterable = self.value(iterable)?;
+        match length {
+            Some(length) if length == taken => {
+                self.guards = true;
+                self.lines.push(format!(
+                    "if len({iterable}) != {length}:\n        raise GuardFailed({:?})",
+                    format!(
+                        "{}: the recorded run iterated over {length} items here",
+                        iterator.location()
+                    )
+                ));
+            }
+            _ => self.lines.push(format!(
+                "# {}: the recorded run took {taken} item(s) from {iterable} here; \
+                 the function does the same whatever it holds",
+                iterator.location()
+            )),
+        }
+        Ok(())
     }
 
     /// How many emitted nodes read each node (through Arguments).
@@ -665,7 +754,7 @@ impl<'g> Compiler<'g> {
                     node.type_name.as_deref(),
                     Some("list" | "dict" | "set" | "bytearray")
                 ) {
-                    let variable = format!("t{}", self.lines.len() + 1);
+                    let variable = self.fresh_name();
                     self.lines.push(format!("{variable} = {text}"));
                     self.names.insert(id, variable.clone());
                     return Ok(variable);
@@ -685,6 +774,11 @@ impl<'g> Compiler<'g> {
         }
     }
 
+    fn fresh_name(&mut self) -> String {
+        self.temporaries += 1;
+        format!("t{}", self.temporaries)
+    }
+
     /// A recorded input as a default value: a literal, a container of
     /// defaults, or an object made by calling its class with defaults.
     fn default_of(&mut self, id: u64, depth: usize) -> Result<String, String> {
@@ -697,7 +791,10 @@ impl<'g> Compiler<'g> {
                 let text = recorded_text(&node.recorded);
                 match literal::parse(&text) {
                     Some(value) if plain(&value) => Ok(text),
-                    _ => Err(format!("node {} holds {text}", node.id)),
+                    _ => Err(format!(
+                        "node {} holds {text}, not a Python literal",
+                        node.id
+                    )),
                 }
             }
             NodeKind::NewInit | NodeKind::Deep => {
@@ -932,7 +1029,7 @@ impl<'g> Compiler<'g> {
             }
             NodeKind::UCall => {
                 let callable = match node.input(Role::Callable) {
-                    Some(callable) => self.operand(callable, ATOM)?,
+                    Some(callable) => self.callee(callable)?,
                     // A callable given to trace_callables is not an input:
                     // the node names it, which is enough for a builtin.
                     None if PYTHON_BUILTINS.contains(&node.name()) => node.name().to_string(),
@@ -1017,16 +1114,21 @@ impl<'g> Compiler<'g> {
         let callable = node
             .input(Role::Callable)
             .ok_or_else(|| format!("node {} ({name}) has neither self nor callable", node.id))?;
+        let target = self.callee(callable)?;
+        Ok(format!("{target}({})", self.arguments(node)?))
+    }
+
+    /// What a call calls: a method looked up on a value is printed where
+    /// it is called (`obj.m(...)`), anything else by its value.
+    fn callee(&mut self, callable: u64) -> Result<String, String> {
         let method = self.node(callable)?;
-        let target = if method.kind == NodeKind::GetAttr {
+        if method.kind == NodeKind::GetAttr && !self.names.contains_key(&callable) {
             let object = method
                 .input(Role::Object)
                 .ok_or("a method without its object")?;
-            format!("{}.{}", self.operand(object, ATOM)?, method.name())
-        } else {
-            self.value(callable)?
-        };
-        Ok(format!("{target}({})", self.arguments(node)?))
+            return Ok(format!("{}.{}", self.operand(object, ATOM)?, method.name()));
+        }
+        self.operand(callable, ATOM)
     }
 }
 

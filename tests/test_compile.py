@@ -1,0 +1,171 @@
+"""`hltpy-analyze compile`: the emitted functions run in CPython. On the
+recorded inputs they give the recorded result; on new inputs they give what
+the original program gives, or raise hltpy.GuardFailed where the program
+would have taken another path."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import hltpy
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+SAMPLES = ROOT / "samples"
+sys.path.insert(0, str(SAMPLES))
+
+
+def compile_trace(trace, *args, check=False):
+    extra = ["--check", "--python", sys.executable] if check else []
+    return subprocess.run(
+        [ANALYZE, "compile", str(trace), *map(str, args), *extra], cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def load(tmp_path, trace, *args, name="compiled"):
+    """The emitted module, imported."""
+    out = tmp_path / f"{name}_{abs(hash(args))}.py"
+    done = compile_trace(trace, *args, "-o", out)
+    assert done.returncode == 0, done.stderr
+    spec = importlib.util.spec_from_file_location(out.stem, out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, out.read_text()
+
+
+def node_id(trace, kind, name):
+    done = subprocess.run(
+        [ANALYZE, "query", f"SELECT min(id) FROM nodes WHERE kind = '{kind}' AND name = '{name}'", str(trace),
+         "--format", "csv"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.splitlines()[1])
+
+
+@pytest.mark.parametrize("sample", ["addx", "seed_graph", "units", "kernels"])
+def test_each_sample_gives_its_recorded_result(sample):
+    done = compile_trace(SAMPLES / "traces" / f"{sample}.parquet", check=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("compiled: ") and done.stdout.rstrip().endswith("(as recorded)"), done.stdout
+
+
+def test_the_seeds_examples_on_new_inputs(tmp_path):
+    import addx
+
+    trace = SAMPLES / "traces" / "addx.parquet"
+    add_to, source = load(tmp_path, trace, "--node", node_id(trace, "Dispatch", "add_to"))
+    assert "def compiled(y=5, z=2):" in source
+    assert add_to.compiled() == 17
+    assert add_to.compiled(7, z=1) == addx.AddX(10).add_to(7, z=1) == 18
+    plus2, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "plus2"))
+    assert [plus2.compiled(v) for v in (40, -3, 2.5)] == [addx.plus2(v) for v in (40, -3, 2.5)]
+    twice, _ = load(tmp_path, trace, "--node", node_id(trace, "Dispatch", "add_twice"))
+    assert twice.compiled(10) == addx.AddX2(3).add_twice(10) == 16
+
+
+def test_kernels_on_new_inputs_and_the_paths_they_assume(tmp_path):
+    import kernels
+
+    trace = SAMPLES / "traces" / "kernels.parquet"
+    horner, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "horner"))
+    assert horner.compiled([2.0, 0.5, -1.0], 3.0) == kernels.horner([2.0, 0.5, -1.0], 3.0)
+    # The loop ran over three coefficients: four take another path.
+    with pytest.raises(hltpy.GuardFailed, match="kernels.py:7: the recorded run iterated over 3 items"):
+        horner.compiled([1.0, 2.0, 3.0, 4.0], 2.0)
+    euler, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "euler_decay"))
+    assert euler.compiled(2.0, 0.25, 0.02) == kernels.euler_decay(2.0, 0.25, 0.02, 100)
+    # range(steps) is untraced: the step count is part of the path.
+    with pytest.raises(hltpy.GuardFailed, match="steps was 100"):
+        euler.compiled(steps=5)
+    oscillator, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "oscillator"))
+    # Each call starts from a fresh copy of the recorded state.
+    assert oscillator.compiled() == oscillator.compiled() == kernels.oscillator([1.0, 0.0], 0.1, 10)
+    state = [0.5, 0.5]
+    assert oscillator.compiled(state, 0.2) is state
+    assert state == kernels.oscillator([0.5, 0.5], 0.2, 10)
+
+
+def capture_program(tmp_path, name, source, run, **options):
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    trace = tmp_path / f"{name}.parquet"
+    program = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import hltpy, math
+        hltpy.trace_modules([{name!r}])
+        import {name}
+        with hltpy.capture({str(trace)!r}, **{options!r}):
+            print(hltpy.from_traced({run}))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return trace
+
+
+BRANCHY = """
+def scale(x, limit):
+    if x > limit:
+        return (x - limit) * 2
+    return x + limit
+"""
+
+
+def test_a_guard_fires_on_the_other_branch(tmp_path):
+    trace = capture_program(tmp_path, "branchy", BRANCHY, "branchy.scale(5, 3)")
+    sys.path.insert(0, str(tmp_path))
+    import branchy
+
+    module, source = load(tmp_path, trace)
+    assert "raise GuardFailed" in source
+    assert module.compiled() == 4
+    assert module.compiled(9, 1) == branchy.scale(9, 1) == 16
+    with pytest.raises(hltpy.GuardFailed, match=r"branchy\.py:3 was True when recorded"):
+        module.compiled(1, 3)
+
+
+GEOMETRY = """
+import math
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+        self.lib = math
+
+
+def dist(p, q):
+    return p.lib.hypot(p.x - q.x, p.y - q.y)
+"""
+
+
+def test_an_untraced_library_call_is_imported_and_called(tmp_path):
+    trace = capture_program(tmp_path, "geometry", GEOMETRY, "geometry.dist(geometry.Point(0.0, 0.0), geometry.Point(3.0, 4.0))")
+    sys.path.insert(0, str(tmp_path))
+    import geometry
+
+    module, source = load(tmp_path, trace)
+    assert "import geometry" in source and "def compiled(p=None, q=None):" in source
+    assert ".hypot(" in source
+    assert module.compiled() == 5.0
+    a, b = geometry.Point(1.0, 2.0), geometry.Point(4.0, 6.0)
+    assert module.compiled(a, b) == geometry.dist(a, b) == 5.0
+    done = compile_trace(trace, check=True)
+    assert done.returncode == 0 and "(as recorded)" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_value_that_is_not_python_fails_the_compile_naming_it(tmp_path):
+    trace = SAMPLES / "traces" / "units.parquet"
+    done = compile_trace(trace, "--node", node_id(trace, "Call", "speed"))
+    assert done.returncode == 2
+    assert "cannot compile node" in done.stderr and "not a Python literal" in done.stderr
+    assert "--allow-constants" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
