@@ -91,7 +91,7 @@ def test_kernels_on_new_inputs_and_the_paths_they_assume(tmp_path):
     assert state == kernels.oscillator([0.5, 0.5], 0.2, 10)
 
 
-def capture_program(tmp_path, name, source, run, **options):
+def capture_program(tmp_path, name, source, run, options=""):
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     trace = tmp_path / f"{name}.parquet"
     program = textwrap.dedent(
@@ -101,7 +101,7 @@ def capture_program(tmp_path, name, source, run, **options):
         import hltpy, math
         hltpy.trace_modules([{name!r}])
         import {name}
-        with hltpy.capture({str(trace)!r}, **{options!r}):
+        with hltpy.capture({str(trace)!r}{options}):
             print(hltpy.from_traced({run}))
         """
     )
@@ -160,6 +160,23 @@ def test_an_untraced_library_call_is_imported_and_called(tmp_path):
     assert module.compiled(a, b) == geometry.dist(a, b) == 5.0
     done = compile_trace(trace, check=True)
     assert done.returncode == 0 and "(as recorded)" in done.stdout, done.stdout + done.stderr
+
+
+NORM = """
+import math
+
+
+def norm(v):
+    return math.hypot(v[0], v[1])
+"""
+
+
+def test_a_traced_callable_is_imported_by_its_module(tmp_path):
+    trace = capture_program(tmp_path, "norms", NORM, "norms.norm([6.0, 8.0])", ", trace_callables=[math.hypot]")
+    module, source = load(tmp_path, trace)
+    assert "import math" in source and "= math.hypot(" in source, source
+    assert module.compiled() == 10.0
+    assert module.compiled([5.0, 12.0]) == 13.0
 
 
 def test_a_value_that_is_not_python_fails_the_compile_naming_it(tmp_path):

@@ -876,9 +876,16 @@ impl<'g> Compiler<'g> {
                     }
                 }
             }
-            if let Some(name) = inner.strip_prefix("built-in function ") {
-                if is_identifier(name) {
-                    return Ok(name.to_string());
+            // `<built-in math.hypot>`, `<built-in len>`.
+            if let Some(name) = inner.strip_prefix("built-in ") {
+                if name.split('.').all(is_identifier) {
+                    return Ok(match name.rsplit_once('.') {
+                        Some((module, _)) => {
+                            self.imports.insert(module.to_string());
+                            name.to_string()
+                        }
+                        None => name.to_string(),
+                    });
                 }
             }
         }

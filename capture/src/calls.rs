@@ -328,7 +328,13 @@ pub fn call_traced(
         if registry::derives_from_builtin(&raw.get_type()) {
             let node = receiver.get().node_id(py);
             let bound = bind_method(function, raw)?;
-            return call_untraced(py, &bound, Some((Role::SelfValue, node)), args, kwargs);
+            return call_untraced(
+                py,
+                &bound,
+                Some(OpInput::node(Role::SelfValue, node)),
+                args,
+                kwargs,
+            );
         }
     }
     let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
@@ -514,12 +520,12 @@ fn is_bound_method(callable: &Bound<'_, PyAny>) -> bool {
 
 /// Calls an untraced callable with raw arguments and records a UCall (a
 /// function) or UDispatch (a bound method).
-pub fn call_untraced(
-    py: Python<'_>,
-    callable: &Bound<'_, PyAny>,
-    head: Option<(Role, u64)>,
-    args: &Bound<'_, PyTuple>,
-    kwargs: Option<&Bound<'_, PyDict>>,
+pub fn call_untraced<'py>(
+    py: Python<'py>,
+    callable: &Bound<'py, PyAny>,
+    head: Option<OpInput<'_, 'py>>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     if !recording() {
         let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;
@@ -527,7 +533,7 @@ pub fn call_untraced(
         return wrap(py, callable.call(raw_args, raw_kwargs.as_ref())?, NO_NODE);
     }
     let mut inputs = Vec::with_capacity(args.len() + 2);
-    inputs.extend(head.map(|(role, src)| OpInput::node(role, src)));
+    inputs.extend(head);
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
@@ -1246,7 +1252,14 @@ impl TracedCallable {
         if !(recording() && touches_trace) {
             return Ok(callable.call(args, kwargs)?.unbind());
         }
-        call_untraced(py, callable, None, args, kwargs)
+        // The callable itself is an input (a Const printed with its module,
+        // `<built-in math.hypot>`): readers can tell which function ran.
+        let head = OpInput {
+            role: Role::Callable,
+            key: InputKey::None,
+            operand: flow::Operand::Const(Summary::of(callable)),
+        };
+        call_untraced(py, callable, Some(head), args, kwargs)
     }
 
     fn __getattr__<'py>(

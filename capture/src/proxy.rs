@@ -922,7 +922,13 @@ impl Traced {
             return dispatch_special(slf, &function, "__call__", &refs);
         }
         let head = (Role::Callable, this.node_id(py));
-        calls::call_untraced(py, callable, Some(head), args, kwargs)
+        calls::call_untraced(
+            py,
+            callable,
+            Some(OpInput::node(head.0, head.1)),
+            args,
+            kwargs,
+        )
     }
 
     /// Pickled (e.g. sent to another process) as its raw value: a trace

@@ -419,7 +419,19 @@ fn named_repr(value: &Bound<'_, PyAny>, ty: &Bound<'_, PyType>) -> Option<String
         "generator" => Some(format!("<generator {}>", qualname(value)?)),
         "function" => Some(format!("<function {}>", qualname(value)?)),
         "method" => Some(format!("<bound method {}>", qualname(value)?)),
-        _ => Some(format!("<built-in {}>", qualname(value)?)),
+        // With its module when it has one (`<built-in math.hypot>`), so a
+        // reader knows where to find it; methods of builtin types have none.
+        _ => {
+            let module = value
+                .getattr(intern!(py, "__module__"))
+                .ok()
+                .and_then(|m| m.extract::<String>().ok())
+                .filter(|m| m != "builtins");
+            Some(match module {
+                Some(module) => format!("<built-in {module}.{}>", qualname(value)?),
+                None => format!("<built-in {}>", qualname(value)?),
+            })
+        }
     }
 }
 

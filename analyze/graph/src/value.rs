@@ -368,9 +368,9 @@ impl Value {
             Value::Module(name) => {
                 let _ = write!(out, "<module {name}>");
             }
+            // As capture prints it: with its module (`<built-in math.sqrt>`).
             Value::Builtin(name) => {
-                let short = name.rsplit('.').next().unwrap_or(name);
-                let _ = write!(out, "<built-in {short}>");
+                let _ = write!(out, "<built-in {name}>");
             }
             Value::Method(method) => match &method.0 {
                 Value::Object(object) => {
