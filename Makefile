@@ -34,6 +34,8 @@ demo: build
 	# the units sample's deliberate mistake is a finding: exit code 1
 	$(ANALYZE) infer $(DEMO_TRACES)/units.parquet --dimension-attr unit > $(DEMO_TRACES)/units-infer.txt; test $$? -eq 1
 	sed -n '/^dimensions/,$$p' $(DEMO_TRACES)/units-infer.txt
+	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --name horner
+	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --check --python $(PY)
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build

@@ -179,6 +179,18 @@ def test_a_traced_callable_is_imported_by_its_module(tmp_path):
     assert module.compiled([5.0, 12.0]) == 13.0
 
 
+def test_values_traced_at_top_level_are_the_parameters(tmp_path):
+    trace = tmp_path / "top.parquet"
+    with hltpy.capture(trace):
+        x = hltpy.trace(3)
+        y = (x - 1) * x
+    assert hltpy.from_traced(y) == 6
+    module, source = load(tmp_path, trace)
+    assert "def compiled(in0=3, in1=1):" in source, source
+    assert module.compiled() == 6
+    assert module.compiled(10) == 90
+
+
 def test_a_value_that_is_not_python_fails_the_compile_naming_it(tmp_path):
     trace = SAMPLES / "traces" / "units.parquet"
     done = compile_trace(trace, "--node", node_id(trace, "Call", "speed"))

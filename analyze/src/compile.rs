@@ -510,6 +510,22 @@ impl<'g> Compiler<'g> {
                 }
             }
         }
+        // Otherwise the values that entered at top level (`hltpy.trace(3)`,
+        // a raw operand) are the parameters, in0, in1, …
+        if !root_node.kind.is_traced_call() {
+            for id in self.emitted.clone() {
+                let node = self.node(id)?;
+                if node.kind != NodeKind::Const || node.frame.is_some() {
+                    continue;
+                }
+                let text = recorded_text(&node.recorded);
+                if literal::parse(&text).is_some_and(|v| plain(&v)) {
+                    let parameter = format!("in{}", self.params.len());
+                    self.names.insert(id, parameter.clone());
+                    self.params.push((parameter, text));
+                }
+            }
+        }
         let readers = self.readers();
         // A parameter the traced computation never read may still have
         // steered code the trace does not see (`range(steps)`): its
@@ -569,6 +585,11 @@ impl<'g> Compiler<'g> {
             }
             let count = readers.get(&id).copied().unwrap_or(0);
             let guard = count == 0 && matches!(node.recorded, Recorded::Bool(_)) && id != root;
+            // A value no one reads, without an effect: not computed (its
+            // imports are not needed either).
+            if count == 0 && id != root && !has_effect(node) && !guard {
+                continue;
+            }
             if node.kind == NodeKind::Iterator {
                 self.iteration_guard(node)?;
             }
@@ -590,7 +611,7 @@ impl<'g> Compiler<'g> {
                     if expected { "True" } else { "False" },
                     format!(
                         "{} was {} when recorded; this input takes another path",
-                        node.location(),
+                        short_location(node),
                         if expected { "True" } else { "False" }
                     )
                 ));
@@ -668,14 +689,14 @@ impl<'g> Compiler<'g> {
                     "if len({iterable}) != {length}:\n        raise GuardFailed({:?})",
                     format!(
                         "{}: the recorded run iterated over {length} items here",
-                        iterator.location()
+                        short_location(iterator)
                     )
                 ));
             }
             _ => self.lines.push(format!(
-                "# {}: the recorded run took {taken} item(s) from {iterable} here; \
-                 the function does the same whatever it holds",
-                iterator.location()
+                "# {}: the recorded run took {taken} item(s) from {iterable} here;\n    \
+                 # the function does the same whatever it holds",
+                short_location(iterator)
             )),
         }
         Ok(())
@@ -1136,6 +1157,16 @@ impl<'g> Compiler<'g> {
             return Ok(format!("{}.{}", self.operand(object, ATOM)?, method.name()));
         }
         self.operand(callable, ATOM)
+    }
+}
+
+/// `file.py:line` of a node, without the directories (the docstring
+/// names the trace; the lines stay short).
+fn short_location(node: &Node) -> String {
+    let location = node.location();
+    match location.rsplit_once('/') {
+        Some((_, short)) => short.to_string(),
+        None => location,
     }
 }
 
