@@ -16,7 +16,7 @@ use hltpy_schema::{NodeKind, Role};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::expr::{binary, final_node, ATOM, CMP, POW, UNARY};
+use crate::expr::{binary, call_arguments, final_node, ATOM, CMP, POW, UNARY};
 use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session};
 
@@ -936,27 +936,9 @@ impl<'g> Compiler<'g> {
 
     /// The call arguments of a node: positions, then keywords.
     fn arguments(&mut self, node: &Node) -> Result<String, String> {
-        let mut positional: Vec<(u64, u64)> = Vec::new();
-        let mut keywords: Vec<(String, u64)> = Vec::new();
-        for input in &node.inputs {
-            match input.role {
-                Role::Arg => positional.push((
-                    input
-                        .key
-                        .as_deref()
-                        .and_then(|k| k.parse().ok())
-                        .unwrap_or(0),
-                    input.src,
-                )),
-                Role::Kwarg => {
-                    keywords.push((input.key.as_deref().unwrap_or("").to_string(), input.src))
-                }
-                _ => {}
-            }
-        }
-        positional.sort();
+        let (positional, keywords) = call_arguments(node);
         let mut parts = Vec::new();
-        for (_, src) in positional {
+        for src in positional {
             parts.push(self.value(src)?);
         }
         for (key, src) in keywords {

@@ -58,6 +58,34 @@ pub(crate) fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
     Some((symbol, precedence, reflected))
 }
 
+/// The arguments of a call node as the call site wrote them: positional
+/// ones in position order, then keywords with their names.
+pub(crate) fn call_arguments(node: &Node) -> (Vec<u64>, Vec<(String, u64)>) {
+    let mut positional: Vec<(u64, u64)> = Vec::new();
+    let mut keywords: Vec<(String, u64)> = Vec::new();
+    for input in &node.inputs {
+        match input.role {
+            Role::Arg => positional.push((
+                input
+                    .key
+                    .as_deref()
+                    .and_then(|k| k.parse().ok())
+                    .unwrap_or(0),
+                input.src,
+            )),
+            Role::Kwarg => {
+                keywords.push((input.key.as_deref().unwrap_or("").to_string(), input.src))
+            }
+            _ => {}
+        }
+    }
+    positional.sort();
+    (
+        positional.into_iter().map(|(_, src)| src).collect(),
+        keywords,
+    )
+}
+
 /// Rebuild the Python expression that produced a node.
 #[derive(clap::Args)]
 pub struct Args {
@@ -278,28 +306,10 @@ impl Renderer<'_> {
     }
 
     fn args(&mut self, node: &Node, depth: usize) -> String {
-        let mut positional: Vec<(u64, u64)> = Vec::new();
-        let mut keywords: Vec<(String, u64)> = Vec::new();
-        for input in &node.inputs {
-            match input.role {
-                Role::Arg => positional.push((
-                    input
-                        .key
-                        .as_deref()
-                        .and_then(|k| k.parse().ok())
-                        .unwrap_or(0),
-                    input.src,
-                )),
-                Role::Kwarg => {
-                    keywords.push((input.key.as_deref().unwrap_or("").to_string(), input.src))
-                }
-                _ => {}
-            }
-        }
-        positional.sort();
+        let (positional, keywords) = call_arguments(node);
         let mut parts: Vec<String> = positional
             .into_iter()
-            .map(|(_, src)| self.expr(src, depth - 1, false).0)
+            .map(|src| self.expr(src, depth - 1, false).0)
             .collect();
         for (key, src) in keywords {
             let value = self.expr(src, depth - 1, false).0;
