@@ -53,3 +53,64 @@ fn bad_requests_are_refused_with_one_line() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
 }
+
+/// A recording that CPython does not reproduce (here written by hand:
+/// `2 + 3` recorded as 6) is a finding of `--check`: exit code 1.
+#[test]
+fn check_reports_a_result_that_differs_from_the_recording() {
+    use hltpy_schema::{
+        InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, TraceWriter,
+        WriterOptions,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wrong.parquet");
+    let mut writer = TraceWriter::create(
+        &path,
+        &crate::support::run_info(),
+        &WriterOptions::default(),
+    )
+    .unwrap();
+    let mut buffer = NodeBuffer::new();
+    let int = buffer.intern_type("int");
+    let inputs = [
+        NodeInput {
+            role: Role::SelfValue,
+            key: InputKey::None,
+            src: 0,
+        },
+        NodeInput {
+            role: Role::Arg,
+            key: InputKey::Index(0),
+            src: 1,
+        },
+    ];
+    for (id, kind, name, inputs, value) in [
+        (0, NodeKind::Const, None, &[][..], 2),
+        (1, NodeKind::Const, None, &[][..], 3),
+        (2, NodeKind::UDispatch, Some("__add__"), &inputs[..], 6),
+    ] {
+        buffer.push(&NodeRow {
+            id,
+            kind,
+            name,
+            inputs,
+            frame: None,
+            thread: 1,
+            file: None,
+            line: None,
+            type_name: Some(int),
+            value: NodeValue::Int(value),
+        });
+    }
+    writer.write(&buffer.take_batch()).unwrap();
+    writer.finish(&crate::support::end(true, None)).unwrap();
+    let trace = path.to_str().unwrap();
+    let source = compiled(&["compile", trace]);
+    assert!(
+        source.contains("def compiled(in0=2, in1=3):\n    return in0 + in1\n"),
+        "{source}"
+    );
+    let (code, stdout, stderr) = analyze(&["compile", trace, "--check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "compiled: 5, recorded 6: MISMATCH");
+}
