@@ -132,16 +132,17 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             .map(|d| d.display().to_string())
             .collect();
         let mut module = format!(
-            "\"\"\"Compiled by hltpy-analyze from {} (node{} {}), recorded with Python {}.\n\n\
-             Specialised to the path the recorded run took: an input that would\n\
-             take another path raises hltpy.GuardFailed where the paths part.\n\"\"\"\n",
-            source.name,
+            "\"\"\"Compiled by hltpy-analyze: node{} {} of {}.\n\n\
+             Recorded with Python {}. Specialised to the path the recorded run\n\
+             took: an input that would take another path raises\n\
+             hltpy.GuardFailed where the paths part.\n\"\"\"\n",
             if roots.len() == 1 { "" } else { "s" },
             roots
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
+            source.name,
             python
         );
         if !imports.is_empty() {
@@ -503,7 +504,7 @@ impl<'g> Compiler<'g> {
                         self.params.push((parameter, default));
                     } else {
                         self.lines.push(format!(
-                            "if {parameter} is None:\n        {parameter} = {default}"
+                            "if {parameter} is None:\n    {parameter} = {default}"
                         ));
                         self.params.push((parameter, "None".into()));
                     }
@@ -537,7 +538,7 @@ impl<'g> Compiler<'g> {
             if literal::parse(default).is_some_and(|v| plain(&v)) {
                 self.guards = true;
                 self.lines.push(format!(
-                    "if {parameter} != {default}:\n        raise GuardFailed({:?})",
+                    "if {parameter} != {default}:\n    raise GuardFailed({:?})",
                     format!(
                         "{parameter} was {default} when recorded, and code the trace does not see may depend on it"
                     )
@@ -607,7 +608,7 @@ impl<'g> Compiler<'g> {
                 };
                 self.guards = true;
                 self.lines.push(format!(
-                    "if bool({expression}) is not {}:\n        raise GuardFailed({:?})",
+                    "if bool({expression}) is not {}:\n    raise GuardFailed({:?})",
                     if expected { "True" } else { "False" },
                     format!(
                         "{} was {} when recorded; this input takes another path",
@@ -641,11 +642,16 @@ impl<'g> Compiler<'g> {
             .iter()
             .map(|(name, default)| format!("{name}={default}"))
             .collect();
-        let _ = writeln!(text, "def {name}({}):", params.join(", "));
-        for line in &self.lines {
-            let _ = writeln!(text, "    {line}");
+        let _ = writeln!(
+            text,
+            "{}",
+            wrap(&format!("def {name}({}):", params.join(", ")))
+        );
+        for statement in self.lines.iter().chain([&format!("return {result}")]) {
+            for line in statement.lines() {
+                let _ = writeln!(text, "{}", wrap(&format!("    {line}")));
+            }
         }
-        let _ = writeln!(text, "    return {result}");
         let expected = recorded_text(&root_node.recorded);
         Ok(Compiled {
             text,
@@ -686,7 +692,7 @@ impl<'g> Compiler<'g> {
             Some(length) if length == taken => {
                 self.guards = true;
                 self.lines.push(format!(
-                    "if len({iterable}) != {length}:\n        raise GuardFailed({:?})",
+                    "if len({iterable}) != {length}:\n    raise GuardFailed({:?})",
                     format!(
                         "{}: the recorded run iterated over {length} items here",
                         short_location(iterator)
@@ -694,7 +700,7 @@ impl<'g> Compiler<'g> {
                 ));
             }
             _ => self.lines.push(format!(
-                "# {}: the recorded run took {taken} item(s) from {iterable} here;\n    \
+                "# {}: the recorded run took {taken} item(s) from {iterable} here;\n\
                  # the function does the same whatever it holds",
                 short_location(iterator)
             )),
@@ -1140,6 +1146,73 @@ impl<'g> Compiler<'g> {
         }
         self.operand(callable, ATOM)
     }
+}
+
+/// The longest line the module is written with (ruff's default).
+const LINE_LENGTH: usize = 88;
+
+/// A line longer than [`LINE_LENGTH`] that ends with a bracketed list
+/// (a call, a list, a tuple) is written with one item per line, as ruff
+/// formats it; anything else stays as it is.
+fn wrap(line: &str) -> String {
+    if line.chars().count() <= LINE_LENGTH {
+        return line.to_string();
+    }
+    let Some(open) = opening_of_last_bracket(line) else {
+        return line.to_string();
+    };
+    let items = hltpy_graph::stubs::split_top(&line[open + 1..line.len() - 1]);
+    if items.is_empty() {
+        return line.to_string();
+    }
+    let indent = " ".repeat(line.len() - line.trim_start().len());
+    let mut out = format!("{}\n", &line[..=open]);
+    // One item alone on its line; several, each with a trailing comma.
+    let comma = if items.len() == 1 { "" } else { "," };
+    for item in items {
+        out.push_str(&wrap(&format!("{indent}    {item}{comma}")));
+        out.push('\n');
+    }
+    out.push_str(&indent);
+    out.push_str(&line[line.len() - 1..]);
+    out
+}
+
+/// Where the bracket that the line's last character closes opens (quotes
+/// skipped); None when the line does not end with a closing bracket.
+fn opening_of_last_bracket(line: &str) -> Option<usize> {
+    let close = line.chars().last()?;
+    if !matches!(close, ')' | ']' | '}') {
+        return None;
+    }
+    let mut stack = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (at, c) in line.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' | '[' | '{' => stack.push(at),
+                ')' | ']' | '}' => {
+                    let open = stack.pop()?;
+                    if at == line.len() - 1 {
+                        return Some(open);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
 }
 
 /// `file.py:line` of a node, without the directories (the docstring

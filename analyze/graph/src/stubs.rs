@@ -291,7 +291,7 @@ struct Existing {
 }
 
 /// Splits `text` at commas outside brackets and quotes.
-fn split_top(text: &str) -> Vec<&str> {
+pub fn split_top(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
     for (at, c) in text.char_indices() {
