@@ -22,8 +22,12 @@ sys.path.insert(0, str(SAMPLES))
 
 def compile_trace(trace, *args, check=False):
     extra = ["--check", "--python", sys.executable] if check else []
+    # The committed traces name the sample files where they were captured,
+    # which is not where this checkout is: the samples' own directory is
+    # where --check finds their modules.
+    env = {**os.environ, "PYTHONPATH": str(SAMPLES)}
     return subprocess.run(
-        [ANALYZE, "compile", str(trace), *map(str, args), *extra], cwd=ROOT, capture_output=True, text=True
+        [ANALYZE, "compile", str(trace), *map(str, args), *extra], cwd=ROOT, capture_output=True, text=True, env=env
     )
 
 
