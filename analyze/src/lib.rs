@@ -3,11 +3,12 @@
 //! [`session`] opens traces (files, segment directories, directories and
 //! globs of them), validates them with the schema crate's reader and
 //! registers them in one DataFusion context as the tables `nodes`, `edges`,
-//! `traces` and the views `calls` and `values`. Each subcommand is a
+//! `traces` and the views `calls`, `values` and `constraints`. Each subcommand is a
 //! module (its clap arguments and its `run`); `main.rs` only parses, runs
 //! and reports. Passes are built on `hltpy_graph` (the typed graph and the
 //! `Interpreter` trait, without DataFusion) and their outputs are tables
-//! of the same session ([`tables`]), computed when a query names them.
+//! of the same session ([`tables`]: `eval`, `signatures`, `requirements`),
+//! computed when a query names them. [`compile`] writes a trace as Python.
 
 pub mod check;
 pub mod cli;
