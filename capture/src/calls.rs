@@ -660,7 +660,7 @@ fn definition_node(
     py: Python<'_>,
     slot: &AtomicU64,
     kind: NodeKind,
-    name: &str,
+    name: Option<&str>,
     value: &Bound<'_, PyAny>,
 ) -> u64 {
     if let Some(id) = current_id(slot.load(Ordering::Relaxed)) {
@@ -672,7 +672,7 @@ fn definition_node(
         Node {
             id: None,
             kind,
-            name: Some(name),
+            name,
             inputs: &[],
             value: &summary,
         },
@@ -753,6 +753,9 @@ pub struct TracedFunction {
     /// A method whose answer must be raw (see `RAW_ANSWERS`).
     raw_answer: bool,
     name: String,
+    /// `module.qualname`, the name of its Function node (read once: a
+    /// call should not look it up again).
+    qualified: String,
     node: AtomicU64,
 }
 
@@ -863,6 +866,7 @@ impl TracedFunction {
             method: false,
             raw_answer: false,
             name,
+            qualified: qualified_name(function),
             node: AtomicU64::new(NO_NODE),
         })
     }
@@ -886,7 +890,7 @@ impl TracedFunction {
             py,
             &self.node,
             NodeKind::Function,
-            &qualified_name(function),
+            Some(&self.qualified),
             function,
         );
         call_traced(
@@ -953,6 +957,8 @@ pub struct TracedClass {
     /// dataclass's sets attributes with `object.__setattr__`): it runs on
     /// the raw object, and the NewInit still links the arguments.
     raw_init: bool,
+    /// `module.qualname`: the name of its Class, Obj and NewInit nodes.
+    name: String,
     node: AtomicU64,
 }
 
@@ -983,6 +989,7 @@ impl TracedClass {
         Ok(TracedClass {
             class: class.clone().unbind(),
             raw_init,
+            name: qualified_name(class.as_any()),
             node: AtomicU64::new(NO_NODE),
         })
     }
@@ -998,9 +1005,14 @@ impl TracedClass {
         if !recording() {
             return Ok(class.call(args, kwargs)?.unbind());
         }
-        let class_name = qualified_name(class.as_any());
-        let class_node =
-            definition_node(py, &self.node, NodeKind::Class, &class_name, class.as_any());
+        let class_name = &self.name;
+        let class_node = definition_node(
+            py,
+            &self.node,
+            NodeKind::Class,
+            Some(class_name),
+            class.as_any(),
+        );
         let Some(call_ref) = recorder::reserve_id() else {
             return Ok(class.call(args, kwargs)?.unbind());
         };
@@ -1028,7 +1040,7 @@ impl TracedClass {
             Node {
                 id: None,
                 kind: NodeKind::Obj,
-                name: Some(&class_name),
+                name: Some(class_name),
                 inputs: &[hltpy_schema::NodeInput::new(Role::Class, class_node)],
                 value: &summary,
             },
@@ -1048,7 +1060,7 @@ impl TracedClass {
         let outcome = if let Some(init) = traced_init {
             let site = CallSite {
                 kind: NodeKind::NewInit,
-                name: &class_name,
+                name: class_name,
                 head: head.into_iter().collect(),
                 reserved: Some(call_ref),
                 value: Some(object.clone().unbind()),
@@ -1059,7 +1071,7 @@ impl TracedClass {
                 py,
                 &init,
                 &object,
-                &class_name,
+                class_name,
                 head,
                 call_ref,
                 args,
@@ -1223,6 +1235,8 @@ fn untraced_init(
 #[pyclass(frozen, module = "hltpy", name = "TracedCallable")]
 pub struct TracedCallable {
     callable: Py<PyAny>,
+    /// The Const node of the callable in this capture (recorded once).
+    node: AtomicU64,
 }
 
 #[pymethods]
@@ -1237,6 +1251,7 @@ impl TracedCallable {
         }
         Ok(TracedCallable {
             callable: callable.clone().unbind(),
+            node: AtomicU64::new(NO_NODE),
         })
     }
 
@@ -1252,13 +1267,11 @@ impl TracedCallable {
         if !(recording() && touches_trace) {
             return Ok(callable.call(args, kwargs)?.unbind());
         }
-        // The callable itself is an input (a Const printed with its module,
-        // `<built-in math.hypot>`): readers can tell which function ran.
-        let head = OpInput {
-            role: Role::Callable,
-            key: InputKey::None,
-            operand: flow::Operand::Const(Summary::of(callable)),
-        };
+        // The callable itself is an input, one Const per capture printed
+        // with its module (`<built-in math.hypot>`): readers can tell which
+        // function ran.
+        let node = definition_node(py, &self.node, NodeKind::Const, None, callable);
+        let head = OpInput::node(Role::Callable, node);
         call_untraced(py, callable, Some(head), args, kwargs)
     }
 
