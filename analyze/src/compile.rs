@@ -11,12 +11,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use hltpy_graph::eval::recorded_text;
-use hltpy_graph::{literal, Graph, Node, Recorded, Value};
+use hltpy_graph::{literal, Graph, Input, Node, Recorded, Value};
 use hltpy_schema::{NodeKind, Role};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::expr::{binary, call_arguments, final_node, ATOM, CMP, POW, UNARY};
+use crate::expr::{binary_form, call_arguments, final_node, first_argument, ATOM, CMP, UNARY};
 use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session};
 
@@ -351,8 +351,26 @@ fn has_effect(node: &Node) -> bool {
         | NodeKind::Call
         | NodeKind::Dispatch => true,
         NodeKind::UDispatch => node.input(Role::Callable).is_some(),
-        _ => false,
+        NodeKind::Const
+        | NodeKind::Deep
+        | NodeKind::Function
+        | NodeKind::Class
+        | NodeKind::Obj
+        | NodeKind::GetAttr
+        | NodeKind::GetItem
+        | NodeKind::Argument
+        | NodeKind::Generator => false,
     }
+}
+
+/// The inputs whose values the node's Python reads: not where a value came
+/// from (a read's source, a default, a call's returned body value, which
+/// the call stands for), nor a NewInit's new object (made by the call).
+fn operands(node: &Node) -> impl Iterator<Item = &Input> {
+    node.inputs.iter().filter(move |input| {
+        let made_by_the_call = node.kind == NodeKind::NewInit && input.role == Role::Object;
+        !(input.role.is_provenance() || made_by_the_call)
+    })
 }
 
 struct Compiler<'g> {
@@ -447,16 +465,9 @@ impl<'g> Compiler<'g> {
                 continue;
             }
             let node = self.node(id)?;
-            for input in &node.inputs {
-                if matches!(input.role, Role::Source | Role::Default) {
-                    continue;
-                }
-                // A NewInit's class and new object are the constructor call.
-                if node.kind == NodeKind::NewInit && input.role == Role::Object {
-                    continue;
-                }
-                work.push(input.src);
-            }
+            work.extend(operands(node).map(|input| input.src));
+            // An inlined call computes what its body returned.
+            work.extend(node.input(Role::Return));
             if Self::inlined(node) || node.kind == NodeKind::Generation {
                 work.extend(bodies.get(&id).into_iter().flatten());
             }
@@ -720,13 +731,7 @@ impl<'g> Compiler<'g> {
             if node.kind == NodeKind::Argument || node.kind.is_leaf() || Self::inlined(node) {
                 continue;
             }
-            for input in &node.inputs {
-                if input.role.is_provenance() {
-                    continue;
-                }
-                if node.kind == NodeKind::NewInit && input.role == Role::Object {
-                    continue;
-                }
+            for input in operands(node) {
                 let src = self.resolve(input.src);
                 if emitted.contains(&src) {
                     *readers.entry(src).or_default() += 1;
@@ -793,7 +798,25 @@ impl<'g> Compiler<'g> {
                 "the object made at {} is used while its __init__ runs",
                 node.location()
             )),
-            _ => Err(format!(
+            NodeKind::Generator => Err(format!(
+                "the generator made at {} is used other than by next()",
+                node.location()
+            )),
+            // Operations are named (or inlined) where they are computed,
+            // which is before any reader in row order.
+            NodeKind::Deep
+            | NodeKind::GetAttr
+            | NodeKind::GetItem
+            | NodeKind::SetItem
+            | NodeKind::DelItem
+            | NodeKind::NewInit
+            | NodeKind::Call
+            | NodeKind::Dispatch
+            | NodeKind::UCall
+            | NodeKind::UDispatch
+            | NodeKind::Iterator
+            | NodeKind::Iteration
+            | NodeKind::Generation => Err(format!(
                 "node {id} ({} at {}) is read before it is computed",
                 node.kind,
                 node.location()
@@ -1061,37 +1084,29 @@ impl<'g> Compiler<'g> {
                 format!("{callable}({})", self.arguments(node)?)
             }
             NodeKind::Dispatch | NodeKind::UDispatch => self.dispatch(node)?,
-            other => return Err(format!("a {other} node cannot be compiled here")),
+            // Values, not operations: read through `value`.
+            NodeKind::Const
+            | NodeKind::Function
+            | NodeKind::Class
+            | NodeKind::Obj
+            | NodeKind::Argument
+            | NodeKind::Generator => {
+                return Err(format!("a {} node is not an operation", node.kind))
+            }
         })
     }
 
     /// A method call or an operator.
     fn dispatch(&mut self, node: &Node) -> Result<String, String> {
         let name = node.name();
+        if let Some(form) = binary_form(node) {
+            let left = self.operand(form.left.0, form.left.1)?;
+            let right = self.operand(form.right.0, form.right.1)?;
+            self.last_precedence = form.precedence;
+            return Ok(format!("{left} {} {right}", form.symbol));
+        }
         if let Some(receiver) = node.input(Role::SelfValue) {
-            let arg0 = node
-                .inputs
-                .iter()
-                .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
-                .map(|i| i.src);
-            if let (Some((symbol, precedence, reflected)), Some(other)) = (binary(name), arg0) {
-                let (left, right) = if reflected {
-                    (other, receiver)
-                } else {
-                    (receiver, other)
-                };
-                // Left-associative, `**` right-associative, comparisons
-                // never chained (each is parenthesised inside another).
-                let (left_min, right_min) = match precedence {
-                    POW => (POW + 1, POW),
-                    CMP => (CMP + 1, CMP + 1),
-                    p => (p, p + 1),
-                };
-                let left = self.operand(left, left_min)?;
-                let right = self.operand(right, right_min)?;
-                self.last_precedence = precedence;
-                return Ok(format!("{left} {symbol} {right}"));
-            }
+            let arg0 = first_argument(node);
             let this = self.operand(receiver, ATOM)?;
             let unary = |f: &str| format!("{f}({this})");
             if matches!(name, "__neg__" | "__pos__" | "__invert__") {
@@ -1161,7 +1176,7 @@ fn wrap(line: &str) -> String {
     let Some(open) = opening_of_last_bracket(line) else {
         return line.to_string();
     };
-    let items = hltpy_graph::stubs::split_top(&line[open + 1..line.len() - 1]);
+    let items = hltpy_graph::infer::split_outside_brackets(&line[open + 1..line.len() - 1], ',');
     if items.is_empty() {
         return line.to_string();
     }

@@ -58,6 +58,50 @@ pub(crate) fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
     Some((symbol, precedence, reflected))
 }
 
+/// The node passed as a call's first positional argument.
+pub(crate) fn first_argument(node: &Node) -> Option<u64> {
+    node.inputs
+        .iter()
+        .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
+        .map(|i| i.src)
+}
+
+/// An operator node as `left SYMBOL right`.
+pub(crate) struct BinaryForm {
+    pub symbol: &'static str,
+    pub precedence: u8,
+    /// Each operand's node and the least precedence it may have without
+    /// parentheses.
+    pub left: (u64, u8),
+    pub right: (u64, u8),
+}
+
+/// The binary form of an operator dunder with a receiver and one operand
+/// (`__radd__` with the operands swapped back). Left-associative: a right
+/// operand of equal precedence needs parentheses; `**` is
+/// right-associative; a comparison inside another is parenthesised.
+pub(crate) fn binary_form(node: &Node) -> Option<BinaryForm> {
+    let (symbol, precedence, reflected) = binary(node.name())?;
+    let receiver = node.input(Role::SelfValue)?;
+    let other = first_argument(node)?;
+    let (left, right) = if reflected {
+        (other, receiver)
+    } else {
+        (receiver, other)
+    };
+    let (left_min, right_min) = match precedence {
+        POW => (POW + 1, POW),
+        CMP => (CMP + 1, CMP + 1),
+        p => (p, p + 1),
+    };
+    Some(BinaryForm {
+        symbol,
+        precedence,
+        left: (left, left_min),
+        right: (right, right_min),
+    })
+}
+
 /// The arguments of a call node as the call site wrote them: positional
 /// ones in position order, then keywords with their names.
 pub(crate) fn call_arguments(node: &Node) -> (Vec<u64>, Vec<(String, u64)>) {
@@ -404,29 +448,11 @@ impl Renderer<'_> {
         let next = depth - 1;
         let name = node.name().to_string();
         let receiver = node.input(Role::SelfValue);
-        let arg0 = node
-            .inputs
-            .iter()
-            .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
-            .map(|i| i.src);
-        if let (Some(receiver), Some((symbol, precedence, reflected))) = (receiver, binary(&name)) {
-            if let Some(other) = arg0 {
-                let (left, right) = if reflected {
-                    (other, receiver)
-                } else {
-                    (receiver, other)
-                };
-                // Left-associative: a right operand of equal precedence needs
-                // parentheses; `**` is right-associative; comparisons chain.
-                let (left_min, right_min) = match precedence {
-                    POW => (POW + 1, POW),
-                    CMP => (CMP + 1, CMP + 1),
-                    p => (p, p + 1),
-                };
-                let left = self.operand(left, next, left_min);
-                let right = self.operand(right, next, right_min);
-                return (format!("{left} {symbol} {right}"), precedence);
-            }
+        let arg0 = first_argument(node);
+        if let Some(form) = binary_form(node) {
+            let left = self.operand(form.left.0, next, form.left.1);
+            let right = self.operand(form.right.0, next, form.right.1);
+            return (format!("{left} {} {right}", form.symbol), form.precedence);
         }
         if let Some(receiver) = receiver {
             let unary = match name.as_str() {

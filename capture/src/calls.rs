@@ -1067,16 +1067,7 @@ impl TracedClass {
             };
             invoke(py, site, &init, Some(receiver.as_any()), args, kwargs).map(|(_, node, _)| node)
         } else {
-            untraced_init(
-                py,
-                &init,
-                &object,
-                class_name,
-                head,
-                call_ref,
-                args,
-                kwargs,
-            )
+            untraced_init(py, &init, &object, class_name, head, call_ref, args, kwargs)
         };
         receiver.get().finish_init();
         receiver.get().set_node(outcome?);

@@ -70,29 +70,39 @@ impl Types {
     /// folded)?
     pub fn disagree(&self) -> bool {
         let rendered = self.render();
-        let members = split_union(&rendered);
+        let members = split_outside_brackets(&rendered, '|');
         members.iter().filter(|m| **m != "NoneType").count() > 1 || rendered == "Any"
     }
 }
 
-/// The members of a union as [`union`] writes it.
-fn split_union(text: &str) -> Vec<&str> {
-    let mut members = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
+/// `text` split at `separator` where it stands outside brackets and
+/// quotes, each part trimmed (empty parts dropped): the members of a union
+/// (`|`), the items of an argument list (`,`).
+pub fn split_outside_brackets(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    let (mut quote, mut escaped) = (None::<char>, false);
     for (at, c) in text.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            '|' if depth == 0 => {
-                members.push(text[start..at].trim());
-                start = at + 1;
-            }
-            _ => {}
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                c if c == separator && depth == 0 => {
+                    parts.push(text[start..at].trim());
+                    start = at + c.len_utf8();
+                }
+                _ => {}
+            },
         }
     }
-    members.push(text[start..].trim());
-    members.retain(|m| !m.is_empty());
-    members
+    parts.push(text[start..].trim());
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 /// Unions kept small and readable, as MonkeyType's rewriters do: `int`
@@ -102,7 +112,7 @@ fn split_union(text: &str) -> Vec<&str> {
 pub fn union<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     let mut members: BTreeSet<&str> = BTreeSet::new();
     for name in names {
-        members.extend(split_union(name));
+        members.extend(split_outside_brackets(name, '|'));
     }
     if members.contains("float") {
         members.remove("int");
@@ -433,10 +443,14 @@ impl Param {
 
 fn merge_needs(into: &mut BTreeMap<Need, NeedFacts>, from: &BTreeMap<Need, NeedFacts>) {
     for (need, facts) in from {
-        let entry = into.entry(need.clone()).or_default();
-        entry.count += facts.count;
-        entry.results.merge(&facts.results);
+        add_need(into, need, facts);
     }
+}
+
+fn add_need(into: &mut BTreeMap<Need, NeedFacts>, need: &Need, facts: &NeedFacts) {
+    let entry = into.entry(need.clone()).or_default();
+    entry.count += facts.count;
+    entry.results.merge(&facts.results);
 }
 
 /// What kind of callable a traced function is.
@@ -1045,18 +1059,12 @@ impl<'a> Infer<'a> {
                     }
                 }
                 if let Some(param) = &mut function.receiver {
-                    merge_needs(
-                        &mut param.needs,
-                        &BTreeMap::from([(need.clone(), facts.clone())]),
-                    );
+                    add_need(&mut param.needs, &need, &facts);
                 }
             }
             for (argument, at) in positions {
                 if *argument == x {
-                    merge_needs(
-                        &mut function.params[*at].needs,
-                        &BTreeMap::from([(need.clone(), facts.clone())]),
-                    );
+                    add_need(&mut function.params[*at].needs, &need, &facts);
                 }
             }
         }

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::infer::{Function, FunctionKind, Inference, Need, NeedFacts, Param, Star};
+use crate::infer::{
+    split_outside_brackets, Function, FunctionKind, Inference, Need, NeedFacts, Param, Star,
+};
 
 /// Builtin type names a stub can use as they are.
 const BUILTIN_TYPES: &[&str] = &[
@@ -290,29 +292,6 @@ struct Existing {
     attributes: BTreeMap<(String, String), String>,
 }
 
-/// Splits `text` at commas outside brackets and quotes.
-pub fn split_top(text: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
-    for (at, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(' | '[' | '{') => depth += 1,
-            (None, ')' | ']' | '}') => depth -= 1,
-            (None, ',') if depth == 0 => {
-                parts.push(text[start..at].trim());
-                start = at + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(text[start..].trim());
-    parts.retain(|p| !p.is_empty());
-    parts
-}
-
 impl Existing {
     /// Reads the top-level and class-level `def`s, attributes, classes
     /// and imports of a stub (the shape stubs have; anything else at the
@@ -386,7 +365,7 @@ impl Existing {
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
                 if let (Some(open), Some(close)) = (rest.find('('), rest.rfind(')')) {
-                    for param in split_top(&rest[open + 1..close]) {
+                    for param in split_outside_brackets(&rest[open + 1..close], ',') {
                         let param = param.trim_start_matches('*');
                         if let Some((pname, annotation)) = param.split_once(':') {
                             let annotation = annotation.split('=').next().unwrap_or("").trim();
