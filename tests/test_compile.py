@@ -95,14 +95,14 @@ def test_kernels_on_new_inputs_and_the_paths_they_assume(tmp_path):
     assert state == kernels.oscillator([0.5, 0.5], 0.2, 10)
 
 
-def capture_program(tmp_path, name, source, run, options=""):
+def capture_program(tmp_path, name, source, run, options="", imports="math"):
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     trace = tmp_path / f"{name}.parquet"
     program = textwrap.dedent(
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        import hltpy, math
+        import hltpy, {imports}
         hltpy.trace_modules([{name!r}])
         import {name}
         with hltpy.capture({str(trace)!r}{options}):
@@ -195,10 +195,72 @@ def test_values_traced_at_top_level_are_the_parameters(tmp_path):
     assert module.compiled(10) == 90
 
 
+SCALED = """
+def scaled(x, scale):
+    return x * scale.factor
+"""
+
+
 def test_a_value_that_is_not_python_fails_the_compile_naming_it(tmp_path):
-    trace = SAMPLES / "traces" / "units.parquet"
-    done = compile_trace(trace, "--node", node_id(trace, "Call", "speed"))
+    # A SimpleNamespace is no literal, and its class is not traced: the
+    # compile cannot rebuild it.
+    trace = capture_program(tmp_path, "scaling", SCALED, "scaling.scaled(hltpy.trace(5), types.SimpleNamespace(factor=2))",
+                            imports="types")
+    done = compile_trace(trace)
     assert done.returncode == 2
-    assert "cannot compile node" in done.stderr and "not a Python literal" in done.stderr
-    assert "--allow-constants" in done.stderr
+    assert "cannot compile node" in done.stderr and "namespace(factor=2)" in done.stderr
+    assert "not a Python literal" in done.stderr and "--allow-constants" in done.stderr
     assert len(done.stderr.splitlines()) == 1
+    import types
+
+    module, source = load(tmp_path, trace, "--allow-constants")
+    assert "def compiled(x=5, scale=None):" in source, source
+    assert module.compiled(7, types.SimpleNamespace(factor=3)) == 21
+
+
+def test_units_on_new_inputs(tmp_path):
+    """Quantities whose units are module globals (METRE, entered as values)
+    and Units built from generator expressions."""
+    import units
+
+    trace = SAMPLES / "traces" / "units.parquet"
+    speed, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "speed"))
+    assert "t1 = units.Unit.__new__(units.Unit)" in source and "t1.exponents = (1, 0, 0)" in source, source
+    assert repr(speed.compiled()) == "10.438413361169102 m*s^-1"
+    new = (units.metres(42.0), units.seconds(4.0))
+    assert repr(speed.compiled(*new)) == repr(units.speed(*new)) == "10.5 m*s^-1"
+    energy, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "kinetic_energy"))
+    new = (units.kilograms(2.0), units.metres(3.0) / units.seconds(1.0))
+    assert repr(energy.compiled(*new)) == repr(units.kinetic_energy(*new)) == "9.0 m^2*s^-2*kg"
+    fall, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "fall_distance"))
+    new = (units.metres(1.6) / units.seconds(1.0) ** 2, units.seconds(3.0))
+    assert repr(fall.compiled(*new)) == repr(units.fall_distance(*new))
+    # The DSL does not check units, and neither does its compiled form.
+    assert repr(fall.compiled(units.metres(2.0), units.kilograms(1.0))) == repr(
+        units.fall_distance(units.metres(2.0), units.kilograms(1.0))) == "1.0 m*kg^2"
+
+
+REST = """
+def total(first, *rest, scale=1, **weights):
+    acc = first
+    for i in range(len(rest)):
+        acc = acc + rest[i] * weights.get("w", 1)
+    return acc * scale
+"""
+
+
+def test_star_args_and_kwargs_are_parameters(tmp_path):
+    trace = capture_program(tmp_path, "rest", REST,
+                            "rest.total(hltpy.trace(1), hltpy.trace(2), hltpy.trace(3), scale=hltpy.trace(10), w=hltpy.trace(2))")
+    sys.path.insert(0, str(tmp_path))
+    import rest
+
+    module, source = load(tmp_path, trace)
+    assert "def compiled(first=1, *rest, scale=10, **weights):" in source, source
+    assert module.compiled() == rest.total(1, 2, 3, scale=10, w=2) == 110
+    assert module.compiled(5, 1, 1, scale=2, w=3) == rest.total(5, 1, 1, scale=2, w=3) == 22
+    # Another count of *rest entries or of keywords takes another path.
+    with pytest.raises(hltpy.GuardFailed, match="2 extra positional"):
+        module.compiled(5, 1, 1, 1, w=3)
+    with pytest.raises(hltpy.GuardFailed, match="1 extra keyword"):
+        module.compiled(5, 1, 1, w=3, v=4)

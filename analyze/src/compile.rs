@@ -394,6 +394,16 @@ struct Compiler<'g> {
     guards: bool,
     /// Names `t1`, `t2`, … given so far.
     temporaries: usize,
+    /// NewInits written as the seed's new_init does (`cls.__new__(cls)`,
+    /// then their `__init__` body), by their new object: an argument they
+    /// were given cannot be written (a generator expression).
+    built_in_place: HashMap<u64, u64>,
+    /// The attributes the run read from objects that entered the trace as
+    /// values, by object: the first read of each name that no traced write
+    /// explains (built on first use).
+    attribute_reads: Option<HashMap<u64, Vec<(String, u64)>>>,
+    /// The nodes made inside each frame, in row order.
+    bodies: HashMap<u64, Vec<u64>>,
 }
 
 impl<'g> Compiler<'g> {
@@ -418,6 +428,9 @@ impl<'g> Compiler<'g> {
             last_precedence: ATOM,
             guards: false,
             temporaries: 0,
+            built_in_place: HashMap::new(),
+            attribute_reads: None,
+            bodies: HashMap::new(),
         }
     }
 
@@ -436,10 +449,9 @@ impl<'g> Compiler<'g> {
     /// The nodes the function computes: the data cone of the root, with
     /// the bodies of inlined calls and of generator steps.
     fn collect(&mut self, root: u64) -> Result<(), String> {
-        let mut bodies: HashMap<u64, Vec<u64>> = HashMap::new();
         for node in self.graph.nodes() {
             if let Some(frame) = node.frame {
-                bodies.entry(frame).or_default().push(node.id);
+                self.bodies.entry(frame).or_default().push(node.id);
             }
         }
         // The compiled call's own Argument nodes are its parameters: what
@@ -465,11 +477,23 @@ impl<'g> Compiler<'g> {
                 continue;
             }
             let node = self.node(id)?;
+            if node.kind == NodeKind::NewInit && self.needs_parts(node) {
+                if let Some(object) = node.input(Role::Object) {
+                    self.built_in_place.insert(id, object);
+                    work.push(object);
+                    work.extend(self.bodies.get(&id).into_iter().flatten());
+                    continue;
+                }
+            }
+            if let Some(item) = Self::yielded_by_a_value(self.graph, node) {
+                work.push(item);
+                continue;
+            }
             work.extend(operands(node).map(|input| input.src));
             // An inlined call computes what its body returned.
             work.extend(node.input(Role::Return));
             if Self::inlined(node) || node.kind == NodeKind::Generation {
-                work.extend(bodies.get(&id).into_iter().flatten());
+                work.extend(self.bodies.get(&id).into_iter().flatten());
             }
         }
         let mut emitted: Vec<u64> = seen.into_iter().collect();
@@ -481,47 +505,12 @@ impl<'g> Compiler<'g> {
     fn function(mut self, root: u64, name: &str) -> Result<Compiled, String> {
         self.collect(root)?;
         let root_node = self.node(root)?;
-        let mut arguments: Vec<(u64, String, String)> = Vec::new();
         // The parameters: the traced call's arguments, by name.
-        if root_node.kind.is_traced_call() {
-            for input in &root_node.inputs {
-                if input.role.is_argument() {
-                    let argument = self.node(input.src)?;
-                    let parameter = argument.name().to_string();
-                    if !is_identifier(&parameter) {
-                        return Err(format!(
-                            "its parameter {parameter:?} (a *args or **kwargs entry) cannot be a parameter yet"
-                        ));
-                    }
-                    let default = match self.default_of(input.src, 0) {
-                        Ok(default) => default,
-                        Err(_) if self.allow_constants => "None".into(),
-                        Err(why) => {
-                            return Err(format!(
-                                "parameter {parameter}'s recorded value cannot be written as a default: {why}; \
-                                 --allow-constants makes its default None"
-                            ))
-                        }
-                    };
-                    self.names.insert(input.src, parameter.clone());
-                    arguments.push((input.src, parameter.clone(), default.clone()));
-                    // A list, dict, set or object is made afresh for each
-                    // call (a shared default would carry one call's writes
-                    // into the next).
-                    let immutable = literal::parse(&default).is_some_and(|v| {
-                        plain(&v) && !matches!(v, Value::List(_) | Value::Dict(_) | Value::Set(_))
-                    });
-                    if immutable || default == "None" {
-                        self.params.push((parameter, default));
-                    } else {
-                        self.lines.push(format!(
-                            "if {parameter} is None:\n    {parameter} = {default}"
-                        ));
-                        self.params.push((parameter, "None".into()));
-                    }
-                }
-            }
-        }
+        let arguments = if root_node.kind.is_traced_call() {
+            self.parameters(root_node)?
+        } else {
+            Vec::new()
+        };
         // Otherwise the values that entered at top level (`hltpy.trace(3)`,
         // a raw operand) are the parameters, in0, in1, …
         if !root_node.kind.is_traced_call() {
@@ -560,6 +549,14 @@ impl<'g> Compiler<'g> {
                 ));
             }
         }
+        if matches!(root_node.kind, NodeKind::Call | NodeKind::Dispatch)
+            && !Self::inlined(root_node)
+        {
+            self.lines.push(format!(
+                "# {} returned a value made by code the trace does not see: it is called",
+                root_node.name()
+            ));
+        }
         // The node whose value the function returns.
         let root = self.resolve(root);
         let mutates = self.emitted.iter().any(|id| {
@@ -570,6 +567,7 @@ impl<'g> Compiler<'g> {
                         NodeKind::Iterator | NodeKind::Iteration | NodeKind::NewInit
                     )
                     && !Self::inlined(n)
+                    && !self.initialises(n)
             })
         });
         for id in self.emitted.clone() {
@@ -578,6 +576,19 @@ impl<'g> Compiler<'g> {
                 || node.kind.is_leaf()
                 || node.kind == NodeKind::Argument
             {
+                continue;
+            }
+            // Stands for another node's value: printed where that is.
+            if node.kind != NodeKind::SetAttr && self.passes_through(node).is_some() {
+                continue;
+            }
+            if node.kind == NodeKind::Obj && self.built_in_place.values().any(|o| *o == id) {
+                let class = node.input(Role::Class).ok_or("an Obj without its class")?;
+                let class = self.value(class)?;
+                let variable = self.fresh_name();
+                self.lines
+                    .push(format!("{variable} = {class}.__new__({class})"));
+                self.names.insert(id, variable);
                 continue;
             }
             if matches!(node.kind, NodeKind::Obj | NodeKind::Generator) {
@@ -590,9 +601,6 @@ impl<'g> Compiler<'g> {
                     Some("method" | "builtin_function_or_method" | "method-wrapper")
                 )
             {
-                continue;
-            }
-            if Self::inlined(node) {
                 continue;
             }
             let count = readers.get(&id).copied().unwrap_or(0);
@@ -651,7 +659,10 @@ impl<'g> Compiler<'g> {
         let params: Vec<String> = self
             .params
             .iter()
-            .map(|(name, default)| format!("{name}={default}"))
+            .map(|(name, default)| match default.as_str() {
+                "" => name.clone(),
+                default => format!("{name}={default}"),
+            })
             .collect();
         let _ = writeln!(
             text,
@@ -670,6 +681,136 @@ impl<'g> Compiler<'g> {
             expected,
             guards: self.guards,
         })
+    }
+
+    /// The traced call's arguments as the function's parameters, with
+    /// their recorded values as defaults; entries of `*args` and
+    /// `**kwargs` (the trace names them `args[0]`, `kwargs[key]`) as those
+    /// parameters, guarded to the count the recorded call passed. Returns
+    /// each argument with its Python text and default.
+    fn parameters(&mut self, call: &Node) -> Result<Vec<(u64, String, String)>, String> {
+        let mut arguments = Vec::new();
+        let mut keyword_only = Vec::new();
+        let mut positional_rest: Option<(String, Vec<String>)> = None;
+        let mut keyword_rest: Option<(String, Vec<String>)> = None;
+        let mut rest_setup = Vec::new();
+        for input in call.inputs.iter().filter(|i| i.role.is_argument()) {
+            let name = self.node(input.src)?.name().to_string();
+            let mut setup = Vec::new();
+            let default = match self.default_of(input.src, &mut setup, 0) {
+                Ok(default) => default,
+                Err(_) if self.allow_constants => "None".into(),
+                Err(why) => {
+                    return Err(format!(
+                        "parameter {name}'s recorded value cannot be written as a default: {why}; \
+                         --allow-constants makes its default None"
+                    ))
+                }
+            };
+            let text = match name.split_once('[') {
+                Some((rest, key)) => {
+                    let key = key.strip_suffix(']').unwrap_or(key);
+                    if !is_identifier(rest) {
+                        return Err(format!("its parameter {name:?} is not a Python name"));
+                    }
+                    rest_setup.append(&mut setup);
+                    if key.parse::<usize>().is_ok() {
+                        let group =
+                            positional_rest.get_or_insert_with(|| (rest.to_string(), Vec::new()));
+                        group.1.push(default.clone());
+                        format!("{rest}[{key}]")
+                    } else {
+                        let key = Value::Str(key.into()).repr();
+                        let group =
+                            keyword_rest.get_or_insert_with(|| (rest.to_string(), Vec::new()));
+                        group.1.push(format!("{key}: {default}"));
+                        format!("{rest}[{key}]")
+                    }
+                }
+                None => {
+                    if !is_identifier(&name) {
+                        return Err(format!("its parameter {name:?} is not a Python name"));
+                    }
+                    // A list, dict, set or object is made afresh for each
+                    // call (a shared default would carry one call's writes
+                    // into the next).
+                    let immutable = literal::parse(&default).is_some_and(|v| {
+                        plain(&v) && !matches!(v, Value::List(_) | Value::Dict(_) | Value::Set(_))
+                    });
+                    let parameter = if immutable || default == "None" {
+                        (name.clone(), default.clone())
+                    } else {
+                        let mut block = format!("if {name} is None:\n");
+                        for line in setup.iter().chain([&format!("{name} = {default}")]) {
+                            let _ = writeln!(block, "    {line}");
+                        }
+                        self.lines.push(block.trim_end().to_string());
+                        (name.clone(), "None".into())
+                    };
+                    // After a `*args` entry, a parameter is keyword-only.
+                    if positional_rest.is_some() {
+                        keyword_only.push(parameter);
+                    } else {
+                        self.params.push(parameter);
+                    }
+                    name.clone()
+                }
+            };
+            self.names.insert(input.src, text.clone());
+            arguments.push((input.src, text, default));
+        }
+        if let Some((rest, defaults)) = &positional_rest {
+            self.params.push((format!("*{rest}"), String::new()));
+            let tuple = match defaults.as_slice() {
+                [one] => format!("({one},)"),
+                many => format!("({})", many.join(", ")),
+            };
+            self.rest_parameter(
+                rest,
+                &tuple,
+                &rest_setup,
+                defaults.len(),
+                "extra positional argument",
+            );
+        }
+        self.params.append(&mut keyword_only);
+        if let Some((rest, entries)) = &keyword_rest {
+            self.params.push((format!("**{rest}"), String::new()));
+            let dict = format!("{{{}}}", entries.join(", "));
+            let setup = if positional_rest.is_some() {
+                &[][..]
+            } else {
+                &rest_setup[..]
+            };
+            self.rest_parameter(rest, &dict, setup, entries.len(), "extra keyword argument");
+        }
+        Ok(arguments)
+    }
+
+    /// A `*args` or `**kwargs` parameter: the recorded entries when the
+    /// call gives none, and a guard on how many the recorded call passed
+    /// (the traced code read that many; the untraced may read them all).
+    fn rest_parameter(
+        &mut self,
+        rest: &str,
+        recorded: &str,
+        setup: &[String],
+        count: usize,
+        what: &str,
+    ) {
+        let mut block = format!("if not {rest}:\n");
+        for line in setup.iter().chain([&format!("{rest} = {recorded}")]) {
+            let _ = writeln!(block, "    {line}");
+        }
+        self.lines.push(block.trim_end().to_string());
+        self.guards = true;
+        self.lines.push(format!(
+            "if len({rest}) != {count}:\n    raise GuardFailed({:?})",
+            format!(
+                "the recorded call passed {count} {what}{}; this one takes another path",
+                if count == 1 { "" } else { "s" }
+            )
+        ));
     }
 
     /// Before `iter(x)`: the recorded run took some items from it. When
@@ -727,8 +868,11 @@ impl<'g> Compiler<'g> {
             let Some(node) = self.graph.get(*id) else {
                 continue;
             };
-            // An inlined call reads nothing itself: its body did.
-            if node.kind == NodeKind::Argument || node.kind.is_leaf() || Self::inlined(node) {
+            // A node that stands for another's value reads nothing itself
+            // (an inlined call's body did).
+            if node.kind.is_leaf()
+                || (node.kind != NodeKind::SetAttr && self.passes_through(node).is_some())
+            {
                 continue;
             }
             for input in operands(node) {
@@ -741,23 +885,103 @@ impl<'g> Compiler<'g> {
         readers
     }
 
+    /// Is a node an attribute write of a built-in-place object's own
+    /// `__init__` on it (no state anyone read before)?
+    fn initialises(&self, node: &Node) -> bool {
+        node.kind == NodeKind::SetAttr
+            && node.frame.is_some_and(|frame| {
+                self.built_in_place.get(&frame).copied() == node.input(Role::Object)
+            })
+    }
+
     /// The node whose value `id` stands for: through parameters (an
-    /// Argument is what was passed), attribute writes and inlined calls
-    /// (their returned value), stopping at a node already named.
+    /// Argument is what was passed), attribute writes, inlined calls
+    /// (their returned value), objects built in place and items of raw
+    /// iterators, stopping at a node already named.
     fn resolve(&self, mut id: u64) -> u64 {
         for _ in 0..10_000 {
             if self.names.contains_key(&id) {
                 return id;
             }
+            match self
+                .graph
+                .get(id)
+                .and_then(|node| self.passes_through(node))
+            {
+                Some(next) => id = next,
+                None => return id,
+            }
+        }
+        id
+    }
+
+    /// The node a node's value is, when the node is no operation of its
+    /// own in the emitted function.
+    fn passes_through(&self, node: &Node) -> Option<u64> {
+        match node.kind {
+            NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
+            NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => node.input(Role::Return),
+            NodeKind::NewInit => self.built_in_place.get(&node.id).copied(),
+            NodeKind::Iteration => Self::yielded_by_a_value(self.graph, node),
+            _ => None,
+        }
+    }
+
+    /// An item taken from an iterator that entered the trace as a value (a
+    /// generator expression passed in) is the traced value it yielded:
+    /// the iterator itself cannot be rebuilt, and its traced work is
+    /// recorded on its own.
+    fn yielded_by_a_value(graph: &Graph, node: &Node) -> Option<u64> {
+        if node.kind != NodeKind::Iteration {
+            return None;
+        }
+        let iterator = graph.get(graph.through(node.input(Role::Iterator)?))?;
+        (iterator.kind == NodeKind::Const)
+            .then(|| node.input(Role::Source))
+            .flatten()
+    }
+
+    /// Must a NewInit be built in place: does it take an argument that
+    /// cannot be written as Python (a generator, an opaque value)?
+    fn needs_parts(&self, node: &Node) -> bool {
+        node.inputs
+            .iter()
+            .filter(|input| input.role.is_argument())
+            .filter_map(|input| self.graph.get(self.graph.through(input.src)))
+            .any(|value| value.kind == NodeKind::Const && !self.writable(value))
+    }
+
+    /// Can a value that entered the trace be written in the function: a
+    /// literal, a reference to a module, function, class or builtin, or
+    /// an object of a traced class (rebuilt from its attributes)?
+    fn writable(&self, node: &Node) -> bool {
+        let text = recorded_text(&node.recorded);
+        literal::parse(&text).is_some_and(|v| plain(&v))
+            || reference_in(&text).is_some()
+            || self.traced_class(node).is_some()
+    }
+
+    /// The qualified name of a node's type when it is a class of a traced
+    /// module.
+    fn traced_class(&self, node: &Node) -> Option<String> {
+        let class = node.type_name.as_deref()?;
+        let (module, rest) = hltpy_graph::stubs::split_module(class, self.modules);
+        let traced = self.modules.iter().any(|m| m == module);
+        (traced && !rest.is_empty() && rest.split('.').all(is_identifier))
+            .then(|| class.to_string())
+    }
+
+    /// Where the object a node's value is came from: through parameters,
+    /// attribute writes and reads (`source`), inlined calls and raw
+    /// iterators' items, ignoring names.
+    fn origin(&self, mut id: u64) -> u64 {
+        for _ in 0..10_000 {
             let Some(node) = self.graph.get(id) else {
                 return id;
             };
             let next = match node.kind {
-                NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
-                NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => {
-                    node.input(Role::Return)
-                }
-                _ => None,
+                NodeKind::GetAttr => node.input(Role::Source),
+                _ => self.passes_through(node),
             };
             match next {
                 Some(next) => id = next,
@@ -765,6 +989,78 @@ impl<'g> Compiler<'g> {
             }
         }
         id
+    }
+
+    /// The attributes the run read from an object that entered the trace
+    /// as a value (first read per name, when no traced write explains it).
+    fn reads_of(&mut self, object: u64) -> Vec<(String, u64)> {
+        if self.attribute_reads.is_none() {
+            let mut reads: HashMap<u64, Vec<(String, u64)>> = HashMap::new();
+            for node in self.graph.nodes() {
+                let method = matches!(
+                    node.type_name.as_deref(),
+                    Some("method" | "builtin_function_or_method" | "method-wrapper")
+                );
+                if node.kind != NodeKind::GetAttr || method || node.input(Role::Source).is_some() {
+                    continue;
+                }
+                let Some(of) = node.input(Role::Object) else {
+                    continue;
+                };
+                let entry = reads.entry(self.origin(of)).or_default();
+                if !entry.iter().any(|(name, _)| name == node.name()) {
+                    entry.push((node.name().to_string(), node.id));
+                }
+            }
+            self.attribute_reads = Some(reads);
+        }
+        self.attribute_reads
+            .as_ref()
+            .and_then(|reads| reads.get(&object))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// An object of a traced class that entered the trace as a value (a
+    /// module global such as `METRE`), rebuilt as the seed's new_init
+    /// does: `cls.__new__(cls)`, then the attributes the run read from it,
+    /// with the values it read. Statements go to `into`; the result names
+    /// the object.
+    fn rebuild(&mut self, id: u64, into: &mut Vec<String>, depth: usize) -> Result<String, String> {
+        let node = self.node(id)?;
+        let text = recorded_text(&node.recorded);
+        let Some(class) = self.traced_class(node) else {
+            return Err(format!(
+                "node {id} ({} at {}) holds {}, which is not a Python literal",
+                node.kind,
+                node.location(),
+                if text.is_empty() {
+                    "no recorded value"
+                } else {
+                    &text
+                }
+            ));
+        };
+        if depth > 20 {
+            return Err(format!("node {id} is nested too deep to rebuild"));
+        }
+        let class = self.reference(&class);
+        let variable = self.fresh_name();
+        into.push(format!(
+            "# {text} entered as a value ({}): rebuilt from what the run read",
+            short_location(node)
+        ));
+        into.push(format!("{variable} = {class}.__new__({class})"));
+        for (attribute, read) in self.reads_of(id) {
+            let read = self.node(read)?;
+            let text = recorded_text(&read.recorded);
+            let value = match literal_or_reference(&text) {
+                Some(written) => self.written(written),
+                None => self.rebuild(read.id, into, depth + 1)?,
+            };
+            into.push(format!("{variable}.{attribute} = {value}"));
+        }
+        Ok(variable)
     }
 
     /// The Python text of a node's value where it is read.
@@ -779,6 +1075,15 @@ impl<'g> Compiler<'g> {
                 Err(format!("node {id} ({}) has no value input", node.kind))
             }
             NodeKind::Const => {
+                if literal_or_reference(&recorded_text(&node.recorded)).is_none()
+                    && self.traced_class(node).is_some()
+                {
+                    let mut lines = Vec::new();
+                    let variable = self.rebuild(id, &mut lines, 0)?;
+                    self.lines.extend(lines);
+                    self.names.insert(id, variable.clone());
+                    return Ok(variable);
+                }
                 let text = self.literal(node)?;
                 // A list, dict or set the program made is one object that
                 // later writes change: bound to one name at its first use.
@@ -830,45 +1135,47 @@ impl<'g> Compiler<'g> {
     }
 
     /// A recorded input as a default value: a literal, a container of
-    /// defaults, or an object made by calling its class with defaults.
-    fn default_of(&mut self, id: u64, depth: usize) -> Result<String, String> {
-        let node = self.node(self.resolve(id))?;
+    /// defaults, an object made by calling its class with defaults (or
+    /// built in place from what its `__init__` set), or a rebuilt object.
+    /// Statements it needs first go to `setup`.
+    fn default_of(
+        &mut self,
+        id: u64,
+        setup: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<String, String> {
+        let node = self.node(self.recorded_origin(id))?;
         if depth > 20 {
             return Err("it is nested too deep".into());
         }
-        match node.kind {
-            NodeKind::Const => {
-                let text = recorded_text(&node.recorded);
-                match literal::parse(&text) {
-                    Some(value) if plain(&value) => Ok(text),
-                    _ => Err(format!(
-                        "node {} holds {text}, not a Python literal",
-                        node.id
-                    )),
-                }
+        // An object's printed value is its repr, not how to make it.
+        if node.kind != NodeKind::NewInit {
+            if let Some(written) = literal_or_reference(&recorded_text(&node.recorded)) {
+                return Ok(self.written(written));
             }
-            NodeKind::NewInit | NodeKind::Deep => {
-                let mut parts = Vec::new();
-                for input in &node.inputs {
-                    match input.role {
-                        Role::Arg | Role::Item => {
-                            parts.push(self.default_of(input.src, depth + 1)?)
-                        }
-                        Role::Kwarg => parts.push(format!(
-                            "{}={}",
-                            input.key.as_deref().unwrap_or(""),
-                            self.default_of(input.src, depth + 1)?
-                        )),
-                        _ => {}
+        }
+        match node.kind {
+            NodeKind::Const => self.rebuild(node.id, setup, depth),
+            NodeKind::NewInit => {
+                let class = node
+                    .input(Role::Class)
+                    .ok_or("a NewInit without its class")?;
+                let class = self.value(class)?;
+                // Undone when the call cannot be written: no statement,
+                // import or name of the attempt stays.
+                let (written, imports, temporaries) =
+                    (setup.len(), self.imports.clone(), self.temporaries);
+                match self.default_parts(node, setup, depth) {
+                    Ok(parts) => Ok(format!("{class}({})", parts.join(", "))),
+                    Err(_) => {
+                        setup.truncate(written);
+                        (self.imports, self.temporaries) = (imports, temporaries);
+                        self.built_default(node, &class, setup, depth)
                     }
                 }
-                if node.kind == NodeKind::NewInit {
-                    let class = node
-                        .input(Role::Class)
-                        .ok_or("a NewInit without its class")?;
-                    let class = self.value(class)?;
-                    return Ok(format!("{class}({})", parts.join(", ")));
-                }
+            }
+            NodeKind::Deep => {
+                let parts = self.default_parts(node, setup, depth)?;
                 match node.type_name.as_deref() {
                     Some("list") => Ok(format!("[{}]", parts.join(", "))),
                     Some("tuple") if parts.len() == 1 => Ok(format!("({},)", parts[0])),
@@ -876,8 +1183,92 @@ impl<'g> Compiler<'g> {
                     other => Err(format!("a {other:?} of traced values")),
                 }
             }
-            other => Err(format!("node {} is a {other}", node.id)),
+            other => Err(format!(
+                "node {} is a {other} holding {}",
+                node.id,
+                recorded_text(&node.recorded)
+            )),
         }
+    }
+
+    /// The defaults of a NewInit's arguments or a Deep's items.
+    fn default_parts(
+        &mut self,
+        node: &Node,
+        setup: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<Vec<String>, String> {
+        let mut parts = Vec::new();
+        for input in &node.inputs {
+            match input.role {
+                Role::Arg | Role::Item => {
+                    parts.push(self.default_of(input.src, setup, depth + 1)?)
+                }
+                Role::Kwarg => {
+                    let value = self.default_of(input.src, setup, depth + 1)?;
+                    parts.push(format!("{}={value}", input.key.as_deref().unwrap_or("")));
+                }
+                _ => {}
+            }
+        }
+        Ok(parts)
+    }
+
+    /// An object its `__init__` made, as the seed's new_init does:
+    /// `cls.__new__(cls)`, then the attributes `__init__` set.
+    fn built_default(
+        &mut self,
+        node: &Node,
+        class: &str,
+        setup: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<String, String> {
+        let object = node
+            .input(Role::Object)
+            .ok_or("a NewInit without its object")?;
+        let variable = self.fresh_name();
+        setup.push(format!("{variable} = {class}.__new__({class})"));
+        let writes: Vec<u64> = self
+            .bodies
+            .get(&node.id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for write in writes {
+            let write = self.node(write)?;
+            if write.kind != NodeKind::SetAttr || write.input(Role::Object) != Some(object) {
+                continue;
+            }
+            let value = write
+                .input(Role::Value)
+                .ok_or("a SetAttr without its value")?;
+            let value = self.default_of(value, setup, depth + 1)?;
+            setup.push(format!("{variable}.{} = {value}", write.name()));
+        }
+        Ok(variable)
+    }
+
+    /// The value a recorded input was: through parameters, attribute
+    /// writes and inlined calls.
+    fn recorded_origin(&self, mut id: u64) -> u64 {
+        for _ in 0..10_000 {
+            let Some(node) = self.graph.get(id) else {
+                return id;
+            };
+            let next = match node.kind {
+                NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
+                NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => {
+                    node.input(Role::Return)
+                }
+                _ => None,
+            };
+            match next {
+                Some(next) => id = next,
+                None => return id,
+            }
+        }
+        id
     }
 
     /// A node's value as an operand that binds at least as tightly as
@@ -912,55 +1303,40 @@ impl<'g> Compiler<'g> {
     /// functions and classes named by their repr).
     fn literal(&mut self, node: &Node) -> Result<String, String> {
         let text = recorded_text(&node.recorded);
-        match text.as_str() {
-            "inf" => return Ok("float('inf')".into()),
-            "-inf" => return Ok("-float('inf')".into()),
-            "nan" => return Ok("float('nan')".into()),
-            _ => {}
+        if let Some(written) = literal_or_reference(&text) {
+            return Ok(self.written(written));
         }
-        if let Some(inner) = text.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
-            for prefix in ["module ", "function ", "class "] {
-                if let Some(name) = inner.strip_prefix(prefix) {
-                    if name.split('.').all(is_identifier) {
-                        return Ok(self.reference(name));
-                    }
-                }
+        if self.allow_constants {
+            let name = format!("c{}", node.id);
+            self.params.push((name.clone(), "None".into()));
+            return Ok(name);
+        }
+        Err(format!(
+            "node {} ({} at {}) holds {}, which is not a Python literal; \
+             --allow-constants makes it a parameter",
+            node.id,
+            node.kind,
+            node.location(),
+            if text.is_empty() {
+                "no recorded value".to_string()
+            } else {
+                text
             }
-            // `<built-in math.hypot>`, `<built-in len>`.
-            if let Some(name) = inner.strip_prefix("built-in ") {
-                if name.split('.').all(is_identifier) {
-                    return Ok(match name.rsplit_once('.') {
-                        Some((module, _)) => {
-                            self.imports.insert(module.to_string());
-                            name.to_string()
-                        }
-                        None => name.to_string(),
-                    });
+        ))
+    }
+
+    /// The Python text of a recorded value, with what it imports.
+    fn written(&mut self, written: Written) -> String {
+        match written {
+            Written::Literal(text) => text,
+            Written::Traced(name) => self.reference(&name),
+            Written::Builtin(name) => {
+                if let Some((module, _)) = name.rsplit_once('.') {
+                    self.imports.insert(module.to_string());
                 }
+                name
             }
         }
-        if matches!(node.recorded, Recorded::Absent)
-            || !literal::parse(&text).is_some_and(|v| plain(&v))
-        {
-            if self.allow_constants {
-                let name = format!("c{}", node.id);
-                self.params.push((name.clone(), "None".into()));
-                return Ok(name);
-            }
-            return Err(format!(
-                "node {} ({} at {}) holds {}, which is not a Python literal; \
-                 --allow-constants makes it a parameter",
-                node.id,
-                node.kind,
-                node.location(),
-                if text.is_empty() {
-                    "no recorded value".to_string()
-                } else {
-                    text
-                }
-            ));
-        }
-        Ok(text)
     }
 
     /// The call arguments of a node: positions, then keywords.
@@ -1238,6 +1614,49 @@ fn short_location(node: &Node) -> String {
         Some((_, short)) => short.to_string(),
         None => location,
     }
+}
+
+/// A recorded value Python can write: a literal, or a name to import.
+enum Written {
+    Literal(String),
+    /// A module, function or class, by qualified name.
+    Traced(String),
+    /// A builtin (`len`, `math.hypot`).
+    Builtin(String),
+}
+
+/// How a recorded value (its printed text) is written in Python, if it
+/// can be.
+fn literal_or_reference(text: &str) -> Option<Written> {
+    match text {
+        "inf" => return Some(Written::Literal("float('inf')".into())),
+        "-inf" => return Some(Written::Literal("-float('inf')".into())),
+        "nan" => return Some(Written::Literal("float('nan')".into())),
+        _ => {}
+    }
+    if let Some(reference) = reference_in(text) {
+        return Some(reference);
+    }
+    literal::parse(text)
+        .is_some_and(|v| plain(&v))
+        .then(|| Written::Literal(text.to_string()))
+}
+
+/// The name a repr like `<module math>`, `<function pkg.f>`, `<class
+/// pkg.C>` or `<built-in math.hypot>` refers to.
+fn reference_in(text: &str) -> Option<Written> {
+    let inner = text.strip_prefix('<')?.strip_suffix('>')?;
+    for prefix in ["module ", "function ", "class "] {
+        if let Some(name) = inner.strip_prefix(prefix) {
+            if name.split('.').all(is_identifier) {
+                return Some(Written::Traced(name.to_string()));
+            }
+        }
+    }
+    let name = inner.strip_prefix("built-in ")?;
+    name.split('.')
+        .all(is_identifier)
+        .then(|| Written::Builtin(name.to_string()))
 }
 
 /// Is a value read back from a repr one Python can write as a literal

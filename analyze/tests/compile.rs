@@ -17,16 +17,22 @@ fn the_samples_emitted_source() {
     }
     // A kernel with a loop over a parameter (a length guard) and one with
     // an untraced range(steps) (a value guard).
-    for (node, name) in [("3", "horner"), ("20", "euler_decay")] {
+    // Units of module globals rebuilt from what the run read; a Unit made
+    // from a generator expression built in place.
+    for (sample, node, name) in [
+        ("kernels", "3", "horner"),
+        ("kernels", "20", "euler_decay"),
+        ("units", "26", "speed"),
+    ] {
         let source = compiled(&[
             "compile",
-            "samples/traces/kernels.parquet",
+            &format!("samples/traces/{sample}.parquet"),
             "--node",
             node,
             "--name",
             name,
         ]);
-        insta::assert_snapshot!(format!("compile_kernels_{name}"), source);
+        insta::assert_snapshot!(format!("compile_{sample}_{name}"), source);
     }
 }
 
