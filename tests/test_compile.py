@@ -73,6 +73,21 @@ def test_the_seeds_examples_on_new_inputs(tmp_path):
     assert twice.compiled(10) == addx.AddX2(3).add_twice(10) == 16
 
 
+def test_the_seeds_generator_program_guards_what_untraced_code_used(tmp_path):
+    import seed_graph
+
+    trace = SAMPLES / "traces" / "seed_graph.parquet"
+    simple03, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "simple03"))
+    assert "def compiled(a=1, x=5):" in source, source
+    assert simple03.compiled() == simple03.compiled(1, 5) == seed_graph.simple03(1, 5) == [1, 2, 3, 4]
+    # grange(v1, v2) ran range(int(low), int(high)) untraced: the values
+    # it was given are part of the path.
+    with pytest.raises(hltpy.GuardFailed, match="grange's low was 1 when recorded"):
+        simple03.compiled(2, 5)
+    with pytest.raises(hltpy.GuardFailed, match="grange's high was 5 when recorded"):
+        simple03.compiled(1, 7)
+
+
 def test_kernels_on_new_inputs_and_the_paths_they_assume(tmp_path):
     import kernels
 
@@ -133,6 +148,30 @@ def test_a_guard_fires_on_the_other_branch(tmp_path):
     assert module.compiled(9, 1) == branchy.scale(9, 1) == 16
     with pytest.raises(hltpy.GuardFailed, match=r"branchy\.py:3 was True when recorded"):
         module.compiled(1, 3)
+
+
+COUNTING = """
+def grange(low, high):
+    for i in range(int(low), int(high)):
+        yield i * 2
+
+
+def run(a, b):
+    if a > b:
+        return list(grange(b, a))
+    return list(grange(a, b))
+"""
+
+
+@pytest.mark.parametrize("options, reason", [("", "grange's high was 4"), (", conversions=True", r"int\(b\) was 4")])
+def test_a_value_untraced_code_used_is_guarded(tmp_path, options, reason):
+    trace = capture_program(tmp_path, "counting", COUNTING, "counting.run(hltpy.trace(1), hltpy.trace(4))", options)
+    module, _ = load(tmp_path, trace)
+    assert module.compiled() == module.compiled(1, 4) == [2, 4, 6]
+    with pytest.raises(hltpy.GuardFailed, match=reason):
+        module.compiled(1, 3)
+    with pytest.raises(hltpy.GuardFailed, match="was False when recorded"):
+        module.compiled(5, 3)
 
 
 GEOMETRY = """

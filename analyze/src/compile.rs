@@ -404,6 +404,8 @@ struct Compiler<'g> {
     attribute_reads: Option<HashMap<u64, Vec<(String, u64)>>>,
     /// The nodes made inside each frame, in row order.
     bodies: HashMap<u64, Vec<u64>>,
+    /// Every node a traced operation read directly.
+    direct_reads: HashSet<u64>,
 }
 
 impl<'g> Compiler<'g> {
@@ -431,6 +433,7 @@ impl<'g> Compiler<'g> {
             built_in_place: HashMap::new(),
             attribute_reads: None,
             bodies: HashMap::new(),
+            direct_reads: HashSet::new(),
         }
     }
 
@@ -527,27 +530,10 @@ impl<'g> Compiler<'g> {
                 }
             }
         }
+        self.direct_reads = self.graph_reads();
         let readers = self.readers();
-        // A parameter the traced computation never read may still have
-        // steered code the trace does not see (`range(steps)`): its
-        // recorded value is part of the path.
-        for (argument, parameter, default) in &arguments {
-            if readers.contains_key(argument) {
-                continue;
-            }
-            if literal::parse(default).is_some_and(|v| plain(&v)) {
-                self.guards = true;
-                self.lines.push(format!(
-                    "if {parameter} != {default}:\n    raise GuardFailed({:?})",
-                    format!(
-                        "{parameter} was {default} when recorded, and code the trace does not see may depend on it"
-                    )
-                ));
-            } else {
-                self.lines.push(format!(
-                    "# {parameter} is not read by the traced computation; code the trace does not see may depend on it"
-                ));
-            }
+        for (argument, _, _) in &arguments {
+            self.unread_argument(root_node, *argument)?;
         }
         if matches!(root_node.kind, NodeKind::Call | NodeKind::Dispatch)
             && !Self::inlined(root_node)
@@ -558,6 +544,7 @@ impl<'g> Compiler<'g> {
             ));
         }
         // The node whose value the function returns.
+        let original_root = root;
         let root = self.resolve(root);
         let mutates = self.emitted.iter().any(|id| {
             self.graph.get(*id).is_some_and(|n| {
@@ -577,6 +564,13 @@ impl<'g> Compiler<'g> {
                 || node.kind == NodeKind::Argument
             {
                 continue;
+            }
+            // A call inlined here: a parameter its body never read may
+            // have steered code the trace does not see.
+            if (Self::inlined(node) || node.kind == NodeKind::Generator) && id != original_root {
+                for input in node.inputs.iter().filter(|i| i.role.is_argument()) {
+                    self.unread_argument(node, input.src)?;
+                }
             }
             // Stands for another node's value: printed where that is.
             if node.kind != NodeKind::SetAttr && self.passes_through(node).is_some() {
@@ -604,12 +598,21 @@ impl<'g> Compiler<'g> {
                 continue;
             }
             let count = readers.get(&id).copied().unwrap_or(0);
-            let guard = count == 0 && matches!(node.recorded, Recorded::Bool(_)) && id != root;
-            // A value no one reads, without an effect: not computed (its
-            // imports are not needed either).
-            if count == 0 && id != root && !has_effect(node) && !guard {
-                continue;
-            }
+            // A value no traced code read that answered a question the
+            // path depended on: a comparison's bool, a conversion's number.
+            let path_value = match &node.recorded {
+                _ if count > 0 || id == root => None,
+                Recorded::Bool(expected) => Some(*expected),
+                _ if is_conversion(node) => None,
+                _ => {
+                    // A value without traced readers and without effect.
+                    if !has_effect(node) {
+                        continue;
+                    }
+                    None
+                }
+            };
+            let converted = count == 0 && id != root && is_conversion(node);
             if node.kind == NodeKind::Iterator {
                 self.iteration_guard(node)?;
             }
@@ -621,19 +624,34 @@ impl<'g> Compiler<'g> {
                 }
                 _ => {}
             }
-            if guard {
-                let Recorded::Bool(expected) = node.recorded else {
-                    unreachable!("a guard is a recorded bool")
-                };
-                self.guards = true;
+            if let Some(expected) = path_value {
+                let expected = if expected { "True" } else { "False" };
+                self.guard(
+                    &format!("bool({expression}) is not {expected}"),
+                    &format!(
+                        "{} was {expected} when recorded; this input takes another path",
+                        short_location(node)
+                    ),
+                );
+                continue;
+            }
+            if converted {
+                let recorded = recorded_text(&node.recorded);
+                if let Some(Written::Literal(literal)) = literal_or_reference(&recorded) {
+                    if recorded != "nan" {
+                        self.guard(
+                            &format!("{expression} != {literal}"),
+                            &format!(
+                                "{}: {expression} was {recorded} when recorded; untraced code used it",
+                                short_location(node)
+                            ),
+                        );
+                        continue;
+                    }
+                }
                 self.lines.push(format!(
-                    "if bool({expression}) is not {}:\n    raise GuardFailed({:?})",
-                    if expected { "True" } else { "False" },
-                    format!(
-                        "{} was {} when recorded; this input takes another path",
-                        short_location(node),
-                        if expected { "True" } else { "False" }
-                    )
+                    "# {}: {expression} went to code the trace does not see",
+                    short_location(node)
                 ));
                 continue;
             }
@@ -811,6 +829,57 @@ impl<'g> Compiler<'g> {
                 if count == 1 { "" } else { "s" }
             )
         ));
+    }
+
+    /// `if condition: raise GuardFailed(message)`.
+    fn guard(&mut self, condition: &str, message: &str) {
+        self.guards = true;
+        self.lines.push(format!(
+            "if {condition}:\n    raise GuardFailed({message:?})"
+        ));
+    }
+
+    /// Every node some traced operation read directly (a traced call's own
+    /// Arguments excepted: binding them is no use).
+    fn graph_reads(&self) -> HashSet<u64> {
+        self.graph
+            .nodes()
+            .iter()
+            .flat_map(|node| {
+                operands(node)
+                    .filter(|input| !(node.kind.is_traced_call() && input.role.is_argument()))
+                    .map(|input| input.src)
+            })
+            .collect()
+    }
+
+    /// A parameter no traced operation read may still have steered code
+    /// the trace does not see (`range(steps)`): its recorded value is part
+    /// of the path, checked by a guard (or, for a value that cannot be
+    /// compared as a literal, noted in a comment). Constants passed need
+    /// no check.
+    fn unread_argument(&mut self, call: &Node, argument: u64) -> Result<(), String> {
+        if self.direct_reads.contains(&argument) {
+            return Ok(());
+        }
+        let passed = self.resolve(argument);
+        if self.node(passed)?.kind.is_leaf() && !self.names.contains_key(&passed) {
+            return Ok(());
+        }
+        let parameter = self.node(argument)?.name().to_string();
+        let value = self.value(argument)?;
+        let recorded = recorded_text(&self.node(argument)?.recorded);
+        let what = format!("{}: {}'s {parameter}", short_location(call), call.name());
+        match literal_or_reference(&recorded) {
+            Some(Written::Literal(literal)) if recorded != "nan" => self.guard(
+                &format!("{value} != {literal}"),
+                &format!("{what} was {recorded} when recorded; untraced code may use it"),
+            ),
+            _ => self.lines.push(format!(
+                "# {what} is not read by traced code; code the trace does not see may depend on it"
+            )),
+        }
+        Ok(())
     }
 
     /// Before `iter(x)`: the recorded run took some items from it. When
@@ -1613,6 +1682,20 @@ fn short_location(node: &Node) -> String {
     match location.rsplit_once('/') {
         Some((_, short)) => short.to_string(),
         None => location,
+    }
+}
+
+/// Does a node convert a traced value into a raw one (`int(x)`,
+/// `bool(x)`, `operator.index(x)` recorded with `conversions=True`)? Its
+/// result goes to code the trace does not see.
+fn is_conversion(node: &Node) -> bool {
+    match node.kind {
+        NodeKind::UDispatch | NodeKind::Dispatch => matches!(
+            node.name(),
+            "__int__" | "__float__" | "__bool__" | "__index__" | "__str__" | "__hash__"
+        ),
+        NodeKind::UCall => matches!(node.name(), "int" | "float" | "bool" | "str" | "index"),
+        _ => false,
     }
 }
 
