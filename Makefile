@@ -74,10 +74,11 @@ bench: build
 	$(PY) bench/capture_bench.py
 
 ## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
-## eval vs a CPython replay on a 10M-node captured trace
+## eval vs a CPython replay on a 10M-node captured trace, compile on a 1M-node one
 bench-analyze: build
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/eval_bench.py
+	$(PY) bench/compile_bench.py
 
 ## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
 lint: build

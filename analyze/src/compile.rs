@@ -7,10 +7,11 @@
 //! it become guards that raise `hltpy.GuardFailed` on another answer.
 //! `--check` runs it in CPython on the recorded inputs.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use hltpy_graph::eval::recorded_text;
+use hltpy_graph::interp::{IdMap, IdSet};
 use hltpy_graph::{literal, Graph, Input, Node, Recorded, Value};
 use hltpy_schema::{NodeKind, Role};
 
@@ -378,13 +379,11 @@ struct Compiler<'g> {
     /// The traced modules (to tell `pkg.mod` from `pkg.mod.Class`).
     modules: &'g [String],
     allow_constants: bool,
-    /// Row order of every node.
-    order: HashMap<u64, usize>,
     /// What the function computes, in row order.
     emitted: Vec<u64>,
-    names: HashMap<u64, String>,
+    names: IdMap<String>,
     /// Precedence of the expressions inlined in place of a name.
-    precedence: HashMap<u64, u8>,
+    precedence: IdMap<u8>,
     params: Vec<(String, String)>,
     imports: BTreeSet<String>,
     lines: Vec<String>,
@@ -397,43 +396,40 @@ struct Compiler<'g> {
     /// NewInits written as the seed's new_init does (`cls.__new__(cls)`,
     /// then their `__init__` body), by their new object: an argument they
     /// were given cannot be written (a generator expression).
-    built_in_place: HashMap<u64, u64>,
+    built_in_place: IdMap<u64>,
     /// The attributes the run read from objects that entered the trace as
     /// values, by object: the first read of each name that no traced write
     /// explains (built on first use).
-    attribute_reads: Option<HashMap<u64, Vec<(String, u64)>>>,
+    attribute_reads: Option<IdMap<Vec<(String, u64)>>>,
     /// The nodes made inside each frame, in row order.
-    bodies: HashMap<u64, Vec<u64>>,
+    bodies: IdMap<Vec<u64>>,
     /// Every node a traced operation read directly.
-    direct_reads: HashSet<u64>,
+    direct_reads: IdSet,
+    /// How many items the function takes from each iterator (counted on
+    /// first use).
+    items_taken: Option<IdMap<usize>>,
 }
 
 impl<'g> Compiler<'g> {
     fn new(graph: &'g Graph, modules: &'g [String], allow_constants: bool) -> Compiler<'g> {
-        let order = graph
-            .nodes()
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id, i))
-            .collect();
         Compiler {
             graph,
             modules,
             allow_constants,
-            order,
             emitted: Vec::new(),
-            names: HashMap::new(),
-            precedence: HashMap::new(),
+            names: IdMap::default(),
+            precedence: IdMap::default(),
             params: Vec::new(),
             imports: BTreeSet::new(),
             lines: Vec::new(),
             last_precedence: ATOM,
             guards: false,
             temporaries: 0,
-            built_in_place: HashMap::new(),
+            built_in_place: IdMap::default(),
             attribute_reads: None,
-            bodies: HashMap::new(),
-            direct_reads: HashSet::new(),
+            bodies: IdMap::default(),
+            direct_reads: IdSet::default(),
+            items_taken: None,
         }
     }
 
@@ -460,7 +456,7 @@ impl<'g> Compiler<'g> {
         // The compiled call's own Argument nodes are its parameters: what
         // they were given is not part of the function.
         let root_node = self.node(root)?;
-        let parameters: HashSet<u64> = if root_node.kind.is_traced_call() {
+        let parameters: IdSet = if root_node.kind.is_traced_call() {
             root_node
                 .inputs
                 .iter()
@@ -468,9 +464,9 @@ impl<'g> Compiler<'g> {
                 .map(|i| i.src)
                 .collect()
         } else {
-            HashSet::new()
+            IdSet::default()
         };
-        let mut seen = HashSet::new();
+        let mut seen = IdSet::default();
         let mut work = vec![root];
         while let Some(id) = work.pop() {
             if !seen.insert(id) {
@@ -499,9 +495,15 @@ impl<'g> Compiler<'g> {
                 work.extend(self.bodies.get(&id).into_iter().flatten());
             }
         }
-        let mut emitted: Vec<u64> = seen.into_iter().collect();
-        emitted.sort_by_key(|id| self.order.get(id).copied().unwrap_or(usize::MAX));
-        self.emitted = emitted;
+        let mut rows: Vec<usize> = seen
+            .into_iter()
+            .filter_map(|id| self.graph.position(id))
+            .collect();
+        rows.sort_unstable();
+        self.emitted = rows
+            .into_iter()
+            .map(|row| self.graph.nodes()[row].id)
+            .collect();
         Ok(())
     }
 
@@ -658,7 +660,11 @@ impl<'g> Compiler<'g> {
             if count == 0 && id != root && !has_effect(node) {
                 continue;
             }
-            let pure_single = count == 1 && !has_effect(node) && !mutates;
+            // Inlined only while short: a loop's chain of single-use values
+            // would otherwise grow one expression as long as the run (its
+            // copies quadratic in memory, too deep for Python's parser).
+            let pure_single =
+                count == 1 && !has_effect(node) && !mutates && expression.len() <= INLINED_LENGTH;
             if pure_single || (id == root && !has_effect(node)) {
                 self.precedence.insert(id, self.last_precedence);
                 self.names.insert(id, expression);
@@ -841,7 +847,7 @@ impl<'g> Compiler<'g> {
 
     /// Every node some traced operation read directly (a traced call's own
     /// Arguments excepted: binding them is no use).
-    fn graph_reads(&self) -> HashSet<u64> {
+    fn graph_reads(&self) -> IdSet {
         self.graph
             .nodes()
             .iter()
@@ -889,14 +895,20 @@ impl<'g> Compiler<'g> {
         let Some(iterable) = iterator.input(Role::Iterable) else {
             return Ok(());
         };
+        if self.items_taken.is_none() {
+            let mut taken = IdMap::default();
+            for node in self.emitted.iter().filter_map(|id| self.graph.get(*id)) {
+                if let (NodeKind::Iteration, Some(of)) = (node.kind, node.input(Role::Iterator)) {
+                    *taken.entry(of).or_default() += 1;
+                }
+            }
+            self.items_taken = Some(taken);
+        }
         let taken = self
-            .emitted
-            .iter()
-            .filter_map(|id| self.graph.get(*id))
-            .filter(|n| {
-                n.kind == NodeKind::Iteration && n.input(Role::Iterator) == Some(iterator.id)
-            })
-            .count();
+            .items_taken
+            .as_ref()
+            .and_then(|taken| taken.get(&iterator.id).copied())
+            .unwrap_or(0);
         let source = self.node(self.graph.through(iterable))?;
         let length =
             literal::parse(&recorded_text(&source.recorded)).and_then(|value| match value {
@@ -930,9 +942,9 @@ impl<'g> Compiler<'g> {
     }
 
     /// How many emitted nodes read each node (through Arguments).
-    fn readers(&self) -> HashMap<u64, usize> {
-        let mut readers: HashMap<u64, usize> = HashMap::new();
-        let emitted: HashSet<u64> = self.emitted.iter().copied().collect();
+    fn readers(&self) -> IdMap<usize> {
+        let mut readers: IdMap<usize> = IdMap::default();
+        let emitted: IdSet = self.emitted.iter().copied().collect();
         for id in &self.emitted {
             let Some(node) = self.graph.get(*id) else {
                 continue;
@@ -1064,7 +1076,7 @@ impl<'g> Compiler<'g> {
     /// as a value (first read per name, when no traced write explains it).
     fn reads_of(&mut self, object: u64) -> Vec<(String, u64)> {
         if self.attribute_reads.is_none() {
-            let mut reads: HashMap<u64, Vec<(String, u64)>> = HashMap::new();
+            let mut reads: IdMap<Vec<(String, u64)>> = IdMap::default();
             for node in self.graph.nodes() {
                 let method = matches!(
                     node.type_name.as_deref(),
@@ -1607,6 +1619,11 @@ impl<'g> Compiler<'g> {
         self.operand(callable, ATOM)
     }
 }
+
+/// The longest expression written in place of its single reader's
+/// operand; longer ones get a name (`t1 = …`), so that a statement fits
+/// in a line.
+const INLINED_LENGTH: usize = 64;
 
 /// The longest line the module is written with (ruff's default).
 const LINE_LENGTH: usize = 88;

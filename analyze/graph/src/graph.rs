@@ -422,7 +422,7 @@ impl Decoder {
 #[derive(Default)]
 pub struct Graph {
     nodes: Vec<Node>,
-    index: HashMap<u64, usize>,
+    index: crate::interp::IdMap<usize>,
 }
 
 impl Graph {
@@ -455,6 +455,11 @@ impl Graph {
 
     pub fn contains(&self, id: u64) -> bool {
         self.index.contains_key(&id)
+    }
+
+    /// Where a node is in [`Graph::nodes`] (its row, for a whole trace).
+    pub fn position(&self, id: u64) -> Option<usize> {
+        self.index.get(&id).copied()
     }
 
     /// The nodes in the order they were added (file order for a whole trace).

@@ -227,6 +227,9 @@ impl Hasher for IdHasher {
 /// A map keyed by node id.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// A set of node ids.
+pub type IdSet = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
+
 /// How many nodes read each node: what lets the runner drop a value as
 /// soon as its last reader has run. Dense by id (ids start at 0 and are
 /// consecutive in hltpy's traces); ids beyond `dense` go to a map.
