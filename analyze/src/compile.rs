@@ -695,6 +695,7 @@ impl<'g> Compiler<'g> {
         );
         for statement in self.lines.iter().chain([&format!("return {result}")]) {
             for line in statement.lines() {
+                let line = prefer_double_quotes(line);
                 let _ = writeln!(text, "{}", wrap(&format!("    {line}")));
             }
         }
@@ -1560,6 +1561,10 @@ impl<'g> Compiler<'g> {
             let left = self.operand(form.left.0, form.left.1)?;
             let right = self.operand(form.right.0, form.right.1)?;
             self.last_precedence = form.precedence;
+            // ruff hugs `**` between simple operands: `x.value**2`.
+            if form.symbol == "**" && simple_power_operand(&left) && simple_power_operand(&right) {
+                return Ok(format!("{left}**{right}"));
+            }
             return Ok(format!("{left} {} {right}", form.symbol));
         }
         if let Some(receiver) = node.input(Role::SelfValue) {
@@ -1636,7 +1641,7 @@ fn wrap(line: &str) -> String {
         return line.to_string();
     }
     let Some(open) = opening_of_last_bracket(line) else {
-        return line.to_string();
+        return split_string(line).unwrap_or_else(|| line.to_string());
     };
     let items = hltpy_graph::infer::split_outside_brackets(&line[open + 1..line.len() - 1], ',');
     if items.is_empty() {
@@ -1652,6 +1657,95 @@ fn wrap(line: &str) -> String {
     }
     out.push_str(&indent);
     out.push_str(&line[line.len() - 1..]);
+    out
+}
+
+/// A line that is one long double-quoted string (an argument alone on its
+/// line, as a guard's message) as implicitly concatenated pieces that
+/// each fit, broken after spaces.
+fn split_string(line: &str) -> Option<String> {
+    let body = line.trim_start();
+    let indent = &line[..line.len() - body.len()];
+    let (body, comma) = match body.strip_suffix(',') {
+        Some(body) => (body, ","),
+        None => (body, ""),
+    };
+    let content = body.strip_prefix('"')?.strip_suffix('"')?;
+    if content.contains('"') {
+        return None;
+    }
+    let room = LINE_LENGTH.checked_sub(indent.len() + 2)?;
+    // After a clause (`; `) where every piece fits; after words otherwise.
+    let clauses: Vec<String> = content.split_inclusive("; ").map(String::from).collect();
+    let pieces = if clauses.len() > 1 && clauses.iter().all(|c| c.chars().count() <= room) {
+        clauses
+    } else {
+        let mut pieces: Vec<String> = Vec::new();
+        let mut piece = String::new();
+        for word in content.split_inclusive(' ') {
+            if !piece.is_empty() && piece.chars().count() + word.chars().count() > room {
+                pieces.push(std::mem::take(&mut piece));
+            }
+            piece.push_str(word);
+        }
+        pieces.push(piece);
+        pieces
+    };
+    if pieces.len() < 2 {
+        return None;
+    }
+    let last = pieces.len() - 1;
+    Some(
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(at, piece)| {
+                format!("{indent}\"{piece}\"{}", if at == last { comma } else { "" })
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// A line with its single-quoted strings (Python's reprs) double-quoted,
+/// as ruff formats them, where that needs no more escapes; comments and
+/// double-quoted strings stay as they are.
+fn prefer_double_quotes(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '#' => {
+                out.push_str(&line[at..]);
+                break;
+            }
+            '"' | '\'' => {
+                // The whole string, escapes kept.
+                let mut end = line.len();
+                let mut escaped = false;
+                for (inner, d) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if d == '\\' {
+                        escaped = true;
+                    } else if d == c {
+                        end = inner + 1;
+                        break;
+                    }
+                }
+                let literal = &line[at..end];
+                let content = &literal[1..literal.len().saturating_sub(1).max(1)];
+                if c == '\'' && !content.contains('"') && !content.contains("\\'") {
+                    out.push('"');
+                    out.push_str(content);
+                    out.push('"');
+                } else {
+                    out.push_str(literal);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
     out
 }
 
@@ -1690,6 +1784,16 @@ fn opening_of_last_bracket(line: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// A name, a number or an attribute chain, maybe negated: what ruff
+/// writes `**` without spaces around.
+fn simple_power_operand(text: &str) -> bool {
+    let text = text.strip_prefix('-').unwrap_or(text);
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
 }
 
 /// `file.py:line` of a node, without the directories (the docstring

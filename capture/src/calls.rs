@@ -1117,6 +1117,14 @@ impl TracedClass {
             }
             Err(err) => return Err(err),
         };
+        // `Cls.__new__(Cls)` (the seed's new_init, pickle's and copy's
+        // idiom) passes the wrapper where `__new__` wants a type.
+        if name.to_str()? == "__new__" {
+            let new = ClassNew {
+                new: attribute.unbind(),
+            };
+            return Ok(Bound::new(py, new)?.into_any());
+        }
         // Static methods come out as plain functions, class methods bound
         // to the class: both run traced.
         if registry::is_traced_function(&attribute) {
@@ -1172,12 +1180,48 @@ impl TracedClass {
 #[pyfunction(name = "super_", signature = (*args))]
 pub fn traced_super<'py>(args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
     let py = args.py();
-    let args = args.iter().map(|arg| match arg.cast::<TracedClass>() {
-        Ok(traced) => traced.get().class.bind(py).clone().into_any(),
-        Err(_) => arg,
-    });
     py.get_type::<pyo3::types::PySuper>()
-        .call1(PyTuple::new(py, args)?)
+        .call1(original_classes(args)?)
+}
+
+/// The arguments with each traced class replaced by its original class.
+fn original_classes<'py>(args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyTuple>> {
+    let py = args.py();
+    PyTuple::new(
+        py,
+        args.iter().map(|arg| match arg.cast::<TracedClass>() {
+            Ok(traced) => traced.get().class.bind(py).clone().into_any(),
+            Err(_) => arg,
+        }),
+    )
+}
+
+/// A traced class's `__new__`: called with the original class where it
+/// is given the wrapper.
+#[pyclass(frozen, module = "hltpy")]
+pub struct ClassNew {
+    new: Py<PyAny>,
+}
+
+#[pymethods]
+impl ClassNew {
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .new
+            .bind(py)
+            .call(original_classes(args)?, kwargs)?
+            .unbind())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.new)
+    }
 }
 
 /// `__init__` inherited from an untraced class: it runs on the raw object

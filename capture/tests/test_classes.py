@@ -165,3 +165,18 @@ def test_class_heavy_program_gives_exactly_the_untraced_result(name, tmp_path):
     untraced, traced = untraced_and_traced(code, name, tmp_path / f"{name}.parquet")
     assert traced["result"] == untraced["result"]
     assert traced["nodes"] > 1000
+
+
+def test_new_called_on_a_traced_class_makes_an_object_of_the_original_class(hierarchy, captured):
+    # `Cls.__new__(Cls)` (the seed's new_init, pickle's and copy's idiom,
+    # and what `hltpy-analyze compile` writes) gets the wrapper as `cls`.
+    base = hierarchy.Base
+    made = base.__new__(base)
+    assert type(made) is base.__wrapped__ and isinstance(made, base)
+    made.__dict__["value"] = 2
+    assert made.value == 2
+    with captured():
+        inside = base.__new__(base)
+    assert type(inside) is base.__wrapped__
+    with pytest.raises(TypeError):
+        base.__new__(3)
