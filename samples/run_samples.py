@@ -2,6 +2,9 @@
 was captured: the program's result and the trace's nodes per kind.
 
     python samples/run_samples.py samples/traces
+
+and the two versions of samples/diff/*/shapes.py into samples/diff/
+(the pair `hltpy-analyze diff` is shown on).
 """
 
 import collections
@@ -32,8 +35,28 @@ def main(out_dir: str) -> int:
         print(f"{name}: main() = {result!r}")
         print(f"  {run.nodes} nodes -> {path}")
         print("  " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())))
+    capture_versions(here / "diff", out.parent / "diff")
     show_nodes(out / "addx.parquet", limit=12)
     return 0
+
+
+def capture_versions(versions: pathlib.Path, out: pathlib.Path) -> None:
+    """The two versions of samples/diff/*/shapes.py, each traced as the
+    module `shapes`, into OUT/before.parquet and OUT/after.parquet: the
+    pair `hltpy-analyze diff` compares."""
+    out.mkdir(parents=True, exist_ok=True)
+    for version in ("before", "after"):
+        sys.modules.pop("shapes", None)
+        sys.path.insert(0, str(versions / version))
+        try:
+            hltpy.trace_modules(["shapes"])
+            module = importlib.import_module("shapes")
+            path = out / f"{version}.parquet"
+            with hltpy.capture(path) as run:
+                result = hltpy.from_traced(module.main())
+        finally:
+            sys.path.remove(str(versions / version))
+        print(f"diff/{version}: main() = {result!r}, {run.nodes} nodes -> {path}")
 
 
 def show_nodes(path, limit):

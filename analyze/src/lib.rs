@@ -8,12 +8,14 @@
 //! and reports. Passes are built on `hltpy_graph` (the typed graph and the
 //! `Interpreter` trait, without DataFusion) and their outputs are tables
 //! of the same session ([`tables`]: `eval`, `signatures`, `requirements`),
-//! computed when a query names them. [`compile`] writes a trace as Python.
+//! computed when a query names them. [`compile`] writes a trace as Python;
+//! [`diff`] compares two traces (also the table `diff`).
 
 pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod constraints;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod expr;

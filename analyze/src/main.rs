@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{check, compile, constraints, eval, expr, infer, query, summary, tables};
+use hltpy_analyze::{check, compile, constraints, diff, eval, expr, infer, query, summary, tables};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -119,6 +119,25 @@ enum Command {
     ///   hltpy-analyze compile samples/traces/units.parquet --check
     #[command(verbatim_doc_comment)]
     Compile(compile::Args),
+    /// Compare the computations of two traces (two program versions).
+    ///
+    /// Nodes are matched without relying on ids or lines: identical
+    /// upstream subgraphs first (largest first), then along the traced
+    /// call tree, then by the similarity of their inputs. The report says
+    /// whether the traces are equivalent, counts matched / changed / only
+    /// in one, lists calls and operations per traced function before →
+    /// after, names the first divergence (a node whose inputs agree but
+    /// whose value differs) and groups the differences by traced call.
+    /// With two directories, pairs their traces by file name. Exit code 0
+    /// when equivalent, 1 when different, 2 on error. Also the table
+    /// `diff` (query with two traces).
+    ///
+    /// Examples:
+    ///   hltpy-analyze diff before.parquet after.parquet
+    ///   hltpy-analyze diff before.parquet after.parquet --rel-tol 1e-9 --format json
+    ///   hltpy-analyze diff traces-before/ traces-after/
+    #[command(verbatim_doc_comment)]
+    Diff(diff::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -187,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Constraints(args) => constraints::run(args, mode),
         Command::Infer(args) => infer::run(args, mode),
         Command::Compile(args) => compile::run(args, mode),
+        Command::Diff(args) => diff::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

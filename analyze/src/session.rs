@@ -24,7 +24,7 @@ use hltpy_schema::{segment_files, NodeKind, TraceError, TraceFile, TraceMetadata
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
 use crate::progress::CountingStore;
-use crate::tables::{eval_table, inference_tables, CATALOG};
+use crate::tables::{diff_table, eval_table, inference_tables, CATALOG};
 
 /// One trace: a file, or the segment files of one run.
 #[derive(Debug, Clone)]
@@ -319,6 +319,7 @@ impl Session {
         let (signatures, requirements) = inference_tables(&session.sources);
         for (name, table) in [
             ("eval", eval_table(&session.sources)),
+            ("diff", diff_table(&session.sources)),
             ("signatures", signatures),
             ("requirements", requirements),
         ] {

@@ -63,6 +63,10 @@ pub const CATALOG: &[TableDoc] = &[
         doc: "what each body needed of each parameter: function, parameter, need (attribute, method, item, operator, right_operand, iterated, called, set_attribute, set_item, del_item), name, operand_type, result_type, count, use (computed when named)",
     },
     TableDoc {
+        name: "diff",
+        doc: "the query's two traces matched (old, then new): old_trace, old_id, new_trace, new_id, status (same/changed/only_old/only_new), kind, name (computed when named)",
+    },
+    TableDoc {
         name: "eval",
         doc: "re-evaluation of every node: trace, id, kind, status (input/matched/differed/opaque), recorded, recomputed, reason (computed when named)",
     },
@@ -176,6 +180,14 @@ pub fn eval_table(sources: &[TraceSource]) -> LazyTable {
             Arc::new(reason.finish()),
         ];
         Ok(RecordBatch::try_new(eval_schema(), columns)?)
+    })
+}
+
+/// The `diff` table: the first trace matched against the second.
+pub fn diff_table(sources: &[TraceSource]) -> LazyTable {
+    let sources = sources.to_vec();
+    LazyTable::new(crate::diff::diff_schema(), move || {
+        crate::diff::diff_batch(&sources).map_err(|err| DataFusionError::External(Box::new(err)))
     })
 }
 

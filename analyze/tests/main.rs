@@ -4,6 +4,7 @@ mod cli;
 mod compile;
 mod constraints;
 mod damaged;
+mod diff;
 mod eval;
 mod infer;
 mod snapshots;

@@ -9,12 +9,15 @@
 //! - [`value`], [`literal`], [`python`]: the Python value domain, a reader
 //!   of the literals traces record as text, and CPython's semantics.
 //! - [`eval`]: re-evaluation and what-if, the first pass on the trait.
+//! - [`diff`]: two traces matched node for node (fingerprints, call
+//!   tree, similarity) and what changed between them.
 //! - [`infer`]: types and structure per traced function and class (and
 //!   dimensions), streamed; [`stubs`] writes them as `.pyi` files.
 //!
 //! The format's own rules (which kinds are traced calls, which roles only
 //! say where a value came from) live on `hltpy_schema::{NodeKind, Role}`.
 
+pub mod diff;
 pub mod eval;
 pub mod graph;
 pub mod infer;

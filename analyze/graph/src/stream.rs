@@ -83,6 +83,19 @@ impl TraceFiles {
         Ok(uses)
     }
 
+    /// Every node with all its columns, in row order, one batch decoded
+    /// at a time.
+    pub fn each_node(&self, mut visit: impl FnMut(&crate::graph::Node)) -> Result<(), RunError> {
+        let mut decoder = Decoder::default();
+        self.batches(None, |batch| {
+            let nodes = decoder
+                .decode(batch)
+                .map_err(|source| self.graph_error(source))?;
+            nodes.iter().for_each(&mut visit);
+            Ok(())
+        })
+    }
+
     /// Streams every node through `interpreter` in row order; gives the
     /// most values that were held at once. A second thread reads and
     /// decompresses the next batches while this one evaluates (a pass's

@@ -1,0 +1,1086 @@
+//! Trace diff: which nodes of two traces (two versions of a program, or
+//! two runs of one) are the same computation, and what changed.
+//!
+//! Matching follows XLA's hlo_diff (GumTree for operation graphs) and
+//! relies neither on ids nor on line numbers alone:
+//!
+//! 1. **Fingerprints.** Each node's upstream subgraph is hashed in row
+//!    order (inputs come first): kind, name and value type, then per input
+//!    its role, key and the input's fingerprint. Parameters and calls are
+//!    transparent: an Argument stands for the value passed and a traced
+//!    call for the value it returned, so arithmetic has one fingerprint
+//!    whether or not it moved into a helper function. The *structural*
+//!    fingerprint leaves values out; the *exact* one adds the recorded
+//!    value.
+//! 2. **Identical subgraphs, largest first** (by upstream size): a node
+//!    whose exact fingerprint the other side has too is matched with its
+//!    whole cone; then the same with structural fingerprints (a changed
+//!    constant keeps its place). Equal fingerprints pair in order of
+//!    occurrence: the k-th with the k-th.
+//! 3. **Top-down along the call tree**: under each pair of matched calls
+//!    (from the top level down), the calls made inside are paired first by
+//!    their returned values (already matched), then by name in call order;
+//!    a pair of calls matches its parameters by name.
+//! 4. **Propagation**: a matched pair matches its unmatched inputs of the
+//!    same role and key, and its users of the same kind and role when
+//!    there is exactly one on each side.
+//! 5. **Bottom-up similarity** for what is left: a node is matched to the
+//!    node of the same kind and name among the users of its inputs'
+//!    partners with the best Dice coefficient of matched inputs (at least
+//!    one half), preferring one in the same traced function and line.
+//!
+//! Then each matched pair is the same or has a different value (within
+//! `rel_tol` for floats); the rest is only in one trace. A *first
+//! divergence* is a matched pair whose inputs all agree but whose value
+//! differs: where to look; the differences downstream of it are its
+//! consequences.
+//!
+//! Memory: per node a few integers (kind, interned name and type, a value
+//! hash with a short text, fingerprints, inputs as positions), never the
+//! recorded strings beyond [`SHORT`] characters.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use hltpy_schema::{NodeKind, Role};
+
+use crate::graph::{Node, Recorded};
+use crate::interp::IdMap;
+use crate::stream::{RunError, TraceFiles};
+
+/// No position: an input outside the trace, a top-level node's frame.
+const NONE: u32 = u32::MAX;
+
+/// The longest recorded text kept for the report.
+pub const SHORT: usize = 40;
+
+/// How two recorded values compare.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Compare structure only: no node differs by its value.
+    pub ignore_values: bool,
+    /// Lines neither break ties nor appear in the report.
+    pub ignore_locations: bool,
+    /// Floats within this relative tolerance are equal.
+    pub rel_tol: Option<f64>,
+}
+
+/// A recorded value, as much of it as a diff needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Absent,
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A string or repr: its hash, and its first [`SHORT`] characters.
+    Text {
+        hash: u64,
+        short: Box<str>,
+    },
+}
+
+impl Val {
+    fn of(recorded: &Recorded) -> Val {
+        match recorded {
+            Recorded::Absent => Val::Absent,
+            Recorded::Int(v) => Val::Int(*v),
+            Recorded::Float(v) => Val::Float(*v),
+            Recorded::Bool(v) => Val::Bool(*v),
+            Recorded::Str(_) | Recorded::Repr(_) => {
+                let text = crate::eval::recorded_text(recorded);
+                let short = match text.char_indices().nth(SHORT) {
+                    Some((cut, _)) => format!("{}…", &text[..cut]),
+                    None => text.clone(),
+                };
+                Val::Text {
+                    hash: hash_str(&text),
+                    short: short.into(),
+                }
+            }
+        }
+    }
+
+    fn hash(&self) -> u64 {
+        match self {
+            Val::Absent => 0,
+            Val::Int(v) => mix(1, *v as u64),
+            Val::Float(v) => mix(2, v.to_bits()),
+            Val::Bool(v) => mix(3, u64::from(*v)),
+            Val::Text { hash, .. } => mix(4, *hash),
+        }
+    }
+
+    /// The value as the trace prints it (cut at [`SHORT`] characters).
+    pub fn text(&self) -> String {
+        match self {
+            Val::Absent => String::new(),
+            Val::Int(v) => v.to_string(),
+            Val::Float(v) => crate::value::float_repr(*v),
+            Val::Bool(true) => "True".into(),
+            Val::Bool(false) => "False".into(),
+            Val::Text { short, .. } => short.to_string(),
+        }
+    }
+
+    fn same(&self, other: &Val, rel_tol: Option<f64>) -> bool {
+        match (self, other, rel_tol) {
+            (Val::Float(a), Val::Float(b), _) if a.is_nan() && b.is_nan() => true,
+            (Val::Float(a), Val::Float(b), Some(tol)) => {
+                a == b || (a - b).abs() <= tol * a.abs().max(b.abs())
+            }
+            (Val::Text { hash: a, .. }, Val::Text { hash: b, .. }, _) => a == b,
+            _ => self == other,
+        }
+    }
+}
+
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(17)
+        ^ (x >> 7)
+}
+
+fn hash_str(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn hash_opt(text: Option<&str>) -> u64 {
+    text.map_or(0x5bd1_e995, hash_str)
+}
+
+/// One input of a node, by position.
+#[derive(Clone, Debug)]
+struct In {
+    role: Role,
+    key: Option<Arc<str>>,
+    src: u32,
+}
+
+/// One trace, compact: what matching and the report need.
+pub struct Side {
+    pub name: String,
+    ids: Vec<u64>,
+    kinds: Vec<NodeKind>,
+    names: Vec<Option<Arc<str>>>,
+    types: Vec<Option<Arc<str>>>,
+    files: Vec<Option<Arc<str>>>,
+    lines: Vec<u32>,
+    frames: Vec<u32>,
+    values: Vec<Val>,
+    input_start: Vec<u32>,
+    inputs: Vec<In>,
+    /// The node whose value a node stands for (an Argument's value, a
+    /// traced call's returned value), else itself.
+    through: Vec<u32>,
+    label: Vec<u64>,
+    structural: Vec<u64>,
+    exact: Vec<u64>,
+    size: Vec<u32>,
+    /// The traced call a node ran in (through generator steps), or NONE.
+    call: Vec<u32>,
+    index: IdMap<u32>,
+}
+
+impl Side {
+    /// Reads a trace (streamed; only the compact form is kept).
+    pub fn read(files: &TraceFiles) -> Result<Side, RunError> {
+        let mut side = Side::empty(&files.name);
+        files.each_node(|node| side.push(node))?;
+        side.finish();
+        Ok(side)
+    }
+
+    /// A side from nodes in row order (tests, small traces).
+    pub fn from_nodes<'a>(name: &str, nodes: impl IntoIterator<Item = &'a Node>) -> Side {
+        let mut side = Side::empty(name);
+        for node in nodes {
+            side.push(node);
+        }
+        side.finish();
+        side
+    }
+
+    fn empty(name: &str) -> Side {
+        Side {
+            name: name.to_string(),
+            ids: Vec::new(),
+            kinds: Vec::new(),
+            names: Vec::new(),
+            types: Vec::new(),
+            files: Vec::new(),
+            lines: Vec::new(),
+            frames: Vec::new(),
+            values: Vec::new(),
+            input_start: vec![0],
+            inputs: Vec::new(),
+            through: Vec::new(),
+            label: Vec::new(),
+            structural: Vec::new(),
+            exact: Vec::new(),
+            size: Vec::new(),
+            call: Vec::new(),
+            index: IdMap::default(),
+        }
+    }
+
+    fn push(&mut self, node: &Node) {
+        let at = self.ids.len() as u32;
+        self.index.insert(node.id, at);
+        self.ids.push(node.id);
+        self.kinds.push(node.kind);
+        self.names.push(node.name.clone());
+        self.types.push(node.type_name.clone());
+        self.files.push(node.file.clone());
+        self.lines.push(node.line.unwrap_or(0));
+        // Frames open before their body's rows are written, but their own
+        // row comes after: resolved in `finish`.
+        self.frames
+            .push(node.frame.map_or(NONE, |f| f as u32 ^ NONE));
+        self.values.push(Val::of(&node.recorded));
+        for input in &node.inputs {
+            let src = self.index.get(&input.src).copied().unwrap_or(NONE);
+            self.inputs.push(In {
+                role: input.role,
+                key: input.key.clone(),
+                src,
+            });
+        }
+        self.input_start.push(self.inputs.len() as u32);
+    }
+
+    /// Frames to positions, then fingerprints in row order.
+    fn finish(&mut self) {
+        let n = self.ids.len();
+        for at in 0..n {
+            if self.frames[at] != NONE {
+                let frame = u64::from(self.frames[at] ^ NONE);
+                self.frames[at] = self.index.get(&frame).copied().unwrap_or(NONE);
+            }
+        }
+        self.through = (0..n as u32).collect();
+        self.label = vec![0; n];
+        self.structural = vec![0; n];
+        self.exact = vec![0; n];
+        self.size = vec![1; n];
+        for at in 0..n {
+            let kind = self.kinds[at];
+            let stands_for = match kind {
+                NodeKind::Argument => self.input(at, Role::Value),
+                NodeKind::Call | NodeKind::Dispatch => self.input(at, Role::Return),
+                _ => None,
+            };
+            self.label[at] = mix(
+                mix(hash_str(kind.as_str()), hash_opt(self.names[at].as_deref())),
+                hash_opt(self.types[at].as_deref()),
+            );
+            if let Some(value) = stands_for.filter(|v| (*v as usize) < at) {
+                let to = self.through[value as usize];
+                self.through[at] = to;
+                self.structural[at] = self.structural[to as usize];
+                self.exact[at] = self.exact[to as usize];
+                self.size[at] = self.size[to as usize];
+                continue;
+            }
+            let mut structural = self.label[at];
+            let mut exact = mix(structural, self.values[at].hash());
+            let mut size: u32 = 1;
+            for input in self.ins(at) {
+                if input.role.is_provenance() || input.src == NONE {
+                    continue;
+                }
+                let src = self.through[input.src as usize] as usize;
+                let edge = mix(
+                    hash_str(input.role.as_str()),
+                    hash_opt(input.key.as_deref()),
+                );
+                structural = mix(mix(structural, edge), self.structural[src]);
+                exact = mix(mix(exact, edge), self.exact[src]);
+                size = size.saturating_add(self.size[src]);
+            }
+            self.structural[at] = structural;
+            self.exact[at] = exact;
+            self.size[at] = size;
+        }
+        self.call = (0..n).map(|at| self.call_of(self.frames[at])).collect();
+    }
+
+    /// The traced call a frame belongs to: the frame's node, or for a
+    /// generator step the generator's call.
+    fn call_of(&self, frame: u32) -> u32 {
+        if frame == NONE {
+            return NONE;
+        }
+        match self.kinds[frame as usize] {
+            NodeKind::Generation => self.input(frame as usize, Role::Generator).unwrap_or(NONE),
+            _ => frame,
+        }
+    }
+
+    fn ins(&self, at: usize) -> &[In] {
+        &self.inputs[self.input_start[at] as usize..self.input_start[at + 1] as usize]
+    }
+
+    fn input(&self, at: usize, role: Role) -> Option<u32> {
+        self.ins(at)
+            .iter()
+            .find(|i| i.role == role && i.src != NONE)
+            .map(|i| i.src)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Does a node only stand for another's value (a parameter, a call
+    /// standing for what it returned)?
+    fn is_alias(&self, at: usize) -> bool {
+        self.through[at] as usize != at
+    }
+
+    /// Who reads each node (through parameters and calls), as lists.
+    fn users(&self) -> Vec<Vec<u32>> {
+        let mut users = vec![Vec::new(); self.len()];
+        for at in 0..self.len() {
+            for input in self.ins(at) {
+                if input.src != NONE && !input.role.is_provenance() {
+                    let src = self.through[input.src as usize] as usize;
+                    if users[src].last() != Some(&(at as u32)) {
+                        users[src].push(at as u32);
+                    }
+                }
+            }
+        }
+        users
+    }
+
+    /// A node as the report shows it.
+    pub fn describe(&self, at: u32, options: &Options) -> NodeInfo {
+        let at = at as usize;
+        let call = self.call[at];
+        NodeInfo {
+            id: self.ids[at],
+            kind: self.kinds[at],
+            name: self.names[at].as_deref().unwrap_or("").to_string(),
+            value: self.values[at].text(),
+            location: (!options.ignore_locations)
+                .then(|| self.location(at))
+                .flatten(),
+            call: (call != NONE).then(|| self.ids[call as usize]),
+        }
+    }
+
+    fn location(&self, at: usize) -> Option<String> {
+        let file = self.files[at].as_deref()?;
+        let short = file.rsplit('/').next().unwrap_or(file);
+        Some(format!("{short}:{}", self.lines[at]))
+    }
+
+    /// The name of the function a traced call ran: its callable's name
+    /// (`pkg.f`), a method's `Class.method` key, or its own name.
+    fn function_name(&self, call: usize) -> String {
+        let callable = self.input(call, Role::Callable).and_then(|f| {
+            let f = f as usize;
+            let name = self.names[f].clone()?;
+            // A method looked up on an object: `Class.method`.
+            match (self.kinds[f], self.input(f, Role::Object)) {
+                (NodeKind::GetAttr, Some(object)) => match &self.types[object as usize] {
+                    Some(class) => Some(format!("{class}.{name}").into()),
+                    None => Some(name),
+                },
+                _ => Some(name),
+            }
+        });
+        let method = self
+            .ins(call)
+            .iter()
+            .find(|i| i.role == Role::SelfValue)
+            .and_then(|i| i.key.clone())
+            .filter(|k| !k.is_empty());
+        callable
+            .or(method)
+            .or_else(|| self.names[call].clone())
+            .map_or_else(String::new, |name| name.to_string())
+    }
+}
+
+fn function_entry(
+    table: &mut std::collections::BTreeMap<String, FunctionCounts>,
+    name: String,
+) -> &mut FunctionCounts {
+    table.entry(name.clone()).or_insert(FunctionCounts {
+        name,
+        calls: (0, 0),
+        operations: (0, 0),
+        differing: 0,
+    })
+}
+
+/// The old (`true`) or new half of a before/after pair.
+fn pick(pair: &mut (usize, usize), old: bool) -> &mut usize {
+    if old {
+        &mut pair.0
+    } else {
+        &mut pair.1
+    }
+}
+
+/// A node for the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeInfo {
+    pub id: u64,
+    pub kind: NodeKind,
+    pub name: String,
+    pub value: String,
+    pub location: Option<String>,
+    /// The id of the traced call it ran in.
+    pub call: Option<u64>,
+}
+
+/// A row of the `diff` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiffRow {
+    pub old_id: Option<u64>,
+    pub new_id: Option<u64>,
+    pub status: Status,
+    pub kind: NodeKind,
+    pub name: String,
+}
+
+/// What became of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Same,
+    /// Matched, with a different value.
+    Changed,
+    OnlyOld,
+    OnlyNew,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Same => "same",
+            Status::Changed => "changed",
+            Status::OnlyOld => "only_old",
+            Status::OnlyNew => "only_new",
+        }
+    }
+}
+
+/// Two traces matched.
+pub struct Diff {
+    pub old: Side,
+    pub new: Side,
+    pub options: Options,
+    old_to_new: Vec<u32>,
+    new_to_old: Vec<u32>,
+}
+
+/// How many nodes are in each state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub matched: usize,
+    pub same: usize,
+    pub changed: usize,
+    pub only_old: usize,
+    pub only_new: usize,
+}
+
+/// Calls and operations of one traced function, before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionCounts {
+    pub name: String,
+    pub calls: (usize, usize),
+    pub operations: (usize, usize),
+    /// Nodes run by its calls that differ (changed or only on one side).
+    pub differing: usize,
+}
+
+/// One difference, for the report: a matched pair with a different value,
+/// or a node of one side only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Difference {
+    pub status: Status,
+    pub old: Option<NodeInfo>,
+    pub new: Option<NodeInfo>,
+    /// A first divergence: its inputs agree, its value does not (or, for a
+    /// node of one side only, all its inputs are matched and agree).
+    pub origin: bool,
+}
+
+impl Diff {
+    /// Matches `new` against `old` (see the module doc).
+    pub fn new(old: Side, new: Side, options: Options) -> Diff {
+        let mut diff = Diff {
+            old_to_new: vec![NONE; old.len()],
+            new_to_old: vec![NONE; new.len()],
+            old,
+            new,
+            options,
+        };
+        if !options.ignore_values {
+            diff.match_identical(|side, at| side.exact[at]);
+        }
+        diff.match_identical(|side, at| side.structural[at]);
+        let old_users = diff.old.users();
+        let new_users = diff.new.users();
+        diff.match_calls();
+        let pairs: Vec<(u32, u32)> = diff.pairs().collect();
+        diff.propagate(pairs, &old_users, &new_users);
+        diff.match_similar(&old_users, &new_users);
+        diff.match_leaves();
+        diff
+    }
+
+    fn pair(&mut self, a: u32, b: u32) -> bool {
+        if self.old_to_new[a as usize] != NONE || self.new_to_old[b as usize] != NONE {
+            return false;
+        }
+        self.old_to_new[a as usize] = b;
+        self.new_to_old[b as usize] = a;
+        true
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.old_to_new
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b != NONE)
+            .map(|(a, b)| (a as u32, *b))
+    }
+
+    /// Phase 2: identical upstream subgraphs, largest first. Leaves (a
+    /// constant, a function) start no match of their own: equal ones are
+    /// many, and their users tell them apart (they are matched with their
+    /// users' cones, or at the end by [`Diff::match_leaves`]).
+    fn match_identical(&mut self, fingerprint: impl Fn(&Side, usize) -> u64) {
+        self.match_by(fingerprint, |side, at| !side.kinds[at].is_leaf());
+    }
+
+    /// The last phase: leaves no user placed, by exact fingerprint (or
+    /// structural with --ignore-values) in order of occurrence.
+    fn match_leaves(&mut self) {
+        let ignore_values = self.options.ignore_values;
+        self.match_by(
+            |side, at| {
+                if ignore_values {
+                    side.structural[at]
+                } else {
+                    side.exact[at]
+                }
+            },
+            |side, at| side.kinds[at].is_leaf(),
+        );
+    }
+
+    /// Pairs unmatched nodes that `starts` admits by equal fingerprints,
+    /// OLD's largest upstream first, the k-th with the k-th; each pair
+    /// matches its whole cone.
+    fn match_by(
+        &mut self,
+        fingerprint: impl Fn(&Side, usize) -> u64,
+        starts: impl Fn(&Side, usize) -> bool,
+    ) {
+        let mut groups: IdMap<(Vec<u32>, usize)> = IdMap::default();
+        for at in 0..self.new.len() {
+            if !self.new.is_alias(at) && self.new_to_old[at] == NONE && starts(&self.new, at) {
+                groups
+                    .entry(fingerprint(&self.new, at))
+                    .or_default()
+                    .0
+                    .push(at as u32);
+            }
+        }
+        let mut order: Vec<u32> = (0..self.old.len() as u32)
+            .filter(|a| {
+                let a = *a as usize;
+                !self.old.is_alias(a) && self.old_to_new[a] == NONE && starts(&self.old, a)
+            })
+            .collect();
+        order.sort_by_key(|a| Reverse(self.old.size[*a as usize]));
+        for a in order {
+            if self.old_to_new[a as usize] != NONE {
+                continue;
+            }
+            let Some((list, cursor)) = groups.get_mut(&fingerprint(&self.old, a as usize)) else {
+                continue;
+            };
+            while *cursor < list.len() && self.new_to_old[list[*cursor] as usize] != NONE {
+                *cursor += 1;
+            }
+            if let Some(b) = list.get(*cursor).copied() {
+                *cursor += 1;
+                self.map_cone(a, b);
+            }
+        }
+    }
+
+    /// Matches two identical cones node for node.
+    fn map_cone(&mut self, a: u32, b: u32) {
+        let mut stack = vec![(a, b)];
+        while let Some((a, b)) = stack.pop() {
+            if !self.pair(a, b) {
+                continue;
+            }
+            let ins_a: Vec<u32> = self.operand_sources(&self.old, a);
+            let ins_b: Vec<u32> = self.operand_sources(&self.new, b);
+            if ins_a.len() == ins_b.len() {
+                stack.extend(ins_a.into_iter().zip(ins_b));
+            }
+        }
+    }
+
+    /// The operands of a node, through parameters and calls.
+    fn operand_sources(&self, side: &Side, at: u32) -> Vec<u32> {
+        side.ins(at as usize)
+            .iter()
+            .filter(|i| !i.role.is_provenance() && i.src != NONE)
+            .map(|i| side.through[i.src as usize])
+            .collect()
+    }
+
+    /// Phase 3: the call tree, top-down.
+    fn match_calls(&mut self) {
+        let children = |side: &Side| {
+            let mut children: IdMap<Vec<u32>> = IdMap::default();
+            for at in 0..side.len() {
+                if side.kinds[at].is_traced_call() {
+                    children
+                        .entry(u64::from(side.call[at]))
+                        .or_default()
+                        .push(at as u32);
+                }
+            }
+            // In the order the calls started (ids are given at the start;
+            // a call's row is written when it ends).
+            for list in children.values_mut() {
+                list.sort_by_key(|c| side.ids[*c as usize]);
+            }
+            children
+        };
+        let old_children = children(&self.old);
+        let new_children = children(&self.new);
+        let mut work = vec![(NONE, NONE)];
+        while let Some((a, b)) = work.pop() {
+            let empty = Vec::new();
+            let olds = old_children.get(&u64::from(a)).unwrap_or(&empty);
+            let news = new_children.get(&u64::from(b)).unwrap_or(&empty);
+            let mut paired = Vec::new();
+            // Already matched (an untraced-result call by its fingerprint),
+            // or matched through the value it returned.
+            for &call in olds {
+                let partner = self.old_to_new[call as usize];
+                if partner != NONE {
+                    paired.push((call, partner));
+                    continue;
+                }
+                if !self.old.is_alias(call as usize) {
+                    continue;
+                }
+                let returned = self.old_to_new[self.old.through[call as usize] as usize];
+                if returned == NONE {
+                    continue;
+                }
+                let candidate = news.iter().copied().find(|c| {
+                    self.new_to_old[*c as usize] == NONE
+                        && self.new.through[*c as usize] == returned
+                        && self.new.label[*c as usize] == self.old.label[call as usize]
+                });
+                if let Some(partner) = candidate {
+                    self.pair(call, partner);
+                    paired.push((call, partner));
+                }
+            }
+            // The rest by name, in call order.
+            let mut by_label: IdMap<(Vec<u32>, usize)> = IdMap::default();
+            for &call in news {
+                if self.new_to_old[call as usize] == NONE {
+                    by_label
+                        .entry(self.new.label[call as usize])
+                        .or_default()
+                        .0
+                        .push(call);
+                }
+            }
+            for &call in olds {
+                if self.old_to_new[call as usize] != NONE {
+                    continue;
+                }
+                if let Some((list, next)) = by_label.get_mut(&self.old.label[call as usize]) {
+                    if let Some(partner) = list.get(*next).copied() {
+                        *next += 1;
+                        self.pair(call, partner);
+                        paired.push((call, partner));
+                    }
+                }
+            }
+            for (a, b) in paired {
+                if self.new_to_old[b as usize] == a {
+                    self.match_call_parts(a, b);
+                    work.push((a, b));
+                }
+            }
+        }
+    }
+
+    /// A pair of calls: their parameters by name, callables, new objects.
+    fn match_call_parts(&mut self, a: u32, b: u32) {
+        let ins_b: Vec<In> = self.new.ins(b as usize).to_vec();
+        for input in self.old.ins(a as usize).to_vec() {
+            if input.src == NONE || input.role == Role::Return {
+                continue;
+            }
+            let name = self.old.names[input.src as usize].clone();
+            let partner = ins_b.iter().find(|other| {
+                other.role == input.role
+                    && other.src != NONE
+                    && (other.key == input.key || input.role.is_argument())
+                    && self.new.names[other.src as usize] == name
+                    && self.new.kinds[other.src as usize] == self.old.kinds[input.src as usize]
+            });
+            if let Some(partner) = partner {
+                self.pair(input.src, partner.src);
+            }
+        }
+    }
+
+    /// Phase 4: from matched pairs to their inputs and users.
+    fn propagate(
+        &mut self,
+        mut work: Vec<(u32, u32)>,
+        old_users: &[Vec<u32>],
+        new_users: &[Vec<u32>],
+    ) {
+        while let Some((a, b)) = work.pop() {
+            // Inputs of the same role and key, and the same label.
+            let ins_b: Vec<In> = self.new.ins(b as usize).to_vec();
+            for input in self.old.ins(a as usize).to_vec() {
+                if input.src == NONE || self.old_to_new[input.src as usize] != NONE {
+                    continue;
+                }
+                let partner = ins_b.iter().find(|other| {
+                    other.role == input.role
+                        && other.key == input.key
+                        && other.src != NONE
+                        && self.new_to_old[other.src as usize] == NONE
+                        && self.new.label[other.src as usize] == self.old.label[input.src as usize]
+                });
+                if let Some(partner) = partner {
+                    if self.pair(input.src, partner.src) {
+                        work.push((input.src, partner.src));
+                    }
+                }
+            }
+            // Users: one unmatched of a label on each side.
+            let (ta, tb) = (self.old.through[a as usize], self.new.through[b as usize]);
+            let unmatched_old: Vec<u32> = old_users[ta as usize]
+                .iter()
+                .copied()
+                .filter(|u| self.old_to_new[*u as usize] == NONE)
+                .collect();
+            if unmatched_old.is_empty() {
+                continue;
+            }
+            let unmatched_new: Vec<u32> = new_users[tb as usize]
+                .iter()
+                .copied()
+                .filter(|u| self.new_to_old[*u as usize] == NONE)
+                .collect();
+            for u in &unmatched_old {
+                let label = self.old.label[*u as usize];
+                let mut same_old = unmatched_old
+                    .iter()
+                    .filter(|o| self.old.label[**o as usize] == label);
+                let mut same_new = unmatched_new
+                    .iter()
+                    .filter(|n| self.new.label[**n as usize] == label);
+                if let (Some(_), None, Some(v), None) = (
+                    same_old.next(),
+                    same_old.next(),
+                    same_new.next(),
+                    same_new.next(),
+                ) {
+                    if self.pair(*u, *v) {
+                        work.push((*u, *v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Phase 5: bottom-up similarity for the nodes left.
+    fn match_similar(&mut self, old_users: &[Vec<u32>], new_users: &[Vec<u32>]) {
+        const MOST_CANDIDATES: usize = 64;
+        for a in 0..self.old.len() as u32 {
+            if self.old_to_new[a as usize] != NONE || self.old.is_alias(a as usize) {
+                continue;
+            }
+            let sources = self.operand_sources(&self.old, a);
+            let partners: Vec<u32> = sources
+                .iter()
+                .map(|s| self.old_to_new[*s as usize])
+                .filter(|p| *p != NONE)
+                .collect();
+            if partners.is_empty() {
+                continue;
+            }
+            let label = self.old.label[a as usize];
+            let mut best: Option<(f64, u32)> = None;
+            let candidates = partners
+                .iter()
+                .flat_map(|p| new_users[*p as usize].iter().copied())
+                .filter(|b| {
+                    self.new_to_old[*b as usize] == NONE && self.new.label[*b as usize] == label
+                })
+                .take(MOST_CANDIDATES);
+            for b in candidates {
+                let theirs = self.operand_sources(&self.new, b);
+                let common = partners.iter().filter(|p| theirs.contains(p)).count();
+                let dice = 2.0 * common as f64 / (sources.len() + theirs.len()) as f64;
+                if dice < 0.5 {
+                    continue;
+                }
+                let same_function = {
+                    let (ca, cb) = (self.old.call[a as usize], self.new.call[b as usize]);
+                    ca != NONE
+                        && cb != NONE
+                        && self.old.function_name(ca as usize)
+                            == self.new.function_name(cb as usize)
+                };
+                let same_line = !self.options.ignore_locations
+                    && self.old.lines[a as usize] == self.new.lines[b as usize];
+                let score = dice
+                    + if same_function { 0.25 } else { 0.0 }
+                    + if same_line { 0.1 } else { 0.0 };
+                if best.is_none_or(|(s, _)| score > s) {
+                    best = Some((score, b));
+                }
+            }
+            if let Some((_, b)) = best {
+                if self.pair(a, b) {
+                    self.propagate(vec![(a, b)], old_users, new_users);
+                }
+            }
+        }
+    }
+
+    /// The state of a NEW node (matched or not).
+    fn new_status(&self, b: usize) -> Status {
+        match self.new_to_old[b] {
+            NONE => Status::OnlyNew,
+            a => {
+                if self.options.ignore_values
+                    || self.old.values[a as usize].same(&self.new.values[b], self.options.rel_tol)
+                {
+                    Status::Same
+                } else {
+                    Status::Changed
+                }
+            }
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for b in 0..self.new.len() {
+            match self.new_status(b) {
+                Status::Same => counts.same += 1,
+                Status::Changed => counts.changed += 1,
+                Status::OnlyNew => counts.only_new += 1,
+                Status::OnlyOld => {}
+            }
+        }
+        counts.matched = counts.same + counts.changed;
+        counts.only_old = self.old_to_new.iter().filter(|b| **b == NONE).count();
+        counts
+    }
+
+    /// Same nodes, same values: nothing changed.
+    pub fn equivalent(&self) -> bool {
+        let counts = self.counts();
+        counts.changed == 0 && counts.only_old == 0 && counts.only_new == 0
+    }
+
+    /// Do a matched pair's inputs all agree (each matched to the other's
+    /// input in the same place, with the same value)?
+    fn inputs_agree(&self, a: u32, b: u32) -> bool {
+        // A parameter or call differs as the value it stands for does.
+        if self.old.is_alias(a as usize) || self.new.is_alias(b as usize) {
+            return false;
+        }
+        let ins_a = self.operand_sources(&self.old, a);
+        let ins_b = self.operand_sources(&self.new, b);
+        ins_a.len() == ins_b.len()
+            && ins_a.iter().zip(&ins_b).all(|(x, y)| {
+                self.old_to_new[*x as usize] == *y && self.new_status(*y as usize) == Status::Same
+            })
+    }
+
+    /// Are an unmatched node's inputs all matched and the same?
+    fn inputs_settled(&self, side: &Side, at: u32, is_old: bool) -> bool {
+        self.operand_sources(side, at).iter().all(|s| {
+            let partner = if is_old {
+                self.old_to_new[*s as usize]
+            } else {
+                self.new_to_old[*s as usize]
+            };
+            partner != NONE && {
+                let new = if is_old { partner } else { *s };
+                self.new_status(new as usize) == Status::Same
+            }
+        })
+    }
+
+    /// Every difference, NEW's in row order, then OLD's nodes of its own.
+    pub fn differences(&self) -> Vec<Difference> {
+        let options = &self.options;
+        let mut out = Vec::new();
+        for b in 0..self.new.len() as u32 {
+            let status = self.new_status(b as usize);
+            match status {
+                Status::Same | Status::OnlyOld => {}
+                Status::Changed => {
+                    let a = self.new_to_old[b as usize];
+                    out.push(Difference {
+                        status,
+                        old: Some(self.old.describe(a, options)),
+                        new: Some(self.new.describe(b, options)),
+                        origin: self.inputs_agree(a, b),
+                    });
+                }
+                Status::OnlyNew => {
+                    out.push(Difference {
+                        status,
+                        old: None,
+                        new: Some(self.new.describe(b, options)),
+                        origin: self.inputs_settled(&self.new, b, false),
+                    });
+                }
+            }
+        }
+        for a in 0..self.old.len() as u32 {
+            if self.old_to_new[a as usize] == NONE {
+                out.push(Difference {
+                    status: Status::OnlyOld,
+                    old: Some(self.old.describe(a, options)),
+                    new: None,
+                    origin: self.inputs_settled(&self.old, a, true),
+                });
+            }
+        }
+        out
+    }
+
+    /// The first divergence: the earliest matched pair (NEW's row order)
+    /// whose inputs agree and whose value differs.
+    pub fn first_divergence(&self) -> Option<Difference> {
+        (0..self.new.len() as u32).find_map(|b| {
+            let a = self.new_to_old[b as usize];
+            (self.new_status(b as usize) == Status::Changed && self.inputs_agree(a, b)).then(|| {
+                Difference {
+                    status: Status::Changed,
+                    old: Some(self.old.describe(a, &self.options)),
+                    new: Some(self.new.describe(b, &self.options)),
+                    origin: true,
+                }
+            })
+        })
+    }
+
+    /// Calls and operations per traced function, before and after (the
+    /// functions with a difference first).
+    pub fn functions(&self) -> Vec<FunctionCounts> {
+        let mut table: std::collections::BTreeMap<String, FunctionCounts> = Default::default();
+        for (is_old, side) in [(true, &self.old), (false, &self.new)] {
+            for at in 0..side.len() {
+                let differs = if is_old {
+                    self.old_to_new[at] == NONE
+                } else {
+                    self.new_status(at) != Status::Same
+                };
+                if side.kinds[at].is_traced_call() {
+                    let counts = function_entry(&mut table, side.function_name(at));
+                    *pick(&mut counts.calls, is_old) += 1;
+                }
+                let call = side.call[at];
+                if call != NONE && !side.is_alias(at) && !side.kinds[at].is_leaf() {
+                    let counts = function_entry(&mut table, side.function_name(call as usize));
+                    *pick(&mut counts.operations, is_old) += 1;
+                    if differs {
+                        counts.differing += 1;
+                    }
+                }
+            }
+        }
+        let mut functions: Vec<FunctionCounts> = table.into_values().collect();
+        functions.sort_by_key(|f| {
+            (
+                f.differing == 0 && f.calls.0 == f.calls.1,
+                Reverse(f.differing),
+            )
+        });
+        functions
+    }
+
+    /// One row per node of either trace: NEW's in row order, then OLD's
+    /// unmatched ones.
+    pub fn rows(&self) -> Vec<DiffRow> {
+        let row = |side: &Side, at: usize, old_id, new_id, status| DiffRow {
+            old_id,
+            new_id,
+            status,
+            kind: side.kinds[at],
+            name: side.names[at].as_deref().unwrap_or("").to_string(),
+        };
+        let mut rows = Vec::with_capacity(self.new.len());
+        for b in 0..self.new.len() {
+            let a = self.new_to_old[b];
+            let old_id = (a != NONE).then(|| self.old.ids[a as usize]);
+            rows.push(row(
+                &self.new,
+                b,
+                old_id,
+                Some(self.new.ids[b]),
+                self.new_status(b),
+            ));
+        }
+        for a in 0..self.old.len() {
+            if self.old_to_new[a] == NONE {
+                rows.push(row(
+                    &self.old,
+                    a,
+                    Some(self.old.ids[a]),
+                    None,
+                    Status::OnlyOld,
+                ));
+            }
+        }
+        rows
+    }
+
+    /// The NEW id matched to an OLD id, if any.
+    pub fn partner_of_old(&self, old_id: u64) -> Option<u64> {
+        let a = *self.old.index.get(&old_id)?;
+        let b = self.old_to_new[a as usize];
+        (b != NONE).then(|| self.new.ids[b as usize])
+    }
+
+    /// The function name and location of a traced call, by id and side.
+    pub fn call_info(&self, old: bool, id: u64) -> Option<(String, Option<String>)> {
+        let side = if old { &self.old } else { &self.new };
+        let at = *side.index.get(&id)? as usize;
+        Some((
+            side.function_name(at),
+            (!self.options.ignore_locations)
+                .then(|| side.location(at))
+                .flatten(),
+        ))
+    }
+}
