@@ -36,6 +36,8 @@ demo: build
 	sed -n '/^dimensions/,$$p' $(DEMO_TRACES)/units-infer.txt
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --name horner
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --check --python $(PY)
+	# two versions of one program: a finding (exit code 1), shown
+	$(ANALYZE) diff $(DEMO_TRACES)/diff/before.parquet $(DEMO_TRACES)/diff/after.parquet --limit 4; test $$? -eq 1
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
 samples: build
@@ -74,11 +76,12 @@ bench: build
 	$(PY) bench/capture_bench.py
 
 ## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
-## eval vs a CPython replay on a 10M-node captured trace, compile on a 1M-node one
+## eval vs a CPython replay on a 10M-node captured trace, compile and diff on 1M-node ones
 bench-analyze: build
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/eval_bench.py
 	$(PY) bench/compile_bench.py
+	$(PY) bench/diff_bench.py
 
 ## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
 lint: build

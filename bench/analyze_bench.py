@@ -136,8 +136,9 @@ def synthetic_trace(nodes):
     return path
 
 
-def measure(argv):
-    """(wall seconds, peak RSS MiB, stdout) of argv, from the kernel's accounting."""
+def measure(argv, ok=(0,)):
+    """(wall seconds, peak RSS MiB, stdout) of argv, from the kernel's accounting;
+    an exit code outside `ok` stops the benchmark."""
     # Popen reaps the child itself, so take its rusage from wait4 directly.
     start = time.perf_counter()
     pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=[
@@ -146,7 +147,7 @@ def measure(argv):
     ])
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in ok:
         raise SystemExit(f"{' '.join(argv[:3])} ... failed: {(OUT / 'stderr.txt').read_text()[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024, (OUT / "stdout.txt").read_text()
 

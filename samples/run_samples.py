@@ -3,7 +3,7 @@ was captured: the program's result and the trace's nodes per kind.
 
     python samples/run_samples.py samples/traces
 
-and the two versions of samples/diff/*/shapes.py into samples/diff/
+and the two versions of samples/diff/*/shapes.py into samples/traces/diff/
 (the pair `hltpy-analyze diff` is shown on).
 """
 
@@ -35,14 +35,14 @@ def main(out_dir: str) -> int:
         print(f"{name}: main() = {result!r}")
         print(f"  {run.nodes} nodes -> {path}")
         print("  " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())))
-    capture_versions(here / "diff", out.parent / "diff")
+    capture_versions(here / "diff", out / "diff")
     show_nodes(out / "addx.parquet", limit=12)
     return 0
 
 
 def capture_versions(versions: pathlib.Path, out: pathlib.Path) -> None:
     """The two versions of samples/diff/*/shapes.py, each traced as the
-    module `shapes`, into OUT/before.parquet and OUT/after.parquet: the
+    module `shapes`, into DIR/diff/before.parquet and DIR/diff/after.parquet: the
     pair `hltpy-analyze diff` compares."""
     out.mkdir(parents=True, exist_ok=True)
     for version in ("before", "after"):

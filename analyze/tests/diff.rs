@@ -1,12 +1,12 @@
-//! `diff`: the report on the committed pair samples/diff/{before,after}
+//! `diff`: the report on the committed pair samples/traces/diff/{before,after}
 //! (text and JSON snapshots), a trace against itself, the `diff` table,
 //! and refusals. Pairs captured from real program edits are tested in
 //! `tests/test_diff.py`.
 
 use crate::support::analyze;
 
-const BEFORE: &str = "samples/diff/before.parquet";
-const AFTER: &str = "samples/diff/after.parquet";
+const BEFORE: &str = "samples/traces/diff/before.parquet";
+const AFTER: &str = "samples/traces/diff/after.parquet";
 
 #[test]
 fn the_sample_pairs_report() {

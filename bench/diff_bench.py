@@ -1,0 +1,105 @@
+"""Diff benchmark: two traces of about N nodes each, of a program and its
+edited copy (bench/diff_program.py: about 1% of the operations differ),
+matched by `hltpy-analyze diff`; time and peak memory of the whole
+command, and the precision and recall of its matching against the truth
+the benchmark knows by construction.
+
+    python bench/diff_bench.py [--nodes 1000000] [--repeat 3] [--analyze PATH]
+
+The truth: both versions run the same file, so a node of one corresponds
+to the node of the other with the same source line, kind and name, in the
+same order of occurrence; the nodes of the added `abs` line have none.
+"""
+
+import argparse
+import collections
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from analyze_bench import measure  # noqa: E402
+
+NODES_PER_STEP = 7
+
+CAPTURE = """
+import sys
+import hltpy
+hltpy.trace_modules(["diff_program"])
+import diff_program
+path, steps, edited = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "edited"
+with hltpy.capture(path) as run:
+    hltpy.from_traced(diff_program.run(hltpy.trace(1.0), hltpy.trace(2.0), steps, edited))
+print(run.nodes)
+"""
+
+
+def captured(nodes, version):
+    path = OUT / f"diff-{version}-{nodes}.parquet"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        print(f"capturing {path} ...", file=sys.stderr)
+        done = subprocess.run(
+            [sys.executable, "-c", CAPTURE, str(path), str(nodes // NODES_PER_STEP), version],
+            cwd=HERE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(HERE)},
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"capture failed: {done.stderr[-2000:]}")
+    return path
+
+
+def keyed(path):
+    """Each node's (line, kind, name, occurrence) -> id."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["id", "kind", "name", "line"])
+    seen = collections.Counter()
+    keys = {}
+    for id, kind, name, line in zip(*(table.column(c).to_pylist() for c in ("id", "kind", "name", "line"))):
+        key = (line, kind, name)
+        keys[key + (seen[key],)] = id
+        seen[key] += 1
+    return keys
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+    args = parser.parse_args()
+    old, new = captured(args.nodes, "original"), captured(args.nodes, "edited")
+    seconds, peaks = [], []
+    for _ in range(args.repeat):
+        time, memory, _ = measure([args.analyze, "diff", "--progress", "never", str(old), str(new)], ok=(1,))
+        seconds.append(time)
+        peaks.append(memory)
+    done = subprocess.run(
+        [args.analyze, "query", "SELECT old_id, new_id FROM diff WHERE old_id IS NOT NULL AND new_id IS NOT NULL",
+         str(old), str(new), "--format", "csv"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    matched = {tuple(map(int, line.split(","))) for line in done.stdout.splitlines()[1:]}
+    old_keys, new_keys = keyed(old), keyed(new)
+    truth = {(old_keys[key], new_keys[key]) for key in old_keys.keys() & new_keys.keys()}
+    correct = len(matched & truth)
+    import pyarrow.parquet as pq
+
+    rows = [pq.ParquetFile(p).metadata.num_rows for p in (old, new)]
+    print(f"traces: {old.relative_to(ROOT)} ({rows[0]:,} nodes) vs {new.relative_to(ROOT)} ({rows[1]:,} nodes), "
+          f"from bench/diff_program.py; {os.cpu_count()} cores; median of {args.repeat}")
+    print()
+    print("| diff | seconds | peak MiB | matched | true pairs | precision | recall |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| 1% of operations edited | {statistics.median(seconds):.2f} | {max(peaks):.0f} | {len(matched):,} | "
+          f"{len(truth):,} | {correct / max(len(matched), 1):.4f} | {correct / max(len(truth), 1):.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
