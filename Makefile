@@ -16,11 +16,11 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv test test-rust test-python bench bench-analyze lint clean
+.PHONY: demo samples build venv tools test test-rust test-python bench bench-analyze lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
-demo: build
+demo: build tools
 	$(PY) samples/run_samples.py $(DEMO_TRACES)
 	$(ANALYZE) check $(DEMO_TRACES)
 	$(ANALYZE) summary $(DEMO_TRACES)/units.parquet
@@ -55,6 +55,17 @@ $(VENV)/.installed: requirements-dev.txt
 # so the tests reuse this build of DataFusion instead of compiling another.
 # A real wheel install (not `maturin develop`), so hltpy-autostart.pth lands
 # in site-packages as it does for users.
+## tools: graphviz's `dot` (drawings as SVG and PNG), installed with
+## apt-get when this runs as root on Debian; otherwise a note says how
+tools:
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends graphviz >/dev/null \
+	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends graphviz >/dev/null; }; \
+	  else \
+	    echo "graphviz's dot is missing: install it (apt-get install graphviz) for SVG and PNG drawings"; \
+	  fi; }
+
 build: venv
 	rm -rf $(CARGO_TARGET_DIR)/wheels
 	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels
@@ -63,7 +74,7 @@ build: venv
 	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(ANALYZE)
 
 ## test: every test (Rust and Python); what CI runs
-test: build test-rust test-python
+test: build tools test-rust test-python
 
 test-rust:
 	cargo test --profile analyze --quiet $(RUST_PACKAGES)

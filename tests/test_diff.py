@@ -168,3 +168,59 @@ def test_the_diff_table_is_sql(tmp_path):
          "--format", "csv"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1:] == ["Function,prog.shifted", "Call,shifted", "Argument,a"]
+
+
+HOSTILE = """
+def label(x):
+    return x + '"}<b>\\\\n' + "\\n<script>alert(1)</script>"
+
+
+def main(x):
+    return label(x) * 2
+"""
+
+
+def test_the_changed_regions_are_drawn_with_hostile_strings_escaped(tmp_path):
+    old = capture(tmp_path, "old", BASE)
+    new = capture(tmp_path, "new", BASE.replace("a + 1.0", "a + 1.5"))
+    dot_file = tmp_path / "changes.dot"
+    done = subprocess.run([ANALYZE, "diff", str(old), str(new), "--render", str(dot_file)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    dot = dot_file.read_text()
+    assert "subgraph cluster_old" in dot and "subgraph cluster_new" in dot
+    assert 'label="Const = 1.5\\nprog.py:8", fillcolor="#f4b860"' in dot
+    # A changed node is linked to its old version.
+    assert "style=dashed" in dot
+    svg = tmp_path / "changes.svg"
+    done = subprocess.run([ANALYZE, "diff", str(old), str(new), "--render", str(svg)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_strings_in_a_drawing_cannot_break_the_dot_or_inject_markup(tmp_path):
+    run = RUN.replace("prog.main(hltpy.trace(4.0))", "prog.main(hltpy.trace('a'))")
+    paths = []
+    for label, source in [("old", HOSTILE), ("new", HOSTILE.replace("* 2", "* 3"))]:
+        directory = tmp_path / label
+        directory.mkdir()
+        (directory / "prog.py").write_text(textwrap.dedent(source))
+        trace = tmp_path / f"{label}.parquet"
+        done = subprocess.run([sys.executable, "-c", run, str(directory), str(trace)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        paths.append(trace)
+    svg = tmp_path / "hostile.svg"
+    done = subprocess.run([ANALYZE, "diff", *map(str, paths), "--render", str(svg)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    import xml.etree.ElementTree as ElementTree
+
+    tree = ElementTree.parse(svg)
+    tags = {element.tag.rsplit("}", 1)[-1] for element in tree.iter()}
+    assert not tags & {"script", "b"}, tags
+    assert "alert(1)" in svg.read_text()  # shown as text
+
+
+def test_render_refuses_what_it_cannot_write(tmp_path):
+    old = capture(tmp_path, "old", BASE)
+    done = subprocess.run([ANALYZE, "diff", str(old), str(old), "--render", str(tmp_path / "x.txt")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "must end in .dot, .svg or .png" in done.stderr

@@ -12,7 +12,7 @@ use std::path::Path;
 use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use hltpy_graph::diff::{Diff, Difference, NodeInfo, Options, Side, Status};
+use hltpy_graph::diff::{Diff, Difference, NodeInfo, Options, Region, Side, Status};
 use hltpy_graph::TraceFiles;
 use serde_json::{json, Value as Json};
 
@@ -45,6 +45,10 @@ pub struct Args {
     /// all).
     #[arg(long, default_value_t = 12, value_name = "N")]
     limit: usize,
+    /// Draw the changed regions of both versions: FILE.dot (graphviz's
+    /// DOT, nothing needed), FILE.svg or FILE.png (runs graphviz's `dot`).
+    #[arg(long, value_name = "FILE")]
+    render: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,9 +72,15 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
     };
     let batch = [&args.old, &args.new].map(|input| is_directory_of_traces(Path::new(input)));
     match batch {
+        [true, true] if args.render.is_some() => Err(AnalyzeError::Usage(
+            "--render draws one pair of traces, not two directories".into(),
+        )),
         [true, true] => batch_diff(&args, options),
         [false, false] => {
             let diff = diff_pair(&one_trace(&args.old)?, &one_trace(&args.new)?, options)?;
+            if let Some(path) = &args.render {
+                render(&diff, path)?;
+            }
             let text = match args.format {
                 Format::Text => report(&diff, args.limit),
                 Format::Json => {
@@ -472,4 +482,140 @@ pub fn diff_batch(sources: &[TraceSource]) -> Result<RecordBatch, AnalyzeError> 
         std::sync::Arc::new(name.finish()),
     ];
     RecordBatch::try_new(diff_schema(), columns).map_err(|err| AnalyzeError::Pass(err.to_string()))
+}
+
+/// The most differing nodes drawn per side.
+const DRAWN: usize = 60;
+
+/// Writes the drawing of the changed regions: DOT as is, SVG or PNG
+/// through graphviz's `dot`.
+fn render(diff: &Diff, path: &str) -> Result<(), AnalyzeError> {
+    let format = match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("dot" | "gv") => None,
+        Some(format @ ("svg" | "png")) => Some(format),
+        _ => {
+            return Err(AnalyzeError::Usage(format!(
+                "--render {path}: the file must end in .dot, .svg or .png"
+            )))
+        }
+    };
+    let dot = region_dot(diff, &diff.region(DRAWN));
+    let fail = |detail: String| AnalyzeError::Output {
+        path: path.to_string(),
+        detail,
+    };
+    let Some(format) = format else {
+        return std::fs::write(path, dot).map_err(|err| fail(err.to_string()));
+    };
+    let mut child = std::process::Command::new("dot")
+        .arg(format!("-T{format}"))
+        .arg("-o")
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| {
+            fail(if err.kind() == std::io::ErrorKind::NotFound {
+                "graphviz's dot is not installed (apt-get install graphviz); \
+                 --render FILE.dot writes the graph without it"
+                    .into()
+            } else {
+                format!("cannot run graphviz's dot: {err}")
+            })
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin
+            .write_all(dot.as_bytes())
+            .map_err(|err| fail(format!("cannot give dot the graph: {err}")))?;
+    }
+    let done = child
+        .wait_with_output()
+        .map_err(|err| fail(format!("graphviz's dot failed: {err}")))?;
+    if !done.status.success() {
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        return Err(fail(format!(
+            "graphviz's dot failed: {}",
+            stderr.lines().next().unwrap_or("no message")
+        )));
+    }
+    Ok(())
+}
+
+/// A string as a DOT double-quoted string: backslashes (which start
+/// DOT's own escapes) and quotes escaped, line breaks as `\n`.
+fn dot_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The region as DOT: one cluster per version, nodes coloured by state
+/// (changed orange, only in old red, only in new green, unchanged context
+/// grey), edges by role, dashed links between a changed node's versions.
+pub fn region_dot(diff: &Diff, region: &Region) -> String {
+    let mut dot = String::from(
+        "digraph diff {\n  rankdir=BT;\n  node [shape=box, style=filled, fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];\n",
+    );
+    for (old, trace) in [(true, &diff.old.name), (false, &diff.new.name)] {
+        let prefix = if old { "o" } else { "n" };
+        let _ = writeln!(
+            dot,
+            "  subgraph cluster_{} {{\n    label={};",
+            if old { "old" } else { "new" },
+            dot_string(&format!("{} {trace}", if old { "OLD" } else { "NEW" }))
+        );
+        for (_, node, status) in region.nodes.iter().filter(|(side, _, _)| *side == old) {
+            let colour = match status {
+                Status::Same => "#e8e8e8",
+                Status::Changed => "#f4b860",
+                Status::OnlyOld => "#f08080",
+                Status::OnlyNew => "#90d890",
+            };
+            let mut label = node_text(node);
+            if let Some(at) = &node.location {
+                let _ = write!(label, "\n{at}");
+            }
+            let _ = writeln!(
+                dot,
+                "    {prefix}{} [label={}, fillcolor=\"{colour}\"];",
+                node.id,
+                dot_string(&label)
+            );
+        }
+        for (_, src, dst, role) in region.edges.iter().filter(|(side, ..)| *side == old) {
+            let _ = writeln!(
+                dot,
+                "    {prefix}{src} -> {prefix}{dst} [label={}];",
+                dot_string(role)
+            );
+        }
+        dot.push_str("  }\n");
+    }
+    let changed: std::collections::HashSet<u64> = region
+        .nodes
+        .iter()
+        .filter(|(old, _, status)| !old && *status == Status::Changed)
+        .map(|(_, node, _)| node.id)
+        .collect();
+    for (old, new) in &region.matches {
+        if changed.contains(new) {
+            let _ = writeln!(
+                dot,
+                "  o{old} -> n{new} [style=dashed, color=\"#b07000\", arrowhead=none, constraint=false];"
+            );
+        }
+    }
+    dot.push_str("}\n");
+    dot
 }

@@ -443,6 +443,16 @@ pub struct NodeInfo {
     pub call: Option<u64>,
 }
 
+/// What a drawing of the changed regions shows: nodes (old side or not,
+/// the node, its state), edges (side, from id, to id, role), and matched
+/// pairs (old id, new id) among the drawn nodes.
+#[derive(Clone, Debug, Default)]
+pub struct Region {
+    pub nodes: Vec<(bool, NodeInfo, Status)>,
+    pub edges: Vec<(bool, u64, u64, String)>,
+    pub matches: Vec<(u64, u64)>,
+}
+
 /// A row of the `diff` table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiffRow {
@@ -1065,6 +1075,79 @@ impl Diff {
         rows
     }
 
+    /// The changed regions of both traces, for a drawing: up to `most`
+    /// differing nodes of each side (NEW's first in row order) with the
+    /// nodes one step up and down from them, the edges among those, and
+    /// the matches between the two sides' drawn nodes.
+    pub fn region(&self, most: usize) -> Region {
+        let mut region = Region::default();
+        for (is_old, side) in [(true, &self.old), (false, &self.new)] {
+            let differs = |at: usize| {
+                if is_old {
+                    self.old_to_new[at] == NONE
+                        || self.new_status(self.old_to_new[at] as usize) == Status::Changed
+                } else {
+                    self.new_status(at) != Status::Same
+                }
+            };
+            let centre: Vec<usize> = (0..side.len())
+                .filter(|at| differs(*at))
+                .take(most)
+                .collect();
+            let mut drawn: std::collections::BTreeSet<usize> = centre.iter().copied().collect();
+            let users = side.users();
+            for &at in &centre {
+                drawn.extend(
+                    self.operand_sources(side, at as u32)
+                        .into_iter()
+                        .map(|s| s as usize),
+                );
+                drawn.extend(users[side.through[at] as usize].iter().map(|u| *u as usize));
+            }
+            for &at in &drawn {
+                let status = match (is_old, differs(at)) {
+                    (_, false) => Status::Same,
+                    (true, true) if self.old_to_new[at] == NONE => Status::OnlyOld,
+                    (false, true) if self.new_to_old[at] == NONE => Status::OnlyNew,
+                    _ => Status::Changed,
+                };
+                region
+                    .nodes
+                    .push((is_old, self.describe_in(side, at), status));
+                for input in side.ins(at) {
+                    if input.src != NONE && drawn.contains(&(input.src as usize)) {
+                        let label = match &input.key {
+                            Some(key) if !key.is_empty() => format!("{}:{key}", input.role),
+                            _ => input.role.to_string(),
+                        };
+                        region.edges.push((
+                            is_old,
+                            side.ids[input.src as usize],
+                            side.ids[at],
+                            label,
+                        ));
+                    }
+                }
+            }
+            if is_old {
+                region.matches = drawn
+                    .iter()
+                    .filter(|at| self.old_to_new[**at] != NONE)
+                    .map(|at| (side.ids[*at], self.new.ids[self.old_to_new[*at] as usize]))
+                    .collect();
+            } else {
+                let drawn_new: std::collections::HashSet<u64> =
+                    drawn.iter().map(|at| side.ids[*at]).collect();
+                region.matches.retain(|(_, new)| drawn_new.contains(new));
+            }
+        }
+        region
+    }
+
+    fn describe_in(&self, side: &Side, at: usize) -> NodeInfo {
+        side.describe(at as u32, &self.options)
+    }
+
     /// The NEW id matched to an OLD id, if any.
     pub fn partner_of_old(&self, old_id: u64) -> Option<u64> {
         let a = *self.old.index.get(&old_id)?;
@@ -1082,5 +1165,121 @@ impl Diff {
                 .then(|| side.location(at))
                 .flatten(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Input;
+
+    fn node(id: u64, kind: NodeKind, name: &str, value: f64, inputs: &[(Role, u64)]) -> Node {
+        Node {
+            id,
+            kind,
+            name: (!name.is_empty()).then(|| name.into()),
+            type_name: Some("float".into()),
+            file: None,
+            line: None,
+            frame: None,
+            recorded: Recorded::Float(value),
+            inputs: inputs
+                .iter()
+                .map(|(role, src)| Input {
+                    role: *role,
+                    key: None,
+                    src: *src,
+                })
+                .collect(),
+        }
+    }
+
+    /// `(x * 2) + 1` written inline, and with `x * 2` passed through a
+    /// parameter: the same fingerprint, so every operation matches.
+    #[test]
+    fn parameters_are_transparent_to_fingerprints() {
+        let inline = [
+            node(0, NodeKind::Const, "", 4.0, &[]),
+            node(1, NodeKind::Const, "", 2.0, &[]),
+            node(
+                2,
+                NodeKind::UDispatch,
+                "__mul__",
+                8.0,
+                &[(Role::SelfValue, 0), (Role::Arg, 1)],
+            ),
+            node(3, NodeKind::Const, "", 1.0, &[]),
+            node(
+                4,
+                NodeKind::UDispatch,
+                "__add__",
+                9.0,
+                &[(Role::SelfValue, 2), (Role::Arg, 3)],
+            ),
+        ];
+        let mut through = inline.to_vec();
+        through.insert(
+            3,
+            node(10, NodeKind::Argument, "a", 8.0, &[(Role::Value, 2)]),
+        );
+        through[5].inputs[0].src = 10;
+        let diff = Diff::new(
+            Side::from_nodes("inline", &inline),
+            Side::from_nodes("helper", &through),
+            Options::default(),
+        );
+        let counts = diff.counts();
+        assert_eq!(
+            (counts.matched, counts.only_old, counts.only_new),
+            (5, 0, 1)
+        );
+        assert!(diff.first_divergence().is_none());
+        assert_eq!(diff.partner_of_old(4), Some(4));
+    }
+
+    /// A changed constant: matched by structure, the first divergence, and
+    /// what follows from it is not an origin.
+    #[test]
+    fn a_changed_constant_is_the_first_divergence() {
+        let old = [
+            node(0, NodeKind::Const, "", 4.0, &[]),
+            node(1, NodeKind::Const, "", 2.0, &[]),
+            node(
+                2,
+                NodeKind::UDispatch,
+                "__mul__",
+                8.0,
+                &[(Role::SelfValue, 0), (Role::Arg, 1)],
+            ),
+        ];
+        let mut new = old.clone();
+        new[1].recorded = Recorded::Float(3.0);
+        new[2].recorded = Recorded::Float(12.0);
+        let diff = Diff::new(
+            Side::from_nodes("old", &old),
+            Side::from_nodes("new", &new),
+            Options::default(),
+        );
+        let first = diff.first_divergence().expect("a divergence");
+        assert_eq!(
+            first.new.map(|n| (n.id, n.value)),
+            Some((1, "3.0".to_string()))
+        );
+        let origins: Vec<(u64, bool)> = diff
+            .differences()
+            .iter()
+            .map(|d| (d.new.as_ref().map_or(0, |n| n.id), d.origin))
+            .collect();
+        assert_eq!(origins, [(1, true), (2, false)]);
+        let tolerant = Options {
+            rel_tol: Some(0.6),
+            ..Options::default()
+        };
+        let diff = Diff::new(
+            Side::from_nodes("old", &old),
+            Side::from_nodes("new", &new),
+            tolerant,
+        );
+        assert!(diff.equivalent());
     }
 }
