@@ -36,12 +36,12 @@ with hltpy.capture(sys.argv[2]):
 """
 
 
-def capture(tmp_path, label, source):
+def capture(tmp_path, label, source, run=RUN):
     directory = tmp_path / label
     directory.mkdir()
     (directory / "prog.py").write_text(textwrap.dedent(source))
     trace = tmp_path / f"{label}.parquet"
-    done = subprocess.run([sys.executable, "-c", RUN, str(directory), str(trace)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", run, str(directory), str(trace)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return trace
 
@@ -199,15 +199,8 @@ def test_the_changed_regions_are_drawn_with_hostile_strings_escaped(tmp_path):
 
 def test_strings_in_a_drawing_cannot_break_the_dot_or_inject_markup(tmp_path):
     run = RUN.replace("prog.main(hltpy.trace(4.0))", "prog.main(hltpy.trace('a'))")
-    paths = []
-    for label, source in [("old", HOSTILE), ("new", HOSTILE.replace("* 2", "* 3"))]:
-        directory = tmp_path / label
-        directory.mkdir()
-        (directory / "prog.py").write_text(textwrap.dedent(source))
-        trace = tmp_path / f"{label}.parquet"
-        done = subprocess.run([sys.executable, "-c", run, str(directory), str(trace)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        paths.append(trace)
+    paths = [capture(tmp_path, label, source, run)
+             for label, source in [("old", HOSTILE), ("new", HOSTILE.replace("* 2", "* 3"))]]
     svg = tmp_path / "hostile.svg"
     done = subprocess.run([ANALYZE, "diff", *map(str, paths), "--render", str(svg)], capture_output=True, text=True)
     assert done.returncode == 1, done.stderr

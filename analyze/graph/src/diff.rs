@@ -1194,11 +1194,9 @@ mod tests {
         }
     }
 
-    /// `(x * 2) + 1` written inline, and with `x * 2` passed through a
-    /// parameter: the same fingerprint, so every operation matches.
-    #[test]
-    fn parameters_are_transparent_to_fingerprints() {
-        let inline = [
+    /// `4.0 * 2.0`: two constants and their product.
+    fn times_two() -> Vec<Node> {
+        vec![
             node(0, NodeKind::Const, "", 4.0, &[]),
             node(1, NodeKind::Const, "", 2.0, &[]),
             node(
@@ -1208,6 +1206,15 @@ mod tests {
                 8.0,
                 &[(Role::SelfValue, 0), (Role::Arg, 1)],
             ),
+        ]
+    }
+
+    /// `(x * 2) + 1` written inline, and with `x * 2` passed through a
+    /// parameter: the same fingerprint, so every operation matches.
+    #[test]
+    fn parameters_are_transparent_to_fingerprints() {
+        let mut inline = times_two();
+        inline.extend([
             node(3, NodeKind::Const, "", 1.0, &[]),
             node(
                 4,
@@ -1216,8 +1223,8 @@ mod tests {
                 9.0,
                 &[(Role::SelfValue, 2), (Role::Arg, 3)],
             ),
-        ];
-        let mut through = inline.to_vec();
+        ]);
+        let mut through = inline.clone();
         through.insert(
             3,
             node(10, NodeKind::Argument, "a", 8.0, &[(Role::Value, 2)]),
@@ -1241,17 +1248,7 @@ mod tests {
     /// what follows from it is not an origin.
     #[test]
     fn a_changed_constant_is_the_first_divergence() {
-        let old = [
-            node(0, NodeKind::Const, "", 4.0, &[]),
-            node(1, NodeKind::Const, "", 2.0, &[]),
-            node(
-                2,
-                NodeKind::UDispatch,
-                "__mul__",
-                8.0,
-                &[(Role::SelfValue, 0), (Role::Arg, 1)],
-            ),
-        ];
+        let old = times_two();
         let mut new = old.clone();
         new[1].recorded = Recorded::Float(3.0);
         new[2].recorded = Recorded::Float(12.0);
