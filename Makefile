@@ -35,13 +35,16 @@ demo: build tools
 	$(ANALYZE) infer $(DEMO_TRACES)/units.parquet --dimension-attr unit > $(DEMO_TRACES)/units-infer.txt; test $$? -eq 1
 	sed -n '/^dimensions/,$$p' $(DEMO_TRACES)/units-infer.txt
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --name horner
+	$(ANALYZE) render $(DEMO_TRACES)/seed_graph.parquet -o $(DEMO_TRACES)/seed_graph.svg
+	@echo "drawn: $(DEMO_TRACES)/seed_graph.svg"
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --check --python $(PY)
 	# two versions of one program: a finding (exit code 1), shown
 	$(ANALYZE) diff $(DEMO_TRACES)/diff/before.parquet $(DEMO_TRACES)/diff/after.parquet --limit 4; test $$? -eq 1
 
 ## samples: refresh the committed sample traces (then review the snapshot diffs)
-samples: build
+samples: build tools
 	$(PY) samples/run_samples.py samples/traces
+	$(ANALYZE) render samples/traces/seed_graph.parquet -o samples/seed_graph.svg
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt

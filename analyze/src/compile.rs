@@ -17,7 +17,10 @@ use hltpy_schema::{NodeKind, Role};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::expr::{binary_form, call_arguments, final_node, first_argument, ATOM, CMP, UNARY};
+use crate::expr::{
+    binary_form, call_arguments, first_argument, missing_node, one_trace_and_roots, ATOM, CMP,
+    UNARY,
+};
 use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session};
 
@@ -65,21 +68,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     let (module, checks, python, source_dirs) = cli::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "compile", &session);
-        let [source] = session.sources.as_slice() else {
-            return Err(AnalyzeError::Usage(
-                "compile reads one trace; name one".into(),
-            ));
-        };
-        let roots = if args.nodes.is_empty() {
-            vec![final_node(&session, &source.name).await?.ok_or_else(|| {
-                AnalyzeError::Usage(format!(
-                    "{} has no top-level result to compile; pick a node with --node ID",
-                    source.name
-                ))
-            })?]
-        } else {
-            args.nodes.clone()
-        };
+        let (source, roots) = one_trace_and_roots(&session, &args.nodes, "compile").await?;
         let batches = session
             .collect(&format!(
                 "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
@@ -95,11 +84,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         let mut guards = false;
         for root in &roots {
             if !graph.contains(*root) {
-                return Err(AnalyzeError::Usage(format!(
-                    "node {root} is not in {}; its ids run from 0 to {}",
-                    source.name,
-                    source.rows.saturating_sub(1)
-                )));
+                return Err(missing_node(source, *root));
             }
             let name = match (&args.name, roots.len()) {
                 (Some(name), _) => name.clone(),

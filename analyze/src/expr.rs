@@ -181,7 +181,23 @@ pub async fn load_cone(
     roots: &[u64],
     depth: usize,
 ) -> Result<Graph, AnalyzeError> {
-    let trace = sql_string(trace);
+    load_cone_within(session, trace, roots, depth, usize::MAX, |_| {
+        unreachable!("no bound")
+    })
+    .await
+}
+
+/// [`load_cone`], stopping with `too_many(count)` as soon as more than
+/// `most` nodes are loaded (nothing further is read).
+pub async fn load_cone_within(
+    session: &Session,
+    trace: &str,
+    roots: &[u64],
+    depth: usize,
+    most: usize,
+    too_many: impl Fn(usize) -> AnalyzeError,
+) -> Result<Graph, AnalyzeError> {
+    let quoted = sql_string(trace);
     let mut loader = ConeLoader::new(roots, depth);
     loop {
         let wanted = loader.wanted();
@@ -193,7 +209,7 @@ pub async fn load_cone(
             .collect(&format!(
                 "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
                  value_bool, value_str, value_repr, inputs \
-                 FROM nodes WHERE trace = {trace} AND id IN ({})",
+                 FROM nodes WHERE trace = {quoted} AND id IN ({})",
                 ids.join(", ")
             ))
             .await?;
@@ -202,8 +218,45 @@ pub async fn load_cone(
                 .add(batch)
                 .map_err(|err| AnalyzeError::Usage(format!("{}: {err}", session_name(session))))?;
         }
+        if loader.loaded() > most {
+            return Err(too_many(loader.loaded()));
+        }
         loader.fetched();
     }
+}
+
+/// The refusal of a node id the trace does not hold.
+pub fn missing_node(source: &crate::session::TraceSource, id: u64) -> AnalyzeError {
+    AnalyzeError::Usage(format!(
+        "node {id} is not in {}; its ids run from 0 to {}",
+        source.name,
+        source.rows.saturating_sub(1)
+    ))
+}
+
+/// The one trace of a session and the nodes a subcommand starts from:
+/// those named with --node, else the run's final result. `verb` says what
+/// the subcommand does (`compile`, `draw`) in its messages.
+pub async fn one_trace_and_roots<'s>(
+    session: &'s Session,
+    nodes: &[u64],
+    verb: &str,
+) -> Result<(&'s crate::session::TraceSource, Vec<u64>), AnalyzeError> {
+    let [source] = session.sources.as_slice() else {
+        return Err(AnalyzeError::Usage(format!(
+            "{verb} takes one trace; name one"
+        )));
+    };
+    if !nodes.is_empty() {
+        return Ok((source, nodes.to_vec()));
+    }
+    let root = final_node(session, &source.name).await?.ok_or_else(|| {
+        AnalyzeError::Usage(format!(
+            "{} has no top-level result to {verb}; pick a node with --node ID",
+            source.name
+        ))
+    })?;
+    Ok((source, vec![root]))
 }
 
 fn session_name(session: &Session) -> String {

@@ -9,7 +9,8 @@
 //! `Interpreter` trait, without DataFusion) and their outputs are tables
 //! of the same session ([`tables`]: `eval`, `signatures`, `requirements`),
 //! computed when a query names them. [`compile`] writes a trace as Python;
-//! [`diff`] compares two traces (also the table `diff`).
+//! [`diff`] compares two traces (also the table `diff`); [`render`] draws
+//! a trace with graphviz.
 
 pub mod check;
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod infer;
 pub mod output;
 pub mod progress;
 pub mod query;
+pub mod render;
 pub mod session;
 pub mod summary;
 pub mod tables;

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{check, compile, constraints, diff, eval, expr, infer, query, summary, tables};
+use hltpy_analyze::{
+    check, compile, constraints, diff, eval, expr, infer, query, render, summary, tables,
+};
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -138,6 +140,20 @@ enum Command {
     ///   hltpy-analyze diff traces-before/ traces-after/
     #[command(verbatim_doc_comment)]
     Diff(diff::Args),
+    /// Draw a trace's computation with graphviz.
+    ///
+    /// The upstream cone of the run's final result (or of --node IDs),
+    /// each node a small table of its value over its kind and name, edges
+    /// from a node to its inputs labelled by role and key, as in the
+    /// seed's pictures. --depth bounds the cone (the cut is drawn as
+    /// "… N more"); more than --max-nodes is refused. DOT on standard
+    /// output or -o FILE.dot; -o FILE.svg or FILE.png runs graphviz's dot.
+    ///
+    /// Examples:
+    ///   hltpy-analyze render samples/traces/seed_graph.parquet -o graph.svg
+    ///   hltpy-analyze render trace.parquet --node 42 --depth 3 --hide Const
+    #[command(verbatim_doc_comment)]
+    Render(render::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -207,6 +223,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Infer(args) => infer::run(args, mode),
         Command::Compile(args) => compile::run(args, mode),
         Command::Diff(args) => diff::run(args, mode),
+        Command::Render(args) => render::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

@@ -7,5 +7,6 @@ mod damaged;
 mod diff;
 mod eval;
 mod infer;
+mod render;
 mod snapshots;
 mod support;

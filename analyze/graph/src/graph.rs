@@ -634,6 +634,11 @@ impl ConeLoader {
         self.advance();
     }
 
+    /// How many nodes are loaded so far.
+    pub fn loaded(&self) -> usize {
+        self.graph.len()
+    }
+
     pub fn finish(self) -> Graph {
         self.graph
     }

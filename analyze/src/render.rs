@@ -1,0 +1,360 @@
+//! `render`: a trace's computation as a graphviz graph (built with
+//! graphviz-rust) in the seed's style — each node a small table of its
+//! value and its kind and name, edges from a node to its inputs labelled
+//! by role and key. It draws a chosen part: the upstream cone of some
+//! nodes (by default the run's final result), bounded by `--depth` (the
+//! cut shown as "… N more" nodes), refused beyond `--max-nodes`. DOT needs
+//! nothing installed; SVG and PNG run graphviz's `dot`.
+
+use std::path::Path;
+
+use graphviz_rust::cmd::{CommandArg, Format};
+use graphviz_rust::dot_structures::{
+    Attribute, Edge, EdgeTy, Graph as DotGraph, GraphAttributes, Id, Node as DotNode, NodeId, Stmt,
+    Vertex,
+};
+use graphviz_rust::printer::{DotPrinter, PrinterContext};
+use hltpy_graph::eval::recorded_text;
+use hltpy_graph::{Graph, Node};
+use hltpy_schema::NodeKind;
+
+use crate::cli::{self, ExitStatus};
+use crate::error::AnalyzeError;
+use crate::expr::{load_cone_within, missing_node, one_trace_and_roots};
+use crate::progress::ProgressMode;
+use crate::session::{sql_string, Session};
+
+/// Draw a trace's computation with graphviz.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The trace (one).
+    trace: String,
+    /// Draw the upstream cone of this node (repeatable; default: the
+    /// run's final result).
+    #[arg(long = "node", value_name = "ID")]
+    nodes: Vec<u64>,
+    /// Operations drawn upstream of each chosen node (default: all).
+    #[arg(long, value_name = "N")]
+    depth: Option<usize>,
+    /// Refuse to draw more nodes than this.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    max_nodes: usize,
+    /// Kinds left out of the drawing (comma-separated, e.g. Const,Function).
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    hide: Vec<String>,
+    /// Write FILE.dot, FILE.svg or FILE.png (default: DOT on standard
+    /// output). SVG and PNG run graphviz's `dot`.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<String>,
+}
+
+/// The longest value shown in a node (longer ones are cut).
+const SHOWN: usize = 40;
+
+pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
+    let hidden = args
+        .hide
+        .iter()
+        .map(|kind| {
+            NodeKind::parse(kind.trim()).ok_or_else(|| {
+                AnalyzeError::Usage(format!(
+                    "--hide {kind:?} is not a node kind; kinds are {}",
+                    NodeKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<NodeKind>, _>>()?;
+    let format = match args.output.as_deref().map(Path::new) {
+        None => None,
+        Some(path) => match path.extension().and_then(|e| e.to_str()) {
+            Some("dot" | "gv") => None,
+            Some("svg") => Some(Format::Svg),
+            Some("png") => Some(Format::Png),
+            _ => {
+                return Err(AnalyzeError::Usage(format!(
+                    "-o {}: the file must end in .dot, .svg or .png",
+                    path.display()
+                )))
+            }
+        },
+    };
+    let (graph, roots) = cli::runtime()?.block_on(async {
+        let session = Session::open(std::slice::from_ref(&args.trace)).await?;
+        let _progress = cli::reading(mode, "render", &session);
+        let (source, roots) = one_trace_and_roots(&session, &args.nodes, "draw").await?;
+        let graph = load_bounded(
+            &session,
+            &source.name,
+            &roots,
+            args.depth.unwrap_or(usize::MAX),
+            args.max_nodes,
+        )
+        .await?;
+        for root in &roots {
+            if !graph.contains(*root) {
+                return Err(missing_node(source, *root));
+            }
+        }
+        Ok((graph, roots))
+    })?;
+    let drawn = drawing(&graph, &roots, &hidden);
+    let dot = drawn.print(&mut PrinterContext::default());
+    match (&args.output, format) {
+        (None, _) => cli::print(&format!("{dot}\n"))?,
+        (Some(path), None) => {
+            std::fs::write(path, format!("{dot}\n")).map_err(|err| AnalyzeError::Output {
+                path: path.clone(),
+                detail: err.to_string(),
+            })?
+        }
+        (Some(path), Some(format)) => run_dot(drawn, format, path)?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The cone of `roots`, level by level, stopping with a clear refusal as
+/// soon as it holds more than `most` nodes (a trace of millions is never
+/// read further than that).
+async fn load_bounded(
+    session: &Session,
+    trace: &str,
+    roots: &[u64],
+    depth: usize,
+    most: usize,
+) -> Result<Graph, AnalyzeError> {
+    let quoted = sql_string(trace);
+    let rows = session.sources.iter().map(|s| s.rows).sum::<u64>();
+    if rows <= WHOLE {
+        // One read of the whole trace beats a query per level.
+        let batches = session
+            .collect(&format!(
+                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
+                 value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {quoted}"
+            ))
+            .await?;
+        let whole = Graph::from_batches(&batches)
+            .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
+        return cone(&whole, roots, depth, most);
+    }
+    load_cone_within(session, trace, roots, depth, most, |seen| {
+        too_many(most, seen)
+    })
+    .await
+}
+
+/// Traces up to this many nodes are read whole; larger ones one level of
+/// the cone at a time.
+const WHOLE: u64 = 2_000_000;
+
+/// The cone of `roots` in a graph held whole, by the loader's rules
+/// (parameters and attribute writes use no level).
+fn cone(whole: &Graph, roots: &[u64], depth: usize, most: usize) -> Result<Graph, AnalyzeError> {
+    let mut levels: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    let mut work: Vec<(u64, usize)> = roots.iter().map(|r| (*r, depth)).collect();
+    while let Some((id, left)) = work.pop() {
+        if levels.get(&id).is_some_and(|done| *done >= left) {
+            continue;
+        }
+        let Some(node) = whole.get(id) else {
+            continue;
+        };
+        levels.insert(id, left);
+        if levels.len() > most {
+            return Err(too_many(most, levels.len()));
+        }
+        let passes = node.kind.stands_for_its_value();
+        if left == 0 && !passes {
+            continue;
+        }
+        let below = if passes || left == usize::MAX {
+            left
+        } else {
+            left - 1
+        };
+        work.extend(node.inputs.iter().map(|input| (input.src, below)));
+    }
+    let mut graph = Graph::default();
+    for node in whole.nodes().iter().filter(|n| levels.contains_key(&n.id)) {
+        graph
+            .insert(node.clone())
+            .map_err(|err| AnalyzeError::Usage(err.to_string()))?;
+    }
+    Ok(graph)
+}
+
+fn too_many(most: usize, seen: usize) -> AnalyzeError {
+    AnalyzeError::Usage(format!(
+        "the drawing would hold more than {most} nodes (at least {seen} so far); \
+         bound it with --depth N, pick nodes with --node ID, or raise --max-nodes"
+    ))
+}
+
+/// Text for an HTML-like label: markup characters as entities, line
+/// breaks shown as ↵, cut at [`SHOWN`] characters.
+fn html(text: &str) -> String {
+    let mut out = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == SHOWN {
+            out.push('…');
+            break;
+        }
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\r' => out.push('↵'),
+            c if c.is_control() => out.push('·'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A node's label in the seed's style: a leaf is its value in a plain
+/// box; an operation a double-bordered table of its value over its kind
+/// and name (a Deep value's container type instead of a name).
+fn label(node: &Node) -> String {
+    let value = recorded_text(&node.recorded);
+    if node.kind.is_leaf() {
+        let shown = if value.is_empty() {
+            node.name().to_string()
+        } else {
+            value
+        };
+        return format!("<{}>", html(&shown));
+    }
+    let detail = match node.kind {
+        NodeKind::Deep => node.type_name.as_deref().unwrap_or(""),
+        _ => node.name(),
+    };
+    let second = if detail.is_empty() {
+        format!("<TD>{}</TD>", node.kind)
+    } else {
+        format!("<TD>{}</TD><TD>{}</TD>", node.kind, html(detail))
+    };
+    let first = if value.is_empty() {
+        String::new()
+    } else {
+        let span = if detail.is_empty() { 1 } else { 2 };
+        format!("<TR><TD COLSPAN=\"{span}\">{}</TD></TR>", html(&value))
+    };
+    format!(
+        "<<TABLE BORDER=\"1\" CELLBORDER=\"1\" CELLSPACING=\"2\">{first}<TR>{second}</TR></TABLE>>"
+    )
+}
+
+fn node_id(id: u64) -> NodeId {
+    NodeId(Id::Plain(format!("n{id}")), None)
+}
+
+fn attr(key: &str, value: Id) -> Attribute {
+    Attribute(Id::Plain(key.to_string()), value)
+}
+
+/// A DOT string: quotes and backslashes escaped.
+fn quoted(text: &str) -> Id {
+    Id::Escaped(format!(
+        "\"{}\"",
+        text.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    ))
+}
+
+/// The graph: every loaded node not hidden, edges to its inputs, and one
+/// "… N more" node per node whose inputs were cut by the depth.
+fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind]) -> DotGraph {
+    let mut stmts = vec![
+        Stmt::GAttribute(GraphAttributes::Node(vec![
+            attr("shape", Id::Plain("plaintext".into())),
+            attr("fontname", quoted("Helvetica")),
+            attr("fontsize", Id::Plain("10".into())),
+        ])),
+        Stmt::GAttribute(GraphAttributes::Edge(vec![
+            attr("fontname", quoted("Helvetica")),
+            attr("fontsize", Id::Plain("8".into())),
+        ])),
+    ];
+    let shown = |node: &Node| !hidden.contains(&node.kind);
+    for node in graph.nodes().iter().filter(|n| shown(n)) {
+        let mut attributes = vec![attr("label", Id::Html(label(node)))];
+        if node.kind.is_leaf() {
+            attributes.push(attr("shape", Id::Plain("box".into())));
+        }
+        if roots.contains(&node.id) {
+            attributes.push(attr("color", quoted("#1f5fbf")));
+        }
+        stmts.push(Stmt::Node(DotNode::new(node_id(node.id), attributes)));
+        let mut cut = 0;
+        for input in &node.inputs {
+            let Some(src) = graph.get(input.src) else {
+                cut += 1;
+                continue;
+            };
+            if !shown(src) {
+                continue;
+            }
+            let role = match input.key.as_deref() {
+                Some(key) if !key.is_empty() => format!("{}:{key}", input.role),
+                _ => input.role.to_string(),
+            };
+            stmts.push(Stmt::Edge(Edge {
+                ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(node_id(src.id))),
+                attributes: vec![attr("label", quoted(&role))],
+            }));
+        }
+        if cut > 0 {
+            let more = NodeId(Id::Plain(format!("more{}", node.id)), None);
+            stmts.push(Stmt::Node(DotNode::new(
+                more.clone(),
+                vec![
+                    attr("label", quoted(&format!("… {cut} more"))),
+                    attr("shape", Id::Plain("note".into())),
+                    attr("fontsize", Id::Plain("8".into())),
+                    attr("color", quoted("#999999")),
+                ],
+            )));
+            stmts.push(Stmt::Edge(Edge {
+                ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(more)),
+                attributes: vec![attr("style", Id::Plain("dashed".into()))],
+            }));
+        }
+    }
+    DotGraph::DiGraph {
+        id: Id::Plain("trace".into()),
+        strict: false,
+        stmts,
+    }
+}
+
+/// SVG or PNG through graphviz's `dot`.
+fn run_dot(drawn: DotGraph, format: Format, path: &str) -> Result<(), AnalyzeError> {
+    let fail = |detail: String| AnalyzeError::Output {
+        path: path.to_string(),
+        detail,
+    };
+    graphviz_rust::exec(
+        drawn,
+        &mut PrinterContext::default(),
+        vec![
+            CommandArg::Format(format),
+            CommandArg::Output(path.to_string()),
+        ],
+    )
+    .map_err(|err| {
+        fail(if err.kind() == std::io::ErrorKind::NotFound {
+            "graphviz's dot is not installed (apt-get install graphviz); \
+             -o FILE.dot writes the graph without it"
+                .into()
+        } else {
+            format!("graphviz's dot failed: {err}")
+        })
+    })?;
+    Ok(())
+}

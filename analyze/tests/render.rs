@@ -1,0 +1,72 @@
+//! `render`: the DOT of the seed's examples (snapshots: the same nodes and
+//! edges by role as the seed's picture), depth cuts and refusals. SVG,
+//! escaping of hostile strings and `dot` itself: `tests/test_render.py`.
+
+use crate::support::analyze;
+
+fn rendered(args: &[&str]) -> String {
+    let (code, stdout, stderr) = analyze(args);
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+}
+
+#[test]
+fn the_seeds_examples_as_dot() {
+    for sample in ["addx", "seed_graph"] {
+        let trace = format!("samples/traces/{sample}.parquet");
+        insta::assert_snapshot!(format!("render_{sample}"), rendered(&["render", &trace]));
+    }
+}
+
+#[test]
+fn a_depth_cut_is_drawn_and_too_many_nodes_are_refused() {
+    let dot = rendered(&[
+        "render",
+        "samples/traces/units.parquet",
+        "--node",
+        "125",
+        "--depth",
+        "1",
+    ]);
+    assert!(dot.contains("more82[label=\"… 3 more\""), "{dot}");
+    assert!(dot.matches("[label=<").count() < 20, "{dot}");
+    let hidden = rendered(&[
+        "render",
+        "samples/traces/addx.parquet",
+        "--hide",
+        "Const,Function,Class",
+    ]);
+    assert!(!hidden.contains("shape=box"), "{hidden}");
+    let (code, _, stderr) = analyze(&[
+        "render",
+        "samples/traces/units.parquet",
+        "--node",
+        "125",
+        "--max-nodes",
+        "20",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("more than 20 nodes") && stderr.contains("--depth"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for (args, expected) in [
+        (
+            vec!["render", "samples/traces/addx.parquet", "--hide", "Nope"],
+            "--hide \"Nope\" is not a node kind",
+        ),
+        (
+            vec!["render", "samples/traces/addx.parquet", "-o", "x.txt"],
+            "must end in .dot, .svg or .png",
+        ),
+        (
+            vec!["render", "samples/traces/addx.parquet", "--node", "99999"],
+            "node 99999 is not in",
+        ),
+    ] {
+        let (code, _, stderr) = analyze(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

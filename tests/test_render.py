@@ -1,0 +1,68 @@
+"""`hltpy-analyze render`: SVG through graphviz's dot, and hostile strings
+in names, values and keys that can neither break the DOT nor inject
+markup into the SVG."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ElementTree
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
+
+HOSTILE = '''
+class Tag:
+    def __init__(self, text):
+        self.text = text
+
+
+def show(**entries):
+    return entries['<b>"}'] + entries["k\\n\\\\l"]
+
+
+def main(x):
+    long = x * 10_000
+    shown = show(**{'<b>"}': x, "k\\n\\\\l": x + "!"})
+    return [Tag(shown + "</TD></TR></TABLE>><script>alert(1)</script>"), long[:5]]
+'''
+
+
+def test_the_seeds_picture_as_svg(tmp_path):
+    svg = tmp_path / "seed.svg"
+    done = subprocess.run([ANALYZE, "render", str(ROOT / "samples" / "traces" / "seed_graph.parquet"), "-o", str(svg)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    texts = [t.text for t in ElementTree.parse(svg).iter() if t.tag.endswith("text")]
+    # The seed's picture: Generation and Iteration steps, the generator
+    # call with its Arguments, edges labelled by role.
+    for expected in ["Generation", "Generator", "grange", "Argument", "low", "high", "iterator:0", "generator:3",
+                     "item:('a', 'x')"]:
+        assert expected in texts, expected
+
+
+def test_hostile_strings_are_escaped(tmp_path):
+    (tmp_path / "hostile.py").write_text(textwrap.dedent(HOSTILE))
+    trace = tmp_path / "hostile.parquet"
+    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['hostile'])\n"
+               f"import hostile\nwith hltpy.capture({str(trace)!r}):\n    hltpy.from_traced(hostile.main(hltpy.trace('v')))\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    dot_file = tmp_path / "hostile.dot"
+    done = subprocess.run([ANALYZE, "render", str(trace), "-o", str(dot_file)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    dot = dot_file.read_text()
+    # A 10 kB value is cut; graphviz's own parser accepts the whole file.
+    assert "v" * 10_000 not in dot and "vvvvv…" in dot
+    svg = subprocess.run(["dot", "-Tsvg", str(dot_file)], capture_output=True, text=True)
+    assert svg.returncode == 0, svg.stderr
+    root = ElementTree.fromstring(svg.stdout)
+    tags = {element.tag.rsplit("}", 1)[-1] for element in root.iter()}
+    assert not tags & {"script", "b", "TABLE", "TD"}, tags
+    texts = "".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    # Shown as text: keys in edge roles and parameter names, markup in a value.
+    assert 'kwarg:<b>"}' in texts and 'entries[<b>"}]' in texts
+    # A line break in a key breaks the edge's label, not the file.
+    assert "kwarg:k" in texts and "entries[k↵\\l]" in texts
+    assert "</TD></TR></TABLE>><script>" in texts
