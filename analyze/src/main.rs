@@ -146,7 +146,8 @@ enum Command {
     /// each node a small table of its value over its kind and name, edges
     /// from a node to its inputs labelled by role and key, as in the
     /// seed's pictures. --depth bounds the cone (the cut is drawn as
-    /// "… N more"); more than --max-nodes is refused. DOT on standard
+    /// "… N more"); more than --max-nodes is refused. --frame ID draws one
+    /// traced call's body; --cluster-calls boxes each call's body. DOT on standard
     /// output or -o FILE.dot; -o FILE.svg or FILE.png runs graphviz's dot.
     ///
     /// Examples:

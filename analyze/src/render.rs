@@ -6,12 +6,13 @@
 //! cut shown as "… N more" nodes), refused beyond `--max-nodes`. DOT needs
 //! nothing installed; SVG and PNG run graphviz's `dot`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use graphviz_rust::cmd::{CommandArg, Format};
 use graphviz_rust::dot_structures::{
     Attribute, Edge, EdgeTy, Graph as DotGraph, GraphAttributes, Id, Node as DotNode, NodeId, Stmt,
-    Vertex,
+    Subgraph, Vertex,
 };
 use graphviz_rust::printer::{DotPrinter, PrinterContext};
 use hltpy_graph::eval::recorded_text;
@@ -39,6 +40,14 @@ pub struct Args {
     /// Refuse to draw more nodes than this.
     #[arg(long, default_value_t = 500, value_name = "N")]
     max_nodes: usize,
+    /// Draw the body of this traced call (the nodes made while it ran, and
+    /// what they read from outside) instead of a cone.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["nodes", "depth"])]
+    frame: Option<u64>,
+    /// Draw each traced call's body as a box titled `name(parameters) at
+    /// file:line`, nested as the calls were.
+    #[arg(long)]
+    cluster_calls: bool,
     /// Kinds left out of the drawing (comma-separated, e.g. Const,Function).
     #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
     hide: Vec<String>,
@@ -85,6 +94,18 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     let (graph, roots) = cli::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "render", &session);
+        if let Some(frame) = args.frame {
+            let [source] = session.sources.as_slice() else {
+                return Err(AnalyzeError::Usage(
+                    "render takes one trace; name one".into(),
+                ));
+            };
+            let graph = load_frame(&session, &source.name, frame, args.max_nodes).await?;
+            if !graph.contains(frame) {
+                return Err(missing_node(source, frame));
+            }
+            return Ok((graph, vec![frame]));
+        }
         let (source, roots) = one_trace_and_roots(&session, &args.nodes, "draw").await?;
         let graph = load_bounded(
             &session,
@@ -101,7 +122,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         }
         Ok((graph, roots))
     })?;
-    let drawn = drawing(&graph, &roots, &hidden);
+    let drawn = drawing(&graph, &roots, &hidden, args.cluster_calls);
     let dot = drawn.print(&mut PrinterContext::default());
     match (&args.output, format) {
         (None, _) => cli::print(&format!("{dot}\n"))?,
@@ -144,6 +165,58 @@ async fn load_bounded(
         too_many(most, seen)
     })
     .await
+}
+
+/// A traced call, the nodes made while it ran, and the nodes those read
+/// from outside it.
+async fn load_frame(
+    session: &Session,
+    trace: &str,
+    frame: u64,
+    most: usize,
+) -> Result<Graph, AnalyzeError> {
+    const COLUMNS: &str = "id, kind, name, type, file, line, frame, value_int, value_float, \
+                           value_bool, value_str, value_repr, inputs";
+    let quoted = sql_string(trace);
+    let mut batches = session
+        .collect(&format!(
+            "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND (frame = {frame} OR id = {frame})"
+        ))
+        .await?;
+    let body = Graph::from_batches(&batches)
+        .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
+    let outside: BTreeSet<u64> = body
+        .nodes()
+        .iter()
+        .flat_map(|n| n.inputs.iter().map(|i| i.src))
+        .filter(|src| !body.contains(*src))
+        .collect();
+    if body.len() + outside.len() > most {
+        return Err(too_many(most, body.len() + outside.len()));
+    }
+    if !outside.is_empty() {
+        let ids: Vec<String> = outside.iter().map(u64::to_string).collect();
+        batches.extend(
+            session
+                .collect(&format!(
+                    "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
+                    ids.join(", ")
+                ))
+                .await?,
+        );
+    }
+    let mut graph = Graph::from_batches(&batches)
+        .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
+    // Rows in the trace's order, whatever order the two reads gave.
+    let mut nodes: Vec<Node> = graph.nodes().to_vec();
+    nodes.sort_by_key(|n| n.id);
+    graph = Graph::default();
+    for node in nodes {
+        graph
+            .insert(node)
+            .map_err(|err| AnalyzeError::Usage(err.to_string()))?;
+    }
+    Ok(graph)
 }
 
 /// Traces up to this many nodes are read whole; larger ones one level of
@@ -269,7 +342,7 @@ fn quoted(text: &str) -> Id {
 
 /// The graph: every loaded node not hidden, edges to its inputs, and one
 /// "… N more" node per node whose inputs were cut by the depth.
-fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind]) -> DotGraph {
+fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind], cluster_calls: bool) -> DotGraph {
     let mut stmts = vec![
         Stmt::GAttribute(GraphAttributes::Node(vec![
             attr("shape", Id::Plain("plaintext".into())),
@@ -282,7 +355,13 @@ fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind]) -> DotGraph {
         ])),
     ];
     let shown = |node: &Node| !hidden.contains(&node.kind);
+    // With --cluster-calls, node statements go to their call's cluster and
+    // edges after all of them (a node belongs where it is first named).
+    let mut bodies: BTreeMap<Option<u64>, Vec<Stmt>> = BTreeMap::new();
+    let mut edges = Vec::new();
     for node in graph.nodes().iter().filter(|n| shown(n)) {
+        let frame = if cluster_calls { node.frame } else { None };
+        let (stmts, edges) = (bodies.entry(frame).or_default(), &mut edges);
         let mut attributes = vec![attr("label", Id::Html(label(node)))];
         if node.kind.is_leaf() {
             attributes.push(attr("shape", Id::Plain("box".into())));
@@ -304,7 +383,7 @@ fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind]) -> DotGraph {
                 Some(key) if !key.is_empty() => format!("{}:{key}", input.role),
                 _ => input.role.to_string(),
             };
-            stmts.push(Stmt::Edge(Edge {
+            edges.push(Stmt::Edge(Edge {
                 ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(node_id(src.id))),
                 attributes: vec![attr("label", quoted(&role))],
             }));
@@ -320,15 +399,76 @@ fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind]) -> DotGraph {
                     attr("color", quoted("#999999")),
                 ],
             )));
-            stmts.push(Stmt::Edge(Edge {
+            edges.push(Stmt::Edge(Edge {
                 ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(more)),
                 attributes: vec![attr("style", Id::Plain("dashed".into()))],
             }));
         }
     }
+    let top = bodies.remove(&None).unwrap_or_default();
+    stmts.extend(top);
+    // Each call's cluster inside its own caller's (top level when the
+    // caller is not drawn).
+    let frames: Vec<u64> = bodies.keys().flatten().copied().collect();
+    let parent = |frame: u64| {
+        graph
+            .get(frame)
+            .and_then(|call| call.frame)
+            .filter(|up| bodies.contains_key(&Some(*up)))
+    };
+    let mut children: BTreeMap<Option<u64>, Vec<u64>> = BTreeMap::new();
+    for frame in &frames {
+        children.entry(parent(*frame)).or_default().push(*frame);
+    }
+    for frame in children.get(&None).cloned().unwrap_or_default() {
+        stmts.push(Stmt::Subgraph(cluster(
+            graph,
+            frame,
+            &mut bodies,
+            &children,
+        )));
+    }
+    stmts.extend(edges);
     DotGraph::DiGraph {
         id: Id::Plain("trace".into()),
         strict: false,
+        stmts,
+    }
+}
+
+/// A traced call's body as a cluster titled `name(parameters) at
+/// file:line`, with the clusters of the calls made inside it.
+fn cluster(
+    graph: &Graph,
+    frame: u64,
+    bodies: &mut BTreeMap<Option<u64>, Vec<Stmt>>,
+    children: &BTreeMap<Option<u64>, Vec<u64>>,
+) -> Subgraph {
+    let title = match graph.get(frame) {
+        Some(call) => {
+            let parameters: Vec<&str> = call
+                .inputs
+                .iter()
+                .filter(|i| i.role.is_argument())
+                .filter_map(|i| graph.get(i.src).map(Node::name))
+                .collect();
+            let location = call.location();
+            let short = location.rsplit('/').next().unwrap_or(&location);
+            format!("{}({}) at {short}", call.name(), parameters.join(", "))
+        }
+        None => format!("call {frame}"),
+    };
+    let mut stmts = vec![
+        Stmt::Attribute(attr("label", quoted(&title))),
+        Stmt::Attribute(attr("style", quoted("rounded"))),
+        Stmt::Attribute(attr("color", quoted("#8888aa"))),
+    ];
+    stmts.extend(bodies.remove(&Some(frame)).unwrap_or_default());
+    for inner in children.get(&Some(frame)).cloned().unwrap_or_default() {
+        stmts.push(Stmt::Subgraph(cluster(graph, inner, bodies, children)));
+    }
+    Subgraph {
+        id: Id::Plain(format!("cluster_{frame}")),
         stmts,
     }
 }

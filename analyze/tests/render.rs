@@ -70,3 +70,40 @@ fn a_depth_cut_is_drawn_and_too_many_nodes_are_refused() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn calls_as_nested_clusters_and_one_frame() {
+    let dot = rendered(&["render", "samples/traces/addx.parquet", "--cluster-calls"]);
+    // add_twice's body holds the two add_to calls' clusters.
+    let twice = dot
+        .find("label=\"add_twice(y) at addx.py:31\"")
+        .expect("add_twice's cluster");
+    let inner = dot
+        .find("label=\"add_to(y, z) at addx.py:23\"")
+        .expect("add_to's cluster");
+    assert!(twice < inner, "{dot}");
+    assert_eq!(dot.matches("subgraph cluster_").count(), 9, "{dot}");
+    // units' Quantity.__truediv__ call (node 29): its body and what it read.
+    let body = rendered(&["render", "samples/traces/units.parquet", "--frame", "29"]);
+    assert!(
+        body.contains("n29[label=") && body.contains("color=\"#1f5fbf\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("<TD>UDispatch</TD><TD>__truediv__</TD>"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("n26[label="),
+        "the caller is not drawn: {body}"
+    );
+    let (code, _, stderr) = analyze(&[
+        "render",
+        "samples/traces/units.parquet",
+        "--frame",
+        "29",
+        "--depth",
+        "2",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+}
