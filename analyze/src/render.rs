@@ -6,7 +6,7 @@
 //! cut shown as "… N more" nodes), refused beyond `--max-nodes`. DOT needs
 //! nothing installed; SVG and PNG run graphviz's `dot`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use graphviz_rust::cmd::{CommandArg, Format};
@@ -15,7 +15,8 @@ use graphviz_rust::dot_structures::{
     Subgraph, Vertex,
 };
 use graphviz_rust::printer::{DotPrinter, PrinterContext};
-use hltpy_graph::eval::recorded_text;
+use hltpy_graph::diff::Status as DiffStatus;
+use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome, Status as EvalStatus};
 use hltpy_graph::{Graph, Node};
 use hltpy_schema::NodeKind;
 
@@ -48,6 +49,14 @@ pub struct Args {
     /// file:line`, nested as the calls were.
     #[arg(long)]
     cluster_calls: bool,
+    /// Colour the nodes by what a pass says of them: `eval` (matched,
+    /// differed, opaque when recomputed) or `diff` (against --against OLD:
+    /// the same, another value, new).
+    #[arg(long, value_enum, value_name = "PASS")]
+    color_by: Option<ColorBy>,
+    /// The older trace `--color-by diff` compares with.
+    #[arg(long, value_name = "OLD", requires = "color_by")]
+    against: Option<String>,
     /// Kinds left out of the drawing (comma-separated, e.g. Const,Function).
     #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
     hide: Vec<String>,
@@ -55,6 +64,12 @@ pub struct Args {
     /// output). SVG and PNG run graphviz's `dot`.
     #[arg(short, long, value_name = "FILE")]
     output: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorBy {
+    Eval,
+    Diff,
 }
 
 /// The longest value shown in a node (longer ones are cut).
@@ -122,7 +137,23 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         }
         Ok((graph, roots))
     })?;
-    let drawn = drawing(&graph, &roots, &hidden, args.cluster_calls);
+    let (colours, legend) = match args.color_by {
+        None => (HashMap::new(), None),
+        Some(ColorBy::Eval) => eval_colours(&args.trace, &graph)?,
+        Some(ColorBy::Diff) => {
+            let old = args.against.as_deref().ok_or_else(|| {
+                AnalyzeError::Usage(
+                    "--color-by diff compares with an older trace: add --against OLD.parquet"
+                        .into(),
+                )
+            })?;
+            diff_colours(old, &args.trace, &graph)?
+        }
+    };
+    let mut drawn = drawing(&graph, &roots, &hidden, args.cluster_calls, &colours);
+    if let (Some(legend), DotGraph::DiGraph { stmts, .. }) = (legend, &mut drawn) {
+        stmts.insert(0, Stmt::Attribute(attr("label", quoted(&legend))));
+    }
     let dot = drawn.print(&mut PrinterContext::default());
     match (&args.output, format) {
         (None, _) => cli::print(&format!("{dot}\n"))?,
@@ -165,6 +196,74 @@ async fn load_bounded(
         too_many(most, seen)
     })
     .await
+}
+
+/// The colour of each drawn node by eval's status (the whole trace is
+/// re-evaluated, streamed), and the legend.
+fn eval_colours(
+    trace: &str,
+    graph: &Graph,
+) -> Result<(HashMap<u64, &'static str>, Option<String>), AnalyzeError> {
+    let [source] = crate::session::resolve(&[trace.to_string()])?
+        .try_into()
+        .map_err(|_| AnalyzeError::Usage("render takes one trace; name one".into()))?;
+    let files = hltpy_graph::TraceFiles {
+        name: source.name.clone(),
+        files: source.files.clone(),
+    };
+    let mut colours = HashMap::new();
+    evaluate(&files, &[], None, |outcome: &NodeOutcome| {
+        if graph.contains(outcome.node.id) {
+            let colour = match outcome.status {
+                EvalStatus::Input => "#dde6f0",
+                EvalStatus::Matched => "#c8e6c9",
+                EvalStatus::Differed => "#f4a0a0",
+                EvalStatus::Opaque => "#fff2b3",
+                EvalStatus::Set | EvalStatus::Changed => "#f4b860",
+            };
+            colours.insert(outcome.node.id, colour);
+        }
+    })
+    .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
+    Ok((
+        colours,
+        Some("eval: blue input, green recomputed equal, red recomputed different, yellow not recomputed".into()),
+    ))
+}
+
+/// The colour of each drawn node of NEW by diff's status against OLD.
+fn diff_colours(
+    old: &str,
+    new: &str,
+    graph: &Graph,
+) -> Result<(HashMap<u64, &'static str>, Option<String>), AnalyzeError> {
+    let one = |input: &str| -> Result<crate::session::TraceSource, AnalyzeError> {
+        let [source] = crate::session::resolve(&[input.to_string()])?
+            .try_into()
+            .map_err(|_| AnalyzeError::Usage(format!("{input}: name one trace")))?;
+        Ok(source)
+    };
+    let diff = crate::diff::diff_pair(&one(old)?, &one(new)?, Default::default())?;
+    let colours = diff
+        .rows()
+        .into_iter()
+        .filter_map(|row| Some((row.new_id?, row.status)))
+        .filter(|(id, _)| graph.contains(*id))
+        .map(|(id, status)| {
+            let colour = match status {
+                DiffStatus::Same => "#e8e8e8",
+                DiffStatus::Changed => "#f4b860",
+                DiffStatus::OnlyNew | DiffStatus::OnlyOld => "#90d890",
+            };
+            (id, colour)
+        })
+        .collect();
+    Ok((
+        colours,
+        Some(format!(
+            "diff against {old}: grey the same, orange another value, green new"
+        )),
+    ))
 }
 
 /// A traced call, the nodes made while it ran, and the nodes those read
@@ -292,7 +391,7 @@ fn html(text: &str) -> String {
 /// A node's label in the seed's style: a leaf is its value in a plain
 /// box; an operation a double-bordered table of its value over its kind
 /// and name (a Deep value's container type instead of a name).
-fn label(node: &Node) -> String {
+fn label(node: &Node, colour: Option<&str>) -> String {
     let value = recorded_text(&node.recorded);
     if node.kind.is_leaf() {
         let shown = if value.is_empty() {
@@ -317,8 +416,9 @@ fn label(node: &Node) -> String {
         let span = if detail.is_empty() { 1 } else { 2 };
         format!("<TR><TD COLSPAN=\"{span}\">{}</TD></TR>", html(&value))
     };
+    let background = colour.map_or(String::new(), |c| format!(" BGCOLOR=\"{c}\""));
     format!(
-        "<<TABLE BORDER=\"1\" CELLBORDER=\"1\" CELLSPACING=\"2\">{first}<TR>{second}</TR></TABLE>>"
+        "<<TABLE BORDER=\"1\" CELLBORDER=\"1\" CELLSPACING=\"2\"{background}>{first}<TR>{second}</TR></TABLE>>"
     )
 }
 
@@ -342,7 +442,13 @@ fn quoted(text: &str) -> Id {
 
 /// The graph: every loaded node not hidden, edges to its inputs, and one
 /// "… N more" node per node whose inputs were cut by the depth.
-fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind], cluster_calls: bool) -> DotGraph {
+fn drawing(
+    graph: &Graph,
+    roots: &[u64],
+    hidden: &[NodeKind],
+    cluster_calls: bool,
+    colours: &HashMap<u64, &'static str>,
+) -> DotGraph {
     let mut stmts = vec![
         Stmt::GAttribute(GraphAttributes::Node(vec![
             attr("shape", Id::Plain("plaintext".into())),
@@ -362,9 +468,14 @@ fn drawing(graph: &Graph, roots: &[u64], hidden: &[NodeKind], cluster_calls: boo
     for node in graph.nodes().iter().filter(|n| shown(n)) {
         let frame = if cluster_calls { node.frame } else { None };
         let (stmts, edges) = (bodies.entry(frame).or_default(), &mut edges);
-        let mut attributes = vec![attr("label", Id::Html(label(node)))];
+        let colour = colours.get(&node.id).copied();
+        let mut attributes = vec![attr("label", Id::Html(label(node, colour)))];
         if node.kind.is_leaf() {
             attributes.push(attr("shape", Id::Plain("box".into())));
+            if let Some(colour) = colour {
+                attributes.push(attr("style", quoted("filled")));
+                attributes.push(attr("fillcolor", quoted(colour)));
+            }
         }
         if roots.contains(&node.id) {
             attributes.push(attr("color", quoted("#1f5fbf")));

@@ -107,3 +107,45 @@ fn calls_as_nested_clusters_and_one_frame() {
     ]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn colours_from_eval_and_diff() {
+    // Every operation of addx recomputes to its recorded value: green.
+    let dot = rendered(&[
+        "render",
+        "samples/traces/addx.parquet",
+        "--color-by",
+        "eval",
+    ]);
+    assert!(
+        dot.contains("label=\"eval: blue input, green recomputed equal"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("<TD>Dispatch</TD><TD>add_to</TD>") && dot.contains("BGCOLOR=\"#c8e6c9\""),
+        "{dot}"
+    );
+    assert!(!dot.contains("#f4a0a0"), "nothing differs: {dot}");
+    // The sample pair: the changed velocity orange, the helper's call green.
+    let dot = rendered(&[
+        "render",
+        "samples/traces/diff/after.parquet",
+        "--color-by",
+        "diff",
+        "--against",
+        "samples/traces/diff/before.parquet",
+    ]);
+    assert_eq!(
+        dot.matches("BGCOLOR=\"#f4b860\"").count() + dot.matches("fillcolor=\"#f4b860\"").count(),
+        35
+    );
+    assert!(dot.contains("BGCOLOR=\"#90d890\"><TR><TD COLSPAN=\"2\">&lt;shapes.Vec object&gt;</TD></TR><TR><TD>Call</TD><TD>advance</TD>"), "{dot}");
+    let (code, _, stderr) = analyze(&[
+        "render",
+        "samples/traces/addx.parquet",
+        "--color-by",
+        "diff",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("add --against OLD.parquet"), "{stderr}");
+}
