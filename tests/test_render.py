@@ -66,3 +66,32 @@ def test_hostile_strings_are_escaped(tmp_path):
     # A line break in a key breaks the edge's label, not the file.
     assert "kwarg:k" in texts and "entries[k↵\\l]" in texts
     assert "</TD></TR></TABLE>><script>" in texts
+
+
+LOOP = '''
+def total(xs):
+    acc = 0
+    for x in xs:
+        acc = acc + x
+    return acc
+'''
+
+
+def test_a_long_loop_draws_its_middle_steps_as_one_node(tmp_path):
+    (tmp_path / "loops.py").write_text(textwrap.dedent(LOOP))
+    trace = tmp_path / "loops.parquet"
+    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['loops'])\n"
+               f"import loops\nwith hltpy.capture({str(trace)!r}):\n"
+               f"    assert hltpy.from_traced(loops.total(hltpy.trace(list(range(20))))) == 190\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([ANALYZE, "render", str(trace)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    dot = done.stdout
+    # Twenty steps: the first three, the last, and one node for the 16 between.
+    assert dot.count("<TD>Iteration</TD>") == 4
+    assert dot.count('label="… 16 more Iteration"') == 1 and 'label="iterator:3…18"' in dot
+    # Every addition still reads its item: through the chain node.
+    assert dot.count('-> chain') == 16
+    svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True)
+    assert svg.returncode == 0, svg.stderr

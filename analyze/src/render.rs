@@ -461,6 +461,9 @@ fn drawing(
         ])),
     ];
     let shown = |node: &Node| !hidden.contains(&node.kind);
+    let collapsed = long_chains(graph, &shown);
+    let mut chains_drawn: BTreeSet<u64> = BTreeSet::new();
+    let mut chain_edges: BTreeSet<(u64, u64)> = BTreeSet::new();
     // With --cluster-calls, node statements go to their call's cluster and
     // edges after all of them (a node belongs where it is first named).
     let mut bodies: BTreeMap<Option<u64>, Vec<Stmt>> = BTreeMap::new();
@@ -468,6 +471,25 @@ fn drawing(
     for node in graph.nodes().iter().filter(|n| shown(n)) {
         let frame = if cluster_calls { node.frame } else { None };
         let (stmts, edges) = (bodies.entry(frame).or_default(), &mut edges);
+        if let Some((source, role, count)) = collapsed.get(&node.id) {
+            // One node for the middle of a long chain of steps.
+            if chains_drawn.insert(*source) {
+                let chain = NodeId(Id::Plain(format!("chain{source}")), None);
+                stmts.push(Stmt::Node(DotNode::new(
+                    chain.clone(),
+                    vec![
+                        attr("label", quoted(&format!("… {count} more {}", node.kind))),
+                        attr("shape", Id::Plain("box".into())),
+                        attr("style", quoted("dashed")),
+                    ],
+                )));
+                edges.push(Stmt::Edge(Edge {
+                    ty: EdgeTy::Pair(Vertex::N(chain), Vertex::N(node_id(*source))),
+                    attributes: vec![attr("label", quoted(role))],
+                }));
+            }
+            continue;
+        }
         let colour = colours.get(&node.id).copied();
         let mut attributes = vec![attr("label", Id::Html(label(node, colour)))];
         if node.kind.is_leaf() {
@@ -494,8 +516,15 @@ fn drawing(
                 Some(key) if !key.is_empty() => format!("{}:{key}", input.role),
                 _ => input.role.to_string(),
             };
+            let target = match collapsed.get(&src.id) {
+                Some((source, ..)) if chain_edges.insert((node.id, *source)) => {
+                    NodeId(Id::Plain(format!("chain{source}")), None)
+                }
+                Some(_) => continue,
+                None => node_id(src.id),
+            };
             edges.push(Stmt::Edge(Edge {
-                ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(node_id(src.id))),
+                ty: EdgeTy::Pair(Vertex::N(node_id(node.id)), Vertex::N(target)),
                 attributes: vec![attr("label", quoted(&role))],
             }));
         }
@@ -545,6 +574,46 @@ fn drawing(
         strict: false,
         stmts,
     }
+}
+
+/// Chains of more steps than this (Iterations of one iterator,
+/// Generations of one generator) show their first three and their last.
+const CHAIN: usize = 8;
+
+/// The steps drawn as one "… N more" node: by step, its iterator or
+/// generator, the role label for the chain's edge, and how many it hides.
+fn long_chains(
+    graph: &Graph,
+    shown: &impl Fn(&Node) -> bool,
+) -> HashMap<u64, (u64, String, usize)> {
+    let mut chains: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for node in graph.nodes().iter().filter(|n| shown(n)) {
+        let role = match node.kind {
+            NodeKind::Iteration => hltpy_schema::Role::Iterator,
+            NodeKind::Generation => hltpy_schema::Role::Generator,
+            _ => continue,
+        };
+        if let Some(source) = node.input(role).filter(|s| graph.contains(*s)) {
+            chains.entry(source).or_default().push(node.id);
+        }
+    }
+    let mut collapsed = HashMap::new();
+    for (source, mut steps) in chains {
+        if steps.len() <= CHAIN {
+            continue;
+        }
+        steps.sort_unstable();
+        let middle = &steps[3..steps.len() - 1];
+        let kind = graph.get(middle[0]).map_or(NodeKind::Iteration, |n| n.kind);
+        let role = match kind {
+            NodeKind::Generation => format!("generator:3…{}", steps.len() - 2),
+            _ => format!("iterator:3…{}", steps.len() - 2),
+        };
+        for step in middle {
+            collapsed.insert(*step, (source, role.clone(), middle.len()));
+        }
+    }
+    collapsed
 }
 
 /// A traced call's body as a cluster titled `name(parameters) at
