@@ -25,6 +25,7 @@ OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
 from analyze_bench import measure  # noqa: E402
+from eval_bench import capture_once  # noqa: E402
 
 NODES_PER_STEP = 7
 
@@ -41,17 +42,7 @@ print(run.nodes)
 
 
 def captured(nodes, version):
-    path = OUT / f"diff-{version}-{nodes}.parquet"
-    if not path.exists():
-        OUT.mkdir(parents=True, exist_ok=True)
-        print(f"capturing {path} ...", file=sys.stderr)
-        done = subprocess.run(
-            [sys.executable, "-c", CAPTURE, str(path), str(nodes // NODES_PER_STEP), version],
-            cwd=HERE, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(HERE)},
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"capture failed: {done.stderr[-2000:]}")
-    return path
+    return capture_once(OUT / f"diff-{version}-{nodes}.parquet", CAPTURE, nodes // NODES_PER_STEP, version)
 
 
 def keyed(path):

@@ -91,13 +91,18 @@ print(nodes, matched, file=sys.stderr)
 
 
 def captured_trace(nodes):
-    path = OUT / f"eval-{nodes}.parquet"
+    return capture_once(OUT / f"eval-{nodes}.parquet", CAPTURE, nodes // NODES_PER_STEP)
+
+
+def capture_once(path, program, *args):
+    """Runs `program` (a capture script of bench/'s modules) with the trace
+    path and `args` unless the trace is already there; gives the path."""
     if path.exists():
         return path
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"capturing {path} ...", file=sys.stderr)
     done = subprocess.run(
-        [sys.executable, "-c", CAPTURE, str(path), str(nodes // NODES_PER_STEP)],
+        [sys.executable, "-c", program, str(path), *map(str, args)],
         cwd=HERE,
         capture_output=True,
         text=True,

@@ -965,16 +965,20 @@ impl<'g> Compiler<'g> {
     /// Argument is what was passed), attribute writes, inlined calls
     /// (their returned value), objects built in place and items of raw
     /// iterators, stopping at a node already named.
-    fn resolve(&self, mut id: u64) -> u64 {
-        for _ in 0..10_000 {
-            if self.names.contains_key(&id) {
-                return id;
+    fn resolve(&self, id: u64) -> u64 {
+        self.follow(id, |node| {
+            if self.names.contains_key(&node.id) {
+                return None;
             }
-            match self
-                .graph
-                .get(id)
-                .and_then(|node| self.passes_through(node))
-            {
+            self.passes_through(node)
+        })
+    }
+
+    /// Follows `step` from `id` while it names a next node (a bounded
+    /// number of steps, so a cycle cannot hang).
+    fn follow(&self, mut id: u64, step: impl Fn(&Node) -> Option<u64>) -> u64 {
+        for _ in 0..10_000 {
+            match self.graph.get(id).and_then(&step) {
                 Some(next) => id = next,
                 None => return id,
             }
@@ -985,13 +989,11 @@ impl<'g> Compiler<'g> {
     /// The node a node's value is, when the node is no operation of its
     /// own in the emitted function.
     fn passes_through(&self, node: &Node) -> Option<u64> {
-        match node.kind {
-            NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
-            NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => node.input(Role::Return),
+        value_behind(node).or_else(|| match node.kind {
             NodeKind::NewInit => self.built_in_place.get(&node.id).copied(),
             NodeKind::Iteration => Self::yielded_by_a_value(self.graph, node),
             _ => None,
-        }
+        })
     }
 
     /// An item taken from an iterator that entered the trace as a value (a
@@ -1041,21 +1043,11 @@ impl<'g> Compiler<'g> {
     /// Where the object a node's value is came from: through parameters,
     /// attribute writes and reads (`source`), inlined calls and raw
     /// iterators' items, ignoring names.
-    fn origin(&self, mut id: u64) -> u64 {
-        for _ in 0..10_000 {
-            let Some(node) = self.graph.get(id) else {
-                return id;
-            };
-            let next = match node.kind {
-                NodeKind::GetAttr => node.input(Role::Source),
-                _ => self.passes_through(node),
-            };
-            match next {
-                Some(next) => id = next,
-                None => return id,
-            }
-        }
-        id
+    fn origin(&self, id: u64) -> u64 {
+        self.follow(id, |node| match node.kind {
+            NodeKind::GetAttr => node.input(Role::Source),
+            _ => self.passes_through(node),
+        })
     }
 
     /// The attributes the run read from an object that entered the trace
@@ -1318,24 +1310,8 @@ impl<'g> Compiler<'g> {
 
     /// The value a recorded input was: through parameters, attribute
     /// writes and inlined calls.
-    fn recorded_origin(&self, mut id: u64) -> u64 {
-        for _ in 0..10_000 {
-            let Some(node) = self.graph.get(id) else {
-                return id;
-            };
-            let next = match node.kind {
-                NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
-                NodeKind::Call | NodeKind::Dispatch if Self::inlined(node) => {
-                    node.input(Role::Return)
-                }
-                _ => None,
-            };
-            match next {
-                Some(next) => id = next,
-                None => return id,
-            }
-        }
-        id
+    fn recorded_origin(&self, id: u64) -> u64 {
+        self.follow(id, value_behind)
     }
 
     /// A node's value as an operand that binds at least as tightly as
@@ -1788,6 +1764,16 @@ fn short_location(node: &Node) -> String {
     match location.rsplit_once('/') {
         Some((_, short)) => short.to_string(),
         None => location,
+    }
+}
+
+/// The value a parameter, an attribute write or an inlined call stands
+/// for: what was passed, stored or returned.
+fn value_behind(node: &Node) -> Option<u64> {
+    match node.kind {
+        NodeKind::Argument | NodeKind::SetAttr => node.input(Role::Value),
+        NodeKind::Call | NodeKind::Dispatch if Compiler::inlined(node) => node.input(Role::Return),
+        _ => None,
     }
 }
 

@@ -117,11 +117,12 @@ fn is_directory_of_traces(path: &Path) -> bool {
     path.is_dir() && !path.join("part-00000.parquet").exists()
 }
 
-fn one_trace(input: &str) -> Result<TraceSource, AnalyzeError> {
+/// The one trace an argument names (a file or the segments of one run).
+pub fn one_trace(input: &str) -> Result<TraceSource, AnalyzeError> {
     let mut sources = session::resolve(&[input.to_string()])?;
     if sources.len() != 1 {
         return Err(AnalyzeError::Usage(format!(
-            "{input} holds {} traces; diff compares one with one (or two directories)",
+            "{input} holds {} traces; name one trace (a file or the segments of one run)",
             sources.len()
         )));
     }

@@ -21,6 +21,7 @@ use hltpy_graph::{Graph, Node};
 use hltpy_schema::NodeKind;
 
 use crate::cli::{self, ExitStatus};
+use crate::diff::one_trace;
 use crate::error::AnalyzeError;
 use crate::expr::{load_cone_within, missing_node, one_trace_and_roots};
 use crate::progress::ProgressMode;
@@ -204,12 +205,10 @@ fn eval_colours(
     trace: &str,
     graph: &Graph,
 ) -> Result<(HashMap<u64, &'static str>, Option<String>), AnalyzeError> {
-    let [source] = crate::session::resolve(&[trace.to_string()])?
-        .try_into()
-        .map_err(|_| AnalyzeError::Usage("render takes one trace; name one".into()))?;
+    let source = one_trace(trace)?;
     let files = hltpy_graph::TraceFiles {
-        name: source.name.clone(),
-        files: source.files.clone(),
+        name: source.name,
+        files: source.files,
     };
     let mut colours = HashMap::new();
     evaluate(&files, &[], None, |outcome: &NodeOutcome| {
@@ -237,13 +236,7 @@ fn diff_colours(
     new: &str,
     graph: &Graph,
 ) -> Result<(HashMap<u64, &'static str>, Option<String>), AnalyzeError> {
-    let one = |input: &str| -> Result<crate::session::TraceSource, AnalyzeError> {
-        let [source] = crate::session::resolve(&[input.to_string()])?
-            .try_into()
-            .map_err(|_| AnalyzeError::Usage(format!("{input}: name one trace")))?;
-        Ok(source)
-    };
-    let diff = crate::diff::diff_pair(&one(old)?, &one(new)?, Default::default())?;
+    let diff = crate::diff::diff_pair(&one_trace(old)?, &one_trace(new)?, Default::default())?;
     let colours = diff
         .rows()
         .into_iter()
@@ -277,43 +270,37 @@ async fn load_frame(
     const COLUMNS: &str = "id, kind, name, type, file, line, frame, value_int, value_float, \
                            value_bool, value_str, value_repr, inputs";
     let quoted = sql_string(trace);
-    let mut batches = session
+    let batches = session
         .collect(&format!(
             "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND (frame = {frame} OR id = {frame})"
         ))
         .await?;
-    let body = Graph::from_batches(&batches)
-        .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
-    let outside: BTreeSet<u64> = body
+    let decode = |batches: &[_]| {
+        Graph::from_batches(batches).map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))
+    };
+    let mut graph = decode(&batches)?;
+    let outside: BTreeSet<u64> = graph
         .nodes()
         .iter()
         .flat_map(|n| n.inputs.iter().map(|i| i.src))
-        .filter(|src| !body.contains(*src))
+        .filter(|src| !graph.contains(*src))
         .collect();
-    if body.len() + outside.len() > most {
-        return Err(too_many(most, body.len() + outside.len()));
+    if graph.len() + outside.len() > most {
+        return Err(too_many(most, graph.len() + outside.len()));
     }
     if !outside.is_empty() {
         let ids: Vec<String> = outside.iter().map(u64::to_string).collect();
-        batches.extend(
-            session
-                .collect(&format!(
-                    "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
-                    ids.join(", ")
-                ))
-                .await?,
-        );
-    }
-    let mut graph = Graph::from_batches(&batches)
-        .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
-    // Rows in the trace's order, whatever order the two reads gave.
-    let mut nodes: Vec<Node> = graph.nodes().to_vec();
-    nodes.sort_by_key(|n| n.id);
-    graph = Graph::default();
-    for node in nodes {
-        graph
-            .insert(node)
-            .map_err(|err| AnalyzeError::Usage(err.to_string()))?;
+        let read = session
+            .collect(&format!(
+                "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
+                ids.join(", ")
+            ))
+            .await?;
+        for node in decode(&read)?.nodes() {
+            graph
+                .insert(node.clone())
+                .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
+        }
     }
     Ok(graph)
 }

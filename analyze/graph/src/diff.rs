@@ -1113,7 +1113,7 @@ impl Diff {
                 };
                 region
                     .nodes
-                    .push((is_old, self.describe_in(side, at), status));
+                    .push((is_old, side.describe(at as u32, &self.options), status));
                 for input in side.ins(at) {
                     if input.src != NONE && drawn.contains(&(input.src as usize)) {
                         let label = match &input.key {
@@ -1144,10 +1144,6 @@ impl Diff {
         region
     }
 
-    fn describe_in(&self, side: &Side, at: usize) -> NodeInfo {
-        side.describe(at as u32, &self.options)
-    }
-
     /// The NEW id matched to an OLD id, if any.
     pub fn partner_of_old(&self, old_id: u64) -> Option<u64> {
         let a = *self.old.index.get(&old_id)?;
@@ -1171,26 +1167,14 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Input;
 
+    /// A float node named `name` (the graph's test node, filled in).
     fn node(id: u64, kind: NodeKind, name: &str, value: f64, inputs: &[(Role, u64)]) -> Node {
         Node {
-            id,
-            kind,
             name: (!name.is_empty()).then(|| name.into()),
             type_name: Some("float".into()),
-            file: None,
-            line: None,
-            frame: None,
             recorded: Recorded::Float(value),
-            inputs: inputs
-                .iter()
-                .map(|(role, src)| Input {
-                    role: *role,
-                    key: None,
-                    src: *src,
-                })
-                .collect(),
+            ..crate::graph::test_node(id, kind, inputs)
         }
     }
 

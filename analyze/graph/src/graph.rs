@@ -644,29 +644,36 @@ impl ConeLoader {
     }
 }
 
+/// A node for tests: its id, kind and inputs (by role, no keys), nothing
+/// recorded.
+#[cfg(test)]
+pub(crate) fn test_node(id: u64, kind: NodeKind, inputs: &[(Role, u64)]) -> Node {
+    Node {
+        id,
+        kind,
+        name: None,
+        type_name: None,
+        file: None,
+        line: None,
+        frame: None,
+        recorded: Recorded::Absent,
+        inputs: inputs
+            .iter()
+            .map(|(role, src)| Input {
+                role: *role,
+                key: None,
+                src: *src,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn node(id: u64, kind: NodeKind, inputs: &[(Role, u64)]) -> Node {
-        Node {
-            id,
-            kind,
-            name: None,
-            type_name: None,
-            file: None,
-            line: None,
-            frame: None,
-            recorded: Recorded::Absent,
-            inputs: inputs
-                .iter()
-                .map(|(role, src)| Input {
-                    role: *role,
-                    key: None,
-                    src: *src,
-                })
-                .collect(),
-        }
+        test_node(id, kind, inputs)
     }
 
     #[test]
