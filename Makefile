@@ -53,22 +53,28 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+## tools: graphviz's `dot` (drawings as SVG and PNG) and Chromium (the
+## report's test opens the page in it), installed with apt-get when this
+## runs as root on Debian; otherwise a note says how
+SYSTEM_TOOLS := dot:graphviz chromium:chromium
+tools:
+	@missing=""; \
+	for tool in $(SYSTEM_TOOLS); do command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null \
+	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null; }; \
+	  else \
+	    echo "missing:$$missing (apt-get install$$missing): SVG/PNG drawings need graphviz, the report's test chromium"; \
+	  fi; \
+	fi
+
 ## build: the Python extension (into .venv) and hltpy-analyze (into .venv/bin)
 # hltpy-analyze is built with --tests: features resolve as for `make test`,
 # so the tests reuse this build of DataFusion instead of compiling another.
 # A real wheel install (not `maturin develop`), so hltpy-autostart.pth lands
 # in site-packages as it does for users.
-## tools: graphviz's `dot` (drawings as SVG and PNG), installed with
-## apt-get when this runs as root on Debian; otherwise a note says how
-tools:
-	@command -v dot >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends graphviz >/dev/null \
-	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends graphviz >/dev/null; }; \
-	  else \
-	    echo "graphviz's dot is missing: install it (apt-get install graphviz) for SVG and PNG drawings"; \
-	  fi; }
-
 build: venv
 	rm -rf $(CARGO_TARGET_DIR)/wheels
 	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out $(CARGO_TARGET_DIR)/wheels

@@ -20,6 +20,10 @@ pub enum AnalyzeError {
     /// The query engine failed on valid input.
     #[error("{0}")]
     Engine(String),
+    /// What was asked would be larger than its bound (a drawing past
+    /// --max-nodes); the message says how to narrow it.
+    #[error("{0}")]
+    TooMany(String),
     /// A pass could not go over a trace (a cycle, a misordered or
     /// damaged file); the message names the trace and the node.
     #[error("{0}")]

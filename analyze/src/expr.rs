@@ -301,11 +301,11 @@ pub async fn expression(
             source.rows.saturating_sub(1)
         )));
     }
-    Ok(render(&graph, root, depth))
+    Ok(rebuilt(&graph, root, depth))
 }
 
 /// Renders node `root`, at most `depth` levels deep.
-fn render(graph: &Graph, root: u64, depth: usize) -> String {
+pub(crate) fn rebuilt(graph: &Graph, root: u64, depth: usize) -> String {
     let mut uses: HashMap<u64, usize> = HashMap::new();
     count_uses(graph, root, depth, &mut uses, &mut HashSet::new());
     let shared: HashSet<u64> = uses

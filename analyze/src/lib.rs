@@ -10,7 +10,7 @@
 //! of the same session ([`tables`]: `eval`, `signatures`, `requirements`),
 //! computed when a query names them. [`compile`] writes a trace as Python;
 //! [`diff`] compares two traces (also the table `diff`); [`render`] draws
-//! a trace with graphviz.
+//! a trace with graphviz; [`report`] writes one HTML page of a run.
 
 pub mod check;
 pub mod cli;
@@ -26,6 +26,7 @@ pub mod output;
 pub mod progress;
 pub mod query;
 pub mod render;
+pub mod report;
 pub mod session;
 pub mod summary;
 pub mod tables;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use hltpy_analyze::cli::ExitStatus;
 use hltpy_analyze::progress::ProgressMode;
 use hltpy_analyze::{
-    check, compile, constraints, diff, eval, expr, infer, query, render, summary, tables,
+    check, compile, constraints, diff, eval, expr, infer, query, render, report, summary, tables,
 };
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
@@ -155,6 +155,17 @@ enum Command {
     ///   hltpy-analyze render trace.parquet --node 42 --depth 3 --hide Const
     #[command(verbatim_doc_comment)]
     Render(render::Args),
+    /// Write one self-contained HTML page of a run.
+    ///
+    /// Run metadata, the summary tables, the first call of each traced
+    /// function with the expression its result was computed by, the main
+    /// computation drawn and coloured by eval (pan and zoom; needs
+    /// graphviz's dot), eval's findings, the inferred signatures, and a
+    /// searchable table of the first nodes. The page fetches nothing.
+    ///
+    /// Example: hltpy-analyze report samples/traces/units.parquet -o units.html
+    #[command(verbatim_doc_comment)]
+    Report(report::Args),
     /// Run SQL over traces.
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
@@ -225,6 +236,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Compile(args) => compile::run(args, mode),
         Command::Diff(args) => diff::run(args, mode),
         Command::Render(args) => render::run(args, mode),
+        Command::Report(args) => report::run(args, mode),
         Command::Query(args) => query::run(args, mode),
     }
 }

@@ -123,11 +123,11 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             return Ok((graph, vec![frame]));
         }
         let (source, roots) = one_trace_and_roots(&session, &args.nodes, "draw").await?;
-        let graph = load_bounded(
+        let (graph, _) = load_bounded(
             &session,
             &source.name,
             &roots,
-            args.depth.unwrap_or(usize::MAX),
+            &[args.depth.unwrap_or(usize::MAX)],
             args.max_nodes,
         )
         .await?;
@@ -151,10 +151,14 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             diff_colours(old, &args.trace, &graph)?
         }
     };
-    let mut drawn = drawing(&graph, &roots, &hidden, args.cluster_calls, &colours);
-    if let (Some(legend), DotGraph::DiGraph { stmts, .. }) = (legend, &mut drawn) {
-        stmts.insert(0, Stmt::Attribute(attr("label", quoted(&legend))));
-    }
+    let drawn = drawing(
+        &graph,
+        &roots,
+        &hidden,
+        args.cluster_calls,
+        &colours,
+        legend.as_deref(),
+    );
     let dot = drawn.print(&mut PrinterContext::default());
     match (&args.output, format) {
         (None, _) => cli::print(&format!("{dot}\n"))?,
@@ -169,18 +173,20 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     Ok(ExitStatus::Success)
 }
 
-/// The cone of `roots`, level by level, stopping with a clear refusal as
-/// soon as it holds more than `most` nodes (a trace of millions is never
-/// read further than that).
-async fn load_bounded(
+/// The cone of `roots` at the first of `depths` that fits `most` nodes,
+/// and that depth; else the refusal of the last. Reading stops as soon as
+/// a cone holds more than `most` (a trace of millions is never read
+/// further than that).
+pub(crate) async fn load_bounded(
     session: &Session,
     trace: &str,
     roots: &[u64],
-    depth: usize,
+    depths: &[usize],
     most: usize,
-) -> Result<Graph, AnalyzeError> {
+) -> Result<(Graph, usize), AnalyzeError> {
     let quoted = sql_string(trace);
     let rows = session.sources.iter().map(|s| s.rows).sum::<u64>();
+    let mut refused = too_many(most, 0);
     if rows <= WHOLE {
         // One read of the whole trace beats a query per level.
         let batches = session
@@ -191,12 +197,26 @@ async fn load_bounded(
             .await?;
         let whole = Graph::from_batches(&batches)
             .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
-        return cone(&whole, roots, depth, most);
+        for depth in depths {
+            match cone(&whole, roots, *depth, most) {
+                Ok(graph) => return Ok((graph, *depth)),
+                Err(err) => refused = err,
+            }
+        }
+        return Err(refused);
     }
-    load_cone_within(session, trace, roots, depth, most, |seen| {
-        too_many(most, seen)
-    })
-    .await
+    for depth in depths {
+        match load_cone_within(session, trace, roots, *depth, most, |seen| {
+            too_many(most, seen)
+        })
+        .await
+        {
+            Ok(graph) => return Ok((graph, *depth)),
+            Err(err @ AnalyzeError::TooMany(_)) => refused = err,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(refused)
 }
 
 /// The colour of each drawn node by eval's status (the whole trace is
@@ -213,21 +233,26 @@ fn eval_colours(
     let mut colours = HashMap::new();
     evaluate(&files, &[], None, |outcome: &NodeOutcome| {
         if graph.contains(outcome.node.id) {
-            let colour = match outcome.status {
-                EvalStatus::Input => "#dde6f0",
-                EvalStatus::Matched => "#c8e6c9",
-                EvalStatus::Differed => "#f4a0a0",
-                EvalStatus::Opaque => "#fff2b3",
-                EvalStatus::Set | EvalStatus::Changed => "#f4b860",
-            };
-            colours.insert(outcome.node.id, colour);
+            colours.insert(outcome.node.id, eval_colour(outcome.status));
         }
     })
     .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
-    Ok((
-        colours,
-        Some("eval: blue input, green recomputed equal, red recomputed different, yellow not recomputed".into()),
-    ))
+    Ok((colours, Some(EVAL_LEGEND.into())))
+}
+
+/// What the colours of [`eval_colour`] mean.
+pub(crate) const EVAL_LEGEND: &str =
+    "eval: blue input, green recomputed equal, red recomputed different, yellow not recomputed";
+
+/// A node's fill colour by its eval status.
+pub(crate) fn eval_colour(status: EvalStatus) -> &'static str {
+    match status {
+        EvalStatus::Input => "#dde6f0",
+        EvalStatus::Matched => "#c8e6c9",
+        EvalStatus::Differed => "#f4a0a0",
+        EvalStatus::Opaque => "#fff2b3",
+        EvalStatus::Set | EvalStatus::Changed => "#f4b860",
+    }
 }
 
 /// The colour of each drawn node of NEW by diff's status against OLD.
@@ -346,7 +371,7 @@ fn cone(whole: &Graph, roots: &[u64], depth: usize, most: usize) -> Result<Graph
 }
 
 fn too_many(most: usize, seen: usize) -> AnalyzeError {
-    AnalyzeError::Usage(format!(
+    AnalyzeError::TooMany(format!(
         "the drawing would hold more than {most} nodes (at least {seen} so far); \
          bound it with --depth N, pick nodes with --node ID, or raise --max-nodes"
     ))
@@ -428,15 +453,21 @@ fn quoted(text: &str) -> Id {
 }
 
 /// The graph: every loaded node not hidden, edges to its inputs, and one
-/// "… N more" node per node whose inputs were cut by the depth.
-fn drawing(
+/// "… N more" node per node whose inputs were cut by the depth; the
+/// legend (what the colours mean) as the graph's label.
+pub(crate) fn drawing(
     graph: &Graph,
     roots: &[u64],
     hidden: &[NodeKind],
     cluster_calls: bool,
     colours: &HashMap<u64, &'static str>,
+    legend: Option<&str>,
 ) -> DotGraph {
-    let mut stmts = vec![
+    let mut stmts = Vec::new();
+    if let Some(legend) = legend {
+        stmts.push(Stmt::Attribute(attr("label", quoted(legend))));
+    }
+    stmts.extend([
         Stmt::GAttribute(GraphAttributes::Node(vec![
             attr("shape", Id::Plain("plaintext".into())),
             attr("fontname", quoted("Helvetica")),
@@ -446,7 +477,7 @@ fn drawing(
             attr("fontname", quoted("Helvetica")),
             attr("fontsize", Id::Plain("8".into())),
         ])),
-    ];
+    ]);
     let shown = |node: &Node| !hidden.contains(&node.kind);
     let collapsed = long_chains(graph, &shown);
     let mut chains_drawn: BTreeSet<u64> = BTreeSet::new();
@@ -642,10 +673,6 @@ fn cluster(
 
 /// SVG or PNG through graphviz's `dot`.
 fn run_dot(drawn: DotGraph, format: Format, path: &str) -> Result<(), AnalyzeError> {
-    let fail = |detail: String| AnalyzeError::Output {
-        path: path.to_string(),
-        detail,
-    };
     graphviz_rust::exec(
         drawn,
         &mut PrinterContext::default(),
@@ -654,14 +681,30 @@ fn run_dot(drawn: DotGraph, format: Format, path: &str) -> Result<(), AnalyzeErr
             CommandArg::Output(path.to_string()),
         ],
     )
-    .map_err(|err| {
-        fail(if err.kind() == std::io::ErrorKind::NotFound {
-            "graphviz's dot is not installed (apt-get install graphviz); \
-             -o FILE.dot writes the graph without it"
-                .into()
-        } else {
-            format!("graphviz's dot failed: {err}")
-        })
+    .map_err(|err| AnalyzeError::Output {
+        path: path.to_string(),
+        detail: dot_failure(&err),
     })?;
     Ok(())
+}
+
+/// The SVG text of a drawing (graphviz's `dot`), or why there is none.
+pub(crate) fn svg_text(drawn: DotGraph) -> Result<String, String> {
+    let svg = graphviz_rust::exec(
+        drawn,
+        &mut PrinterContext::default(),
+        vec![CommandArg::Format(Format::Svg)],
+    )
+    .map_err(|err| dot_failure(&err))?;
+    String::from_utf8(svg).map_err(|err| format!("graphviz's dot wrote no UTF-8: {err}"))
+}
+
+fn dot_failure(err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        "graphviz's dot is not installed (apt-get install graphviz); \
+         -o FILE.dot writes the graph without it"
+            .into()
+    } else {
+        format!("graphviz's dot failed: {err}")
+    }
 }

@@ -238,44 +238,76 @@ fn header(out: &mut String, source: &TraceSource) {
     }
 }
 
+/// What one trace holds, as `summary` and `report` show it.
+pub struct TraceSummary {
+    /// Nodes per kind, most first.
+    pub kinds: Vec<(String, u64)>,
+    /// Traced calls as (kind, name, count), most first.
+    pub calls: Vec<(String, String, u64)>,
+    pub deepest_nesting: u64,
+    /// "#id Kind name (degree)" of the nodes with the most inputs.
+    pub fan_in: Vec<String>,
+    /// The same for the nodes used most often.
+    pub fan_out: Vec<String>,
+}
+
+/// One [`walk`] over `source`, and a query naming its busiest nodes.
+pub async fn summarize_trace(
+    session: &Session,
+    source: &TraceSource,
+) -> Result<TraceSummary, AnalyzeError> {
+    let rows = usize::try_from(source.rows).unwrap_or(usize::MAX);
+    let mut tally = Tally {
+        fan_out: Vec::with_capacity(rows.min(1 << 28)),
+        dense_limit: rows.saturating_mul(2).max(1 << 20),
+        ..Tally::default()
+    };
+    walk(
+        session,
+        &source.name,
+        "id, kind, name, frame, inputs",
+        |batch| tally.visit(batch),
+    )
+    .await?;
+    let mut kinds: Vec<(String, u64)> = tally.kinds.drain().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut calls: Vec<(String, String, u64)> = tally
+        .calls
+        .drain()
+        .map(|((kind, name), count)| (kind, name, count))
+        .collect();
+    calls.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)));
+    Ok(TraceSummary {
+        kinds,
+        calls,
+        deepest_nesting: tally.deepest_nesting(),
+        fan_in: describe_nodes(session, &source.name, &tally.fan_in).await?,
+        fan_out: describe_nodes(session, &source.name, &tally.top_fan_out()).await?,
+    })
+}
+
 /// The summary report, and whether every trace ended cleanly.
 pub async fn summarize(session: &Session) -> Result<(String, bool), AnalyzeError> {
     let mut out = String::new();
     let mut all_complete = true;
     for source in &session.sources {
         header(&mut out, source);
-        let rows = usize::try_from(source.rows).unwrap_or(usize::MAX);
-        let mut tally = Tally {
-            fan_out: Vec::with_capacity(rows.min(1 << 28)),
-            dense_limit: rows.saturating_mul(2).max(1 << 20),
-            ..Tally::default()
-        };
-        walk(
-            session,
-            &source.name,
-            "id, kind, name, frame, inputs",
-            |batch| tally.visit(batch),
-        )
-        .await?;
-
-        let mut kinds: Vec<(&String, &u64)> = tally.kinds.iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let summary = summarize_trace(session, source).await?;
+        let kinds: Vec<String> = summary
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         let _ = writeln!(out, "  kinds: {}", listing(&kinds));
-
-        let mut calls: Vec<(&(String, String), &u64)> = tally.calls.iter().collect();
-        calls.sort_by(|a, b| b.1.cmp(a.1).then(a.0 .1.cmp(&b.0 .1)));
-        if !calls.is_empty() {
+        if !summary.calls.is_empty() {
             let _ = writeln!(out, "  traced calls (kind, name, count):");
-            for ((kind, name), count) in calls.iter().take(15) {
+            for (kind, name, count) in summary.calls.iter().take(15) {
                 let _ = writeln!(out, "    {kind:<10} {name:<30} {count}");
             }
         }
-        let _ = writeln!(out, "  deepest call nesting: {}", tally.deepest_nesting());
-        let fan_in = describe_nodes(session, &source.name, &tally.fan_in).await?;
-        let _ = writeln!(out, "  largest fan-in: {}", listing(&fan_in));
-        let fan_out = describe_nodes(session, &source.name, &tally.top_fan_out()).await?;
-        let _ = writeln!(out, "  largest fan-out: {}", listing(&fan_out));
+        let _ = writeln!(out, "  deepest call nesting: {}", summary.deepest_nesting);
+        let _ = writeln!(out, "  largest fan-in: {}", listing(&summary.fan_in));
+        let _ = writeln!(out, "  largest fan-out: {}", listing(&summary.fan_out));
         for line in source.warnings() {
             let _ = writeln!(out, "  warning: {line}");
         }
