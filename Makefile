@@ -37,6 +37,8 @@ demo: build tools
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --name horner
 	$(ANALYZE) render $(DEMO_TRACES)/seed_graph.parquet -o $(DEMO_TRACES)/seed_graph.svg
 	@echo "drawn: $(DEMO_TRACES)/seed_graph.svg"
+	$(ANALYZE) report $(DEMO_TRACES)/units.parquet -o $(DEMO_TRACES)/units.html
+	@echo "report: $(DEMO_TRACES)/units.html (open it in a browser)"
 	$(ANALYZE) compile $(DEMO_TRACES)/kernels.parquet --node 3 --check --python $(PY)
 	# two versions of one program: a finding (exit code 1), shown
 	$(ANALYZE) diff $(DEMO_TRACES)/diff/before.parquet $(DEMO_TRACES)/diff/after.parquet --limit 4; test $$? -eq 1
@@ -96,12 +98,14 @@ bench: build
 	$(PY) bench/capture_bench.py
 
 ## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
-## eval vs a CPython replay on a 10M-node captured trace, compile and diff on 1M-node ones
+## eval vs a CPython replay on a 10M-node captured trace, compile and diff on 1M-node ones,
+## render and report on 1M- and 10M-node traces
 bench-analyze: build
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/eval_bench.py
 	$(PY) bench/compile_bench.py
 	$(PY) bench/diff_bench.py
+	$(PY) bench/render_bench.py
 
 ## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
 lint: build

@@ -5,9 +5,9 @@ markup into the SVG."""
 import os
 import pathlib
 import subprocess
-import sys
-import textwrap
 import xml.etree.ElementTree as ElementTree
+
+from capturing import capture_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -43,12 +43,7 @@ def test_the_seeds_picture_as_svg(tmp_path):
 
 
 def test_hostile_strings_are_escaped(tmp_path):
-    (tmp_path / "hostile.py").write_text(textwrap.dedent(HOSTILE))
-    trace = tmp_path / "hostile.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['hostile'])\n"
-               f"import hostile\nwith hltpy.capture({str(trace)!r}):\n    hltpy.from_traced(hostile.main(hltpy.trace('v')))\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    trace, _ = capture_module(tmp_path, "hostile", HOSTILE, "m.main(hltpy.trace('v'))")
     dot_file = tmp_path / "hostile.dot"
     done = subprocess.run([ANALYZE, "render", str(trace), "-o", str(dot_file)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -78,13 +73,8 @@ def total(xs):
 
 
 def test_a_long_loop_draws_its_middle_steps_as_one_node(tmp_path):
-    (tmp_path / "loops.py").write_text(textwrap.dedent(LOOP))
-    trace = tmp_path / "loops.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['loops'])\n"
-               f"import loops\nwith hltpy.capture({str(trace)!r}):\n"
-               f"    assert hltpy.from_traced(loops.total(hltpy.trace(list(range(20))))) == 190\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    trace, total = capture_module(tmp_path, "loops", LOOP, "m.total(hltpy.trace(list(range(20))))")
+    assert total == "190"
     done = subprocess.run([ANALYZE, "render", str(trace)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     dot = done.stdout

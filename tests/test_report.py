@@ -8,12 +8,11 @@ import pathlib
 import re
 import struct
 import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from browser import Browser, chromium_path
+from capturing import capture_module
 from test_render import HOSTILE
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -125,12 +124,7 @@ def test_the_units_report_in_chromium(tmp_path, browser):
 
 
 def test_hostile_strings_stay_text_in_the_page(tmp_path, browser):
-    (tmp_path / "hostile.py").write_text(textwrap.dedent(HOSTILE))
-    trace = tmp_path / "hostile.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['hostile'])\n"
-               f"import hostile\nwith hltpy.capture({str(trace)!r}):\n    hltpy.from_traced(hostile.main(hltpy.trace('v')))\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    trace, _ = capture_module(tmp_path, "hostile", HOSTILE, "m.main(hltpy.trace('v'))")
     page = tmp_path / "hostile.html"
     done = report(trace, page)
     assert done.returncode == 0, done.stderr
@@ -178,13 +172,52 @@ def test_bad_input_is_refused_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.html"]
 
 
+LONG_EDGES = '''
+class Rate:
+    def __init__(self, rate):
+        self.rate = rate
+
+
+def grow(total, rate, steps):
+    for _ in range(steps):
+        total = total + total * rate.rate
+    return total
+'''
+
+
+def test_a_drawing_graphviz_would_take_minutes_over_is_drawn_less_deep(tmp_path):
+    """Every step reads the one `rate` object: in a whole drawing those
+    edges cross ranks by the thousand, which graphviz places for minutes
+    (measured: depth 64, 451 s; depth 32, 1 s). The report draws less deep,
+    though the nodes are far fewer than --max-nodes."""
+    trace, _ = capture_module(tmp_path, "longedges", LONG_EDGES, "m.grow(hltpy.trace(1.0), m.Rate(0.01), 120)")
+    page = tmp_path / "longedges.html"
+    done = report(trace, page, "--max-nodes", "1000")
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    drawn = re.search(r"came from, (\d+) operations deep \(the whole cone is larger or slow to lay out\): (\d+) nodes",
+                      html)
+    assert drawn and 8 <= int(drawn.group(1)) < 120 and int(drawn.group(2)) < 373, html[:3000]
+    assert len(re.findall(r"<title>n\d+</title>", html)) == int(drawn.group(2))
+    # render draws it whole when asked, and warns before a slow layout.
+    done = subprocess.run([ANALYZE, "render", str(trace), "--max-nodes", "1000", "-o", str(tmp_path / "all.dot")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    # (Without graphviz on PATH, so the test does not wait for it.)
+    done = subprocess.run([ANALYZE, "render", str(trace), "--max-nodes", "1000", "-o", str(tmp_path / "all.svg")],
+                          capture_output=True, text=True, env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 2
+    assert re.search(r"note: the drawing's edges cross \d+ ranks; graphviz may take minutes", done.stderr)
+    assert "graphviz's dot is not installed" in done.stderr
+
+
 def test_a_large_computation_is_drawn_less_deep(tmp_path):
     page = tmp_path / "units.html"
     done = report(UNITS, page, "--max-nodes", "40")
     assert done.returncode == 0, done.stderr
     html = page.read_text()
     drawn = re.search(r"the last (\d+) of 14, which no other node reads\) came from, "
-                      r"(one|\d+) operations? deep \(the whole cone is larger\): (\d+) nodes", html)
+                      r"(one|\d+) operations? deep \(the whole cone is larger or slow to lay out\): (\d+) nodes", html)
     assert drawn, html
     assert 0 < int(drawn.group(3)) <= 40
     # The loaded nodes, and "… N more" where their inputs were cut.

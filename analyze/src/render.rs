@@ -17,7 +17,7 @@ use graphviz_rust::dot_structures::{
 use graphviz_rust::printer::{DotPrinter, PrinterContext};
 use hltpy_graph::diff::Status as DiffStatus;
 use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome, Status as EvalStatus};
-use hltpy_graph::{Graph, Node};
+use hltpy_graph::{Graph, Node, Topology};
 use hltpy_schema::NodeKind;
 
 use crate::cli::{self, ExitStatus};
@@ -129,6 +129,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             &roots,
             &[args.depth.unwrap_or(usize::MAX)],
             args.max_nodes,
+            |_| Ok(()),
         )
         .await?;
         for root in &roots {
@@ -168,39 +169,56 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 detail: err.to_string(),
             })?
         }
-        (Some(path), Some(format)) => run_dot(drawn, format, path)?,
+        (Some(path), Some(format)) => {
+            let crossed = ranks_crossed(&graph);
+            if crossed > LAYOUT_BUDGET {
+                eprintln!(
+                    "note: the drawing's edges cross {crossed} ranks; graphviz may take minutes \
+                     to lay it out (--depth N draws less; -o FILE.dot writes it at once)"
+                );
+            }
+            run_dot(drawn, format, path)?
+        }
     }
     Ok(ExitStatus::Success)
 }
 
-/// The cone of `roots` at the first of `depths` that fits `most` nodes,
-/// and that depth; else the refusal of the last. Reading stops as soon as
-/// a cone holds more than `most` (a trace of millions is never read
-/// further than that).
+/// The cone of `roots` at the first of `depths` that fits `most` nodes
+/// and that `accept` takes, and that depth; else the refusal of the last.
+/// Reading stops as soon as a cone holds more than `most` (a trace of
+/// millions is never read further than that).
 pub(crate) async fn load_bounded(
     session: &Session,
     trace: &str,
     roots: &[u64],
     depths: &[usize],
     most: usize,
+    accept: impl Fn(&Graph) -> Result<(), AnalyzeError>,
 ) -> Result<(Graph, usize), AnalyzeError> {
     let quoted = sql_string(trace);
     let rows = session.sources.iter().map(|s| s.rows).sum::<u64>();
     let mut refused = too_many(most, 0);
     if rows <= WHOLE {
-        // One read of the whole trace beats a query per level.
+        // One read of the whole trace beats a query per level; only the
+        // cone's rows are decoded into nodes.
         let batches = session
             .collect(&format!(
                 "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
                  value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {quoted}"
             ))
             .await?;
-        let whole = Graph::from_batches(&batches)
-            .map_err(|err| AnalyzeError::Usage(format!("{trace}: {err}")))?;
+        let bad = |err: hltpy_graph::GraphError| AnalyzeError::Usage(format!("{trace}: {err}"));
+        let topology = Topology::from_batches(&batches).map_err(bad)?;
         for depth in depths {
-            match cone(&whole, roots, *depth, most) {
-                Ok(graph) => return Ok((graph, *depth)),
-                Err(err) => refused = err,
+            match topology.cone(roots, *depth, most) {
+                Ok(rows) => {
+                    let graph = topology.decode(&batches, &rows).map_err(bad)?;
+                    match accept(&graph) {
+                        Ok(()) => return Ok((graph, *depth)),
+                        Err(err) => refused = err,
+                    }
+                }
+                Err(seen) => refused = too_many(most, seen),
             }
         }
         return Err(refused);
@@ -211,12 +229,47 @@ pub(crate) async fn load_bounded(
         })
         .await
         {
-            Ok(graph) => return Ok((graph, *depth)),
+            Ok(graph) => match accept(&graph) {
+                Ok(()) => return Ok((graph, *depth)),
+                Err(err) => refused = err,
+            },
             Err(err @ AnalyzeError::TooMany(_)) => refused = err,
             Err(err) => return Err(err),
         }
     }
     Err(refused)
+}
+
+/// The most ranks a drawing's edges may cross (see [`ranks_crossed`]) for
+/// graphviz to lay it out in a few seconds.
+pub(crate) const LAYOUT_BUDGET: usize = 3000;
+
+/// How many ranks the drawing's edges cross in all, ranking each node
+/// one below the lowest of its drawn users (graphviz's `dot` ranks no
+/// tighter). Each rank an edge crosses is a node of `dot`'s layout, and
+/// placing those is what makes it slow: 13,000 of them took 25 s.
+pub(crate) fn ranks_crossed(graph: &Graph) -> usize {
+    let mut rank: HashMap<u64, usize> = HashMap::with_capacity(graph.len());
+    let mut crossed = 0;
+    // Users come after their inputs in a trace: walk from the last.
+    for node in graph.nodes().iter().rev() {
+        let own = rank.get(&node.id).copied().unwrap_or(0);
+        for input in &node.inputs {
+            if graph.contains(input.src) {
+                let below = rank.entry(input.src).or_insert(own + 1);
+                *below = (*below).max(own + 1);
+            }
+        }
+    }
+    for node in graph.nodes() {
+        let own = rank.get(&node.id).copied().unwrap_or(0);
+        for input in &node.inputs {
+            if let Some(theirs) = rank.get(&input.src) {
+                crossed += theirs.saturating_sub(own);
+            }
+        }
+    }
+    crossed
 }
 
 /// The colour of each drawn node by eval's status (the whole trace is
@@ -333,42 +386,6 @@ async fn load_frame(
 /// Traces up to this many nodes are read whole; larger ones one level of
 /// the cone at a time.
 const WHOLE: u64 = 2_000_000;
-
-/// The cone of `roots` in a graph held whole, by the loader's rules
-/// (parameters and attribute writes use no level).
-fn cone(whole: &Graph, roots: &[u64], depth: usize, most: usize) -> Result<Graph, AnalyzeError> {
-    let mut levels: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    let mut work: Vec<(u64, usize)> = roots.iter().map(|r| (*r, depth)).collect();
-    while let Some((id, left)) = work.pop() {
-        if levels.get(&id).is_some_and(|done| *done >= left) {
-            continue;
-        }
-        let Some(node) = whole.get(id) else {
-            continue;
-        };
-        levels.insert(id, left);
-        if levels.len() > most {
-            return Err(too_many(most, levels.len()));
-        }
-        let passes = node.kind.stands_for_its_value();
-        if left == 0 && !passes {
-            continue;
-        }
-        let below = if passes || left == usize::MAX {
-            left
-        } else {
-            left - 1
-        };
-        work.extend(node.inputs.iter().map(|input| (input.src, below)));
-    }
-    let mut graph = Graph::default();
-    for node in whole.nodes().iter().filter(|n| levels.contains_key(&n.id)) {
-        graph
-            .insert(node.clone())
-            .map_err(|err| AnalyzeError::Usage(err.to_string()))?;
-    }
-    Ok(graph)
-}
 
 fn too_many(most: usize, seen: usize) -> AnalyzeError {
     AnalyzeError::TooMany(format!(

@@ -18,7 +18,9 @@ use crate::error::AnalyzeError;
 use crate::expr::{load_cone_within, rebuilt};
 use crate::infer::{infer_all, trace_files, traced_modules};
 use crate::progress::ProgressMode;
-use crate::render::{drawing, eval_colour, load_bounded, svg_text, EVAL_LEGEND};
+use crate::render::{
+    drawing, eval_colour, load_bounded, ranks_crossed, svg_text, EVAL_LEGEND, LAYOUT_BUDGET,
+};
 use crate::session::{sql_string, Session, TraceSource};
 use crate::summary::{summarize_trace, TraceSummary};
 
@@ -237,9 +239,28 @@ async fn main_computation(
     }
     // The whole cone if it fits, else as deep as fits; when even one
     // operation up is too much, the later half of the results.
-    let depths = [usize::MAX, 12, 8, 5, 3, 2, 1];
+    let depths = [usize::MAX, 64, 32, 16, 12, 8, 5, 3, 2, 1];
+    let quick_to_lay_out = |graph: &Graph| {
+        let crossed = ranks_crossed(graph);
+        if crossed <= LAYOUT_BUDGET {
+            Ok(())
+        } else {
+            Err(AnalyzeError::TooMany(format!(
+                "its edges cross {crossed} ranks, more than graphviz lays out in seconds"
+            )))
+        }
+    };
     loop {
-        match load_bounded(session, &source.name, &roots, &depths, most).await {
+        match load_bounded(
+            session,
+            &source.name,
+            &roots,
+            &depths,
+            most,
+            quick_to_lay_out,
+        )
+        .await
+        {
             Ok((graph, depth)) => {
                 return Ok(Picture::Drawn {
                     graph,
@@ -251,10 +272,10 @@ async fn main_computation(
             Err(AnalyzeError::TooMany(_)) if roots.len() > 1 => {
                 roots.drain(..roots.len() / 2);
             }
-            Err(AnalyzeError::TooMany(_)) => {
+            Err(AnalyzeError::TooMany(why)) => {
                 return Ok(Picture::Missing(format!(
-                    "node {} reads more than {most} nodes one operation up; \
-                     draw it with hltpy-analyze render --node {} --depth 1 --max-nodes N",
+                    "node {} is too large to draw even one operation up ({why}); \
+                     draw a part with hltpy-analyze render --node {} --depth 1",
                     roots[0], roots[0]
                 )))
             }
@@ -488,8 +509,8 @@ impl Page {
                 String::new()
             },
             match depth {
-                Some(1) => ", one operation deep (the whole cone is larger)".into(),
-                Some(d) => format!(", {d} operations deep (the whole cone is larger)"),
+                Some(1) => ", one operation deep (the whole cone is larger or slow to lay out)".into(),
+                Some(d) => format!(", {d} operations deep (the whole cone is larger or slow to lay out)"),
                 None => String::new(),
             },
             graph.len(),

@@ -38,6 +38,8 @@ pub enum GraphError {
     Cycle { id: u64, through: u64 },
     #[error("node {id} reads node {src} as its {role} input, but node {src} is not before it in the trace (missing, or in a later row: rows are in completion order, inputs first)")]
     InputNotBefore { id: u64, src: u64, role: Role },
+    #[error("cannot select rows of the trace: {0}")]
+    Select(String),
 }
 
 /// The value a node recorded (at most one `value_*` column is set).
@@ -203,23 +205,37 @@ impl Interner {
     }
 }
 
-/// The `src` of every input of a batch's nodes, in order: all a pass
-/// needs to count how often each node is read.
+/// A batch's `inputs` column as list offsets (row `r`'s inputs are
+/// entries `offsets[r]..offsets[r + 1]`; a sliced batch's start past 0)
+/// and the entries (structs of role, key, src).
+fn input_lists(batch: &RecordBatch) -> Result<(Vec<usize>, ArrayRef), GraphError> {
+    let inputs = required(batch, column::INPUTS)?;
+    match inputs.data_type() {
+        DataType::List(_) => {
+            let list = inputs.as_list::<i32>();
+            let offsets = list.value_offsets().iter().map(|o| *o as usize);
+            Ok((offsets.collect(), list.values().clone()))
+        }
+        DataType::LargeList(_) => {
+            let list = inputs.as_list::<i64>();
+            let offsets = list.value_offsets().iter().map(|o| *o as usize);
+            Ok((offsets.collect(), list.values().clone()))
+        }
+        other => Err(GraphError::BadColumn {
+            column: column::INPUTS,
+            found: other.to_string(),
+            expected: "a list of (role, key, src)",
+        }),
+    }
+}
+
+/// The `src` of every input entry of a batch (with a sliced batch's,
+/// entries outside its rows too): all a pass needs to count how often
+/// each node is read.
 pub fn input_sources(
     batch: &RecordBatch,
 ) -> Result<arrow_array::PrimitiveArray<UInt64Type>, GraphError> {
-    let inputs = required(batch, column::INPUTS)?;
-    let entries = match inputs.data_type() {
-        DataType::List(_) => inputs.as_list::<i32>().values().clone(),
-        DataType::LargeList(_) => inputs.as_list::<i64>().values().clone(),
-        other => {
-            return Err(GraphError::BadColumn {
-                column: column::INPUTS,
-                found: other.to_string(),
-                expected: "a list of (role, key, src)",
-            })
-        }
-    };
+    let (_, entries) = input_lists(batch)?;
     let srcs = entries
         .as_struct_opt()
         .and_then(|s| s.column_by_name(column::INPUT_SRC))
@@ -286,30 +302,7 @@ impl Decoder {
         let floats = optional(column::VALUE_FLOAT, DataType::Float64)?;
         let bools = optional(column::VALUE_BOOL, DataType::Boolean)?;
 
-        let inputs = required(batch, column::INPUTS)?;
-        let (offsets, entries): (Vec<usize>, _) = match inputs.data_type() {
-            DataType::List(_) => {
-                let list = inputs.as_list::<i32>();
-                (
-                    list.value_offsets().iter().map(|o| *o as usize).collect(),
-                    list.values().clone(),
-                )
-            }
-            DataType::LargeList(_) => {
-                let list = inputs.as_list::<i64>();
-                (
-                    list.value_offsets().iter().map(|o| *o as usize).collect(),
-                    list.values().clone(),
-                )
-            }
-            other => {
-                return Err(GraphError::BadColumn {
-                    column: column::INPUTS,
-                    found: other.to_string(),
-                    expected: "a list of (role, key, src)",
-                })
-            }
-        };
+        let (offsets, entries) = input_lists(batch)?;
         let entries = entries.as_struct_opt().ok_or(GraphError::BadColumn {
             column: column::INPUTS,
             found: entries.data_type().to_string(),
@@ -641,6 +634,148 @@ impl ConeLoader {
 
     pub fn finish(self) -> Graph {
         self.graph
+    }
+}
+
+/// A whole trace's shape held compactly — each row's id, whether it stands
+/// for its value, and its inputs' ids — so a cone is found without
+/// decoding every node; then [`Topology::decode`] decodes only its rows.
+pub struct Topology {
+    passes: Vec<bool>,
+    /// Row `r`'s inputs are `sources[offsets[r]..offsets[r + 1]]`.
+    offsets: Vec<usize>,
+    sources: Vec<u64>,
+    rows: RowsById,
+}
+
+/// From an id to its row: a vector when ids are dense (as capture writes
+/// them), a map otherwise.
+enum RowsById {
+    Dense(Vec<u32>),
+    Sparse(crate::interp::IdMap<usize>),
+}
+
+impl Topology {
+    pub fn from_batches(batches: &[RecordBatch]) -> Result<Topology, GraphError> {
+        let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut passes = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(total + 1);
+        let mut sources = Vec::with_capacity(total);
+        offsets.push(0);
+        for batch in batches {
+            let id_column = u64_column(required(batch, column::ID)?, column::ID)?;
+            ids.extend_from_slice(id_column.as_primitive::<UInt64Type>().values());
+            let kinds = Strings::new(required(batch, column::KIND)?, column::KIND)?;
+            for row in 0..batch.num_rows() {
+                let kind = kinds.get(row).and_then(NodeKind::parse);
+                passes.push(kind.is_some_and(NodeKind::stands_for_its_value));
+            }
+            let (list_offsets, _) = input_lists(batch)?;
+            let srcs = input_sources(batch)?;
+            let base = sources.len();
+            // A sliced batch's list offsets start past 0 and its entries
+            // run past its last row: take its own.
+            let first = list_offsets.first().copied().unwrap_or(0);
+            let last = list_offsets.last().copied().unwrap_or(0);
+            sources.extend_from_slice(&srcs.values()[first..last]);
+            offsets.extend(list_offsets.iter().skip(1).map(|o| base + o - first));
+        }
+        let most = ids.iter().copied().max().unwrap_or(0);
+        let rows = if ids.len() < u32::MAX as usize && most < 2 * ids.len() as u64 + 1024 {
+            let mut dense = vec![u32::MAX; most as usize + 1];
+            for (row, id) in ids.iter().enumerate() {
+                dense[*id as usize] = row as u32;
+            }
+            RowsById::Dense(dense)
+        } else {
+            RowsById::Sparse(ids.iter().enumerate().map(|(row, id)| (*id, row)).collect())
+        };
+        Ok(Topology {
+            passes,
+            offsets,
+            sources,
+            rows,
+        })
+    }
+
+    fn row(&self, id: u64) -> Option<usize> {
+        match &self.rows {
+            RowsById::Dense(rows) => rows
+                .get(usize::try_from(id).ok()?)
+                .filter(|r| **r != u32::MAX)
+                .map(|r| *r as usize),
+            RowsById::Sparse(rows) => rows.get(&id).copied(),
+        }
+    }
+
+    /// The rows of the upstream cone of `roots`, `depth` operations deep
+    /// (Argument and SetAttr nodes use no level), in row order; `Err` with
+    /// the count as soon as it holds more than `most`. A breadth-first
+    /// walk where level-free nodes cost nothing (0-1 BFS): each node is
+    /// settled once, at the fewest levels from a root.
+    pub fn cone(&self, roots: &[u64], depth: usize, most: usize) -> Result<Vec<usize>, usize> {
+        let mut level_of: crate::interp::IdMap<usize> = Default::default();
+        let mut work: std::collections::VecDeque<(u64, usize)> =
+            roots.iter().map(|r| (*r, 0)).collect();
+        let mut rows = Vec::new();
+        while let Some((id, level)) = work.pop_front() {
+            if level_of.get(&id).is_some_and(|done| *done <= level) {
+                continue;
+            }
+            let Some(row) = self.row(id) else {
+                continue;
+            };
+            if level_of.insert(id, level).is_none() {
+                rows.push(row);
+                if rows.len() > most {
+                    return Err(rows.len());
+                }
+            }
+            let passes = self.passes[row];
+            if level >= depth && !passes {
+                continue;
+            }
+            for src in &self.sources[self.offsets[row]..self.offsets[row + 1]] {
+                if passes {
+                    work.push_front((*src, level));
+                } else {
+                    work.push_back((*src, level + 1));
+                }
+            }
+        }
+        rows.sort_unstable();
+        Ok(rows)
+    }
+
+    /// The nodes at `rows` (sorted, as [`Topology::cone`] gives them) of
+    /// the batches this topology was built from.
+    pub fn decode(&self, batches: &[RecordBatch], rows: &[usize]) -> Result<Graph, GraphError> {
+        let mut decoder = Decoder::default();
+        let mut graph = Graph::default();
+        let mut wanted = rows.iter().copied().peekable();
+        let mut base = 0;
+        for batch in batches {
+            let end = base + batch.num_rows();
+            let mut mask = vec![false; batch.num_rows()];
+            let mut any = false;
+            while let Some(row) = wanted.next_if(|row| *row < end) {
+                mask[row - base] = true;
+                any = true;
+            }
+            if any {
+                let kept = arrow_select::filter::filter_record_batch(
+                    batch,
+                    &arrow_array::BooleanArray::from(mask),
+                )
+                .map_err(|err| GraphError::Select(err.to_string()))?;
+                for node in decoder.decode(&kept)? {
+                    graph.insert(node)?;
+                }
+            }
+            base = end;
+        }
+        Ok(graph)
     }
 }
 

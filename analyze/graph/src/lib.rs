@@ -28,7 +28,7 @@ pub mod stream;
 pub mod stubs;
 pub mod value;
 
-pub use graph::{ConeLoader, Decoder, Graph, GraphError, Input, Node, Recorded};
+pub use graph::{ConeLoader, Decoder, Graph, GraphError, Input, Node, Recorded, Topology};
 pub use interp::{run, Args, InterpretError, Interpreter, Runner, UseCounts};
 pub use stream::{RunError, TraceFiles};
 pub use value::{Int, Object, Value};
