@@ -36,7 +36,7 @@ class Browser:
 
         self.process = subprocess.Popen(
             [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-             "--no-first-run", "--disable-extensions", f"--user-data-dir={self.profile.name}",
+             "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage", f"--user-data-dir={self.profile.name}",
              f"--window-size={width},{height}", "about:blank"],
             preexec_fn=wire, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=self._log)
         os.close(to_child_read)
