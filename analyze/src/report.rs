@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome, Report, Status};
 use hltpy_graph::{Graph, TraceFiles};
@@ -17,7 +18,7 @@ use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
 use crate::expr::{load_cone_within, rebuilt};
 use crate::infer::{infer_all, trace_files, traced_modules};
-use crate::progress::ProgressMode;
+use crate::progress::{Progress, ProgressMode, Unit};
 use crate::render::{
     drawing, eval_colour, load_bounded, ranks_crossed, svg_text, EVAL_LEGEND, LAYOUT_BUDGET,
 };
@@ -60,7 +61,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             args.output
         )));
     }
-    let page = cli::runtime()?.block_on(async {
+    let (source, summary, calls, picture, nodes) = cli::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "report", &session);
         let [source] = session.sources.as_slice() else {
@@ -72,31 +73,28 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         let calls = traced_calls(&session, source).await?;
         let picture = main_computation(&session, source, args.max_nodes).await?;
         let nodes = first_nodes(&session, source, args.table_nodes).await?;
-        Ok(Page {
-            source: source.clone(),
-            summary,
-            calls,
-            picture,
-            nodes,
-            eval: None,
-            signatures: Vec::new(),
-            colours: HashMap::new(),
-        })
+        Ok((source.clone(), summary, calls, picture, nodes))
     })?;
-    let mut page = page;
-    page.run_passes();
-    let html = page.html();
+    let passes = Passes::run(&source, &picture, mode);
+    let page = Page {
+        source,
+        summary,
+        calls,
+        picture,
+        nodes,
+        passes,
+    };
     // Written beside, then renamed: a failed run leaves no half page.
     let partial = output.with_extension("html.partial");
-    let fail = |err: std::io::Error| AnalyzeError::Output {
-        path: args.output.clone(),
-        detail: err.to_string(),
-    };
-    std::fs::write(&partial, html).map_err(fail)?;
-    std::fs::rename(&partial, output).map_err(|err| {
+    let written =
+        std::fs::write(&partial, page.html()).and_then(|()| std::fs::rename(&partial, output));
+    if let Err(err) = written {
         let _ = std::fs::remove_file(&partial);
-        fail(err)
-    })?;
+        return Err(AnalyzeError::Output {
+            path: args.output.clone(),
+            detail: err.to_string(),
+        });
+    }
     Ok(ExitStatus::Success)
 }
 
@@ -133,9 +131,60 @@ struct Page {
     calls: Vec<CallShown>,
     picture: Picture,
     nodes: Graph,
-    eval: Option<Result<Report, String>>,
-    signatures: Vec<(String, String)>,
+    passes: Passes,
+}
+
+/// What the passes say: eval's report (or why there is none), the
+/// drawing's colours by eval status, and the inferred stubs by module.
+/// A pass that fails says so in its section; the rest of the page stands.
+struct Passes {
+    eval: Result<Report, String>,
     colours: HashMap<u64, &'static str>,
+    stubs: Result<Vec<(String, String)>, String>,
+}
+
+impl Passes {
+    /// Eval (its report and the drawing's colours in one streamed pass)
+    /// and inference, each a read of the whole trace.
+    fn run(source: &TraceSource, picture: &Picture, mode: ProgressMode) -> Passes {
+        let done = Arc::new(AtomicU64::new(0));
+        let _progress = Progress::start(
+            mode,
+            format!("re-evaluating and inferring {}", source.name),
+            Unit::Rows,
+            2 * source.rows,
+            done.clone(),
+        );
+        let files = TraceFiles {
+            name: source.name.clone(),
+            files: source.files.clone(),
+        };
+        let drawn = match picture {
+            Picture::Drawn { graph, .. } => Some(graph),
+            Picture::Missing(_) => None,
+        };
+        let mut colours = HashMap::new();
+        let eval = evaluate(&files, &[], None, |outcome: &NodeOutcome| {
+            done.fetch_add(1, Ordering::Relaxed);
+            if drawn.is_some_and(|g| g.contains(outcome.node.id)) {
+                colours.insert(outcome.node.id, eval_colour(outcome.status));
+            }
+        })
+        .map_err(|err| err.to_string());
+        let sources = std::slice::from_ref(source);
+        let stubs = infer_all(&trace_files(sources), None, &done)
+            .map(|inference| {
+                hltpy_graph::stubs::stubs(&inference, &traced_modules(sources), |_| None)
+                    .into_iter()
+                    .collect()
+            })
+            .map_err(|err| err.to_string());
+        Passes {
+            eval,
+            colours,
+            stubs,
+        }
+    }
 }
 
 /// The first call of each traced function (up to [`CALLS_LISTED`]), with
@@ -303,38 +352,6 @@ async fn first_nodes(
 }
 
 impl Page {
-    /// Eval (its report and the drawing's colours, in one streamed pass)
-    /// and inference. A pass that fails says so in its section; the rest
-    /// of the page stands.
-    fn run_passes(&mut self) {
-        let files = TraceFiles {
-            name: self.source.name.clone(),
-            files: self.source.files.clone(),
-        };
-        let drawn = match &self.picture {
-            Picture::Drawn { graph, .. } => Some(graph),
-            Picture::Missing(_) => None,
-        };
-        let mut colours = HashMap::new();
-        let report = evaluate(&files, &[], None, |outcome: &NodeOutcome| {
-            if drawn.is_some_and(|g| g.contains(outcome.node.id)) {
-                colours.insert(outcome.node.id, eval_colour(outcome.status));
-            }
-        });
-        self.eval = Some(report.map_err(|err| err.to_string()));
-        self.colours = colours;
-        let sources = std::slice::from_ref(&self.source);
-        match infer_all(&trace_files(sources), None, &AtomicU64::new(0)) {
-            Ok(inference) => {
-                let modules = traced_modules(sources);
-                self.signatures = hltpy_graph::stubs::stubs(&inference, &modules, |_| None)
-                    .into_iter()
-                    .collect();
-            }
-            Err(err) => self.signatures = vec![("(inference failed)".into(), err.to_string())],
-        }
-    }
-
     fn html(&self) -> String {
         let mut out = String::with_capacity(1 << 20);
         let title = format!("hltpy report: {}", self.source.name);
@@ -516,7 +533,7 @@ impl Page {
             graph.len(),
             escape(EVAL_LEGEND.trim_start_matches("eval: ")),
         );
-        let drawn = drawing(graph, roots, &[], false, &self.colours, None);
+        let drawn = drawing(graph, roots, &[], false, &self.passes.colours, None);
         match svg_text(drawn) {
             Ok(svg) => {
                 // The SVG element only: dot's XML prologue and doctype do
@@ -540,16 +557,15 @@ impl Page {
 
     fn eval_section(&self, out: &mut String) {
         out.push_str("<section id=\"eval\"><h2>Re-evaluation</h2>\n");
-        match &self.eval {
-            None => out.push_str("<p>Not run.</p>\n"),
-            Some(Err(why)) => {
+        match &self.passes.eval {
+            Err(why) => {
                 let _ = writeln!(
                     out,
                     "<p class=\"warning\">eval could not go over the trace: {}</p>",
                     escape(why)
                 );
             }
-            Some(Ok(report)) => {
+            Ok(report) => {
                 out.push_str("<table id=\"eval-counts\" class=\"facts\">\n");
                 for (label, status) in [
                     ("recomputed equal", Status::Matched),
@@ -602,10 +618,21 @@ impl Page {
 
     fn signatures_section(&self, out: &mut String) {
         out.push_str("<section id=\"signatures\"><h2>Inferred signatures</h2>\n");
-        if self.signatures.is_empty() {
+        let stubs = match &self.passes.stubs {
+            Ok(stubs) => stubs,
+            Err(why) => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"warning\">inference could not go over the trace: {}</p>\n</section>",
+                    escape(why)
+                );
+                return;
+            }
+        };
+        if stubs.is_empty() {
             out.push_str("<p>No traced function or class to describe.</p>\n");
         }
-        for (module, stub) in &self.signatures {
+        for (module, stub) in stubs {
             let _ = writeln!(
                 out,
                 "<h3>{}</h3>\n<pre class=\"stub\">{}</pre>",
