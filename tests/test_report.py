@@ -39,6 +39,16 @@ def report(trace, out, *args, env=None):
                           env=env)
 
 
+def open_report(browser, trace, page, env=None):
+    """Writes the report of `trace` to `page` and opens it: the inline
+    script ran to its end and nothing complained."""
+    done = report(trace, page, env=env)
+    assert done.returncode == 0, done.stderr
+    browser.open(page.as_uri())
+    assert browser.evaluate("document.body.dataset.ready") == "yes"
+    assert browser.problems() == []
+
+
 def query(sql, trace):
     done = subprocess.run([ANALYZE, "query", "--format", "csv", sql, str(trace)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -53,12 +63,8 @@ def png_size(path):
 
 def test_the_units_report_in_chromium(tmp_path, browser):
     page = tmp_path / "units.html"
-    done = report(UNITS, page)
-    assert done.returncode == 0, done.stderr
-    browser.open(page.as_uri())
-    # The inline script ran to its end, nothing complained, nothing was fetched.
-    assert browser.evaluate("document.body.dataset.ready") == "yes"
-    assert browser.problems() == []
+    open_report(browser, UNITS, page)
+    # Nothing was fetched.
     assert browser.requested_urls() == [page.as_uri()]
 
     # Metadata and the summary, as the trace holds them.
@@ -126,11 +132,7 @@ def test_the_units_report_in_chromium(tmp_path, browser):
 def test_hostile_strings_stay_text_in_the_page(tmp_path, browser):
     trace, _ = capture_module(tmp_path, "hostile", HOSTILE, "m.main(hltpy.trace('v'))")
     page = tmp_path / "hostile.html"
-    done = report(trace, page)
-    assert done.returncode == 0, done.stderr
-    browser.open(page.as_uri())
-    assert browser.evaluate("document.body.dataset.ready") == "yes"
-    assert browser.problems() == []
+    open_report(browser, trace, page)
     # The page's own script is the only one; no value became an element.
     assert browser.evaluate("document.scripts.length") == 1
     assert browser.evaluate("document.querySelectorAll('b, TABLE TABLE TABLE').length") == 0
@@ -146,10 +148,7 @@ def test_hostile_strings_stay_text_in_the_page(tmp_path, browser):
 def test_without_dot_the_page_says_how_to_install_it(tmp_path, browser):
     page = tmp_path / "units.html"
     # A PATH without graphviz (hltpy-analyze is named by its full path).
-    done = report(UNITS, page, env={**os.environ, "PATH": str(tmp_path)})
-    assert done.returncode == 0, done.stderr
-    browser.open(page.as_uri())
-    assert browser.problems() == []
+    open_report(browser, UNITS, page, env={**os.environ, "PATH": str(tmp_path)})
     graph = browser.evaluate("document.getElementById('graph').textContent")
     assert "graphviz's dot is not installed (apt-get install graphviz)" in graph
     # The rest of the page stands.

@@ -22,7 +22,7 @@ use crate::expr::{
     UNARY,
 };
 use crate::progress::ProgressMode;
-use crate::session::{sql_string, Session};
+use crate::session::{sql_string, Session, GRAPH_COLUMNS};
 
 /// Turn a trace into a Python function of its inputs.
 #[derive(clap::Args)]
@@ -71,8 +71,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         let (source, roots) = one_trace_and_roots(&session, &args.nodes, "compile").await?;
         let batches = session
             .collect(&format!(
-                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
-                 value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {}",
+                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {}",
                 sql_string(&source.name)
             ))
             .await?;

@@ -13,7 +13,7 @@ use hltpy_schema::{NodeKind, Role};
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
 use crate::progress::ProgressMode;
-use crate::session::{sql_string, Session};
+use crate::session::{sql_string, Session, GRAPH_COLUMNS};
 
 /// Python precedence levels, loosest first.
 pub(crate) const CMP: u8 = 4;
@@ -155,21 +155,38 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
 }
 
 /// The node a run ends with: the last top-level node that no other node
-/// consumes (not a Function, Class or Const, which only name things).
+/// consumes.
 pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
+    Ok(unread_nodes(session, trace, true, 1).await?.pop())
+}
+
+/// The last `most` nodes no other node consumes (not a Function, Class or
+/// Const, which only name things), in id order: the run's results and the
+/// values it computed and dropped. `top_level`: only those made outside
+/// every traced call.
+pub async fn unread_nodes(
+    session: &Session,
+    trace: &str,
+    top_level: bool,
+    most: usize,
+) -> Result<Vec<u64>, AnalyzeError> {
     let trace = sql_string(trace);
     let leaves = NodeKind::sql_list(NodeKind::is_leaf);
+    let outside = if top_level { "AND n.frame IS NULL" } else { "" };
     let rows = session
         .text_rows(&format!(
-            "SELECT max(n.id) FROM nodes n WHERE n.trace = {trace} AND n.frame IS NULL \
+            "SELECT n.id FROM nodes n WHERE n.trace = {trace} {outside} \
              AND n.kind NOT IN ({leaves}) \
-             AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id)"
+             AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id) \
+             ORDER BY n.id DESC LIMIT {most}"
         ))
         .await?;
-    Ok(rows
-        .first()
-        .and_then(|row| row.first())
-        .and_then(|id| id.parse().ok()))
+    let mut ids: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r.first()?.parse().ok())
+        .collect();
+    ids.reverse();
+    Ok(ids)
 }
 
 /// Loads the upstream cone of `roots`, `depth` operations deep (all of it
@@ -207,9 +224,7 @@ pub async fn load_cone_within(
         let ids: Vec<String> = wanted.iter().map(u64::to_string).collect();
         let batches = session
             .collect(&format!(
-                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
-                 value_bool, value_str, value_repr, inputs \
-                 FROM nodes WHERE trace = {quoted} AND id IN ({})",
+                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
                 ids.join(", ")
             ))
             .await?;

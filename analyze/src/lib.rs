@@ -21,6 +21,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod functions;
+mod html;
 pub mod infer;
 pub mod output;
 pub mod progress;

@@ -24,8 +24,9 @@ use crate::cli::{self, ExitStatus};
 use crate::diff::one_trace;
 use crate::error::AnalyzeError;
 use crate::expr::{load_cone_within, missing_node, one_trace_and_roots};
+use crate::html::{cut, escape};
 use crate::progress::ProgressMode;
-use crate::session::{sql_string, Session};
+use crate::session::{sql_string, Session, GRAPH_COLUMNS};
 
 /// Draw a trace's computation with graphviz.
 #[derive(clap::Args)]
@@ -203,8 +204,7 @@ pub(crate) async fn load_bounded(
         // cone's rows are decoded into nodes.
         let batches = session
             .collect(&format!(
-                "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
-                 value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {quoted}"
+                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {quoted}"
             ))
             .await?;
         let bad = |err: hltpy_graph::GraphError| AnalyzeError::Usage(format!("{trace}: {err}"));
@@ -345,12 +345,10 @@ async fn load_frame(
     frame: u64,
     most: usize,
 ) -> Result<Graph, AnalyzeError> {
-    const COLUMNS: &str = "id, kind, name, type, file, line, frame, value_int, value_float, \
-                           value_bool, value_str, value_repr, inputs";
     let quoted = sql_string(trace);
     let batches = session
         .collect(&format!(
-            "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND (frame = {frame} OR id = {frame})"
+            "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {quoted} AND (frame = {frame} OR id = {frame})"
         ))
         .await?;
     let decode = |batches: &[_]| {
@@ -370,7 +368,7 @@ async fn load_frame(
         let ids: Vec<String> = outside.iter().map(u64::to_string).collect();
         let read = session
             .collect(&format!(
-                "SELECT {COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
+                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
                 ids.join(", ")
             ))
             .await?;
@@ -394,27 +392,18 @@ fn too_many(most: usize, seen: usize) -> AnalyzeError {
     ))
 }
 
-/// Text for an HTML-like label: markup characters as entities, line
-/// breaks shown as ↵, cut at [`SHOWN`] characters.
+/// Text for an HTML-like label: cut at [`SHOWN`] characters, line breaks
+/// shown as ↵ and other control characters as ·, markup as entities.
 fn html(text: &str) -> String {
-    let mut out = String::new();
-    for (count, c) in text.chars().enumerate() {
-        if count == SHOWN {
-            out.push('…');
-            break;
-        }
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\r' => out.push('↵'),
-            c if c.is_control() => out.push('·'),
-            c => out.push(c),
-        }
-    }
-    out
+    let shown: String = cut(text, SHOWN)
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' => '↵',
+            c if c.is_control() => '·',
+            c => c,
+        })
+        .collect();
+    escape(&shown)
 }
 
 /// A node's label in the seed's style: a leaf is its value in a plain

@@ -12,17 +12,17 @@ use std::sync::Arc;
 
 use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome, Report, Status};
 use hltpy_graph::{Graph, TraceFiles};
-use hltpy_schema::NodeKind;
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::expr::{load_cone_within, rebuilt};
+use crate::expr::{load_cone_within, rebuilt, unread_nodes};
+use crate::html::{cut, escape};
 use crate::infer::{infer_all, trace_files, traced_modules};
 use crate::progress::{Progress, ProgressMode, Unit};
 use crate::render::{
     drawing, eval_colour, load_bounded, ranks_crossed, svg_text, EVAL_LEGEND, LAYOUT_BUDGET,
 };
-use crate::session::{sql_string, Session, TraceSource};
+use crate::session::{sql_string, Session, TraceSource, GRAPH_COLUMNS};
 use crate::summary::{summarize_trace, TraceSummary};
 
 /// Write one self-contained HTML page of a run.
@@ -193,10 +193,10 @@ async fn traced_calls(
     session: &Session,
     source: &TraceSource,
 ) -> Result<Vec<CallShown>, AnalyzeError> {
-    let kinds = NodeKind::sql_list(NodeKind::is_traced_call);
+    // The `calls` view holds every traced call.
     let rows = session
         .text_rows(&format!(
-            "SELECT min(id), kind, name, count(*) FROM nodes WHERE trace = {} AND kind IN ({kinds}) \
+            "SELECT min(id), kind, name, count(*) FROM calls WHERE trace = {} \
              GROUP BY kind, name ORDER BY min(id) LIMIT {CALLS_LISTED}",
             sql_string(&source.name)
         ))
@@ -269,17 +269,7 @@ async fn main_computation(
     source: &TraceSource,
     most: usize,
 ) -> Result<Picture, AnalyzeError> {
-    let trace = sql_string(&source.name);
-    let leaves = NodeKind::sql_list(NodeKind::is_leaf);
-    let rows = session
-        .text_rows(&format!(
-            "SELECT n.id FROM nodes n WHERE n.trace = {trace} AND n.kind NOT IN ({leaves}) \
-             AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id) \
-             ORDER BY n.id DESC LIMIT {RESULTS_DRAWN}"
-        ))
-        .await?;
-    let mut roots: Vec<u64> = rows.iter().filter_map(|r| r[0].parse().ok()).collect();
-    roots.sort_unstable();
+    let mut roots = unread_nodes(session, &source.name, false, RESULTS_DRAWN).await?;
     let results = roots.len();
     if roots.is_empty() {
         return Ok(Picture::Missing(
@@ -341,9 +331,7 @@ async fn first_nodes(
 ) -> Result<Graph, AnalyzeError> {
     let batches = session
         .collect(&format!(
-            "SELECT id, kind, name, type, file, line, frame, value_int, value_float, \
-             value_bool, value_str, value_repr, inputs FROM nodes WHERE trace = {} \
-             ORDER BY id LIMIT {count}",
+            "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {} ORDER BY id LIMIT {count}",
             sql_string(&source.name)
         ))
         .await?;
@@ -682,48 +670,5 @@ impl Page {
     }
 }
 
-/// At most `most` characters, the cut marked with an ellipsis.
-fn cut(text: &str, most: usize) -> String {
-    match text.char_indices().nth(most) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
-
-/// Text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = include_str!("report.css");
 const SCRIPT: &str = include_str!("report.js");
-
-#[cfg(test)]
-mod tests {
-    use super::{cut, escape};
-
-    #[test]
-    fn markup_in_user_text_stays_text() {
-        assert_eq!(
-            escape("<script>alert('x') & \"y\"</script>"),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
-        );
-    }
-
-    #[test]
-    fn cuts_count_characters_not_bytes() {
-        assert_eq!(cut("ééééé", 3), "ééé…");
-        assert_eq!(cut("abc", 3), "abc");
-    }
-}

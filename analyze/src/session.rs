@@ -26,6 +26,10 @@ use crate::functions::InputOf;
 use crate::progress::CountingStore;
 use crate::tables::{diff_table, eval_table, inference_tables, CATALOG};
 
+/// The `nodes` columns `hltpy_graph::Graph` decodes, for a SELECT.
+pub const GRAPH_COLUMNS: &str = "id, kind, name, type, file, line, frame, value_int, value_float, \
+                                 value_bool, value_str, value_repr, inputs";
+
 /// One trace: a file, or the segment files of one run.
 #[derive(Debug, Clone)]
 pub struct TraceSource {

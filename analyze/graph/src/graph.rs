@@ -235,7 +235,11 @@ fn input_lists(batch: &RecordBatch) -> Result<(Vec<usize>, ArrayRef), GraphError
 pub fn input_sources(
     batch: &RecordBatch,
 ) -> Result<arrow_array::PrimitiveArray<UInt64Type>, GraphError> {
-    let (_, entries) = input_lists(batch)?;
+    sources_of(&input_lists(batch)?.1)
+}
+
+/// The `src` field of input entries, as u64.
+fn sources_of(entries: &ArrayRef) -> Result<arrow_array::PrimitiveArray<UInt64Type>, GraphError> {
     let srcs = entries
         .as_struct_opt()
         .and_then(|s| s.column_by_name(column::INPUT_SRC))
@@ -671,8 +675,8 @@ impl Topology {
                 let kind = kinds.get(row).and_then(NodeKind::parse);
                 passes.push(kind.is_some_and(NodeKind::stands_for_its_value));
             }
-            let (list_offsets, _) = input_lists(batch)?;
-            let srcs = input_sources(batch)?;
+            let (list_offsets, entries) = input_lists(batch)?;
+            let srcs = sources_of(&entries)?;
             let base = sources.len();
             // A sliced batch's list offsets start past 0 and its entries
             // run past its last row: take its own.
