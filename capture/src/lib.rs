@@ -138,6 +138,29 @@ fn abandon_after_fork() {
     recorder::abandon_after_fork();
 }
 
+/// Ends the process by `signum`'s default action, as if hltpy had never
+/// handled the signal, from any thread: Python's `signal.signal` works
+/// only on the main thread, and the batch session's SIGTERM watcher runs
+/// on a thread of its own. Returns only if the default action is not to
+/// end the process.
+#[pyfunction]
+fn die_of_signal(signum: i32) -> PyResult<()> {
+    // SAFETY: plain libc calls on a signal mask and the signal disposition
+    // of this process; `raise` delivers the signal to this thread.
+    let raised = unsafe {
+        libc::signal(signum, libc::SIG_DFL);
+        let mut unblocked: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut unblocked);
+        libc::sigaddset(&mut unblocked, signum);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &unblocked, std::ptr::null_mut());
+        libc::raise(signum)
+    };
+    if raised != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
 #[pyfunction]
 fn capturing() -> bool {
     recorder::active()
@@ -168,6 +191,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(stop, module)?)?;
     module.add_function(wrap_pyfunction!(capturing, module)?)?;
     module.add_function(wrap_pyfunction!(abandon_after_fork, module)?)?;
+    module.add_function(wrap_pyfunction!(die_of_signal, module)?)?;
     module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;
     Ok(())
 }

@@ -33,6 +33,14 @@ if mode == "wait":
     while True:
         x = x + units.metres(1.0)
         time.sleep(0.001)
+if mode == "blocked":
+    # The main thread never sees SIGTERM (blocked) and sleeps in C: the
+    # Python handler cannot run, as in a pool worker that the signal
+    # reached just before it waited on a semaphore.
+    import signal
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    print("ready", flush=True)
+    time.sleep(120)
 if mode == "busy":
     print("ready", flush=True)
     x = units.metres(0.0)
@@ -119,6 +127,22 @@ def test_signals_still_give_a_complete_trace(workdir, sig, code, reason):
     assert process.returncode == code
     meta = assert_complete(workdir / "sig.parquet")
     assert meta["hltpy.end_reason"] == reason
+
+
+def test_sigterm_finishes_the_trace_while_the_main_thread_waits_in_c(workdir):
+    # Python runs signal handlers on the main thread only, when it next runs
+    # bytecode; the session's watcher thread acts on SIGTERM at once. Without
+    # it this run slept on for two minutes (and a Pool worker that
+    # `Pool.terminate()` reached just before its semaphore wait, forever).
+    process = start_looping(workdir, "-o", "blocked.parquet", "prog.py", "blocked")
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("SIGTERM did not end the program while its main thread waited")
+    assert process.returncode == -signal.SIGTERM
+    assert assert_complete(workdir / "blocked.parquet")["hltpy.end_reason"] == "terminated by SIGTERM"
 
 
 def test_ctrl_c_inside_traced_work_stops_the_program_every_time(workdir):

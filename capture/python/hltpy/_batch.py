@@ -16,6 +16,7 @@ import os
 import pathlib
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -119,6 +120,86 @@ class TraceOnImport(importlib.abc.MetaPathFinder):
                 self.trace(sys.modules[name])
 
 
+class SigtermWatcher:
+    """Acts on SIGTERM even while the main thread sleeps in C code.
+
+    CPython runs a Python signal handler only when the main thread next
+    runs bytecode. A SIGTERM that lands just before the main thread blocks
+    in C (a pool worker waiting on its task queue's semaphore, as
+    ``Pool.terminate()`` finds it) is never handled there, and the process
+    lives on where it would have died. CPython's C-level handler also
+    writes the signal's number to the wakeup fd: a thread reading that fd
+    learns of the signal at once and runs ``on_sigterm`` itself.
+
+    The wakeup fd is the process's one; a program that sets its own (an
+    asyncio loop with signal handlers) keeps it, and SIGTERM is then
+    handled by the Python-level handler alone. Around ``fork()`` the fd is
+    unset, so a signal to the new child cannot wake the parent's watcher.
+    """
+
+    def __init__(self, on_sigterm: Any) -> None:
+        self.on_sigterm = on_sigterm
+        self.fds: tuple[int, int] | None = None
+        self.paused = False
+
+    def start(self) -> None:
+        """Starts watching (from the main thread only: elsewhere Python
+        refuses to set the wakeup fd)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        if previous != -1:
+            signal.set_wakeup_fd(previous)
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        self.fds = (read_fd, write_fd)
+        threading.Thread(target=self.watch, args=(read_fd,), name="hltpy-sigterm", daemon=True).start()
+
+    def watch(self, read_fd: int) -> None:
+        while True:
+            try:
+                numbers = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not numbers:
+                return
+            if signal.SIGTERM in numbers:
+                self.on_sigterm(signal.SIGTERM, None)
+                return
+
+    def before_fork(self) -> None:
+        self.paused = False
+        if self.fds is None or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.set_wakeup_fd(-1)
+        if previous == self.fds[1]:
+            self.paused = True
+        else:
+            signal.set_wakeup_fd(previous)
+
+    def after_fork_in_parent(self) -> None:
+        if self.paused and self.fds is not None:
+            signal.set_wakeup_fd(self.fds[1], warn_on_full_buffer=False)
+        self.paused = False
+
+    def after_fork_in_child(self) -> None:
+        """The parent's watcher thread did not survive the fork: close its
+        pipe here and watch anew."""
+        if self.fds is not None:
+            # Forked from another thread, the child got the parent's fd.
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, self.fds[1]):
+                signal.set_wakeup_fd(previous)
+            for fd in self.fds:
+                os.close(fd)
+            self.fds = None
+        self.paused = False
+        self.start()
+
+
 class BatchSession:
     """One capture for the whole process, with batch-run habits."""
 
@@ -135,6 +216,7 @@ class BatchSession:
         self.finishing = False
         self.terminate_when_finished = False
         self.quiet = ENV_PARENT in os.environ
+        self.watcher = SigtermWatcher(self.on_sigterm)
 
     def start(self) -> None:
         path = expand_output(self.template, self.script)
@@ -151,9 +233,14 @@ class BatchSession:
         self.capture.start()
         self.finder.install()
         self.export_to_children()
-        os.register_at_fork(after_in_child=self.after_fork_in_child)
+        os.register_at_fork(
+            before=self.watcher.before_fork,
+            after_in_parent=self.watcher.after_fork_in_parent,
+            after_in_child=self.after_fork_in_child,
+        )
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, self.on_sigterm)
+            self.watcher.start()
         _register_exit(self)
 
     def export_to_children(self) -> None:
@@ -170,29 +257,43 @@ class BatchSession:
                 os.environ[variable] = str(int(value) if isinstance(value, bool) else value)
 
     def after_fork_in_child(self) -> None:
-        # The parent's file and writer thread are not ours: start afresh.
-        hltpy._hltpy.abandon_after_fork()
-        hltpy._forget_running_capture()
-        self.finished = False
-        self.quiet = True
-        self.template = child_template(self.template)
-        self.capture = hltpy.capture(expand_output(self.template, self.script), **self.options)
-        self.capture.start()
-        _register_exit(self)
+        # A SIGTERM while the child sets up (`Pool.terminate()` on a worker
+        # still starting) waits for the child's own capture, then ends it.
+        self.finishing = True
+        self.terminate_when_finished = False
+        try:
+            # The parent's file and writer thread are not ours: start afresh.
+            hltpy._hltpy.abandon_after_fork()
+            hltpy._forget_running_capture()
+            self.finished = False
+            self.quiet = True
+            self.template = child_template(self.template)
+            self.capture = hltpy.capture(expand_output(self.template, self.script), **self.options)
+            self.capture.start()
+            if signal.getsignal(signal.SIGTERM) == self.on_sigterm:
+                self.watcher.after_fork_in_child()
+            _register_exit(self)
+        finally:
+            self.finishing = False
+        if self.terminate_when_finished:
+            self.on_sigterm(signal.SIGTERM, None)
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
         """Finish the trace, then die of SIGTERM as the process would have.
-        Arriving while the trace is being finished, it waits for that."""
+        Arriving while the trace is being finished, it waits for that. Runs
+        on the main thread (the Python handler) or the watcher's, whichever
+        comes first; the other finds the trace finished or finishing."""
         if self.finishing:
             self.terminate_when_finished = True
             return
-        self.finish("terminated by SIGTERM")
-        self.die_of_sigterm()
+        try:
+            self.finish("terminated by SIGTERM")
+        finally:
+            self.die_of_sigterm()
 
     @staticmethod
     def die_of_sigterm() -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        hltpy._hltpy.die_of_signal(signal.SIGTERM)
 
     def finish(self, end_reason: str) -> None:
         if self.finished or self.capture is None:
