@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
 
 use arrow_array::RecordBatch;
 use std::sync::{Mutex, MutexGuard};
@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use hltpy_schema::{
     InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, PendingBatch, RunEnd, RunInfo, RunWriter,
-    TraceError, WriterOptions,
+    Storage, TraceError, WriterOptions,
 };
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
@@ -164,6 +164,8 @@ struct Recorder {
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
     batches: Option<SyncSender<Outgoing>>,
+    /// Row storage the writer thread is done with, to be written again.
+    returned: Receiver<Storage>,
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
     /// The last Const recorded for each operand position of each source
@@ -232,13 +234,19 @@ pub fn start(
     };
     // A small bound keeps memory flat if the disk is slower than the program.
     let (sender, receiver) = sync_channel::<Outgoing>(4);
+    let (give_back, returned) = channel::<Storage>();
     let handle = std::thread::Builder::new()
         .name("hltpy-writer".into())
         .spawn(move || {
             let mut writer = writer;
             for batch in receiver {
                 let batch = match batch {
-                    Outgoing::Rows(rows) => rows.into_batch(),
+                    Outgoing::Rows(rows) => {
+                        let (batch, storage) = rows.build();
+                        // The recorder may be gone (the capture stopped).
+                        let _ = give_back.send(storage);
+                        batch
+                    }
                     Outgoing::Batch(batch) => batch,
                 };
                 writer.write(&batch)?;
@@ -266,6 +274,7 @@ pub fn start(
         locations: Locations::default(),
         type_names: FxHashMap::default(),
         batches: Some(sender),
+        returned,
         writer: Some(handle),
         traced_modules,
         consts: FxHashMap::default(),
@@ -662,16 +671,22 @@ impl Recorder {
     }
 
     /// Hands the rows to the writer thread, which builds their Arrow
-    /// columns off the program's path. When it is behind (its queue is
-    /// full), this thread would wait anyway: it builds the batch itself
-    /// first, and the writer only encodes it.
+    /// columns off the program's path, and takes back the storage of rows
+    /// it has built. When it is behind (its queue is full), this thread
+    /// would wait anyway: it builds the batch itself first, and the writer
+    /// only encodes it.
     fn flush(&mut self) {
+        if let Ok(storage) = self.returned.try_recv() {
+            self.buffer.recycle(storage);
+        }
         let rows = self.buffer.take_pending();
         let failed = match &self.batches {
             Some(sender) => match sender.try_send(Outgoing::Rows(rows)) {
                 Ok(()) => false,
                 Err(TrySendError::Full(Outgoing::Rows(rows))) => {
-                    sender.send(Outgoing::Batch(rows.into_batch())).is_err()
+                    let (batch, storage) = rows.build();
+                    self.buffer.recycle(storage);
+                    sender.send(Outgoing::Batch(batch)).is_err()
                 }
                 Err(TrySendError::Full(outgoing)) => sender.send(outgoing).is_err(),
                 Err(TrySendError::Disconnected(_)) => true,

@@ -13,7 +13,7 @@ mod segments;
 mod time;
 mod writer;
 
-pub use buffer::{InputKey, NodeBuffer, NodeInput, NodeRow, NodeValue, PendingBatch};
+pub use buffer::{InputKey, NodeBuffer, NodeInput, NodeRow, NodeValue, PendingBatch, Storage};
 pub use model::{
     arrow_schema, column, meta, ColumnSpec, NodeKind, Role, COLUMNS, FORMAT_NAME,
     FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
