@@ -169,9 +169,11 @@ struct Recorder {
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
     /// The last Const recorded for each operand position of each source
-    /// line (and thread): the same number at the same place in the same
-    /// call is the same Const node, so a loop's `x + 1` records one Const,
-    /// not one per iteration. Bounded by the program's lines.
+    /// line (and thread): the same number at the same place is the same
+    /// Const node, in one call or in every call of a traced function, so
+    /// a loop's `x + 1` and a method's `return v * 2 + 1` record one Const
+    /// each, not one per iteration or call (in a small method they were
+    /// two of its five nodes). Bounded by the program's lines.
     consts: FxHashMap<ConstPlace, LastConst>,
     /// (type address, its index) of the last type looked up; the type is
     /// kept alive by `type_names`, so the address is not reused.
@@ -182,7 +184,9 @@ struct Recorder {
 type ConstPlace = (Option<u32>, Option<u32>, u64, usize);
 
 struct LastConst {
-    frame: Option<u64>,
+    /// Was it made inside a traced call? Top-level code keeps Consts of
+    /// its own, which `compile` takes for the inputs of an expression.
+    in_call: bool,
     type_name: Option<u32>,
     value: ConstValue,
     id: u64,
@@ -580,8 +584,8 @@ impl Recorder {
     }
 
     /// The Const node of operand `position` of the current operation:
-    /// the one already recorded at this place in this call when it holds
-    /// the same number, else a new one (with its event for `on_node`).
+    /// the one already recorded at this place when it holds the same
+    /// number, else a new one (with its event for `on_node`).
     fn const_node(
         &mut self,
         site: &Site,
@@ -595,7 +599,7 @@ impl Recorder {
             .map(|number| (number, self.type_index(value)));
         let last = self.consts.get(&place);
         if let (Some(number), Some(last)) = (number, last) {
-            if last.frame == site.frame && (last.value, last.type_name) == number {
+            if last.in_call == site.frame.is_some() && (last.value, last.type_name) == number {
                 return last.id;
             }
         }
@@ -604,9 +608,8 @@ impl Recorder {
             events.push(self.event(site, id, NodeKind::Const, None, &[], value));
         }
         if let Some((value, type_name)) = number {
-            let frame = site.frame;
             let last = LastConst {
-                frame,
+                in_call: site.frame.is_some(),
                 type_name,
                 value,
                 id,

@@ -169,6 +169,23 @@ def test_streaming_flushes_batches_and_the_file_holds_every_node(captured):
     assert all(n.input("arg", "0") == one.id for n in run.trace.of_kind("UDispatch"))
 
 
+def test_a_number_in_a_traced_function_is_one_const_in_every_call(traced_samples, captured):
+    import addx
+
+    with captured() as run:
+        results = [addx.plus2(hltpy.trace(v)) for v in (1, 2, 3)]
+    assert [hltpy.from_traced(r) for r in results] == [3, 4, 5]
+    calls = run.trace.of_kind("Call", "plus2")
+    adds = run.trace.of_kind("UDispatch", "__add__")
+    assert len(calls) == len(adds) == 3
+    # `v + 2` in each call reads the one Const 2, made in the first call.
+    two = {add.input("arg", "0") for add in adds}
+    assert len(two) == 1
+    const = run.trace[two.pop()]
+    assert (const.kind, const.value, const.frame) == ("Const", 2, calls[0].id)
+    assert [add.frame for add in adds] == [call.id for call in calls]
+
+
 def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):
     with hltpy.capture(tmp_path / "a.parquet"):
         with pytest.raises(RuntimeError, match="already running"):
