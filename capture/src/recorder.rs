@@ -168,8 +168,8 @@ struct Recorder {
     returned: Receiver<Storage>,
     writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
     traced_modules: Vec<String>,
-    /// The last Const recorded for each operand position of each source
-    /// line (and thread): the same number at the same place is the same
+    /// The last Const recorded for each operand position of each bytecode
+    /// instruction (and thread): the same number at the same place is the same
     /// Const node, in one call or in every call of a traced function, so
     /// a loop's `x + 1` and a method's `return v * 2 + 1` record one Const
     /// each, not one per iteration or call (in a small method they were
@@ -180,8 +180,8 @@ struct Recorder {
     last_type: (usize, u32),
 }
 
-/// Source file, line, thread and operand position of a Const.
-type ConstPlace = (Option<u32>, Option<u32>, u64, usize);
+/// Instruction (see [`Site`]), thread and operand position of a Const.
+type ConstPlace = (Option<(usize, i32)>, u64, usize);
 
 struct LastConst {
     /// Was it made inside a traced call? Top-level code keeps Consts of
@@ -545,6 +545,10 @@ impl NodeEvent {
 struct Site {
     file: Option<u32>,
     line: Option<u32>,
+    /// (code object address, instruction offset) of the user's operation:
+    /// finer than a line, so `v * 2 + 1` has a place for each number.
+    /// The code object is kept alive by the location cache.
+    instruction: Option<(usize, i32)>,
     frame: Option<u64>,
     thread: u64,
 }
@@ -593,7 +597,7 @@ impl Recorder {
         value: &Summary<'_>,
         events: Option<&mut Vec<NodeEvent>>,
     ) -> u64 {
-        let place = (site.file, site.line, site.thread, position);
+        let place = (site.instruction, site.thread, position);
         let number = value
             .const_value()
             .map(|number| (number, self.type_index(value)));
@@ -620,15 +624,16 @@ impl Recorder {
     }
 
     fn site(&mut self, py: Python<'_>) -> Site {
-        let (file, line) = if self.with_locations {
+        let (instruction, file, line) = if self.with_locations {
             self.caller_location(py)
         } else {
-            (None, None)
+            (None, None, None)
         };
         let (frame, thread) = THREAD.with(|t| (t.frame.get(), t.thread));
         Site {
             file,
             line,
+            instruction,
             frame: (frame != NO_FRAME).then_some(frame),
             thread,
         }
@@ -723,20 +728,25 @@ impl Recorder {
         Some(index)
     }
 
-    fn caller_location(&mut self, py: Python<'_>) -> (Option<u32>, Option<u32>) {
+    /// The user's instruction, source file and line.
+    fn caller_location(
+        &mut self,
+        py: Python<'_>,
+    ) -> (Option<(usize, i32)>, Option<u32>, Option<u32>) {
         // SAFETY: called with the GIL held; the frame is borrowed and only
         // used within this call, the code object reference is owned.
         unsafe {
             let frame = ffi::PyEval_GetFrame();
             if frame.is_null() {
-                return (None, None);
+                return (None, None, None);
             }
             let lasti = ffi::PyFrame_GetLasti(frame);
             let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
             let code_key = code as usize;
+            let instruction = Some((code_key, lasti));
             if let Some(&(file, line)) = self.locations.lines.get(&(code_key, lasti)) {
                 ffi::Py_DECREF(code);
-                return (Some(file), Some(line));
+                return (instruction, Some(file), Some(line));
             }
             let code: Bound<'_, PyAny> = Bound::from_owned_ptr(py, code);
             let line = ffi::PyFrame_GetLineNumber(frame).max(0) as u32;
@@ -753,7 +763,7 @@ impl Recorder {
                 }
             };
             self.locations.lines.insert((code_key, lasti), (file, line));
-            (Some(file), Some(line))
+            (instruction, Some(file), Some(line))
         }
     }
 }

@@ -186,6 +186,18 @@ def test_a_number_in_a_traced_function_is_one_const_in_every_call(traced_samples
     assert [add.frame for add in adds] == [call.id for call in calls]
 
 
+def test_two_numbers_on_one_line_are_two_consts_however_often_it_runs(captured):
+    with captured() as run:
+        x = hltpy.trace(5)
+        for _ in range(4):
+            y = x * 2 + 1
+    assert hltpy.from_traced(y) == 11
+    # The traced 5, then one Const per number: the 2 and the 1 share a line
+    # and an operand position, but not an instruction.
+    assert sorted(c.value for c in run.trace.of_kind("Const")) == [1, 2, 5]
+    assert len(run.trace.nodes) == 3 + 8
+
+
 def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):
     with hltpy.capture(tmp_path / "a.parquet"):
         with pytest.raises(RuntimeError, match="already running"):
