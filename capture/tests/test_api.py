@@ -198,6 +198,17 @@ def test_two_numbers_on_one_line_are_two_consts_however_often_it_runs(captured):
     assert len(run.trace.nodes) == 3 + 8
 
 
+def test_a_huge_flush_every_buffers_as_rows_come(captured):
+    # It used to reserve room for all those rows up front: the process
+    # was killed asking for 100 GB.
+    with captured(flush_every=10**12) as run:
+        x = hltpy.trace(1.5)
+        for _ in range(50):
+            x = x * 2
+    assert hltpy.from_traced(x) == 1.5 * 2**50
+    assert len(run.trace.nodes) == 52
+
+
 def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):
     with hltpy.capture(tmp_path / "a.parquet"):
         with pytest.raises(RuntimeError, match="already running"):

@@ -151,6 +151,9 @@ struct InputEntry {
     role: i8,
 }
 
+/// The most rows a buffer reserves room for ahead of time.
+const MAX_RESERVED_ROWS: usize = 1 << 20;
+
 /// Append-only buffer of nodes in the trace schema.
 pub struct NodeBuffer {
     rows: Vec<Row>,
@@ -198,7 +201,8 @@ impl NodeBuffer {
 
     /// A buffer that reserves room for `rows` rows (and again after each
     /// batch is taken), so appending never reallocates when batches are
-    /// taken every `rows` rows.
+    /// taken every `rows` rows — up to a million rows; beyond, it
+    /// grows as rows come (`flush_every=10**9` must not ask for 100 GB).
     pub fn with_capacity(rows: usize) -> Self {
         let mut buffer = NodeBuffer {
             rows: Vec::new(),
@@ -223,7 +227,7 @@ impl NodeBuffer {
             self.text = spare.text;
             return;
         }
-        let rows = self.capacity;
+        let rows = self.capacity.min(MAX_RESERVED_ROWS);
         self.rows = Vec::with_capacity(rows);
         self.inputs = Vec::with_capacity(rows * 2);
         self.text = String::with_capacity(rows * 8);
