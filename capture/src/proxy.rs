@@ -45,8 +45,9 @@ pub enum Flavor {
     },
 }
 
-/// A traced value.
-#[pyclass(frozen, weakref, module = "hltpy", name = "Traced")]
+/// A traced value. Every operation makes one and drops another: a free
+/// list of them spares the allocator and the GC's bookkeeping.
+#[pyclass(frozen, weakref, freelist = 256, module = "hltpy", name = "Traced")]
 pub struct Traced {
     pub value: Py<PyAny>,
     node: AtomicU64,
