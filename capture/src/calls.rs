@@ -179,6 +179,9 @@ struct BoundArg<'s, 'py> {
 
 type Given<'s, 'py> = Option<(Bound<'py, PyAny>, Role, CallKey<'s>)>;
 
+/// The arguments of one call, in binding order (inline: calls have few).
+type BoundArgs<'s, 'py> = SmallVec<[BoundArg<'s, 'py>; 4]>;
+
 /// Binds call arguments to `signature` like Python does; `None` when they
 /// do not fit (the caller then lets Python raise its own TypeError).
 fn bind<'s, 'py>(
@@ -187,11 +190,11 @@ fn bind<'s, 'py>(
     skip: usize,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> Option<Vec<BoundArg<'s, 'py>>> {
+) -> Option<BoundArgs<'s, 'py>> {
     let py = function.py();
     let params = signature.positional.get(skip..)?;
     let positional_only = signature.positional_only.saturating_sub(skip);
-    let mut positional: Vec<Given<'s, 'py>> = vec![None; params.len()];
+    let mut positional: SmallVec<[Given<'s, 'py>; 4]> = smallvec![None; params.len()];
     let mut extra_positional = Vec::new();
     for (index, value) in args.iter().enumerate() {
         if index < params.len() {
@@ -225,7 +228,8 @@ fn bind<'s, 'py>(
     }
     // Defaults are read only when a parameter was left out.
     let mut defaults: Option<Vec<Bound<'py, PyAny>>> = None;
-    let mut bound = Vec::with_capacity(params.len() + extra_positional.len() + keyword_only.len());
+    let mut bound =
+        BoundArgs::with_capacity(params.len() + extra_positional.len() + keyword_only.len());
     for (index, (param, given)) in params.iter().zip(positional).enumerate() {
         let (value, role, key) = match given {
             Some(given) => given,
@@ -398,9 +402,11 @@ fn invoke<'py>(
         ));
     };
     let call_id = call_ref & ID_MASK;
-    let mut positional: Vec<Bound<'py, PyAny>> = receiver.into_iter().cloned().collect();
+    // Inline storage: a call has a few arguments, and allocating (and
+    // growing) these small vectors was several mallocs per call.
+    let mut positional: SmallVec<[Bound<'py, PyAny>; 4]> = receiver.into_iter().cloned().collect();
     let mut keywords: Option<Bound<'py, PyDict>> = None;
-    let mut argument_ids = Vec::with_capacity(bound.len());
+    let mut argument_ids: SmallVec<[u64; 4]> = SmallVec::with_capacity(bound.len());
     for arg in &bound {
         let (raw, operand) = flow::prepare_keeping(&arg.value);
         let summary = Summary::of(&raw);
@@ -437,15 +443,12 @@ fn invoke<'py>(
     } else {
         InputKey::None
     };
-    let mut inputs: Vec<OpInput<'_, '_>> = site
-        .head
-        .iter()
-        .map(|(role, src)| OpInput {
-            role: *role,
-            key: head_key,
-            operand: Operand::Node(*src),
-        })
-        .collect();
+    let mut inputs: SmallVec<[OpInput<'_, '_>; 6]> = SmallVec::new();
+    inputs.extend(site.head.iter().map(|(role, src)| OpInput {
+        role: *role,
+        key: head_key,
+        operand: Operand::Node(*src),
+    }));
     for (arg, id) in bound.iter().zip(&argument_ids) {
         inputs.push(OpInput {
             role: arg.role,
