@@ -1133,9 +1133,7 @@ impl TracedClass {
         if registry::is_traced_function(&attribute) {
             return Ok(Bound::new(py, TracedFunction::new(&attribute, None)?)?.into_any());
         }
-        if crate::values::is_method(&attribute) {
-            let function = attribute.getattr(intern!(py, "__func__"))?;
-            let owner = attribute.getattr(intern!(py, "__self__"))?;
+        if let Some((function, owner)) = crate::values::method_parts(&attribute) {
             if registry::is_traced_function(&function) {
                 let wrapper = TracedFunction::new(&function, Some(&owner))?;
                 return Ok(Bound::new(py, wrapper)?.into_any());

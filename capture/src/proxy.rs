@@ -634,7 +634,8 @@ impl Traced {
             Some(_) => source,
             None => source.or_else(|| links::source(value, Slot::Attr(name), &attribute)),
         };
-        let mut inputs = vec![OpInput::node(Role::Object, this.node_id(py))];
+        let mut inputs: SmallVec<[OpInput<'_, 'py>; 2]> =
+            smallvec::smallvec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute);
         let node = flow_record(py, NodeKind::GetAttr, Some(text), &inputs, &summary)?;
@@ -1007,15 +1008,11 @@ fn bound_traced_method<'py>(
     value: &Bound<'py, PyAny>,
     attribute: &Bound<'py, PyAny>,
 ) -> Option<Bound<'py, PyAny>> {
-    let py = value.py();
-    if !crate::values::is_method(attribute) {
-        return None;
-    }
-    let receiver = attribute.getattr(intern!(py, "__self__")).ok()?;
+    let (function, receiver) = crate::values::method_parts(attribute)?;
     if !receiver.is(value) {
         return None;
     }
-    registry::traced_body(&attribute.getattr(intern!(py, "__func__")).ok()?)
+    registry::traced_body(&function)
 }
 
 fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {

@@ -436,8 +436,33 @@ fn named_repr(value: &Bound<'_, PyAny>, ty: &Bound<'_, PyType>) -> Option<String
 }
 
 extern "C" {
-    /// `types.MethodType`, not exported by pyo3-ffi.
+    /// `types.MethodType` and its accessors, not exported by pyo3-ffi.
     static mut PyMethod_Type: ffi::PyTypeObject;
+    fn PyMethod_Function(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
+    fn PyMethod_Self(method: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// The function and receiver of a bound method (`types.MethodType`), read
+/// from the object itself: every method call through a proxy asks, and
+/// `getattr(m, "__func__")` is a dictionary lookup each.
+pub fn method_parts<'py>(
+    value: &Bound<'py, PyAny>,
+) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    if !is_method(value) {
+        return None;
+    }
+    let py = value.py();
+    // SAFETY: `value` is a live method object (checked above), GIL held;
+    // both accessors return borrowed references it keeps alive, taken as
+    // new references here.
+    unsafe {
+        let function = PyMethod_Function(value.as_ptr());
+        let receiver = PyMethod_Self(value.as_ptr());
+        Some((
+            Bound::from_borrowed_ptr(py, function),
+            Bound::from_borrowed_ptr(py, receiver),
+        ))
+    }
 }
 
 /// Is `value` a bound method of a Python function (`types.MethodType`)?
