@@ -15,7 +15,7 @@ use hltpy_graph::{Graph, TraceFiles};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::expr::{load_cone_within, rebuilt, unread_nodes};
+use crate::expr::{rebuilt, unread_nodes};
 use crate::html::{cut, escape};
 use crate::infer::{infer_all, trace_files, traced_modules};
 use crate::progress::{Progress, ProgressMode, Unit};
@@ -207,40 +207,35 @@ async fn traced_calls(
     }
     // The calls with their arguments, then what each returned, as deep as
     // the budget allows (a call of `main` reaches the whole run).
-    let mut graph = None;
-    for depth in [EXPRESSION_DEPTH + 1, 3, 1] {
-        match load_cone_within(
-            session,
-            &source.name,
-            &ids,
-            depth,
-            EXPRESSION_BUDGET,
-            |seen| AnalyzeError::TooMany(seen.to_string()),
-        )
-        .await
-        {
-            Ok(loaded) => {
-                graph = Some((loaded, depth));
-                break;
-            }
-            Err(AnalyzeError::TooMany(_)) => continue,
-            Err(err) => return Err(err),
-        }
-    }
+    let depths = [EXPRESSION_DEPTH + 1, 3, 1];
+    let loaded = match load_bounded(
+        session,
+        &source.name,
+        &ids,
+        &depths,
+        EXPRESSION_BUDGET,
+        |_| Ok(()),
+    )
+    .await
+    {
+        Ok(loaded) => Some(loaded),
+        Err(AnalyzeError::TooMany(_)) => None,
+        Err(err) => return Err(err),
+    };
     let mut shown = Vec::new();
     for (row, id) in rows.iter().zip(&ids) {
-        let (call, result, expression, location) = match &graph {
-            Some((graph, depth)) => match graph.get(*id) {
-                Some(node) => (
-                    rebuilt(graph, *id, 2),
-                    recorded_text(&node.recorded),
-                    node.input(hltpy_schema::Role::Return)
-                        .filter(|_| *depth > 1)
-                        .map(|returned| rebuilt(graph, returned, depth - 1)),
-                    node.location(),
-                ),
-                None => (row[2].clone(), String::new(), None, String::new()),
-            },
+        let found = loaded
+            .as_ref()
+            .and_then(|(graph, depth)| Some((graph, *depth, graph.get(*id)?)));
+        let (call, result, expression, location) = match found {
+            Some((graph, depth, node)) => (
+                rebuilt(graph, *id, 2),
+                recorded_text(&node.recorded),
+                node.input(hltpy_schema::Role::Return)
+                    .filter(|_| depth > 1)
+                    .map(|returned| rebuilt(graph, returned, depth - 1)),
+                node.location(),
+            ),
             None => (row[2].clone(), String::new(), None, String::new()),
         };
         shown.push(CallShown {
@@ -392,17 +387,10 @@ impl Page {
             rows.push(("traced modules", meta.traced_modules.join(", ")));
         }
         out.push_str("<section id=\"run\"><h2>Run</h2>\n<table class=\"facts\">\n");
-        for (key, value) in rows {
-            let _ = writeln!(
-                out,
-                "<tr><th>{}</th><td>{}</td></tr>",
-                escape(key),
-                escape(&value)
-            );
-        }
+        fact_rows(out, rows);
         out.push_str("</table>\n");
-        for warning in self.source.warnings() {
-            let _ = writeln!(out, "<p class=\"warning\">{}</p>", escape(&warning));
+        for text in self.source.warnings() {
+            warning(out, &text);
         }
         out.push_str("</section>\n");
     }
@@ -448,13 +436,14 @@ impl Page {
                 items.join(", ")
             }
         };
-        for (key, value) in [
-            ("deepest call nesting", summary.deepest_nesting.to_string()),
-            ("largest fan-in", listing(&summary.fan_in)),
-            ("largest fan-out", listing(&summary.fan_out)),
-        ] {
-            let _ = writeln!(out, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
-        }
+        fact_rows(
+            out,
+            [
+                ("deepest call nesting", summary.deepest_nesting.to_string()),
+                ("largest fan-in", listing(&summary.fan_in)),
+                ("largest fan-out", listing(&summary.fan_out)),
+            ],
+        );
         out.push_str("</table>\n</section>\n");
     }
 
@@ -498,7 +487,8 @@ impl Page {
                 results,
             } => (graph, roots, depth, *results),
             Picture::Missing(why) => {
-                let _ = writeln!(out, "<p class=\"warning\">{}</p>\n</section>", escape(why));
+                warning(out, why);
+                out.push_str("</section>\n");
                 return;
             }
         };
@@ -536,9 +526,7 @@ impl Page {
                 out.push_str(&svg[start..]);
                 out.push_str("</div>\n");
             }
-            Err(why) => {
-                let _ = writeln!(out, "<p class=\"warning\">No drawing: {}</p>", escape(&why));
-            }
+            Err(why) => warning(out, &format!("No drawing: {why}")),
         }
         out.push_str("</section>\n");
     }
@@ -546,13 +534,7 @@ impl Page {
     fn eval_section(&self, out: &mut String) {
         out.push_str("<section id=\"eval\"><h2>Re-evaluation</h2>\n");
         match &self.passes.eval {
-            Err(why) => {
-                let _ = writeln!(
-                    out,
-                    "<p class=\"warning\">eval could not go over the trace: {}</p>",
-                    escape(why)
-                );
-            }
+            Err(why) => warning(out, &format!("eval could not go over the trace: {why}")),
             Ok(report) => {
                 out.push_str("<table id=\"eval-counts\" class=\"facts\">\n");
                 for (label, status) in [
@@ -609,11 +591,11 @@ impl Page {
         let stubs = match &self.passes.stubs {
             Ok(stubs) => stubs,
             Err(why) => {
-                let _ = writeln!(
+                warning(
                     out,
-                    "<p class=\"warning\">inference could not go over the trace: {}</p>\n</section>",
-                    escape(why)
+                    &format!("inference could not go over the trace: {why}"),
                 );
+                out.push_str("</section>\n");
                 return;
             }
         };
@@ -668,6 +650,23 @@ impl Page {
         }
         out.push_str("</tbody>\n</table>\n</section>\n");
     }
+}
+
+/// Rows of a table of facts: a heading and its value each.
+fn fact_rows<'a>(out: &mut String, rows: impl IntoIterator<Item = (&'a str, String)>) {
+    for (key, value) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(key),
+            escape(&value)
+        );
+    }
+}
+
+/// A paragraph saying what is missing or went wrong.
+fn warning(out: &mut String, text: &str) {
+    let _ = writeln!(out, "<p class=\"warning\">{}</p>", escape(text));
 }
 
 const STYLE: &str = include_str!("report.css");
