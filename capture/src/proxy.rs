@@ -14,7 +14,7 @@ use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError};
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
 
 use crate::calls::{self, CallSite};
 use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
@@ -635,7 +635,7 @@ impl Traced {
             None => source.or_else(|| links::source(value, Slot::Attr(name), &attribute)),
         };
         let mut inputs: SmallVec<[OpInput<'_, 'py>; 2]> =
-            smallvec::smallvec![OpInput::node(Role::Object, this.node_id(py))];
+            smallvec![OpInput::node(Role::Object, this.node_id(py))];
         inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
         let summary = Summary::of(&attribute);
         let node = flow_record(py, NodeKind::GetAttr, Some(text), &inputs, &summary)?;
