@@ -131,8 +131,9 @@ class SigtermWatcher:
     writes the signal's number to the wakeup fd: a thread reading that fd
     learns of the signal at once and runs ``on_sigterm`` itself.
 
-    The wakeup fd is the process's one; a program that sets its own (an
-    asyncio loop with signal handlers) keeps it, and SIGTERM is then
+    The program can see it: a daemon thread named ``hltpy-sigterm``, and
+    the wakeup fd, which is the process's one; a program that sets its own
+    (an asyncio loop with signal handlers) keeps it, and SIGTERM is then
     handled by the Python-level handler alone. Around ``fork()`` the fd is
     unset, so a signal to the new child cannot wake the parent's watcher.
     """
