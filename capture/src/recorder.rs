@@ -673,7 +673,7 @@ impl Recorder {
     }
 
     fn flush_if_full(&mut self) {
-        if self.buffer.len() >= self.flush_every {
+        if self.buffer.len() >= self.flush_every || self.buffer.at_limit() {
             self.flush();
         }
     }

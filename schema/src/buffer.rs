@@ -103,11 +103,33 @@ impl InternTable {
     }
 }
 
-/// A run of text in a buffer's arena.
+/// A run of text in a buffer's arena. 32-bit: a batch's text is flushed
+/// before it reaches [`NodeBuffer::MAX_TEXT_BYTES`], and small rows are
+/// cheaper to write on the program's thread.
 #[derive(Clone, Copy)]
 struct Span {
-    start: usize,
-    len: usize,
+    start: u32,
+    len: u32,
+}
+
+/// Stands for "none" in a row's 32-bit fields (a file or type index, a
+/// line, a name): no real one reaches it. Sentinels instead of `Option`
+/// keep a row at 72 bytes instead of 120; rows are written once per
+/// operation on the program's thread.
+const NONE_U32: u32 = u32::MAX;
+/// "No frame": frames are node ids, far below it.
+const NONE_U64: u64 = u64::MAX;
+const NO_SPAN: Span = Span {
+    start: 0,
+    len: NONE_U32,
+};
+
+fn from_option(value: Option<u32>) -> u32 {
+    value.unwrap_or(NONE_U32)
+}
+
+fn to_option(value: u32) -> Option<u32> {
+    (value != NONE_U32).then_some(value)
 }
 
 #[derive(Clone, Copy)]
@@ -123,7 +145,8 @@ enum RowValue {
 #[derive(Clone, Copy)]
 enum RowKey {
     None,
-    Index(u64),
+    Index(u32),
+    /// A position too large for 32 bits, printed.
     Name(Span),
 }
 
@@ -134,14 +157,17 @@ enum RowKey {
 struct Row {
     id: u64,
     thread: u64,
-    frame: Option<u64>,
+    /// [`NONE_U64`] at top level.
+    frame: u64,
     value: RowValue,
-    name: Option<Span>,
+    /// [`NO_SPAN`] for none.
+    name: Span,
     /// End of this row's inputs in the inputs vector.
-    inputs_end: usize,
-    file: Option<u32>,
-    line: Option<u32>,
-    type_name: Option<u32>,
+    inputs_end: u32,
+    /// These three are [`NONE_U32`] for none.
+    file: u32,
+    line: u32,
+    type_name: u32,
     kind: i8,
 }
 
@@ -262,12 +288,25 @@ impl NodeBuffer {
         self.type_table.intern(name)
     }
 
+    /// Bytes of text (names, keys, values) or inputs after which a batch
+    /// is full whatever its number of rows: Arrow's 32-bit offsets (string
+    /// columns, the inputs list) and spans address at most 2 GiB, and the
+    /// largest row stays well below the remaining 1 GiB.
+    pub const MAX_BATCH_ITEMS: usize = 1 << 30;
+
+    /// Whether the rows appended so far are as much as one batch can take
+    /// (see [`NodeBuffer::MAX_BATCH_ITEMS`]): a batch must be taken before
+    /// more rows are appended.
+    pub fn at_limit(&self) -> bool {
+        self.text.len().max(self.inputs.len()) >= Self::MAX_BATCH_ITEMS
+    }
+
     fn keep(&mut self, text: &str) -> Span {
-        let start = self.text.len();
+        let start = self.text.len() as u32;
         self.text.push_str(text);
         Span {
             start,
-            len: text.len(),
+            len: text.len() as u32,
         }
     }
 
@@ -275,7 +314,10 @@ impl NodeBuffer {
         for input in row.inputs {
             let key = match input.key {
                 InputKey::None => RowKey::None,
-                InputKey::Index(index) => RowKey::Index(index),
+                InputKey::Index(index) => match u32::try_from(index) {
+                    Ok(index) => RowKey::Index(index),
+                    Err(_) => RowKey::Name(self.keep(&index.to_string())),
+                },
                 InputKey::Name(name) => RowKey::Name(self.keep(name)),
             };
             self.inputs.push(InputEntry {
@@ -284,7 +326,10 @@ impl NodeBuffer {
                 role: input.role.code(),
             });
         }
-        let name = row.name.map(|name| self.keep(name));
+        let name = match row.name {
+            Some(name) => self.keep(name),
+            None => NO_SPAN,
+        };
         let value = match row.value {
             NodeValue::Absent => RowValue::Absent,
             NodeValue::Int(v) => RowValue::Int(v),
@@ -296,13 +341,13 @@ impl NodeBuffer {
         self.rows.push(Row {
             id: row.id,
             thread: row.thread,
-            frame: row.frame,
+            frame: row.frame.unwrap_or(NONE_U64),
             value,
             name,
-            inputs_end: self.inputs.len(),
-            file: row.file,
-            line: row.line,
-            type_name: row.type_name,
+            inputs_end: self.inputs.len() as u32,
+            file: from_option(row.file),
+            line: from_option(row.line),
+            type_name: from_option(row.type_name),
             kind: row.kind.code(),
         });
     }
@@ -339,7 +384,12 @@ impl PendingBatch {
     }
 
     fn text(&self, span: Span) -> &str {
-        &self.text[span.start..span.start + span.len]
+        let start = span.start as usize;
+        &self.text[start..start + span.len as usize]
+    }
+
+    fn optional_text(&self, span: Span) -> Option<&str> {
+        (span.len != NONE_U32).then(|| self.text(span))
     }
 
     /// The rows as one record batch of the trace schema, and their storage
@@ -380,12 +430,12 @@ impl PendingBatch {
             ids.push(row.id);
             threads.push(row.thread);
             kind_codes.push(row.kind);
-            names.append_option(row.name.map(|span| self.text(span)));
+            names.append_option(self.optional_text(row.name));
             offsets.push(row.inputs_end as i32);
-            frames.append_option(row.frame);
-            files.append_option(row.file);
-            lines.append_option(row.line);
-            types.append_option(row.type_name);
+            frames.append_option((row.frame != NONE_U64).then_some(row.frame));
+            files.append_option(to_option(row.file));
+            lines.append_option(to_option(row.line));
+            types.append_option(to_option(row.type_name));
             let (mut int, mut float, mut boolean, mut string, mut repr) =
                 (None, None, None, None, None);
             match row.value {
@@ -535,5 +585,40 @@ mod tests {
             .column(9)
             .as_primitive::<arrow_array::types::Int64Type>();
         assert_eq!((ints.value(0), ints.value(1)), (41, 82));
+    }
+
+    #[test]
+    fn absent_fields_stay_null_and_wide_positions_keep_every_digit() {
+        let mut buffer = NodeBuffer::new();
+        let wide = 5_000_000_007u64;
+        buffer.push(&NodeRow {
+            id: 9,
+            kind: NodeKind::GetItem,
+            name: Some(""),
+            inputs: &[
+                NodeInput::keyed(Role::Item, InputKey::Index(wide), 3),
+                NodeInput::keyed(Role::Item, InputKey::Index(u64::from(u32::MAX)), 4),
+            ],
+            frame: None,
+            thread: 1,
+            file: None,
+            line: Some(u32::MAX - 1),
+            type_name: None,
+            value: NodeValue::Absent,
+        });
+        let batch = buffer.take_batch();
+        let inputs = batch.column(3).as_list::<i32>().value(0);
+        let keys = inputs.as_struct().column(1).as_string::<i32>();
+        assert_eq!(keys.value(0), wide.to_string());
+        assert_eq!(keys.value(1), u32::MAX.to_string());
+        // An empty name is a name, not a missing one.
+        assert_eq!(batch.column(2).as_string::<i32>().value(0), "");
+        for column in [4, 6, 8, 9, 10, 11, 12, 13] {
+            assert!(batch.column(column).is_null(0), "column {column}");
+        }
+        let lines = batch
+            .column(7)
+            .as_primitive::<arrow_array::types::UInt32Type>();
+        assert_eq!(lines.value(0), u32::MAX - 1);
     }
 }

@@ -126,18 +126,21 @@ impl TraceWriter {
             .set_column_dictionary_enabled(role, true)
             .set_statistics_enabled(EnabledStatistics::None)
             .set_column_statistics_enabled(ColumnPath::from(column::ID), EnabledStatistics::Page);
+        for path in [column::ID, column::FRAME, column::LINE, column::VALUE_INT] {
+            builder =
+                builder.set_column_encoding(ColumnPath::from(path), Encoding::DELTA_BINARY_PACKED);
+        }
+        // An input's source alternates between recent ids and a few old
+        // ones (Consts, the object a loop reads): deltas between neighbours
+        // are as wide as the ids. Split into byte streams, the high bytes
+        // are runs zstd packs away: `x = x + 1` went from 3.0 to 0.1 bytes
+        // per node, and the writer spends less on it.
         let src = ColumnPath::new(
             [column::INPUTS, "list", "item", column::INPUT_SRC]
                 .map(String::from)
                 .to_vec(),
         );
-        for path in [column::ID, column::FRAME, column::LINE, column::VALUE_INT]
-            .map(ColumnPath::from)
-            .into_iter()
-            .chain([src])
-        {
-            builder = builder.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
-        }
+        builder = builder.set_column_encoding(src, Encoding::BYTE_STREAM_SPLIT);
         let properties = builder
             .set_max_row_group_row_count(Some(options.row_group_rows))
             .set_compression(Compression::ZSTD(
