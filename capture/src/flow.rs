@@ -4,7 +4,7 @@
 
 use hltpy_schema::{InputKey, NodeInput, NodeKind, Role};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFrozenSet, PyList, PySet, PySlice, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PySlice, PyString, PyTuple};
 
 use crate::proxy::{shared_proxy, without_identity, Flavor, Traced};
 use crate::recorder::{self, record, Node, NodeRef};
@@ -32,11 +32,20 @@ pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'p
             Operand::Node(traced.node_id(py)),
         );
     }
-    if let Some(raw) = unwrap_deep(value, 0) {
-        let id = record_deep(value, &raw, 0);
-        return (raw, Operand::Node(id));
+    // Numbers and strings (most raw operands) hold nothing traced.
+    if !is_scalar(value) {
+        if let Some(raw) = unwrap_deep(value, 0) {
+            let id = record_deep(value, &raw, 0);
+            return (raw, Operand::Node(id));
+        }
     }
     (value.clone(), Operand::Const(Summary::of(value)))
+}
+
+fn is_scalar(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyString>()
 }
 
 /// Like [`prepare`], but a mutable builtin container (list, dict, set)
