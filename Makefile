@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools test test-rust test-python bench bench-analyze lint clean
+.PHONY: demo samples build venv tools test test-rust test-python bench bench-instructions bench-analyze lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -96,6 +96,12 @@ test-python:
 ## bench: capture benchmark, traced vs untraced side by side
 bench: build
 	$(PY) bench/capture_bench.py
+
+## bench-instructions: the capture cases in instructions per operation,
+## program and writer thread, traced vs untraced (valgrind; stable where
+## timings on a shared machine are not)
+bench-instructions: build
+	$(PY) bench/capture_instructions.py
 
 ## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
 ## eval vs a CPython replay on a 10M-node captured trace, compile and diff on 1M-node ones,
