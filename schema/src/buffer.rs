@@ -6,15 +6,12 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder, UInt64Builder,
-};
 use arrow_array::types::{Int8Type, UInt32Type};
 use arrow_array::{
-    ArrayRef, DictionaryArray, Int8Array, ListArray, RecordBatch, StringArray, StructArray,
-    UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int64Array, Int8Array, ListArray,
+    RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 
 use crate::model::{arrow_schema, input_fields, input_item_field, NodeKind, Role};
 
@@ -126,10 +123,6 @@ const NO_SPAN: Span = Span {
 
 fn from_option(value: Option<u32>) -> u32 {
     value.unwrap_or(NONE_U32)
-}
-
-fn to_option(value: u32) -> Option<u32> {
-    (value != NONE_U32).then_some(value)
 }
 
 #[derive(Clone, Copy)]
@@ -409,67 +402,72 @@ impl PendingBatch {
 
     fn columns(&self) -> RecordBatch {
         let rows = self.rows.len();
-        let mut names = StringBuilder::with_capacity(rows, rows * 8);
-        let mut frames = UInt64Builder::with_capacity(rows);
-        let mut files = UInt32Builder::with_capacity(rows);
-        let mut lines = UInt32Builder::with_capacity(rows);
-        let mut types = UInt32Builder::with_capacity(rows);
-        let mut value_int = Int64Builder::with_capacity(rows);
-        let mut value_float = Float64Builder::with_capacity(rows);
-        let mut value_bool = BooleanBuilder::with_capacity(rows);
-        let mut value_str = StringBuilder::with_capacity(rows, rows);
-        let mut value_repr = StringBuilder::with_capacity(rows, rows * 4);
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0i32);
-        // One pass over the rows fills every column: a batch of rows is
-        // larger than the cache, and each extra pass reads it again.
         let mut ids = Vec::with_capacity(rows);
         let mut threads = Vec::with_capacity(rows);
         let mut kind_codes = Vec::with_capacity(rows);
-        for row in &self.rows {
+        let mut frames = Vec::with_capacity(rows);
+        let mut files = Vec::with_capacity(rows);
+        let mut lines = Vec::with_capacity(rows);
+        let mut types = Vec::with_capacity(rows);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0i32);
+        let mut names = TextColumn::with_capacity(rows, self.text.len());
+        // The number columns share one vector of 64-bit payloads (an int,
+        // a float's bits, a bool as 0/1), told apart by each row's tag:
+        // one write per row instead of one per value column.
+        let mut payloads = Vec::with_capacity(rows);
+        let mut tags = Vec::with_capacity(rows);
+        // Strings and reprs are rare: only their rows are listed.
+        let mut strings = Vec::new();
+        let mut reprs = Vec::new();
+        // One pass over the rows fills every column: a batch of rows is
+        // larger than the cache, and each extra pass reads it again.
+        for (index, row) in self.rows.iter().enumerate() {
             ids.push(row.id);
             threads.push(row.thread);
             kind_codes.push(row.kind);
-            names.append_option(self.optional_text(row.name));
+            frames.push(row.frame);
+            files.push(row.file);
+            lines.push(row.line);
+            types.push(row.type_name);
             offsets.push(row.inputs_end as i32);
-            frames.append_option((row.frame != NONE_U64).then_some(row.frame));
-            files.append_option(to_option(row.file));
-            lines.append_option(to_option(row.line));
-            types.append_option(to_option(row.type_name));
-            let (mut int, mut float, mut boolean, mut string, mut repr) =
-                (None, None, None, None, None);
-            match row.value {
-                RowValue::Absent => {}
-                RowValue::Int(v) => int = Some(v),
-                RowValue::Float(v) => float = Some(v),
-                RowValue::Bool(v) => boolean = Some(v),
-                RowValue::Str(span) => string = Some(self.text(span)),
-                RowValue::Repr(span) => repr = Some(self.text(span)),
-            }
-            value_int.append_option(int);
-            value_float.append_option(float);
-            value_bool.append_option(boolean);
-            value_str.append_option(string);
-            value_repr.append_option(repr);
+            names.push(self.optional_text(row.name));
+            let (tag, payload) = match row.value {
+                RowValue::Absent => (ValueTag::Absent, 0),
+                RowValue::Int(v) => (ValueTag::Int, v as u64),
+                RowValue::Float(v) => (ValueTag::Float, v.to_bits()),
+                RowValue::Bool(v) => (ValueTag::Bool, u64::from(v)),
+                RowValue::Str(span) => {
+                    strings.push((index, span));
+                    (ValueTag::Str, 0)
+                }
+                RowValue::Repr(span) => {
+                    reprs.push((index, span));
+                    (ValueTag::Repr, 0)
+                }
+            };
+            tags.push(tag);
+            payloads.push(payload);
         }
-        let mut input_keys = StringBuilder::with_capacity(self.inputs.len(), self.inputs.len());
-        let mut role_codes = Vec::with_capacity(self.inputs.len());
-        let mut sources = Vec::with_capacity(self.inputs.len());
+        let inputs = self.inputs.len();
+        let mut input_keys = TextColumn::with_capacity(inputs, inputs);
+        let mut role_codes = Vec::with_capacity(inputs);
+        let mut sources = Vec::with_capacity(inputs);
         let mut scratch = String::new();
         for input in &self.inputs {
             role_codes.push(input.role);
             sources.push(input.src);
             match input.key {
-                RowKey::None => input_keys.append_null(),
-                RowKey::Name(span) => input_keys.append_value(self.text(span)),
+                RowKey::None => input_keys.push(None),
+                RowKey::Name(span) => input_keys.push(Some(self.text(span))),
                 // Small positions are by far the most common keys.
                 RowKey::Index(index) if index < 10 => {
-                    input_keys.append_value(&DIGITS[index as usize..][..1])
+                    input_keys.push(Some(&DIGITS[index as usize..][..1]))
                 }
                 RowKey::Index(index) => {
                     scratch.clear();
                     let _ = write!(scratch, "{index}");
-                    input_keys.append_value(&scratch);
+                    input_keys.push(Some(&scratch));
                 }
             }
         }
@@ -498,34 +496,147 @@ impl PendingBatch {
             Arc::new(entries),
             None,
         );
+        let file_nulls = present(&files, NONE_U32);
+        let type_nulls = present(&types, NONE_U32);
         let files = DictionaryArray::<UInt32Type>::try_new(
-            files.finish(),
+            UInt32Array::new(ScalarBuffer::from(files), file_nulls),
             Arc::new(StringArray::from_iter_values(self.files.iter())),
         )
         .expect("file indices come from intern_file");
         let types = DictionaryArray::<UInt32Type>::try_new(
-            types.finish(),
+            UInt32Array::new(ScalarBuffer::from(types), type_nulls),
             Arc::new(StringArray::from_iter_values(self.types.iter())),
         )
         .expect("type indices come from intern_type");
+        let frame_nulls = present(&frames, NONE_U64);
+        let line_nulls = present(&lines, NONE_U32);
+        let tagged = |tag: ValueTag| {
+            let bits = BooleanBuffer::collect_bool(rows, |i| tags[i] == tag);
+            Some(NullBuffer::new(bits))
+        };
+        let payloads = Buffer::from_vec(payloads);
+        let value_int = Int64Array::new(
+            ScalarBuffer::new(payloads.clone(), 0, rows),
+            tagged(ValueTag::Int),
+        );
+        let value_float = Float64Array::new(
+            ScalarBuffer::new(payloads.clone(), 0, rows),
+            tagged(ValueTag::Float),
+        );
+        let bools = ScalarBuffer::<u64>::new(payloads, 0, rows);
+        let value_bool = BooleanArray::new(
+            BooleanBuffer::collect_bool(rows, |i| bools[i] != 0),
+            tagged(ValueTag::Bool),
+        );
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from(ids)),
             Arc::new(kinds),
             Arc::new(names.finish()),
             Arc::new(inputs),
-            Arc::new(frames.finish()),
+            Arc::new(UInt64Array::new(ScalarBuffer::from(frames), frame_nulls)),
             Arc::new(UInt64Array::from(threads)),
             Arc::new(files),
-            Arc::new(lines.finish()),
+            Arc::new(UInt32Array::new(ScalarBuffer::from(lines), line_nulls)),
             Arc::new(types),
-            Arc::new(value_int.finish()),
-            Arc::new(value_float.finish()),
-            Arc::new(value_bool.finish()),
-            Arc::new(value_str.finish()),
-            Arc::new(value_repr.finish()),
+            Arc::new(value_int),
+            Arc::new(value_float),
+            Arc::new(value_bool),
+            Arc::new(self.sparse_text(rows, &strings)),
+            Arc::new(self.sparse_text(rows, &reprs)),
         ];
         RecordBatch::try_new(arrow_schema(), columns)
             .expect("NodeBuffer columns match the trace schema")
+    }
+
+    /// A string column of `rows` rows that holds text only at the listed
+    /// (row, span) places, in row order; null elsewhere.
+    fn sparse_text(&self, rows: usize, listed: &[(usize, Span)]) -> StringArray {
+        if listed.is_empty() {
+            return StringArray::new_null(rows);
+        }
+        let mut offsets = Vec::with_capacity(rows + 1);
+        let mut bytes = Vec::new();
+        let mut valid = vec![false; rows];
+        offsets.push(0i32);
+        for &(index, span) in listed {
+            offsets.resize(index + 1, bytes.len() as i32);
+            bytes.extend_from_slice(self.text(span).as_bytes());
+            offsets.push(bytes.len() as i32);
+            valid[index] = true;
+        }
+        offsets.resize(rows + 1, bytes.len() as i32);
+        let nulls = NullBuffer::from(valid);
+        // SAFETY: offsets start at 0, never decrease and end at bytes.len();
+        // every piece is a whole &str from the text arena, so valid UTF-8.
+        unsafe {
+            StringArray::new_unchecked(
+                OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(bytes),
+                Some(nulls),
+            )
+        }
+    }
+}
+
+/// Which value column a row's value goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum ValueTag {
+    Absent,
+    Int,
+    Float,
+    Bool,
+    Str,
+    Repr,
+}
+
+/// The validity of a column whose absent entries hold `none`; no buffer
+/// at all when every entry is present.
+fn present<T: PartialEq + Copy>(values: &[T], none: T) -> Option<NullBuffer> {
+    let bits = BooleanBuffer::collect_bool(values.len(), |i| values[i] != none);
+    let nulls = NullBuffer::new(bits);
+    (nulls.null_count() > 0).then_some(nulls)
+}
+
+/// A Utf8 column built from pieces of text: offsets, bytes and a
+/// validity byte per entry (packed into bits once, at the end).
+struct TextColumn {
+    offsets: Vec<i32>,
+    bytes: Vec<u8>,
+    valid: Vec<bool>,
+}
+
+impl TextColumn {
+    fn with_capacity(entries: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(entries + 1);
+        offsets.push(0);
+        TextColumn {
+            offsets,
+            bytes: Vec::with_capacity(bytes),
+            valid: Vec::with_capacity(entries),
+        }
+    }
+
+    fn push(&mut self, text: Option<&str>) {
+        if let Some(text) = text {
+            self.bytes.extend_from_slice(text.as_bytes());
+        }
+        self.offsets.push(self.bytes.len() as i32);
+        self.valid.push(text.is_some());
+    }
+
+    fn finish(self) -> StringArray {
+        let nulls = NullBuffer::from(self.valid);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        // SAFETY: offsets start at 0, never decrease and end at bytes.len();
+        // the bytes are whole &str pieces, so valid UTF-8.
+        unsafe {
+            StringArray::new_unchecked(
+                OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)),
+                Buffer::from_vec(self.bytes),
+                nulls,
+            )
+        }
     }
 }
 
