@@ -342,11 +342,25 @@ pub fn call_traced(
         }
     }
     let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
+    let result = match result {
+        Returned::Raw(result) => result,
+        Returned::Proxy(proxy) => match Traced::reused_for(proxy, node) {
+            Ok(reused) => return Ok(reused),
+            Err(proxy) => proxy.get().value.bind(py).clone(),
+        },
+    };
     if generator && !result.is_none() {
         let proxy = crate::proxy::proxy_of(py, result, node, Flavor::Generator)?;
         return Ok(proxy.into_any().unbind());
     }
     wrap(py, result, node)
+}
+
+/// What a traced body returned: a raw value, or a proxy (its value is the
+/// result) that the call's own result may reuse.
+enum Returned<'py> {
+    Raw(Bound<'py, PyAny>),
+    Proxy(Bound<'py, Traced>),
 }
 
 fn call_through<'py>(
@@ -375,7 +389,7 @@ fn invoke<'py>(
     receiver: Option<&Bound<'py, PyAny>>,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(Bound<'py, PyAny>, NodeRef, bool)> {
+) -> PyResult<(Returned<'py>, NodeRef, bool)> {
     let signature = signature_of(function)?;
     let kind = if signature.generator {
         NodeKind::Generator
@@ -392,14 +406,11 @@ fn invoke<'py>(
         // Arguments that do not fit: Python raises the usual TypeError
         // before the body runs.
         let result = call_through(function, receiver, args, kwargs)?;
-        return Ok((result, NO_NODE, signature.generator));
+        return Ok((Returned::Raw(result), NO_NODE, signature.generator));
     };
     let Some(call_ref) = site.reserved.or_else(recorder::reserve_id) else {
-        return Ok((
-            call_through(function, receiver, args, kwargs)?,
-            NO_NODE,
-            signature.generator,
-        ));
+        let result = call_through(function, receiver, args, kwargs)?;
+        return Ok((Returned::Raw(result), NO_NODE, signature.generator));
     };
     let call_id = call_ref & ID_MASK;
     // Inline storage: a call has a few arguments, and allocating (and
@@ -436,8 +447,10 @@ fn invoke<'py>(
                 .set_item(name.as_ref(), traced)?,
         }
     }
-    let call_args = PyTuple::new(py, positional)?;
-    let outcome = recorder::in_frame(call_id, || function.call(&call_args, keywords.as_ref()));
+    let outcome = recorder::in_frame(call_id, || match &keywords {
+        None => call_positional(function, &positional),
+        Some(keywords) => function.call(PyTuple::new(py, &positional)?, Some(keywords)),
+    });
     let head_key = if site.kind == NodeKind::Dispatch {
         InputKey::Name(&signature.qualname)
     } else {
@@ -465,14 +478,52 @@ fn invoke<'py>(
             Err(err)
         }
         Ok(result) => {
-            let (result, returned) = returned_value(result);
+            // A returned proxy is kept (not dropped here) so that the
+            // call's result can reuse it.
+            let (raw, returned, proxy) = match result.cast_into::<Traced>() {
+                Ok(proxy) => {
+                    let traced = proxy.get();
+                    let raw = traced.value.bind(py).clone();
+                    (raw, Some(traced.node_id(py)), Some(proxy))
+                }
+                Err(other) => {
+                    let (raw, returned) = returned_container(other.into_inner());
+                    (raw, returned, None)
+                }
+            };
             inputs.extend(returned.map(|src| OpInput::node(Role::Return, src)));
             let recorded = site.value.as_ref().map(|v| v.bind(py));
-            let summary = Summary::of(recorded.unwrap_or(&result));
+            let summary = Summary::of(recorded.unwrap_or(&raw));
             let node =
                 recorder::record_op(py, Some(call_ref), kind, Some(site.name), &inputs, &summary)?;
-            Ok((result, node, signature.generator))
+            let returned = match proxy {
+                Some(proxy) => Returned::Proxy(proxy),
+                None => Returned::Raw(raw),
+            };
+            Ok((returned, node, signature.generator))
         }
+    }
+}
+
+/// Calls `function` with positional arguments only, by vectorcall: no
+/// argument tuple is built and freed per call (a Python function takes
+/// its arguments from the array as they are).
+fn call_positional<'py>(
+    function: &Bound<'py, PyAny>,
+    args: &[Bound<'py, PyAny>],
+) -> PyResult<Bound<'py, PyAny>> {
+    let pointers: SmallVec<[*mut pyo3::ffi::PyObject; 4]> =
+        args.iter().map(|a| a.as_ptr()).collect();
+    // SAFETY: the GIL is held; `pointers` borrows live objects for the
+    // duration of the call; a null result comes with an exception set.
+    unsafe {
+        let result = pyo3::ffi::PyObject_Vectorcall(
+            function.as_ptr(),
+            pointers.as_ptr(),
+            pointers.len(),
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(function.py(), result)
     }
 }
 
@@ -486,13 +537,9 @@ fn is_sentinel(value: &Bound<'_, PyAny>) -> bool {
         || (registry::is_heap_type(&ty) && !registry::is_traced_type_or_subclass(&ty))
 }
 
-/// The raw value a body returned, and the node of what it returned when
-/// that was traced (a proxy, or a container holding proxies).
-fn returned_value(result: Bound<'_, PyAny>) -> (Bound<'_, PyAny>, Option<u64>) {
-    let (result, source) = source_of(result);
-    if source.is_some() {
-        return (result, source);
-    }
+/// The raw value of a result that is not a proxy, and the node of what
+/// the body returned when that was a container holding proxies.
+fn returned_container(result: Bound<'_, PyAny>) -> (Bound<'_, PyAny>, Option<u64>) {
     match flow::unwrap_deep(&result, 0) {
         Some(raw) => {
             let id = flow::node_of(&result);

@@ -71,6 +71,25 @@ fn identity_table() -> std::sync::MutexGuard<'static, Option<FxHashMap<usize, (u
     IDENTITY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Does any weak reference point at `object`? (CPython keeps them in a
+/// list at the type's `tp_weaklistoffset`.)
+fn has_weak_references(object: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: GIL held; the offset comes from the object's own type, and a
+    // positive offset is a `PyObject *` slot inside the object.
+    unsafe {
+        let offset = (*pyo3::ffi::Py_TYPE(object.as_ptr())).tp_weaklistoffset;
+        if offset <= 0 {
+            return false;
+        }
+        let slot = object
+            .as_ptr()
+            .cast::<u8>()
+            .offset(offset)
+            .cast::<*mut pyo3::ffi::PyObject>();
+        !(*slot).is_null()
+    }
+}
+
 /// Values whose identity a program cannot rely on (equal immutable
 /// builtins may or may not be the same object): a proxy of each is fine.
 pub fn without_identity(value: &Bound<'_, PyAny>) -> bool {
@@ -169,6 +188,31 @@ impl Traced {
     /// Makes the proxy stand for node `node` (a read that gave it again).
     pub fn set_node(&self, node: NodeRef) {
         self.node.store(node, Ordering::Relaxed);
+    }
+
+    /// `proxy` itself, made to stand for node `node`, when nothing but the
+    /// caller can see it: a plain proxy of a value without identity, held
+    /// by this one reference and no weak reference. It is then just what
+    /// [`flow::wrap`] would make for its value and `node`, without freeing
+    /// one proxy and allocating the next (a traced call returning a number).
+    pub fn reused_for(
+        proxy: Bound<'_, Traced>,
+        node: NodeRef,
+    ) -> Result<Py<PyAny>, Bound<'_, Traced>> {
+        let this = proxy.get();
+        // SAFETY: GIL held, live object.
+        let references = unsafe { pyo3::ffi::Py_REFCNT(proxy.as_ptr()) };
+        let sole = references == 1 && !has_weak_references(proxy.as_any());
+        if !(sole
+            && matches!(this.flavor, Flavor::Plain)
+            && !this.shared.load(Ordering::Relaxed)
+            && without_identity(this.value.bind(proxy.py())))
+        {
+            return Err(proxy);
+        }
+        this.set_node(node);
+        this.count.store(0, Ordering::Relaxed);
+        Ok(proxy.into_any().unbind())
     }
 
     /// The id of this value's node in the running capture. A proxy from an

@@ -186,6 +186,29 @@ def test_a_number_in_a_traced_function_is_one_const_in_every_call(traced_samples
     assert [add.frame for add in adds] == [call.id for call in calls]
 
 
+def test_a_calls_result_reuses_the_bodys_proxy_only_when_nothing_else_sees_it(captured):
+    hltpy.trace_modules(["returns"])
+    import returns
+
+    with captured() as run:
+        plain = returns.scaled(hltpy.trace(3))
+        kept = returns.scaled_and_kept(hltpy.trace(4))
+        watched = returns.scaled_and_watched(hltpy.trace(5))
+        results = [hltpy.node_id(r) for r in (plain, kept, watched)]
+        kept_inside = hltpy.node_id(returns.KEPT[-1])
+        watched_inside = returns.WATCHERS[-1]()
+    assert [hltpy.from_traced(r) for r in (plain, kept, watched)] == [7, 9, 11]
+    # Each result stands for its call, whichever proxy it is.
+    assert results == [call.id for call in run.trace.of_kind("Call")]
+    # The proxy the body kept in a list is not the result, and still
+    # stands for the addition that made it.
+    assert returns.KEPT[-1] is not kept
+    assert (run.trace[kept_inside].kind, run.trace[kept_inside].name) == ("UDispatch", "__add__")
+    # The one a weak reference watched was not taken over: it died with
+    # the call, as before.
+    assert watched_inside is None
+
+
 def test_two_numbers_on_one_line_are_two_consts_however_often_it_runs(captured):
     with captured() as run:
         x = hltpy.trace(5)
