@@ -699,6 +699,87 @@ mod tests {
     }
 
     #[test]
+    fn each_value_lands_in_its_own_column_whatever_its_neighbours() {
+        let values = [
+            NodeValue::Int(-7),
+            NodeValue::Str("héllo"),
+            NodeValue::Absent,
+            NodeValue::Float(2.5),
+            NodeValue::Repr("<obj>"),
+            NodeValue::Bool(true),
+            NodeValue::Str(""),
+            NodeValue::Bool(false),
+        ];
+        let mut buffer = NodeBuffer::new();
+        for (id, value) in values.iter().enumerate() {
+            buffer.push(&NodeRow {
+                id: id as u64,
+                kind: NodeKind::Const,
+                name: (id % 2 == 0).then_some("n"),
+                inputs: &[],
+                frame: (id % 3 == 0).then_some(id as u64),
+                thread: 1,
+                file: None,
+                line: Some(id as u32),
+                type_name: None,
+                value: *value,
+            });
+        }
+        let batch = buffer.take_batch();
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let (ints, floats, bools) = (
+            column("value_int"),
+            column("value_float"),
+            column("value_bool"),
+        );
+        let (strs, reprs) = (column("value_str"), column("value_repr"));
+        for (row, value) in values.iter().enumerate() {
+            let set: Vec<&str> = [
+                ("int", &ints),
+                ("float", &floats),
+                ("bool", &bools),
+                ("str", &strs),
+                ("repr", &reprs),
+            ]
+            .iter()
+            .filter(|(_, array)| array.is_valid(row))
+            .map(|(name, _)| *name)
+            .collect();
+            let expected: &[&str] = match value {
+                NodeValue::Absent => &[],
+                NodeValue::Int(_) => &["int"],
+                NodeValue::Float(_) => &["float"],
+                NodeValue::Bool(_) => &["bool"],
+                NodeValue::Str(_) => &["str"],
+                NodeValue::Repr(_) => &["repr"],
+            };
+            assert_eq!(set, expected, "row {row}");
+        }
+        assert_eq!(
+            ints.as_primitive::<arrow_array::types::Int64Type>()
+                .value(0),
+            -7
+        );
+        assert_eq!(
+            floats
+                .as_primitive::<arrow_array::types::Float64Type>()
+                .value(3),
+            2.5
+        );
+        let bools = bools.as_boolean();
+        assert!(bools.value(5) && !bools.value(7));
+        let strs = strs.as_string::<i32>();
+        assert_eq!((strs.value(1), strs.value(6)), ("héllo", ""));
+        assert_eq!(reprs.as_string::<i32>().value(4), "<obj>");
+        let names = column("name");
+        assert_eq!(names.null_count(), 4);
+        assert_eq!(names.as_string::<i32>().value(2), "n");
+        let frames = column("frame");
+        let frames = frames.as_primitive::<UInt64Type>();
+        assert_eq!((frames.value(3), frames.is_null(4)), (3, true));
+    }
+
+    #[test]
     fn absent_fields_stay_null_and_wide_positions_keep_every_digit() {
         let mut buffer = NodeBuffer::new();
         let wide = 5_000_000_007u64;
