@@ -32,20 +32,11 @@ pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'p
             Operand::Node(traced.node_id(py)),
         );
     }
-    // Numbers and strings (most raw operands) hold nothing traced.
-    if !is_scalar(value) {
-        if let Some(raw) = unwrap_deep(value, 0) {
-            let id = record_deep(value, &raw, 0);
-            return (raw, Operand::Node(id));
-        }
+    if let Some(raw) = unwrap_deep(value, 0) {
+        let id = record_deep(value, &raw, 0);
+        return (raw, Operand::Node(id));
     }
     (value.clone(), Operand::Const(Summary::of(value)))
-}
-
-fn is_scalar(value: &Bound<'_, PyAny>) -> bool {
-    value.is_exact_instance_of::<PyInt>()
-        || value.is_exact_instance_of::<PyFloat>()
-        || value.is_exact_instance_of::<PyString>()
 }
 
 /// Like [`prepare`], but a mutable builtin container (list, dict, set)
@@ -270,7 +261,20 @@ pub fn raw<'py>(value: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
 
 /// `Some(copy without proxies)` if `value` is a builtin container that holds
 /// a proxy at any depth, else `None` (the value can be used as it is).
+#[inline]
 pub fn unwrap_deep<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Bound<'py, PyAny>> {
+    // Numbers and strings, most operands and items, hold nothing traced:
+    // answered inline, without the call into the container walk.
+    if value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyString>()
+    {
+        return None;
+    }
+    unwrap_container(value, depth)
+}
+
+fn unwrap_container<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Bound<'py, PyAny>> {
     if depth > MAX_DEPTH {
         return None;
     }
