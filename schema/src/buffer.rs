@@ -101,7 +101,7 @@ impl InternTable {
 }
 
 /// A run of text in a buffer's arena. 32-bit: a batch's text is flushed
-/// before it reaches [`NodeBuffer::MAX_TEXT_BYTES`], and small rows are
+/// before it reaches [`NodeBuffer::MAX_BATCH_ITEMS`], and small rows are
 /// cheaper to write on the program's thread.
 #[derive(Clone, Copy)]
 struct Span {
@@ -554,27 +554,13 @@ impl PendingBatch {
         if listed.is_empty() {
             return StringArray::new_null(rows);
         }
-        let mut offsets = Vec::with_capacity(rows + 1);
-        let mut bytes = Vec::new();
-        let mut valid = vec![false; rows];
-        offsets.push(0i32);
+        let mut column = TextColumn::with_capacity(rows, 0);
         for &(index, span) in listed {
-            offsets.resize(index + 1, bytes.len() as i32);
-            bytes.extend_from_slice(self.text(span).as_bytes());
-            offsets.push(bytes.len() as i32);
-            valid[index] = true;
+            column.nulls_until(index);
+            column.push(Some(self.text(span)));
         }
-        offsets.resize(rows + 1, bytes.len() as i32);
-        let nulls = NullBuffer::from(valid);
-        // SAFETY: offsets start at 0, never decrease and end at bytes.len();
-        // every piece is a whole &str from the text arena, so valid UTF-8.
-        unsafe {
-            StringArray::new_unchecked(
-                OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-                Buffer::from_vec(bytes),
-                Some(nulls),
-            )
-        }
+        column.nulls_until(rows);
+        column.finish()
     }
 }
 
@@ -623,6 +609,12 @@ impl TextColumn {
         }
         self.offsets.push(self.bytes.len() as i32);
         self.valid.push(text.is_some());
+    }
+
+    /// Null entries up to `entries` entries in all.
+    fn nulls_until(&mut self, entries: usize) {
+        self.offsets.resize(entries + 1, self.bytes.len() as i32);
+        self.valid.resize(entries, false);
     }
 
     fn finish(self) -> StringArray {

@@ -115,15 +115,17 @@ impl TraceWriter {
         // `id` keeps page-level statistics (a page index), so looking nodes
         // up by id reads a few pages instead of whole row groups: `expr` on
         // a 10M-node trace went from 6.1 s to 0.3 s.
-        let role = ColumnPath::new(
-            [column::INPUTS, "list", "item", column::INPUT_ROLE]
-                .map(String::from)
-                .to_vec(),
-        );
+        let input_leaf = |leaf: &str| {
+            ColumnPath::new(
+                [column::INPUTS, "list", "item", leaf]
+                    .map(String::from)
+                    .to_vec(),
+            )
+        };
         let mut builder = WriterProperties::builder()
             .set_dictionary_enabled(false)
             .set_column_dictionary_enabled(ColumnPath::from(column::KIND), true)
-            .set_column_dictionary_enabled(role, true)
+            .set_column_dictionary_enabled(input_leaf(column::INPUT_ROLE), true)
             .set_statistics_enabled(EnabledStatistics::None)
             .set_column_statistics_enabled(ColumnPath::from(column::ID), EnabledStatistics::Page);
         for path in [column::ID, column::FRAME, column::LINE, column::VALUE_INT] {
@@ -135,12 +137,8 @@ impl TraceWriter {
         // are as wide as the ids. Split into byte streams, the high bytes
         // are runs zstd packs away: `x = x + 1` went from 3.0 to 0.1 bytes
         // per node, and the writer spends less on it.
-        let src = ColumnPath::new(
-            [column::INPUTS, "list", "item", column::INPUT_SRC]
-                .map(String::from)
-                .to_vec(),
-        );
-        builder = builder.set_column_encoding(src, Encoding::BYTE_STREAM_SPLIT);
+        builder =
+            builder.set_column_encoding(input_leaf(column::INPUT_SRC), Encoding::BYTE_STREAM_SPLIT);
         let properties = builder
             .set_max_row_group_row_count(Some(options.row_group_rows))
             .set_compression(Compression::ZSTD(
