@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PySlice, PyString, PyTuple};
 
 use crate::proxy::{shared_proxy, without_identity, Flavor, Traced};
+use crate::proxy_memory::new_proxy;
 use crate::recorder::{self, record, Node, NodeRef};
 use crate::values::{Summary, ValuesMode};
 
@@ -348,7 +349,11 @@ fn unwrap_container<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Boun
 pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
     // Numbers and strings first: the common case, and never singletons.
     if without_identity(&value) {
-        return Ok(Py::new(py, Traced::new(value.unbind(), node, Flavor::Plain))?.into_any());
+        return Ok(
+            new_proxy(py, Traced::new(value.unbind(), node, Flavor::Plain))?
+                .into_any()
+                .unbind(),
+        );
     }
     if is_singleton(&value) {
         return Ok(value.unbind());

@@ -13,6 +13,7 @@ mod calls;
 mod flow;
 mod links;
 mod proxy;
+mod proxy_memory;
 mod recorder;
 mod registry;
 mod values;
@@ -161,6 +162,14 @@ fn die_of_signal(signum: i32) -> PyResult<()> {
     Ok(())
 }
 
+/// Are proxies made and freed by hltpy's own allocation (the layout check
+/// at import passed)? For the tests: a pyo3 upgrade that changes the
+/// layout must not silently fall back to the slower path.
+#[pyfunction]
+fn _fast_proxies() -> bool {
+    proxy_memory::installed()
+}
+
 #[pyfunction]
 fn capturing() -> bool {
     recorder::active()
@@ -177,6 +186,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     // `hltpy.__version__`.
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<Traced>()?;
+    proxy_memory::install(module.py())?;
     module.add_class::<NodeEvent>()?;
     module.add_class::<calls::TracedFunction>()?;
     module.add_class::<calls::TracedClass>()?;
@@ -190,6 +200,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(start, module)?)?;
     module.add_function(wrap_pyfunction!(stop, module)?)?;
     module.add_function(wrap_pyfunction!(capturing, module)?)?;
+    module.add_function(wrap_pyfunction!(_fast_proxies, module)?)?;
     module.add_function(wrap_pyfunction!(abandon_after_fork, module)?)?;
     module.add_function(wrap_pyfunction!(die_of_signal, module)?)?;
     module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;

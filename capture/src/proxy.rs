@@ -19,6 +19,7 @@ use smallvec::{smallvec, SmallVec};
 use crate::calls::{self, CallSite};
 use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
 use crate::links::{self, Slot};
+use crate::proxy_memory::new_proxy;
 use crate::recorder::{self, current_id, record, recording, Node, NodeRef, NO_NODE};
 use crate::registry;
 use crate::values::Summary;
@@ -45,9 +46,10 @@ pub enum Flavor {
     },
 }
 
-/// A traced value. Every operation makes one and drops another: a free
-/// list of them spares the allocator and the GC's bookkeeping.
-#[pyclass(frozen, weakref, freelist = 256, module = "hltpy", name = "Traced")]
+/// A traced value. Every operation makes one and drops another: they are
+/// made and freed by [`proxy_memory`](crate::proxy_memory), which keeps a
+/// free list of them.
+#[pyclass(frozen, weakref, module = "hltpy", name = "Traced")]
 pub struct Traced {
     pub value: Py<PyAny>,
     node: AtomicU64,
@@ -113,7 +115,7 @@ pub fn proxy_of<'py>(
     flavor: Flavor,
 ) -> PyResult<Bound<'py, Traced>> {
     if without_identity(&value) {
-        return Bound::new(py, Traced::new(value.unbind(), node, flavor));
+        return new_proxy(py, Traced::new(value.unbind(), node, flavor));
     }
     shared_proxy(py, value, node, flavor)
 }
@@ -147,7 +149,7 @@ pub fn shared_proxy<'py>(
     }
     // Allocating may run the GC, whose deallocations take the table's lock:
     // it is not held here.
-    let proxy = Bound::new(py, Traced::new(value.unbind(), node, flavor))?;
+    let proxy = new_proxy(py, Traced::new(value.unbind(), node, flavor))?;
     let inner = proxy.get();
     inner.shared.store(true, Ordering::Relaxed);
     identity_table()
@@ -161,6 +163,32 @@ pub fn shared_proxy<'py>(
 
 impl Drop for Traced {
     fn drop(&mut self) {
+        self.leave_identity_table();
+    }
+}
+
+/// Gives up one reference without pyo3's check for an attached thread: a
+/// deallocation CPython starts (the program dropping a proxy) runs outside
+/// any pyo3 call, where pyo3 would defer the decrement to its pool.
+fn release_reference<T>(object: Py<T>) {
+    // SAFETY: called from `tp_dealloc`, so the GIL is held.
+    unsafe { pyo3::ffi::Py_DECREF(object.into_ptr()) }
+}
+
+impl Traced {
+    pub fn new(value: Py<PyAny>, node: NodeRef, flavor: Flavor) -> Self {
+        Traced {
+            value,
+            node: AtomicU64::new(node),
+            count: AtomicU64::new(0),
+            flavor,
+            shared: AtomicBool::new(false),
+        }
+    }
+
+    /// Removes this proxy from the identity table if it is its value's one
+    /// proxy there.
+    fn leave_identity_table(&mut self) {
         if !*self.shared.get_mut() {
             return;
         }
@@ -172,16 +200,35 @@ impl Drop for Traced {
             }
         }
     }
-}
 
-impl Traced {
-    pub fn new(value: Py<PyAny>, node: NodeRef, flavor: Flavor) -> Self {
-        Traced {
-            value,
-            node: AtomicU64::new(node),
-            count: AtomicU64::new(0),
-            flavor,
-            shared: AtomicBool::new(false),
+    /// Drops a deallocated proxy's contents in place (see
+    /// [`release_reference`]). In place: the identity table knows the
+    /// proxy by the address of its `Traced`. The match names every flavor,
+    /// so a new one holding Python objects cannot be forgotten here.
+    ///
+    /// # Safety
+    /// `place` is a live `Traced` that is never used or dropped afterwards;
+    /// the GIL is held.
+    pub unsafe fn release(place: *mut Traced) {
+        let this = unsafe { &mut *place };
+        this.leave_identity_table();
+        // SAFETY: each field is read out exactly once, and the rest of the
+        // struct holds no resources (atomics).
+        let (value, flavor) =
+            unsafe { (std::ptr::read(&this.value), std::ptr::read(&this.flavor)) };
+        release_reference(value);
+        match flavor {
+            Flavor::Plain | Flavor::Generator | Flavor::Object { .. } => {}
+            Flavor::Method {
+                function,
+                receiver,
+                receiver_node: _,
+                name,
+            } => {
+                release_reference(function);
+                release_reference(receiver);
+                release_reference(name);
+            }
         }
     }
 
@@ -691,7 +738,11 @@ impl Traced {
                     receiver_node: this.node_ref(),
                     name: name.clone().unbind(),
                 };
-                Ok(Py::new(py, Traced::new(attribute.unbind(), node, flavor))?.into_any())
+                Ok(
+                    new_proxy(py, Traced::new(attribute.unbind(), node, flavor))?
+                        .into_any()
+                        .unbind(),
+                )
             }
             None => wrap(py, attribute, node),
         }

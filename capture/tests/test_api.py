@@ -259,6 +259,56 @@ def test_proxies_are_garbage_collected(captured):
     assert ref() is None and proxy_ref() is None
 
 
+def test_freed_proxies_release_what_they_held_and_their_memory_serves_other_values(traced_samples, captured):
+    import sys
+
+    import units
+
+    # Proxies are made and freed by hltpy itself (a free list of their
+    # memory, its own tp_dealloc), not pyo3: the layout check passed.
+    assert hltpy._hltpy._fast_proxies()
+    big = 10**40
+    before = sys.getrefcount(big)
+    fired = []
+    with captured():
+        # More proxies than the free list keeps: some memory goes back to Python.
+        proxies = [hltpy.trace(big) for _ in range(3000)]
+        assert sys.getrefcount(big) == before + 3000
+        watchers = [weakref.ref(p, fired.append) for p in proxies[:5]]
+        del proxies
+        assert sys.getrefcount(big) == before
+        assert len(fired) == 5 and all(w() is None for w in watchers)
+
+        # A value with identity has one proxy while it lives. Freed, its
+        # memory is reused for other values' proxies; tracing the value again
+        # must not hand one of those out.
+        class Box:
+            def __init__(self, v):
+                self.v = v
+
+        box = Box(2.0)
+        first = hltpy.trace(box)
+        assert hltpy.trace(box) is first
+        del first
+        others = [hltpy.trace(Box(float(i))) for i in range(50)]
+        again = hltpy.trace(box)
+        assert hltpy.from_traced(again) is box
+        assert hltpy.from_traced(again.v) == 2.0
+        assert [hltpy.from_traced(o.v) for o in others[:3]] == [0.0, 1.0, 2.0]
+
+        # A traced method read from a proxy holds its function, receiver and
+        # name; they are given back when it is freed.
+        meter = units.Quantity(2.0, units.Unit({"m": 1}))
+        meter.__add__  # the first read may cache the name
+        held = sys.getrefcount(meter), sys.getrefcount("__add__")
+        methods = [meter.__add__ for _ in range(10)]
+        assert sys.getrefcount(meter) == held[0] + 10
+        del methods
+        assert (sys.getrefcount(meter), sys.getrefcount("__add__")) == held
+        total = meter + meter
+    assert hltpy.from_traced(total.value) == 4.0
+
+
 def test_a_class_hltpy_cannot_trace_is_left_untraced_with_a_clear_warning(captured):
     with pytest.warns(UserWarning) as caught:
         hltpy.trace_modules(["untraceable"])
