@@ -238,7 +238,8 @@ def test_capture_refuses_a_second_capture_and_bad_options(tmp_path):
             hltpy.capture(tmp_path / "b.parquet").start()
     with pytest.raises(ValueError, match="flush_every"):
         hltpy.capture(tmp_path / "c.parquet", flush_every=0).start()
-    assert not (tmp_path / "c.parquet.partial").exists() or True
+    assert not (tmp_path / "c.parquet.partial").exists()
+    assert not (tmp_path / "c.parquet").exists()
 
 
 def test_proxies_are_garbage_collected(captured):
