@@ -7,6 +7,7 @@
 //! the two must stay in step.
 
 mod buffer;
+mod dictionary_column;
 mod model;
 mod reader;
 mod segments;

@@ -340,3 +340,119 @@ fn arrays_have_expected_nulls() {
         .as_primitive::<arrow_array::types::Float64Type>();
     assert!(floats.value(0).is_nan());
 }
+
+/// What one generated row holds in the dictionary columns.
+struct DictionaryRow {
+    kind: &'static str,
+    file: Option<String>,
+    type_name: Option<String>,
+    roles: Vec<&'static str>,
+}
+
+/// Strings of `column` (a dictionary or plain string column) per row.
+fn strings_of(column: &dyn Array) -> Vec<Option<String>> {
+    let column = arrow_cast::cast(column, &arrow_schema::DataType::Utf8).unwrap();
+    let column = column.as_string::<i32>();
+    (0..column.len())
+        .map(|row| column.is_valid(row).then(|| column.value(row).to_string()))
+        .collect()
+}
+
+#[test]
+fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
+    // kind, file, type and inputs.role are written from their dictionary
+    // keys: runs and mixed groups of keys, nulls, empty input lists, files
+    // first seen in a later batch, a batch larger than a page (65,536 rows)
+    // that is also split between two row groups.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let options = WriterOptions {
+        row_group_rows: 100_000,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::create(&path, &run_info(), &options).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let mut expected = Vec::new();
+    let mut state = 12345u64;
+    let mut next = |modulo: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % modulo
+    };
+    let total = 160_000u64;
+    for id in 0..total {
+        // Long runs of one kind in the first half, a mix in the second.
+        let kind = if id < total / 2 {
+            NodeKind::ALL[(id / 1000) as usize % NodeKind::ALL.len()]
+        } else {
+            NodeKind::ALL[next(NodeKind::ALL.len() as u64) as usize]
+        };
+        let file = match next(4) {
+            0 => None,
+            _ => Some(format!("module_{}.py", next(1 + id / 20_000))),
+        };
+        let type_name =
+            (next(3) != 0).then(|| ["int", "float", "str"][next(3) as usize].to_string());
+        let inputs: Vec<NodeInput> = (0..next(4))
+            .map(|_| NodeInput::new(Role::ALL[next(Role::ALL.len() as u64) as usize], id))
+            .collect();
+        let file_index = file.as_deref().map(|f| buffer.intern_file(f));
+        let type_index = type_name.as_deref().map(|t| buffer.intern_type(t));
+        buffer.push(&NodeRow {
+            id,
+            kind,
+            name: None,
+            inputs: &inputs,
+            frame: None,
+            thread: 1,
+            file: file_index,
+            line: None,
+            type_name: type_index,
+            value: NodeValue::Absent,
+        });
+        expected.push(DictionaryRow {
+            kind: kind.as_str(),
+            file,
+            type_name,
+            roles: inputs.iter().map(|input| input.role.as_str()).collect(),
+        });
+        // Batches of 7,777 rows, then one of 70,000 (rows 90,000..160,000).
+        let batch_end = if id < 90_000 {
+            buffer.len() == 7_777 || id == 89_999
+        } else {
+            id == total - 1
+        };
+        if batch_end {
+            writer.write(&buffer.take_batch()).unwrap();
+        }
+    }
+    assert_eq!(writer.finish(&clean_end()).unwrap(), total);
+
+    let trace = TraceFile::open(&path).unwrap();
+    let mut row = 0;
+    for batch in trace.batches().unwrap() {
+        let batch = batch.unwrap();
+        let kinds = strings_of(batch.column_by_name("kind").unwrap());
+        let files = strings_of(batch.column_by_name("file").unwrap());
+        let types = strings_of(batch.column_by_name("type").unwrap());
+        let inputs = batch.column_by_name("inputs").unwrap().as_list::<i32>();
+        let roles = strings_of(inputs.values().as_struct().column_by_name("role").unwrap());
+        for index in 0..batch.num_rows() {
+            let want = &expected[row];
+            assert_eq!(
+                kinds[index].as_deref(),
+                Some(want.kind),
+                "kind of row {row}"
+            );
+            assert_eq!(files[index], want.file, "file of row {row}");
+            assert_eq!(types[index], want.type_name, "type of row {row}");
+            let range =
+                inputs.value_offsets()[index] as usize..inputs.value_offsets()[index + 1] as usize;
+            let got: Vec<&str> = roles[range].iter().map(|r| r.as_deref().unwrap()).collect();
+            assert_eq!(got, want.roles, "roles of row {row}");
+            row += 1;
+        }
+    }
+    assert_eq!(row, total as usize);
+}
