@@ -152,13 +152,24 @@ impl DictionaryColumn {
             let end = (start + PAGE_ROWS).min(column.len());
             self.definition.clear();
             self.indices.clear();
-            for row in start..end {
-                let present = keys.is_valid(row);
-                if optional {
-                    self.definition.push(u8::from(present));
+            let page_keys = &keys.values()[start..end];
+            match keys.nulls() {
+                // No nulls (always so for `kind`): one pass over the keys.
+                None => {
+                    if optional {
+                        self.definition.resize(end - start, 1);
+                    }
+                    self.indices
+                        .extend(page_keys.iter().map(|key| translation[key.as_usize()]));
                 }
-                if present {
-                    self.indices.push(translation[keys.value(row).as_usize()]);
+                Some(nulls) => {
+                    for (row, key) in (start..end).zip(page_keys) {
+                        let present = nulls.is_valid(row);
+                        self.definition.push(u8::from(present));
+                        if present {
+                            self.indices.push(translation[key.as_usize()]);
+                        }
+                    }
                 }
             }
             self.write_page(end - start, end - start)?;
@@ -195,19 +206,24 @@ impl DictionaryColumn {
             self.repetition.clear();
             self.definition.clear();
             self.indices.clear();
-            for row in start..end {
-                let (first, last) = (offsets[row] as usize, offsets[row + 1] as usize);
-                if first == last {
-                    self.repetition.push(0);
-                    self.definition.push(0);
-                    continue;
-                }
-                for item in first..last {
-                    self.repetition.push(u8::from(item != first));
-                    self.definition.push(1);
-                    self.indices.push(translation[keys.value(item).as_usize()]);
+            // Each row is one entry with no value when its list is empty,
+            // else its items: the first at repetition level 0, the rest at 1.
+            for bounds in offsets[start..=end].windows(2) {
+                let items = (bounds[1] - bounds[0]) as usize;
+                self.repetition.push(0);
+                self.definition.push(u8::from(items > 0));
+                if items > 1 {
+                    let levels = self.repetition.len() + items - 1;
+                    self.repetition.resize(levels, 1);
+                    self.definition.resize(levels, 1);
                 }
             }
+            let items = offsets[start] as usize..offsets[end] as usize;
+            self.indices.extend(
+                keys.values()[items]
+                    .iter()
+                    .map(|key| translation[key.as_usize()]),
+            );
             let levels = self.definition.len();
             self.write_page(end - start, levels)?;
             start = end;

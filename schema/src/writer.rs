@@ -272,10 +272,23 @@ impl TraceWriter {
         for (field_index, field) in schema.fields().iter().enumerate() {
             let array = batch.column(field_index);
             let first = self.first_leaf[field_index];
+            // A top-level dictionary column needs none of the levels the
+            // crate would compute for it.
+            if field.name() != column::INPUTS {
+                if let Some(dictionary) = &mut self.dictionaries[first] {
+                    match array.data_type() {
+                        DataType::Dictionary(key, _) if **key == DataType::Int8 => {
+                            dictionary.write_rows(dictionary_of::<Int8Type>(array)?)?
+                        }
+                        _ => dictionary.write_rows(dictionary_of::<UInt32Type>(array)?)?,
+                    }
+                    continue;
+                }
+            }
             let leaves = compute_leaves(field, array)?;
             for (offset, leaf) in leaves.iter().enumerate() {
                 match &mut self.dictionaries[first + offset] {
-                    Some(dictionary) if field.name() == column::INPUTS => {
+                    Some(dictionary) => {
                         let list = array.as_list::<i32>();
                         let role = list
                             .values()
@@ -287,12 +300,6 @@ impl TraceWriter {
                         let role = dictionary_of::<Int8Type>(role)?;
                         dictionary.write_list_items(list.offsets(), role)?;
                     }
-                    Some(dictionary) => match array.data_type() {
-                        DataType::Dictionary(key, _) if **key == DataType::Int8 => {
-                            dictionary.write_rows(dictionary_of::<Int8Type>(array)?)?
-                        }
-                        _ => dictionary.write_rows(dictionary_of::<UInt32Type>(array)?)?,
-                    },
                     None => open.writers[first + offset].write(leaf)?,
                 }
             }

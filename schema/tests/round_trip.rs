@@ -361,9 +361,9 @@ fn strings_of(column: &dyn Array) -> Vec<Option<String>> {
 #[test]
 fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
     // kind, file, type and inputs.role are written from their dictionary
-    // keys: runs and mixed groups of keys, nulls, empty input lists, files
-    // first seen in a later batch, a batch larger than a page (65,536 rows)
-    // that is also split between two row groups.
+    // keys: runs and mixed groups of keys, nulls (and a batch without),
+    // empty input lists, files first seen in a later batch, a batch larger
+    // than a page (65,536 rows) that is also split between two row groups.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let options = WriterOptions {
@@ -388,12 +388,14 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
         } else {
             NodeKind::ALL[next(NodeKind::ALL.len() as u64) as usize]
         };
+        // One batch (rows 23,331..31,108) has a file and a type on every row.
+        let complete = (23_331..31_108).contains(&id);
         let file = match next(4) {
-            0 => None,
+            0 if !complete => None,
             _ => Some(format!("module_{}.py", next(1 + id / 20_000))),
         };
-        let type_name =
-            (next(3) != 0).then(|| ["int", "float", "str"][next(3) as usize].to_string());
+        let type_name = (complete || next(3) != 0)
+            .then(|| ["int", "float", "str"][next(3) as usize].to_string());
         let inputs: Vec<NodeInput> = (0..next(4))
             .map(|_| NodeInput::new(Role::ALL[next(Role::ALL.len() as u64) as usize], id))
             .collect();
