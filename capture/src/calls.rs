@@ -191,6 +191,39 @@ fn bind<'s, 'py>(
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> Option<BoundArgs<'s, 'py>> {
+    let params = signature.positional.get(skip..)?;
+    // The common call gives each positional parameter by position and
+    // nothing else: bound here, with the general binding kept out of line
+    // (a traced call's code was too large for the instruction cache).
+    if kwargs.is_none() && args.len() == params.len() && signature.keyword_only.is_empty() {
+        return Some(
+            params
+                .iter()
+                .zip(args.iter())
+                .enumerate()
+                .map(|(index, (param, value))| BoundArg {
+                    parameter: Cow::Borrowed(param),
+                    value,
+                    role: Role::Arg,
+                    key: CallKey::Index(index as u64),
+                    slot: Slot::Positional,
+                })
+                .collect(),
+        );
+    }
+    bind_general(signature, function, skip, args, kwargs)
+}
+
+/// [`bind`] for every other call: keywords, defaults, `*args`, `**kwargs`.
+#[cold]
+#[inline(never)]
+fn bind_general<'s, 'py>(
+    signature: &'s Signature,
+    function: &Bound<'py, PyAny>,
+    skip: usize,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> Option<BoundArgs<'s, 'py>> {
     let py = function.py();
     let params = signature.positional.get(skip..)?;
     let positional_only = signature.positional_only.saturating_sub(skip);
