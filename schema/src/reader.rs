@@ -216,13 +216,14 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Tr
                 TraceError::Corrupt {
                     path: path.to_path_buf(),
                     detail: format!(
-                        "it starts as Parquet but its footer is missing or unreadable, so it was cut short or overwritten ({err})"
+                        "it starts as Parquet but its footer is missing or unreadable, so it was cut short or overwritten ({})",
+                        one_line(&err)
                     ),
                 }
             } else {
                 TraceError::NotParquet {
                     path: path.to_path_buf(),
-                    detail: err.to_string(),
+                    detail: one_line(&err),
                 }
             }
         }
@@ -241,8 +242,24 @@ fn starts_like_parquet(path: &Path) -> bool {
 fn corrupt(path: &Path, err: impl std::fmt::Display) -> TraceError {
     TraceError::Corrupt {
         path: path.to_path_buf(),
-        detail: err.to_string(),
+        detail: one_line(err),
     }
+}
+
+/// `text` with its control characters escaped: a message quoting a damaged
+/// file (a field name whose byte became a newline) stays one line.
+fn one_line(text: impl std::fmt::Display) -> String {
+    text.to_string()
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 fn parse_metadata(path: &Path, kv: &HashMap<&str, &str>) -> Result<TraceMetadata, TraceError> {
