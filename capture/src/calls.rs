@@ -211,7 +211,7 @@ fn bind<'s, 'py>(
                 .collect(),
         );
     }
-    bind_general(signature, function, skip, args, kwargs)
+    bind_general(signature, params, function, skip, args, kwargs)
 }
 
 /// [`bind`] for every other call: keywords, defaults, `*args`, `**kwargs`.
@@ -219,13 +219,13 @@ fn bind<'s, 'py>(
 #[inline(never)]
 fn bind_general<'s, 'py>(
     signature: &'s Signature,
+    params: &'s [String],
     function: &Bound<'py, PyAny>,
     skip: usize,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> Option<BoundArgs<'s, 'py>> {
     let py = function.py();
-    let params = signature.positional.get(skip..)?;
     let positional_only = signature.positional_only.saturating_sub(skip);
     let mut positional: SmallVec<[Given<'s, 'py>; 4]> = smallvec![None; params.len()];
     let mut extra_positional = Vec::new();

@@ -26,6 +26,7 @@ const PAGE_ROWS: usize = 1 << 16;
 /// One dictionary column's chunk in the row group being written.
 pub struct DictionaryColumn {
     descr: ColumnDescPtr,
+    shape: Shape,
     zstd_level: i32,
     compressor: zstd::bulk::Compressor<'static>,
     /// The chunk's dictionary: every distinct string its pages index.
@@ -60,8 +61,21 @@ impl DictionaryColumn {
     pub fn new(descr: ColumnDescPtr, zstd_level: i32) -> Result<Self> {
         let compressor = zstd::bulk::Compressor::new(zstd_level)
             .map_err(|err| ParquetError::General(format!("zstd: {err}")))?;
-        let column = DictionaryColumn {
+        let shape = match (descr.max_rep_level(), descr.max_def_level()) {
+            (0, 0) => Shape::Required,
+            (0, 1) => Shape::Optional,
+            (1, 1) => Shape::ListItem,
+            (rep, def) => {
+                return Err(ParquetError::General(format!(
+                    "column {} has repetition level {rep} and definition level {def}: \
+                     not a layout the dictionary writer knows",
+                    descr.path()
+                )))
+            }
+        };
+        Ok(DictionaryColumn {
             descr,
+            shape,
             zstd_level,
             compressor,
             values: Vec::new(),
@@ -75,22 +89,7 @@ impl DictionaryColumn {
             definition: Vec::new(),
             indices: Vec::new(),
             body: Vec::new(),
-        };
-        column.shape()?;
-        Ok(column)
-    }
-
-    fn shape(&self) -> Result<Shape> {
-        match (self.descr.max_rep_level(), self.descr.max_def_level()) {
-            (0, 0) => Ok(Shape::Required),
-            (0, 1) => Ok(Shape::Optional),
-            (1, 1) => Ok(Shape::ListItem),
-            (rep, def) => Err(ParquetError::General(format!(
-                "column {} has repetition level {rep} and definition level {def}: \
-                 not a layout the dictionary writer knows",
-                self.descr.path()
-            ))),
-        }
+        })
     }
 
     /// Each batch dictionary entry's position in the chunk's dictionary
@@ -139,7 +138,7 @@ impl DictionaryColumn {
         column: &DictionaryArray<K>,
     ) -> Result<()> {
         let translation = self.translation(column)?;
-        let optional = self.shape()? == Shape::Optional;
+        let optional = self.shape == Shape::Optional;
         if !optional && column.null_count() > 0 {
             return Err(ParquetError::General(format!(
                 "column {} is required but has nulls",
@@ -185,7 +184,7 @@ impl DictionaryColumn {
         offsets: &OffsetBuffer<i32>,
         items: &DictionaryArray<K>,
     ) -> Result<()> {
-        if self.shape()? != Shape::ListItem {
+        if self.shape != Shape::ListItem {
             return Err(ParquetError::General(format!(
                 "column {} is not a field of list items",
                 self.descr.path()
@@ -237,7 +236,7 @@ impl DictionaryColumn {
         if rows == 0 {
             return Ok(());
         }
-        let shape = self.shape()?;
+        let shape = self.shape;
         self.body.clear();
         if shape == Shape::ListItem {
             encode_levels(&self.repetition, &mut self.body);
