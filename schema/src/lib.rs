@@ -7,11 +7,13 @@
 //! the two must stay in step.
 
 mod buffer;
+mod column_chunk;
 mod dictionary_column;
 mod model;
 mod reader;
 mod segments;
 mod time;
+mod value_columns;
 mod writer;
 
 pub use buffer::{InputKey, NodeBuffer, NodeInput, NodeRow, NodeValue, PendingBatch, Storage};

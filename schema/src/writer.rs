@@ -8,22 +8,21 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int8Type, UInt32Type};
-use arrow_array::{Array, ArrayRef, DictionaryArray, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
+use arrow_array::{Array, RecordBatch};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
 
-use crate::dictionary_column::DictionaryColumn;
+use crate::column_chunk::{LeafColumn, LeafData, LeafValues};
+use crate::dictionary_column::DictionaryValues;
+use crate::value_columns::{BooleanValues, DeltaValues, PlainValues, SplitValues, StringValues};
 
 use crate::model::{
-    arrow_schema, column, meta, FORMAT_NAME, FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
+    arrow_schema, column, input_fields, meta, FORMAT_NAME, FORMAT_VERSION_MAJOR,
+    FORMAT_VERSION_MINOR,
 };
 use crate::reader::TraceError;
 use crate::time::utc_now_rfc3339;
@@ -71,32 +70,41 @@ pub struct TraceWriter {
     path: PathBuf,
     partial: PathBuf,
     file: SerializedFileWriter<BufWriter<File>>,
-    columns: ArrowRowGroupWriterFactory,
-    /// Per leaf column: the encoder of a dictionary column (see
-    /// [`DictionaryColumn`]); the other leaves go through the Parquet
-    /// crate's Arrow column writers.
-    dictionaries: Vec<Option<DictionaryColumn>>,
-    /// The first leaf of each top-level field.
-    first_leaf: Vec<usize>,
-    open: Option<OpenRowGroup>,
+    /// One per leaf column, in schema order, each with the row group
+    /// being filled's chunk of that column.
+    leaves: Vec<Leaf>,
+    /// Rows in the row group being filled.
+    open_rows: usize,
     row_group_rows: usize,
     rows: u64,
 }
 
-/// The row group being filled.
-struct OpenRowGroup {
-    /// One per leaf column, in schema order (a dictionary leaf's is unused).
-    writers: Vec<ArrowColumnWriter>,
-    rows: usize,
+/// A leaf column and where its data is in a batch.
+struct Leaf {
+    column: LeafColumn,
+    /// The batch column it belongs to.
+    field: usize,
+    /// For a field of the `inputs` items: its position in the item struct.
+    item_field: Option<usize>,
 }
 
-/// The leaf columns written by [`DictionaryColumn`].
-fn is_dictionary_leaf(path: &[String]) -> bool {
-    match path {
-        [name] => [column::KIND, column::FILE, column::TYPE].contains(&name.as_str()),
-        [inputs, .., leaf] => inputs == column::INPUTS && leaf == column::INPUT_ROLE,
-        [] => false,
-    }
+/// How each leaf column is encoded (see `TraceWriter::create`).
+fn leaf_values(leaf: &str) -> Option<Box<dyn LeafValues>> {
+    Some(match leaf {
+        column::KIND | column::FILE | column::TYPE | column::INPUT_ROLE => {
+            Box::new(DictionaryValues::default())
+        }
+        column::ID => Box::new(DeltaValues::new(false, true)),
+        column::FRAME | column::VALUE_INT => Box::new(DeltaValues::new(false, false)),
+        column::LINE => Box::new(DeltaValues::new(true, false)),
+        column::INPUT_SRC => Box::new(SplitValues::default()),
+        column::THREAD | column::VALUE_FLOAT => Box::new(PlainValues::default()),
+        column::VALUE_BOOL => Box::new(BooleanValues::default()),
+        column::NAME | column::INPUT_KEY | column::VALUE_STR | column::VALUE_REPR => {
+            Box::new(StringValues::default())
+        }
+        _ => return None,
+    })
 }
 
 fn json_list(items: &[String]) -> String {
@@ -138,41 +146,23 @@ impl TraceWriter {
         .into_iter()
         .map(|(k, v)| KeyValue::new(k.to_string(), v))
         .collect();
-        // Measured on capture's benchmark: dictionary pages and string
-        // statistics cost the writer thread more than they save; delta
-        // encoding halves the file for the mostly increasing id columns.
-        // `kind`, `file`, `type` and `inputs.role` are dictionaries in
-        // Arrow already and are written as Parquet dictionaries by
-        // `DictionaryColumn`, from their keys: readers decode them without
-        // materialising a string per row (a count by kind over 10M nodes
-        // went from 0.31 s to 0.15 s).
-        // `id` keeps page-level statistics (a page index), so looking nodes
-        // up by id reads a few pages instead of whole row groups: `expr` on
-        // a 10M-node trace went from 6.1 s to 0.3 s.
-        let input_leaf = |leaf: &str| {
-            ColumnPath::new(
-                [column::INPUTS, "list", "item", leaf]
-                    .map(String::from)
-                    .to_vec(),
-            )
-        };
-        let mut builder = WriterProperties::builder()
-            .set_dictionary_enabled(false)
-            .set_statistics_enabled(EnabledStatistics::None)
-            .set_column_statistics_enabled(ColumnPath::from(column::ID), EnabledStatistics::Page);
-        for path in [column::ID, column::FRAME, column::LINE, column::VALUE_INT] {
-            builder =
-                builder.set_column_encoding(ColumnPath::from(path), Encoding::DELTA_BINARY_PACKED);
-        }
-        // An input's source alternates between recent ids and a few old
-        // ones (Consts, the object a loop reads): deltas between neighbours
-        // are as wide as the ids. Split into byte streams, the high bytes
-        // are runs zstd packs away: `x = x + 1` went from 3.0 to 0.1 bytes
-        // per node, and the writer spends less on it.
-        builder =
-            builder.set_column_encoding(input_leaf(column::INPUT_SRC), Encoding::BYTE_STREAM_SPLIT);
-        let properties = builder
-            .set_max_row_group_row_count(Some(options.row_group_rows))
+        // Every leaf is encoded here (`LeafColumn`), not by the Parquet
+        // crate's column writers, which cost the writer thread more per
+        // node than all the rest of its work. The encodings:
+        // - `kind`, `file`, `type` and `inputs.role` are dictionaries in
+        //   Arrow already and are written as Parquet dictionaries from
+        //   their keys: readers decode them without materialising a
+        //   string per row (a count by kind over 10M nodes went from
+        //   0.31 s to 0.15 s).
+        // - Delta encoding for the mostly increasing integers (ids,
+        //   frames, lines, ints) halves the file.
+        // - `inputs.src` is split into byte streams: `x = x + 1` went from
+        //   3.0 to 0.1 bytes per node.
+        // - `id` has a page index (each page's smallest and largest id),
+        //   so looking nodes up by id reads a few pages instead of whole
+        //   row groups: `expr` on a 10M-node trace went from 6.1 s to
+        //   0.3 s.
+        let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(options.zstd_level).unwrap_or_default(),
             ))
@@ -184,35 +174,39 @@ impl TraceWriter {
         };
         // The Arrow writer sets up the file (schema, the Arrow schema in
         // the footer, properties); row groups are then written here.
-        let (file, columns) =
+        let (file, _) =
             ArrowWriter::try_new(BufWriter::new(file), arrow_schema(), Some(properties))
                 .and_then(ArrowWriter::into_serialized_writer)
                 .map_err(write_error)?;
-        let leaves = file.schema_descr().columns().to_vec();
-        let dictionaries = leaves
+        let schema = file.schema_descr();
+        let item_fields = input_fields();
+        let leaves = schema
+            .columns()
             .iter()
-            .map(|leaf| {
-                is_dictionary_leaf(leaf.path().parts())
-                    .then(|| DictionaryColumn::new(leaf.clone(), options.zstd_level))
-                    .transpose()
+            .enumerate()
+            .map(|(index, descr)| {
+                let parts = descr.path().parts();
+                let name = parts.last().map(String::as_str).unwrap_or_default();
+                let values = leaf_values(name).ok_or_else(|| {
+                    ParquetError::General(format!("no encoding for column {}", descr.path()))
+                })?;
+                let item_field = (parts.len() > 1)
+                    .then(|| item_fields.iter().position(|field| field.name() == name))
+                    .flatten();
+                Ok(Leaf {
+                    column: LeafColumn::new(descr.clone(), values, options.zstd_level)?,
+                    field: schema.get_column_root_idx(index),
+                    item_field,
+                })
             })
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<_>, ParquetError>>()
             .map_err(write_error)?;
-        let first_leaf = (0..arrow_schema().fields().len())
-            .map(|field| {
-                (0..leaves.len())
-                    .find(|&leaf| file.schema_descr().get_column_root_idx(leaf) == field)
-                    .expect("every field has a leaf column")
-            })
-            .collect();
         Ok(TraceWriter {
             path,
             partial,
             file,
-            columns,
-            dictionaries,
-            first_leaf,
-            open: None,
+            leaves,
+            open_rows: 0,
             row_group_rows: options.row_group_rows.max(1),
             rows: 0,
         })
@@ -237,12 +231,12 @@ impl TraceWriter {
         }
         let mut start = 0;
         while start < batch.num_rows() {
-            let open_rows = self.open.as_ref().map_or(0, |open| open.rows);
-            let rows = (self.row_group_rows - open_rows).min(batch.num_rows() - start);
+            let rows = (self.row_group_rows - self.open_rows).min(batch.num_rows() - start);
             self.write_rows(&batch.slice(start, rows))
                 .map_err(|err| self.error(err.to_string()))?;
             start += rows;
-            if open_rows + rows == self.row_group_rows {
+            self.open_rows += rows;
+            if self.open_rows == self.row_group_rows {
                 self.close_row_group()
                     .map_err(|err| self.error(err.to_string()))?;
             }
@@ -258,72 +252,58 @@ impl TraceWriter {
         }
     }
 
-    /// Adds rows that fit in the open row group (opening one if needed).
+    /// Adds rows that fit in the row group being filled.
     fn write_rows(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        if self.open.is_none() {
-            let index = self.file.flushed_row_groups().len();
-            self.open = Some(OpenRowGroup {
-                writers: self.columns.create_column_writers(index)?,
-                rows: 0,
-            });
-        }
-        let open = self.open.as_mut().expect("opened above");
-        let schema = batch.schema();
-        for (field_index, field) in schema.fields().iter().enumerate() {
-            let array = batch.column(field_index);
-            let first = self.first_leaf[field_index];
-            // A top-level dictionary column needs none of the levels the
-            // crate would compute for it.
-            if field.name() != column::INPUTS {
-                if let Some(dictionary) = &mut self.dictionaries[first] {
-                    match array.data_type() {
-                        DataType::Dictionary(key, _) if **key == DataType::Int8 => {
-                            dictionary.write_rows(dictionary_of::<Int8Type>(array)?)?
-                        }
-                        _ => dictionary.write_rows(dictionary_of::<UInt32Type>(array)?)?,
+        for leaf in &mut self.leaves {
+            let array = batch.column(leaf.field);
+            let data = match leaf.item_field {
+                None => LeafData {
+                    values: array,
+                    offsets: None,
+                },
+                Some(item_field) => {
+                    let list = array.as_list_opt::<i32>().ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "column {} is not a list",
+                            leaf.column.descr().path()
+                        ))
+                    })?;
+                    let items = list.values().as_struct_opt().ok_or_else(|| {
+                        ParquetError::General(format!(
+                            "the items of column {} are not structs",
+                            leaf.column.descr().path()
+                        ))
+                    })?;
+                    if items.null_count() > 0 {
+                        return Err(ParquetError::General(format!(
+                            "column {} has a null item",
+                            leaf.column.descr().path()
+                        )));
                     }
-                    continue;
-                }
-            }
-            let leaves = compute_leaves(field, array)?;
-            for (offset, leaf) in leaves.iter().enumerate() {
-                match &mut self.dictionaries[first + offset] {
-                    Some(dictionary) => {
-                        let list = array.as_list::<i32>();
-                        let role = list
-                            .values()
-                            .as_struct()
-                            .column_by_name(column::INPUT_ROLE)
-                            .ok_or_else(|| {
-                                ParquetError::General("inputs have no role field".into())
-                            })?;
-                        let role = dictionary_of::<Int8Type>(role)?;
-                        dictionary.write_list_items(list.offsets(), role)?;
+                    LeafData {
+                        values: items.column(item_field),
+                        offsets: Some(&list.offsets()[..]),
                     }
-                    None => open.writers[first + offset].write(leaf)?,
                 }
-            }
+            };
+            leaf.column.write(data)?;
         }
-        open.rows += batch.num_rows();
         Ok(())
     }
 
-    /// Writes the open row group to the file, its columns in schema order.
+    /// Writes the row group being filled to the file, its columns in
+    /// schema order.
     fn close_row_group(&mut self) -> Result<(), ParquetError> {
-        let Some(open) = self.open.take() else {
+        if self.open_rows == 0 {
             return Ok(());
-        };
+        }
         let mut group = self.file.next_row_group()?;
-        for (writer, dictionary) in open.writers.into_iter().zip(&mut self.dictionaries) {
-            match dictionary {
-                Some(dictionary) => {
-                    let (bytes, close) = dictionary.close()?;
-                    group.append_column(&bytes, close)?;
-                }
-                None => writer.close()?.append_to_row_group(&mut group)?,
-            }
+        for leaf in &mut self.leaves {
+            let (bytes, close) = leaf.column.close()?;
+            group.append_column(&bytes, close)?;
         }
         group.close()?;
+        self.open_rows = 0;
         Ok(())
     }
 
@@ -379,19 +359,4 @@ impl TraceWriter {
         })?;
         Ok(self.rows)
     }
-}
-
-/// `array` as a dictionary array with keys `K`, or an error naming its type.
-fn dictionary_of<K: arrow_array::types::ArrowDictionaryKeyType>(
-    array: &ArrayRef,
-) -> Result<&DictionaryArray<K>, ParquetError> {
-    array
-        .as_any()
-        .downcast_ref::<DictionaryArray<K>>()
-        .ok_or_else(|| {
-            ParquetError::General(format!(
-                "expected a dictionary column, got {}",
-                array.data_type()
-            ))
-        })
 }

@@ -341,6 +341,17 @@ fn arrays_have_expected_nulls() {
     assert!(floats.value(0).is_nan());
 }
 
+/// A repeatable stream of numbers: `next(m)` is in `0..m`.
+fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |modulo| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) % modulo
+    }
+}
+
 /// What one generated row holds in the dictionary columns.
 struct DictionaryRow {
     kind: &'static str,
@@ -373,13 +384,7 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
     let mut writer = TraceWriter::create(&path, &run_info(), &options).unwrap();
     let mut buffer = NodeBuffer::new();
     let mut expected = Vec::new();
-    let mut state = 12345u64;
-    let mut next = |modulo: u64| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) % modulo
-    };
+    let mut next = numbers(12345);
     let total = 160_000u64;
     for id in 0..total {
         // Long runs of one kind in the first half, a mix in the second.
@@ -457,4 +462,221 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
         }
     }
     assert_eq!(row, total as usize);
+}
+
+/// `batch` with its dictionary columns (top-level and the inputs' role)
+/// cast to plain strings, so batches with different dictionaries compare.
+fn undictionary(batch: &arrow_array::RecordBatch) -> Vec<arrow_array::ArrayRef> {
+    use arrow_schema::{DataType, Field, Fields};
+    let plain = |data_type: &DataType| match data_type {
+        DataType::Dictionary(_, _) => DataType::Utf8,
+        other => other.clone(),
+    };
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| {
+            let target = match field.data_type() {
+                DataType::List(item) => {
+                    let DataType::Struct(fields) = item.data_type() else {
+                        panic!("inputs items are structs")
+                    };
+                    let fields: Fields = fields
+                        .iter()
+                        .map(|f| Field::new(f.name(), plain(f.data_type()), f.is_nullable()))
+                        .collect();
+                    DataType::List(std::sync::Arc::new(Field::new(
+                        item.name(),
+                        DataType::Struct(fields),
+                        item.is_nullable(),
+                    )))
+                }
+                other => plain(other),
+            };
+            arrow_cast::cast(column, &target).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
+    // Every column with the values that stress its encoding: ids that jump
+    // back and by more than 2^63 (delta wraps), lines near u32::MAX (32-bit
+    // deltas), i64::MIN/MAX ints, NaN/-0.0/infinite floats, empty and
+    // non-ASCII strings, inputs with and without keys, nulls everywhere a
+    // column allows them; in batches of 1 row, a few rows, thousands, and
+    // one of 70,000 that crosses a page (65,536 rows) and a row group.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let options = WriterOptions {
+        row_group_rows: 100_000,
+        ..WriterOptions::default()
+    };
+    let mut writer = TraceWriter::create(&path, &run_info(), &options).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let mut written = Vec::new();
+    let mut next = numbers(987654321);
+    let names = ["__add__", "", "größe", "x", "a longer attribute name"];
+    let texts = ["", "hé", "line\nbreak", "snowman ☃", "plain"];
+    let total = 150_000u64;
+    let mut id = 5u64;
+    let mut batch_rows = 1;
+    for row in 0..total {
+        id = match next(50) {
+            0 => id.wrapping_add(1 << 63) ^ next(1000),
+            1 => id.saturating_sub(next(1_000)),
+            _ => id + 1,
+        };
+        let value = match next(9) {
+            0 => NodeValue::Absent,
+            1 => NodeValue::Int([i64::MIN, i64::MAX, -1, 0][next(4) as usize]),
+            2 => NodeValue::Int(next(1 << 40) as i64 - (1 << 39)),
+            3 => NodeValue::Float([f64::NAN, -0.0, f64::INFINITY, 1.5e-300][next(4) as usize]),
+            4 => NodeValue::Float(next(1 << 20) as f64 / 7.0),
+            5 => NodeValue::Bool(next(2) == 1),
+            6 => NodeValue::Str(texts[next(5) as usize]),
+            7 => NodeValue::Repr(texts[next(5) as usize]),
+            _ => NodeValue::Int(row as i64),
+        };
+        let key_names: Vec<String> = (0..4).map(|k| format!("k{k}_{}", next(3))).collect();
+        let inputs: Vec<NodeInput> = (0..next(5))
+            .map(|position| {
+                let key = match next(3) {
+                    0 => InputKey::None,
+                    1 => InputKey::Index(next(1 << 33)),
+                    _ => InputKey::Name(&key_names[position as usize]),
+                };
+                let src = if next(2) == 0 {
+                    id.wrapping_sub(1)
+                } else {
+                    next(u64::MAX)
+                };
+                NodeInput::keyed(Role::ALL[next(Role::ALL.len() as u64) as usize], key, src)
+            })
+            .collect();
+        let file = (next(5) != 0).then(|| buffer.intern_file(&format!("f{}.py", next(3))));
+        let type_name = (next(5) != 0).then(|| buffer.intern_type("int"));
+        buffer.push(&NodeRow {
+            id,
+            kind: NodeKind::ALL[next(NodeKind::ALL.len() as u64) as usize],
+            name: (next(3) != 0).then(|| names[next(5) as usize]),
+            inputs: &inputs,
+            frame: (next(3) != 0).then(|| next(1 << 50)),
+            thread: [1, u64::MAX - 1, 140_000_000_000_000][next(3) as usize],
+            file,
+            line: match next(4) {
+                0 => None,
+                1 => Some(u32::MAX - 1 - next(3) as u32),
+                _ => Some(next(5_000) as u32),
+            },
+            type_name,
+            value,
+        });
+        if buffer.len() == batch_rows || row == total - 1 {
+            let batch = buffer.take_batch();
+            writer.write(&batch).unwrap();
+            written.push(batch);
+            // 1, 2, 4 ... 4,096 rows, again and again; then 70,000.
+            batch_rows = if row >= 75_000 {
+                70_000
+            } else if batch_rows >= 4_096 {
+                1
+            } else {
+                batch_rows * 2
+            };
+        }
+    }
+    assert_eq!(writer.finish(&clean_end()).unwrap(), total);
+
+    let trace = TraceFile::open(&path).unwrap();
+    let read: Vec<_> = trace.batches().unwrap().map(Result::unwrap).collect();
+    // Dictionaries differ between batches (and i8 keys of many batches
+    // overflow if concatenated): columns are compared as plain arrays.
+    let whole = |batches: &[arrow_array::RecordBatch]| -> Vec<arrow_array::ArrayRef> {
+        let plain: Vec<_> = batches.iter().map(undictionary).collect();
+        (0..plain[0].len())
+            .map(|column| {
+                let parts: Vec<&dyn Array> = plain.iter().map(|b| b[column].as_ref()).collect();
+                arrow_select::concat::concat(&parts).unwrap()
+            })
+            .collect()
+    };
+    let schema = written[0].schema();
+    for ((field, want), got) in schema
+        .fields()
+        .iter()
+        .zip(whole(&written))
+        .zip(whole(&read))
+    {
+        assert_eq!(got.len(), total as usize);
+        if want.to_data() != got.to_data() {
+            let first = (0..want.len())
+                .find(|&row| want.slice(row, 1) != got.slice(row, 1))
+                .unwrap_or(0);
+            panic!(
+                "column {} differs first at row {first}: wrote {:?}, read {:?}",
+                field.name(),
+                want.slice(first, 1),
+                got.slice(first, 1)
+            );
+        }
+    }
+}
+
+#[test]
+fn ids_have_a_page_index_and_chunk_statistics() {
+    // `expr` finds a node by id through the page index: each page's
+    // smallest and largest id (pages of 65,536 rows, written in batches
+    // of 10,000).
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let count = 200_000;
+    write_trace(&path, count, 10_000);
+    let options = ReadOptionsBuilder::new().with_page_index().build();
+    let reader =
+        SerializedFileReader::new_with_options(fs::File::open(&path).unwrap(), options).unwrap();
+    let metadata = reader.metadata();
+    let id_column = 0;
+    let chunk = metadata.row_group(0).column(id_column);
+    assert_eq!(chunk.column_path().string(), "id");
+    let statistics = chunk.statistics().expect("id has chunk statistics");
+    assert_eq!(statistics.min_bytes_opt(), Some(&1i64.to_le_bytes()[..]));
+    assert_eq!(
+        statistics.max_bytes_opt(),
+        Some(&(count as i64).to_le_bytes()[..])
+    );
+    let index = &metadata.column_index().expect("a page index")[0][id_column];
+    let ColumnIndexMetaData::INT64(index) = index else {
+        panic!("id's page index is {index:?}")
+    };
+    let pages: Vec<(i64, i64)> = (0..4)
+        .map(|page| {
+            (
+                *index.min_value(page).unwrap(),
+                *index.max_value(page).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            (1, 65_536),
+            (65_537, 131_072),
+            (131_073, 196_608),
+            (196_609, 200_000)
+        ]
+    );
+    assert_eq!(index.min_values().len(), 4, "one entry per page");
+    let locations = &metadata.offset_index().unwrap()[0][id_column];
+    let first_rows: Vec<i64> = locations
+        .page_locations()
+        .iter()
+        .map(|page| page.first_row_index)
+        .collect();
+    assert_eq!(first_rows, [0, 65_536, 131_072, 196_608]);
 }
