@@ -11,6 +11,7 @@
 
 mod calls;
 mod flow;
+mod frames;
 mod links;
 mod proxy;
 mod proxy_memory;
@@ -170,6 +171,14 @@ fn _fast_proxies() -> bool {
     proxy_memory::installed()
 }
 
+/// Whether source locations are read from the interpreter's frames
+/// directly (see `frames.rs`); a test asserts it on the CPython the
+/// wheel is built for.
+#[pyfunction]
+fn _fast_locations() -> bool {
+    frames::installed()
+}
+
 #[pyfunction]
 fn capturing() -> bool {
     recorder::active()
@@ -187,6 +196,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<Traced>()?;
     proxy_memory::install(module.py())?;
+    frames::install(module.py());
     module.add_class::<NodeEvent>()?;
     module.add_class::<calls::TracedFunction>()?;
     module.add_class::<calls::TracedClass>()?;
@@ -201,6 +211,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(stop, module)?)?;
     module.add_function(wrap_pyfunction!(capturing, module)?)?;
     module.add_function(wrap_pyfunction!(_fast_proxies, module)?)?;
+    module.add_function(wrap_pyfunction!(_fast_locations, module)?)?;
     module.add_function(wrap_pyfunction!(abandon_after_fork, module)?)?;
     module.add_function(wrap_pyfunction!(die_of_signal, module)?)?;
     module.add_function(wrap_pyfunction!(add_traced_modules, module)?)?;

@@ -25,6 +25,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::flow::{OpInput, Operand};
+use crate::frames;
 use crate::values::{ConstValue, Summary, ValuesMode};
 
 /// Capture options chosen by the user in `hltpy.capture(...)`.
@@ -136,11 +137,11 @@ pub fn in_frame<R>(id: u64, f: impl FnOnce() -> R) -> R {
 }
 
 /// Where the user's operation is: (file index, line), cached per
-/// (code object, instruction offset) because asking CPython for a line
-/// number decodes the line table every time.
+/// (code object, instruction) because asking CPython for a line number
+/// decodes the line table every time (and needs a frame object).
 #[derive(Default)]
 struct Locations {
-    lines: FxHashMap<(usize, i32), (u32, u32)>,
+    lines: FxHashMap<(usize, usize), (u32, u32)>,
     /// Code objects seen, kept alive so their addresses cannot be reused
     /// by another code object while the cache refers to them.
     files: FxHashMap<usize, (Py<PyAny>, u32)>,
@@ -181,7 +182,7 @@ struct Recorder {
 }
 
 /// Instruction (see [`Site`]), thread and operand position of a Const.
-type ConstPlace = (Option<(usize, i32)>, u64, usize);
+type ConstPlace = (Option<(usize, usize)>, u64, usize);
 
 struct LastConst {
     /// Was it made inside a traced call? Top-level code keeps Consts of
@@ -545,10 +546,11 @@ impl NodeEvent {
 struct Site {
     file: Option<u32>,
     line: Option<u32>,
-    /// (code object address, instruction offset) of the user's operation:
-    /// finer than a line, so `v * 2 + 1` has a place for each number.
+    /// (code object address, instruction address or offset) of the user's
+    /// operation: finer than a line, so `v * 2 + 1` has a place for each
+    /// number.
     /// The code object is kept alive by the location cache.
-    instruction: Option<(usize, i32)>,
+    instruction: Option<(usize, usize)>,
     frame: Option<u64>,
     thread: u64,
 }
@@ -732,27 +734,37 @@ impl Recorder {
     fn caller_location(
         &mut self,
         py: Python<'_>,
-    ) -> (Option<(usize, i32)>, Option<u32>, Option<u32>) {
-        // SAFETY: called with the GIL held; the frame is borrowed and only
-        // used within this call, the code object reference is owned.
+    ) -> (Option<(usize, usize)>, Option<u32>, Option<u32>) {
+        // SAFETY: called with the GIL held; frames and code objects are
+        // borrowed for this call only, a code object kept is owned.
         unsafe {
+            let instruction = match frames::current_instruction(py) {
+                Some(instruction) => instruction,
+                None => {
+                    let frame = ffi::PyEval_GetFrame();
+                    if frame.is_null() {
+                        return (None, None, None);
+                    }
+                    let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
+                    ffi::Py_DECREF(code);
+                    (code as usize, ffi::PyFrame_GetLasti(frame) as usize)
+                }
+            };
+            if let Some(&(file, line)) = self.locations.lines.get(&instruction) {
+                return (Some(instruction), Some(file), Some(line));
+            }
+            // First time at this instruction: the line from a frame object.
             let frame = ffi::PyEval_GetFrame();
-            if frame.is_null() {
-                return (None, None, None);
-            }
-            let lasti = ffi::PyFrame_GetLasti(frame);
-            let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
-            let code_key = code as usize;
-            let instruction = Some((code_key, lasti));
-            if let Some(&(file, line)) = self.locations.lines.get(&(code_key, lasti)) {
-                ffi::Py_DECREF(code);
-                return (instruction, Some(file), Some(line));
-            }
-            let code: Bound<'_, PyAny> = Bound::from_owned_ptr(py, code);
-            let line = ffi::PyFrame_GetLineNumber(frame).max(0) as u32;
+            let line = if frame.is_null() {
+                0
+            } else {
+                ffi::PyFrame_GetLineNumber(frame).max(0) as u32
+            };
+            let code_key = instruction.0;
             let file = match self.locations.files.get(&code_key) {
                 Some((_, file)) => *file,
                 None => {
+                    let code = Bound::from_borrowed_ptr(py, code_key as *mut ffi::PyObject);
                     let name = code
                         .getattr(pyo3::intern!(py, "co_filename"))
                         .and_then(|f| f.extract::<String>())
@@ -762,8 +774,8 @@ impl Recorder {
                     file
                 }
             };
-            self.locations.lines.insert((code_key, lasti), (file, line));
-            (instruction, Some(file), Some(line))
+            self.locations.lines.insert(instruction, (file, line));
+            (Some(instruction), Some(file), Some(line))
         }
     }
 }

@@ -221,6 +221,52 @@ def test_two_numbers_on_one_line_are_two_consts_however_often_it_runs(captured):
     assert len(run.trace.nodes) == 3 + 8
 
 
+def _lines_of(function, marker):
+    """Line numbers of the source lines of `function` that end with `marker`."""
+    import inspect
+
+    source, first = inspect.getsourcelines(function)
+    return [first + i for i, line in enumerate(source) if line.rstrip().endswith(marker)]
+
+
+def test_locations_come_from_the_running_frame_in_generators_recursion_and_comprehensions(captured):
+    import sys
+
+    # On the CPython the wheel is built for, locations are read from the
+    # interpreter's frame (no frame object made per call): the layout
+    # check at import passed.
+    if sys.version_info[:2] == (3, 11):
+        assert hltpy._hltpy._fast_locations()
+
+    def scaled(x):
+        for k in range(3):
+            yield x * (k + 2)  # mul
+
+    def deeper(x, n):
+        if n == 0:
+            return x
+        return deeper(x + 1, n - 1)  # add
+
+    def program(x):
+        ys = [y - 1 for y in scaled(x)]  # sub
+        return deeper(ys[0], 4), [y // 2 for y in ys]  # div
+
+    with captured() as run:
+        top, halves = program(hltpy.trace(10))
+    assert (hltpy.from_traced(top), hltpy.from_traced(halves)) == (23, [9, 14, 19])
+    expected = {
+        "__mul__": _lines_of(scaled, "# mul"),
+        "__add__": _lines_of(deeper, "# add"),
+        "__sub__": _lines_of(program, "# sub"),
+        "__floordiv__": _lines_of(program, "# div"),
+    }
+    counts = {"__mul__": 3, "__add__": 4, "__sub__": 3, "__floordiv__": 3}
+    for name, lines in expected.items():
+        nodes = run.trace.of_kind("UDispatch", name)
+        assert len(nodes) == counts[name], name
+        assert {(n.file, n.line) for n in nodes} == {(__file__, lines[0])}, name
+
+
 def test_a_huge_flush_every_buffers_as_rows_come(captured):
     # It used to reserve room for all those rows up front: the process
     # was killed asking for 100 GB.
