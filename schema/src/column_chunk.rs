@@ -246,33 +246,50 @@ impl LeafColumn {
                 // the rest at 1; a present value one definition level
                 // deeper than a null one.
                 let offsets = &offsets[rows.start..=rows.end];
-                let items = (offsets[offsets.len() - 1] - offsets[0]) as usize;
+                let first_item = offsets[0] as usize;
+                let items = offsets[offsets.len() - 1] as usize - first_item;
                 let empty = offsets.windows(2).filter(|b| b[0] == b[1]).count();
-                self.repetition.reserve(items + empty);
+                // All levels at the common value first, then each row's
+                // first entry (and each null or empty entry) set apart.
+                let base = self.repetition.len();
+                self.repetition.resize(base + items + empty, 1);
+                let mut entry = base;
                 for bounds in offsets.windows(2) {
-                    self.repetition.push(0);
-                    for _ in 1..(bounds[1] - bounds[0]) {
-                        self.repetition.push(1);
-                    }
+                    self.repetition[entry] = 0;
+                    entry += ((bounds[1] - bounds[0]) as usize).max(1);
                 }
+                let base = self.definition.len();
+                let short = max.saturating_sub(1);
                 match nulls {
-                    // Every row has items, all present or all null.
-                    None if empty == 0 => self
-                        .definition
-                        .resize(self.definition.len() + items, uniform),
-                    _ => {
-                        self.definition.reserve(items + empty);
-                        for bounds in offsets.windows(2) {
-                            let items = bounds[0] as usize..bounds[1] as usize;
-                            if items.is_empty() {
-                                self.definition.push(0);
-                            }
-                            for item in items {
-                                let present = nulls.map_or(any_present, |n| n.is_valid(item));
-                                self.definition
-                                    .push(1 + u8::from(present) - u8::from(max == 1));
+                    None => self.definition.resize(base + items + empty, uniform),
+                    // Items null by default; the present ones found by
+                    // their bits.
+                    Some(_) => self.definition.resize(base + items + empty, short),
+                }
+                if empty == 0 {
+                    if let Some(nulls) = nulls {
+                        let present = nulls.inner().slice(first_item, items);
+                        for item in present.set_indices() {
+                            self.definition[base + item] = max;
+                        }
+                    }
+                } else {
+                    let mut entry = base;
+                    for bounds in offsets.windows(2) {
+                        let row_items = bounds[0] as usize..bounds[1] as usize;
+                        if row_items.is_empty() {
+                            self.definition[entry] = 0;
+                            entry += 1;
+                            continue;
+                        }
+                        if let Some(nulls) = nulls {
+                            for (level, item) in row_items.enumerate() {
+                                if nulls.is_valid(item) {
+                                    self.definition[entry + level] = max;
+                                }
                             }
                         }
+                        entry += (bounds[1] - bounds[0]) as usize;
                     }
                 }
             }
@@ -419,6 +436,18 @@ pub(crate) trait HybridValue: Copy + PartialEq + Into<u64> {
             .unwrap_or(values.len())
     }
 
+    /// How many leading values cannot start a run of eight (0 when the
+    /// first eight are one run): they are skipped at once.
+    fn no_run_within(values: &[Self]) -> usize {
+        if values.len() < 8 {
+            return values.len();
+        }
+        (0..7)
+            .rev()
+            .find(|&j| values[j] != values[j + 1])
+            .map_or(0, |j| j + 1)
+    }
+
     /// Packs a multiple of eight values at `width` bits each.
     fn pack(values: &[Self], width: u8, out: &mut Vec<u8>) {
         pack_narrow(values.iter().map(|&v| v.into()), width, out);
@@ -445,6 +474,20 @@ impl HybridValue for u8 {
                 .iter()
                 .position(|&v| v != values[0])
                 .unwrap_or(rest.len())
+    }
+
+    fn no_run_within(values: &[u8]) -> usize {
+        let Some(chunk) = values.first_chunk::<8>() else {
+            return values.len();
+        };
+        // Byte j of `differs` is nonzero where value j differs from j + 1.
+        let bytes = u64::from_le_bytes(*chunk);
+        let differs = (bytes ^ (bytes >> 8)) & 0x00ff_ffff_ffff_ffff;
+        if differs == 0 {
+            0
+        } else {
+            (63 - differs.leading_zeros()) as usize / 8 + 1
+        }
     }
 
     fn pack(values: &[u8], width: u8, out: &mut Vec<u8>) {
@@ -484,11 +527,12 @@ pub(crate) fn encode_hybrid<T: HybridValue>(values: &[T], width: u8, out: &mut V
     let mut literal_start = 0;
     let mut position = 0;
     while position < values.len() {
-        let mut run = T::run_length(&values[position..]);
-        if run < 8 {
-            position += run;
+        let skip = T::no_run_within(&values[position..]);
+        if skip > 0 {
+            position += skip;
             continue;
         }
+        let mut run = T::run_length(&values[position..]);
         // Fill the pending packed values up to a whole group from the run.
         let pending = position - literal_start;
         if pending > 0 {
