@@ -441,7 +441,7 @@ fn invoke<'py>(
         let result = call_through(function, receiver, args, kwargs)?;
         return Ok((Returned::Raw(result), NO_NODE, signature.generator));
     };
-    let Some(call_ref) = site.reserved.or_else(recorder::reserve_id) else {
+    let Some(call_ref) = site.reserved.or_else(|| recorder::reserve_id(py)) else {
         let result = call_through(function, receiver, args, kwargs)?;
         return Ok((Returned::Raw(result), NO_NODE, signature.generator));
     };
@@ -1096,7 +1096,7 @@ impl TracedClass {
             Some(class_name),
             class.as_any(),
         );
-        let Some(call_ref) = recorder::reserve_id() else {
+        let Some(call_ref) = recorder::reserve_id(py) else {
             return Ok(class.call(args, kwargs)?.unbind());
         };
         let raw_args = PyTuple::new(py, args.iter().map(|a| flow::raw(&a)))?;

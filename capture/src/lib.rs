@@ -71,6 +71,7 @@ fn node_id(value: &Bound<'_, PyAny>) -> Option<u64> {
 #[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node, segment_nodes))]
 #[allow(clippy::too_many_arguments)]
 fn start(
+    py: Python<'_>,
     path: &str,
     argv: Vec<String>,
     python_version: String,
@@ -115,7 +116,7 @@ fn start(
         segment_nodes,
     };
     links::clear();
-    recorder::start(run, path, options, argv, traced_modules)
+    recorder::start(py, run, path, options, argv, traced_modules)
 }
 
 /// Ends the running capture; returns (trace path, nodes written).
@@ -135,9 +136,9 @@ fn stop(
 
 /// In a forked child: forget the parent's capture (see recorder).
 #[pyfunction]
-fn abandon_after_fork() {
+fn abandon_after_fork(py: Python<'_>) {
     links::clear();
-    recorder::abandon_after_fork();
+    recorder::abandon_after_fork(py);
 }
 
 /// Ends the process by `signum`'s default action, as if hltpy had never
@@ -185,8 +186,8 @@ fn capturing() -> bool {
 }
 
 #[pyfunction]
-fn add_traced_modules(names: Vec<String>) {
-    recorder::add_traced_modules(&names);
+fn add_traced_modules(py: Python<'_>, names: Vec<String>) {
+    recorder::add_traced_modules(py, &names);
 }
 
 #[pymodule]

@@ -940,7 +940,7 @@ impl Traced {
         // A generator's body runs during `next`: its nodes belong to this
         // Generation, whose id is taken before the body runs.
         let reserved = if generator && recording() {
-            recorder::reserve_id()
+            recorder::reserve_id(py)
         } else {
             None
         };

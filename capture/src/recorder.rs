@@ -5,13 +5,15 @@
 //! held for plain Rust work and C-level CPython calls that cannot run Python
 //! code, so no thread can block on it while another waits for the GIL.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
 
 use arrow_array::RecordBatch;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use hltpy_schema::{
@@ -80,7 +82,63 @@ static CONVERSIONS: AtomicBool = AtomicBool::new(false);
 /// for building node events when someone listens.
 static LISTENING: AtomicBool = AtomicBool::new(false);
 static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
-static RECORDER: Mutex<Option<Recorder>> = Mutex::new(None);
+static RECORDER: RecorderCell = RecorderCell {
+    recorder: UnsafeCell::new(None),
+    borrowed: Cell::new(false),
+};
+
+/// The running capture's recorder. Every access holds the GIL (the
+/// extension is built for CPython with a GIL, and no access releases it),
+/// which already serialises them: a mutex cost two atomic read-modify-
+/// writes per recorded node. The flag turns a re-entrant access (a
+/// finalizer the GC runs while a node is pushed, tracing an operation of
+/// its own) into "no capture here" instead of a second mutable borrow.
+struct RecorderCell {
+    recorder: UnsafeCell<Option<Recorder>>,
+    borrowed: Cell<bool>,
+}
+
+// SAFETY: only reached through `lock`, which needs the GIL (a `Python`
+// token), so one thread at a time.
+unsafe impl Sync for RecorderCell {}
+
+/// Access to the recorder for as long as it lives; see [`RecorderCell`].
+struct RecorderGuard<'py> {
+    /// None for a re-entrant access, which sees `empty`.
+    cell: Option<&'static RecorderCell>,
+    empty: Option<Recorder>,
+    _gil: PhantomData<Python<'py>>,
+}
+
+impl Deref for RecorderGuard<'_> {
+    type Target = Option<Recorder>;
+
+    fn deref(&self) -> &Option<Recorder> {
+        match self.cell {
+            // SAFETY: the borrow flag makes this the only access.
+            Some(cell) => unsafe { &*cell.recorder.get() },
+            None => &self.empty,
+        }
+    }
+}
+
+impl DerefMut for RecorderGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Option<Recorder> {
+        match self.cell {
+            // SAFETY: the borrow flag makes this the only access.
+            Some(cell) => unsafe { &mut *cell.recorder.get() },
+            None => &mut self.empty,
+        }
+    }
+}
+
+impl Drop for RecorderGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell {
+            cell.borrowed.set(false);
+        }
+    }
+}
 
 /// Per-thread state, one thread-local so the hot path pays one lookup.
 struct ThreadState {
@@ -141,10 +199,32 @@ pub fn in_frame<R>(id: u64, f: impl FnOnce() -> R) -> R {
 /// decodes the line table every time (and needs a frame object).
 #[derive(Default)]
 struct Locations {
+    /// The last instructions looked up, by their address's low bits: a
+    /// loop's few instructions are found with one comparison, not a hash.
+    recent: RecentLocations,
     lines: FxHashMap<(usize, usize), (u32, u32)>,
     /// Code objects seen, kept alive so their addresses cannot be reused
     /// by another code object while the cache refers to them.
     files: FxHashMap<usize, (Py<PyAny>, u32)>,
+}
+
+/// Slots of the direct-mapped cache in front of [`Locations::lines`].
+const RECENT_LOCATIONS: usize = 64;
+
+/// (instruction, file, line) per slot; instruction (0, 0) is empty.
+struct RecentLocations([((usize, usize), u32, u32); RECENT_LOCATIONS]);
+
+impl Default for RecentLocations {
+    fn default() -> Self {
+        RecentLocations([((0, 0), 0, 0); RECENT_LOCATIONS])
+    }
+}
+
+impl RecentLocations {
+    fn slot(instruction: (usize, usize)) -> usize {
+        // Instructions are two bytes apart (or offsets that step by two).
+        (instruction.1 >> 1) % RECENT_LOCATIONS
+    }
 }
 
 /// What the recorder sends its writer thread: rows, or (when the writer
@@ -193,24 +273,26 @@ struct LastConst {
     id: u64,
 }
 
-fn lock() -> MutexGuard<'static, Option<Recorder>> {
-    // A panic while holding the lock cannot leave the buffer half-pushed in
-    // a way that matters more than losing the trace; keep going.
-    RECORDER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock(_py: Python<'_>) -> RecorderGuard<'_> {
+    let reentrant = RECORDER.borrowed.replace(true);
+    RecorderGuard {
+        cell: (!reentrant).then_some(&RECORDER),
+        empty: None,
+        _gil: PhantomData,
+    }
 }
 
 /// Starts a capture writing to `path`. Fails before anything is traced when
 /// the file cannot be created.
 pub fn start(
+    py: Python<'_>,
     run: RunInfo,
     path: &str,
     options: Options,
     argv: Vec<String>,
     traced_modules: Vec<String>,
 ) -> PyResult<()> {
-    let mut guard = lock();
+    let mut guard = lock(py);
     if guard.is_some() {
         return Err(PyRuntimeError::new_err(
             "a capture is already running; stop it (leave its `with hltpy.capture(...)` block) before starting another",
@@ -304,7 +386,7 @@ pub fn stop(
     keep_empty: bool,
 ) -> PyResult<Finished> {
     let recorder = {
-        let mut guard = lock();
+        let mut guard = lock(py);
         ACTIVE.store(false, Ordering::Relaxed);
         ALLOW_MUTATION.store(false, Ordering::Relaxed);
         LISTENING.store(false, Ordering::Relaxed);
@@ -349,8 +431,8 @@ pub fn stop(
     finished.map_err(pyo3::exceptions::PyOSError::new_err)
 }
 
-pub fn add_traced_modules(names: &[String]) {
-    if let Some(recorder) = lock().as_mut() {
+pub fn add_traced_modules(py: Python<'_>, names: &[String]) {
+    if let Some(recorder) = lock(py).as_mut() {
         for name in names {
             if !recorder.traced_modules.contains(name) {
                 recorder.traced_modules.push(name.clone());
@@ -386,8 +468,8 @@ pub fn max_repr() -> usize {
 
 /// Gives out the id of a node whose row is written later (a call: its id
 /// is taken when it starts, its row when it returns).
-pub fn reserve_id() -> Option<NodeRef> {
-    let mut guard = lock();
+pub fn reserve_id(py: Python<'_>) -> Option<NodeRef> {
+    let mut guard = lock(py);
     let recorder = guard.as_mut()?;
     let id = recorder.next_id;
     recorder.next_id += 1;
@@ -409,7 +491,7 @@ pub struct Node<'a, 'py> {
 pub fn record(py: Python<'_>, node: Node<'_, '_>) -> Option<NodeRef> {
     let mut events = Vec::new();
     let id = {
-        let mut guard = lock();
+        let mut guard = lock(py);
         let recorder = guard.as_mut()?;
         let site = recorder.site(py);
         let id = recorder.push(
@@ -447,7 +529,7 @@ pub fn record_op(
     let listening = LISTENING.load(Ordering::Relaxed);
     let mut events = Vec::new();
     let node = {
-        let mut guard = lock();
+        let mut guard = lock(py);
         let Some(recorder) = guard.as_mut() else {
             return Ok(NO_NODE);
         };
@@ -674,6 +756,7 @@ impl Recorder {
         pack(self.epoch, id)
     }
 
+    #[inline]
     fn flush_if_full(&mut self) {
         if self.buffer.len() >= self.flush_every || self.buffer.at_limit() {
             self.flush();
@@ -685,6 +768,8 @@ impl Recorder {
     /// it has built. When it is behind (its queue is full), this thread
     /// would wait anyway: it builds the batch itself first, and the writer
     /// only encodes it.
+    #[cold]
+    #[inline(never)]
     fn flush(&mut self) {
         if let Ok(storage) = self.returned.try_recv() {
             self.buffer.recycle(storage);
@@ -750,7 +835,13 @@ impl Recorder {
                     (code as usize, ffi::PyFrame_GetLasti(frame) as usize)
                 }
             };
+            let slot = RecentLocations::slot(instruction);
+            let (recent, file, line) = self.locations.recent.0[slot];
+            if recent == instruction {
+                return (Some(instruction), Some(file), Some(line));
+            }
             if let Some(&(file, line)) = self.locations.lines.get(&instruction) {
+                self.locations.recent.0[slot] = (instruction, file, line);
                 return (Some(instruction), Some(file), Some(line));
             }
             // First time at this instruction: the line from a frame object.
@@ -775,6 +866,7 @@ impl Recorder {
                 }
             };
             self.locations.lines.insert(instruction, (file, line));
+            self.locations.recent.0[slot] = (instruction, file, line);
             (Some(instruction), Some(file), Some(line))
         }
     }
@@ -783,8 +875,8 @@ impl Recorder {
 /// In a child made by `fork()`: forget the parent's capture without
 /// touching its file (the writer thread did not survive the fork, and the
 /// file belongs to the parent), so the child can start its own.
-pub fn abandon_after_fork() {
-    let inherited = lock().take();
+pub fn abandon_after_fork(py: Python<'_>) {
+    let inherited = lock(py).take();
     ACTIVE.store(false, Ordering::Relaxed);
     LISTENING.store(false, Ordering::Relaxed);
     if let Some(mut recorder) = inherited {

@@ -290,6 +290,7 @@ impl NodeBuffer {
     /// Whether the rows appended so far are as much as one batch can take
     /// (see [`NodeBuffer::MAX_BATCH_ITEMS`]): a batch must be taken before
     /// more rows are appended.
+    #[inline]
     pub fn at_limit(&self) -> bool {
         self.text.len().max(self.inputs.len()) >= Self::MAX_BATCH_ITEMS
     }

@@ -23,8 +23,9 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 /// Rows per data page: pages stay small however large a batch is, and
-/// large however small the batches are.
-pub(crate) const PAGE_ROWS: usize = 1 << 16;
+/// large however small the batches are. Small enough that the last pages,
+/// encoded when a capture stops (the program waiting), are little work.
+pub(crate) const PAGE_ROWS: usize = 1 << 14;
 
 /// The levels of a leaf, which decide the layout of its pages.
 #[derive(Clone, Copy, PartialEq, Debug)]

@@ -31,7 +31,8 @@ use crate::time::utc_now_rfc3339;
 #[derive(Clone, Debug)]
 pub struct WriterOptions {
     /// Rows per row group: large enough for good compression and scans,
-    /// small enough that readers can stream.
+    /// small enough that readers can stream, and that a capture's last
+    /// row group (written while the program waits for the file) is small.
     pub row_group_rows: usize,
     pub zstd_level: i32,
 }
@@ -39,7 +40,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            row_group_rows: 1 << 20,
+            row_group_rows: 1 << 18,
             zstd_level: 1,
         }
     }
@@ -174,10 +175,13 @@ impl TraceWriter {
         };
         // The Arrow writer sets up the file (schema, the Arrow schema in
         // the footer, properties); row groups are then written here.
-        let (file, _) =
-            ArrowWriter::try_new(BufWriter::new(file), arrow_schema(), Some(properties))
-                .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(write_error)?;
+        // A row group's chunks are written out when it closes (at the end
+        // of a capture, while the program waits): in 1 MiB writes, not
+        // the default 8 KiB (a 4 MB trace took 500 system calls, ~20 ms).
+        let file = BufWriter::with_capacity(1 << 20, file);
+        let (file, _) = ArrowWriter::try_new(file, arrow_schema(), Some(properties))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(write_error)?;
         let schema = file.schema_descr();
         let item_fields = input_fields();
         let leaves = schema

@@ -374,7 +374,7 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
     // kind, file, type and inputs.role are written from their dictionary
     // keys: runs and mixed groups of keys, nulls (and a batch without),
     // empty input lists, files first seen in a later batch, a batch larger
-    // than a page (65,536 rows) that is also split between two row groups.
+    // than a page (16,384 rows) that is also split between two row groups.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let options = WriterOptions {
@@ -507,7 +507,7 @@ fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
     // deltas), i64::MIN/MAX ints, NaN/-0.0/infinite floats, empty and
     // non-ASCII strings, inputs with and without keys, nulls everywhere a
     // column allows them; in batches of 1 row, a few rows, thousands, and
-    // one of 70,000 that crosses a page (65,536 rows) and a row group.
+    // one of 70,000 that crosses pages (16,384 rows) and a row group.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let options = WriterOptions {
@@ -628,11 +628,12 @@ fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
 #[test]
 fn ids_have_a_page_index_and_chunk_statistics() {
     // `expr` finds a node by id through the page index: each page's
-    // smallest and largest id (pages of 65,536 rows, written in batches
+    // smallest and largest id (pages of 16,384 rows, written in batches
     // of 10,000).
     use parquet::file::page_index::column_index::ColumnIndexMetaData;
     use parquet::file::reader::FileReader;
     use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+    const PAGE: i64 = 16_384;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     let count = 200_000;
@@ -654,7 +655,9 @@ fn ids_have_a_page_index_and_chunk_statistics() {
     let ColumnIndexMetaData::INT64(index) = index else {
         panic!("id's page index is {index:?}")
     };
-    let pages: Vec<(i64, i64)> = (0..4)
+    // write_trace's ids are 1..=count, in the first (only) row group.
+    let pages = count.div_ceil(PAGE as u64) as usize;
+    let got: Vec<(i64, i64)> = (0..pages)
         .map(|page| {
             (
                 *index.min_value(page).unwrap(),
@@ -662,21 +665,17 @@ fn ids_have_a_page_index_and_chunk_statistics() {
             )
         })
         .collect();
-    assert_eq!(
-        pages,
-        [
-            (1, 65_536),
-            (65_537, 131_072),
-            (131_073, 196_608),
-            (196_609, 200_000)
-        ]
-    );
-    assert_eq!(index.min_values().len(), 4, "one entry per page");
+    let want: Vec<(i64, i64)> = (0..pages as i64)
+        .map(|page| (page * PAGE + 1, ((page + 1) * PAGE).min(count as i64)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(index.min_values().len(), pages, "one entry per page");
     let locations = &metadata.offset_index().unwrap()[0][id_column];
     let first_rows: Vec<i64> = locations
         .page_locations()
         .iter()
         .map(|page| page.first_row_index)
         .collect();
-    assert_eq!(first_rows, [0, 65_536, 131_072, 196_608]);
+    let want: Vec<i64> = (0..pages as i64).map(|page| page * PAGE).collect();
+    assert_eq!(first_rows, want);
 }

@@ -213,7 +213,7 @@ class capture:
         self,
         path: str | os.PathLike[str],
         *,
-        flush_every: int = 65536,
+        flush_every: int = 16384,
         allow_mutation: bool = False,
         max_repr: int = 200,
         values: str = "full",

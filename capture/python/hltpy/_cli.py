@@ -50,7 +50,7 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--values", choices=["full", "scalars", "types"], default="full",
                         help="what to keep of values: 'types' keeps no user data (default: full)")
     parser.add_argument("--max-repr", type=int, default=200, help="longest printed value kept")
-    parser.add_argument("--flush-every", type=int, default=65536, help="nodes per written batch")
+    parser.add_argument("--flush-every", type=int, default=16384, help="nodes per written batch")
     parser.add_argument("--segment-nodes", type=int, metavar="N",
                         help="roll the output into a directory of complete segments of about N nodes")
     parser.add_argument("--no-locations", action="store_true", help="do not record source file and line")
