@@ -12,6 +12,7 @@
 mod calls;
 mod flow;
 mod frames;
+mod gil_cell;
 mod links;
 mod proxy;
 mod proxy_memory;

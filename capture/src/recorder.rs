@@ -5,9 +5,7 @@
 //! held for plain Rust work and C-level CPython calls that cannot run Python
 //! code, so no thread can block on it while another waits for the GIL.
 
-use std::cell::{Cell, UnsafeCell};
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
@@ -28,6 +26,7 @@ use smallvec::SmallVec;
 
 use crate::flow::{OpInput, Operand};
 use crate::frames;
+use crate::gil_cell::{GilCell, GilGuard};
 use crate::values::{ConstValue, Summary, ValuesMode};
 
 /// Capture options chosen by the user in `hltpy.capture(...)`.
@@ -82,63 +81,9 @@ static CONVERSIONS: AtomicBool = AtomicBool::new(false);
 /// for building node events when someone listens.
 static LISTENING: AtomicBool = AtomicBool::new(false);
 static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
-static RECORDER: RecorderCell = RecorderCell {
-    recorder: UnsafeCell::new(None),
-    borrowed: Cell::new(false),
-};
-
-/// The running capture's recorder. Every access holds the GIL (the
-/// extension is built for CPython with a GIL, and no access releases it),
-/// which already serialises them: a mutex cost two atomic read-modify-
-/// writes per recorded node. The flag turns a re-entrant access (a
-/// finalizer the GC runs while a node is pushed, tracing an operation of
-/// its own) into "no capture here" instead of a second mutable borrow.
-struct RecorderCell {
-    recorder: UnsafeCell<Option<Recorder>>,
-    borrowed: Cell<bool>,
-}
-
-// SAFETY: only reached through `lock`, which needs the GIL (a `Python`
-// token), so one thread at a time.
-unsafe impl Sync for RecorderCell {}
-
-/// Access to the recorder for as long as it lives; see [`RecorderCell`].
-struct RecorderGuard<'py> {
-    /// None for a re-entrant access, which sees `empty`.
-    cell: Option<&'static RecorderCell>,
-    empty: Option<Recorder>,
-    _gil: PhantomData<Python<'py>>,
-}
-
-impl Deref for RecorderGuard<'_> {
-    type Target = Option<Recorder>;
-
-    fn deref(&self) -> &Option<Recorder> {
-        match self.cell {
-            // SAFETY: the borrow flag makes this the only access.
-            Some(cell) => unsafe { &*cell.recorder.get() },
-            None => &self.empty,
-        }
-    }
-}
-
-impl DerefMut for RecorderGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Option<Recorder> {
-        match self.cell {
-            // SAFETY: the borrow flag makes this the only access.
-            Some(cell) => unsafe { &mut *cell.recorder.get() },
-            None => &mut self.empty,
-        }
-    }
-}
-
-impl Drop for RecorderGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(cell) = self.cell {
-            cell.borrowed.set(false);
-        }
-    }
-}
+/// The running capture's recorder (see [`GilCell`]: a mutex here cost two
+/// atomic read-modify-writes per recorded node).
+static RECORDER: GilCell<Recorder> = GilCell::new();
 
 /// Per-thread state, one thread-local so the hot path pays one lookup.
 struct ThreadState {
@@ -273,13 +218,8 @@ struct LastConst {
     id: u64,
 }
 
-fn lock(_py: Python<'_>) -> RecorderGuard<'_> {
-    let reentrant = RECORDER.borrowed.replace(true);
-    RecorderGuard {
-        cell: (!reentrant).then_some(&RECORDER),
-        empty: None,
-        _gil: PhantomData,
-    }
+fn lock(py: Python<'_>) -> GilGuard<'_, Recorder> {
+    RECORDER.lock(py)
 }
 
 /// Starts a capture writing to `path`. Fails before anything is traced when
