@@ -92,25 +92,51 @@ struct ThreadState {
     suspended: Cell<bool>,
     /// Id of the innermost traced call running on this thread, or NO_FRAME.
     frame: Cell<u64>,
-    /// `threading.get_ident()` of this thread.
-    thread: u64,
-    /// An error owed to the program, raised by its next recorded operation:
-    /// an `on_node` error for a node recorded outside an operation's own
-    /// result (a Const, a Deep), or a Ctrl-C caught in a `__repr__` hltpy
-    /// called (see [`owe`]).
-    pending: Cell<Option<PyErr>>,
+    /// `threading.get_ident()` of this thread, or 0 until first asked.
+    thread: Cell<u64>,
+    /// Whether [`PENDING`] holds an error: read with the rest of this
+    /// state, so a recorded node costs one thread-local access, not two.
+    owed: Cell<bool>,
 }
 
 const NO_FRAME: u64 = u64::MAX;
 
 thread_local! {
-    static THREAD: ThreadState = ThreadState {
-        suspended: Cell::new(false),
-        frame: Cell::new(NO_FRAME),
-        // SAFETY: a plain query of the calling thread's identity.
-        thread: unsafe { ffi::PyThread_get_thread_ident() } as u64,
-        pending: Cell::new(None),
+    // Constant-initialised and without a destructor: reading it needs no
+    // check for first use.
+    static THREAD: ThreadState = const {
+        ThreadState {
+            suspended: Cell::new(false),
+            frame: Cell::new(NO_FRAME),
+            thread: Cell::new(0),
+            owed: Cell::new(false),
+        }
     };
+    /// An error owed to the program, raised by its next recorded
+    /// operation: an `on_node` error for a node recorded outside an
+    /// operation's own result (a Const, a Deep), or a Ctrl-C caught in a
+    /// `__repr__` hltpy called (see [`owe`]).
+    static PENDING: Cell<Option<PyErr>> = const { Cell::new(None) };
+}
+
+impl ThreadState {
+    fn thread(&self) -> u64 {
+        match self.thread.get() {
+            0 => {
+                // SAFETY: a plain query of the calling thread's identity.
+                let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
+                self.thread.set(ident);
+                ident
+            }
+            ident => ident,
+        }
+    }
+}
+
+/// Keeps `err` as the error owed by this thread, replacing any other.
+fn set_owed(err: PyErr) {
+    PENDING.with(|p| p.set(Some(err)));
+    THREAD.with(|t| t.owed.set(true));
 }
 
 /// Is a capture running and recording on this thread?
@@ -449,7 +475,7 @@ pub fn record(py: Python<'_>, node: Node<'_, '_>) -> Option<NodeRef> {
         id
     };
     if let Err(err) = notify(py, events) {
-        THREAD.with(|t| t.pending.set(Some(err)));
+        set_owed(err);
     }
     Some(id)
 }
@@ -468,7 +494,7 @@ pub fn record_op(
 ) -> PyResult<NodeRef> {
     let listening = LISTENING.load(Ordering::Relaxed);
     let mut events = Vec::new();
-    let node = {
+    let (node, owed) = {
         let mut guard = lock(py);
         let Some(recorder) = guard.as_mut() else {
             return Ok(NO_NODE);
@@ -490,12 +516,14 @@ pub fn record_op(
             events.push(recorder.event(&site, node, kind, name, &links, value));
         }
         recorder.flush_if_full();
-        node
+        (node, site.owed)
     };
     // An error owed to the program (an `on_node` callback's, or a Ctrl-C
     // that landed in a __repr__ hltpy called) is raised by this operation.
-    if let Some(err) = THREAD.with(|t| t.pending.take()) {
-        return Err(err);
+    if owed {
+        if let Some(err) = take_pending_error() {
+            return Err(err);
+        }
     }
     if listening {
         notify(py, events)?;
@@ -506,15 +534,14 @@ pub fn record_op(
 /// Keeps `err` to be raised by the current thread's next recorded
 /// operation (the first error owed wins).
 pub fn owe(err: PyErr) {
-    THREAD.with(|t| {
-        let earlier = t.pending.take();
-        t.pending.set(Some(earlier.unwrap_or(err)));
-    });
+    let earlier = take_pending_error();
+    set_owed(earlier.unwrap_or(err));
 }
 
 /// The `on_node` error kept for the current operation, if any.
 pub fn take_pending_error() -> Option<PyErr> {
-    THREAD.with(|t| t.pending.take())
+    THREAD.with(|t| t.owed.set(false));
+    PENDING.with(|p| p.take())
 }
 
 /// Calls `on_node` with each event, recording suspended (the callback's
@@ -575,6 +602,8 @@ struct Site {
     instruction: Option<(usize, usize)>,
     frame: Option<u64>,
     thread: u64,
+    /// Whether this thread owes the program an error (see `owe`).
+    owed: bool,
 }
 
 impl Recorder {
@@ -653,13 +682,14 @@ impl Recorder {
         } else {
             (None, None, None)
         };
-        let (frame, thread) = THREAD.with(|t| (t.frame.get(), t.thread));
+        let (frame, thread, owed) = THREAD.with(|t| (t.frame.get(), t.thread(), t.owed.get()));
         Site {
             file,
             line,
             instruction,
             frame: (frame != NO_FRAME).then_some(frame),
             thread,
+            owed,
         }
     }
 
