@@ -227,9 +227,11 @@ struct Recorder {
     /// each, not one per iteration or call (in a small method they were
     /// two of its five nodes). Bounded by the program's lines.
     consts: FxHashMap<ConstPlace, LastConst>,
-    /// (type address, its index) of the last type looked up; the type is
-    /// kept alive by `type_names`, so the address is not reused.
-    last_type: (usize, u32),
+    /// (type address, its index) of the two types looked up last, the
+    /// latest first: a loop's nodes share a type, a method call's
+    /// alternate between two (the receiver's, ints). The types are kept
+    /// alive by `type_names`, so their addresses are not reused.
+    last_types: [(usize, u32); 2],
 }
 
 /// Instruction (see [`Site`]), thread and operand position of a Const.
@@ -331,7 +333,7 @@ pub fn start(
         writer: Some(handle),
         traced_modules,
         consts: FxHashMap::default(),
-        last_type: (0, 0),
+        last_types: [(0, 0); 2],
     });
     ACTIVE.store(true, Ordering::Relaxed);
     Ok(())
@@ -768,20 +770,22 @@ impl Recorder {
     fn type_index(&mut self, value: &Summary<'_>) -> Option<u32> {
         let ty = value.type_object()?;
         let key = ty.as_ptr() as usize;
-        // Runs of nodes share a type (a loop over floats): the last answer
-        // is checked before the table.
-        if self.last_type.0 == key {
-            return Some(self.last_type.1);
+        if self.last_types[0].0 == key {
+            return Some(self.last_types[0].1);
+        }
+        if self.last_types[1].0 == key {
+            self.last_types.swap(0, 1);
+            return Some(self.last_types[0].1);
         }
         if let Some((_, index)) = self.type_names.get(&key) {
-            self.last_type = (key, *index);
+            self.last_types = [(key, *index), self.last_types[0]];
             return Some(*index);
         }
         let name = crate::values::type_name(ty);
         let index = self.buffer.intern_type(&name);
         self.type_names
             .insert(key, (ty.clone().into_any().unbind(), index));
-        self.last_type = (key, index);
+        self.last_types = [(key, index), self.last_types[0]];
         Some(index)
     }
 
