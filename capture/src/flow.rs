@@ -26,7 +26,9 @@ pub enum Operand<'py> {
 /// stands for. Deep containers are recorded here (they are rare).
 pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'py>) {
     let py = value.py();
-    if let Ok(traced) = value.cast::<Traced>() {
+    // `Traced` cannot be subclassed: comparing the type pointer is the
+    // whole check (a raw operand skipped a walk of its type's bases).
+    if let Ok(traced) = value.cast_exact::<Traced>() {
         let traced = traced.get();
         return (
             traced.value.bind(py).clone(),
@@ -376,7 +378,7 @@ fn is_singleton(value: &Bound<'_, PyAny>) -> bool {
 /// value and the node it came from.
 pub fn source_of<'py>(result: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<u64>) {
     let py = result.py();
-    match result.cast::<Traced>() {
+    match result.cast_exact::<Traced>() {
         Ok(traced) => {
             let traced = traced.get();
             (traced.value.bind(py).clone(), Some(traced.node_id(py)))

@@ -221,6 +221,15 @@ def test_two_numbers_on_one_line_are_two_consts_however_often_it_runs(captured):
     assert len(run.trace.nodes) == 3 + 8
 
 
+def test_the_proxy_type_cannot_be_subclassed():
+    # The hot paths recognise a proxy by its exact type (flow.rs): a
+    # subclass of Traced would not be seen as one.
+    with pytest.raises(TypeError):
+
+        class Sub(hltpy.Traced):  # noqa: F841
+            pass
+
+
 def _lines_of(function, marker):
     """Line numbers of the source lines of `function` that end with `marker`."""
     import inspect
