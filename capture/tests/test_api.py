@@ -226,7 +226,7 @@ def test_the_proxy_type_cannot_be_subclassed():
     # subclass of Traced would not be seen as one.
     with pytest.raises(TypeError):
 
-        class Sub(hltpy.Traced):  # noqa: F841
+        class Sub(hltpy.Traced):
             pass
 
 
