@@ -87,8 +87,11 @@ pub(crate) trait LeafValues: Send {
     /// Writes the collected values (and empties the collection).
     fn encode_page(&mut self, out: &mut Vec<u8>) -> Result<Encoding>;
 
-    /// What the chunk adds besides its data pages, taken when it closes.
-    fn close(&mut self) -> Result<ChunkExtras>;
+    /// What the chunk adds besides its data pages, taken when it closes
+    /// (most encodings add nothing).
+    fn close(&mut self) -> Result<ChunkExtras> {
+        Ok(ChunkExtras::default())
+    }
 }
 
 /// What an encoding adds to its chunk when the chunk closes.
@@ -96,7 +99,6 @@ pub(crate) trait LeafValues: Send {
 pub(crate) struct ChunkExtras {
     /// PLAIN-encoded dictionary and its number of values.
     pub dictionary: Option<(Vec<u8>, u32)>,
-    pub encodings: Vec<Encoding>,
     pub statistics: Option<Statistics>,
     pub column_index: Option<ColumnIndexMetaData>,
 }
@@ -112,8 +114,10 @@ pub(crate) struct LeafColumn {
     repetition: Vec<u8>,
     definition: Vec<u8>,
     page_rows: usize,
-    /// Data pages written so far (headers included), and where each starts.
+    /// Data pages written so far (headers included), where each starts,
+    /// and the encodings of their values.
     pages: TrackedWrite<Vec<u8>>,
+    page_encodings: Vec<Encoding>,
     offsets: Vec<(i64, i32, i64)>,
     uncompressed_size: i64,
     levels: i64,
@@ -139,6 +143,7 @@ impl LeafColumn {
             definition: Vec::new(),
             page_rows: 0,
             pages: TrackedWrite::new(Vec::new()),
+            page_encodings: Vec::new(),
             offsets: Vec::new(),
             uncompressed_size: 0,
             levels: 0,
@@ -320,6 +325,9 @@ impl LeafColumn {
             );
         }
         let encoding = self.values.encode_page(&mut self.body)?;
+        if !self.page_encodings.contains(&encoding) {
+            self.page_encodings.push(encoding);
+        }
         let compressed = self
             .compressor
             .compress(&self.body)
@@ -376,11 +384,19 @@ impl LeafColumn {
         let pages = std::mem::replace(&mut self.pages, TrackedWrite::new(Vec::new()));
         bytes.extend_from_slice(&pages.into_inner()?);
 
+        // The values' encodings, RLE for levels, PLAIN for a dictionary.
+        let mut encodings = std::mem::take(&mut self.page_encodings);
+        if self.shape != Shape::Required {
+            encodings.push(Encoding::RLE);
+        }
+        if extras.dictionary.is_some() {
+            encodings.push(Encoding::PLAIN);
+        }
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(self.zstd_level).unwrap_or_default(),
             ))
-            .set_encodings(extras.encodings)
+            .set_encodings(encodings)
             .set_total_compressed_size(bytes.len() as i64)
             .set_total_uncompressed_size(dictionary_size + self.uncompressed_size)
             .set_num_values(self.levels)
@@ -507,8 +523,8 @@ impl HybridValue for u8 {
 /// Parquet's RLE/bit-packed hybrid: a run of eight or more equal values
 /// is one RLE run; the values between runs are bit-packed in groups of
 /// eight (a group may borrow the start of the next run to fill up). The
-/// last group is padded with zeros (readers stop at the page's value
-/// count).
+/// last group is padded by repeating a value (readers stop at the page's
+/// value count).
 pub(crate) fn encode_hybrid<T: HybridValue>(values: &[T], width: u8, out: &mut Vec<u8>) {
     let flush_packed = |packed: &[T], out: &mut Vec<u8>| {
         if packed.is_empty() {
@@ -521,7 +537,6 @@ pub(crate) fn encode_hybrid<T: HybridValue>(values: &[T], width: u8, out: &mut V
         if whole < packed.len() {
             let mut last = [packed[0]; 8];
             last[..packed.len() - whole].copy_from_slice(&packed[whole..]);
-            // The padding repeats a value: readers ignore it.
             T::pack(&last, width, out);
         }
     };
@@ -551,8 +566,10 @@ pub(crate) fn encode_hybrid<T: HybridValue>(values: &[T], width: u8, out: &mut V
     flush_packed(&values[literal_start..], out);
 }
 
-/// Values of up to 32 bits packed least significant bit first, `width`
-/// bits each.
+/// Levels and dictionary indices (up to 32 bits each) packed least
+/// significant bit first. Apart from [`pack_bits`] because a 64-bit buffer
+/// is enough for them: with the 128-bit one the writer spent 2% more per
+/// node.
 fn pack_narrow(values: impl Iterator<Item = u64>, width: u8, out: &mut Vec<u8>) {
     let width = u32::from(width);
     let mut buffer: u64 = 0;

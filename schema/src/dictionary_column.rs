@@ -126,7 +126,6 @@ impl LeafValues for DictionaryValues {
         self.positions.clear();
         Ok(ChunkExtras {
             dictionary: Some((plain, count)),
-            encodings: vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
             ..ChunkExtras::default()
         })
     }

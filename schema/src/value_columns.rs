@@ -23,7 +23,7 @@ fn primitive<T: ArrowPrimitiveType>(values: &dyn Array) -> Result<&PrimitiveArra
         .ok_or_else(|| unexpected_type(T::DATA_TYPE, values.data_type()))
 }
 
-fn unexpected_type(expected: DataType, got: &DataType) -> ParquetError {
+fn unexpected_type(expected: impl std::fmt::Display, got: &DataType) -> ParquetError {
     ParquetError::General(format!("expected a {expected} column, got {got}"))
 }
 
@@ -93,7 +93,7 @@ impl LeafValues for DeltaValues {
                     pending.push(i64::from(v as i32))
                 });
             }
-            other => return Err(unexpected_type(DataType::Int64, other)),
+            other => return Err(unexpected_type("UInt64, Int64 or UInt32", other)),
         }
         Ok(())
     }
@@ -111,10 +111,7 @@ impl LeafValues for DeltaValues {
     }
 
     fn close(&mut self) -> Result<ChunkExtras> {
-        let mut extras = ChunkExtras {
-            encodings: vec![Encoding::DELTA_BINARY_PACKED, Encoding::RLE],
-            ..ChunkExtras::default()
-        };
+        let mut extras = ChunkExtras::default();
         let Some(ranges) = &mut self.page_ranges else {
             return Ok(extras);
         };
@@ -215,7 +212,8 @@ fn encode_delta(values: &[i64], int32: bool, out: &mut Vec<u8>) {
     }
 }
 
-/// PLAIN fixed-width values (`UInt64`, `Float64`): little-endian bytes.
+/// PLAIN values: fixed-width ones (`UInt64`, `Float64`) as little-endian
+/// bytes, strings each as a 4-byte length and its bytes.
 #[derive(Default)]
 pub(crate) struct PlainValues {
     pending: Vec<u8>,
@@ -242,7 +240,24 @@ impl LeafValues for PlainValues {
                     pending.extend_from_slice(&v.to_le_bytes())
                 });
             }
-            other => return Err(unexpected_type(DataType::Float64, other)),
+            DataType::Utf8 => {
+                let values = values
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| unexpected_type(DataType::Utf8, values.data_type()))?;
+                let offsets = values.value_offsets();
+                let bytes = values.value_data();
+                let text = offsets[entries.end] - offsets[entries.start];
+                pending.reserve(text as usize + 4 * entries.len());
+                for entry in entries {
+                    if nulls.is_none_or(|nulls| nulls.is_valid(entry)) {
+                        let text = &bytes[offsets[entry] as usize..offsets[entry + 1] as usize];
+                        pending.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                        pending.extend_from_slice(text);
+                    }
+                }
+            }
+            other => return Err(unexpected_type("UInt64, Float64 or Utf8", other)),
         }
         Ok(())
     }
@@ -251,13 +266,6 @@ impl LeafValues for PlainValues {
         out.extend_from_slice(&self.pending);
         self.pending.clear();
         Ok(Encoding::PLAIN)
-    }
-
-    fn close(&mut self) -> Result<ChunkExtras> {
-        Ok(ChunkExtras {
-            encodings: vec![Encoding::PLAIN, Encoding::RLE],
-            ..ChunkExtras::default()
-        })
     }
 }
 
@@ -292,13 +300,6 @@ impl LeafValues for SplitValues {
         self.pending.clear();
         Ok(Encoding::BYTE_STREAM_SPLIT)
     }
-
-    fn close(&mut self) -> Result<ChunkExtras> {
-        Ok(ChunkExtras {
-            encodings: vec![Encoding::BYTE_STREAM_SPLIT, Encoding::RLE],
-            ..ChunkExtras::default()
-        })
-    }
 }
 
 /// PLAIN booleans: one bit each, least significant first.
@@ -330,52 +331,5 @@ impl LeafValues for BooleanValues {
         pack_bits(&self.pending, 1, out);
         self.pending.clear();
         Ok(Encoding::PLAIN)
-    }
-
-    fn close(&mut self) -> Result<ChunkExtras> {
-        PlainValues::default().close()
-    }
-}
-
-/// PLAIN strings: each a 4-byte length and its bytes.
-#[derive(Default)]
-pub(crate) struct StringValues {
-    pending: Vec<u8>,
-}
-
-impl LeafValues for StringValues {
-    fn append(
-        &mut self,
-        values: &dyn Array,
-        entries: Range<usize>,
-        nulls: Option<&NullBuffer>,
-    ) -> Result<()> {
-        let values = values
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| unexpected_type(DataType::Utf8, values.data_type()))?;
-        let offsets = values.value_offsets();
-        let bytes = values.value_data();
-        let text = offsets[entries.end] - offsets[entries.start];
-        self.pending.reserve(text as usize + 4 * entries.len());
-        for entry in entries {
-            if nulls.is_none_or(|nulls| nulls.is_valid(entry)) {
-                let text = &bytes[offsets[entry] as usize..offsets[entry + 1] as usize];
-                self.pending
-                    .extend_from_slice(&(text.len() as u32).to_le_bytes());
-                self.pending.extend_from_slice(text);
-            }
-        }
-        Ok(())
-    }
-
-    fn encode_page(&mut self, out: &mut Vec<u8>) -> Result<Encoding> {
-        out.extend_from_slice(&self.pending);
-        self.pending.clear();
-        Ok(Encoding::PLAIN)
-    }
-
-    fn close(&mut self) -> Result<ChunkExtras> {
-        PlainValues::default().close()
     }
 }

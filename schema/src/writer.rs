@@ -18,7 +18,7 @@ use parquet::file::writer::SerializedFileWriter;
 
 use crate::column_chunk::{LeafColumn, LeafData, LeafValues};
 use crate::dictionary_column::DictionaryValues;
-use crate::value_columns::{BooleanValues, DeltaValues, PlainValues, SplitValues, StringValues};
+use crate::value_columns::{BooleanValues, DeltaValues, PlainValues, SplitValues};
 
 use crate::model::{
     arrow_schema, column, input_fields, meta, FORMAT_NAME, FORMAT_VERSION_MAJOR,
@@ -99,11 +99,13 @@ fn leaf_values(leaf: &str) -> Option<Box<dyn LeafValues>> {
         column::FRAME | column::VALUE_INT => Box::new(DeltaValues::new(false, false)),
         column::LINE => Box::new(DeltaValues::new(true, false)),
         column::INPUT_SRC => Box::new(SplitValues::default()),
-        column::THREAD | column::VALUE_FLOAT => Box::new(PlainValues::default()),
+        column::THREAD
+        | column::VALUE_FLOAT
+        | column::NAME
+        | column::INPUT_KEY
+        | column::VALUE_STR
+        | column::VALUE_REPR => Box::new(PlainValues::default()),
         column::VALUE_BOOL => Box::new(BooleanValues::default()),
-        column::NAME | column::INPUT_KEY | column::VALUE_STR | column::VALUE_REPR => {
-            Box::new(StringValues::default())
-        }
         _ => return None,
     })
 }

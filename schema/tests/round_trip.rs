@@ -341,6 +341,16 @@ fn arrays_have_expected_nulls() {
     assert!(floats.value(0).is_nan());
 }
 
+/// A writer whose row groups hold `rows` rows, so a test's trace has
+/// several.
+fn writer_with_row_groups_of(rows: usize, path: &Path) -> TraceWriter {
+    let options = WriterOptions {
+        row_group_rows: rows,
+        ..WriterOptions::default()
+    };
+    TraceWriter::create(path, &run_info(), &options).unwrap()
+}
+
 /// A repeatable stream of numbers: `next(m)` is in `0..m`.
 fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
     let mut state = seed;
@@ -377,11 +387,7 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
     // than a page (16,384 rows) that is also split between two row groups.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
-    let options = WriterOptions {
-        row_group_rows: 100_000,
-        ..WriterOptions::default()
-    };
-    let mut writer = TraceWriter::create(&path, &run_info(), &options).unwrap();
+    let mut writer = writer_with_row_groups_of(100_000, &path);
     let mut buffer = NodeBuffer::new();
     let mut expected = Vec::new();
     let mut next = numbers(12345);
@@ -510,11 +516,7 @@ fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
     // one of 70,000 that crosses pages (16,384 rows) and a row group.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
-    let options = WriterOptions {
-        row_group_rows: 100_000,
-        ..WriterOptions::default()
-    };
-    let mut writer = TraceWriter::create(&path, &run_info(), &options).unwrap();
+    let mut writer = writer_with_row_groups_of(100_000, &path);
     let mut buffer = NodeBuffer::new();
     let mut written = Vec::new();
     let mut next = numbers(987654321);
@@ -645,6 +647,24 @@ fn ids_have_a_page_index_and_chunk_statistics() {
     let id_column = 0;
     let chunk = metadata.row_group(0).column(id_column);
     assert_eq!(chunk.column_path().string(), "id");
+    // The chunk lists the encodings its pages use: delta for the ids, no
+    // levels (a required column); a dictionary column adds RLE for its
+    // indices' levels and PLAIN for its dictionary page.
+    let encodings = |column: usize| {
+        let mut names: Vec<String> = metadata
+            .row_group(0)
+            .column(column)
+            .encodings()
+            .map(|e| e.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(encodings(id_column), ["DELTA_BINARY_PACKED"]);
+    let file_column = (0..metadata.row_group(0).num_columns())
+        .find(|&c| metadata.row_group(0).column(c).column_path().string() == "file")
+        .unwrap();
+    assert_eq!(encodings(file_column), ["PLAIN", "RLE", "RLE_DICTIONARY"]);
     let statistics = chunk.statistics().expect("id has chunk statistics");
     assert_eq!(statistics.min_bytes_opt(), Some(&1i64.to_le_bytes()[..]));
     assert_eq!(
