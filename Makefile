@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools test test-rust test-python bench bench-instructions bench-analyze lint clean
+.PHONY: demo samples build venv tools readers test test-rust test-python bench bench-instructions bench-analyze lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -55,10 +55,11 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## tools: graphviz's `dot` (drawings as SVG and PNG) and Chromium (the
-## report's test opens the page in it), installed with apt-get when this
-## runs as root on Debian; otherwise a note says how
-SYSTEM_TOOLS := dot:graphviz chromium:chromium
+## tools: graphviz's `dot` (drawings as SVG and PNG), Chromium (the
+## report's test opens the page in it) and Java (Spark, in the reader
+## matrix), installed with apt-get when this runs as root on Debian;
+## otherwise a note says how
+SYSTEM_TOOLS := dot:graphviz chromium:chromium java:openjdk-17-jre-headless
 tools:
 	@missing=""; \
 	for tool in $(SYSTEM_TOOLS); do command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
@@ -68,7 +69,7 @@ tools:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null \
 	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null; }; \
 	  else \
-	    echo "missing:$$missing (apt-get install$$missing): SVG/PNG drawings need graphviz, the report's test chromium"; \
+	    echo "missing:$$missing (apt-get install$$missing): SVG/PNG drawings need graphviz, the report's test chromium, Spark java"; \
 	  fi; \
 	fi
 
@@ -84,8 +85,14 @@ build: venv
 	cargo build --profile analyze --quiet --tests $(RUST_PACKAGES)
 	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(ANALYZE)
 
+## readers: the pinned Parquet readers of the interop matrix
+## (tests/interop/readers.py), each in a venv of its own under
+## ~/.cache/hltpy/readers, installed when missing
+readers: venv
+	$(PY) tests/interop/readers.py install
+
 ## test: every test (Rust and Python); what CI runs
-test: build tools test-rust test-python
+test: build tools readers test-rust test-python
 
 test-rust:
 	cargo test --profile analyze --quiet $(RUST_PACKAGES)

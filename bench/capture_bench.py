@@ -4,7 +4,9 @@
 
 Cases: (a) `x = x + 1` on a traced int; (b) a traced method call with two
 operations inside; (c) a numeric kernel (Euler integration) from a traced
-module. Then whole class-heavy programs (capture/tests/programs/classy),
+module. Each is also captured with `byte_stream_split=True` (input ids as
+BYTE_STREAM_SPLIT, readable by newer Parquet readers only), interleaved
+with the default runs: its time and file size beside the default's. Then whole class-heavy programs (capture/tests/programs/classy),
 each traced as a module, against an untraced copy of the same module
 loaded separately. Traced times include starting the capture and writing
 the Parquet file. Each figure is the median of --repeat runs.
@@ -89,9 +91,9 @@ def time_untraced(case, n):
     return time.perf_counter() - start
 
 
-def time_traced(case, n, path):
+def time_traced(case, n, path, **options):
     start = time.perf_counter()
-    with hltpy.capture(path) as run:
+    with hltpy.capture(path, **options) as run:
         case["traced"](n)
     return time.perf_counter() - start, run.nodes
 
@@ -105,19 +107,23 @@ def main():
     rows = []
     for label, case in CASES.items():
         n = max(1, int(case["n"] * args.scale))
-        untraced, traced, nodes = [], [], 0
+        untraced, traced, split, nodes = [], [], [], 0
         for i in range(args.repeat):
             untraced.append(time_untraced(case, n))
             seconds, nodes = time_traced(case, n, out / f"run{i}.parquet")
             traced.append(seconds)
-        u, t = statistics.median(untraced), statistics.median(traced)
-        size = os.path.getsize(out / "run0.parquet")
-        rows.append((label, n, u / n * 1e9, t / n * 1e9, t / u, nodes, nodes / t, size / nodes))
-    header = ("case", "iterations", "untraced ns/it", "traced ns/it", "ratio", "nodes", "nodes/s", "bytes/node")
-    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10}")
-    for label, n, u, t, ratio, nodes, rate, per_node in rows:
-        print(f"{label:34} {n:>10} {u:>15.1f} {t:>13.1f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f}")
-    print(f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; Python {sys.version.split()[0]})")
+            split.append(time_traced(case, n, out / f"split{i}.parquet", byte_stream_split=True)[0])
+        u, t, b = statistics.median(untraced), statistics.median(traced), statistics.median(split)
+        size, split_size = (os.path.getsize(out / f"{name}0.parquet") for name in ("run", "split"))
+        rows.append((label, n, u / n * 1e9, t / n * 1e9, t / u, nodes, nodes / t, size / nodes,
+                     b / u, split_size / nodes))  # fmt: skip
+    header = ("case", "iterations", "untraced ns/it", "traced ns/it", "ratio", "nodes", "nodes/s", "bytes/node",
+              "ratio bss", "bytes/node bss")  # fmt: skip
+    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>9} {header[9]:>14}")
+    for label, n, u, t, ratio, nodes, rate, per_node, split_ratio, split_per_node in rows:
+        print(f"{label:34} {n:>10} {u:>15.1f} {t:>13.1f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_ratio:>8.1f}x {split_per_node:>14.1f}")
+    print(f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; bss: the same with "
+          f"byte_stream_split=True, interleaved; Python {sys.version.split()[0]})")
     print()
     print_programs(args, out)
 
@@ -150,11 +156,16 @@ def print_programs(args, out):
                 plain.main(scale)
                 untraced.append(time.perf_counter() - start)
         u, t = statistics.median(untraced), statistics.median(traced)
-        rows.append((name, scale, u, t, t / u, nodes, nodes / t))
-    header = ("class-heavy program", "scale", "untraced s", "traced s", "ratio", "nodes", "nodes/s")
-    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11}")
-    for name, scale, u, t, ratio, nodes, rate in rows:
-        print(f"{name:34} {scale:>10g} {u:>15.3f} {t:>13.3f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f}")
+        # The file size with the opt-in encoding, from one more capture.
+        with hltpy.capture(out / f"{name}-split.parquet", allow_mutation=True, byte_stream_split=True):
+            traced_module.main(scale)
+        sizes = [os.path.getsize(out / f"{name}{suffix}.parquet") / nodes for suffix in ("0", "-split")]
+        rows.append((name, scale, u, t, t / u, nodes, nodes / t, *sizes))
+    header = ("class-heavy program", "scale", "untraced s", "traced s", "ratio", "nodes", "nodes/s", "bytes/node",
+              "bytes/node bss")  # fmt: skip
+    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>14}")
+    for name, scale, u, t, ratio, nodes, rate, per_node, split_per_node in rows:
+        print(f"{name:34} {scale:>10g} {u:>15.3f} {t:>13.3f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_per_node:>14.1f}")
     print(f"(same session as above; untraced: median of {3 * args.repeat} runs; first results compared equal; target: at most 30x)")
 
 

@@ -38,7 +38,7 @@ CASE_KEYS = {"a": "(a) x = x + 1", "b": "(b) method call, 2 ops inside", "c": "(
 CASE_SHARE = {"a": 1.0, "b": 0.25, "c": 0.4}
 
 
-def run_child(case, mode, n):
+def run_child(case, mode, n, byte_stream_split):
     """Runs one case in this process (the child started under callgrind)."""
     sys.argv = sys.argv[:1]
     sys.path.insert(0, str(HERE))
@@ -50,7 +50,7 @@ def run_child(case, mode, n):
         spec["untraced"](n)
         return
     out = pathlib.Path(tempfile.mkdtemp(prefix="hltpy-instr-")) / "trace.parquet"
-    with hltpy.capture(out) as run:
+    with hltpy.capture(out, byte_stream_split=byte_stream_split) as run:
         spec["traced"](n)
     print(f"nodes={run.nodes}")
     shutil.rmtree(out.parent)
@@ -70,15 +70,15 @@ def thread_totals(prefix):
     return totals
 
 
-def measure(case, mode, n, workdir):
+def measure(case, mode, n, workdir, options):
     """(main-thread instructions, other threads' instructions, nodes) of one child run."""
     prefix = workdir / f"cg.{case}.{mode}.{n}"
     command = [
         "valgrind", "--tool=callgrind", "--separate-threads=yes",
         f"--callgrind-out-file={prefix}.%p", sys.executable, __file__,
-        "--child", case, mode, str(n),
+        "--child", case, mode, str(n), *options,
     ]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"capture_instructions: case {case} ({mode}, n={n}) failed under valgrind:\n{done.stderr[-2000:]}")
     totals = thread_totals(prefix)
@@ -87,9 +87,9 @@ def measure(case, mode, n, workdir):
     return main, sum(totals.values()) - main, int(nodes.group(1)) if nodes else 0
 
 
-def per_iteration(case, mode, n, workdir):
-    small = measure(case, mode, n, workdir)
-    large = measure(case, mode, 3 * n, workdir)
+def per_iteration(case, mode, n, workdir, options=()):
+    small = measure(case, mode, n, workdir, options)
+    large = measure(case, mode, 3 * n, workdir, options)
     return [(b - a) / (2 * n) for a, b in zip(small, large)]
 
 
@@ -97,11 +97,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", action="append", choices=sorted(CASE_KEYS), help="run only these cases")
     parser.add_argument("--iterations", type=int, default=60_000, help="iterations of case (a); others scaled")
+    parser.add_argument("--byte-stream-split", action="store_true",
+                        help="capture with byte_stream_split=True (input ids as BYTE_STREAM_SPLIT)")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "MODE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         case, mode, n = args.child
-        run_child(case, mode, int(n))
+        run_child(case, mode, int(n), args.byte_stream_split)
         return
     if shutil.which("valgrind") is None:
         sys.exit("capture_instructions: valgrind is not installed (Debian: apt-get install -y valgrind)")
@@ -111,7 +113,8 @@ def main():
     for case in args.case or sorted(CASE_KEYS):
         n = max(1000, int(args.iterations * CASE_SHARE[case]))
         untraced, _, _ = per_iteration(case, "untraced", n, workdir)
-        program, writer, nodes = per_iteration(case, "traced", n, workdir)
+        options = ["--byte-stream-split"] if args.byte_stream_split else []
+        program, writer, nodes = per_iteration(case, "traced", n, workdir, options)
         print(
             f"{CASE_KEYS[case]:34} {untraced:>17,.0f} {program:>14,.0f} {writer:>13,.0f}"
             f" {program / untraced:>8.1f}x {writer / untraced:>7.1f}x {nodes:>8.1f}"

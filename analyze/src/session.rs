@@ -209,14 +209,8 @@ macro_rules! value_text {
 /// The views every session has, in the order they are created.
 fn views() -> [(&'static str, String); 4] {
     [
-        (
-            "edges",
-            // One row per input. unnest gives a struct; its fields are named.
-            "SELECT trace, input['src'] AS src, CAST(input['role'] AS VARCHAR) AS role, \
-             input['key'] AS key, dst \
-             FROM (SELECT trace, id AS dst, unnest(inputs) AS input FROM nodes)"
-                .to_string(),
-        ),
+        // One row per input, as portable SQL.
+        ("edges", include_str!("edges.sql").to_string()),
         (
             "values",
             concat!(

@@ -157,6 +157,17 @@ fn eval_of_the_samples_and_what_if() {
     );
 }
 
+/// A trace written before the reader matrix (format 1.2, `inputs.src` as
+/// BYTE_STREAM_SPLIT: the committed `units` sample as of commit f2e65ad)
+/// reads as it did; the opt-in encoding writes such files still.
+#[test]
+fn a_trace_written_by_an_earlier_version_still_reads() {
+    let fixture = "analyze/tests/fixtures/units-1.2-byte-stream-split.parquet";
+    snapshot!("earlier_version_check", &["check", fixture]);
+    snapshot!("earlier_version_summary", &["summary", fixture]);
+    snapshot!("earlier_version_eval", &["eval", fixture]);
+}
+
 #[test]
 fn queries_over_the_samples_directory_in_every_format() {
     let by_kind = "SELECT trace, kind, count(*) AS n FROM nodes \

@@ -69,7 +69,7 @@ fn node_id(value: &Bound<'_, PyAny>) -> Option<u64> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node, segment_nodes))]
+#[pyo3(signature = (path, *, argv, python_version, hltpy_version, traced_modules, flush_every, allow_mutation, max_repr, values, locations, conversions, on_node, segment_nodes, byte_stream_split))]
 #[allow(clippy::too_many_arguments)]
 fn start(
     py: Python<'_>,
@@ -86,6 +86,7 @@ fn start(
     conversions: bool,
     on_node: Option<Py<PyAny>>,
     segment_nodes: Option<u64>,
+    byte_stream_split: bool,
 ) -> PyResult<()> {
     let Some(values) = ValuesMode::parse(values) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -115,6 +116,7 @@ fn start(
         conversions,
         on_node,
         segment_nodes,
+        byte_stream_split,
     };
     links::clear();
     recorder::start(py, run, path, options, argv, traced_modules)

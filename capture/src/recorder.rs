@@ -44,6 +44,8 @@ pub struct Options {
     pub on_node: Option<Py<PyAny>>,
     /// Roll the output into a directory of segments of about this many nodes.
     pub segment_nodes: Option<u64>,
+    /// Write `inputs.src` as BYTE_STREAM_SPLIT (smaller; newer readers only).
+    pub byte_stream_split: bool,
 }
 
 /// A node reference as stored in a proxy: the capture epoch in the high
@@ -277,7 +279,10 @@ pub fn start(
     let writer = RunWriter::create(
         Path::new(path),
         &run,
-        &WriterOptions::default(),
+        &WriterOptions {
+            byte_stream_split: options.byte_stream_split,
+            ..WriterOptions::default()
+        },
         options.segment_nodes,
         rolling_end,
     )

@@ -162,3 +162,31 @@ def test_processor_dispatches_nodes_by_kind(captured):
         x = x * 2
     # Consts: the traced 1, the loop's `1` (one node for the line), the 2.
     assert processor.adds == [2, 3, 4] and processor.consts == 3
+
+
+def input_and_int_encodings(path):
+    metadata = pq.ParquetFile(path).metadata
+    columns = {metadata.row_group(0).column(c).path_in_schema: c for c in range(metadata.num_columns)}
+    return {
+        name: set(metadata.row_group(0).column(columns[name]).encodings)
+        for name in ("inputs.list.item.src", "value_int")
+    }
+
+
+def test_traces_use_encodings_every_reader_knows_unless_byte_stream_split_is_asked(tmp_path):
+    """FORMAT.md, "Readers": PLAIN input ids and ints by default;
+    BYTE_STREAM_SPLIT input ids (newer readers only) on request, with the
+    same rows."""
+    tables = {}
+    for split in (False, True):
+        path = tmp_path / f"split-{split}.parquet"
+        with hltpy.capture(path, byte_stream_split=split):
+            x = hltpy.trace(0)
+            for _ in range(2000):
+                x = x + 1
+        tables[split] = pq.read_table(path).drop_columns(["thread"])
+        encodings = input_and_int_encodings(path)
+        assert ("BYTE_STREAM_SPLIT" in encodings["inputs.list.item.src"]) == split
+        assert "PLAIN" in encodings["value_int"] and "DELTA_BINARY_PACKED" not in encodings["value_int"]
+    assert hltpy.from_traced(x) == 2000
+    assert tables[False].equals(tables[True])

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 
 use crate::model::{column, meta, COLUMNS, FORMAT_NAME, FORMAT_VERSION_MAJOR};
 
@@ -104,6 +107,7 @@ impl TraceFile {
             .unwrap_or_default();
         let metadata = parse_metadata(&path, &key_values)?;
         let extra_columns = check_columns(&path, builder.schema())?;
+        check_page_index(&path, builder.metadata())?;
         if metadata.closed_cleanly {
             if let Some(count) = metadata.node_count {
                 if count != rows {
@@ -202,8 +206,13 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Tr
             detail: "it is a directory".into(),
         });
     }
+    // With the page index: readers that use it (DataFusion) trust its page
+    // locations, so `check_page_index` must see it first.
     let opened = panic::catch_unwind(AssertUnwindSafe(|| {
-        ParquetRecordBatchReaderBuilder::try_new(file)
+        ParquetRecordBatchReaderBuilder::try_new_with_options(
+            file,
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )
     }))
     .unwrap_or_else(|_| Err(ParquetError::General("footer decoding failed".into())));
     opened.map_err(|err| match err {
@@ -229,6 +238,60 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Tr
         }
         other => corrupt(path, other),
     })
+}
+
+/// The page index's page locations lie inside their column chunks, in
+/// order: DataFusion reads pages where the index says and the Parquet
+/// crate panics on a location past the chunk's bytes (a damaged index
+/// went unnoticed by readers that ignore it).
+fn check_page_index(path: &Path, metadata: &ParquetMetaData) -> Result<(), TraceError> {
+    let Some(offset_index) = metadata.offset_index() else {
+        return Ok(());
+    };
+    for (group, columns) in offset_index.iter().enumerate() {
+        let Some(row_group) = metadata.row_groups().get(group) else {
+            return Err(corrupt(
+                path,
+                "its page index has more row groups than the file",
+            ));
+        };
+        for (column, index) in columns.iter().enumerate() {
+            let Some(chunk) = row_group.columns().get(column) else {
+                return Err(corrupt(
+                    path,
+                    "its page index has more columns than the file",
+                ));
+            };
+            let (start, length) = chunk.byte_range();
+            let end = start.saturating_add(length);
+            let mut previous_row = -1;
+            for page in index.page_locations() {
+                let page_end =
+                    (page.offset as u64).saturating_add(page.compressed_page_size as u64);
+                let inside = page.offset >= 0
+                    && page.compressed_page_size > 0
+                    && page.offset as u64 >= start
+                    && page_end <= end;
+                if !inside
+                    || page.first_row_index <= previous_row
+                    || page.first_row_index >= row_group.num_rows()
+                {
+                    return Err(corrupt(
+                        path,
+                        format!(
+                            "its page index puts a page of column {} (row group {group}) at bytes {}..{page_end}, row {}, outside the column's bytes {start}..{end} and {} rows",
+                            chunk.column_path(),
+                            page.offset,
+                            page.first_row_index,
+                            row_group.num_rows()
+                        ),
+                    ));
+                }
+                previous_row = page.first_row_index;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn starts_like_parquet(path: &Path) -> bool {

@@ -1,7 +1,8 @@
 //! The encodings of the trace's columns that are not dictionaries: delta
-//! for the mostly increasing integers (ids, frames, lines), byte stream
-//! split for input sources, PLAIN for the rest. Each collects the present
-//! values of the page being filled straight from the batch's Arrow array.
+//! for the mostly increasing integers (ids, frames, lines), PLAIN for the
+//! rest, byte stream split for input sources when asked for. Each collects
+//! the present values of the page being filled straight from the batch's
+//! Arrow array.
 
 use std::ops::Range;
 
@@ -47,7 +48,7 @@ fn for_each_present<T: Copy>(
     }
 }
 
-/// DELTA_BINARY_PACKED integers (`UInt64`, `Int64` or `UInt32` arrays).
+/// DELTA_BINARY_PACKED integers (`UInt64` or `UInt32` arrays).
 /// For an `id` column it also keeps each page's smallest and largest
 /// value: a page index, so looking nodes up by id reads a few pages
 /// instead of whole row groups.
@@ -83,17 +84,13 @@ impl LeafValues for DeltaValues {
                 let values = primitive::<UInt64Type>(values)?.values();
                 for_each_present(values, entries, nulls, |v| pending.push(v as i64));
             }
-            DataType::Int64 => {
-                let values = primitive::<Int64Type>(values)?.values();
-                for_each_present(values, entries, nulls, |v| pending.push(v));
-            }
             DataType::UInt32 => {
                 let values = primitive::<UInt32Type>(values)?.values();
                 for_each_present(values, entries, nulls, |v| {
                     pending.push(i64::from(v as i32))
                 });
             }
-            other => return Err(unexpected_type("UInt64, Int64 or UInt32", other)),
+            other => return Err(unexpected_type("UInt64 or UInt32", other)),
         }
         Ok(())
     }
@@ -212,8 +209,8 @@ fn encode_delta(values: &[i64], int32: bool, out: &mut Vec<u8>) {
     }
 }
 
-/// PLAIN values: fixed-width ones (`UInt64`, `Float64`) as little-endian
-/// bytes, strings each as a 4-byte length and its bytes.
+/// PLAIN values: fixed-width ones (`UInt64`, `Int64`, `Float64`) as
+/// little-endian bytes, strings each as a 4-byte length and its bytes.
 #[derive(Default)]
 pub(crate) struct PlainValues {
     pending: Vec<u8>,
@@ -230,6 +227,12 @@ impl LeafValues for PlainValues {
         match values.data_type() {
             DataType::UInt64 => {
                 let values = primitive::<UInt64Type>(values)?.values();
+                for_each_present(values, entries, nulls, |v| {
+                    pending.extend_from_slice(&v.to_le_bytes())
+                });
+            }
+            DataType::Int64 => {
+                let values = primitive::<Int64Type>(values)?.values();
                 for_each_present(values, entries, nulls, |v| {
                     pending.extend_from_slice(&v.to_le_bytes())
                 });
@@ -257,7 +260,7 @@ impl LeafValues for PlainValues {
                     }
                 }
             }
-            other => return Err(unexpected_type("UInt64, Float64 or Utf8", other)),
+            other => return Err(unexpected_type("UInt64, Int64, Float64 or Utf8", other)),
         }
         Ok(())
     }

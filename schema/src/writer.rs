@@ -35,6 +35,12 @@ pub struct WriterOptions {
     /// row group (written while the program waits for the file) is small.
     pub row_group_rows: usize,
     pub zstd_level: i32,
+    /// `inputs.src` as BYTE_STREAM_SPLIT: much smaller files (a loop's
+    /// inputs alternate between recent ids and a few old ones; split into
+    /// byte planes the high bytes are runs zstd packs away), but integer
+    /// BYTE_STREAM_SPLIT is a 2024 addition to Parquet that pyarrow < 16,
+    /// DuckDB < 2.0 and Spark 3.5 refuse (FORMAT.md, "Readers").
+    pub byte_stream_split: bool,
 }
 
 impl Default for WriterOptions {
@@ -42,6 +48,7 @@ impl Default for WriterOptions {
         WriterOptions {
             row_group_rows: 1 << 18,
             zstd_level: 1,
+            byte_stream_split: false,
         }
     }
 }
@@ -90,16 +97,26 @@ struct Leaf {
 }
 
 /// How each leaf column is encoded (see `TraceWriter::create`).
-fn leaf_values(leaf: &str) -> Option<Box<dyn LeafValues>> {
+fn leaf_values(leaf: &str, options: &WriterOptions) -> Option<Box<dyn LeafValues>> {
     Some(match leaf {
         column::KIND | column::FILE | column::TYPE | column::INPUT_ROLE => {
             Box::new(DictionaryValues::default())
         }
         column::ID => Box::new(DeltaValues::new(false, true)),
-        column::FRAME | column::VALUE_INT => Box::new(DeltaValues::new(false, false)),
+        column::FRAME => Box::new(DeltaValues::new(false, false)),
         column::LINE => Box::new(DeltaValues::new(true, false)),
-        column::INPUT_SRC => Box::new(SplitValues::default()),
-        column::THREAD
+        column::INPUT_SRC if options.byte_stream_split => Box::new(SplitValues::default()),
+        // PLAIN beat DELTA_BINARY_PACKED for input ids (which jump back
+        // and forth) in every capture benchmark case: 1.1 against 2.8
+        // bytes per node for `x = x + 1`, 6.1 against 6.3 for a kernel.
+        // Ints are PLAIN too: a user's ints may span all 64 bits (hashes,
+        // random bits), and fastparquet 2026.9 crashes on delta
+        // miniblocks wider than 56 bits, while DuckDB before 1.3 cannot
+        // read a chunk that mixes delta and PLAIN pages. Costs 1 byte per
+        // node for `x = x + 1` (2.1 against 1.1), nothing for a kernel.
+        column::INPUT_SRC
+        | column::VALUE_INT
+        | column::THREAD
         | column::VALUE_FLOAT
         | column::NAME
         | column::INPUT_KEY
@@ -159,8 +176,9 @@ impl TraceWriter {
         //   0.31 s to 0.15 s).
         // - Delta encoding for the mostly increasing integers (ids,
         //   frames, lines, ints) halves the file.
-        // - `inputs.src` is split into byte streams: `x = x + 1` went from
-        //   3.0 to 0.1 bytes per node.
+        // - Only encodings every mainstream reader knows (FORMAT.md,
+        //   "Readers"); `inputs.src` split into byte streams (1.1 to 0.1
+        //   bytes per node for `x = x + 1`) only when asked for.
         // - `id` has a page index (each page's smallest and largest id),
         //   so looking nodes up by id reads a few pages instead of whole
         //   row groups: `expr` on a 10M-node trace went from 6.1 s to
@@ -193,7 +211,7 @@ impl TraceWriter {
             .map(|(index, descr)| {
                 let parts = descr.path().parts();
                 let name = parts.last().map(String::as_str).unwrap_or_default();
-                let values = leaf_values(name).ok_or_else(|| {
+                let values = leaf_values(name, options).ok_or_else(|| {
                     ParquetError::General(format!("no encoding for column {}", descr.path()))
                 })?;
                 let item_field = (parts.len() > 1)

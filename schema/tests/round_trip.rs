@@ -1,5 +1,7 @@
 //! Writer → reader round trips, and the reader's answer to every kind of bad file.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 
@@ -470,42 +472,6 @@ fn dictionary_columns_read_back_exactly_across_pages_batches_and_row_groups() {
     assert_eq!(row, total as usize);
 }
 
-/// `batch` with its dictionary columns (top-level and the inputs' role)
-/// cast to plain strings, so batches with different dictionaries compare.
-fn undictionary(batch: &arrow_array::RecordBatch) -> Vec<arrow_array::ArrayRef> {
-    use arrow_schema::{DataType, Field, Fields};
-    let plain = |data_type: &DataType| match data_type {
-        DataType::Dictionary(_, _) => DataType::Utf8,
-        other => other.clone(),
-    };
-    batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(field, column)| {
-            let target = match field.data_type() {
-                DataType::List(item) => {
-                    let DataType::Struct(fields) = item.data_type() else {
-                        panic!("inputs items are structs")
-                    };
-                    let fields: Fields = fields
-                        .iter()
-                        .map(|f| Field::new(f.name(), plain(f.data_type()), f.is_nullable()))
-                        .collect();
-                    DataType::List(std::sync::Arc::new(Field::new(
-                        item.name(),
-                        DataType::Struct(fields),
-                        item.is_nullable(),
-                    )))
-                }
-                other => plain(other),
-            };
-            arrow_cast::cast(column, &target).unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
     // Every column with the values that stress its encoding: ids that jump
@@ -594,37 +560,7 @@ fn every_column_reads_back_exactly_whatever_the_batch_sizes() {
 
     let trace = TraceFile::open(&path).unwrap();
     let read: Vec<_> = trace.batches().unwrap().map(Result::unwrap).collect();
-    // Dictionaries differ between batches (and i8 keys of many batches
-    // overflow if concatenated): columns are compared as plain arrays.
-    let whole = |batches: &[arrow_array::RecordBatch]| -> Vec<arrow_array::ArrayRef> {
-        let plain: Vec<_> = batches.iter().map(undictionary).collect();
-        (0..plain[0].len())
-            .map(|column| {
-                let parts: Vec<&dyn Array> = plain.iter().map(|b| b[column].as_ref()).collect();
-                arrow_select::concat::concat(&parts).unwrap()
-            })
-            .collect()
-    };
-    let schema = written[0].schema();
-    for ((field, want), got) in schema
-        .fields()
-        .iter()
-        .zip(whole(&written))
-        .zip(whole(&read))
-    {
-        assert_eq!(got.len(), total as usize);
-        if want.to_data() != got.to_data() {
-            let first = (0..want.len())
-                .find(|&row| want.slice(row, 1) != got.slice(row, 1))
-                .unwrap_or(0);
-            panic!(
-                "column {} differs first at row {first}: wrote {:?}, read {:?}",
-                field.name(),
-                want.slice(first, 1),
-                got.slice(first, 1)
-            );
-        }
-    }
+    common::assert_same_columns(&written, &read, "hltpy's reader");
 }
 
 #[test]

@@ -37,6 +37,7 @@ ENV_OPTIONS = {
     "HLTPY_CONVERSIONS": ("conversions", lambda v: v in ("1", "true", "yes")),
     "HLTPY_ALLOW_MUTATION": ("allow_mutation", lambda v: v in ("1", "true", "yes")),
     "HLTPY_TRACE_CALLABLES": ("trace_callables", lambda v: [n for n in v.split(",") if n]),
+    "HLTPY_BYTE_STREAM_SPLIT": ("byte_stream_split", lambda v: v in ("1", "true", "yes")),
 }
 
 

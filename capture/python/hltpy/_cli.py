@@ -25,7 +25,8 @@ spawn) write traces of their own next to it, named with their pid.
 Environment form, for processes whose command line you do not control:
   HLTPY_TRACE='out-{pid}.parquet' HLTPY_MODULES=mydsl,other python prog.py
 (with HLTPY_VALUES, HLTPY_MAX_REPR, HLTPY_SEGMENT_NODES, HLTPY_LOCATIONS=0,
-HLTPY_CONVERSIONS=1, HLTPY_ALLOW_MUTATION=1, HLTPY_TRACE_CALLABLES=math.sqrt)
+HLTPY_CONVERSIONS=1, HLTPY_ALLOW_MUTATION=1, HLTPY_TRACE_CALLABLES=math.sqrt,
+HLTPY_BYTE_STREAM_SPLIT=1)
 """
 
 # Options of `run` that take a value; everything after the first token that
@@ -58,6 +59,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-mutation", action="store_true", help="allow and trace mutation of traced objects")
     parser.add_argument("--trace-callable", action="append", default=[], metavar="NAME",
                         help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments")
+    parser.add_argument("--byte-stream-split", action="store_true",
+                        help="smaller traces that only newer Parquet readers open (pyarrow>=16, DuckDB>=2.0; "
+                        "not Spark 3.5): see FORMAT.md, 'Readers'")
     return parser
 
 
@@ -105,6 +109,7 @@ def main(argv: list[str]) -> int:
         "conversions": options.conversions,
         "allow_mutation": options.allow_mutation,
         "trace_callables": options.trace_callable,
+        "byte_stream_split": options.byte_stream_split,
     }
     label = pathlib.Path(script).stem if script else module.rpartition(".")[2]
     session = _batch.BatchSession(options.output, options.trace, label, capture_options)

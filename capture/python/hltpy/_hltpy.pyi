@@ -98,6 +98,7 @@ def start(
     conversions: bool,
     on_node: Callable[[Node], object] | None,
     segment_nodes: int | None,
+    byte_stream_split: bool,
 ) -> None: ...
 def stop(
     argv: list[str], closed_cleanly: bool = True, end_reason: str = "stopped", keep_empty: bool = True
