@@ -33,6 +33,7 @@
 
 mod buffer;
 mod column_chunk;
+mod crate_column;
 mod dictionary_column;
 mod model;
 mod reader;
