@@ -103,18 +103,6 @@ pub(crate) struct ChunkExtras {
     pub column_index: Option<ColumnIndexMetaData>,
 }
 
-/// Writes one leaf column's chunks, a row group at a time.
-pub(crate) trait ChunkWriter: Send {
-    fn descr(&self) -> &ColumnDescPtr;
-
-    /// Adds a batch's rows to the row group being filled.
-    fn write(&mut self, data: LeafData<'_>) -> Result<()>;
-
-    /// The chunk's bytes (offsets from 0) and what the row group needs to
-    /// know of it; the writer is then ready for the next row group.
-    fn close(&mut self) -> Result<(Bytes, ColumnCloseResult)>;
-}
-
 /// A leaf column's chunk in the row group being written.
 pub(crate) struct LeafColumn {
     descr: ColumnDescPtr,
@@ -163,15 +151,13 @@ impl LeafColumn {
             body: Vec::new(),
         })
     }
-}
 
-impl ChunkWriter for LeafColumn {
-    fn descr(&self) -> &ColumnDescPtr {
+    pub(crate) fn descr(&self) -> &ColumnDescPtr {
         &self.descr
     }
 
     /// Adds a batch's rows; full pages are written as they fill.
-    fn write(&mut self, data: LeafData<'_>) -> Result<()> {
+    pub(crate) fn write(&mut self, data: LeafData<'_>) -> Result<()> {
         let is_list = matches!(self.shape, Shape::ListItem { .. });
         if is_list != data.offsets.is_some() {
             return Err(ParquetError::General(format!(
@@ -216,15 +202,7 @@ impl ChunkWriter for LeafColumn {
             let mixed = (present > 0 && present < entries.len())
                 .then_some(nulls)
                 .flatten();
-            append_levels(
-                self.shape,
-                &mut self.repetition,
-                &mut self.definition,
-                data.offsets,
-                mixed,
-                start..end,
-                present > 0,
-            );
+            self.append_levels(data.offsets, mixed, start..end, present > 0);
             if present > 0 {
                 self.values
                     .append(data.values.as_ref(), entries, mixed)
@@ -241,12 +219,90 @@ impl ChunkWriter for LeafColumn {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
-        self.close_chunk()
+    /// Appends the levels of `rows` to the page being filled. `nulls` is
+    /// given when some entries are present and some not; else all are
+    /// present or (`any_present` false) none are.
+    fn append_levels(
+        &mut self,
+        offsets: Option<&[i32]>,
+        nulls: Option<&NullBuffer>,
+        rows: Range<usize>,
+        any_present: bool,
+    ) {
+        let max = self.shape.max_definition();
+        // The level of an entry whose list item (if any) exists.
+        let uniform = if any_present {
+            max
+        } else {
+            max.saturating_sub(1)
+        };
+        match (self.shape, offsets) {
+            (Shape::Required, _) => {}
+            (Shape::Optional, _) => match nulls {
+                None => self
+                    .definition
+                    .resize(self.definition.len() + rows.len(), uniform),
+                Some(nulls) => self
+                    .definition
+                    .extend(rows.map(|row| u8::from(nulls.is_valid(row)))),
+            },
+            (Shape::ListItem { .. }, Some(offsets)) => {
+                // Each row is one entry with no value when its list is
+                // empty, else its items: the first at repetition level 0,
+                // the rest at 1; a present value one definition level
+                // deeper than a null one.
+                let offsets = &offsets[rows.start..=rows.end];
+                let first_item = offsets[0] as usize;
+                let items = offsets[offsets.len() - 1] as usize - first_item;
+                let empty = offsets.windows(2).filter(|b| b[0] == b[1]).count();
+                // All levels at the common value first, then each row's
+                // first entry (and each null or empty entry) set apart.
+                let base = self.repetition.len();
+                self.repetition.resize(base + items + empty, 1);
+                let mut entry = base;
+                for bounds in offsets.windows(2) {
+                    self.repetition[entry] = 0;
+                    entry += ((bounds[1] - bounds[0]) as usize).max(1);
+                }
+                let base = self.definition.len();
+                let short = max.saturating_sub(1);
+                match nulls {
+                    None => self.definition.resize(base + items + empty, uniform),
+                    // Items null by default; the present ones found by
+                    // their bits.
+                    Some(_) => self.definition.resize(base + items + empty, short),
+                }
+                if empty == 0 {
+                    if let Some(nulls) = nulls {
+                        let present = nulls.inner().slice(first_item, items);
+                        for item in present.set_indices() {
+                            self.definition[base + item] = max;
+                        }
+                    }
+                } else {
+                    let mut entry = base;
+                    for bounds in offsets.windows(2) {
+                        let row_items = bounds[0] as usize..bounds[1] as usize;
+                        if row_items.is_empty() {
+                            self.definition[entry] = 0;
+                            entry += 1;
+                            continue;
+                        }
+                        if let Some(nulls) = nulls {
+                            for (level, item) in row_items.enumerate() {
+                                if nulls.is_valid(item) {
+                                    self.definition[entry + level] = max;
+                                }
+                            }
+                        }
+                        entry += (bounds[1] - bounds[0]) as usize;
+                    }
+                }
+            }
+            (Shape::ListItem { .. }, None) => unreachable!("checked in write"),
+        }
     }
-}
 
-impl LeafColumn {
     /// Encodes the page being filled (v1 data page: repetition levels,
     /// definition levels, values) and adds it to the chunk.
     fn write_page(&mut self) -> Result<()> {
@@ -303,7 +359,7 @@ impl LeafColumn {
     /// The chunk's bytes (a dictionary page first if the encoding has one,
     /// offsets from 0) and what the row group needs to know of it; the
     /// column is then empty again, ready for the next row group.
-    fn close_chunk(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
+    pub(crate) fn close(&mut self) -> Result<(Bytes, ColumnCloseResult)> {
         self.write_page()?;
         let extras = self.values.close()?;
         let mut chunk = TrackedWrite::new(Vec::new());
@@ -367,88 +423,6 @@ impl LeafColumn {
         self.levels = 0;
         self.rows = 0;
         Ok((Bytes::from(bytes), close))
-    }
-}
-
-/// Appends the levels of `rows` (of a leaf shaped `shape`). `nulls` is
-/// given when some entries are present and some not; else all are
-/// present or (`any_present` false) none are.
-pub(crate) fn append_levels(
-    shape: Shape,
-    repetition: &mut Vec<u8>,
-    definition: &mut Vec<u8>,
-    offsets: Option<&[i32]>,
-    nulls: Option<&NullBuffer>,
-    rows: Range<usize>,
-    any_present: bool,
-) {
-    let max = shape.max_definition();
-    // The level of an entry whose list item (if any) exists.
-    let uniform = if any_present {
-        max
-    } else {
-        max.saturating_sub(1)
-    };
-    match (shape, offsets) {
-        (Shape::Required, _) => {}
-        (Shape::Optional, _) => match nulls {
-            None => definition.resize(definition.len() + rows.len(), uniform),
-            Some(nulls) => definition.extend(rows.map(|row| u8::from(nulls.is_valid(row)))),
-        },
-        (Shape::ListItem { .. }, Some(offsets)) => {
-            // Each row is one entry with no value when its list is
-            // empty, else its items: the first at repetition level 0,
-            // the rest at 1; a present value one definition level
-            // deeper than a null one.
-            let offsets = &offsets[rows.start..=rows.end];
-            let first_item = offsets[0] as usize;
-            let items = offsets[offsets.len() - 1] as usize - first_item;
-            let empty = offsets.windows(2).filter(|b| b[0] == b[1]).count();
-            // All levels at the common value first, then each row's
-            // first entry (and each null or empty entry) set apart.
-            let base = repetition.len();
-            repetition.resize(base + items + empty, 1);
-            let mut entry = base;
-            for bounds in offsets.windows(2) {
-                repetition[entry] = 0;
-                entry += ((bounds[1] - bounds[0]) as usize).max(1);
-            }
-            let base = definition.len();
-            let short = max.saturating_sub(1);
-            match nulls {
-                None => definition.resize(base + items + empty, uniform),
-                // Items null by default; the present ones found by
-                // their bits.
-                Some(_) => definition.resize(base + items + empty, short),
-            }
-            if empty == 0 {
-                if let Some(nulls) = nulls {
-                    let present = nulls.inner().slice(first_item, items);
-                    for item in present.set_indices() {
-                        definition[base + item] = max;
-                    }
-                }
-            } else {
-                let mut entry = base;
-                for bounds in offsets.windows(2) {
-                    let row_items = bounds[0] as usize..bounds[1] as usize;
-                    if row_items.is_empty() {
-                        definition[entry] = 0;
-                        entry += 1;
-                        continue;
-                    }
-                    if let Some(nulls) = nulls {
-                        for (level, item) in row_items.enumerate() {
-                            if nulls.is_valid(item) {
-                                definition[entry + level] = max;
-                            }
-                        }
-                    }
-                    entry += (bounds[1] - bounds[0]) as usize;
-                }
-            }
-        }
-        (Shape::ListItem { .. }, None) => unreachable!("checked in write"),
     }
 }
 

@@ -33,7 +33,6 @@
 
 mod buffer;
 mod column_chunk;
-mod crate_column;
 mod dictionary_column;
 mod model;
 mod reader;

@@ -16,8 +16,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-use crate::column_chunk::{ChunkWriter, LeafColumn, LeafData, LeafValues};
-use crate::crate_column::{CrateColumn, CrateEncoding};
+use crate::column_chunk::{LeafColumn, LeafData, LeafValues};
 use crate::dictionary_column::DictionaryValues;
 use crate::value_columns::{BooleanValues, DeltaValues, PlainValues, SplitValues};
 
@@ -90,7 +89,7 @@ pub struct TraceWriter {
 
 /// A leaf column and where its data is in a batch.
 struct Leaf {
-    column: Box<dyn ChunkWriter>,
+    column: LeafColumn,
     /// The batch column it belongs to.
     field: usize,
     /// For a field of the `inputs` items: its position in the item struct.
@@ -126,28 +125,6 @@ fn leaf_values(leaf: &str, options: &WriterOptions) -> Option<Box<dyn LeafValues
         column::VALUE_BOOL => Box::new(BooleanValues::default()),
         _ => return None,
     })
-}
-
-/// TRIAL: the leaves `HLTPY_CRATE_LEAVES` gives to the crate's writers.
-fn trial_encoding(leaf: &str, options: &WriterOptions) -> Option<CrateEncoding> {
-    let chosen = std::env::var("HLTPY_CRATE_LEAVES").unwrap_or_default();
-    let group = |name: &str| chosen.split(',').any(|g| g == name || g == "all");
-    let encoding = match leaf {
-        column::KIND | column::FILE | column::TYPE | column::INPUT_ROLE => {
-            CrateEncoding::Dictionary
-        }
-        column::ID => CrateEncoding::Delta { page_index: true },
-        column::FRAME | column::LINE => CrateEncoding::Delta { page_index: false },
-        column::INPUT_SRC if options.byte_stream_split => CrateEncoding::Split,
-        _ => CrateEncoding::Plain,
-    };
-    let name = match encoding {
-        CrateEncoding::Dictionary => "dictionary",
-        CrateEncoding::Delta { .. } => "delta",
-        CrateEncoding::Split => "split",
-        CrateEncoding::Plain => "plain",
-    };
-    group(name).then_some(encoding)
 }
 
 fn json_list(items: &[String]) -> String {
@@ -237,19 +214,11 @@ impl TraceWriter {
                 let values = leaf_values(name, options).ok_or_else(|| {
                     ParquetError::General(format!("no encoding for column {}", descr.path()))
                 })?;
-                let column: Box<dyn ChunkWriter> = match trial_encoding(name, options) {
-                    Some(encoding) => Box::new(CrateColumn::new(
-                        descr.clone(),
-                        encoding,
-                        options.zstd_level,
-                    )?),
-                    None => Box::new(LeafColumn::new(descr.clone(), values, options.zstd_level)?),
-                };
                 let item_field = (parts.len() > 1)
                     .then(|| item_fields.iter().position(|field| field.name() == name))
                     .flatten();
                 Ok(Leaf {
-                    column,
+                    column: LeafColumn::new(descr.clone(), values, options.zstd_level)?,
                     field: schema.get_column_root_idx(index),
                     item_field,
                 })
