@@ -26,7 +26,7 @@
 //! spends its extra on per-value work hltpy's fixed schema does not need:
 //! a `ByteArray` per string, a hash lookup per dictionary value (hltpy
 //! translates Arrow's dictionary keys once per batch), levels re-encoded
-//! value by value. The trial's code is commit "schema: trial" in the
+//! value by value. The trial's code is commit 4980da3 in the
 //! history (`HLTPY_CRATE_LEAVES=delta|plain|dictionary|split|all`).
 //! `tests/differential.rs` fences the hand-written encoders: proptest-drawn
 //! batches written by them and by the crate's `ArrowWriter` decode alike.
