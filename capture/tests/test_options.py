@@ -190,3 +190,23 @@ def test_traces_use_encodings_every_reader_knows_unless_byte_stream_split_is_ask
         assert "PLAIN" in encodings["value_int"] and "DELTA_BINARY_PACKED" not in encodings["value_int"]
     assert hltpy.from_traced(x) == 2000
     assert tables[False].equals(tables[True])
+
+
+def test_byte_stream_split_reaches_batch_runs_by_flag_and_environment(tmp_path):
+    import os
+    import subprocess
+
+    script = tmp_path / "prog.py"
+    script.write_text("import hltpy\nx = hltpy.trace(1)\nfor _ in range(50):\n    x = x + 1\nprint(hltpy.from_traced(x))\n")
+    runs = {
+        "flag": ([sys.executable, "-m", "hltpy", "run", "--byte-stream-split", "-o", str(tmp_path / "flag.parquet"),
+                  str(script)], {}),
+        "environment": ([sys.executable, str(script)],
+                        {"HLTPY_TRACE": str(tmp_path / "environment.parquet"), "HLTPY_BYTE_STREAM_SPLIT": "1"}),
+        "default": ([sys.executable, "-m", "hltpy", "run", "-o", str(tmp_path / "default.parquet"), str(script)], {}),
+    }  # fmt: skip
+    for name, (command, environment) in runs.items():
+        done = subprocess.run(command, env={**os.environ, **environment}, capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and done.stdout.strip() == "51", (name, done.stderr)
+        split = "BYTE_STREAM_SPLIT" in input_and_int_encodings(tmp_path / f"{name}.parquet")["inputs.list.item.src"]
+        assert split == (name != "default"), name
