@@ -94,7 +94,9 @@ impl TraceFile {
     /// cleanly (its `closed_cleanly` is false); callers should say so.
     pub fn open_lenient(path: impl AsRef<Path>) -> Result<Self, TraceError> {
         let path = path.as_ref().to_path_buf();
-        let builder = open_builder(&path)?;
+        // With the page index: readers that use it (DataFusion) trust its
+        // page locations, so `check_page_index` sees it first.
+        let builder = open_builder(&path, PageIndexPolicy::Optional)?;
         let file_meta = builder.metadata().file_metadata();
         let rows = file_meta.num_rows() as u64;
         let key_values: HashMap<&str, &str> = file_meta
@@ -155,7 +157,8 @@ impl TraceFile {
     /// batch, in file order: a pass that needs `id` and `inputs` does not
     /// decode the values.
     pub fn columns(&self, names: Option<&[&str]>) -> Result<TraceBatches, TraceError> {
-        let mut builder = open_builder(&self.path)?;
+        // Batches in file order need no page index (checked at open).
+        let mut builder = open_builder(&self.path, PageIndexPolicy::Skip)?;
         if let Some(names) = names {
             let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
             builder = builder.with_projection(mask);
@@ -194,7 +197,10 @@ impl Iterator for TraceBatches {
     }
 }
 
-fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, TraceError> {
+fn open_builder(
+    path: &Path,
+    page_index: PageIndexPolicy,
+) -> Result<ParquetRecordBatchReaderBuilder<File>, TraceError> {
     let file = File::open(path).map_err(|source| TraceError::Io {
         path: path.to_path_buf(),
         action: "open",
@@ -206,12 +212,10 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Tr
             detail: "it is a directory".into(),
         });
     }
-    // With the page index: readers that use it (DataFusion) trust its page
-    // locations, so `check_page_index` must see it first.
     let opened = panic::catch_unwind(AssertUnwindSafe(|| {
         ParquetRecordBatchReaderBuilder::try_new_with_options(
             file,
-            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+            ArrowReaderOptions::new().with_page_index_policy(page_index),
         )
     }))
     .unwrap_or_else(|_| Err(ParquetError::General("footer decoding failed".into())));

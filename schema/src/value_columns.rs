@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ToByteSlice};
 use arrow_schema::DataType;
 use parquet::basic::{BoundaryOrder, Encoding, Type};
 use parquet::errors::{ParquetError, Result};
@@ -209,6 +209,31 @@ fn encode_delta(values: &[i64], int32: bool, out: &mut Vec<u8>) {
     }
 }
 
+// PLAIN is little-endian: fixed-width values are copied as they lie in
+// memory.
+const _: () = assert!(
+    cfg!(target_endian = "little"),
+    "the trace writer copies PLAIN values from memory: little-endian targets only"
+);
+
+/// Appends the little-endian bytes of the present values of `entries`:
+/// one copy when none is absent.
+fn append_fixed<T: ArrowPrimitiveType>(
+    pending: &mut Vec<u8>,
+    values: &dyn Array,
+    entries: Range<usize>,
+    nulls: Option<&NullBuffer>,
+) -> Result<()> {
+    let values = primitive::<T>(values)?.values();
+    match nulls {
+        None => pending.extend_from_slice(values[entries].to_byte_slice()),
+        Some(_) => for_each_present(values, entries, nulls, |v| {
+            pending.extend_from_slice(v.to_byte_slice())
+        }),
+    }
+    Ok(())
+}
+
 /// PLAIN values: fixed-width ones (`UInt64`, `Int64`, `Float64`) as
 /// little-endian bytes, strings each as a 4-byte length and its bytes.
 #[derive(Default)]
@@ -225,24 +250,9 @@ impl LeafValues for PlainValues {
     ) -> Result<()> {
         let pending = &mut self.pending;
         match values.data_type() {
-            DataType::UInt64 => {
-                let values = primitive::<UInt64Type>(values)?.values();
-                for_each_present(values, entries, nulls, |v| {
-                    pending.extend_from_slice(&v.to_le_bytes())
-                });
-            }
-            DataType::Int64 => {
-                let values = primitive::<Int64Type>(values)?.values();
-                for_each_present(values, entries, nulls, |v| {
-                    pending.extend_from_slice(&v.to_le_bytes())
-                });
-            }
-            DataType::Float64 => {
-                let values = primitive::<Float64Type>(values)?.values();
-                for_each_present(values, entries, nulls, |v| {
-                    pending.extend_from_slice(&v.to_le_bytes())
-                });
-            }
+            DataType::UInt64 => append_fixed::<UInt64Type>(pending, values, entries, nulls)?,
+            DataType::Int64 => append_fixed::<Int64Type>(pending, values, entries, nulls)?,
+            DataType::Float64 => append_fixed::<Float64Type>(pending, values, entries, nulls)?,
             DataType::Utf8 => {
                 let values = values
                     .as_any()

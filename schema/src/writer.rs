@@ -175,10 +175,11 @@ impl TraceWriter {
         //   string per row (a count by kind over 10M nodes went from
         //   0.31 s to 0.15 s).
         // - Delta encoding for the mostly increasing integers (ids,
-        //   frames, lines, ints) halves the file.
+        //   frames, lines) halves the file.
         // - Only encodings every mainstream reader knows (FORMAT.md,
-        //   "Readers"); `inputs.src` split into byte streams (1.1 to 0.1
-        //   bytes per node for `x = x + 1`) only when asked for.
+        //   "Readers", and `leaf_values`); `inputs.src` split into byte
+        //   streams (2.1 to 1.1 bytes per node for `x = x + 1`) only when
+        //   asked for.
         // - `id` has a page index (each page's smallest and largest id),
         //   so looking nodes up by id reads a few pages instead of whole
         //   row groups: `expr` on a 10M-node trace went from 6.1 s to

@@ -37,6 +37,7 @@ pub fn undictionary(batch: &RecordBatch) -> Vec<ArrayRef> {
         })
         .collect()
 }
+
 /// The batches' columns, each concatenated into one plain array.
 /// Dictionaries differ between batches (and i8 keys of many batches
 /// overflow if concatenated): columns are compared as plain arrays.
