@@ -10,6 +10,8 @@
 //! Usage: stress_trace OUT.parquet [ROWS] [--byte-stream-split]
 //! (ROWS defaults to 600,000: three row groups.)
 
+mod common;
+
 use std::process::ExitCode;
 
 use hltpy_schema::{
@@ -232,29 +234,17 @@ impl Stress {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let byte_stream_split = args.iter().any(|a| a == "--byte-stream-split");
-    args.retain(|a| a != "--byte-stream-split");
-    let (path, rows) = match args.as_slice() {
-        [path] => (path.clone(), 600_000),
-        [path, rows] => match rows.replace('_', "").parse::<u64>() {
-            Ok(n) => (path.clone(), n),
-            Err(_) => {
-                eprintln!("stress_trace: ROWS must be a number, got {rows:?}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("usage: stress_trace OUT.parquet [ROWS] [--byte-stream-split]");
-            return ExitCode::from(2);
-        }
-    };
+    let (path, rows, flags) =
+        match common::command_line("stress_trace", "ROWS", 600_000, &["--byte-stream-split"]) {
+            Ok(command) => command,
+            Err(code) => return code,
+        };
     let run = RunInfo {
         hltpy_version: env!("CARGO_PKG_VERSION").into(),
         python_version: "stress".into(),
     };
     let options = WriterOptions {
-        byte_stream_split,
+        byte_stream_split: flags.iter().any(|f| f == "--byte-stream-split"),
         ..WriterOptions::default()
     };
     let written = TraceWriter::create(&path, &run, &options).and_then(|mut writer| {
@@ -273,14 +263,5 @@ fn main() -> ExitCode {
             segment: None,
         })
     });
-    match written {
-        Ok(rows) => {
-            println!("{path}: {rows} nodes");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("stress_trace: {err}");
-            ExitCode::from(2)
-        }
-    }
+    common::report("stress_trace", &path, written)
 }

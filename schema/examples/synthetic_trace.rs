@@ -10,6 +10,8 @@
 //!
 //! Usage: synthetic_trace OUT.parquet [NODES]   (NODES defaults to 10,000,000)
 
+mod common;
+
 use std::process::ExitCode;
 
 use hltpy_schema::{
@@ -332,20 +334,10 @@ impl Generator {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (path, target) = match args.as_slice() {
-        [path] => (path.clone(), 10_000_000),
-        [path, nodes] => match nodes.replace('_', "").parse::<u64>() {
-            Ok(n) => (path.clone(), n),
-            Err(_) => {
-                eprintln!("synthetic_trace: NODES must be a number, got {nodes:?}");
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("usage: synthetic_trace OUT.parquet [NODES]");
-            return ExitCode::from(2);
-        }
+    let (path, target, _) = match common::command_line("synthetic_trace", "NODES", 10_000_000, &[])
+    {
+        Ok(command) => command,
+        Err(code) => return code,
     };
     let run = RunInfo {
         hltpy_version: env!("CARGO_PKG_VERSION").into(),
@@ -378,14 +370,5 @@ fn main() -> ExitCode {
         class_names: (0..CLASSES).map(|i| format!("units.Unit{i:02}")).collect(),
         target,
     };
-    match generator.run() {
-        Ok(rows) => {
-            println!("{path}: {rows} nodes");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("synthetic_trace: {err}");
-            ExitCode::from(2)
-        }
-    }
+    common::report("synthetic_trace", &path, generator.run())
 }
