@@ -62,18 +62,6 @@ def canonical(row):
     return out
 
 
-def none_if_missing(value):
-    """pandas and polars give NaN or NaT for some absent values."""
-    try:
-        import pandas
-
-        if value is not None and not isinstance(value, (list, dict, str)) and pandas.isna(value):
-            return None
-    except (ImportError, TypeError, ValueError):
-        pass
-    return value
-
-
 def rows_pyarrow(files):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -103,13 +91,16 @@ def rows_polars(files):
 
 def rows_fastparquet(files):
     import fastparquet
+    import pandas
 
     frame = fastparquet.ParquetFile(files).to_pandas()
     frame = frame.sort_values("id", kind="stable")
+    # pandas' nullable columns give pd.NA for null. inputs and value_float
+    # stay as given (None, and NaN for null too: fastparquet's limits), so
+    # a real NaN stays NaN.
+    as_given = ("inputs", "value_float")
     for record in frame[COLUMNS].itertuples(index=False, name=None):
-        # inputs as given (None: a limit); value_float as given, NaN for null
-        # too (a limit), so a real NaN stays NaN.
-        yield [v if c in ("inputs", "value_float") else none_if_missing(v) for c, v in zip(COLUMNS, record)]
+        yield [v if c in as_given or v is None or not pandas.isna(v) else None for c, v in zip(COLUMNS, record)]
 
 
 _spark = None

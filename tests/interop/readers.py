@@ -47,9 +47,9 @@ class Reader:
         return [f"{self.library}=={self.version}", *self.extra]
 
     def installed(self):
-        return (self.venv / ".installed").read_text().split() == self.requirements if (
-            self.venv / ".installed"
-        ).exists() else False
+        """Installed with these requirements (a changed pin reinstalls)."""
+        marker = self.venv / ".installed"
+        return marker.exists() and marker.read_text().split() == self.requirements
 
     def install(self):
         if self.installed():
