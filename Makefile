@@ -56,10 +56,11 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 ## tools: graphviz's `dot` (drawings as SVG and PNG), Chromium (the
-## report's test opens the page in it) and Java (Spark, in the reader
-## matrix), installed with apt-get when this runs as root on Debian;
+## report's test opens the page in it), Java (Spark, in the reader
+## matrix) and valgrind (the instruction benchmark, run small by the
+## tests), installed with apt-get when this runs as root on Debian;
 ## otherwise a note says how
-SYSTEM_TOOLS := dot:graphviz chromium:chromium java:openjdk-17-jre-headless
+SYSTEM_TOOLS := dot:graphviz chromium:chromium java:openjdk-17-jre-headless valgrind:valgrind
 tools:
 	@missing=""; \
 	for tool in $(SYSTEM_TOOLS); do command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
@@ -69,7 +70,7 @@ tools:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null \
 	      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing fonts-dejavu-core >/dev/null; }; \
 	  else \
-	    echo "missing:$$missing (apt-get install$$missing): SVG/PNG drawings need graphviz, the report's test chromium, Spark java"; \
+	    echo "missing:$$missing (apt-get install$$missing): SVG/PNG drawings need graphviz, the report's test chromium, Spark java, the instruction benchmark valgrind"; \
 	  fi; \
 	fi
 

@@ -6,9 +6,10 @@ Cases: (a) `x = x + 1` on a traced int; (b) a traced method call with two
 operations inside; (c) a numeric kernel (Euler integration) from a traced
 module. Each is also captured with `byte_stream_split=True` (input ids as
 BYTE_STREAM_SPLIT, readable by newer Parquet readers only), interleaved
-with the default runs: its time and file size beside the default's. Then whole class-heavy programs (capture/tests/programs/classy),
-each traced as a module, against an untraced copy of the same module
-loaded separately. Traced times include starting the capture and writing
+with the default runs: its time and file size beside the default's. Then
+whole class-heavy programs (capture/tests/programs/classy), each traced as
+a module, against an untraced copy of the same module loaded separately
+(and the file size with `byte_stream_split=True`, from one more capture). Traced times include starting the capture and writing
 the Parquet file. Each figure is the median of --repeat runs.
 """
 
