@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use hltpy_graph::eval::recorded_text;
 use hltpy_graph::interp::{IdMap, IdSet};
+use hltpy_graph::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
 use hltpy_graph::{literal, Graph, Input, Node, Recorded, Value};
 use hltpy_schema::{NodeKind, Role};
 
@@ -50,6 +51,10 @@ pub struct Args {
     /// else pythonX.Y of the trace's version, else python3).
     #[arg(long, value_name = "PATH", requires = "check")]
     python: Option<String>,
+    /// A module --check may import although it is not a file under the
+    /// trace's source directories or PYTHONPATH (repeatable).
+    #[arg(long = "allow-import", value_name = "MODULE", requires = "check")]
+    allow_imports: Vec<String>,
 }
 
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
@@ -65,7 +70,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             )));
         }
     }
-    let (module, checks, python, source_dirs) = cli::runtime()?.block_on(async {
+    let (module, checks, python, source_dirs, imports) = cli::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "compile", &session);
         let (source, roots) = one_trace_and_roots(&session, &args.nodes, "compile").await?;
@@ -97,9 +102,11 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             )
             .function(*root, &name)
             .map_err(|message| {
+                // One line, whatever names and values of the trace it quotes.
                 AnalyzeError::Usage(format!(
-                    "{}: cannot compile node {root}: {message}",
-                    source.name
+                    "{}: cannot compile node {root}: {}",
+                    source.name,
+                    inert(&message, false)
                 ))
             })?;
             imports.extend(function.imports.iter().cloned());
@@ -108,13 +115,15 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             functions.push(function.text);
         }
         let python = source.metadata.python_version.clone();
-        // Where the program's modules were: the directories of its files.
+        // Where the program's modules were: the directories of its files
+        // (not one whose name would split PYTHONPATH: `:`, NUL).
         let source_dirs: BTreeSet<String> = graph
             .nodes()
             .iter()
             .filter_map(|n| n.file.as_deref())
             .filter_map(|f| std::path::Path::new(f).parent())
             .map(|d| d.display().to_string())
+            .filter(|d| !d.contains([':', '\0']))
             .collect();
         let mut module = format!(
             // The trace's path on a line of its own: a long path is one word,
@@ -129,8 +138,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            source.name,
-            python
+            inert(&source.name, true),
+            inert(&python, true)
         );
         if !imports.is_empty() {
             module.push('\n');
@@ -150,7 +159,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         for function in functions {
             let _ = write!(module, "\n\n{function}");
         }
-        Ok((module, checks, python, source_dirs))
+        Ok((module, checks, python, source_dirs, imports))
     })?;
     match &args.output {
         Some(path) => std::fs::write(path, &module).map_err(|err| AnalyzeError::Output {
@@ -163,20 +172,88 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     if !args.check {
         return Ok(ExitStatus::Success);
     }
-    let failed = check(
-        &module,
-        &checks,
-        args.python.as_deref(),
-        &python,
-        &source_dirs,
-    )?;
+    let search = search_path(&source_dirs);
+    let imported = resolve_imports(&imports, &search, &args.allow_imports)?;
+    eprintln!("compile --check imports {imported}");
+    let failed = check(&module, &checks, args.python.as_deref(), &python, &search)?;
     Ok(ExitStatus::finding_if(failed))
 }
 
-fn is_identifier(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
+/// Standard modules a compiled function may use (for `<built-in
+/// math.hypot>`, `operator.index`) that do nothing when imported but
+/// define names: --check imports them without asking.
+const QUIET_STANDARD_MODULES: &[&str] = &[
+    "array",
+    "bisect",
+    "builtins",
+    "cmath",
+    "collections",
+    "copy",
+    "decimal",
+    "fractions",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "numbers",
+    "operator",
+    "statistics",
+    "string",
+];
+
+/// Where --check's Python finds the program's modules: the directories of
+/// the trace's files, then the user's PYTHONPATH.
+fn search_path(source_dirs: &BTreeSet<String>) -> Vec<String> {
+    let mut search: Vec<String> = source_dirs.iter().cloned().collect();
+    if let Ok(path) = std::env::var("PYTHONPATH") {
+        search.extend(path.split(':').filter(|p| !p.is_empty()).map(String::from));
+    }
+    search
+}
+
+/// What --check will import, each with the file it is (`kernels
+/// (/src/kernels.py)`). A trace names its modules, and importing one runs
+/// it: a module must be a file under `search`, a quiet standard module, or
+/// named by --allow-import; anything else is refused before Python runs.
+fn resolve_imports(
+    imports: &BTreeSet<String>,
+    search: &[String],
+    allowed: &[String],
+) -> Result<String, AnalyzeError> {
+    let mut shown = Vec::new();
+    for module in imports {
+        let parts: Vec<&str> = module.split('.').collect();
+        let file = search.iter().find_map(|dir| {
+            let base = parts
+                .iter()
+                .fold(std::path::PathBuf::from(dir), |path, part| path.join(part));
+            [base.with_extension("py"), base.join("__init__.py")]
+                .into_iter()
+                .find(|file| file.is_file())
+        });
+        match file {
+            Some(file) => shown.push(format!("{module} ({})", file.display())),
+            None if QUIET_STANDARD_MODULES.contains(&module.as_str()) => {
+                shown.push(format!("{module} (standard library)"))
+            }
+            None if allowed.contains(module) => shown.push(format!("{module} (--allow-import)")),
+            None => {
+                return Err(AnalyzeError::Usage(format!(
+                    "compile --check would import the module {}, which is not a file under the \
+                     trace's source directories or PYTHONPATH ({}); --allow-import {} imports it \
+                     anyway",
+                    pysource::string(module),
+                    inert(&search.join(":"), false),
+                    inert(module, false)
+                )))
+            }
+        }
+    }
+    Ok(if shown.is_empty() {
+        "nothing".to_string()
+    } else {
+        shown.join(", ")
+    })
 }
 
 /// Runs each function with its defaults (the recorded inputs) in CPython
@@ -187,7 +264,7 @@ fn check(
     checks: &[(String, String)],
     chosen: Option<&str>,
     python: &str,
-    source_dirs: &BTreeSet<String>,
+    search: &[String],
 ) -> Result<bool, AnalyzeError> {
     let version: Vec<&str> = python.split('.').take(2).collect();
     let preferred = format!("python{}", version.join("."));
@@ -223,8 +300,6 @@ fn check(
         detail: err.to_string(),
     })?;
     // The traced modules import from where the program ran.
-    let mut search: Vec<String> = source_dirs.iter().cloned().collect();
-    search.extend(std::env::var("PYTHONPATH").ok().filter(|p| !p.is_empty()));
     let outcome = run_checks(interpreter, &path, checks, &search.join(":"));
     let _ = std::fs::remove_file(&path);
     let (failed, report) = outcome?;
@@ -241,19 +316,20 @@ fn run_checks(
     let mut failed = false;
     let mut report = String::new();
     for (name, expected) in checks {
-        let program = format!(
-            "import importlib.util, re, sys\n\
-             spec = importlib.util.spec_from_file_location('compiled_trace', {path:?})\n\
+        // The module's path and the function's name are arguments, not
+        // part of the program.
+        let program = "import importlib.util, re, sys\n\
+             spec = importlib.util.spec_from_file_location('compiled_trace', sys.argv[1])\n\
              module = importlib.util.module_from_spec(spec)\n\
              spec.loader.exec_module(module)\n\
-             result = repr(module.{name}())\n\
-             print(re.sub(r'<([\\w.]+) object at 0x[0-9a-fA-F]+>', r'<\\1 object>', result))\n",
-            path = path.display().to_string()
-        );
+             result = repr(getattr(module, sys.argv[2])())\n\
+             print(re.sub(r'<([\\w.]+) object at 0x[0-9a-fA-F]+>', r'<\\1 object>', result))\n";
         let output = std::process::Command::new(interpreter)
             .env("PYTHONPATH", python_path)
             .arg("-c")
-            .arg(&program)
+            .arg(program)
+            .arg(path)
+            .arg(name)
             .output()
             .map_err(|err| AnalyzeError::Usage(format!("cannot run {interpreter}: {err}")))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -510,11 +586,10 @@ impl<'g> Compiler<'g> {
                 if node.kind != NodeKind::Const || node.frame.is_some() {
                     continue;
                 }
-                let text = recorded_text(&node.recorded);
-                if literal::parse(&text).is_some_and(|v| plain(&v)) {
+                if let Some(default) = pysource::literal_of(&recorded_text(&node.recorded)) {
                     let parameter = format!("in{}", self.params.len());
                     self.names.insert(id, parameter.clone());
-                    self.params.push((parameter, text));
+                    self.params.push((parameter, default));
                 }
             }
         }
@@ -526,10 +601,10 @@ impl<'g> Compiler<'g> {
         if matches!(root_node.kind, NodeKind::Call | NodeKind::Dispatch)
             && !Self::inlined(root_node)
         {
-            self.lines.push(format!(
-                "# {} returned a value made by code the trace does not see: it is called",
+            self.lines.push(comment(&format!(
+                "{} returned a value made by code the trace does not see: it is called",
                 root_node.name()
-            ));
+            )));
         }
         // The node whose value the function returns.
         let original_root = root;
@@ -637,10 +712,10 @@ impl<'g> Compiler<'g> {
                         continue;
                     }
                 }
-                self.lines.push(format!(
-                    "# {}: {expression} went to code the trace does not see",
+                self.lines.push(comment(&format!(
+                    "{}: {expression} went to code the trace does not see",
                     short_location(node)
-                ));
+                )));
                 continue;
             }
             if count == 0 && id != root && !has_effect(node) {
@@ -746,7 +821,8 @@ impl<'g> Compiler<'g> {
                     // call (a shared default would carry one call's writes
                     // into the next).
                     let immutable = literal::parse(&default).is_some_and(|v| {
-                        plain(&v) && !matches!(v, Value::List(_) | Value::Dict(_) | Value::Set(_))
+                        pysource::literal(&v).is_some()
+                            && !matches!(v, Value::List(_) | Value::Dict(_) | Value::Set(_))
                     });
                     let parameter = if immutable || default == "None" {
                         (name.clone(), default.clone())
@@ -816,11 +892,11 @@ impl<'g> Compiler<'g> {
         self.lines.push(block.trim_end().to_string());
         self.guards = true;
         self.lines.push(format!(
-            "if len({rest}) != {count}:\n    raise GuardFailed({:?})",
-            format!(
+            "if len({rest}) != {count}:\n    raise GuardFailed({})",
+            pysource::string(&format!(
                 "the recorded call passed {count} {what}{}; this one takes another path",
                 if count == 1 { "" } else { "s" }
-            )
+            ))
         ));
     }
 
@@ -828,7 +904,8 @@ impl<'g> Compiler<'g> {
     fn guard(&mut self, condition: &str, message: &str) {
         self.guards = true;
         self.lines.push(format!(
-            "if {condition}:\n    raise GuardFailed({message:?})"
+            "if {condition}:\n    raise GuardFailed({})",
+            pysource::string(message)
         ));
     }
 
@@ -868,9 +945,9 @@ impl<'g> Compiler<'g> {
                 &format!("{value} != {literal}"),
                 &format!("{what} was {recorded} when recorded; untraced code may use it"),
             ),
-            _ => self.lines.push(format!(
-                "# {what} is not read by traced code; code the trace does not see may depend on it"
-            )),
+            _ => self.lines.push(comment(&format!(
+                "{what} is not read by traced code; code the trace does not see may depend on it"
+            ))),
         }
         Ok(())
     }
@@ -912,18 +989,21 @@ impl<'g> Compiler<'g> {
             Some(length) if length == taken => {
                 self.guards = true;
                 self.lines.push(format!(
-                    "if len({iterable}) != {length}:\n    raise GuardFailed({:?})",
-                    format!(
+                    "if len({iterable}) != {length}:\n    raise GuardFailed({})",
+                    pysource::string(&format!(
                         "{}: the recorded run iterated over {length} items here",
                         short_location(iterator)
-                    )
+                    ))
                 ));
             }
-            _ => self.lines.push(format!(
-                "# {}: the recorded run took {taken} item(s) from {iterable} here;\n\
-                 # the function does the same whatever it holds",
-                short_location(iterator)
-            )),
+            _ => {
+                self.lines.push(comment(&format!(
+                    "{}: the recorded run took {taken} item(s) from {iterable} here;",
+                    short_location(iterator)
+                )));
+                self.lines
+                    .push(comment("the function does the same whatever it holds"));
+            }
         }
         Ok(())
     }
@@ -1026,7 +1106,7 @@ impl<'g> Compiler<'g> {
     /// an object of a traced class (rebuilt from its attributes)?
     fn writable(&self, node: &Node) -> bool {
         let text = recorded_text(&node.recorded);
-        literal::parse(&text).is_some_and(|v| plain(&v))
+        pysource::literal_of(&text).is_some()
             || reference_in(&text).is_some()
             || self.traced_class(node).is_some()
     }
@@ -1104,21 +1184,21 @@ impl<'g> Compiler<'g> {
         if depth > 20 {
             return Err(format!("node {id} is nested too deep to rebuild"));
         }
-        let class = self.reference(&class);
+        let class = self.reference(&class)?;
         let variable = self.fresh_name();
-        into.push(format!(
-            "# {text} entered as a value ({}): rebuilt from what the run read",
+        into.push(comment(&format!(
+            "{text} entered as a value ({}): rebuilt from what the run read",
             short_location(node)
-        ));
+        )));
         into.push(format!("{variable} = {class}.__new__({class})"));
         for (attribute, read) in self.reads_of(id) {
             let read = self.node(read)?;
             let text = recorded_text(&read.recorded);
             let value = match literal_or_reference(&text) {
-                Some(written) => self.written(written),
+                Some(written) => self.written(written)?,
                 None => self.rebuild(read.id, into, depth + 1)?,
             };
-            into.push(format!("{variable}.{attribute} = {value}"));
+            into.push(pysource::set_attribute(&variable, &attribute, &value));
         }
         Ok(variable)
     }
@@ -1158,7 +1238,7 @@ impl<'g> Compiler<'g> {
                 }
                 Ok(text)
             }
-            NodeKind::Function | NodeKind::Class => Ok(self.reference(node.name())),
+            NodeKind::Function | NodeKind::Class => self.reference(node.name()),
             NodeKind::Obj => Err(format!(
                 "the object made at {} is used while its __init__ runs",
                 node.location()
@@ -1211,7 +1291,7 @@ impl<'g> Compiler<'g> {
         // An object's printed value is its repr, not how to make it.
         if node.kind != NodeKind::NewInit {
             if let Some(written) = literal_or_reference(&recorded_text(&node.recorded)) {
-                return Ok(self.written(written));
+                return self.written(written);
             }
         }
         match node.kind {
@@ -1266,7 +1346,10 @@ impl<'g> Compiler<'g> {
                 }
                 Role::Kwarg => {
                     let value = self.default_of(input.src, setup, depth + 1)?;
-                    parts.push(format!("{}={value}", input.key.as_deref().unwrap_or("")));
+                    parts.push(pysource::keyword(
+                        input.key.as_deref().unwrap_or(""),
+                        &value,
+                    ));
                 }
                 _ => {}
             }
@@ -1304,7 +1387,7 @@ impl<'g> Compiler<'g> {
                 .input(Role::Value)
                 .ok_or("a SetAttr without its value")?;
             let value = self.default_of(value, setup, depth + 1)?;
-            setup.push(format!("{variable}.{} = {value}", write.name()));
+            setup.push(pysource::set_attribute(&variable, write.name(), &value));
         }
         Ok(variable)
     }
@@ -1331,8 +1414,15 @@ impl<'g> Compiler<'g> {
         })
     }
 
-    /// `module.qualname` of a traced function or class, imported.
-    fn reference(&mut self, qualname: &str) -> String {
+    /// `module.qualname` of a traced function or class, imported; refused
+    /// unless it is a dotted Python name.
+    fn reference(&mut self, qualname: &str) -> Result<String, String> {
+        if !is_dotted_name(qualname) {
+            return Err(format!(
+                "the trace names a function, class or module {}, which is not a dotted Python name",
+                pysource::string(qualname)
+            ));
+        }
         let (module, rest) = hltpy_graph::stubs::split_module(qualname, self.modules);
         if module.is_empty() || rest.is_empty() {
             // A module itself (`<module math>`).
@@ -1340,7 +1430,7 @@ impl<'g> Compiler<'g> {
         } else {
             self.imports.insert(module.to_string());
         }
-        qualname.to_string()
+        Ok(qualname.to_string())
     }
 
     /// A recorded value as a Python literal (or a reference for modules,
@@ -1348,7 +1438,7 @@ impl<'g> Compiler<'g> {
     fn literal(&mut self, node: &Node) -> Result<String, String> {
         let text = recorded_text(&node.recorded);
         if let Some(written) = literal_or_reference(&text) {
-            return Ok(self.written(written));
+            return self.written(written);
         }
         if self.allow_constants {
             let name = format!("c{}", node.id);
@@ -1370,15 +1460,15 @@ impl<'g> Compiler<'g> {
     }
 
     /// The Python text of a recorded value, with what it imports.
-    fn written(&mut self, written: Written) -> String {
+    fn written(&mut self, written: Written) -> Result<String, String> {
         match written {
-            Written::Literal(text) => text,
+            Written::Literal(text) => Ok(text),
             Written::Traced(name) => self.reference(&name),
             Written::Builtin(name) => {
                 if let Some((module, _)) = name.rsplit_once('.') {
                     self.imports.insert(module.to_string());
                 }
-                name
+                Ok(name)
             }
         }
     }
@@ -1391,7 +1481,8 @@ impl<'g> Compiler<'g> {
             parts.push(self.value(src)?);
         }
         for (key, src) in keywords {
-            parts.push(format!("{key}={}", self.value(src)?));
+            let value = self.value(src)?;
+            parts.push(pysource::keyword(&key, &value));
         }
         Ok(parts.join(", "))
     }
@@ -1417,10 +1508,19 @@ impl<'g> Compiler<'g> {
                     Some("set") => format!("{{{}}}", join_values(&items)),
                     Some("frozenset") => format!("frozenset({{{}}})", join_values(&items)),
                     Some("dict") => {
-                        let pairs: Vec<String> = items
-                            .iter()
-                            .map(|(k, v)| format!("{}: {v}", k.as_deref().unwrap_or("None")))
-                            .collect();
+                        // The key is recorded as its repr: written anew.
+                        let mut pairs = Vec::new();
+                        for (key, value) in &items {
+                            let key = key.as_deref().unwrap_or("None");
+                            let key = pysource::literal_of(key).ok_or_else(|| {
+                                format!(
+                                    "node {} (a dict) has the key {}, which is not a Python literal",
+                                    node.id,
+                                    pysource::string(key)
+                                )
+                            })?;
+                            pairs.push(format!("{key}: {value}"));
+                        }
                         format!("{{{}}}", pairs.join(", "))
                     }
                     Some("slice") => {
@@ -1440,21 +1540,16 @@ impl<'g> Compiler<'g> {
                     other => return Err(format!("a Deep {other:?} value cannot be rebuilt")),
                 }
             }
-            NodeKind::GetAttr => format!(
-                "{}.{}",
-                self.operand(input(Role::Object)?, ATOM)?,
-                node.name()
-            ),
+            NodeKind::GetAttr => attribute(&self.operand(input(Role::Object)?, ATOM)?, node.name()),
             NodeKind::GetItem => format!(
                 "{}[{}]",
                 self.operand(input(Role::Op1)?, ATOM)?,
                 self.value(input(Role::Op2)?)?
             ),
-            NodeKind::SetAttr => format!(
-                "{}.{} = {}",
-                self.operand(input(Role::Object)?, ATOM)?,
+            NodeKind::SetAttr => pysource::set_attribute(
+                &self.operand(input(Role::Object)?, ATOM)?,
                 node.name(),
-                self.value(input(Role::Value)?)?
+                &self.value(input(Role::Value)?)?,
             ),
             NodeKind::SetItem => format!(
                 "{}[{}] = {}",
@@ -1494,7 +1589,8 @@ impl<'g> Compiler<'g> {
                     None if PYTHON_BUILTINS.contains(&node.name()) => node.name().to_string(),
                     None => {
                         return Err(format!(
-                            "node {} (UCall {} at {}) calls a callable the trace does not                              locate (given to trace_callables, not reached through a traced value)",
+                            "node {} (UCall {} at {}) calls a callable the trace does not \
+                             locate (given to trace_callables, not reached through a traced value)",
                             node.id,
                             node.name(),
                             node.location()
@@ -1563,7 +1659,7 @@ impl<'g> Compiler<'g> {
                     self.last_precedence = CMP;
                     format!("{item} in {container}")
                 }
-                _ => format!("{this}.{name}({})", self.arguments(node)?),
+                _ => format!("{}({})", attribute(&this, name), self.arguments(node)?),
             });
         }
         let callable = node
@@ -1581,7 +1677,7 @@ impl<'g> Compiler<'g> {
             let object = method
                 .input(Role::Object)
                 .ok_or("a method without its object")?;
-            return Ok(format!("{}.{}", self.operand(object, ATOM)?, method.name()));
+            return Ok(attribute(&self.operand(object, ATOM)?, method.name()));
         }
         self.operand(callable, ATOM)
     }
@@ -1599,7 +1695,8 @@ const LINE_LENGTH: usize = 88;
 /// (a call, a list, a tuple) is written with one item per line, as ruff
 /// formats it; anything else stays as it is.
 fn wrap(line: &str) -> String {
-    if line.chars().count() <= LINE_LENGTH {
+    // A comment stays one line: its text is the trace's, never code.
+    if line.chars().count() <= LINE_LENGTH || line.trim_start().starts_with('#') {
         return line.to_string();
     }
     let Some(open) = opening_of_last_bracket(line) else {
@@ -1813,9 +1910,7 @@ fn literal_or_reference(text: &str) -> Option<Written> {
     if let Some(reference) = reference_in(text) {
         return Some(reference);
     }
-    literal::parse(text)
-        .is_some_and(|v| plain(&v))
-        .then(|| Written::Literal(text.to_string()))
+    pysource::literal_of(text).map(Written::Literal)
 }
 
 /// The name a repr like `<module math>`, `<function pkg.f>`, `<class
@@ -1833,21 +1928,6 @@ fn reference_in(text: &str) -> Option<Written> {
     name.split('.')
         .all(is_identifier)
         .then(|| Written::Builtin(name.to_string()))
-}
-
-/// Is a value read back from a repr one Python can write as a literal
-/// (no `<mod.C object>`, module or builtin inside)?
-fn plain(value: &Value) -> bool {
-    match value {
-        Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            items.iter().all(plain)
-        }
-        Value::List(items) => items.borrow().iter().all(plain),
-        Value::Dict(items) => items.borrow().iter().all(|(k, v)| plain(k) && plain(v)),
-        Value::Opaque(_) | Value::Module(_) | Value::Builtin(_) | Value::Object(_) => false,
-        Value::View(..) | Value::Iter(_) | Value::Method(_) | Value::Raised(_) => false,
-        _ => true,
-    }
 }
 
 fn join_values(items: &[(Option<std::sync::Arc<str>>, String)]) -> String {

@@ -18,6 +18,7 @@ use serde_json::{json, Value as Json};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::html::dot_string;
 use crate::progress::ProgressMode;
 use crate::session::{self, TraceSource};
 
@@ -541,24 +542,6 @@ fn render(diff: &Diff, path: &str) -> Result<(), AnalyzeError> {
         )));
     }
     Ok(())
-}
-
-/// A string as a DOT double-quoted string: backslashes (which start
-/// DOT's own escapes) and quotes escaped, line breaks as `\n`.
-fn dot_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The region as DOT: one cluster per version, nodes coloured by state

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use hltpy_graph::eval::recorded_text;
+use hltpy_graph::pysource::{self, attribute};
 use hltpy_graph::{ConeLoader, Graph, Node};
 use hltpy_schema::{NodeKind, Role};
 
@@ -425,14 +426,21 @@ impl Renderer<'_> {
             .collect();
         for (key, src) in keywords {
             let value = self.expr(src, depth - 1, false).0;
-            parts.push(format!("{key}={value}"));
+            parts.push(pysource::keyword(&key, &value));
         }
         parts.join(", ")
     }
 
+    /// A function's or class's own name (without its module); one that is
+    /// not an identifier is shown as the string it is.
     fn short(node: &Node) -> String {
         let name = node.name.as_deref().unwrap_or("?");
-        name.rsplit('.').next().unwrap_or(name).to_string()
+        let short = name.rsplit('.').next().unwrap_or(name);
+        if pysource::is_identifier(short) {
+            short.to_string()
+        } else {
+            format!("globals()[{}]", pysource::string(short))
+        }
     }
 
     fn node(&mut self, id: u64, depth: usize) -> (String, u8) {
@@ -443,11 +451,13 @@ impl Renderer<'_> {
         let next = depth - 1;
         match node.kind {
             NodeKind::Const => {
+                // Written anew when it is a literal; any other recorded text
+                // (an object's repr) shown on one line, inert.
                 let text = recorded_text(&node.recorded);
                 let text = if text.is_empty() {
                     "…".to_string()
                 } else {
-                    text
+                    pysource::literal_of(&text).unwrap_or_else(|| pysource::inert(&text, false))
                 };
                 let precedence = if text.starts_with('-') { UNARY } else { ATOM };
                 (text, precedence)
@@ -462,7 +472,7 @@ impl Renderer<'_> {
                 let object = node.input(Role::Object).unwrap_or(id);
                 let object = self.operand(object, next, ATOM);
                 (
-                    format!("{object}.{}", node.name.as_deref().unwrap_or("?")),
+                    attribute(&object, node.name.as_deref().unwrap_or("?")),
                     ATOM,
                 )
             }
@@ -566,7 +576,10 @@ impl Renderer<'_> {
                 );
             }
             let object = self.operand(receiver, next, ATOM);
-            return (format!("{object}.{name}({})", self.args(node, depth)), ATOM);
+            return (
+                format!("{}({})", attribute(&object, &name), self.args(node, depth)),
+                ATOM,
+            );
         }
         let callable = match node.input(Role::Callable) {
             Some(callable) => self.operand(callable, next, ATOM),
@@ -592,7 +605,12 @@ impl Renderer<'_> {
                 let pairs: Vec<String> = items
                     .iter()
                     .zip(&rendered)
-                    .map(|((key, _), value)| format!("{}: {value}", key.as_deref().unwrap_or("?")))
+                    .map(|((key, _), value)| {
+                        let key = key.as_deref().unwrap_or("?");
+                        let key = pysource::literal_of(key)
+                            .unwrap_or_else(|| pysource::inert(key, false));
+                        format!("{key}: {value}")
+                    })
                     .collect();
                 format!("{{{}}}", pairs.join(", "))
             }

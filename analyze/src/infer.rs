@@ -95,10 +95,16 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     let mut text = render(&inference);
     if let Some(dir) = &args.stubs {
         let modules = traced_modules(&sources);
-        let written = write_stubs(&inference, &modules, dir, args.merge)?;
+        let (written, left_out) = write_stubs(&inference, &modules, dir, args.merge)?;
         let _ = writeln!(text, "\nstubs written:");
         for path in written {
             let _ = writeln!(text, "  {}", path.display());
+        }
+        for module in left_out {
+            let _ = writeln!(
+                text,
+                "  none for the module {module}: not a dotted Python name"
+            );
         }
     }
     cli::print(&text)?;
@@ -115,13 +121,15 @@ pub fn traced_modules(sources: &[TraceSource]) -> Vec<String> {
     modules.into_iter().collect()
 }
 
-/// Writes the stubs into `dir` (made if missing); gives the files written.
+/// Writes the stubs into `dir` (made if missing); gives the files written
+/// and the modules left out (quoted). Module names are dotted Python
+/// names, so every file is inside `dir`.
 pub fn write_stubs(
     inference: &Inference,
     modules: &[String],
     dir: &Path,
     merge: bool,
-) -> Result<Vec<PathBuf>, AnalyzeError> {
+) -> Result<(Vec<PathBuf>, Vec<String>), AnalyzeError> {
     let fail = |path: &Path, err: std::io::Error| AnalyzeError::Output {
         path: path.display().to_string(),
         detail: err.to_string(),
@@ -134,7 +142,7 @@ pub fn write_stubs(
             .flatten()
     });
     let mut written = Vec::new();
-    for (module, text) in stubs {
+    for (module, text) in stubs.files {
         let path = path_of(&module);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|err| fail(parent, err))?;
@@ -146,7 +154,7 @@ pub fn write_stubs(
         std::fs::rename(&partial, &path).map_err(|err| fail(&path, err))?;
         written.push(path);
     }
-    Ok(written)
+    Ok((written, stubs.left_out))
 }
 
 /// Observed types with their counts: `int  ×3`, or with several,

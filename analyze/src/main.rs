@@ -208,7 +208,15 @@ fn main() -> ExitCode {
     let status = match outcome {
         Ok(Ok(status)) => status,
         Ok(Err(err)) => {
-            eprintln!("hltpy-analyze: {err}");
+            // No terminal control sequence from a file's text reaches the
+            // terminal (line breaks the message has are kept).
+            let message: Vec<String> = err
+                .to_string()
+                .split('\n')
+                .map(|line| hltpy_graph::pysource::inert(line, false))
+                .collect();
+            let message = message.join("\n");
+            eprintln!("hltpy-analyze: {message}");
             ExitStatus::Error
         }
         Err(_) => {

@@ -24,7 +24,7 @@ use crate::cli::{self, ExitStatus};
 use crate::diff::one_trace;
 use crate::error::AnalyzeError;
 use crate::expr::{load_cone_within, missing_node, one_trace_and_roots};
-use crate::html::{cut, escape};
+use crate::html::{cut, dot_string, escape};
 use crate::progress::ProgressMode;
 use crate::session::{sql_string, Session, GRAPH_COLUMNS};
 
@@ -448,14 +448,9 @@ fn attr(key: &str, value: Id) -> Attribute {
     Attribute(Id::Plain(key.to_string()), value)
 }
 
-/// A DOT string: quotes and backslashes escaped.
+/// A DOT string.
 fn quoted(text: &str) -> Id {
-    Id::Escaped(format!(
-        "\"{}\"",
-        text.replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n")
-    ))
+    Id::Escaped(dot_string(text))
 }
 
 /// The graph: every loaded node not hidden, edges to its inputs, and one

@@ -175,6 +175,7 @@ impl Passes {
         let stubs = infer_all(&trace_files(sources), None, &done)
             .map(|inference| {
                 hltpy_graph::stubs::stubs(&inference, &traced_modules(sources), |_| None)
+                    .files
                     .into_iter()
                     .collect()
             })

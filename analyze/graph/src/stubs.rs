@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use crate::infer::{
     split_outside_brackets, Function, FunctionKind, Inference, Need, NeedFacts, Param, Star,
 };
+use crate::pysource::{self, comment, is_dotted_name, is_identifier};
 
 /// Builtin type names a stub can use as they are.
 const BUILTIN_TYPES: &[&str] = &[
@@ -71,9 +72,18 @@ pub fn split_module<'q>(qualname: &'q str, modules: &[String]) -> (&'q str, &'q 
 }
 
 /// Is `rest` a name a stub can declare at the top of its module (not
-/// nested, not local to a function)?
+/// nested, not local to a function: an identifier)?
 fn top_level(rest: &str) -> bool {
-    !rest.is_empty() && !rest.contains(['.', '<', '>'])
+    is_identifier(rest)
+}
+
+/// The line a stub has in place of a declaration it leaves out: the
+/// trace's name for it is not a Python identifier.
+fn left_out(what: &str, name: &str) -> String {
+    comment(&format!(
+        "left out: {what} {}, not a Python identifier",
+        pysource::string(name)
+    ))
 }
 
 /// What every module's stub may refer to: the classes each declares.
@@ -96,6 +106,12 @@ impl World<'_> {
     /// stub), callables and generators by their protocol, anything else
     /// `Any`.
     fn annotation(&self, ty: &str, module: &str, imports: &mut Imports) -> String {
+        // A type the trace names that is not a well-formed type
+        // expression is not one a stub can write.
+        if !well_formed(ty) {
+            imports.typing.insert("Any");
+            return "Any".into();
+        }
         let mut out = String::new();
         let mut token = String::new();
         let mut flush = |token: &mut String, next: Option<char>, out: &mut String| {
@@ -125,7 +141,7 @@ impl World<'_> {
     }
 
     fn name(&self, token: &str, module: &str, imports: &mut Imports) -> String {
-        if token == "..." || token.chars().all(|c| c == '.') {
+        if token == "..." {
             return token.to_string();
         }
         if BUILTIN_TYPES.contains(&token) {
@@ -151,7 +167,7 @@ impl World<'_> {
         let exception = ["Error", "Exception", "Warning"]
             .iter()
             .any(|end| token.ends_with(end));
-        if exception && !token.contains('.') {
+        if exception && is_identifier(token) {
             return token.to_string();
         }
         let (owner, rest) = split_module(token, self.modules);
@@ -169,6 +185,75 @@ impl World<'_> {
         imports.typing.insert("Any");
         "Any".into()
     }
+}
+
+/// Is `ty` a type expression: dotted names, `...`, subscripts and unions
+/// (`dict[str, list[int]] | None`), with spaces only after `,` and
+/// around `|`?
+fn well_formed(ty: &str) -> bool {
+    let mut tokens = Vec::new();
+    let mut name = String::new();
+    let text = ty.replace(" | ", "|").replace(", ", ",");
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '_' || c == '.' {
+            name.push(c);
+            continue;
+        }
+        if !name.is_empty() {
+            tokens.push(std::mem::take(&mut name));
+        }
+        if !"[]|,".contains(c) {
+            return false;
+        }
+        tokens.push(c.to_string());
+    }
+    if !name.is_empty() {
+        tokens.push(name);
+    }
+    let mut at = 0;
+    union(&tokens, &mut at, 0) && at == tokens.len()
+}
+
+/// `atom ('|' atom)*`, from `tokens[*at]`.
+fn union(tokens: &[String], at: &mut usize, depth: usize) -> bool {
+    if depth > 32 || !atom(tokens, at, depth) {
+        return false;
+    }
+    while tokens.get(*at).is_some_and(|t| t == "|") {
+        *at += 1;
+        if !atom(tokens, at, depth) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `...`, or a dotted name with an optional `[union (, union)*]`.
+fn atom(tokens: &[String], at: &mut usize, depth: usize) -> bool {
+    let Some(token) = tokens.get(*at) else {
+        return false;
+    };
+    if token != "..." && !is_dotted_name(token) {
+        return false;
+    }
+    *at += 1;
+    if tokens.get(*at).is_some_and(|t| t == "[") {
+        *at += 1;
+        loop {
+            if !union(tokens, at, depth + 1) {
+                return false;
+            }
+            match tokens.get(*at).map(String::as_str) {
+                Some(",") => *at += 1,
+                Some("]") => {
+                    *at += 1;
+                    break;
+                }
+                _ => return false,
+            }
+        }
+    }
+    true
 }
 
 /// `snake_case` or `name` as `CamelCase`.
@@ -219,10 +304,18 @@ fn protocol_body(
     }
     let mut lines = Vec::new();
     for (name, types) in attributes {
+        if !is_identifier(name) {
+            lines.push(left_out("attribute", name));
+            continue;
+        }
         let ty = world.annotation(&types.render(), module, imports);
         lines.push(format!("{name}: {ty}"));
     }
     for (name, (operands, results)) in methods {
+        if !is_identifier(&name) {
+            lines.push(left_out("method", &name));
+            continue;
+        }
         let result = |imports: &mut Imports| {
             if results.is_empty() {
                 imports.typing.insert("Any");
@@ -427,8 +520,16 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// The `def` line of a function, or the comment that leaves it out
+    /// (its name or a parameter's is not an identifier).
     fn signature(&mut self, scope: &str, function: &Function) -> String {
         let name = function.short_name();
+        if !is_identifier(name) {
+            return left_out("function", name);
+        }
+        if let Some(param) = function.params.iter().find(|p| !is_identifier(&p.name)) {
+            return left_out(&format!("function {name}, whose parameter"), &param.name);
+        }
         let mut parts = Vec::new();
         if function.receiver.is_some() {
             parts.push("self".to_string());
@@ -509,7 +610,10 @@ impl Writer<'_> {
         let (_, rest) = split_module(&function.qualname, self.world.modules);
         let name = format!("_{}{}", camel(rest), camel(&param.name));
         self.imports.typing.insert("Protocol");
-        let members = protocol_body(self.world, &param.needs, self.module, &mut self.imports);
+        let mut members = protocol_body(self.world, &param.needs, self.module, &mut self.imports);
+        if members.iter().all(|m| m.starts_with('#')) {
+            members.push("...".into());
+        }
         let mut text = format!("class {name}(Protocol):\n");
         for member in members {
             let _ = writeln!(text, "    {member}");
@@ -530,20 +634,54 @@ impl Writer<'_> {
     }
 }
 
+/// The stubs of the traced modules, and what could not have one.
+#[derive(Debug, Default)]
+pub struct Stubs {
+    /// Each module's stub text, by module name.
+    pub files: BTreeMap<String, String>,
+    /// Modules left out: their names are not dotted Python names (nor
+    /// file names a stub may have), quoted.
+    pub left_out: Vec<String>,
+}
+
 /// The stubs of every traced module the inference saw, by module name.
 /// `existing` gives a module's current stub text, whose hand-written
-/// annotations win and whose other declarations are kept.
+/// annotations win and whose other declarations are kept. A name the
+/// trace gives that is not a Python identifier is never written as code:
+/// its declaration is left out, with a comment.
 pub fn stubs(
     inference: &Inference,
     modules: &[String],
     existing: impl Fn(&str) -> Option<String>,
-) -> BTreeMap<String, String> {
+) -> Stubs {
     // Classes: those that made objects, and the owners of methods.
     let mut classes: BTreeMap<(String, String), Vec<&Function>> = BTreeMap::new();
     let mut functions: BTreeMap<String, Vec<&Function>> = BTreeMap::new();
+    // Top-level names left out, by module.
+    let mut omitted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut left_out_modules: BTreeSet<String> = BTreeSet::new();
+    let mut sort = |module: &str, rest: &str, what: &str| -> bool {
+        if !is_dotted_name(module) {
+            if !module.is_empty() {
+                left_out_modules.insert(pysource::string(module));
+            }
+            return false;
+        }
+        if is_identifier(rest) {
+            return true;
+        }
+        // Nested and local names (`f.<locals>.g`) have no place in a stub.
+        if !rest.contains(['.', '<', '>']) && !rest.is_empty() {
+            omitted
+                .entry(module.to_string())
+                .or_default()
+                .insert(left_out(what, rest));
+        }
+        false
+    };
     for name in inference.classes.keys() {
         let (module, rest) = split_module(name, modules);
-        if top_level(rest) {
+        if sort(module, rest, "class") {
             classes.entry((module.into(), rest.into())).or_default();
         }
     }
@@ -551,7 +689,7 @@ pub fn stubs(
         match &function.owner {
             Some(owner) => {
                 let (module, rest) = split_module(owner, modules);
-                if top_level(rest) {
+                if sort(module, rest, "class") {
                     classes
                         .entry((module.into(), rest.into()))
                         .or_default()
@@ -560,7 +698,7 @@ pub fn stubs(
             }
             None => {
                 let (module, rest) = split_module(&function.qualname, modules);
-                if top_level(rest) {
+                if sort(module, rest, "function") {
                     functions.entry(module.into()).or_default().push(function);
                 }
             }
@@ -572,6 +710,7 @@ pub fn stubs(
     };
     let mut names: BTreeSet<String> = functions.keys().cloned().collect();
     names.extend(classes.keys().map(|(m, _)| m.clone()));
+    names.extend(omitted.keys().cloned());
     names.retain(|m| !m.is_empty());
     let mut out = BTreeMap::new();
     for module in names {
@@ -601,6 +740,10 @@ pub fn stubs(
             };
             if let Some(class) = inference.classes.get(&qualified) {
                 for attribute in &class.attributes {
+                    if !is_identifier(&attribute.name) {
+                        members.push(format!("    {}", left_out("attribute", &attribute.name)));
+                        continue;
+                    }
                     let annotation = match writer
                         .existing
                         .attributes
@@ -626,7 +769,9 @@ pub fn stubs(
                 members.push(format!("    {signature}"));
             }
             members.extend(writer.kept(class_name, &written));
-            if members.is_empty() {
+            // A class whose every member was left out (a comment) still
+            // needs a body.
+            if members.iter().all(|m| m.trim_start().starts_with('#')) {
                 members.push("    ...".into());
             }
             for member in members {
@@ -643,6 +788,12 @@ pub fn stubs(
             written_top.insert(function.short_name().to_string());
             let signature = writer.signature("", function);
             let _ = writeln!(body, "{signature}");
+        }
+        if let Some(omitted) = omitted.get(&module) {
+            body.push('\n');
+            for line in omitted {
+                let _ = writeln!(body, "{line}");
+            }
         }
         let kept = writer.kept("", &written_top);
         if !kept.is_empty() {
@@ -672,5 +823,8 @@ pub fn stubs(
         text.push_str(&body);
         out.insert(module, text);
     }
-    out
+    Stubs {
+        files: out,
+        left_out: left_out_modules.into_iter().collect(),
+    }
 }
