@@ -438,13 +438,38 @@ def test_captured_hostile_names_never_run(setting, data, tmp_path_factory):
     key = data.draw(texts.filter(lambda t: t != "n"), label="key")
     word = data.draw(texts, label="keyword")
     text = data.draw(texts, label="string")
-    work = tmp_path_factory.mktemp("captured")
+    # The program lives in a directory whose name is hostile too (the
+    # trace's file column, and --check's search path).
+    folder = data.draw(st.sampled_from(["'", '"', "#", "\n", " ", "x\\", "é", "\u202e", "$(touch x)", "`x`", ";"]),
+                       label="folder")
+    work = tmp_path_factory.mktemp("captured") / f"prog{folder}dir"
+    work.mkdir()
     trace = capture_probe(work, name, key, word, text)
     env = {**os.environ, "PYTHONPATH": str(work)}
     exercise(trace, work, marker, env)
     # The program's own answer comes back from the compiled function.
     done = run("compile", trace, "--check", "--python", sys.executable, env=env, cwd=work)
     assert done.returncode == 0 and "(as recorded)" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_corpus_is_live_code(tmp_path):
+    """The marker would show it: each corpus entry that is an expression
+    touching the marker does so when Python evaluates it."""
+    marker = tmp_path / "MARKER"
+    live = 0
+    for entry in hostile_corpus(marker):
+        try:
+            expression = ast.parse(entry, mode="eval").body
+        except (SyntaxError, ValueError):
+            continue
+        # A string literal holding the code is data already.
+        if "touch" not in entry or isinstance(expression, ast.Constant):
+            continue
+        subprocess.run([sys.executable, "-c", f"v = 0\n({entry})"], check=False, capture_output=True)
+        assert marker.exists(), entry
+        marker.unlink()
+        live += 1
+    assert live >= 5
 
 
 def test_the_issue_probe_is_inert(tmp_path):

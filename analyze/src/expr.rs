@@ -451,13 +451,11 @@ impl Renderer<'_> {
         let next = depth - 1;
         match node.kind {
             NodeKind::Const => {
-                // Written anew when it is a literal; any other recorded text
-                // (an object's repr) shown on one line, inert.
                 let text = recorded_text(&node.recorded);
                 let text = if text.is_empty() {
                     "…".to_string()
                 } else {
-                    pysource::literal_of(&text).unwrap_or_else(|| pysource::inert(&text, false))
+                    shown_value(&text)
                 };
                 let precedence = if text.starts_with('-') { UNARY } else { ATOM };
                 (text, precedence)
@@ -607,8 +605,7 @@ impl Renderer<'_> {
                     .zip(&rendered)
                     .map(|((key, _), value)| {
                         let key = key.as_deref().unwrap_or("?");
-                        let key = pysource::literal_of(key)
-                            .unwrap_or_else(|| pysource::inert(key, false));
+                        let key = shown_value(key);
                         format!("{key}: {value}")
                     })
                     .collect();
@@ -646,6 +643,21 @@ impl Renderer<'_> {
     }
 }
 
+/// A recorded value as `expr` prints it: a literal written anew; any other
+/// text (an object's repr) on one line, inert, and in angle brackets as
+/// capture's own reprs are (`<mod.C object>`) — no operand starts with
+/// `<`, so the line cannot be pasted and run as code.
+fn shown_value(text: &str) -> String {
+    pysource::literal_of(text).unwrap_or_else(|| {
+        let text = pysource::inert(text, false);
+        if text.starts_with('<') {
+            text
+        } else {
+            format!("<{text}>")
+        }
+    })
+}
+
 /// `slice(1, -1, None)` -> `1:-1`; `slice(None, 4, 2)` -> `:4:2`.
 fn slice_syntax(text: &str) -> Option<String> {
     let inner = text.strip_prefix("slice(")?.strip_suffix(')')?;
@@ -670,7 +682,18 @@ fn slice_syntax(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::slice_syntax;
+    use super::{shown_value, slice_syntax};
+
+    #[test]
+    fn values_that_are_not_literals_cannot_be_pasted_as_code() {
+        assert_eq!(shown_value("'a\\nb'"), "'a\\nb'");
+        assert_eq!(shown_value("<units.Unit object>"), "<units.Unit object>");
+        assert_eq!(
+            shown_value("v if __import__('os').system('x') else v"),
+            "<v if __import__('os').system('x') else v>"
+        );
+        assert_eq!(shown_value("Fraction(1, 3)\nx"), "<Fraction(1, 3)\\x0ax>");
+    }
 
     #[test]
     fn slices_print_as_python_writes_them() {
