@@ -266,7 +266,22 @@ fn check_page_index(path: &Path, metadata: &ParquetMetaData) -> Result<(), Trace
                     "its page index has more columns than the file",
                 ));
             };
-            let (start, length) = chunk.byte_range();
+            // `byte_range()` asserts what a damaged footer need not hold
+            // (a start and length that are not negative): checked here.
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or_else(|| chunk.data_page_offset());
+            let (Ok(start), Ok(length)) =
+                (u64::try_from(start), u64::try_from(chunk.compressed_size()))
+            else {
+                return Err(corrupt(
+                    path,
+                    format!(
+                        "column {} (row group {group}) has a negative offset or size",
+                        chunk.column_path()
+                    ),
+                ));
+            };
             let end = start.saturating_add(length);
             let mut previous_row = -1;
             for page in index.page_locations() {
