@@ -440,7 +440,8 @@ def test_captured_hostile_names_never_run(setting, data, tmp_path_factory):
     text = data.draw(texts, label="string")
     # The program lives in a directory whose name is hostile too (the
     # trace's file column, and --check's search path).
-    folder = data.draw(st.sampled_from(["'", '"', "#", "\n", " ", "x\\", "é", "\u202e", "$(touch x)", "`x`", ";"]),
+    # (Not a line break: DataFusion opens no path holding one, and says so.)
+    folder = data.draw(st.sampled_from(["'", '"', "#", " ", "x\\", "é", "\u202e", "$(touch x)", "`x`", ";"]),
                        label="folder")
     work = tmp_path_factory.mktemp("captured") / f"prog{folder}dir"
     work.mkdir()

@@ -76,17 +76,42 @@ const RESERVED: &[&str] = &[
 /// Is `text` a name Python reads as itself: an identifier by PEP 3131
 /// (XID_Start or `_`, then XID_Continue), unchanged by the NFKC CPython
 /// applies to identifiers (`ｆ` would be read as `f`, another name), and
-/// not a keyword?
+/// not a keyword? Non-ASCII letters count only from [`SETTLED_LETTERS`]:
+/// the Unicode tables here are newer than an older CPython's, which
+/// rejects a letter assigned since (such a name is written as a string).
 pub fn is_identifier(text: &str) -> bool {
     let mut chars = text.chars();
     let Some(first) = chars.next() else {
         return false;
     };
+    let settled = |c: char| {
+        c.is_ascii()
+            || SETTLED_LETTERS
+                .iter()
+                .any(|range| range.contains(&(c as u32)))
+    };
     (first == '_' || unicode_ident::is_xid_start(first))
         && chars.all(unicode_ident::is_xid_continue)
+        && text.chars().all(settled)
         && (text.is_ascii() || text.nfkc().eq(text.chars()))
         && !RESERVED.contains(&text)
 }
+
+/// Blocks of letters every CPython hltpy supports (3.10: Unicode 13) has
+/// whole: Latin, IPA, Greek, Cyrillic, Armenian, Hebrew, Arabic, kana, CJK
+/// ideographs and Hangul syllables.
+const SETTLED_LETTERS: &[std::ops::RangeInclusive<u32>] = &[
+    0x00C0..=0x02AF,
+    0x0370..=0x03FF,
+    0x0400..=0x04FF,
+    0x0531..=0x0587,
+    0x05D0..=0x05EA,
+    0x0620..=0x064A,
+    0x1E00..=0x1FFF,
+    0x3041..=0x30FF,
+    0x4E00..=0x9FEF,
+    0xAC00..=0xD7A3,
+];
 
 /// Is `text` a dotted name (`pkg.mod`, `pkg.mod.Class`) of identifiers?
 pub fn is_dotted_name(text: &str) -> bool {
@@ -322,7 +347,18 @@ mod tests {
 
     #[test]
     fn identifiers_follow_cpython() {
-        for name in ["x", "_", "__init__", "métre", "δ", "match", "type", "x1"] {
+        for name in [
+            "x",
+            "_",
+            "__init__",
+            "métre",
+            "δ",
+            "match",
+            "type",
+            "x1",
+            "名前",
+            "число",
+        ] {
             assert!(is_identifier(name), "{name}");
         }
         for name in [
@@ -337,6 +373,7 @@ mod tests {
             "x\u{2028}", // a line separator
             "v if __import__('os').system('x') == 0 else v",
             "²",
+            "match\u{1aef}", // assigned after CPython 3.11's Unicode 14
         ] {
             assert!(!is_identifier(name), "{name:?}");
         }
