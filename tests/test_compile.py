@@ -329,3 +329,25 @@ def test_star_args_and_kwargs_are_parameters(tmp_path):
         module.compiled(5, 1, 1, 1, w=3)
     with pytest.raises(hltpy.GuardFailed, match="1 extra keyword"):
         module.compiled(5, 1, 1, w=3, v=4)
+
+
+def test_a_trace_of_many_batches_compiles_in_row_order(tmp_path):
+    """A 40,000-node run (several batches, read by parallel scans in any
+    order): compile takes rows in file order, every time (it used to read
+    them through the query engine and fail about one run in two with
+    "read before it is computed")."""
+    source = ROOT / "bench" / "eval_program.py"
+    shutil.copy(source, tmp_path / "eval_program.py")
+    trace = tmp_path / "mix.parquet"
+    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['eval_program'])\n"
+               f"import eval_program as m\nwith hltpy.capture({str(trace)!r}):\n"
+               "    account = m.Account(hltpy.trace(100), hltpy.trace(0.25))\n"
+               "    m.mix(hltpy.trace(0), hltpy.trace(2**80 + 1), hltpy.trace(1.5), account, hltpy.trace(1800))\n")
+    subprocess.run([sys.executable, "-c", program], check=True)
+    call = node_id(trace, "Call", "mix")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for _ in range(6):
+        done = subprocess.run([ANALYZE, "compile", str(trace), "--node", str(call), "--check", "--python",
+                               sys.executable], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.rstrip().endswith("(as recorded)"), done.stdout

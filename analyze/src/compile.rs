@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use hltpy_graph::eval::recorded_text;
 use hltpy_graph::interp::{IdMap, IdSet};
 use hltpy_graph::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
-use hltpy_graph::{literal, Graph, Input, Node, Recorded, Value};
+use hltpy_graph::{literal, Graph, Input, Node, Recorded, TraceFiles, Value};
 use hltpy_schema::{NodeKind, Role};
 
 use crate::cli::{self, ExitStatus};
@@ -23,7 +23,7 @@ use crate::expr::{
     UNARY,
 };
 use crate::progress::ProgressMode;
-use crate::session::{sql_string, Session, GRAPH_COLUMNS};
+use crate::session::Session;
 
 /// Turn a trace into a Python function of its inputs.
 #[derive(clap::Args)]
@@ -74,14 +74,15 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "compile", &session);
         let (source, roots) = one_trace_and_roots(&session, &args.nodes, "compile").await?;
-        let batches = session
-            .collect(&format!(
-                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {}",
-                sql_string(&source.name)
-            ))
-            .await?;
-        let graph = Graph::from_batches(&batches)
-            .map_err(|err| AnalyzeError::Pass(format!("{}: {err}", source.name)))?;
+        // Read in file order, not through the query engine, whose
+        // parallel scan gives batches in any order: compile emits rows in
+        // their order, which the format guarantees puts inputs first.
+        let graph = TraceFiles {
+            name: source.name.clone(),
+            files: source.files.clone(),
+        }
+        .graph()
+        .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
         let mut functions = Vec::new();
         let mut checks = Vec::new();
         let mut imports = BTreeSet::new();

@@ -96,6 +96,26 @@ impl TraceFiles {
         })
     }
 
+    /// The whole trace as a [`Graph`](crate::Graph), in row order (a data
+    /// order: what a pass that walks rows, as `compile` does, needs; a
+    /// query engine's parallel scan gives batches in any order).
+    pub fn graph(&self) -> Result<crate::Graph, RunError> {
+        let mut graph = crate::Graph::default();
+        let mut decoder = Decoder::default();
+        self.batches(None, |batch| {
+            let nodes = decoder
+                .decode(batch)
+                .map_err(|source| self.graph_error(source))?;
+            for node in nodes {
+                graph
+                    .insert(node)
+                    .map_err(|source| self.graph_error(source))?;
+            }
+            Ok(())
+        })?;
+        Ok(graph)
+    }
+
     /// Streams every node through `interpreter` in row order; gives the
     /// most values that were held at once. A second thread reads and
     /// decompresses the next batches while this one evaluates (a pass's
