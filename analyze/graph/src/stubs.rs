@@ -256,6 +256,25 @@ fn atom(tokens: &[String], at: &mut usize, depth: usize) -> bool {
     true
 }
 
+/// Can a `def` take these parameters in this order: names unique, at
+/// most one `*args` and one `**kwargs`, nothing after `**kwargs`?
+fn python_order(params: &[Param]) -> bool {
+    let mut names = BTreeSet::new();
+    let mut stars = 0;
+    let mut after_kwargs = false;
+    for param in params {
+        if after_kwargs || !names.insert(param.name.as_str()) {
+            return false;
+        }
+        match param.star {
+            Star::Args => stars += 1,
+            Star::Kwargs => after_kwargs = true,
+            Star::Plain => {}
+        }
+    }
+    stars <= 1
+}
+
 /// `snake_case` or `name` as `CamelCase`.
 fn camel(text: &str) -> String {
     text.split(|c: char| !c.is_alphanumeric())
@@ -529,6 +548,11 @@ impl Writer<'_> {
         }
         if let Some(param) = function.params.iter().find(|p| !is_identifier(&p.name)) {
             return left_out(&format!("function {name}, whose parameter"), &param.name);
+        }
+        if !python_order(&function.params) {
+            return comment(&format!(
+                "left out: function {name}, whose parameters are not in an order Python allows"
+            ));
         }
         let mut parts = Vec::new();
         if function.receiver.is_some() {
