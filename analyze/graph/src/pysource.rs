@@ -31,7 +31,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::value::{bytes_repr, complex_repr, float_repr, str_repr, Value};
+use crate::value::{bytes_repr, complex_repr, float_repr, is_printable, str_repr, Value};
 
 /// Python's hard keywords, and `__debug__` (which no code may bind).
 const RESERVED: &[&str] = &[
@@ -304,7 +304,8 @@ pub fn inert(text: &str, quoted: bool) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if shown_as_is(c) => out.push(c),
+            // What Python's repr would escape (one definition).
+            c if is_printable(c) => out.push(c),
             c => {
                 let code = c as u32;
                 out.push_str(&if code < 0x100 {
@@ -318,22 +319,6 @@ pub fn inert(text: &str, quoted: bool) -> String {
         }
     }
     out
-}
-
-/// A character a comment can show: not a control, not a line or
-/// paragraph separator, not a format character (the bidirectional
-/// overrides and isolates, zero-width characters, BOM), not private use.
-fn shown_as_is(c: char) -> bool {
-    let code = c as u32;
-    !(c.is_control()
-        || code == 0xad
-        || (0x2000..=0x200f).contains(&code)
-        || (0x2028..=0x202f).contains(&code)
-        || (0x205f..=0x206f).contains(&code)
-        || code == 0xfeff
-        || (0xe000..=0xf8ff).contains(&code)
-        || (0xfff9..=0xfffb).contains(&code)
-        || code >= 0xe0000)
 }
 
 /// `# text`, on one line.
@@ -415,6 +400,8 @@ mod tests {
     fn inert_text_stays_on_its_line() {
         assert_eq!(comment("a\nimport os"), "# a\\x0aimport os");
         assert_eq!(inert("\u{202e}x\r", false), "\\u202ex\\x0d");
+        assert_eq!(inert("\u{6dd}", false), "\\u06dd");
+        assert_eq!(string("a\u{6dd}"), "'a\\u06dd'");
         assert_eq!(inert("say \"\"\" \\", true), "say \\\"\\\"\\\" \\\\");
     }
 }

@@ -539,14 +539,24 @@ pub fn str_repr(text: &str) -> String {
     out
 }
 
-/// Python's `str.isprintable` for one character, for the characters
-/// programs commonly hold: controls, separators and format characters are
-/// not printable.
-fn is_printable(c: char) -> bool {
+/// Python's `str.isprintable` for one character, as far as it can be
+/// told without Unicode's tables (unassigned characters count as
+/// printable): controls, separators, format characters (category Cf),
+/// surrogates and private use are not.
+pub(crate) fn is_printable(c: char) -> bool {
     let code = c as u32;
     !(code < 0x20
         || (0x7f..=0xa0).contains(&code)
         || code == 0xad
+        || (0x600..=0x605).contains(&code)
+        || matches!(
+            code,
+            0x61c | 0x6dd | 0x70f | 0x8e2 | 0x1680 | 0x180e | 0x110bd | 0x110cd
+        )
+        || (0x890..=0x891).contains(&code)
+        || (0x13430..=0x1343f).contains(&code)
+        || (0x1bca0..=0x1bca3).contains(&code)
+        || (0x1d173..=0x1d17a).contains(&code)
         || (0x2000..=0x200f).contains(&code)
         || (0x2028..=0x202f).contains(&code)
         || (0x205f..=0x206f).contains(&code)
