@@ -507,3 +507,19 @@ def test_check_refuses_modules_outside_the_source(tmp_path):
     done = run("compile", hostile, "--check", "--python", sys.executable, env=env)
     assert done.returncode == 2
     assert "would import the module 'antigravity'" in done.stderr and "--allow-import antigravity" in done.stderr
+
+
+def test_a_value_with_no_text_is_drawn(tmp_path):
+    """A leaf with an empty name and an empty recorded value (the nightly
+    run's find): graphviz refuses an empty label, so render shows `…`."""
+    description = {"path": str(tmp_path / "empty.parquet"), "nodes": [
+        {"id": 0, "kind": "Const", "name": "", "inputs": [], "type": "str", "value": {"repr": ""}},
+        {"id": 1, "kind": "UDispatch", "name": "__add__", "inputs": [["self", None, 0], ["arg", "0", 0]],
+         "type": "str", "value": {"str": ""}},
+    ]}
+    subprocess.run([writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True)
+    svg = tmp_path / "empty.svg"
+    done = run("render", description["path"], "-o", svg)
+    assert done.returncode == 0, done.stderr
+    check_svg(svg)
+    assert "…" in svg.read_text()

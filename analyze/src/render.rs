@@ -417,6 +417,12 @@ fn label(node: &Node, colour: Option<&str>) -> String {
         } else {
             value
         };
+        // Graphviz refuses an empty HTML-like label (`<>`).
+        let shown = if shown.is_empty() {
+            "…".into()
+        } else {
+            shown
+        };
         return format!("<{}>", html(&shown));
     }
     let detail = match node.kind {
