@@ -1901,17 +1901,9 @@ enum Written {
 
 /// How a recorded value (its printed text) is written in Python, if it
 /// can be.
+/// (Non-finite floats are pysource's: `float('inf')`, in containers too.)
 fn literal_or_reference(text: &str) -> Option<Written> {
-    match text {
-        "inf" => return Some(Written::Literal("float('inf')".into())),
-        "-inf" => return Some(Written::Literal("-float('inf')".into())),
-        "nan" => return Some(Written::Literal("float('nan')".into())),
-        _ => {}
-    }
-    if let Some(reference) = reference_in(text) {
-        return Some(reference);
-    }
-    pysource::literal_of(text).map(Written::Literal)
+    reference_in(text).or_else(|| pysource::literal_of(text).map(Written::Literal))
 }
 
 /// The name a repr like `<module math>`, `<function pkg.f>`, `<class

@@ -392,6 +392,8 @@ mod tests {
             literal_of("{'k': b'\\x00'}").as_deref(),
             Some("{'k': b'\\x00'}")
         );
+        assert_eq!(literal_of("-inf").as_deref(), Some("-float('inf')"));
+        assert_eq!(literal_of("nan").as_deref(), Some("float('nan')"));
         assert_eq!(literal_of("<mod.C object>"), None);
         assert_eq!(literal_of("__import__('os')"), None);
     }
