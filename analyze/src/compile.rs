@@ -410,6 +410,7 @@ fn has_effect(node: &Node) -> bool {
         | NodeKind::Iterator
         | NodeKind::Iteration
         | NodeKind::Generation
+        | NodeKind::Awaited
         | NodeKind::UCall
         | NodeKind::NewInit
         | NodeKind::Call
@@ -423,7 +424,8 @@ fn has_effect(node: &Node) -> bool {
         | NodeKind::GetAttr
         | NodeKind::GetItem
         | NodeKind::Argument
-        | NodeKind::Generator => false,
+        | NodeKind::Generator
+        | NodeKind::Coroutine => false,
     }
 }
 
@@ -554,7 +556,10 @@ impl<'g> Compiler<'g> {
             work.extend(operands(node).map(|input| input.src));
             // An inlined call computes what its body returned.
             work.extend(node.input(Role::Return));
-            if Self::inlined(node) || node.kind == NodeKind::Generation {
+            // Awaiting a coroutine is a call whose body ran in steps:
+            // computed as one, synchronously.
+            if Self::inlined(node) || matches!(node.kind, NodeKind::Generation | NodeKind::Awaited)
+            {
                 work.extend(self.bodies.get(&id).into_iter().flatten());
             }
         }
@@ -571,6 +576,16 @@ impl<'g> Compiler<'g> {
     }
 
     fn function(mut self, root: u64, name: &str) -> Result<Compiled, String> {
+        let root_node = self.node(root)?;
+        if matches!(root_node.kind, NodeKind::Coroutine | NodeKind::Awaited) {
+            return Err(format!(
+                "node {root} ({} {} at {}) is a coroutine's: compile writes synchronous \
+                 functions, not async ones; compile a synchronous call of the trace",
+                root_node.kind,
+                root_node.name(),
+                root_node.location()
+            ));
+        }
         self.collect(root)?;
         let root_node = self.node(root)?;
         // The parameters: the traced call's arguments, by name.
@@ -631,7 +646,10 @@ impl<'g> Compiler<'g> {
             }
             // A call inlined here: a parameter its body never read may
             // have steered code the trace does not see.
-            if (Self::inlined(node) || node.kind == NodeKind::Generator) && id != original_root {
+            if (Self::inlined(node)
+                || matches!(node.kind, NodeKind::Generator | NodeKind::Coroutine))
+                && id != original_root
+            {
                 for input in node.inputs.iter().filter(|i| i.role.is_argument()) {
                     self.unread_argument(node, input.src)?;
                 }
@@ -649,7 +667,10 @@ impl<'g> Compiler<'g> {
                 self.names.insert(id, variable);
                 continue;
             }
-            if matches!(node.kind, NodeKind::Obj | NodeKind::Generator) {
+            if matches!(
+                node.kind,
+                NodeKind::Obj | NodeKind::Generator | NodeKind::Coroutine
+            ) {
                 continue;
             }
             // A method looked up is printed where it is called.
@@ -1248,6 +1269,10 @@ impl<'g> Compiler<'g> {
                 "the generator made at {} is used other than by next()",
                 node.location()
             )),
+            NodeKind::Coroutine => Err(format!(
+                "the coroutine made at {} is used other than by awaiting it",
+                node.location()
+            )),
             // Operations are named (or inlined) where they are computed,
             // which is before any reader in row order.
             NodeKind::Deep
@@ -1262,7 +1287,8 @@ impl<'g> Compiler<'g> {
             | NodeKind::UDispatch
             | NodeKind::Iterator
             | NodeKind::Iteration
-            | NodeKind::Generation => Err(format!(
+            | NodeKind::Generation
+            | NodeKind::Awaited => Err(format!(
                 "node {id} ({} at {}) is read before it is computed",
                 node.kind,
                 node.location()
@@ -1574,6 +1600,13 @@ impl<'g> Compiler<'g> {
                     self.literal(node)?
                 ),
             },
+            NodeKind::Awaited => match node.input(Role::Return) {
+                Some(returned) => self.value(returned)?,
+                None => format!(
+                    "{}  # returned by untraced code: the recorded value",
+                    self.literal(node)?
+                ),
+            },
             NodeKind::NewInit => {
                 let class = self.value(input(Role::Class)?)?;
                 format!("{class}({})", self.arguments(node)?)
@@ -1600,6 +1633,18 @@ impl<'g> Compiler<'g> {
                 };
                 format!("{callable}({})", self.arguments(node)?)
             }
+            NodeKind::Dispatch | NodeKind::UDispatch
+                if matches!(node.type_name.as_deref(), Some("coroutine")) =>
+            {
+                return Err(format!(
+                    "node {} ({} {} at {}) gives a coroutine, which the program awaited: \
+                     compile writes synchronous code",
+                    node.id,
+                    node.kind,
+                    node.name(),
+                    node.location()
+                ))
+            }
             NodeKind::Dispatch | NodeKind::UDispatch => self.dispatch(node)?,
             // Values, not operations: read through `value`.
             NodeKind::Const
@@ -1607,7 +1652,8 @@ impl<'g> Compiler<'g> {
             | NodeKind::Class
             | NodeKind::Obj
             | NodeKind::Argument
-            | NodeKind::Generator => {
+            | NodeKind::Generator
+            | NodeKind::Coroutine => {
                 return Err(format!("a {} node is not an operation", node.kind))
             }
         })

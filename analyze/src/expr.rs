@@ -503,12 +503,22 @@ impl Renderer<'_> {
                 ),
                 ATOM,
             ),
+            // `await` binds tighter than every operator but looser than
+            // a call or an attribute: `(await f(x)).y`, `await f(x) ** 2`.
+            NodeKind::Awaited => {
+                let coroutine = node.input(Role::Coroutine).unwrap_or(id);
+                (
+                    format!("await {}", self.operand(coroutine, next, ATOM)),
+                    POW,
+                )
+            }
             NodeKind::Deep => self.deep(node, next),
             NodeKind::Call
             | NodeKind::Dispatch
             | NodeKind::UCall
             | NodeKind::UDispatch
-            | NodeKind::Generator => self.call(node, depth),
+            | NodeKind::Generator
+            | NodeKind::Coroutine => self.call(node, depth),
             NodeKind::SetItem => (
                 self.expr(node.input(Role::Value).unwrap_or(id), depth, false)
                     .0,

@@ -184,6 +184,8 @@ fn kind_text(kind: FunctionKind) -> &'static str {
         FunctionKind::Method => "method",
         FunctionKind::Init => "init",
         FunctionKind::Generator => "generator",
+        FunctionKind::Coroutine => "coroutine",
+        FunctionKind::AsyncGenerator => "async generator",
     }
 }
 

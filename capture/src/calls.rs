@@ -21,10 +21,47 @@ use crate::recorder::{self, current_id, record, recording, Node, NodeRef, ID_MAS
 use crate::registry;
 use crate::values::Summary;
 
-/// CPython's code flag for generator functions.
-const CO_GENERATOR: u32 = 0x20;
+// CPython's code flags.
 const CO_VARARGS: u32 = 0x04;
 const CO_VARKEYWORDS: u32 = 0x08;
+const CO_GENERATOR: u32 = 0x20;
+const CO_COROUTINE: u32 = 0x80;
+/// A generator made awaitable by `types.coroutine`.
+const CO_ITERABLE_COROUTINE: u32 = 0x100;
+const CO_ASYNC_GENERATOR: u32 = 0x200;
+
+/// What calling a function gives: its result, or an object that runs
+/// the body later.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Plain,
+    Generator,
+    Coroutine,
+    AsyncGenerator,
+}
+
+impl Body {
+    fn of_flags(flags: u32) -> Body {
+        if flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE) != 0 {
+            Body::Coroutine
+        } else if flags & CO_ASYNC_GENERATOR != 0 {
+            Body::AsyncGenerator
+        } else if flags & CO_GENERATOR != 0 {
+            Body::Generator
+        } else {
+            Body::Plain
+        }
+    }
+
+    /// The kind of the call's node, `kind` for a plain body.
+    fn call_kind(self, kind: NodeKind) -> NodeKind {
+        match self {
+            Body::Plain => kind,
+            Body::Generator | Body::AsyncGenerator => NodeKind::Generator,
+            Body::Coroutine => NodeKind::Coroutine,
+        }
+    }
+}
 
 /// What kind of traced call this is, and the inputs that come before the
 /// arguments (the callable, the receiver, the class and new object).
@@ -82,7 +119,7 @@ struct Signature {
     keyword_only: Vec<String>,
     varargs: Option<String>,
     varkw: Option<String>,
-    generator: bool,
+    body: Body,
     /// `module.qualname` of the function (`shapes.Base.area`): the key of
     /// a Dispatch's callable or self input, saying which class defined
     /// the method that ran.
@@ -129,7 +166,7 @@ fn signature_of(function: &Bound<'_, PyAny>) -> PyResult<Arc<Signature>> {
         keyword_only: names[argcount..argcount + kwonly].to_vec(),
         varargs,
         varkw,
-        generator: flags & CO_GENERATOR != 0,
+        body: Body::of_flags(flags),
         qualname: format!(
             "{}.{}",
             function
@@ -374,7 +411,28 @@ pub fn call_traced(
             );
         }
     }
-    let (result, node, generator) = invoke(py, site, function, receiver, args, kwargs)?;
+    let (result, node, body) = invoke(py, site, function, receiver, args, kwargs)?;
+    if body != Body::Plain {
+        // The object that runs the body later: never a plain proxy, which
+        // C code (asyncio's tasks) would step as what it wraps.
+        let made = match result {
+            Returned::Raw(made) => made,
+            Returned::Proxy(proxy) => proxy.get().value.bind(py).clone(),
+        };
+        return match body {
+            _ if node == NO_NODE && body != Body::Generator => Ok(made.unbind()),
+            Body::Coroutine => crate::coroutines::traced_coroutine(py, made, node),
+            Body::AsyncGenerator => Ok(Bound::new(
+                py,
+                crate::coroutines::TracedAsyncGenerator::new(made, node),
+            )?
+            .into_any()
+            .unbind()),
+            _ => Ok(crate::proxy::proxy_of(py, made, node, Flavor::Generator)?
+                .into_any()
+                .unbind()),
+        };
+    }
     let result = match result {
         Returned::Raw(result) => result,
         Returned::Proxy(proxy) => match Traced::reused_for(proxy, node) {
@@ -382,10 +440,6 @@ pub fn call_traced(
             Err(proxy) => proxy.get().value.bind(py).clone(),
         },
     };
-    if generator && !result.is_none() {
-        let proxy = crate::proxy::proxy_of(py, result, node, Flavor::Generator)?;
-        return Ok(proxy.into_any().unbind());
-    }
     wrap(py, result, node)
 }
 
@@ -413,8 +467,9 @@ fn call_through<'py>(
 }
 
 /// Binds, records the Argument nodes, runs the body in the call's frame,
-/// and records the call node. Also says whether the function is a
-/// generator function, so callers need not look its signature up again.
+/// and records the call node. Also says what calling the function gives
+/// (a generator, a coroutine, …), so callers need not look its signature
+/// up again.
 fn invoke<'py>(
     py: Python<'py>,
     site: CallSite<'_>,
@@ -422,13 +477,9 @@ fn invoke<'py>(
     receiver: Option<&Bound<'py, PyAny>>,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(Returned<'py>, NodeRef, bool)> {
+) -> PyResult<(Returned<'py>, NodeRef, Body)> {
     let signature = signature_of(function)?;
-    let kind = if signature.generator {
-        NodeKind::Generator
-    } else {
-        site.kind
-    };
+    let kind = signature.body.call_kind(site.kind);
     let Some(bound) = bind(
         &signature,
         function,
@@ -439,11 +490,11 @@ fn invoke<'py>(
         // Arguments that do not fit: Python raises the usual TypeError
         // before the body runs.
         let result = call_through(function, receiver, args, kwargs)?;
-        return Ok((Returned::Raw(result), NO_NODE, signature.generator));
+        return Ok((Returned::Raw(result), NO_NODE, signature.body));
     };
     let Some(call_ref) = site.reserved.or_else(|| recorder::reserve_id(py)) else {
         let result = call_through(function, receiver, args, kwargs)?;
-        return Ok((Returned::Raw(result), NO_NODE, signature.generator));
+        return Ok((Returned::Raw(result), NO_NODE, signature.body));
     };
     let call_id = call_ref & ID_MASK;
     // Inline storage: a call has a few arguments, and allocating (and
@@ -533,7 +584,7 @@ fn invoke<'py>(
                 Some(proxy) => Returned::Proxy(proxy),
                 None => Returned::Raw(raw),
             };
-            Ok((returned, node, signature.generator))
+            Ok((returned, node, signature.body))
         }
     }
 }
@@ -572,7 +623,7 @@ fn is_sentinel(value: &Bound<'_, PyAny>) -> bool {
 
 /// The raw value of a result that is not a proxy, and the node of what
 /// the body returned when that was a container holding proxies.
-fn returned_container(result: Bound<'_, PyAny>) -> (Bound<'_, PyAny>, Option<u64>) {
+pub(crate) fn returned_container(result: Bound<'_, PyAny>) -> (Bound<'_, PyAny>, Option<u64>) {
     match flow::unwrap_deep(&result, 0) {
         Some(raw) => {
             let id = flow::node_of(&result);

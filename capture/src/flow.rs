@@ -347,7 +347,9 @@ fn unwrap_container<'py>(value: &Bound<'py, PyAny>, depth: usize) -> Option<Boun
 /// Hands a result back to the program as a proxy of node `node` (the
 /// value's one proxy when it has an identity). The singletons programs
 /// test with `is` (`None`, `True`, `False`, `...`, `NotImplemented`) stay
-/// raw.
+/// raw, and so do classes and exceptions (`exc_type is KeyError`, `raise
+/// err`: a proxy is neither the class nor an exception) and asynchronous
+/// objects (see [`is_asynchronous`]).
 pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<Py<PyAny>> {
     // Numbers and strings first: the common case, and never singletons.
     if without_identity(&value) {
@@ -357,12 +359,33 @@ pub fn wrap(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyResult<
                 .unbind(),
         );
     }
-    if is_singleton(&value) {
+    if is_singleton(&value)
+        || value.is_instance_of::<pyo3::types::PyType>()
+        || value.is_instance_of::<pyo3::exceptions::PyBaseException>()
+        || is_asynchronous(&value)
+    {
         return Ok(value.unbind());
     }
     Ok(shared_proxy(py, value, node, Flavor::Plain)?
         .into_any()
         .unbind())
+}
+
+/// Coroutines, futures, tasks, async generators: objects an event loop
+/// steps through their type's async slots. A proxy has none (it could not
+/// be awaited), and were it given them asyncio would step it as the
+/// object it claims to be: they are handed to the program raw, untraced.
+/// (A traced coroutine function's own coroutine is traced by the call:
+/// see `coroutines`.)
+fn is_asynchronous(value: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: GIL held; a type object's async slots are plain pointers.
+    unsafe {
+        let slots = (*pyo3::ffi::Py_TYPE(value.as_ptr())).tp_as_async;
+        !slots.is_null()
+            && ((*slots).am_await.is_some()
+                || (*slots).am_aiter.is_some()
+                || (*slots).am_anext.is_some())
+    }
 }
 
 fn is_singleton(value: &Bound<'_, PyAny>) -> bool {

@@ -14,7 +14,7 @@
 //! (another CPython version, a different build) locations are found the
 //! slower way, with the same results.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -27,8 +27,43 @@ const FRAME_OBJECT: usize = 40;
 const FRAME_PREVIOUS_INSTRUCTION: usize = 56;
 /// `PyFrameObject.f_frame`: the interpreter frame a frame object shows.
 const FRAME_OBJECT_FRAME: usize = 24;
+/// `_PyInterpreterFrame.previous`: the frame that called (or resumed) it.
+const FRAME_PREVIOUS: usize = 48;
 
 static CHECKED: AtomicBool = AtomicBool::new(false);
+
+/// hltpy's own code whose frame is not where the program is (the runner
+/// of traced coroutines): a location is its caller's. Set once.
+static SKIPPED_CODE: AtomicUsize = AtomicUsize::new(0);
+
+/// Locations found in frames of `code` are their caller's.
+pub fn skip_code(code: &Bound<'_, PyAny>) {
+    SKIPPED_CODE.store(code.as_ptr() as usize, Ordering::Relaxed);
+}
+
+/// The program's frame object: the running one, or its caller when the
+/// running one is hltpy's own (borrowed; null when there is none).
+///
+/// # Safety
+/// GIL held.
+pub unsafe fn program_frame_object() -> *mut ffi::PyFrameObject {
+    let frame = ffi::PyEval_GetFrame();
+    if frame.is_null() {
+        return frame;
+    }
+    let skipped = SKIPPED_CODE.load(Ordering::Relaxed);
+    let code = ffi::PyFrame_GetCode(frame);
+    ffi::Py_DECREF(code as *mut ffi::PyObject);
+    if code as usize != skipped {
+        return frame;
+    }
+    // A strong reference; the caller's frame stays alive while this one runs.
+    let back = ffi::PyFrame_GetBack(frame);
+    if !back.is_null() {
+        ffi::Py_DECREF(back as *mut ffi::PyObject);
+    }
+    back
+}
 
 /// Reads a pointer `offset` bytes into `base`.
 ///
@@ -95,9 +130,15 @@ pub fn current_instruction(_py: Python<'_>) -> Option<(usize, usize)> {
     }
     // SAFETY: GIL held (the token); layout confirmed at install.
     unsafe {
-        let frame = current_frame();
+        let mut frame = current_frame();
         if frame.is_null() {
             return None;
+        }
+        if field(frame, FRAME_CODE) as usize == SKIPPED_CODE.load(Ordering::Relaxed) {
+            frame = field(frame, FRAME_PREVIOUS);
+            if frame.is_null() {
+                return None;
+            }
         }
         Some((
             field(frame, FRAME_CODE) as usize,

@@ -10,6 +10,7 @@
 //! around it (`capture/python/hltpy`) is thin glue.
 
 mod calls;
+mod coroutines;
 mod flow;
 mod frames;
 mod gil_cell;
@@ -205,6 +206,8 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<calls::TracedFunction>()?;
     module.add_class::<calls::TracedClass>()?;
     module.add_class::<calls::TracedCallable>()?;
+    module.add_class::<coroutines::Steps>()?;
+    module.add_class::<coroutines::TracedAsyncGenerator>()?;
     module.add_function(wrap_pyfunction!(calls::traced_super, module)?)?;
     module.add_function(wrap_pyfunction!(trace, module)?)?;
     module.add_function(wrap_pyfunction!(from_traced, module)?)?;

@@ -642,6 +642,51 @@ impl Traced {
             .call_method1(intern!(slf.py(), "__format__"), (spec,))
     }
 
+    /// `with traced:`: the value's own `__enter__` (traced when its class
+    /// is). Looked up on the value's type, as the `with` statement does.
+    fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        context_method(slf, "__enter__", &[], "the context manager protocol")
+    }
+
+    fn __exit__<'py>(
+        slf: &Bound<'py, Self>,
+        exc_type: &Bound<'py, PyAny>,
+        exc: &Bound<'py, PyAny>,
+        traceback: &Bound<'py, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        context_method(
+            slf,
+            "__exit__",
+            &[exc_type, exc, traceback],
+            "the context manager protocol",
+        )
+    }
+
+    /// `async with traced:`; what it gives is awaited, so it stays raw
+    /// (a traced class's `async def __aenter__` gives a traced coroutine).
+    fn __aenter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Py<PyAny>> {
+        context_method(
+            slf,
+            "__aenter__",
+            &[],
+            "the asynchronous context manager protocol",
+        )
+    }
+
+    fn __aexit__<'py>(
+        slf: &Bound<'py, Self>,
+        exc_type: &Bound<'py, PyAny>,
+        exc: &Bound<'py, PyAny>,
+        traceback: &Bound<'py, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        context_method(
+            slf,
+            "__aexit__",
+            &[exc_type, exc, traceback],
+            "the asynchronous context manager protocol",
+        )
+    }
+
     fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
         slf.get().value.bind(slf.py()).hash()
     }
@@ -930,6 +975,17 @@ impl Traced {
         let py = slf.py();
         let this = slf.get();
         let iterator = this.value.bind(py);
+        // Every proxy's type has `__next__`, so C code (asyncio's tasks
+        // stepping what they take for a coroutine, `next()`) calls it on
+        // values that are not iterators: answer as `next()` does for them,
+        // never call a `tp_iternext` the value's type does not have.
+        // SAFETY: GIL held, live object.
+        if unsafe { pyo3::ffi::PyIter_Check(iterator.as_ptr()) } == 0 {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "'{}' object is not an iterator",
+                iterator.get_type().name()?
+            )));
+        }
         let generator = matches!(this.flavor, Flavor::Generator);
         let count = this.count.fetch_add(1, Ordering::Relaxed);
         let (kind, role) = if generator {
@@ -1050,6 +1106,33 @@ impl Traced {
         }
         Ok(())
     }
+}
+
+/// A context manager's method `name`: the traced class's, or the value's
+/// type's run as an untraced method; a type without it does not support
+/// `protocol`, as Python says for the untraced value.
+fn context_method<'py>(
+    slf: &Bound<'py, Traced>,
+    name: &'static str,
+    args: &[&Bound<'py, PyAny>],
+    protocol: &str,
+) -> PyResult<Py<PyAny>> {
+    if let Some(function) = special(slf, name) {
+        return dispatch_special(slf, &function, name, args);
+    }
+    let py = slf.py();
+    let kind = slf.get().value.bind(py).get_type();
+    let Ok(method) = kind.getattr(name) else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "'{}' object does not support {protocol}",
+            kind.name()?
+        )));
+    };
+    untraced_op(slf, name, args, |value, raws| {
+        let mut all = vec![value.clone()];
+        all.extend(raws.iter().cloned());
+        method.call1(PyTuple::new(py, all)?)
+    })
 }
 
 /// A conversion: `module.function(value)` on the raw value, answered raw.

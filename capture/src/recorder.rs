@@ -805,7 +805,7 @@ impl Recorder {
             let instruction = match frames::current_instruction(py) {
                 Some(instruction) => instruction,
                 None => {
-                    let frame = ffi::PyEval_GetFrame();
+                    let frame = frames::program_frame_object();
                     if frame.is_null() {
                         return (None, None, None);
                     }
@@ -824,7 +824,7 @@ impl Recorder {
                 return (Some(instruction), Some(file), Some(line));
             }
             // First time at this instruction: the line from a frame object.
-            let frame = ffi::PyEval_GetFrame();
+            let frame = frames::program_frame_object();
             let line = if frame.is_null() {
                 0
             } else {

@@ -10,7 +10,7 @@ pub const FORMAT_NAME: &str = "hltpy-trace";
 /// Readers refuse files whose major version is larger than theirs.
 pub const FORMAT_VERSION_MAJOR: u32 = 1;
 /// Minor versions only add optional columns, kinds, roles or keys; readers accept any.
-pub const FORMAT_VERSION_MINOR: u32 = 2;
+pub const FORMAT_VERSION_MINOR: u32 = 3;
 
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)* }) => {
@@ -90,6 +90,10 @@ string_enum! {
         Generator = "Generator",
         /// `next()` on a traced generator.
         Generation = "Generation",
+        /// A traced coroutine function (`async def`) was called (1.3).
+        Coroutine = "Coroutine",
+        /// That coroutine ran to its end: awaited, or stepped by a task (1.3).
+        Awaited = "Awaited",
     }
 }
 
@@ -128,6 +132,8 @@ string_enum! {
         Iterator = "iterator",
         /// The generator `next()` was applied to; the key is the 0-based count.
         Generator = "generator",
+        /// The Coroutine node whose run an Awaited ends (1.3).
+        Coroutine = "coroutine",
     }
 }
 
@@ -137,7 +143,11 @@ impl NodeKind {
     pub const fn is_traced_call(self) -> bool {
         matches!(
             self,
-            NodeKind::Call | NodeKind::Dispatch | NodeKind::NewInit | NodeKind::Generator
+            NodeKind::Call
+                | NodeKind::Dispatch
+                | NodeKind::NewInit
+                | NodeKind::Generator
+                | NodeKind::Coroutine
         )
     }
 
@@ -145,7 +155,11 @@ impl NodeKind {
     pub const fn opens_frame(self) -> bool {
         matches!(
             self,
-            NodeKind::Call | NodeKind::Dispatch | NodeKind::NewInit | NodeKind::Generation
+            NodeKind::Call
+                | NodeKind::Dispatch
+                | NodeKind::NewInit
+                | NodeKind::Generation
+                | NodeKind::Awaited
         )
     }
 
@@ -329,9 +343,10 @@ mod tests {
     fn rules_name_the_kinds_the_format_describes() {
         assert_eq!(
             NodeKind::sql_list(NodeKind::is_traced_call),
-            "'NewInit', 'Call', 'Dispatch', 'Generator'"
+            "'NewInit', 'Call', 'Dispatch', 'Generator', 'Coroutine'"
         );
         assert!(NodeKind::Generation.opens_frame() && !NodeKind::Generator.opens_frame());
+        assert!(NodeKind::Awaited.opens_frame() && !NodeKind::Coroutine.opens_frame());
         assert!(Role::Return.is_provenance() && !Role::Value.is_provenance());
     }
 

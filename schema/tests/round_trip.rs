@@ -85,7 +85,7 @@ fn written_trace_reads_back_with_metadata_and_rows() {
     assert!(metadata.closed_cleanly);
     assert_eq!(metadata.argv, vec!["prog.py", "--flag=\"x\""]);
     assert_eq!(metadata.traced_modules, vec!["mydsl"]);
-    assert_eq!(metadata.format_version, "1.2");
+    assert_eq!(metadata.format_version, "1.3");
     assert!(trace.extra_columns().is_empty());
     let mut seen = 0;
     for batch in trace.batches().unwrap() {

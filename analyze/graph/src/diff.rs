@@ -308,13 +308,14 @@ impl Side {
     }
 
     /// The traced call a frame belongs to: the frame's node, or for a
-    /// generator step the generator's call.
+    /// generator step (a coroutine's run) the generator's (coroutine's) call.
     fn call_of(&self, frame: u32) -> u32 {
         if frame == NONE {
             return NONE;
         }
         match self.kinds[frame as usize] {
             NodeKind::Generation => self.input(frame as usize, Role::Generator).unwrap_or(NONE),
+            NodeKind::Awaited => self.input(frame as usize, Role::Coroutine).unwrap_or(NONE),
             _ => frame,
         }
     }

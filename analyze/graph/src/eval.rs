@@ -486,6 +486,13 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
                 Some(source) => Ok(source.value.clone()),
                 None => Err(Unknown("a generator yielded an untraced value".into())),
             },
+            NodeKind::Coroutine => Err(Unknown("a coroutine object".into())),
+            NodeKind::Awaited => match args.get(Role::Return) {
+                Some(returned) => Ok(returned.value.clone()),
+                None => Err(Unknown(
+                    "the coroutine returned an untraced value or raised".into(),
+                )),
+            },
         }
     }
 }

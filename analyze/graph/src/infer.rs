@@ -460,6 +460,10 @@ pub enum FunctionKind {
     Method,
     Init,
     Generator,
+    /// An `async def`: its calls give coroutines, its returns are awaited.
+    Coroutine,
+    /// An `async def` that yields: its items are produced by `async for`.
+    AsyncGenerator,
 }
 
 /// Everything observed of one traced function or method.
@@ -688,10 +692,13 @@ impl Dimension {
     }
 }
 
-/// A traced generator's function and parameters, for its Generations.
+/// A traced generator's (coroutine's) function and parameters, for its
+/// Generations (its Awaited).
 #[derive(Debug)]
 struct Callee {
     qualname: Arc<str>,
+    /// The receiver node of a method.
+    receiver: Option<u64>,
     /// Argument node ids, in parameter order, with the parameter index.
     params: Vec<(u64, usize)>,
 }
@@ -1013,7 +1020,15 @@ impl<'a> Infer<'a> {
                     function.raises.add(ty, 1);
                 }
             }
-            (FunctionKind::Init | FunctionKind::Generator, false) => {}
+            // A generator's or coroutine's call gives the object that runs
+            // the body later: its results are settled by the steps.
+            (
+                FunctionKind::Init
+                | FunctionKind::Generator
+                | FunctionKind::AsyncGenerator
+                | FunctionKind::Coroutine,
+                false,
+            ) => {}
             (_, false) => {
                 let ty = result
                     .and_then(|s| s.ty.clone())
@@ -1030,6 +1045,89 @@ impl<'a> Infer<'a> {
             }
         }
         positions
+    }
+
+    /// A method call's class, `class.method` name, receiver node and the
+    /// receiver's type.
+    fn method_site(args: &Args<Seen>) -> (Arc<str>, String, Option<u64>, Option<Arc<str>>) {
+        let node = args.node;
+        // Since format 1.2 the callable or self input's key names the
+        // function that ran: its class defined the method (a base of the
+        // receiver's class, for an inherited method or `super().f()`).
+        let defined_by = Self::defined_by(node).map(|(class, _)| Arc::from(class));
+        // The receiver and its class: the `self` input, or the object the
+        // callable (a GetAttr `x.f`) was looked up on.
+        let (receiver, receiver_type) = match node.input(Role::SelfValue) {
+            Some(id) => (
+                Some(id),
+                args.get(Role::SelfValue).and_then(|s| s.ty.clone()),
+            ),
+            None => {
+                let callable = args.get(Role::Callable);
+                let receiver = callable.and_then(|c| c.object);
+                let owner = callable
+                    .and_then(|c| c.qualname.as_deref())
+                    .and_then(|q| q.rsplit_once('.'))
+                    .map(|(owner, _)| Arc::from(owner));
+                (receiver, owner)
+            }
+        };
+        let owner = defined_by
+            .or_else(|| receiver_type.clone())
+            .unwrap_or_else(|| Arc::from("?"));
+        let qualname = format!("{owner}.{}", node.name());
+        (owner, qualname, receiver, receiver_type)
+    }
+
+    /// The (class, method) a traced method call's key names (format 1.2).
+    fn defined_by(node: &Node) -> Option<(&str, &str)> {
+        node.inputs
+            .iter()
+            .find(|i| matches!(i.role, Role::Callable | Role::SelfValue))
+            .and_then(|i| i.key.as_deref())
+            .and_then(|qualname| qualname.rsplit_once('.'))
+    }
+
+    /// A call that gives an object running the body later (a generator,
+    /// a coroutine): its arguments are settled now, its body by the steps.
+    fn deferred_call(
+        &mut self,
+        args: &Args<Seen>,
+        kind: FunctionKind,
+    ) -> Result<Seen, InterpretError> {
+        let node = args.node;
+        let (callee, receiver) = if Self::defined_by(node).is_some() {
+            let (owner, qualname, receiver, receiver_type) = Self::method_site(args);
+            let params = self.settle_call(
+                args,
+                &qualname,
+                kind,
+                Some(&owner),
+                receiver.map(|id| (id, receiver_type)),
+                None,
+            );
+            (Arc::from(qualname), (receiver, params))
+        } else {
+            let qualname: Arc<str> = args
+                .get(Role::Callable)
+                .and_then(|c| c.qualname.clone())
+                .or_else(|| node.name.clone())
+                .unwrap_or_else(|| Arc::from("?"));
+            let params = self.settle_call(args, &qualname, kind, None, None, None);
+            (qualname, (None, params))
+        };
+        let (receiver, params) = receiver;
+        self.done(
+            args,
+            Seen {
+                generator: Some(Rc::new(Callee {
+                    qualname: callee,
+                    receiver,
+                    params,
+                })),
+                ..Self::plain(args)
+            },
+        )
     }
 
     /// The body of frame `frame` is complete: its uses of the receiver and
@@ -1269,37 +1367,7 @@ impl Interpreter for Infer<'_> {
     fn dispatch(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
         self.check_dimensions(args);
         let node = args.node;
-        // Since format 1.2 the callable or self input's key names the
-        // function that ran: its class defined the method (a base of the
-        // receiver's class, for an inherited method or `super().f()`).
-        let defined_by = node
-            .inputs
-            .iter()
-            .find(|i| matches!(i.role, Role::Callable | Role::SelfValue))
-            .and_then(|i| i.key.as_deref())
-            .and_then(|qualname| qualname.rsplit_once('.'))
-            .map(|(class, _)| Arc::from(class));
-        // The receiver and its class: the `self` input, or the object the
-        // callable (a GetAttr `x.f`) was looked up on.
-        let (receiver, receiver_type) = match node.input(Role::SelfValue) {
-            Some(id) => (
-                Some(id),
-                args.get(Role::SelfValue).and_then(|s| s.ty.clone()),
-            ),
-            None => {
-                let callable = args.get(Role::Callable);
-                let receiver = callable.and_then(|c| c.object);
-                let owner = callable
-                    .and_then(|c| c.qualname.as_deref())
-                    .and_then(|q| q.rsplit_once('.'))
-                    .map(|(owner, _)| Arc::from(owner));
-                (receiver, owner)
-            }
-        };
-        let owner = defined_by
-            .or_else(|| receiver_type.clone())
-            .unwrap_or_else(|| Arc::from("?"));
-        let qualname = format!("{owner}.{}", node.name());
+        let (owner, qualname, receiver, receiver_type) = Self::method_site(args);
         let result = args.get(Role::Return);
         let positions = self.settle_call(
             args,
@@ -1319,26 +1387,46 @@ impl Interpreter for Infer<'_> {
     }
 
     fn generator(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
+        let kind = match args.node.type_name.as_deref() {
+            Some("async_generator") => FunctionKind::AsyncGenerator,
+            _ => FunctionKind::Generator,
+        };
+        self.deferred_call(args, kind)
+    }
+
+    fn coroutine(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
+        self.deferred_call(args, FunctionKind::Coroutine)
+    }
+
+    /// A coroutine ran to its end: its body is settled, its result (or
+    /// what it raised) is the function's.
+    fn awaited(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
         let node = args.node;
-        let qualname: Arc<str> = args
-            .get(Role::Callable)
-            .and_then(|c| c.qualname.clone())
-            .or_else(|| node.name.clone())
-            .unwrap_or_else(|| Arc::from("?"));
-        let params = self.settle_call(args, &qualname, FunctionKind::Generator, None, None, None);
-        self.done(
-            args,
-            Seen {
-                generator: Some(Rc::new(Callee { qualname, params })),
-                ..Self::plain(args)
-            },
-        )
+        if let Some(callee) = args.get(Role::Coroutine).and_then(|c| c.generator.clone()) {
+            self.settle_body(node.id, &callee.qualname, callee.receiver, &callee.params);
+            let raised = matches!(&node.recorded, Recorded::Repr(text) if text.starts_with("raised "))
+                && node.input(Role::Return).is_none();
+            let result = args
+                .get(Role::Return)
+                .and_then(|s| s.ty.clone())
+                .or_else(|| node.type_name.clone());
+            if let (Some(function), Some(ty)) =
+                (self.into.functions.get_mut(&*callee.qualname), result)
+            {
+                if raised {
+                    function.raises.add(&ty, 1);
+                } else {
+                    function.returns.add(&ty, 1);
+                }
+            }
+        }
+        self.done(args, Self::through(args, Role::Return))
     }
 
     fn generation(&mut self, args: &Args<Seen>) -> Result<Seen, InterpretError> {
         let node = args.node;
         if let Some(callee) = args.get(Role::Generator).and_then(|g| g.generator.clone()) {
-            self.settle_body(node.id, &callee.qualname, None, &callee.params);
+            self.settle_body(node.id, &callee.qualname, callee.receiver, &callee.params);
             let yielded = args
                 .get(Role::Source)
                 .and_then(|s| s.ty.clone())

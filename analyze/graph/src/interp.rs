@@ -137,6 +137,8 @@ pub trait Interpreter {
             NodeKind::Iteration => self.iteration(args),
             NodeKind::Generator => self.generator(args),
             NodeKind::Generation => self.generation(args),
+            NodeKind::Coroutine => self.coroutine(args),
+            NodeKind::Awaited => self.awaited(args),
         }
     }
 
@@ -198,6 +200,12 @@ pub trait Interpreter {
         self.fallback(args)
     }
     fn generation(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn coroutine(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
+        self.fallback(args)
+    }
+    fn awaited(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {
         self.fallback(args)
     }
 }

@@ -597,8 +597,12 @@ impl Writer<'_> {
             Some(hand) => hand.to_string(),
             None => match function.kind {
                 FunctionKind::Init => "None".into(),
-                FunctionKind::Generator => {
-                    self.imports.typing.insert("Iterator");
+                FunctionKind::Generator | FunctionKind::AsyncGenerator => {
+                    let iterator = match function.kind {
+                        FunctionKind::Generator => "Iterator",
+                        _ => "AsyncIterator",
+                    };
+                    self.imports.typing.insert(iterator);
                     let yields = if function.yields.is_empty() {
                         self.imports.typing.insert("Any");
                         "Any".to_string()
@@ -609,7 +613,7 @@ impl Writer<'_> {
                             &mut self.imports,
                         )
                     };
-                    format!("Iterator[{yields}]")
+                    format!("{iterator}[{yields}]")
                 }
                 _ if function.returns.is_empty() && !function.raises.is_empty() => {
                     self.imports.typing.insert("NoReturn");
@@ -626,7 +630,11 @@ impl Writer<'_> {
                 ),
             },
         };
-        format!("def {name}({}) -> {returns}: ...", parts.join(", "))
+        let keyword = match function.kind {
+            FunctionKind::Coroutine => "async def",
+            _ => "def",
+        };
+        format!("{keyword} {name}({}) -> {returns}: ...", parts.join(", "))
     }
 
     /// Declares the Protocol for `param` of `function`; gives its name.

@@ -93,6 +93,12 @@ def _untraceable_reason(cls: type) -> str | None:
     # class gives, which hltpy would bypass.
     if type(cls).__call__ is not type.__call__:
         return f"its metaclass {type(cls).__qualname__} decides what calling the class gives"
+    # An event loop steps these objects through their type's slots, which
+    # a proxy cannot lend it: their objects stay untraced (asynchronous
+    # values are handed to programs raw).
+    for special in ("__await__", "__aiter__", "__anext__"):
+        if callable(getattr(cls, special, None)):
+            return f"it defines {special}: objects an event loop steps cannot be traced"
     return None
 
 
