@@ -1191,18 +1191,21 @@ impl TracedClass {
             (Role::Object, obj_node & ID_MASK),
         ];
         let traced_init = registry::traced_body(&init).filter(|_| !self.raw_init);
-        let outcome = if let Some(init) = traced_init {
-            let site = CallSite {
-                kind: NodeKind::NewInit,
-                name: class_name,
-                head: head.into_iter().collect(),
-                reserved: Some(call_ref),
-                value: Some(object.clone().unbind()),
-            };
-            invoke(py, site, &init, Some(receiver.as_any()), args, kwargs).map(|(_, node, _)| node)
-        } else {
-            untraced_init(py, &init, &object, class_name, head, call_ref, args, kwargs)
-        };
+        let outcome = crate::proxy::building(&object, || {
+            if let Some(init) = traced_init {
+                let site = CallSite {
+                    kind: NodeKind::NewInit,
+                    name: class_name,
+                    head: head.into_iter().collect(),
+                    reserved: Some(call_ref),
+                    value: Some(object.clone().unbind()),
+                };
+                invoke(py, site, &init, Some(receiver.as_any()), args, kwargs)
+                    .map(|(_, node, _)| node)
+            } else {
+                untraced_init(py, &init, &object, class_name, head, call_ref, args, kwargs)
+            }
+        });
         receiver.get().finish_init();
         receiver.get().set_node(outcome?);
         Ok(receiver.into_any().unbind())

@@ -890,10 +890,10 @@ impl Traced {
         }
         let py = slf.py();
         let this = slf.get();
-        if !recorder::mutation_allowed() {
+        let container = this.value.bind(py);
+        if !(recorder::mutation_allowed() || owned_by_an_object_being_built(container)) {
             return Err(immutable_error(slf, "assign an item of"));
         }
-        let container = this.value.bind(py);
         if !recording() {
             return container.set_item(flow::raw(key), flow::storable(value)?);
         }
@@ -925,10 +925,10 @@ impl Traced {
         }
         let py = slf.py();
         let this = slf.get();
-        if !recorder::mutation_allowed() {
+        let container = this.value.bind(py);
+        if !(recorder::mutation_allowed() || owned_by_an_object_being_built(container)) {
             return Err(immutable_error(slf, "delete an item of"));
         }
-        let container = this.value.bind(py);
         if !recording() {
             return container.del_item(flow::raw(key));
         }
@@ -1191,6 +1191,51 @@ fn bound_traced_method<'py>(
         return None;
     }
     registry::traced_body(&function)
+}
+
+thread_local! {
+    /// Addresses of the objects whose traced class's `__init__` runs on
+    /// this thread, innermost last (each held by that call).
+    static BUILDING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `init` (a traced class's `__init__` of `object`) with `object`
+/// counted as being built: code running inside it, helper methods
+/// included, may change the containers the object holds.
+pub fn building<R>(object: &Bound<'_, PyAny>, init: impl FnOnce() -> R) -> R {
+    BUILDING.with(|b| b.borrow_mut().push(object.as_ptr() as usize));
+    let result = init();
+    BUILDING.with(|b| b.borrow_mut().pop());
+    result
+}
+
+/// Is `container` held by an object being built on this thread: one of
+/// its attributes, or an item of a list, tuple or dict attribute (a table
+/// `self.rows[i][j] = v` fills)?
+fn owned_by_an_object_being_built(container: &Bound<'_, PyAny>) -> bool {
+    let building = BUILDING.with(|b| b.borrow().clone());
+    let py = container.py();
+    building.iter().rev().any(|&address| {
+        // SAFETY: the object's `__init__` call holds it while it is listed.
+        let object = unsafe { Bound::from_borrowed_ptr(py, address as *mut pyo3::ffi::PyObject) };
+        let Ok(attributes) = object.getattr(intern!(py, "__dict__")) else {
+            return false;
+        };
+        let Ok(attributes) = attributes.cast_into::<PyDict>() else {
+            return false;
+        };
+        attributes.values().iter().any(|value| {
+            value.is(container)
+                || (value.is_exact_instance_of::<pyo3::types::PyList>()
+                    || value.is_exact_instance_of::<PyTuple>())
+                    && value
+                        .try_iter()
+                        .is_ok_and(|mut items| items.any(|i| i.is_ok_and(|i| i.is(container))))
+                || value
+                    .cast::<PyDict>()
+                    .is_ok_and(|d| d.values().iter().any(|i| i.is(container)))
+        })
+    })
 }
 
 fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {

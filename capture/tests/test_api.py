@@ -97,6 +97,29 @@ def test_setattr_outside_init_is_refused_with_class_and_attribute(traced_samples
             hltpy.trace([1])[0] = 2
 
 
+def test_helpers_inside_init_fill_the_objects_containers_then_it_is_immutable(captured):
+    hltpy.trace_modules(["building"])
+    import building
+
+    with captured() as run:
+        coeffs, table, first = building.build(hltpy.trace(12.0))
+        series = building.Series(2, hltpy.trace(1.0))
+        with pytest.raises(AttributeError) as err:
+            series.coeffs[0] = 5.0
+        assert "assign an item of a traced list object outside its __init__" in str(err.value)
+        # A container the object does not hold stays immutable inside __init__.
+        with pytest.raises(AttributeError):
+            building.Borrower(hltpy.trace(["a", "b"]))
+    assert hltpy.from_traced((coeffs, table, first)) == building.build.__wrapped__(12.0)
+    trace = run.trace
+    writes = trace.of_kind("SetItem")
+    # Per Series built: one write per coefficient, 4 table cells, 1 index entry;
+    # each write is in a helper's frame (a Dispatch of _fill / _tabulate).
+    assert len(writes) == 9 + 7
+    assert {trace[w.frame].name for w in writes} == {"_fill", "_tabulate"}
+    assert len(trace.of_kind("DelItem")) == 2
+
+
 def test_mutation_opt_in_traces_setattr_setitem_and_links_reads(traced_samples, captured):
     import kernels
 
