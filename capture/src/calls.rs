@@ -1453,6 +1453,30 @@ impl TracedCallable {
         self.callable.bind(py).getattr(name)
     }
 
+    /// A class given (`decimal.Decimal`) still answers `isinstance` and
+    /// `issubclass` while it is replaced, and can be subclassed.
+    fn __instancecheck__(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {
+        flow::raw(instance).is_instance(self.callable.bind(py))
+    }
+
+    fn __subclasscheck__(&self, py: Python<'_>, subclass: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let subclass = match subclass.cast::<TracedCallable>() {
+            Ok(wrapper) => wrapper.get().callable.bind(py).clone(),
+            Err(_) => subclass.clone(),
+        };
+        subclass
+            .cast::<PyType>()?
+            .is_subclass(self.callable.bind(py))
+    }
+
+    fn __mro_entries__<'py>(
+        &self,
+        py: Python<'py>,
+        _bases: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, [self.callable.bind(py)])
+    }
+
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
             "<traced callable {}>",

@@ -35,6 +35,7 @@ from ._hltpy import (
 __version__: str = _hltpy.__version__
 
 __all__ = [
+    "BOUNDARIES",
     "GuardFailed",
     "Node",
     "Processor",
@@ -186,6 +187,75 @@ def _trace_module(module: ModuleType) -> None:
     module.__hltpy_traced__ = True
 
 
+# Library functions that C code (or code that insists on exact builtin
+# types) behind them would refuse a traced value for: while a capture runs
+# they receive raw values, and a call with traced arguments is one UCall
+# node. Replaced where the name says (and in traced modules that bound the
+# same object), put back when the capture ends. `capture(boundaries=...)`
+# changes the set: ``hltpy.BOUNDARIES | {"mylib.parse"}``.
+BOUNDARIES: frozenset[str] = frozenset(
+    [
+        "builtins.open", "io.open",
+        *(f"os.{name}" for name in (
+            "fspath", "stat", "lstat", "listdir", "scandir", "remove", "unlink", "rename", "replace",
+            "mkdir", "makedirs", "rmdir", "chdir")),
+        *(f"os.path.{name}" for name in (
+            "exists", "isfile", "isdir", "getsize", "getmtime", "join", "basename", "dirname", "split",
+            "splitext", "abspath", "realpath", "normpath", "expanduser")),
+        *(f"json.{name}" for name in ("dumps", "dump", "loads", "load")),
+        *(f"re.{name}" for name in (
+            "match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer", "compile", "escape")),
+        *(f"statistics.{name}" for name in (
+            "mean", "fmean", "median", "mode", "stdev", "pstdev", "variance", "pvariance", "geometric_mean",
+            "harmonic_mean", "quantiles")),
+        "decimal.Decimal",
+        *(f"hashlib.{name}" for name in ("md5", "sha1", "sha256", "sha512")),
+    ]
+)
+
+
+def _named(dotted: str) -> tuple[Any, str, Any]:
+    """``os.path.join`` -> (the module ``os.path``, ``"join"``, the function)."""
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        owner = importlib.import_module(module_name or "builtins")
+        return owner, attr, getattr(owner, attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(
+            f"hltpy: cannot find {dotted!r}: give a module's callable as module.name (math.sqrt, "
+            f"os.path.join) or a whole module (math)"
+        ) from None
+
+
+def _callables_of(entries: Iterable[Any]) -> list[Callable[..., Any]]:
+    """``trace_callables`` entries as callables: a callable; a dotted name
+    of one; a module, or a module's name: every public function of it."""
+    found: list[Callable[..., Any]] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            module = sys.modules.get(entry)
+            if module is None and "." not in entry:
+                try:
+                    module = importlib.import_module(entry)
+                except ImportError:
+                    module = None
+            entry = module if module is not None else _named(entry)[2]
+        if isinstance(entry, ModuleType):
+            found.extend(
+                member
+                for name, member in sorted(vars(entry).items())
+                if not name.startswith("_") and callable(member) and not isinstance(member, type)
+            )
+        elif isinstance(entry, type) and issubclass(entry, BaseException):
+            raise ValueError(
+                f"hltpy: cannot trace calls of the exception class {entry.__qualname__}: "
+                f"it must stay a class for `except` to catch it"
+            )
+        else:
+            found.append(entry)
+    return found
+
+
 class capture:
     """Record a trace into ``path`` for the duration of a ``with`` block.
 
@@ -205,10 +275,16 @@ class capture:
       segment_nodes: roll the output into a directory ``path`` of complete
         segment files (``part-00000.parquet``, …) of about this many nodes,
         so a process killed without warning loses at most the last one.
-      trace_callables: untraced callables (``math.sqrt``, ``len``, …) whose
-        calls with traced arguments are recorded as UCall nodes while the
-        capture runs; they are replaced where they are bound (their module
-        and the traced modules) and put back when it ends.
+      trace_callables: untraced callables (``math.sqrt``, ``len``, …),
+        dotted names of them (``"math.sqrt"``) or modules (``math``,
+        ``"math"``: each public function of it), whose calls with traced
+        arguments are recorded as UCall nodes while the capture runs; they
+        are replaced where they are bound (their module, modules that
+        re-export them and the traced modules) and put back when it ends.
+      boundaries: dotted names of library callables that receive raw
+        values while the capture runs (a traced file name given to
+        ``open``, traced numbers to ``json.dumps``), each call with traced
+        arguments a UCall node; ``BOUNDARIES`` by default.
       byte_stream_split: write input ids with Parquet's BYTE_STREAM_SPLIT
         encoding: files up to 3x smaller, but only newer readers
         open them (pyarrow >= 16, DuckDB >= 2.0, polars, fastparquet; not
@@ -230,7 +306,8 @@ class capture:
         locations: bool = True,
         conversions: bool = False,
         on_node: Callable[[Node], object] | None = None,
-        trace_callables: Iterable[Callable[..., Any]] = (),
+        trace_callables: Iterable[Callable[..., Any] | str | ModuleType] = (),
+        boundaries: Iterable[str] = BOUNDARIES,
         segment_nodes: int | None = None,
         byte_stream_split: bool = False,
     ) -> None:
@@ -243,6 +320,7 @@ class capture:
         self.conversions = conversions
         self.on_node = on_node
         self.trace_callables = list(trace_callables)
+        self.boundaries = frozenset(boundaries)
         self.segment_nodes = segment_nodes
         self.byte_stream_split = byte_stream_split
         self.nodes: int | None = None
@@ -274,7 +352,8 @@ class capture:
         global _running
         _running = self
         try:
-            self._patched = _install_callables(self.trace_callables)
+            self._patched = _install_callables(_callables_of(self.trace_callables))
+            self._patched += _install_boundaries(self.boundaries)
         except BaseException:
             self.stop("could not install trace_callables")
             raise
@@ -340,6 +419,29 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
         for owner, attr in places:
             setattr(owner, attr, wrapper)
             patched.append((owner, attr, original))
+    return patched
+
+
+def _install_boundaries(names: frozenset[str]) -> list[tuple[Any, str, Any]]:
+    """Replaces each named callable in the module the name gives (only
+    there: ``os.stat`` is not ``posix.stat``, which the import system
+    calls) and in the traced modules that bound it. Returns what to put
+    back."""
+    patched: list[tuple[Any, str, Any]] = []
+    for dotted in sorted(names):
+        owner, attr, original = _named(dotted)
+        if isinstance(original, TracedCallable):
+            continue  # also given to trace_callables
+        wrapper = TracedCallable(original)
+        places = [(owner, attr)]
+        for module_name in [*_traced_module_names, "__main__"]:
+            module = sys.modules.get(module_name)
+            if module is None:
+                continue
+            places.extend((module, name) for name, value in list(vars(module).items()) if value is original)
+        for place, name in places:
+            setattr(place, name, wrapper)
+            patched.append((place, name, original))
     return patched
 
 

@@ -37,6 +37,8 @@ ENV_OPTIONS = {
     "HLTPY_CONVERSIONS": ("conversions", lambda v: v in ("1", "true", "yes")),
     "HLTPY_ALLOW_MUTATION": ("allow_mutation", lambda v: v in ("1", "true", "yes")),
     "HLTPY_TRACE_CALLABLES": ("trace_callables", lambda v: [n for n in v.split(",") if n]),
+    # The whole set (``none`` for none): children get the parent's.
+    "HLTPY_BOUNDARIES": ("boundaries", lambda v: frozenset() if v == "none" else frozenset(v.split(",")) - {""}),
     "HLTPY_BYTE_STREAM_SPLIT": ("byte_stream_split", lambda v: v in ("1", "true", "yes")),
 }
 
@@ -63,14 +65,17 @@ def child_template(template: str) -> str:
     return f"{template}.{{pid}}"
 
 
-def resolve_callable(dotted: str) -> Any:
-    """``math.sqrt`` -> the function; ``len`` -> ``builtins.len``."""
-    module_name, _, attr = dotted.rpartition(".")
+def check_names(option: str, names: Any) -> None:
+    """Stops with the capture's own message when a name of ``option``
+    (``trace_callables``, ``boundaries``) cannot be found."""
     try:
-        module = importlib.import_module(module_name or "builtins")
-        return getattr(module, attr)
-    except (ImportError, AttributeError):
-        raise SystemExit(f"hltpy: cannot find callable {dotted!r} to trace; give it as module.name, e.g. math.sqrt")
+        if option == "boundaries":
+            for name in names:
+                hltpy._named(name)
+        else:
+            hltpy._callables_of(names)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 class TraceOnImport(importlib.abc.MetaPathFinder):
@@ -210,8 +215,8 @@ class BatchSession:
         self.modules = modules
         self.script = script
         self.options = dict(options)
-        names = self.options.pop("trace_callables", [])
-        self.options["trace_callables"] = [resolve_callable(n) for n in names]
+        for option in ("trace_callables", "boundaries"):
+            check_names(option, self.options.get(option, ()))
         self.finder = TraceOnImport(modules)
         self.capture: hltpy.capture | None = None
         self.finished = False
@@ -254,7 +259,9 @@ class BatchSession:
         for variable, (option, _) in ENV_OPTIONS.items():
             value = self.options.get(option)
             if option == "trace_callables":
-                value = ",".join(f"{c.__module__}.{c.__name__}" for c in value or [])
+                value = ",".join(value or [])
+            elif option == "boundaries" and value is not None:
+                value = ",".join(sorted(value)) or "none"
             if value not in (None, "", []):
                 os.environ[variable] = str(int(value) if isinstance(value, bool) else value)
 

@@ -9,6 +9,7 @@ import pathlib
 import runpy
 import sys
 
+import hltpy
 from hltpy import _batch
 
 DESCRIPTION = """\
@@ -26,6 +27,7 @@ Environment form, for processes whose command line you do not control:
   HLTPY_TRACE='out-{pid}.parquet' HLTPY_MODULES=mydsl,other python prog.py
 (with HLTPY_VALUES, HLTPY_MAX_REPR, HLTPY_SEGMENT_NODES, HLTPY_LOCATIONS=0,
 HLTPY_CONVERSIONS=1, HLTPY_ALLOW_MUTATION=1, HLTPY_TRACE_CALLABLES=math.sqrt,
+HLTPY_BOUNDARIES=json.dumps,re.match (the whole set; none for none),
 HLTPY_BYTE_STREAM_SPLIT=1)
 """
 
@@ -33,7 +35,7 @@ HLTPY_BYTE_STREAM_SPLIT=1)
 # is not an option (or after -m NAME) belongs to the program.
 VALUE_OPTIONS = {
     "-t", "--trace", "-o", "--output", "--values", "--max-repr", "--flush-every",
-    "--segment-nodes", "--trace-callable",
+    "--segment-nodes", "--trace-callable", "--boundary", "--no-boundary",
 }
 
 
@@ -58,7 +60,13 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--conversions", action="store_true", help="record int()/float()/bool()/index() as nodes")
     parser.add_argument("--allow-mutation", action="store_true", help="allow and trace mutation of traced objects")
     parser.add_argument("--trace-callable", action="append", default=[], metavar="NAME",
-                        help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments")
+                        help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments; "
+                        "a module (math) for each of its public functions")
+    parser.add_argument("--boundary", action="append", default=[], metavar="NAME",
+                        help="also give this library callable (mylib.parse) raw values, as hltpy.BOUNDARIES "
+                        "(open, os, json, re, statistics, …) are; repeatable")
+    parser.add_argument("--no-boundary", action="append", default=[], metavar="NAME",
+                        help="give traced values to this one of hltpy.BOUNDARIES as they are ('all': to every one)")
     parser.add_argument("--byte-stream-split", action="store_true",
                         help="smaller traces that only newer Parquet readers open (pyarrow>=16, DuckDB>=2.0; "
                         "not Spark 3.5): see FORMAT.md, 'Readers'")
@@ -85,6 +93,19 @@ def split_run_arguments(tokens: list[str]) -> tuple[list[str], str | None, str |
     return tokens[:index], tokens[index], None, tokens[index + 1:]
 
 
+def boundaries(added: list[str], removed: list[str]) -> frozenset[str]:
+    """``hltpy.BOUNDARIES`` with ``--boundary`` names added and
+    ``--no-boundary`` names (or ``all``) taken out."""
+    unknown = [name for name in removed if name != "all" and name not in hltpy.BOUNDARIES]
+    if unknown:
+        raise SystemExit(
+            f"hltpy: --no-boundary {unknown[0]!r} is not one of hltpy.BOUNDARIES "
+            f"(e.g. json.dumps); 'all' removes every one"
+        )
+    base = frozenset() if "all" in removed else hltpy.BOUNDARIES - set(removed)
+    return base | set(added)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(DESCRIPTION)
@@ -109,6 +130,7 @@ def main(argv: list[str]) -> int:
         "conversions": options.conversions,
         "allow_mutation": options.allow_mutation,
         "trace_callables": options.trace_callable,
+        "boundaries": boundaries(options.boundary, options.no_boundary),
         "byte_stream_split": options.byte_stream_split,
     }
     label = pathlib.Path(script).stem if script else module.rpartition(".")[2]

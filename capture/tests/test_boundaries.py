@@ -1,0 +1,138 @@
+"""Library boundaries: traced strings, bytes and numbers handed to the
+library functions whose C code refuses a proxy (open, os, os.path, json,
+re, statistics, decimal, hashlib) work as untraced and give UCall nodes;
+the set is an option; trace_callables takes modules and dotted names."""
+
+import builtins
+import decimal
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+import hltpy
+import pytest
+
+
+def use_the_libraries(name, number, data):
+    """What a program does with a file name, a number and bytes."""
+    with open(name, "w") as f:
+        f.write("hello")
+    return [
+        os.path.exists(name), os.path.getsize(name), os.path.basename(name), os.path.join(name, "x"),
+        os.fspath(name), os.stat(name).st_size,
+        json.dumps({"n": number, "l": [number, 1]}), re.match(r".*/(\w+)\.txt", name).group(1),
+        statistics.mean([number, 3.5]), str(decimal.Decimal(number)), isinstance(decimal.Decimal(1), decimal.Decimal),
+        hashlib.sha256(data).hexdigest(),
+    ]
+
+
+def test_traced_values_cross_the_default_boundaries_and_give_ucalls(tmp_path, captured):
+    name = str(tmp_path / "notes.txt")
+    untraced = use_the_libraries(name, 2.5, b"ab")
+    originals = (builtins.open, json.dumps, os.path.exists, decimal.Decimal)
+    with captured() as run:
+        traced = use_the_libraries(hltpy.trace(name), hltpy.trace(2.5), hltpy.trace(b"ab"))
+    assert hltpy.from_traced(traced) == untraced
+    # Put back when the capture ends.
+    assert (builtins.open, json.dumps, os.path.exists, decimal.Decimal) == originals
+    assert builtins.open is io.open
+    trace = run.trace
+    calls = {n.name: n for n in trace.of_kind("UCall")}
+    assert {"open", "exists", "getsize", "basename", "join", "fspath", "stat", "dumps", "match", "mean",
+            "Decimal", "openssl_sha256"} <= set(calls)
+    # The traced file name is the argument of open and exists.
+    name_node = trace.of_kind("Const")[0]
+    assert name_node.value == name
+    assert calls["open"].input("arg", "0") == name_node.id
+    assert calls["exists"].input("arg", "0") == name_node.id
+
+
+def test_the_set_of_boundaries_is_an_option(tmp_path, captured):
+    name = str(tmp_path / "n.txt")
+    with captured(boundaries=frozenset()), pytest.raises(TypeError):
+        open(hltpy.trace(name), "w")
+    with captured(boundaries=hltpy.BOUNDARIES - {"json.dumps"}):
+        assert hltpy.from_traced(re.escape(hltpy.trace("a.b"))) == r"a\.b"
+        with pytest.raises(TypeError):
+            json.dumps(hltpy.trace(2))
+    import textwrap
+
+    with captured(boundaries=hltpy.BOUNDARIES | {"textwrap.shorten"}) as run:
+        short = textwrap.shorten(hltpy.trace("a b c d e f"), width=7)
+    assert hltpy.from_traced(short) == "a [...]"
+    assert run.trace.one("UCall", "shorten")
+    with pytest.raises(ValueError, match="cannot find 'textwrap.nope'"), captured(boundaries={"textwrap.nope"}):
+        pass
+
+
+def test_trace_callables_take_modules_and_dotted_names(captured):
+    with captured(trace_callables=[math, "cmath.sqrt"]) as run:
+        x = hltpy.trace(2.0)
+        values = [math.sqrt(x), math.atan2(x, 1.0), math.hypot(x, x)]
+        import cmath
+
+        root = cmath.sqrt(x)
+    assert hltpy.from_traced(values) == [math.sqrt(2.0), math.atan2(2.0, 1.0), math.hypot(2.0, 2.0)]
+    assert hltpy.from_traced(root) == cmath.sqrt(2.0)
+    assert {n.name for n in run.trace.of_kind("UCall")} == {"sqrt", "atan2", "hypot"}
+    assert len(run.trace.of_kind("UCall", "sqrt")) == 2
+    assert math.sqrt.__class__.__name__ == "builtin_function_or_method"
+    with pytest.raises(ValueError, match="exception class InvalidOperation"), captured(
+        trace_callables=[decimal.InvalidOperation]
+    ):
+        pass
+    with pytest.raises(ValueError, match="cannot find 'math.nope'"), captured(trace_callables=["math.nope"]):
+        pass
+
+
+PROGRAM = """
+import json, math, sys
+sys.path.insert(0, {here!r})
+import geometry
+print(json.dumps(geometry.report(3.0)))
+"""
+
+GEOMETRY = """
+import json, math
+
+def report(x):
+    return [math.sqrt(x), math.floor(x), json.loads(json.dumps(x))]
+"""
+
+
+def test_command_line_and_environment_forms(tmp_path):
+    (tmp_path / "geometry.py").write_text(GEOMETRY)
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM.format(here=str(tmp_path)))
+    out = tmp_path / "cli.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "hltpy", "run", "-t", "geometry", "--trace-callable", "math",
+         "--no-boundary", "json.dumps", "--boundary", "json.loads", "-o", str(out), str(script)],
+        capture_output=True, text=True, check=False,
+    )
+    # json.dumps is not a boundary any more: a traced float is refused.
+    assert done.returncode == 1 and "TypeError" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "hltpy", "run", "-t", "geometry", "--trace-callable", "math", "-o", str(out),
+         str(script)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [math.sqrt(3.0), 3, 3.0]
+    import pyarrow.parquet as pq
+
+    names = {r["name"] for r in pq.read_table(out).to_pylist() if r["kind"] == "UCall"}
+    assert names == {"sqrt", "floor", "dumps", "loads"}
+    bad = subprocess.run([sys.executable, "-m", "hltpy", "run", "--no-boundary", "json.nope", str(script)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode != 0 and "'json.nope' is not one of hltpy.BOUNDARIES" in bad.stderr
+    env = dict(os.environ, HLTPY_TRACE=str(tmp_path / "env.parquet"), HLTPY_MODULES="geometry",
+               HLTPY_BOUNDARIES="none")
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "TypeError" in done.stderr
