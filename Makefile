@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers test test-rust test-python bench bench-instructions bench-analyze lint clean
+.PHONY: demo samples build venv tools readers test test-rust test-python test-real bench bench-instructions bench-analyze lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -100,6 +100,12 @@ test-rust:
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests
+
+## test-real: the pyperformance suite (pinned sdist from PyPI) traced whole
+## vs untraced: same result?, nodes, traced/untraced time, nodes/s
+## (tests/test_pyperformance.py runs it within `make test`)
+test-real: build
+	$(PY) bench/pyperformance_suite.py
 
 ## bench: capture benchmark, traced vs untraced side by side
 bench: build

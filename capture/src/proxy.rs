@@ -687,6 +687,28 @@ impl Traced {
         )
     }
 
+    /// The wrapped value's own buffer (bytes, bytearray, memoryview,
+    /// array): C code that takes a bytes-like object (`b"".join`, a
+    /// file's `write`, `hashlib`, `struct`) reads the real object's memory.
+    /// The view's owner is that object, so releasing it goes to that
+    /// object's type, not to the proxy. A value without a buffer raises
+    /// the TypeError it raises untraced.
+    ///
+    /// # Safety
+    /// Called by CPython with a valid view to fill, GIL held.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: std::os::raw::c_int,
+    ) -> PyResult<()> {
+        let value = slf.get().value.bind(slf.py());
+        // SAFETY: as above; on failure an exception is set.
+        if unsafe { pyo3::ffi::PyObject_GetBuffer(value.as_ptr(), view, flags) } == -1 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        Ok(())
+    }
+
     fn __hash__(slf: &Bound<'_, Self>) -> PyResult<isize> {
         slf.get().value.bind(slf.py()).hash()
     }

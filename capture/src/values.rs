@@ -315,9 +315,45 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
     if let Ok(traced) = value.cast::<crate::proxy::Traced>() {
         return write_bounded(traced.get().value.bind(py), max, depth, out);
     }
-    if let Some(text) = address_free_repr(value) {
-        out.push_str(&text);
-        return;
+    let ty = value.get_type();
+    match REPR_RULES.get(&ty, || work_out_repr_rule(&ty)) {
+        ReprRule::Default(text) => return out.push_str(&text),
+        ReprRule::Named => {
+            if let Some(text) = named_repr(value, &ty) {
+                return out.push_str(&text);
+            }
+        }
+        // Printed item by item, as far as fits: their own repr prints
+        // every item, and a node per `self.data[i]` of a 10,000-item
+        // array made each read cost the whole array.
+        ReprRule::Array => {
+            if let Ok(code) = value.getattr(intern!(py, "typecode")) {
+                let code = code.to_string();
+                if code != "u" {
+                    out.push_str(&format!("array('{code}'"));
+                    if value.len().unwrap_or(0) > 0 {
+                        if let Ok(items) = value.try_iter() {
+                            write_items(items.flatten(), ", [", "]", max, depth, out);
+                        }
+                    }
+                    return out.push(')');
+                }
+            }
+        }
+        ReprRule::Deque => {
+            let maxlen = value
+                .getattr(intern!(py, "maxlen"))
+                .ok()
+                .filter(|m| !m.is_none());
+            if let Ok(items) = value.try_iter() {
+                write_items(items.flatten(), "deque([", "]", max, depth, out);
+                if let Some(maxlen) = maxlen {
+                    out.push_str(&format!(", maxlen={maxlen}"));
+                }
+                return out.push(')');
+            }
+        }
+        ReprRule::Own => {}
     }
     let repr = suspended(|| value.repr());
     match repr {
@@ -353,6 +389,10 @@ enum ReprRule {
     Default(std::sync::Arc<str>),
     /// The type's own `__repr__`.
     Own,
+    /// `array.array`: its items as far as they fit.
+    Array,
+    /// `collections.deque`: its items as far as they fit.
+    Deque,
 }
 
 /// How each type prints, asked for every object-valued node (a `__repr__`
@@ -377,6 +417,11 @@ fn work_out_repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
     if is_named || ty.is_subclass_of::<PyType>().unwrap_or(false) {
         return ReprRule::Named;
     }
+    match type_name(ty).as_str() {
+        "array.array" => return ReprRule::Array,
+        "collections.deque" => return ReprRule::Deque,
+        _ => {}
+    }
     let object_repr = py
         .get_type::<pyo3::types::PyAny>()
         .getattr(intern!(py, "__repr__"));
@@ -386,17 +431,6 @@ fn work_out_repr_rule(ty: &Bound<'_, PyType>) -> ReprRule {
             ReprRule::Default(format!("<{} object>", type_name(ty)).into())
         }
         _ => ReprRule::Own,
-    }
-}
-
-/// Functions, classes, modules and objects with the default repr print
-/// their memory address; name them instead.
-fn address_free_repr(value: &Bound<'_, PyAny>) -> Option<String> {
-    let ty = value.get_type();
-    match REPR_RULES.get(&ty, || work_out_repr_rule(&ty)) {
-        ReprRule::Default(text) => Some(text.to_string()),
-        ReprRule::Own => None,
-        ReprRule::Named => named_repr(value, &ty),
     }
 }
 

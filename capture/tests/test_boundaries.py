@@ -136,3 +136,23 @@ def test_command_line_and_environment_forms(tmp_path):
                HLTPY_BOUNDARIES="none")
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "TypeError" in done.stderr
+
+
+def test_traced_bytes_lend_c_their_buffer(captured):
+    import struct
+    import zlib
+
+    with captured():
+        data = hltpy.trace(b"ab")
+        array_like = hltpy.trace(bytearray(b"xy"))
+        joined = b"".join([data, b"c", array_like])
+        view = memoryview(data)
+        unpacked = struct.unpack("2s", data)
+        checksum = zlib.crc32(data)
+        with pytest.raises(TypeError, match="a bytes-like object is required, not 'int'"):
+            memoryview(hltpy.trace(3))
+    assert joined == b"abcxy" and view.obj == b"ab" and not hltpy.is_traced(view.obj)
+    assert unpacked == (b"ab",) and checksum == zlib.crc32(b"ab")
+    del data
+    assert view.tobytes() == b"ab"
+    view.release()

@@ -195,7 +195,7 @@ def _trace_module(module: ModuleType) -> None:
 # changes the set: ``hltpy.BOUNDARIES | {"mylib.parse"}``.
 BOUNDARIES: frozenset[str] = frozenset(
     [
-        "builtins.open", "io.open",
+        "builtins.open", "io.open", "builtins.ord",
         *(f"os.{name}" for name in (
             "fspath", "stat", "lstat", "listdir", "scandir", "remove", "unlink", "rename", "replace",
             "mkdir", "makedirs", "rmdir", "chdir")),
