@@ -56,6 +56,23 @@ def test_repr_that_uses_traced_values_records_nothing_extra(captured):
     assert run.trace.nodes[1].value == "Chatty(2)"
 
 
+def test_arrays_and_deques_print_as_far_as_they_fit(captured):
+    import array
+    import collections
+
+    short = [array.array("d", [1.5, 2.0]), array.array("b"), collections.deque([1, "a"], maxlen=3),
+             collections.deque()]
+    long = [array.array("d", range(100_000)), collections.deque(range(100_000))]
+    with captured(max_repr=60) as run:
+        for value in short + long:
+            hltpy.trace(value)
+    recorded = [n.value for n in run.trace.nodes]
+    # Short ones exactly as Python prints them; long ones cut, never whole.
+    assert recorded[:4] == [repr(v) for v in short]
+    assert recorded[4].startswith("array('d', [0.0, 1.0, 2.0,") and len(recorded[4]) <= 64
+    assert recorded[5].startswith("deque([0, 1, 2,") and len(recorded[5]) <= 64
+
+
 def test_big_ints_nan_infinities_and_lone_surrogates(captured):
     with captured() as run:
         big = hltpy.trace(2**100) + 1
