@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers test test-rust test-python test-real bench bench-instructions bench-analyze lint clean
+.PHONY: demo samples build venv tools readers versions test test-rust test-python test-versions test-real bench bench-instructions bench-analyze lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -93,7 +93,31 @@ readers: venv
 	$(PY) tests/interop/readers.py install
 
 ## test: every test (Rust and Python); what CI runs
-test: build tools readers test-rust test-python
+test: build tools readers versions test-rust test-python test-versions
+
+## versions: the extension built for each CPython of EXTRA_PYTHONS (pyenv's,
+## as this machine has them) and installed with what the capture tests
+## need into .venv-3.X; each version builds in a target directory of its
+## own, so switching versions rebuilds nothing
+EXTRA_PYTHONS := 3.12 3.13
+versions: venv
+	@for v in $(EXTRA_PYTHONS); do \
+	  python=$$(ls -d $(HOME)/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
+	  if [ -z "$$python" ]; then echo "CPython $$v is missing (pyenv install $$v): the capture tests run on it"; exit 1; fi; \
+	  [ -x .venv-$$v/bin/python ] || $$python -m venv .venv-$$v || exit 1; \
+	  .venv-$$v/bin/python -m pip install --quiet pytest pyarrow hypothesis || exit 1; \
+	  rm -rf $(CARGO_TARGET_DIR)-py$$v/wheels; \
+	  (cd capture && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-py$$v ../$(VENV)/bin/maturin build --release --quiet \
+	    -i ../.venv-$$v/bin/python --out $(CARGO_TARGET_DIR)-py$$v/wheels) || exit 1; \
+	  .venv-$$v/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)-py$$v/wheels/hltpy-*.whl || exit 1; \
+	done
+
+## test-versions: the capture tests on each CPython of EXTRA_PYTHONS
+test-versions: versions
+	@for v in $(EXTRA_PYTHONS); do \
+	  echo "capture tests on CPython $$v"; \
+	  .venv-$$v/bin/python -X faulthandler -m pytest -q -p no:cacheprovider capture/tests || exit 1; \
+	done
 
 test-rust:
 	cargo test --profile analyze --quiet $(RUST_PACKAGES)
@@ -102,14 +126,18 @@ test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests
 
 ## test-real: the pyperformance suite (pinned sdist from PyPI) traced whole
-## vs untraced: same result?, nodes, traced/untraced time, nodes/s
-## (tests/test_pyperformance.py runs it within `make test`)
-test-real: build
+## vs untraced, on 3.11 and each of EXTRA_PYTHONS: same result?, nodes,
+## traced/untraced time, nodes/s (tests/test_pyperformance.py runs it on
+## 3.11 within `make test`)
+test-real: build versions
 	$(PY) bench/pyperformance_suite.py
+	@for v in $(EXTRA_PYTHONS); do .venv-$$v/bin/python bench/pyperformance_suite.py || exit 1; done
 
-## bench: capture benchmark, traced vs untraced side by side
-bench: build
+## bench: capture benchmark, traced vs untraced side by side, then its
+## figures on 3.11, 3.12 and 3.13 side by side
+bench: build versions
 	$(PY) bench/capture_bench.py
+	$(PY) bench/versions_bench.py
 
 ## bench-instructions: the capture cases in instructions per operation,
 ## program and writer thread, traced vs untraced (valgrind; stable where
@@ -134,4 +162,4 @@ lint: build
 	$(PY) -m mypy.stubtest hltpy._hltpy
 
 clean:
-	rm -rf $(VENV) $(DEMO_TRACES) bench/out
+	rm -rf $(VENV) $(VENV)-3.* $(DEMO_TRACES) bench/out

@@ -14,6 +14,7 @@ the Parquet file. Each figure is the median of --repeat runs.
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -103,6 +104,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
+    parser.add_argument("--json", help="also write the figures here (bench/versions_bench.py reads them)")
     args = parser.parse_args()
     out = pathlib.Path(tempfile.mkdtemp(prefix="hltpy-bench-"))
     rows = []
@@ -126,7 +128,13 @@ def main():
     print(f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; bss: the same with "
           f"byte_stream_split=True, interleaved; Python {sys.version.split()[0]})")
     print()
-    print_programs(args, out)
+    programs = print_programs(args, out)
+    if args.json:
+        figures = {"python": sys.version.split()[0], "fast_locations": hltpy._hltpy._fast_locations(),
+                   "cases": {r[0]: {"untraced": r[2], "traced": r[3], "ratio": r[4], "nodes_per_s": r[6]} for r in rows},
+                   "programs": {r[0]: {"untraced": r[2], "traced": r[3], "ratio": r[4], "nodes_per_s": r[6]}
+                                for r in programs}}  # fmt: skip
+        pathlib.Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 def print_programs(args, out):
@@ -168,6 +176,7 @@ def print_programs(args, out):
     for name, scale, u, t, ratio, nodes, rate, per_node, split_per_node in rows:
         print(f"{name:34} {scale:>10g} {u:>15.3f} {t:>13.3f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_per_node:>14.1f}")
     print(f"(same session as above; untraced: median of {3 * args.repeat} runs; first results compared equal; target: at most 30x)")
+    return rows
 
 
 if __name__ == "__main__":

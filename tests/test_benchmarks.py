@@ -46,3 +46,19 @@ def test_capture_instructions_at_ci_size():
     for case, (untraced, program, writer, _, _, nodes) in case_rows(output).items():
         assert nodes == NODES_PER_ITERATION[case], output
         assert program > untraced and writer > 0, output
+
+
+def test_versions_bench_at_ci_size():
+    """The capture benchmark on 3.11, 3.12 and 3.13 side by side (`make
+    test` made the .venv-3.X it needs)."""
+    output = run("versions_bench.py", "--repeat", "1", "--scale", "0.01")
+    lines = output.splitlines()
+    versions = lines[1].split()
+    assert [v.rsplit(".", 1)[0] for v in versions] == ["3.11", "3.12", "3.13"], output
+    # 3.11 reads locations from the frame; the others take the fallback path.
+    assert "from the frame" in lines[2] and lines[2].count("fallback path") == 2, output
+    rows = {line[:34].strip(): re.findall(r"([\d.]+)x\s+([\d,]+)/s", line[34:]) for line in lines[3:-1]}
+    assert len(rows) == 3 + 5, output
+    for name, cells in rows.items():
+        assert len(cells) == 3, (name, output)
+        assert all(float(ratio) > 0 and int(rate.replace(",", "")) > 0 for ratio, rate in cells), output
