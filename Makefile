@@ -102,7 +102,12 @@ test: build tools readers versions test-rust test-python test-versions
 EXTRA_PYTHONS := 3.12 3.13
 versions: venv
 	@for v in $(EXTRA_PYTHONS); do \
-	  python=$$(ls -d $(HOME)/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
+	  python=$$(ls -d $${PYENV_ROOT:-$(HOME)/.pyenv}/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
+	  [ -n "$$python" ] || python=$$(command -v python$$v); \
+	  if [ -z "$$python" ] && command -v pyenv >/dev/null; then \
+	    echo "installing CPython $$v with pyenv"; pyenv install --skip-existing $$v >/dev/null || exit 1; \
+	    python=$$(ls -d $$(pyenv root)/versions/$$v.*/bin/python$$v | tail -1); \
+	  fi; \
 	  if [ -z "$$python" ]; then echo "CPython $$v is missing (pyenv install $$v): the capture tests run on it"; exit 1; fi; \
 	  [ -x .venv-$$v/bin/python ] || $$python -m venv .venv-$$v || exit 1; \
 	  .venv-$$v/bin/python -m pip install --quiet pytest pyarrow hypothesis || exit 1; \
