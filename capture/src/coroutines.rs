@@ -22,7 +22,7 @@ use smallvec::{smallvec, SmallVec};
 use crate::calls::returned_container;
 use crate::flow::{source_of, wrap, OpInput, Operand};
 use crate::proxy::Traced;
-use crate::recorder::{self, current_id, recording, NodeRef, ID_MASK, NO_NODE};
+use crate::recorder::{self, current_id, recording, NodeRef, NO_NODE};
 use crate::values::Summary;
 
 /// What a finished step sequence records.
@@ -111,8 +111,9 @@ impl Steps {
                 Err(err) => Step::Raised(err),
             },
         };
-        let outcome = match self.frame(py) {
-            Some(frame) => recorder::in_frame(frame & ID_MASK, run),
+        // A frame reserved in an earlier capture is not this one's.
+        let outcome = match self.frame(py).and_then(current_id) {
+            Some(frame) => recorder::in_frame(frame, run),
             None => run(),
         };
         match outcome {
@@ -132,7 +133,10 @@ impl Steps {
     /// async generator produced); the value the awaiter gets, traced.
     fn finish<'py>(&self, py: Python<'py>, value: Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
         let frame = self.frame.load(Ordering::Relaxed);
-        if self.finished.swap(true, Ordering::Relaxed) || frame == NO_NODE || !recording() {
+        if self.finished.swap(true, Ordering::Relaxed)
+            || current_id(frame).is_none()
+            || !recording()
+        {
             return Ok(value.unbind());
         }
         match &self.completion {
@@ -192,7 +196,10 @@ impl Steps {
     /// produces no item: no Generation, as for a generator.
     fn finish_raised(&self, py: Python<'_>, err: &PyErr) {
         let frame = self.frame.load(Ordering::Relaxed);
-        if self.finished.swap(true, Ordering::Relaxed) || frame == NO_NODE || !recording() {
+        if self.finished.swap(true, Ordering::Relaxed)
+            || current_id(frame).is_none()
+            || !recording()
+        {
             return;
         }
         if let Completion::Awaited { coroutine, name } = &self.completion {
@@ -274,9 +281,9 @@ impl Steps {
         self.started.store(true, Ordering::Relaxed);
         let inner = self.inner.bind(py);
         let close = || inner.call_method0(intern!(py, "close"));
-        match self.frame.load(Ordering::Relaxed) {
-            NO_NODE => close(),
-            frame => recorder::in_frame(frame & ID_MASK, close),
+        match current_id(self.frame.load(Ordering::Relaxed)) {
+            Some(frame) => recorder::in_frame(frame, close),
+            None => close(),
         }
     }
 

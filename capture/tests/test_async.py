@@ -164,3 +164,30 @@ def test_a_class_an_event_loop_steps_is_left_untraced_with_a_reason():
         "objects an event loop steps cannot be traced']"
     )
     assert kinds == "type TracedClass"
+
+
+def test_a_coroutine_started_in_one_capture_and_ended_in_the_next_leaves_no_foreign_frames(tmp_path):
+    program = f"""
+import sys
+sys.path.insert(0, {str(PROGRAMS)!r})
+import hltpy
+hltpy.trace_modules(["asyncs.workers"])
+from asyncs import workers
+with hltpy.capture({str(tmp_path / "first.parquet")!r}):
+    running = workers.scale(hltpy.trace(2), 3)
+    running.send(None)
+with hltpy.capture({str(tmp_path / "second.parquet")!r}):
+    x = hltpy.trace(1) + 1
+    try:
+        running.send(None)
+    except StopIteration as done:
+        print(hltpy.from_traced(done.value))
+"""
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6"
+    second = Trace(tmp_path / "second.parquet")
+    ids = {n.id for n in second.nodes}
+    assert all(n.frame is None or n.frame in ids for n in second.nodes), [(n.id, n.frame) for n in second.nodes]
+    assert not second.of_kind("Awaited")
