@@ -1,36 +1,72 @@
-//! The instruction the program is at, read from CPython 3.11's interpreter
-//! frame. `PyEval_GetFrame` makes a frame *object* for the running frame
-//! when it has none (and the interpreter frees it when the frame returns):
-//! in a traced method call that was ~500 instructions, and more code for
-//! the instruction cache, per call, only to learn where the call is. Here
-//! the thread state's current frame gives (code object, instruction
-//! pointer), which is all the location cache needs; CPython is asked for a
-//! frame object only when an instruction is seen for the first time.
+//! The instruction the program is at, read from the interpreter's frame.
+//! `PyEval_GetFrame` makes a frame *object* for the running frame when it
+//! has none (and the interpreter frees it when the frame returns): in a
+//! traced method call that was ~500 instructions, and more code for the
+//! instruction cache, per call, only to learn where the call is. Here the
+//! thread state's current frame gives (code object, instruction pointer),
+//! which is all the location cache needs; CPython is asked for a frame
+//! object only when an instruction is seen for the first time.
 //!
-//! The layout read here is CPython 3.11's (x86-64 and other LP64 targets):
-//! `PyThreadState.cframe`, `_PyCFrame.current_frame`,
-//! `_PyInterpreterFrame.f_code` and `.prev_instr`. It is checked once, at
-//! import, against what `PyEval_GetFrame` reports; if anything differs
-//! (another CPython version, a different build) locations are found the
-//! slower way, with the same results.
+//! The layouts read here are CPython 3.11's, 3.12's and 3.13's (x86-64 and
+//! other LP64 targets; offsets from each version's headers with
+//! `offsetof`): the thread state's current interpreter frame (through
+//! `cframe` before 3.13), and the frame's code object (`f_code`,
+//! `f_executable` in 3.13), instruction pointer (`prev_instr`, `instr_ptr`
+//! in 3.13), frame object and previous frame. The layout is checked once,
+//! at import, against what `PyEval_GetFrame` reports; if anything differs
+//! (another version, a different build) locations are found the slower
+//! way, with the same results.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-/// Offsets, in bytes, of the fields read (CPython 3.11, 64-bit).
-const THREAD_STATE_CFRAME: usize = 56;
-const CFRAME_CURRENT_FRAME: usize = 8;
-const FRAME_CODE: usize = 32;
-const FRAME_OBJECT: usize = 40;
-const FRAME_PREVIOUS_INSTRUCTION: usize = 56;
-/// `PyFrameObject.f_frame`: the interpreter frame a frame object shows.
-const FRAME_OBJECT_FRAME: usize = 24;
-/// `_PyInterpreterFrame.previous`: the frame that called (or resumed) it.
-const FRAME_PREVIOUS: usize = 48;
+/// Offsets, in bytes, of the fields read, for one CPython version.
+struct Layout {
+    /// From the thread state to its current interpreter frame: one field
+    /// (3.13), or the `cframe` and its `current_frame` (3.11, 3.12).
+    current_frame: &'static [usize],
+    code: usize,
+    object: usize,
+    instruction: usize,
+    previous: usize,
+}
 
-static CHECKED: AtomicBool = AtomicBool::new(false);
+fn layout_of(version: (u8, u8)) -> Option<Layout> {
+    match version {
+        (3, 11) => Some(Layout {
+            current_frame: &[56, 8],
+            code: 32,
+            object: 40,
+            instruction: 56,
+            previous: 48,
+        }),
+        (3, 12) => Some(Layout {
+            current_frame: &[56, 0],
+            code: 0,
+            object: 48,
+            instruction: 56,
+            previous: 8,
+        }),
+        (3, 13) => Some(Layout {
+            current_frame: &[72],
+            code: 0,
+            object: 48,
+            instruction: 56,
+            previous: 8,
+        }),
+        _ => None,
+    }
+}
+
+/// `PyFrameObject.f_frame`: the interpreter frame a frame object shows
+/// (the same in every version read here).
+const FRAME_OBJECT_FRAME: usize = 24;
+
+/// The layout of the running CPython, once the check at import passed.
+static LAYOUT: OnceLock<Layout> = OnceLock::new();
 
 /// hltpy's own code whose frame is not where the program is (the runner
 /// of traced coroutines): a location is its caller's. Set once.
@@ -73,51 +109,56 @@ unsafe fn field(base: *const u8, offset: usize) -> *const u8 {
     *(base.add(offset) as *const *const u8)
 }
 
-/// The running interpreter frame per the layout above, or null.
+/// The running interpreter frame per `layout`, or null.
 ///
 /// # Safety
 /// GIL held; the layout must have been checked (or be under check).
-unsafe fn current_frame() -> *const u8 {
-    let thread = ffi::PyThreadState_Get() as *const u8;
-    let cframe = field(thread, THREAD_STATE_CFRAME);
-    if cframe.is_null() {
-        return std::ptr::null();
+unsafe fn current_frame(layout: &Layout) -> *const u8 {
+    let mut at = ffi::PyThreadState_Get() as *const u8;
+    for &offset in layout.current_frame {
+        if at.is_null() {
+            return at;
+        }
+        at = field(at, offset);
     }
-    field(cframe, CFRAME_CURRENT_FRAME)
+    at
 }
 
-/// Checks the layout against the frame object CPython gives for the
-/// running frame (the importer's, when called at import) and enables
-/// [`current_instruction`] if every field agrees.
+/// Checks the running version's layout against the frame object CPython
+/// gives for the running frame (the importer's, when called at import)
+/// and enables [`current_instruction`] if every field agrees.
 pub fn install(py: Python<'_>) {
-    if py.version_info() < (3, 11) || py.version_info() >= (3, 12) {
+    let version = py.version_info();
+    let Some(layout) = layout_of((version.major, version.minor)) else {
         return;
-    }
-    // SAFETY: GIL held. On 3.11 the thread state and the frames are laid
-    // out as read here; each read is checked against CPython's own answer
-    // before any reading outside this function relies on it.
+    };
+    // SAFETY: GIL held. The offsets are this version's; each read is
+    // checked against CPython's own answer before any reading outside
+    // this function relies on it.
     let agrees = unsafe {
         let frame_object = ffi::PyEval_GetFrame();
         if frame_object.is_null() {
             return;
         }
         let shown = field(frame_object as *const u8, FRAME_OBJECT_FRAME);
-        let running = current_frame();
+        let running = current_frame(&layout);
         let code = ffi::PyFrame_GetCode(frame_object);
         let agrees = !running.is_null()
             && running == shown
-            && field(running, FRAME_OBJECT) == frame_object as *const u8
-            && field(running, FRAME_CODE) == code as *const u8
-            && !field(running, FRAME_PREVIOUS_INSTRUCTION).is_null();
+            && field(running, layout.object) == frame_object as *const u8
+            && field(running, layout.code) == code as *const u8
+            && !field(running, layout.instruction).is_null();
         ffi::Py_DECREF(code as *mut ffi::PyObject);
         agrees
     };
-    CHECKED.store(agrees, Ordering::Relaxed);
+    if agrees {
+        let _ = LAYOUT.set(layout);
+    }
 }
 
 /// Whether [`current_instruction`] reads frames directly.
 pub fn installed() -> bool {
-    CHECKED.load(Ordering::Relaxed)
+    LAYOUT.get().is_some()
 }
 
 /// (code object address, instruction address) of the running Python
@@ -125,24 +166,22 @@ pub fn installed() -> bool {
 /// code object is kept alive by the frame for the duration of the caller's
 /// operation only.
 pub fn current_instruction(_py: Python<'_>) -> Option<(usize, usize)> {
-    if !CHECKED.load(Ordering::Relaxed) {
-        return None;
-    }
+    let layout = LAYOUT.get()?;
     // SAFETY: GIL held (the token); layout confirmed at install.
     unsafe {
-        let mut frame = current_frame();
+        let mut frame = current_frame(layout);
         if frame.is_null() {
             return None;
         }
-        if field(frame, FRAME_CODE) as usize == SKIPPED_CODE.load(Ordering::Relaxed) {
-            frame = field(frame, FRAME_PREVIOUS);
+        if field(frame, layout.code) as usize == SKIPPED_CODE.load(Ordering::Relaxed) {
+            frame = field(frame, layout.previous);
             if frame.is_null() {
                 return None;
             }
         }
         Some((
-            field(frame, FRAME_CODE) as usize,
-            field(frame, FRAME_PREVIOUS_INSTRUCTION) as usize,
+            field(frame, layout.code) as usize,
+            field(frame, layout.instruction) as usize,
         ))
     }
 }
