@@ -7,8 +7,9 @@ the Makefile's EXTRA_PYTHONS (.venv-3.12, .venv-3.13, made by `make
 versions`), one after another in this one run, and prints per case and
 class-heavy program the traced/untraced ratio and nodes/s of each version.
 Whether a version reads source locations from the running frame (the fast
-path of capture/src/frames.rs, 3.11 only) is shown under its column: the
-other versions pay the fallback's cost in these figures.
+path of capture/src/frames.rs, checked at import) is shown under its
+column: a version where the check fails pays the fallback's cost in these
+figures.
 """
 
 import argparse
