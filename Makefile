@@ -128,7 +128,7 @@ test-rust:
 	cargo test --profile analyze --quiet $(RUST_PACKAGES)
 
 test-python:
-	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -m pytest -q capture/tests tests
+	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -X faulthandler -m pytest -q capture/tests tests
 
 ## test-real: the pyperformance suite (pinned sdist from PyPI) traced whole
 ## vs untraced, on 3.11 and each of EXTRA_PYTHONS: same result?, nodes,

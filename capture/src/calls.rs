@@ -1453,6 +1453,21 @@ impl TracedCallable {
         self.callable.bind(py).getattr(name)
     }
 
+    /// Equal to (and hashed as) the callable it stands for: a set of
+    /// functions asked about it answers as for the original
+    /// (`os.stat in os.supports_fd`, which `shutil` asks).
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let other = match other.cast::<TracedCallable>() {
+            Ok(wrapper) => wrapper.get().callable.bind(py).clone(),
+            Err(_) => other.clone(),
+        };
+        self.callable.bind(py).eq(other)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.callable.bind(py).hash()
+    }
+
     /// A class given (`decimal.Decimal`) still answers `isinstance` and
     /// `issubclass` while it is replaced, and can be subclassed.
     fn __instancecheck__(&self, py: Python<'_>, instance: &Bound<'_, PyAny>) -> PyResult<bool> {

@@ -53,6 +53,16 @@ def test_traced_values_cross_the_default_boundaries_and_give_ucalls(tmp_path, ca
     assert calls["exists"].input("arg", "0") == name_node.id
 
 
+def test_a_replaced_function_is_still_found_in_sets_of_functions(captured):
+    untraced = (os.stat in os.supports_fd, os.stat in os.supports_follow_symlinks, os.stat == os.stat)
+    original = os.stat
+    with captured():
+        assert type(os.stat).__name__ == "TracedCallable"
+        # shutil.copystat asks `fn in os.supports_follow_symlinks`.
+        assert (os.stat in os.supports_fd, os.stat in os.supports_follow_symlinks, os.stat == original) == untraced
+        assert hash(os.stat) == hash(original) and os.stat != os.lstat
+
+
 def test_the_set_of_boundaries_is_an_option(tmp_path, captured):
     name = str(tmp_path / "n.txt")
     with captured(boundaries=frozenset()), pytest.raises(TypeError):
