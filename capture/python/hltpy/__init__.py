@@ -403,13 +403,7 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
             if name and module is not home and isinstance(module, ModuleType):
                 if vars(module).get(name) is original and (module, name) not in places:
                     places.append((module, name))
-        for module_name in [*_traced_module_names, "__main__"]:
-            module = sys.modules.get(module_name)
-            if module is None:
-                continue
-            for attr, value in list(vars(module).items()):
-                if value is original and (module, attr) not in places:
-                    places.append((module, attr))
+        _add_traced_module_places(original, places)
         if not places:
             _restore_callables(patched)
             raise ValueError(
@@ -420,6 +414,18 @@ def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, s
             setattr(owner, attr, wrapper)
             patched.append((owner, attr, original))
     return patched
+
+
+def _add_traced_module_places(original: Any, places: list[tuple[Any, str]]) -> None:
+    """Adds to ``places`` the names that the traced modules (and
+    ``__main__``) bound to ``original``."""
+    for module_name in [*_traced_module_names, "__main__"]:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is original and (module, attr) not in places:
+                places.append((module, attr))
 
 
 def _install_boundaries(names: frozenset[str]) -> list[tuple[Any, str, Any]]:
@@ -434,11 +440,7 @@ def _install_boundaries(names: frozenset[str]) -> list[tuple[Any, str, Any]]:
             continue  # also given to trace_callables
         wrapper = TracedCallable(original)
         places = [(owner, attr)]
-        for module_name in [*_traced_module_names, "__main__"]:
-            module = sys.modules.get(module_name)
-            if module is None:
-                continue
-            places.extend((module, name) for name, value in list(vars(module).items()) if value is original)
+        _add_traced_module_places(original, places)
         for place, name in places:
             setattr(place, name, wrapper)
             patched.append((place, name, original))
