@@ -200,6 +200,31 @@ def test_a_value_untraced_code_used_is_guarded(tmp_path, options, reason):
         module.compiled(5, 3)
 
 
+FILES = """
+import os
+
+
+def readable_size(name, extra):
+    if os.access(name, os.R_OK):
+        return len(name) + extra
+    return extra
+"""
+
+
+def test_a_traced_path_handed_to_c_is_guarded(tmp_path):
+    """`os.access(name)` reads the traced name through `__fspath__`: with
+    conversions recorded, the path the run took depends on that name."""
+    present = tmp_path / "present.txt"
+    present.write_text("x")
+    run = f"files.readable_size(hltpy.trace({str(present)!r}), hltpy.trace(1))"
+    trace = capture_program(tmp_path, "files", FILES, run, ", conversions=True, boundaries=()")
+    module, source = load(tmp_path, trace)
+    assert "os.fspath(name)" in source
+    assert module.compiled() == module.compiled(str(present), 1) == len(str(present)) + 1
+    with pytest.raises(hltpy.GuardFailed, match=r"os\.fspath\(name\) was '"):
+        module.compiled(str(tmp_path / "absent.txt"), 1)
+
+
 GEOMETRY = """
 import math
 

@@ -1700,6 +1700,10 @@ impl<'g> Compiler<'g> {
                     self.imports.insert("operator".into());
                     unary("operator.index")
                 }
+                "__fspath__" => {
+                    self.imports.insert("os".into());
+                    unary("os.fspath")
+                }
                 "__contains__" => {
                     let item = self.operand(arg0.ok_or("`in` without an operand")?, CMP + 1)?;
                     let container = self.operand(receiver, CMP + 1)?;
@@ -1929,7 +1933,13 @@ fn is_conversion(node: &Node) -> bool {
     match node.kind {
         NodeKind::UDispatch | NodeKind::Dispatch => matches!(
             node.name(),
-            "__int__" | "__float__" | "__bool__" | "__index__" | "__str__" | "__hash__"
+            "__int__"
+                | "__float__"
+                | "__bool__"
+                | "__index__"
+                | "__str__"
+                | "__hash__"
+                | "__fspath__"
         ),
         NodeKind::UCall => matches!(node.name(), "int" | "float" | "bool" | "str" | "index"),
         _ => false,

@@ -562,6 +562,7 @@ impl Renderer<'_> {
                 "__float__" => Some("float"),
                 "__bool__" => Some("bool"),
                 "__index__" => Some("operator.index"),
+                "__fspath__" => Some("os.fspath"),
                 _ => None,
             };
             if let Some(function) = function {

@@ -31,6 +31,9 @@ enum Completion {
     Awaited {
         coroutine: NodeRef,
         name: Py<PyString>,
+        /// Where the coroutine was made: its Awaited is placed there too,
+        /// not in whatever stepped it last (an event loop's callback).
+        made_at: Option<recorder::Place>,
     },
     /// An async generator produced item `count`: a Generation node.
     Generation { generator: NodeRef, count: u64 },
@@ -140,7 +143,11 @@ impl Steps {
             return Ok(value.unbind());
         }
         match &self.completion {
-            Completion::Awaited { coroutine, name } => {
+            Completion::Awaited {
+                coroutine,
+                name,
+                made_at,
+            } => {
                 let Some(coroutine) = current_id(*coroutine) else {
                     return Ok(value.unbind());
                 };
@@ -155,8 +162,9 @@ impl Steps {
                     smallvec![OpInput::node(Role::Coroutine, coroutine)];
                 inputs.extend(returned.map(|src| OpInput::node(Role::Return, src)));
                 let summary = Summary::of(&raw);
-                let node = recorder::record_op(
+                let node = recorder::record_op_at(
                     py,
+                    *made_at,
                     Some(frame),
                     NodeKind::Awaited,
                     Some(name.bind(py).to_str()?),
@@ -202,7 +210,12 @@ impl Steps {
         {
             return;
         }
-        if let Completion::Awaited { coroutine, name } = &self.completion {
+        if let Completion::Awaited {
+            coroutine,
+            name,
+            made_at,
+        } = &self.completion
+        {
             if err.is_instance_of::<PyStopAsyncIteration>(py) {
                 return;
             }
@@ -213,8 +226,15 @@ impl Steps {
             let summary = Summary::raised(err, py);
             let name = name.bind(py).to_str().ok();
             // The body's own error wins over one from `on_node`.
-            let _ =
-                recorder::record_op(py, Some(frame), NodeKind::Awaited, name, &inputs, &summary);
+            let _ = recorder::record_op_at(
+                py,
+                *made_at,
+                Some(frame),
+                NodeKind::Awaited,
+                name,
+                &inputs,
+                &summary,
+            );
         }
     }
 }
@@ -316,7 +336,8 @@ fn coroutine_runner(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 }
 
 /// The file name of the runner's code. Source locations skip its frame:
-/// an Awaited node is where the program awaited.
+/// what is recorded as the body finishes (a returned container's Deep
+/// node) is placed in the program's code, never in this file.
 const RUNNER_FILE: &std::ffi::CStr = c"<hltpy coroutine>";
 
 /// The program's coroutine for `inner`, the coroutine of a traced
@@ -332,6 +353,7 @@ pub fn traced_coroutine<'py>(
     let completion = Completion::Awaited {
         coroutine: node,
         name: name.clone().cast_into::<PyString>()?.unbind(),
+        made_at: recorder::place_now(py),
     };
     let steps = Bound::new(py, Steps::new(inner, completion))?;
     let coroutine = coroutine_runner(py)?.call1((steps,))?;

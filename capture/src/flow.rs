@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PySlice, P
 
 use crate::proxy::{shared_proxy, without_identity, Flavor, Traced};
 use crate::proxy_memory::new_proxy;
+use crate::proxy_types::as_proxy;
 use crate::recorder::{self, record, Node, NodeRef};
 use crate::values::{Summary, ValuesMode};
 
@@ -26,9 +27,7 @@ pub enum Operand<'py> {
 /// stands for. Deep containers are recorded here (they are rare).
 pub fn prepare<'py>(value: &Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Operand<'py>) {
     let py = value.py();
-    // `Traced` cannot be subclassed: comparing the type pointer is the
-    // whole check (a raw operand skipped a walk of its type's bases).
-    if let Ok(traced) = value.cast_exact::<Traced>() {
+    if let Some(traced) = as_proxy(value) {
         let traced = traced.get();
         return (
             traced.value.bind(py).clone(),
@@ -401,12 +400,12 @@ fn is_singleton(value: &Bound<'_, PyAny>) -> bool {
 /// value and the node it came from.
 pub fn source_of<'py>(result: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<u64>) {
     let py = result.py();
-    match result.cast_exact::<Traced>() {
-        Ok(traced) => {
+    match as_proxy(&result) {
+        Some(traced) => {
             let traced = traced.get();
             (traced.value.bind(py).clone(), Some(traced.node_id(py)))
         }
-        Err(_) => (result, None),
+        None => (result, None),
     }
 }
 

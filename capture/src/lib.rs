@@ -17,6 +17,7 @@ mod gil_cell;
 mod links;
 mod proxy;
 mod proxy_memory;
+mod proxy_types;
 mod recorder;
 mod registry;
 mod values;
@@ -201,6 +202,7 @@ fn _hltpy(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_class::<Traced>()?;
     proxy_memory::install(module.py())?;
+    proxy_types::install(module.py());
     frames::install(module.py());
     module.add_class::<NodeEvent>()?;
     module.add_class::<calls::TracedFunction>()?;

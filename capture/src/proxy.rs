@@ -691,8 +691,9 @@ impl Traced {
     /// array): C code that takes a bytes-like object (`b"".join`, a
     /// file's `write`, `hashlib`, `struct`) reads the real object's memory.
     /// The view's owner is that object, so releasing it goes to that
-    /// object's type, not to the proxy. A value without a buffer raises
-    /// the TypeError it raises untraced.
+    /// object's type, not to the proxy. Only proxies of buffers have the
+    /// slot (see `proxy_types`); reached otherwise, a value without a buffer
+    /// raises the TypeError it raises untraced.
     ///
     /// # Safety
     /// Called by CPython with a valid view to fill, GIL held.
@@ -997,10 +998,11 @@ impl Traced {
         let py = slf.py();
         let this = slf.get();
         let iterator = this.value.bind(py);
-        // Every proxy's type has `__next__`, so C code (asyncio's tasks
-        // stepping what they take for a coroutine, `next()`) calls it on
-        // values that are not iterators: answer as `next()` does for them,
-        // never call a `tp_iternext` the value's type does not have.
+        // Only proxies of iterators have `tp_iternext` (see `proxy_types`),
+        // but the method is still reachable on others (`Traced.__next__(p)`;
+        // pyo3's type, with every slot, when proxy memory is not installed):
+        // answer as `next()` does for a non-iterator, never call a
+        // `tp_iternext` the value's type does not have.
         // SAFETY: GIL held, live object.
         if unsafe { pyo3::ffi::PyIter_Check(iterator.as_ptr()) } == 0 {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -1178,6 +1180,20 @@ fn convert<'py>(
         record_conversion(slf, name, &result)?;
     }
     Ok(result)
+}
+
+/// `os.fspath(proxy)` of a proxy of a path: the raw path, answered raw as
+/// conversions are (see [`proxy_types`](crate::proxy_types)).
+pub fn fspath<'py>(slf: &Bound<'py, Traced>) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    let value = slf.get().value.bind(py);
+    // SAFETY: GIL held; PyOS_FSPath returns a new reference or NULL with
+    // an exception set.
+    let path = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyOS_FSPath(value.as_ptr())) }?;
+    if recorder::conversions_recorded() {
+        record_conversion(slf, "__fspath__", &path)?;
+    }
+    Ok(path)
 }
 
 fn record_conversion(

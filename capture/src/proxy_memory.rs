@@ -3,7 +3,8 @@
 //! (`object.__new__`, its mutex-guarded free list, a panic-catching
 //! deallocation trampoline) that cost ~470 instructions per proxy, about a
 //! sixth of an operation. Here: a free list of dead proxies' memory, the
-//! object initialised in place, and a `tp_dealloc` of our own.
+//! object initialised in place as the type [`proxy_types`] picks for its
+//! value, and a `tp_dealloc` of our own.
 
 use std::cell::UnsafeCell;
 use std::mem::{align_of, size_of};
@@ -14,20 +15,15 @@ use pyo3::prelude::*;
 use pyo3::PyTypeInfo;
 
 use crate::proxy::{Flavor, Traced};
+use crate::proxy_types;
 use crate::recorder::NO_NODE;
 
 /// Where a `Traced` lives inside its Python object, read from a proxy pyo3
 /// made (so a pyo3 upgrade that moves things is detected, not trusted).
 struct Layout {
-    type_object: *mut ffi::PyTypeObject,
     value_offset: isize,
     weaklist_offset: isize,
 }
-
-// SAFETY: the type object is immortal for the module's life and only used
-// with the GIL held.
-unsafe impl Send for Layout {}
-unsafe impl Sync for Layout {}
 
 static LAYOUT: OnceLock<Layout> = OnceLock::new();
 
@@ -45,7 +41,8 @@ const FREE_LIST_CAPACITY: usize = 1024;
 
 /// Checks the layout of pyo3's `Traced` objects and, when it is the one
 /// this module writes, takes over their deallocation. Otherwise proxies
-/// keep going through pyo3 (slower, same results).
+/// keep going through pyo3: slower, and all of pyo3's `Traced` type, which
+/// offers every C protocol whatever the value (no path proxies).
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let probe = Bound::new(py, Traced::new(py.None(), NO_NODE, Flavor::Plain))?;
     let value_offset = probe.get() as *const Traced as isize - probe.as_ptr() as isize;
@@ -69,7 +66,6 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
             return Ok(());
         }
         let _ = LAYOUT.set(Layout {
-            type_object,
             value_offset,
             weaklist_offset: ty.tp_weaklistoffset,
         });
@@ -88,6 +84,7 @@ pub fn new_proxy(py: Python<'_>, traced: Traced) -> PyResult<Bound<'_, Traced>> 
     let Some(layout) = LAYOUT.get() else {
         return Bound::new(py, traced);
     };
+    let type_object = proxy_types::type_for(py, traced.value.bind(py))?;
     // SAFETY: GIL held. A free-list block is the memory of a deallocated
     // proxy of this type (untracked, weak list empty); a fresh one comes
     // zeroed and tracked from PyType_GenericAlloc. Either way the `Traced`
@@ -96,13 +93,13 @@ pub fn new_proxy(py: Python<'_>, traced: Traced) -> PyResult<Bound<'_, Traced>> 
     unsafe {
         let object = match (*FREE.0.get()).pop() {
             Some(object) => {
-                ffi::PyObject_Init(object, layout.type_object);
+                ffi::PyObject_Init(object, type_object);
                 write_contents(object, layout, traced);
                 ffi::PyObject_GC_Track(object.cast());
                 object
             }
             None => {
-                let object = ffi::PyType_GenericAlloc(layout.type_object, 0);
+                let object = ffi::PyType_GenericAlloc(type_object, 0);
                 if object.is_null() {
                     return Err(PyErr::fetch(py));
                 }

@@ -499,6 +499,41 @@ pub fn record_op(
     inputs: &[OpInput<'_, '_>],
     value: &Summary<'_>,
 ) -> PyResult<NodeRef> {
+    record_op_at(py, None, id, kind, name, inputs, value)
+}
+
+/// A source location taken now, to place a node recorded later in the
+/// same capture (see [`record_op_at`]).
+#[derive(Clone, Copy)]
+pub struct Place {
+    file: Option<u32>,
+    line: Option<u32>,
+    instruction: Option<(usize, usize)>,
+}
+
+/// Where the program is now, in the running capture.
+pub fn place_now(py: Python<'_>) -> Option<Place> {
+    let mut guard = lock(py);
+    let recorder = guard.as_mut()?;
+    let site = recorder.site(py);
+    Some(Place {
+        file: site.file,
+        line: site.line,
+        instruction: site.instruction,
+    })
+}
+
+/// [`record_op`] at `place` instead of where the program is now (the
+/// caller checked that `place` was taken in the running capture).
+pub fn record_op_at(
+    py: Python<'_>,
+    place: Option<Place>,
+    id: Option<NodeRef>,
+    kind: NodeKind,
+    name: Option<&str>,
+    inputs: &[OpInput<'_, '_>],
+    value: &Summary<'_>,
+) -> PyResult<NodeRef> {
     let listening = LISTENING.load(Ordering::Relaxed);
     let mut events = Vec::new();
     let (node, owed) = {
@@ -506,7 +541,12 @@ pub fn record_op(
         let Some(recorder) = guard.as_mut() else {
             return Ok(NO_NODE);
         };
-        let site = recorder.site(py);
+        let mut site = recorder.site(py);
+        if let Some(place) = place {
+            site.file = place.file;
+            site.line = place.line;
+            site.instruction = place.instruction;
+        }
         let mut links: SmallVec<[NodeInput<'_>; 4]> = SmallVec::with_capacity(inputs.len());
         for (position, input) in inputs.iter().enumerate() {
             let src = match &input.operand {

@@ -68,6 +68,12 @@ def test_each_coroutine_run_is_a_coroutine_node_ended_by_an_awaited(workers_run)
     raised = {n.name: n.value for n in awaited if str(n.value).startswith("raised")}
     assert raised["failing"] == "raised ValueError('bad 5')"
     assert raised["slow"].startswith("raised CancelledError")
+    # Every run ends where its coroutine was made, whatever stepped it
+    # last (a task is stepped by the event loop's callbacks).
+    for node in awaited:
+        coroutine = trace[node.input("coroutine")]
+        assert (node.file, node.line) == (coroutine.file, coroutine.line), (node, coroutine)
+        assert "asyncio" not in node.file
     # A coroutine awaited directly ends where the program awaited it.
     audit = trace.one("Awaited", "audit")
     assert audit.file.endswith("workers.py")

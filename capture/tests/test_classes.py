@@ -125,7 +125,7 @@ def reachable_proxies(module):
         if id(value) in seen:
             continue
         seen.add(id(value))
-        if type(value) is hltpy.Traced:
+        if isinstance(value, hltpy.Traced):
             found.append(value)
             continue
         if isinstance(value, (type, types.ModuleType, types.FunctionType, types.CodeType)):

@@ -333,6 +333,10 @@ fn operator(name: &str, receiver: &Value, args: &[&Value]) -> Outcome {
         ("__bool__", []) => python::call_builtin("bool", &[receiver], &[]),
         ("__int__" | "__index__", []) => python::call_builtin("int", &[receiver], &[]),
         ("__float__", []) => python::call_builtin("float", &[receiver], &[]),
+        // `os.fspath` of a traced path (recorded with `conversions=True`).
+        ("__fspath__", []) if matches!(receiver, Value::Str(_) | Value::Bytes(_)) => {
+            Ok(receiver.clone())
+        }
         ("__round__", []) => python::call_builtin("round", &[receiver], &[]),
         ("__round__", [digits]) => python::call_builtin("round", &[receiver, digits], &[]),
         ("__trunc__", []) => python::call_builtin("math.trunc", &[receiver], &[]),
