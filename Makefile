@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers versions test test-rust test-python test-versions test-real bench bench-instructions bench-analyze lint clean
+.PHONY: demo samples build venv tools readers versions test test-rust test-python test-versions test-real bench bench-instructions bench-analyze bench-smoke lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -159,6 +159,11 @@ bench-analyze: build
 	$(PY) bench/compile_bench.py
 	$(PY) bench/diff_bench.py
 	$(PY) bench/render_bench.py
+
+## bench-smoke: every benchmark script at a small size, checking what it
+## prints (about two minutes; the same tests run in test-python, so CI runs them)
+bench-smoke: build versions
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_benchmarks.py
 
 ## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
 lint: build

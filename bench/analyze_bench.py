@@ -16,6 +16,7 @@ median of --repeat runs; memory is the largest of them.
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -95,9 +96,9 @@ CASES = {
 }
 
 # Runs in a fresh Python: connects, defines `nodes` over the file, times the
-# statements only, prints the seconds.
+# statements only, prints the seconds, then the last statement's rows as JSON.
 DUCK_RUNNER = """
-import sys, time, duckdb
+import json, sys, time, duckdb
 path, statements = sys.argv[1], sys.argv[2:]
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
@@ -105,9 +106,22 @@ con.execute(f"CREATE VIEW nodes AS SELECT * FROM read_parquet('{path}')")
 start = time.perf_counter()
 for sql in statements:
     # {trace}: the trace's name as hltpy-analyze's `nodes` spells it (the path given).
-    con.execute(sql.replace("{path}", path).replace("{trace}", path)).fetchall()
+    rows = con.execute(sql.replace("{path}", path).replace("{trace}", path)).fetchall()
 print(time.perf_counter() - start)
+print(json.dumps([list(row) for row in rows]))
 """
+
+
+def same_answer(analyze, analyze_args, path, duck_stdout):
+    """Do both engines give the same rows? (Only for queries: `summary` is
+    text; its figures are each one of DuckDB's statements.)"""
+    if analyze_args[0] != "query":
+        return None
+    done = subprocess.run([analyze, *analyze_args, str(path), "--format", "json"], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    ours = [list(row.values()) for row in json.loads(done.stdout)]
+    theirs = json.loads(duck_stdout.splitlines()[1])
+    return ours == theirs
 
 
 def ensure_duckdb():
@@ -165,8 +179,8 @@ def main():
     print(f"trace: {path.relative_to(ROOT)} ({args.nodes:,} nodes, {size:.0f} MiB); "
           f"DuckDB {duckdb_version}; {os.cpu_count()} cores; median of {args.repeat}")
     print()
-    print("| case | hltpy-analyze s | DuckDB s | ratio | hltpy-analyze peak MiB | DuckDB peak MiB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| case | hltpy-analyze s | DuckDB s | ratio | hltpy-analyze peak MiB | DuckDB peak MiB | same rows |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for case, (analyze_args, statements) in CASES.items():
         ours, theirs, our_memory, their_memory = [], [], 0.0, 0.0
         for _ in range(args.repeat):
@@ -174,11 +188,12 @@ def main():
             ours.append(seconds)
             our_memory = max(our_memory, memory)
             _, memory, stdout = measure([sys.executable, "-c", DUCK_RUNNER, str(path), *statements])
-            theirs.append(float(stdout.strip()))
+            theirs.append(float(stdout.splitlines()[0]))
             their_memory = max(their_memory, memory)
+        same = same_answer(args.analyze, analyze_args, path, stdout)
         a, d = statistics.median(ours), statistics.median(theirs)
-        print(f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} |",
-              flush=True)
+        print(f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} "
+              f"| {'n/a' if same is None else 'yes' if same else 'NO'} |", flush=True)
     passes(args, path)
 
 

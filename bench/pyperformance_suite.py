@@ -218,6 +218,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated benchmark names")
     parser.add_argument("--json", help="also write the outcomes as JSON here")
+    parser.add_argument("--traces", help="keep the traces in this directory (NAME.parquet)")
     options = parser.parse_args()
     names = list(BENCHMARKS)
     if options.only:
@@ -230,6 +231,9 @@ def main() -> int:
     print(f"pyperformance {VERSION}, CPython {sys.version.split()[0]}: traced whole (allow_mutation=True) vs untraced")
     print(f"{'benchmark':<18} {'same result':<12} {'nodes':>10} {'traced/untraced':>16} {'nodes/s':>10}")
     with tempfile.TemporaryDirectory(prefix="hltpy-pyperformance-") as work:
+        if options.traces:
+            work = options.traces
+            pathlib.Path(work).mkdir(parents=True, exist_ok=True)
         for name in names:
             started = time.perf_counter()
             outcome = run_one(benchmarks, name, BENCHMARKS[name], pathlib.Path(work))

@@ -2,7 +2,8 @@
 traces, whole commands (process start, reading, drawing, writing), with
 their peak memory, in one run.
 
-    python bench/render_bench.py [--nodes 1000000] [--selection 10000] [--repeat 3] [--analyze PATH]
+    python bench/render_bench.py [--nodes 1000000] [--selection 10000] [--svg-nodes 450]
+                                 [--synthetic-nodes 10000000] [--repeat 3] [--analyze PATH]
 
 Cases: DOT of a ~10,000-node selection (the final result's cone, its
 depth chosen by two probes) from the captured 1M-node trace of
@@ -42,6 +43,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--selection", type=int, default=10_000)
+    parser.add_argument("--svg-nodes", type=int, default=450, help="about this many nodes in the SVG case")
+    parser.add_argument("--synthetic-nodes", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
     args = parser.parse_args()
@@ -49,7 +52,7 @@ def main():
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(captured).metadata.num_rows
-    synthetic = synthetic_trace(10_000_000)
+    synthetic = synthetic_trace(args.synthetic_nodes)
     dot = OUT / "render-selection.dot"
     render = [args.analyze, "render", "--progress", "never", "--max-nodes", str(4 * args.selection)]
 
@@ -71,14 +74,14 @@ def main():
     # graphviz lays out 10,000 nodes in minutes; SVG is for drawings of
     # the default --max-nodes (500).
     svg = OUT / "render-small.svg"
-    small = max(1, depth * 450 // max(1, selected))
+    small = max(1, depth * args.svg_nodes // max(1, selected))
     seconds, peak = median_run([*render, str(captured), "--depth", str(small), "-o", str(svg)], args.repeat)
     svg_nodes = svg.read_text().count('class="node"')
     print(f"| SVG (graphviz's dot included) of the cone at depth {small} | {svg_nodes:,} "
           f"| {seconds:.2f} | {peak:.0f} |")
     cone = OUT / "render-cone.dot"
     seconds, peak = median_run([*render, str(synthetic), "--depth", "5", "-o", str(cone)], args.repeat)
-    print(f"| DOT of a depth-5 cone from the 10,000,000-node synthetic trace | {drawn_nodes(cone):,} "
+    print(f"| DOT of a depth-5 cone from the {args.synthetic_nodes:,}-node synthetic trace | {drawn_nodes(cone):,} "
           f"| {seconds:.2f} | {peak:.0f} |")
     for trace in [captured, synthetic]:
         page = OUT / f"report-{trace.stem}.html"

@@ -1,4 +1,4 @@
-"""The capture benchmarks run at a small size, so neither rots unseen:
+"""Every benchmark runs at a small size, so none rots unseen:
 each still runs every case, the nodes per iteration are what its cases
 make, and the figures it prints hold together (no timing is asserted)."""
 
@@ -63,3 +63,64 @@ def test_versions_bench_at_ci_size():
     for name, cells in rows.items():
         assert len(cells) == 3, (name, output)
         assert all(float(ratio) > 0 and int(rate.replace(",", "")) > 0 for ratio, rate in cells), output
+
+
+# The analyzer's benchmarks at a size of their own, captured afresh each
+# run (a trace cached by an earlier build would hide a capture change).
+CI_NODES = 20_000
+
+
+def fresh_run(script, *args):
+    for cached in (ROOT / "bench" / "out").glob(f"*-{CI_NODES}.*"):
+        cached.unlink()
+    return run(script, "--nodes", str(CI_NODES), "--repeat", "1", *args)
+
+
+def table_rows(output):
+    """The cells of each row of the markdown tables the benchmark printed."""
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in output.splitlines()
+            if line.startswith("| ") and not line.startswith("| ---") and not line.startswith("| case")
+            and not line.startswith("| step") and not line.startswith("| pass") and not line.startswith("| diff")]
+
+
+def test_analyze_bench_at_ci_size():
+    """Both engines give the same rows for every query case."""
+    output = run("analyze_bench.py", "--nodes", "100000", "--repeat", "1")
+    rows = table_rows(output)
+    answers = {row[0]: row[-1] for row in rows if len(row) == 7}
+    assert answers == {"count by kind": "yes", "top-20 callables": "yes", "fan-in: edges joined to nodes": "yes",
+                       "constraints, counted by kind": "yes", "summary": "n/a"}, output
+    inferred = [row for row in rows if row[0] == "infer"]
+    assert len(inferred) == 3 and all(int(row[2].replace(",", "")) > 0 for row in inferred), output
+
+
+def test_eval_bench_at_ci_size():
+    # The script itself stops when eval reports a difference.
+    output = fresh_run("eval_bench.py")
+    (row,) = table_rows(output)
+    assert row[0] == "eval, every node" and row[4].endswith(("faster", "slower")), output
+
+
+def test_compile_bench_at_ci_size():
+    # The script itself stops when the emitted function, the untraced and
+    # the traced program disagree.
+    output = fresh_run("compile_bench.py")
+    steps = [row[0] for row in table_rows(output)]
+    assert steps[0].startswith("compile (") and "emitted function" in steps, output
+
+
+def test_diff_bench_at_ci_size():
+    output = fresh_run("diff_bench.py")
+    (row,) = table_rows(output)
+    matched, true_pairs, precision, recall = row[3:7]
+    assert int(true_pairs.replace(",", "")) > 0 and int(matched.replace(",", "")) > 0, output
+    assert (precision, recall) == ("1.0000", "1.0000"), output
+
+
+def test_render_bench_at_ci_size():
+    output = fresh_run("render_bench.py", "--selection", "500", "--svg-nodes", "60", "--synthetic-nodes", "100000")
+    rows = table_rows(output)
+    assert len(rows) == 5, output
+    drawn = [int(row[1].replace(",", "")) for row in rows[:3]]
+    # About the selection asked for, an SVG of dozens of nodes, a cone.
+    assert 250 <= drawn[0] <= 2000 and 10 <= drawn[1] <= 200 and drawn[2] > 5, output

@@ -170,3 +170,17 @@ def test_eval_of_every_sample_finds_no_difference():
     done = analyze("eval", str(ROOT / "samples" / "traces"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 differed" in done.stdout
+
+
+def test_strict_fails_on_anything_opaque():
+    """units has opaque nodes (attributes of an untraced class's exponents),
+    addx none: --strict exits 1 on the first only; without it, both 0."""
+    samples = ROOT / "samples" / "traces"
+    codes = {
+        (name, strict): subprocess.run([ANALYZE, "eval", *(["--strict"] if strict else []), str(samples / name)],
+                                       capture_output=True, text=True).returncode
+        for name in ("units.parquet", "addx.parquet")
+        for strict in (False, True)
+    }
+    assert codes == {("units.parquet", False): 0, ("units.parquet", True): 1,
+                     ("addx.parquet", False): 0, ("addx.parquet", True): 0}

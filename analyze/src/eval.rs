@@ -11,6 +11,7 @@ use hltpy_graph::eval::{
     evaluate, recorded_text, EvalError, EvalOptions, Evaluator, NodeOutcome, Report, Setting,
     Status,
 };
+use hltpy_graph::pymath::PythonVersion;
 use hltpy_graph::{Graph, TraceFiles};
 
 use crate::cli::{self, ExitStatus};
@@ -34,6 +35,10 @@ pub struct Args {
     /// functions have one), had VALUE (a Python literal)? Repeatable.
     #[arg(long = "set", value_name = "ID=VALUE|PARAM=VALUE")]
     settings: Vec<String>,
+    /// Exit code 1 when anything is opaque too (not recomputed), not only
+    /// when a value differs.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
@@ -80,7 +85,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         })?;
         drop(progress);
         let text = if settings.is_empty() {
-            found |= report.count(Status::Differed) > 0;
+            found |= report.count(Status::Differed) > 0
+                || (args.strict && report.count(Status::Opaque) > 0);
             render(&source.name, &report)
         } else {
             render_what_if(&source.name, &settings, &report)
@@ -197,6 +203,7 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 EvalOptions {
                     rel_tol: args.rel_tol,
                     overrides: Default::default(),
+                    python: PythonVersion::parse(&source.metadata.python_version),
                 },
                 |outcome: &NodeOutcome| {
                     outcomes.insert(
@@ -221,7 +228,7 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 )));
             };
             let (status, value, reason) = &outcomes[id];
-            found |= *status == Status::Differed;
+            found |= *status == Status::Differed || (args.strict && *status == Status::Opaque);
             let _ = write!(
                 out,
                 "#{id} {} {} at {}: {}: recorded {}, recomputed {}",

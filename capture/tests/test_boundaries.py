@@ -237,3 +237,21 @@ def test_traced_paths_work_in_c_functions_that_are_no_boundary(tmp_path, capture
     assert written == 3 and content == b"abc" and resolved == "abc"
     assert listed == ["f.txt", "g.txt", "h.txt"] and access and mode == 0o600 and mtime == 2
     assert not not_callable
+
+
+def test_sums_of_traced_floats_are_the_untraced_sums(captured):
+    """From 3.12 CPython sums exact floats with a compensation (and sumprod
+    in extended precision); a proxy would be added plainly. These floats
+    give another result when added plainly."""
+    floats = [1e16, 1.0, -1e16, 0.5, 3.25e-5, 1e-3] * 3
+    weights = [0.1, 3.0, 7.25, -2.0, 1e8, 1.0 / 3.0] * 3
+    untraced = [sum(floats), sum(floats, 0.5), sum([2, *floats])]
+    if hasattr(math, "sumprod"):
+        untraced.append(math.sumprod(floats, weights))
+    with captured() as run:
+        traced_floats = [hltpy.trace(f) for f in floats]
+        traced = [sum(traced_floats), sum(traced_floats, 0.5), sum([2, *traced_floats])]
+        if hasattr(math, "sumprod"):
+            traced.append(math.sumprod(traced_floats, [hltpy.trace(w) for w in weights]))
+    assert hltpy.from_traced(traced) == untraced
+    assert len(run.trace.of_kind("UCall")) == len(untraced)

@@ -15,8 +15,9 @@ use hltpy_schema::{NodeKind, Role};
 use crate::graph::{Node, Recorded};
 use crate::interp::{Args, InterpretError, Interpreter};
 use crate::literal;
+use crate::pymath::PythonVersion;
 use crate::python::{self, Outcome, Unknown};
-use crate::value::{Int, Object, Value};
+use crate::value::{Int, Object, Value, WeakValue};
 
 /// What became of one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +78,8 @@ pub struct EvalOptions {
     pub rel_tol: Option<f64>,
     /// What-if: node id → the value it takes instead.
     pub overrides: HashMap<u64, Value>,
+    /// The CPython that recorded the trace: builtins compute as it does.
+    pub python: PythonVersion,
 }
 
 /// The re-evaluating interpreter. `on_node` sees every node's outcome.
@@ -85,6 +88,16 @@ pub struct Evaluator<F: FnMut(&NodeOutcome)> {
     on_node: F,
     /// The reason the node being visited is opaque (set by `opaque`).
     reason: Option<String>,
+    /// Mutable values (by identity) an opaque operation was given: it may
+    /// have changed them in place, so what is computed from them later is
+    /// opaque too, never a stale value taken for a difference. Kept with
+    /// the kind of that operation, for the reason. The weak reference
+    /// keeps the identity from being reused by a new value while marked
+    /// (results would depend on the allocator); dead entries are dropped
+    /// as the table grows.
+    changed: HashMap<usize, (NodeKind, WeakValue)>,
+    /// Entries `changed` had after its last sweep.
+    swept_at: usize,
 }
 
 impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
@@ -93,6 +106,8 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
             options,
             on_node,
             reason: None,
+            changed: HashMap::new(),
+            swept_at: 0,
         }
     }
 
@@ -229,6 +244,9 @@ pub fn agrees(node: &Node, value: &Value, rel_tol: Option<f64>) -> bool {
         Recorded::Float(v) => matches!(value, Value::Float(x) if floats_same(*x, *v, rel_tol)),
         Recorded::Bool(v) => matches!(value, Value::Bool(x) if x == v),
         Recorded::Str(v) => matches!(value, Value::Str(x) if **x == **v),
+        // An object's repr is its class's own `__repr__`, which hltpy does
+        // not run: a value holding objects agrees on its type alone.
+        Recorded::Repr(_) if value.holds_object() => true,
         Recorded::Repr(text) => {
             if text.starts_with("raised ") {
                 // The message of an exception is compared as capture wrote it.
@@ -351,9 +369,14 @@ fn operator(name: &str, receiver: &Value, args: &[&Value]) -> Outcome {
 
 /// Applies a callable value hltpy knows (a builtin, a method of a builtin
 /// value) to arguments.
-fn apply(callable: &Value, args: &[&Value], keywords: &[(&str, &Value)]) -> Outcome {
+fn apply(
+    python: PythonVersion,
+    callable: &Value,
+    args: &[&Value],
+    keywords: &[(&str, &Value)],
+) -> Outcome {
     match callable {
-        Value::Builtin(name) => python::call_builtin(name, args, keywords),
+        Value::Builtin(name) => python::call_builtin_in(python, name, args, keywords),
         Value::Method(method) => {
             let (receiver, name) = &**method;
             if let Value::Object(object) = receiver {
@@ -372,6 +395,22 @@ fn apply(callable: &Value, args: &[&Value], keywords: &[(&str, &Value)]) -> Outc
 }
 
 impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
+    /// A read of a value stored earlier (its SetAttr/SetItem is the read's
+    /// `source`): that value, as this pass holds it. A read computes
+    /// nothing, so when what it recorded is not that value, the stored
+    /// object was changed in place by code whose effect this pass did not
+    /// follow (an array's items, a set's `add`, a list that went through
+    /// an opaque call): opaque, not a difference.
+    fn stored(&self, node: &Node, value: &Value) -> Outcome {
+        if !self.what_if() && !agrees(node, value, self.options.rel_tol) {
+            return Err(Unknown(format!(
+                "a stored {} changed in place by code eval does not follow",
+                value.type_name()
+            )));
+        }
+        Ok(value.clone())
+    }
+
     /// Recomputes a node's value: `Ok` with the value, or the reason it
     /// stays opaque.
     fn compute(&mut self, args: &Args<Slot>) -> Outcome {
@@ -398,7 +437,7 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
             }
             NodeKind::GetAttr => {
                 if let Some(source) = args.get(Role::Source) {
-                    return Ok(source.value.clone());
+                    return self.stored(node, &source.value);
                 }
                 let object = input(args, Role::Object)?;
                 match python::get_attr(object, node.name()) {
@@ -419,7 +458,7 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
             }
             NodeKind::GetItem => {
                 if let Some(source) = args.get(Role::Source) {
-                    return Ok(source.value.clone());
+                    return self.stored(node, &source.value);
                 }
                 python::get_item(input(args, Role::Op1)?, input(args, Role::Op2)?)
             }
@@ -445,7 +484,7 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
             NodeKind::UCall => {
                 let callable = input(args, Role::Callable)?;
                 let (positional, keywords) = positional_and_keywords(args)?;
-                apply(callable, &positional, &keywords)
+                apply(self.options.python, callable, &positional, &keywords)
             }
             NodeKind::UDispatch => {
                 let (positional, keywords) = positional_and_keywords(args)?;
@@ -455,7 +494,12 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
                     }
                     return operator(node.name(), &receiver.value, &positional);
                 }
-                apply(input(args, Role::Callable)?, &positional, &keywords)
+                apply(
+                    self.options.python,
+                    input(args, Role::Callable)?,
+                    &positional,
+                    &keywords,
+                )
             }
             NodeKind::Iterator => {
                 let iterable = input(args, Role::Iterable)?;
@@ -572,7 +616,59 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
             });
         }
         self.reason = None;
-        let computed = self.compute(args);
+        // The inputs a node's value is read from: a call's is what it
+        // returned, whatever became of its arguments or coroutine.
+        let value_roles: Option<&[Role]> = match node.kind {
+            NodeKind::Call | NodeKind::Dispatch | NodeKind::Awaited => Some(&[Role::Return]),
+            NodeKind::Generation => Some(&[Role::Source]),
+            _ => None,
+        };
+        let changed_input = (!self.changed.is_empty())
+            .then(|| {
+                node.inputs
+                    .iter()
+                    .zip(&args.values)
+                    .filter(|(input, _)| {
+                        value_roles.is_none_or(|roles| roles.contains(&input.role))
+                    })
+                    .find_map(|(_, slot)| {
+                        let (kind, _) = self.changed.get(&slot.as_ref()?.value.identity()?)?;
+                        Some(*kind)
+                    })
+            })
+            .flatten();
+        let computed = match changed_input {
+            Some(kind) => Err(Unknown(format!(
+                "an input an opaque {kind} may have changed in place"
+            ))),
+            None => {
+                let computed = self.compute(args);
+                // Calls and item assignments change what they are given; a
+                // method read opaquely will change its object when called.
+                let may_change = matches!(
+                    node.kind,
+                    NodeKind::UCall | NodeKind::UDispatch | NodeKind::SetItem | NodeKind::DelItem
+                ) || (node.kind == NodeKind::GetAttr
+                    && matches!(
+                        node.type_name.as_deref(),
+                        Some("builtin_function_or_method" | "method")
+                    ));
+                if computed.is_err() && may_change {
+                    for slot in args.values.iter().flatten() {
+                        if let (Some(identity), Some(weak)) =
+                            (slot.value.identity(), slot.value.downgrade())
+                        {
+                            self.changed.entry(identity).or_insert((node.kind, weak));
+                        }
+                    }
+                    if self.changed.len() > 2 * self.swept_at.max(1024) {
+                        self.changed.retain(|_, (_, weak)| weak.is_alive());
+                        self.swept_at = self.changed.len();
+                    }
+                }
+                computed
+            }
+        };
         let (value, stuck_at) = match computed {
             Ok(value) => (value, upstream_stuck),
             Err(Unknown(reason)) => {
@@ -923,7 +1019,12 @@ pub fn evaluate(
     let what_if = !overrides.is_empty();
     let mut report = Report::default();
     let mut reasons = HashMap::new();
-    let options = EvalOptions { rel_tol, overrides };
+    let python = trace.python_version()?;
+    let options = EvalOptions {
+        rel_tol,
+        overrides,
+        python,
+    };
     let mut evaluator = Evaluator::new(options, |outcome: &NodeOutcome| {
         report.add(outcome, &mut reasons, what_if);
         on_node(outcome);

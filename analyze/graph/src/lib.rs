@@ -23,6 +23,7 @@ pub mod graph;
 pub mod infer;
 pub mod interp;
 pub mod literal;
+pub mod pymath;
 pub mod pysource;
 pub mod python;
 pub mod stream;

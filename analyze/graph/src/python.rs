@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use num_bigint::BigInt;
 use num_integer::Integer;
-use num_traits::{Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
+use crate::pymath::{self, PythonVersion};
 use crate::value::{Int, Value};
 
 /// Why a result could not be computed: the operation is outside what
@@ -88,6 +89,18 @@ pub const METHODS: &[&str] = &[
     "conjugate",
     "bit_length",
     "is_integer",
+    // Lists and dicts changed in place (see `mutate`).
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "reverse",
+    "sort",
+    "setdefault",
+    "popitem",
+    "update",
 ];
 
 /// A number of one of Python's numeric types (bool counts as int).
@@ -868,6 +881,24 @@ pub fn compare(op: &str, a: &Value, b: &Value) -> Outcome {
     if !a.is_known() || !b.is_known() {
         return unknown(format!("{symbol} with a value hltpy does not know"));
     }
+    if let (Value::Set(x) | Value::FrozenSet(x), Value::Set(y) | Value::FrozenSet(y)) = (a, b) {
+        // Subset and superset: every item of one is in the other.
+        let within = |small: &[Value], large: &[Value]| -> Result<bool, Unknown> {
+            for item in small {
+                if position_of(large, item)?.is_none() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let answer = match symbol {
+            "<=" => within(x, y)?,
+            "<" => x.len() < y.len() && within(x, y)?,
+            ">=" => within(y, x)?,
+            _ => y.len() < x.len() && within(y, x)?,
+        };
+        return Ok(Value::Bool(answer));
+    }
     match order(a, b, symbol) {
         Ok(Some(ordering)) => Ok(Value::Bool(wanted.contains(&ordering))),
         Ok(None) if matches!(a, Value::Tuple(_) | Value::List(_)) => {
@@ -1508,12 +1539,155 @@ pub fn call_method(
             }
             Ok(Value::int(count))
         }
+        (Value::List(_) | Value::Dict(_), _, _) => mutate(receiver, name, args),
         (Value::Int(i), "bit_length", []) => Ok(Value::int(i.bits() as i64)),
         (Value::Float(f), "is_integer", []) => Ok(Value::Bool(f.is_finite() && f.fract() == 0.0)),
         (Value::Complex(re, im), "conjugate", []) => Ok(Value::Complex(*re, -im)),
         (Value::Int(_) | Value::Float(_), "conjugate", []) => Ok(receiver.clone()),
         _ => unknown(format!("{}.{name}()", receiver.type_name())),
     }
+}
+
+/// The methods that change a list or dict in place, as CPython runs them;
+/// the change is seen by every value holding the same list or dict.
+fn mutate(receiver: &Value, name: &str, args: &[&Value]) -> Outcome {
+    // Arguments are read before the receiver is borrowed for writing
+    // (`xs.extend(xs)`).
+    match (receiver, name, args) {
+        (Value::List(items), "append", [item]) => {
+            items.borrow_mut().push((*item).clone());
+            Ok(Value::None)
+        }
+        (Value::List(items), "extend", [more]) => {
+            let more = items_of(more)?;
+            items.borrow_mut().extend(more);
+            Ok(Value::None)
+        }
+        (Value::List(items), "insert", [index, item]) => {
+            let Some(index) = int_arg(index).and_then(|i| i.as_i64()) else {
+                return unknown("list.insert at an index hltpy does not know");
+            };
+            let mut items = items.borrow_mut();
+            let length = items.len() as i64;
+            let at = if index < 0 {
+                (index + length).max(0)
+            } else {
+                index.min(length)
+            };
+            items.insert(at as usize, (*item).clone());
+            Ok(Value::None)
+        }
+        (Value::List(items), "pop", []) | (Value::List(items), "pop", [_]) => {
+            let mut items = items.borrow_mut();
+            if items.is_empty() {
+                return Ok(Value::raised("IndexError", "pop from empty list"));
+            }
+            let length = items.len() as i64;
+            let index = match args.first() {
+                None => length - 1,
+                Some(index) => match int_arg(index).and_then(|i| i.as_i64()) {
+                    Some(i) if i < 0 => i + length,
+                    Some(i) => i,
+                    None => return unknown("list.pop at an index hltpy does not know"),
+                },
+            };
+            if !(0..length).contains(&index) {
+                return Ok(Value::raised("IndexError", "pop index out of range"));
+            }
+            Ok(items.remove(index as usize))
+        }
+        (Value::List(items), "remove", [wanted]) => {
+            let position = position_of(&items.borrow(), wanted)?;
+            match position {
+                Some(at) => {
+                    items.borrow_mut().remove(at);
+                    Ok(Value::None)
+                }
+                None => Ok(Value::raised("ValueError", "list.remove(x): x not in list")),
+            }
+        }
+        (Value::List(items), "clear", []) => {
+            items.borrow_mut().clear();
+            Ok(Value::None)
+        }
+        (Value::List(items), "reverse", []) => {
+            items.borrow_mut().reverse();
+            Ok(Value::None)
+        }
+        (Value::List(items), "sort", []) => {
+            let current = items.borrow().clone();
+            match sorted(current)? {
+                Value::List(sorted_items) => {
+                    let sorted_items = sorted_items.borrow().clone();
+                    *items.borrow_mut() = sorted_items;
+                    Ok(Value::None)
+                }
+                raised => Ok(raised),
+            }
+        }
+        (Value::Dict(pairs), "setdefault", [key])
+        | (Value::Dict(pairs), "setdefault", [key, _]) => {
+            let position = key_position(&pairs.borrow(), key)?;
+            if let Some(at) = position {
+                return Ok(pairs.borrow()[at].1.clone());
+            }
+            let default = args.get(1).map(|d| (*d).clone()).unwrap_or(Value::None);
+            pairs.borrow_mut().push(((*key).clone(), default.clone()));
+            Ok(default)
+        }
+        (Value::Dict(pairs), "pop", [key]) | (Value::Dict(pairs), "pop", [key, _]) => {
+            let position = key_position(&pairs.borrow(), key)?;
+            match (position, args.get(1)) {
+                (Some(at), _) => Ok(pairs.borrow_mut().remove(at).1),
+                (None, Some(default)) => Ok((*default).clone()),
+                (None, None) => Ok(Value::raised_with("KeyError", key.repr())),
+            }
+        }
+        (Value::Dict(pairs), "popitem", []) => match pairs.borrow_mut().pop() {
+            Some((key, value)) => Ok(Value::Tuple(Rc::from(vec![key, value]))),
+            None => Ok(Value::raised("KeyError", "popitem(): dictionary is empty")),
+        },
+        (Value::Dict(pairs), "update", [Value::Dict(other)]) => {
+            let other = other.borrow().clone();
+            for (key, value) in other {
+                let position = key_position(&pairs.borrow(), &key)?;
+                match position {
+                    Some(at) => pairs.borrow_mut()[at].1 = value,
+                    None => pairs.borrow_mut().push((key, value)),
+                }
+            }
+            Ok(Value::None)
+        }
+        (Value::Dict(pairs), "clear", []) => {
+            pairs.borrow_mut().clear();
+            Ok(Value::None)
+        }
+        _ => unknown(format!("{}.{name}()", receiver.type_name())),
+    }
+}
+
+/// Where `wanted` is among `items` (compared with `==`).
+fn position_of(items: &[Value], wanted: &Value) -> Result<Option<usize>, Unknown> {
+    for (at, item) in items.iter().enumerate() {
+        match eq(item, wanted) {
+            Some(true) => return Ok(Some(at)),
+            Some(false) => {}
+            None => return unknown("a search among items hltpy does not know"),
+        }
+    }
+    Ok(None)
+}
+
+/// Where `key` is among a dict's keys.
+fn key_position(pairs: &[(Value, Value)], key: &Value) -> Result<Option<usize>, Unknown> {
+    for (at, (k, _)) in pairs.iter().enumerate() {
+        match eq(k, key) {
+            Some(true) => return Ok(Some(at)),
+            Some(false) => {}
+            None => return unknown("a search among keys hltpy does not know"),
+        }
+    }
+    Ok(None)
 }
 
 /// Python's whitespace for `str.split()`/`strip()` (Unicode White_Space).
@@ -1535,8 +1709,101 @@ fn float_arg(value: &Value) -> Result<f64, Result<Value, Unknown>> {
     }
 }
 
-/// `math.NAME(*args)`.
-fn call_math(name: &str, args: &[&Value]) -> Outcome {
+/// `math.NAME(*args)`, as the CPython of `version` computes it.
+fn call_math(name: &str, args: &[&Value], version: PythonVersion) -> Outcome {
+    let recomputed = |outcome: pymath::MathOutcome| outcome.or_else(unknown);
+    match (name, args) {
+        ("isqrt" | "factorial" | "gcd" | "lcm" | "comb" | "perm", _) => {
+            let ints: Option<Vec<Int>> = args.iter().map(|a| int_arg(a)).collect();
+            let Some(ints) = ints else {
+                return unknown(format!("math.{name} of a value that is not an int"));
+            };
+            return recomputed(pymath::of_ints(name, &ints));
+        }
+        ("fsum", [items]) => {
+            let mut floats = Vec::new();
+            for item in items_of(items)? {
+                match float_arg(&item) {
+                    Ok(f) => floats.push(f),
+                    Err(result) => return result,
+                }
+            }
+            return Ok(pymath::fsum(&floats));
+        }
+        ("prod", [items]) => {
+            let mut product = Value::int(1);
+            for item in items_of(items)? {
+                product = binary("__mul__", &product, &item)?;
+                if let Value::Raised(_) = product {
+                    break;
+                }
+            }
+            return Ok(product);
+        }
+        ("dist", [p, q]) => {
+            let (p, q) = (items_of(p)?, items_of(q)?);
+            if p.len() != q.len() {
+                return Ok(Value::raised(
+                    "ValueError",
+                    "both points must have the same number of dimensions",
+                ));
+            }
+            let mut differences = Vec::with_capacity(p.len());
+            for (a, b) in p.iter().zip(&q) {
+                let (a, b) = match (float_arg(a), float_arg(b)) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(result), _) | (_, Err(result)) => return result,
+                };
+                differences.push((a - b).abs());
+            }
+            return Ok(Value::Float(pymath::norm(&mut differences, version)));
+        }
+        ("ldexp", [x, exponent]) => {
+            let x = match float_arg(x) {
+                Ok(x) => x,
+                Err(result) => return result,
+            };
+            let Some(exponent) = int_arg(exponent) else {
+                return Ok(Value::raised(
+                    "TypeError",
+                    "Expected an int as second argument to ldexp.",
+                ));
+            };
+            return Ok(pymath::ldexp_of(x, &exponent));
+        }
+        ("floor" | "ceil" | "trunc", [Value::Int(i)]) => return Ok(Value::Int(i.clone())),
+        ("floor" | "ceil" | "trunc", [Value::Bool(b)]) => return Ok(Value::int(i64::from(*b))),
+        ("log" | "log2" | "log10", [_] | [_, _]) => {
+            // Each argument's logarithm as CPython's `loghelper` takes it:
+            // an int too large for a float through its `frexp`.
+            let function = if args.len() == 2 { "log" } else { name };
+            let mut logarithms = Vec::with_capacity(2);
+            for arg in args {
+                let logarithm = match arg {
+                    Value::Int(Int::Big(n)) if n.to_f64().is_none_or(f64::is_infinite) => {
+                        recomputed(pymath::log_of_big_int(function, n))?
+                    }
+                    _ => match float_arg(arg) {
+                        Ok(x) => recomputed(pymath::of_floats(function, &[x], version))?,
+                        Err(result) => return result,
+                    },
+                };
+                match logarithm {
+                    Value::Float(f) => logarithms.push(f),
+                    raised => return Ok(raised),
+                }
+            }
+            return Ok(match logarithms.as_slice() {
+                [_, base] if *base == 0.0 => {
+                    Value::raised("ZeroDivisionError", "float division by zero")
+                }
+                [x, base] => Value::Float(x / base),
+                [x] => Value::Float(*x),
+                _ => unreachable!("one or two arguments"),
+            });
+        }
+        _ => {}
+    }
     let mut floats = Vec::with_capacity(args.len());
     for arg in args {
         match float_arg(arg) {
@@ -1544,62 +1811,77 @@ fn call_math(name: &str, args: &[&Value]) -> Outcome {
             Err(result) => return result,
         }
     }
-    let domain = || Ok(Value::raised("ValueError", "math domain error"));
-    let value = match (name, floats.as_slice()) {
-        ("floor" | "ceil" | "trunc", [x]) => {
-            if let Some(Num::I(i)) = num(args[0]) {
-                return Ok(Value::Int(i));
+    if let ("floor" | "ceil" | "trunc", [x]) = (name, floats.as_slice()) {
+        let rounded = match name {
+            "floor" => x.floor(),
+            "ceil" => x.ceil(),
+            _ => x.trunc(),
+        };
+        return float_to_int(rounded);
+    }
+    recomputed(pymath::of_floats(name, &floats, version))
+}
+
+/// `sum(items, start)`. From 3.12 CPython adds floats with a running
+/// compensation (Neumaier's), folded in when the floats end; ints and
+/// other values are added as `+` adds them.
+fn sum(items: &[Value], start: &Value, version: PythonVersion) -> Outcome {
+    let mut total = start.clone();
+    let mut next = 0;
+    if version.minor >= 12 {
+        // Ints first, in a machine word; the first other item (or an
+        // overflow) is added as `+` adds it and ends that phase.
+        if let Value::Int(Int::Small(mut word)) = total {
+            while let Some(item) = items.get(next) {
+                next += 1;
+                let small = match item {
+                    Value::Int(Int::Small(x)) => Some(*x),
+                    Value::Bool(b) => Some(i64::from(*b)),
+                    _ => None,
+                };
+                if let Some(sum) = small.and_then(|x| word.checked_add(x)) {
+                    word = sum;
+                    total = Value::int(word);
+                    continue;
+                }
+                total = binary("__add__", &total, item)?;
+                break;
             }
-            let rounded = match name {
-                "floor" => x.floor(),
-                "ceil" => x.ceil(),
-                _ => x.trunc(),
-            };
-            return float_to_int(rounded);
         }
-        ("sqrt", [x]) if *x < 0.0 => return domain(),
-        ("sqrt", [x]) => x.sqrt(),
-        ("exp", [x]) => {
-            let r = x.exp();
-            if r.is_infinite() && x.is_finite() {
-                return Ok(Value::raised("OverflowError", "math range error"));
+        // Then floats while they last.
+        if let Value::Float(mut sum) = total {
+            let mut compensation = 0.0f64;
+            while let Some(item) = items.get(next) {
+                match item {
+                    Value::Float(x) => {
+                        let t = sum + x;
+                        compensation += if sum.abs() >= x.abs() {
+                            (sum - t) + x
+                        } else {
+                            (x - t) + sum
+                        };
+                        sum = t;
+                    }
+                    Value::Int(Int::Small(x)) => sum += *x as f64,
+                    Value::Bool(b) => sum += f64::from(u8::from(*b)),
+                    _ => break,
+                }
+                next += 1;
             }
-            r
-        }
-        ("log" | "log2" | "log10", [x]) if *x <= 0.0 => return domain(),
-        ("log", [x]) => x.ln(),
-        ("log", [x, base]) => {
-            if *x <= 0.0 || *base <= 0.0 {
-                return domain();
+            // Not when it would turn an infinite or overflowed sum into NaN.
+            if compensation != 0.0 && compensation.is_finite() {
+                sum += compensation;
             }
-            x.ln() / base.ln()
+            total = Value::Float(sum);
         }
-        ("log2", [x]) => x.log2(),
-        ("log10", [x]) => x.log10(),
-        ("sin", [x]) => x.sin(),
-        ("cos", [x]) => x.cos(),
-        ("tan", [x]) => x.tan(),
-        ("asin", [x]) if x.abs() > 1.0 => return domain(),
-        ("asin", [x]) => x.asin(),
-        ("acos", [x]) if x.abs() > 1.0 => return domain(),
-        ("acos", [x]) => x.acos(),
-        ("atan", [x]) => x.atan(),
-        ("atan2", [y, x]) => y.atan2(*x),
-        ("sinh", [x]) => x.sinh(),
-        ("cosh", [x]) => x.cosh(),
-        ("tanh", [x]) => x.tanh(),
-        ("fabs", [x]) => x.abs(),
-        ("hypot", xs) => xs.iter().fold(0.0f64, |acc, x| acc.hypot(*x)),
-        ("isfinite", [x]) => return Ok(Value::Bool(x.is_finite())),
-        ("isinf", [x]) => return Ok(Value::Bool(x.is_infinite())),
-        ("isnan", [x]) => return Ok(Value::Bool(x.is_nan())),
-        ("copysign", [x, y]) => x.copysign(*y),
-        ("pow", [x, y]) => return float_pow(*x, *y),
-        ("degrees", [x]) => x.to_degrees(),
-        ("radians", [x]) => x.to_radians(),
-        _ => return unknown(format!("math.{name} with {} arguments", args.len())),
-    };
-    Ok(Value::Float(value))
+    }
+    for item in &items[next..] {
+        if let Value::Raised(_) = total {
+            break;
+        }
+        total = binary("__add__", &total, item)?;
+    }
+    Ok(total)
 }
 
 /// `int(value)` of a whole float: CPython's errors for NaN and infinity.
@@ -1627,12 +1909,64 @@ fn float_to_int(value: f64) -> Outcome {
 /// `round(x)` and `round(x, n)` with CPython's half-to-even rule.
 fn round(x: &Value, digits: Option<&Value>) -> Outcome {
     match (num(x), digits) {
-        (Some(Num::I(i)), None) => Ok(Value::Int(i)),
+        (Some(Num::I(i)), None | Some(Value::None)) => Ok(Value::Int(i)),
         (Some(Num::I(i)), Some(Value::Int(Int::Small(n)))) if *n >= 0 => Ok(Value::Int(i)),
+        (Some(Num::I(i)), Some(Value::Int(Int::Small(n)))) if *n >= -4300 => {
+            // To a multiple of 10**-n, half to even.
+            let unit = BigInt::from(10u32).pow(n.unsigned_abs() as u32);
+            int_value(nearest_multiple(&i.to_big(), &unit))
+        }
         (Some(Num::F(f)), None | Some(Value::None)) => float_to_int(f.round_ties_even()),
-        (Some(Num::F(f)), Some(Value::Int(Int::Small(0)))) => Ok(Value::Float(f.round_ties_even())),
-        _ => unknown("round with these arguments (CPython rounds decimal digits exactly)"),
+        (Some(Num::F(f)), Some(Value::Int(Int::Small(n)))) => Ok(round_float(f, *n)),
+        _ => unknown("round with these arguments"),
     }
+}
+
+/// The multiple of `unit` nearest to `x`, the even one on a tie.
+fn nearest_multiple(x: &BigInt, unit: &BigInt) -> BigInt {
+    let (quotient, remainder) = x.div_mod_floor(unit);
+    let twice: BigInt = &remainder * 2;
+    let up = match twice.cmp(unit) {
+        Ordering::Greater => true,
+        Ordering::Equal => quotient.is_odd(),
+        Ordering::Less => false,
+    };
+    (if up { quotient + 1 } else { quotient }) * unit
+}
+
+/// `round(x, n)` of a float as CPython does it: the exact value of `x`
+/// rounded half to even at the n-th decimal (dtoa's mode 3), read back
+/// as the nearest float.
+fn round_float(x: f64, n: i64) -> Value {
+    // Beyond these a float has no such digits (CPython's NDIGITS_MAX/MIN).
+    if !x.is_finite() || n > 323 {
+        return Value::Float(x);
+    }
+    if n < -308 {
+        return Value::Float(0.0 * x);
+    }
+    let (mantissa, power_of_two) = crate::value::binary_parts(x);
+    // |x| * 10**n = numerator / denominator, exactly.
+    let mut numerator = BigInt::from(mantissa);
+    let mut denominator = BigInt::one();
+    if power_of_two >= 0 {
+        numerator <<= power_of_two as usize;
+    } else {
+        denominator <<= (-power_of_two) as usize;
+    }
+    let ten_to_n = BigInt::from(10u32).pow(n.unsigned_abs() as u32);
+    if n >= 0 {
+        numerator *= ten_to_n;
+    } else {
+        denominator *= ten_to_n;
+    }
+    let scaled = nearest_multiple(&numerator, &denominator) / denominator;
+    // Rust's parse rounds correctly, as dtoa's strtod does.
+    let rounded: f64 = format!("{scaled}e{}", -n).parse().unwrap_or(f64::INFINITY);
+    if rounded.is_infinite() {
+        return Value::raised("OverflowError", "rounded value too large to represent");
+    }
+    Value::Float(rounded.copysign(x))
 }
 
 fn int_arg(value: &Value) -> Option<Int> {
@@ -1690,11 +2024,21 @@ fn sorted(mut items: Vec<Value>) -> Outcome {
 
 /// A builtin function, by its qualified name (`len`, `math.sqrt`).
 pub fn call_builtin(name: &str, args: &[&Value], keywords: &[(&str, &Value)]) -> Outcome {
+    call_builtin_in(PythonVersion::NEWEST, name, args, keywords)
+}
+
+/// A builtin function as the CPython of `version` computes it.
+pub fn call_builtin_in(
+    version: PythonVersion,
+    name: &str,
+    args: &[&Value],
+    keywords: &[(&str, &Value)],
+) -> Outcome {
     if let Some(function) = name.strip_prefix("math.") {
         if !keywords.is_empty() {
             return unknown(format!("math.{function} with keyword arguments"));
         }
-        return call_math(function, args);
+        return call_math(function, args, version);
     }
     if !keywords.is_empty() {
         return unknown(format!("{name}() with keyword arguments"));
@@ -1710,16 +2054,8 @@ pub fn call_builtin(name: &str, args: &[&Value], keywords: &[(&str, &Value)]) ->
             let items: Vec<Value> = many.iter().map(|v| (*v).clone()).collect();
             extreme(&items, name == "max")
         }
-        ("sum", [xs]) | ("sum", [xs, _]) => {
-            let mut total = args.get(1).map(|v| (*v).clone()).unwrap_or(Value::int(0));
-            for item in items_of(xs)? {
-                total = binary("__add__", &total, &item)?;
-                if let Value::Raised(_) = total {
-                    return Ok(total);
-                }
-            }
-            Ok(total)
-        }
+        ("sum", [xs]) => sum(&items_of(xs)?, &Value::int(0), version),
+        ("sum", [xs, start]) => sum(&items_of(xs)?, start, version),
         ("round", [x]) => round(x, None),
         ("round", [x, n]) => round(x, Some(n)),
         ("divmod", [a, b]) => binary("__divmod__", a, b),

@@ -47,6 +47,18 @@ impl TraceFiles {
         Ok(())
     }
 
+    /// The CPython version that recorded the trace (its first file's
+    /// metadata); the newest hltpy knows when it does not say.
+    pub fn python_version(&self) -> Result<crate::pymath::PythonVersion, RunError> {
+        let Some(first) = self.files.first() else {
+            return Ok(Default::default());
+        };
+        let trace = TraceFile::open_lenient(first)?;
+        Ok(crate::pymath::PythonVersion::parse(
+            &trace.metadata().python_version,
+        ))
+    }
+
     /// The light pass: how often each node is read. Only the inputs'
     /// `src` ids are decoded.
     pub fn count_uses(&self) -> Result<UseCounts, RunError> {

@@ -153,6 +153,26 @@ pub enum Value {
     Raised(Rc<Raised>),
 }
 
+/// See [`Value::downgrade`].
+pub enum WeakValue {
+    List(std::rc::Weak<RefCell<Vec<Value>>>),
+    Dict(std::rc::Weak<RefCell<Vec<(Value, Value)>>>),
+    Set(std::rc::Weak<[Value]>),
+    Opaque(std::rc::Weak<Opaque>),
+}
+
+impl WeakValue {
+    /// Is the value still held somewhere?
+    pub fn is_alive(&self) -> bool {
+        match self {
+            WeakValue::List(weak) => weak.strong_count() > 0,
+            WeakValue::Dict(weak) => weak.strong_count() > 0,
+            WeakValue::Set(weak) => weak.strong_count() > 0,
+            WeakValue::Opaque(weak) => weak.strong_count() > 0,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub struct Opaque {
     pub type_name: Rc<str>,
@@ -247,6 +267,57 @@ impl Value {
             Value::Opaque(opaque) => &opaque.type_name,
             Value::Raised(raised) => raised.type_name,
         }
+    }
+
+    /// The identity of a value that can change in place (a list, dict,
+    /// set, or an object hltpy only knows by its repr), as `id()` would
+    /// tell it: its allocation.
+    pub fn identity(&self) -> Option<usize> {
+        match self {
+            Value::List(items) => Some(Rc::as_ptr(items) as *const () as usize),
+            Value::Dict(pairs) => Some(Rc::as_ptr(pairs) as *const () as usize),
+            Value::Set(items) => Some(Rc::as_ptr(items) as *const () as usize),
+            Value::Opaque(opaque) => Some(Rc::as_ptr(opaque) as *const () as usize),
+            _ => None,
+        }
+    }
+
+    /// A weak reference to a value with an identity: while it exists,
+    /// that identity is not reused by another value.
+    pub fn downgrade(&self) -> Option<WeakValue> {
+        Some(match self {
+            Value::List(items) => WeakValue::List(Rc::downgrade(items)),
+            Value::Dict(pairs) => WeakValue::Dict(Rc::downgrade(pairs)),
+            Value::Set(items) => WeakValue::Set(Rc::downgrade(items)),
+            Value::Opaque(opaque) => WeakValue::Opaque(Rc::downgrade(opaque)),
+            _ => return None,
+        })
+    }
+
+    /// Is this an object of a user's class, or a container holding one
+    /// (within the items a bounded repr shows)?
+    pub fn holds_object(&self) -> bool {
+        fn holds(value: &Value, depth: usize) -> bool {
+            if depth > 8 {
+                return false;
+            }
+            let any = |items: &[Value]| items.iter().take(256).any(|v| holds(v, depth + 1));
+            match value {
+                Value::Object(_) => true,
+                Value::Method(method) => matches!(method.0, Value::Object(_)),
+                Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => any(items),
+                Value::View(_, items) => any(items),
+                Value::List(items) => items.try_borrow().is_ok_and(|items| any(&items)),
+                Value::Dict(pairs) => pairs.try_borrow().is_ok_and(|pairs| {
+                    pairs
+                        .iter()
+                        .take(256)
+                        .any(|(k, v)| holds(k, depth + 1) || holds(v, depth + 1))
+                }),
+                _ => false,
+            }
+        }
+        holds(self, 0)
     }
 
     /// Is this a value hltpy computed with (not an opaque stand-in)?
@@ -454,15 +525,8 @@ pub fn float_repr(value: f64) -> String {
         }
         .into();
     }
-    // Rust's `{:e}` prints the shortest round-tripping digits: "d.ddde±x".
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
-    let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let sign = if value < 0.0 { "-" } else { "" };
+    let (digits, exponent) = shortest_digits(value.abs());
     if (-4..16).contains(&exponent) {
         let point = exponent + 1; // digits before the decimal point
         let text = if point <= 0 {
@@ -484,6 +548,83 @@ pub fn float_repr(value: f64) -> String {
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
         format!("{sign}{mantissa}e{exponent_sign}{:02}", exponent.abs())
     }
+}
+
+/// The shortest decimal digits that read back as `value` (positive,
+/// finite) and the decimal exponent of the first: Rust's, but where two
+/// such digit strings are exactly as close to `value`, the one ending in an
+/// even digit, as CPython's `repr` picks (1801384307415321.25 prints as
+/// ...321.2; Rust's shortest form rounds that tie up).
+fn shortest_digits(value: f64) -> (String, i32) {
+    // Rust's `{:e}`: the shortest round-tripping digits, "d.ddde±x".
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let last = digits.as_bytes()[digits.len() - 1] - b'0';
+    if last % 2 == 0 {
+        return (digits, exponent);
+    }
+    // An odd last digit: is an even neighbour as good? Only on an exact
+    // tie, which the value's exact binary expansion tells.
+    let lower = format!("{}{}", &digits[..digits.len() - 1], last - 1);
+    let reads_back = |candidate: &str| {
+        format!("{}.{}e{exponent}", &candidate[..1], &candidate[1..])
+            .parse::<f64>()
+            .is_ok_and(|parsed| parsed == value)
+    };
+    if last >= 1 && reads_back(&lower) && is_midpoint(value, &lower, exponent) {
+        return (lower, exponent);
+    }
+    if last < 9 {
+        let upper = format!("{}{}", &digits[..digits.len() - 1], last + 1);
+        if reads_back(&upper) && is_midpoint(value, &digits, exponent) {
+            return (upper, exponent);
+        }
+    }
+    (digits, exponent)
+}
+
+/// A finite float's magnitude as `mantissa * 2**power_of_two`, exactly.
+pub fn binary_parts(value: f64) -> (u64, i32) {
+    let bits = value.abs().to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    }
+}
+
+/// Is `value` exactly halfway between the decimal `digits` (first digit at
+/// 10**exponent) and the next one up in the last digit?
+fn is_midpoint(value: f64, digits: &str, exponent: i32) -> bool {
+    use num_bigint::BigUint;
+    let (mantissa, power_of_two) = binary_parts(value);
+    // value = mantissa * 2**power_of_two; the candidate midpoint is
+    // (digits + 0.5) * 10**(exponent - len + 1) = (10*digits + 5) * 10**scale.
+    let scale = exponent - digits.len() as i32;
+    let Ok(digits) = digits.parse::<BigUint>() else {
+        return false;
+    };
+    let midpoint = digits * 10u32 + 5u32;
+    // Compare mantissa * 2**p with midpoint * 10**scale, both sides made
+    // integers by moving negative powers across.
+    let mut left = BigUint::from(mantissa);
+    let mut right = midpoint;
+    if power_of_two >= 0 {
+        left <<= power_of_two as usize;
+    } else {
+        right <<= (-power_of_two) as usize;
+    }
+    let ten = BigUint::from(10u32);
+    if scale >= 0 {
+        right *= ten.pow(scale as u32);
+    } else {
+        left *= ten.pow((-scale) as u32);
+    }
+    left == right
 }
 
 /// CPython's `repr(complex)`: `(1+2j)`, `2j`, `(-0-1j)`.
@@ -614,6 +755,11 @@ mod tests {
             (f64::INFINITY, "inf"),
             (-0.0, "-0.0"),
             (123456.789, "123456.789"),
+            // Ties between two shortest forms go to the even digit.
+            (1801384307415321.0 + 0.25, "1801384307415321.2"),
+            (1316875666848860.0 + 0.25, "1316875666848860.2"),
+            (5e-324, "5e-324"),
+            (1.5e300, "1.5e+300"),
         ] {
             assert_eq!(float_repr(value), text);
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import inspect
+import math
 import os
 import platform
 import sys
@@ -196,6 +197,9 @@ def _trace_module(module: ModuleType) -> None:
 BOUNDARIES: frozenset[str] = frozenset(
     [
         "builtins.open", "io.open", "builtins.ord",
+        # From 3.12, sum() adds exact floats with a compensation and sumprod()
+        # in extended precision: proxies would take their plain paths.
+        "builtins.sum", *(["math.sumprod"] if hasattr(math, "sumprod") else []),
         *(f"os.{name}" for name in (
             "fspath", "stat", "lstat", "listdir", "scandir", "remove", "unlink", "rename", "replace",
             "mkdir", "makedirs", "rmdir", "chdir")),
