@@ -1,5 +1,5 @@
 //! The encodings of the trace's columns that are not dictionaries: delta
-//! for the mostly increasing integers (ids, frames, lines), PLAIN for the
+//! for the mostly increasing integers (ids, lines), PLAIN for the
 //! rest, byte stream split for input sources when asked for. Each collects
 //! the present values of the page being filled straight from the batch's
 //! Arrow array.

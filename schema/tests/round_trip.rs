@@ -635,3 +635,124 @@ fn ids_have_a_page_index_and_chunk_statistics() {
     let want: Vec<i64> = (0..pages as i64).map(|page| page * PAGE).collect();
     assert_eq!(first_rows, want);
 }
+
+/// The widest delta miniblock (bits per delta) of each column that has
+/// DELTA_BINARY_PACKED pages, read from the file's pages.
+fn widest_delta_miniblocks(path: &Path) -> Vec<(String, u8)> {
+    use parquet::basic::Encoding;
+    use parquet::column::page::Page;
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::SerializedFileReader;
+
+    fn varint(bytes: &[u8], at: &mut usize) -> u64 {
+        let mut value = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = bytes[*at];
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    }
+    let reader = SerializedFileReader::new(fs::File::open(path).unwrap()).unwrap();
+    let mut widest: Vec<(String, u8)> = Vec::new();
+    for group in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(group).unwrap();
+        for column in 0..group.num_columns() {
+            let descr = group.metadata().column(column).column_descr_ptr();
+            let mut pages = group.get_column_page_reader(column).unwrap();
+            while let Some(page) = pages.get_next_page().unwrap() {
+                let Page::DataPage {
+                    buf,
+                    encoding: Encoding::DELTA_BINARY_PACKED,
+                    ..
+                } = page
+                else {
+                    continue;
+                };
+                // v1 page: each level section is its length (u32) and RLE runs.
+                let mut at = 0;
+                let level_sections =
+                    usize::from(descr.max_rep_level() > 0) + usize::from(descr.max_def_level() > 0);
+                for _ in 0..level_sections {
+                    at += 4 + u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+                }
+                let block = varint(&buf, &mut at) as usize;
+                let miniblocks = varint(&buf, &mut at) as usize;
+                let mut deltas_left = (varint(&buf, &mut at) as usize).saturating_sub(1);
+                varint(&buf, &mut at); // the first value
+                let mut page_widest = 0;
+                while deltas_left > 0 {
+                    varint(&buf, &mut at); // the block's smallest delta
+                    let widths = buf[at..at + miniblocks].to_vec();
+                    at += miniblocks;
+                    for &width in &widths {
+                        if deltas_left == 0 {
+                            break;
+                        }
+                        page_widest = page_widest.max(width);
+                        at += usize::from(width) * block / miniblocks / 8;
+                        deltas_left = deltas_left.saturating_sub(block / miniblocks);
+                    }
+                }
+                let name = descr.path().string();
+                match widest.iter_mut().find(|(column, _)| *column == name) {
+                    Some((_, width)) => *width = (*width).max(page_widest),
+                    None => widest.push((name, page_widest)),
+                }
+            }
+        }
+    }
+    widest
+}
+
+#[test]
+fn delta_pages_stay_narrow_enough_for_fastparquet_whatever_the_values() {
+    // fastparquet (2026.9) decodes a delta miniblock wider than 56 bits by
+    // reading past its buffer: a reader that crashes now and then. Frames,
+    // threads, ints and input ids spanning 64 bits, lines near u32::MAX
+    // (32-bit deltas), ids as capture writes them (rising, a few back):
+    // no delta miniblock of the file is wider than 56 bits.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let mut writer = writer_with_row_groups_of(20_000, &path);
+    let mut buffer = NodeBuffer::new();
+    let mut next = numbers(42);
+    // `numbers` gives 53 bits at most: two halves make any u64.
+    let mut any_u64 = numbers(43);
+    let mut any_u64 = move || (any_u64(1 << 32) << 32) | any_u64(1 << 32);
+    let mut id = 0u64;
+    for _ in 0..50_000 {
+        id = if next(10) == 0 {
+            id.saturating_sub(next(100))
+        } else {
+            id + 1 + next(3)
+        };
+        let inputs = [NodeInput::new(Role::Arg, any_u64())];
+        buffer.push(&NodeRow {
+            id,
+            kind: NodeKind::UDispatch,
+            name: Some("__add__"),
+            inputs: &inputs,
+            frame: (next(4) != 0).then(&mut any_u64),
+            thread: any_u64(),
+            file: None,
+            line: (next(4) != 0).then(|| [0, u32::MAX - 1, any_u64() as u32][next(3) as usize]),
+            type_name: None,
+            value: NodeValue::Int(any_u64() as i64),
+        });
+        if buffer.len() == 7_000 {
+            writer.write(&buffer.take_batch()).unwrap();
+        }
+    }
+    writer.write(&buffer.take_batch()).unwrap();
+    writer.finish(&clean_end()).unwrap();
+    let widest = widest_delta_miniblocks(&path);
+    for (column, width) in &widest {
+        assert!(*width <= 56, "{column} has a {width}-bit delta miniblock");
+    }
+    let columns: Vec<&str> = widest.iter().map(|(column, _)| column.as_str()).collect();
+    assert_eq!(columns, ["id", "line"], "the columns written with delta");
+}
