@@ -62,31 +62,43 @@ BENCHMARKS: dict[str, list[str]] = {
     "unpack_sequence": ["tuple"],
 }
 
-# The child: a stand-in for pyperf, the benchmark imported as a module
-# (traced whole, before it is imported), its __main__ block run in it.
-CHILD = r'''
-import asyncio, hashlib, json, os, sys, time, types, argparse
-mode, source_dir, name, out_path = sys.argv[1:5]
-sys.argv = [name, *sys.argv[5:]]
-sys.path.insert(0, source_dir)
+# A stand-in for pyperf, written beside the benchmarks as `pyperf.py` (so
+# that compile --check imports the benchmark module as the run did): each
+# benchmark function is called once and its result kept.
+PYPERF = r'''
+import argparse, asyncio, sys
+
 results = []
-pyperf = types.ModuleType("pyperf")
-pyperf.perf_counter = lambda: 0.0  # a benchmark's timing is not its result
+perf_counter = lambda: 0.0  # a benchmark's timing is not its result
+
 
 class Runner:
     def __init__(self, *args, add_cmdline_args=None, **kwargs):
         self.argparser = argparse.ArgumentParser()
         self.metadata = {}
+
     def parse_args(self, args=None):
         return self.argparser.parse_args(sys.argv[1:] if args is None else args)
+
     def bench_func(self, name, func, *args, inner_loops=None):
         results.append([name, func(*args)])
+
     def bench_time_func(self, name, func, *args, inner_loops=None):
         results.append([name, func(1, *args)])
+
     def bench_async_func(self, name, func, *args, inner_loops=None):
         results.append([name, asyncio.run(func(*args))])
-pyperf.Runner = Runner
-sys.modules["pyperf"] = pyperf
+'''
+
+# The child: the benchmark imported as a module (traced whole, before it is
+# imported), its __main__ block run in it.
+CHILD = r'''
+import hashlib, json, os, sys, time, types
+mode, source_dir, name, out_path = sys.argv[1:5]
+sys.argv = [name, *sys.argv[5:]]
+sys.path.insert(0, source_dir)
+import pyperf
+from pyperf import Runner, results
 
 def digest(value, seen, depth=0):
     """A canonical text of a value: numbers exactly, containers item by
@@ -184,6 +196,7 @@ def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path) -> N
     head, _, main = re.split(r"^(if __name__ == ['\"]__main__['\"]:)\n", text, maxsplit=1, flags=re.MULTILINE)
     module = f"{head}\n__hltpy_main__ = {textwrap.dedent(main)!r}\n"
     (directory / f"bm_{name}.py").write_text(module)
+    (directory / "pyperf.py").write_text(PYPERF.lstrip())
     for extra in source_dir.iterdir():
         if extra.name != "run_benchmark.py" and extra.suffix != ".toml":
             target = directory / extra.name

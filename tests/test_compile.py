@@ -376,3 +376,106 @@ def test_a_trace_of_many_batches_compiles_in_row_order(tmp_path):
                                sys.executable], capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.rstrip().endswith("(as recorded)"), done.stdout
+
+
+SCENE = """
+WEIGHT = None
+
+
+class Vec:
+    def __init__(self, x):
+        self.x = x
+
+    def plus(self, other):
+        return Vec(self.x + other.x)
+
+
+class Scene:
+    def __init__(self):
+        self.focus = Vec(0.0)
+        self.items = []
+
+    def look_at(self, p):
+        self.focus = p
+
+    def add(self, name, v):
+        self.items.append((name, v))
+
+    def total(self):
+        s = self.focus
+        for (name, v) in self.items:
+            s = s.plus(v)
+        return s.x
+
+    def weighted(self):
+        return self.total() * Weight().w
+
+
+class Weight:
+    def __init__(self):
+        self.w = WEIGHT.x
+
+
+def build(k):
+    global WEIGHT
+    WEIGHT = Vec(k)
+    scene = Scene()
+    scene.look_at(Vec(k * 2.0))
+    scene.add("a", Vec(k + 1.0))
+    scene.add("b", Vec(k + 3.0))
+    far = Vec(k).plus(Vec(10.0))
+    return scene, far
+
+
+def main(k):
+    scene, far = build(k)
+    return scene.total() + far.plus(Vec(1.0)).x + scene.weighted()
+"""
+
+
+@pytest.mark.parametrize("call, expected", [
+    # Reads state that methods outside the cone set (`look_at`, an append
+    # in `add`) and takes the second item of each pair.
+    ("total", 4 * 1.5 + 4.0),
+    # Its arguments are objects the run made (not literals): made in the
+    # function the way the run made them.
+    ("plus", 1.5 + 10.0 + 1.0),
+])
+def test_a_method_call_deep_in_a_run_compiles_and_passes_its_check(tmp_path, monkeypatch, call, expected):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "scene", raising=False)
+    trace = capture_program(tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True")
+    node = node_id(trace, "Dispatch", call)
+    if call == "plus":  # the third plus: `far.plus(Vec(1.0))`, on a Vec two calls made
+        node = int(subprocess.run(
+            [ANALYZE, "query", "SELECT id FROM nodes WHERE kind = 'Dispatch' AND name = 'plus' ORDER BY id",
+             str(trace), "--format", "csv"], capture_output=True, text=True, check=True).stdout.splitlines()[4])
+    done = compile_trace(trace, "--node", node, check=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("(as recorded)"), done.stdout
+    module, _ = load(tmp_path, trace, "--node", node)
+    result = module.compiled()
+    assert getattr(result, "x", result) == expected
+
+
+def test_a_call_reading_a_global_the_run_set_is_refused_naming_it(tmp_path):
+    """`Weight()` reads the module global WEIGHT, set by untraced code: the
+    compiled module, which calls `Weight()`, would read None there."""
+    trace = capture_program(tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True")
+    lines = textwrap.dedent(SCENE).splitlines()
+    read, made = (lines.index(line) + 1 for line in ["        self.w = WEIGHT.x", "    WEIGHT = Vec(k)"])
+    weighted = node_id(trace, "Dispatch", "weighted")
+    done = compile_trace(trace, "--node", weighted, check=True)
+    assert done.returncode == 2
+    assert f"(called, not written out) reads at scene.py:{read} a value the run made at scene.py:{made}" \
+        in done.stderr, done.stderr
+
+
+def test_a_class_or_a_long_value_passes_the_check_as_recorded(tmp_path):
+    """The check prints a class as the capture records it, and a value the
+    capture cut short matches what it starts with."""
+    source = "def make(n):\n    return Box(n), [n] * 100\n\n\nclass Box:\n    def __init__(self, n):\n        self.n = n\n"
+    trace = capture_program(tmp_path, "boxes", source, "boxes.make(hltpy.trace(7))")
+    for kind, name in [("Class", "boxes.Box"), ("Call", "make")]:
+        done = compile_trace(trace, "--node", node_id(trace, kind, name), check=True)
+        assert done.returncode == 0 and "(as recorded)" in done.stdout, done.stdout + done.stderr

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use hltpy_graph::eval::recorded_text;
 use hltpy_graph::interp::{IdMap, IdSet};
 use hltpy_graph::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
-use hltpy_graph::{literal, Graph, Input, Node, Recorded, TraceFiles, Value};
+use hltpy_graph::{literal, python, Graph, Input, Node, Recorded, TraceFiles, Value};
 use hltpy_schema::{NodeKind, Role};
 
 use crate::cli::{self, ExitStatus};
@@ -55,6 +55,11 @@ pub struct Args {
     /// trace's source directories or PYTHONPATH (repeatable).
     #[arg(long = "allow-import", value_name = "MODULE", requires = "check")]
     allow_imports: Vec<String>,
+    /// With several --node: a node that cannot be compiled is named on
+    /// stderr and left out, the others are compiled (exit code 1 when one
+    /// was left out).
+    #[arg(long)]
+    skip_refused: bool,
 }
 
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
@@ -70,6 +75,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             )));
         }
     }
+    let mut refused = 0;
     let (module, checks, python, source_dirs, imports) = cli::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
         let _progress = cli::reading(mode, "compile", &session);
@@ -109,11 +115,27 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                     source.name,
                     inert(&message, false)
                 ))
-            })?;
+            });
+            let function = match function {
+                Ok(function) => function,
+                Err(refusal) if args.skip_refused && roots.len() > 1 => {
+                    eprintln!("hltpy-analyze: {refusal}");
+                    refused += 1;
+                    continue;
+                }
+                Err(refusal) => return Err(refusal),
+            };
             imports.extend(function.imports.iter().cloned());
             guards |= function.guards;
             checks.push((name, function.expected.clone()));
             functions.push(function.text);
+        }
+        if functions.is_empty() {
+            return Err(AnalyzeError::Usage(format!(
+                "{}: none of the {} nodes could be compiled",
+                source.name,
+                roots.len()
+            )));
         }
         let python = source.metadata.python_version.clone();
         // Where the program's modules were: the directories of its files
@@ -171,13 +193,13 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         None => {}
     }
     if !args.check {
-        return Ok(ExitStatus::Success);
+        return Ok(ExitStatus::finding_if(refused > 0));
     }
     let search = search_path(&source_dirs);
     let imported = resolve_imports(&imports, &search, &args.allow_imports)?;
     eprintln!("compile --check imports {imported}");
     let failed = check(&module, &checks, args.python.as_deref(), &python, &search)?;
-    Ok(ExitStatus::finding_if(failed))
+    Ok(ExitStatus::finding_if(failed || refused > 0))
 }
 
 /// Standard modules a compiled function may use (for `<built-in
@@ -319,11 +341,22 @@ fn run_checks(
     for (name, expected) in checks {
         // The module's path and the function's name are arguments, not
         // part of the program.
-        let program = "import importlib.util, re, sys\n\
+        // Printed as the capture records it: classes, functions and
+        // modules by name (capture's `named_repr`), no addresses.
+        let program = "import importlib.util, re, sys, types\n\
              spec = importlib.util.spec_from_file_location('compiled_trace', sys.argv[1])\n\
              module = importlib.util.module_from_spec(spec)\n\
              spec.loader.exec_module(module)\n\
-             result = repr(getattr(module, sys.argv[2])())\n\
+             value = getattr(module, sys.argv[2])()\n\
+             if isinstance(value, type):\n\
+             \x20   where = '' if value.__module__ == 'builtins' else value.__module__ + '.'\n\
+             \x20   result = f'<class {where}{value.__qualname__}>'\n\
+             elif isinstance(value, types.FunctionType):\n\
+             \x20   result = f'<function {value.__qualname__}>'\n\
+             elif isinstance(value, types.ModuleType):\n\
+             \x20   result = f'<module {value.__name__}>'\n\
+             else:\n\
+             \x20   result = repr(value)\n\
              print(re.sub(r'<([\\w.]+) object at 0x[0-9a-fA-F]+>', r'<\\1 object>', result))\n";
         let output = std::process::Command::new(interpreter)
             .env("PYTHONPATH", python_path)
@@ -340,7 +373,7 @@ fn run_checks(
             let stderr = String::from_utf8_lossy(&output.stderr);
             let last = stderr.lines().last().unwrap_or("");
             let _ = writeln!(report, "{name}: raised {last}");
-        } else if got == expected {
+        } else if got == expected || shortened_from(expected, got) {
             let _ = writeln!(report, "{name}: {got} (as recorded)");
         } else {
             failed = true;
@@ -348,6 +381,14 @@ fn run_checks(
         }
     }
     Ok((failed, report))
+}
+
+/// Is `recorded` a long value's repr cut short by the capture (its
+/// first bytes and `…`) of what was printed?
+fn shortened_from(recorded: &str, printed: &str) -> bool {
+    recorded
+        .strip_suffix('…')
+        .is_some_and(|start| printed.len() > start.len() && printed.starts_with(start))
 }
 
 /// Builtin functions a UCall may name without a callable input.
@@ -439,6 +480,19 @@ fn operands(node: &Node) -> impl Iterator<Item = &Input> {
     })
 }
 
+/// A traced call's arguments as parameters (each with its Python text and
+/// default), and the arguments computed in the function instead.
+type Parameters = (Vec<(u64, String, String)>, IdSet);
+
+/// What changes objects in place (`Compiler::changes_by_object`).
+#[derive(Default)]
+struct Changes {
+    /// The changes of each object, in row order.
+    by_object: IdMap<Vec<u64>>,
+    /// The NewInit that made each object of a traced class.
+    made_by: IdMap<u64>,
+}
+
 struct Compiler<'g> {
     graph: &'g Graph,
     /// The traced modules (to tell `pkg.mod` from `pkg.mod.Class`).
@@ -468,6 +522,10 @@ struct Compiler<'g> {
     attribute_reads: Option<IdMap<Vec<(String, u64)>>>,
     /// The nodes made inside each frame, in row order.
     bodies: IdMap<Vec<u64>>,
+    /// The items taken from each iterator (Iteration nodes), in order.
+    items: IdMap<Vec<u64>>,
+    /// What changes objects in place (made once).
+    changes: Option<Changes>,
     /// Every node a traced operation read directly.
     direct_reads: IdSet,
     /// How many items the function takes from each iterator (counted on
@@ -493,6 +551,8 @@ impl<'g> Compiler<'g> {
             built_in_place: IdMap::default(),
             attribute_reads: None,
             bodies: IdMap::default(),
+            items: IdMap::default(),
+            changes: None,
             direct_reads: IdSet::default(),
             items_taken: None,
         }
@@ -512,27 +572,70 @@ impl<'g> Compiler<'g> {
 
     /// The nodes the function computes: the data cone of the root, with
     /// the bodies of inlined calls and of generator steps.
-    fn collect(&mut self, root: u64) -> Result<(), String> {
-        for node in self.graph.nodes() {
-            if let Some(frame) = node.frame {
-                self.bodies.entry(frame).or_default().push(node.id);
+    fn collect(&mut self, root: u64, computed: &IdSet) -> Result<(), String> {
+        if self.bodies.is_empty() {
+            for node in self.graph.nodes() {
+                if let Some(frame) = node.frame {
+                    self.bodies.entry(frame).or_default().push(node.id);
+                }
+                if let (NodeKind::Iteration, Some(iterator)) =
+                    (node.kind, node.input(Role::Iterator))
+                {
+                    self.items.entry(iterator).or_default().push(node.id);
+                }
             }
         }
         // The compiled call's own Argument nodes are its parameters: what
-        // they were given is not part of the function.
+        // they were given is not part of the function, unless it is
+        // computed in it.
         let root_node = self.node(root)?;
         let parameters: IdSet = if root_node.kind.is_traced_call() {
             root_node
                 .inputs
                 .iter()
-                .filter(|i| i.role.is_argument())
+                .filter(|i| i.role.is_argument() && !computed.contains(&i.src))
                 .map(|i| i.src)
                 .collect()
         } else {
             IdSet::default()
         };
         let mut seen = IdSet::default();
-        let mut work = vec![root];
+        self.grow(&mut seen, vec![root], &parameters)?;
+        // State the cone reads that code outside it changed (a method that
+        // set an attribute, an append to a list): those effects run too,
+        // until nothing more is missing.
+        if self.changes.is_none() {
+            self.changes = Some(self.changes_by_object());
+        }
+        let changes = self.changes.take().unwrap_or_default();
+        loop {
+            let missed = self.missed_changes(&seen, &changes);
+            if missed.is_empty() {
+                break;
+            }
+            self.grow(&mut seen, missed, &parameters)?;
+        }
+        self.changes = Some(changes);
+        let mut rows: Vec<usize> = seen
+            .into_iter()
+            .filter_map(|id| self.graph.position(id))
+            .collect();
+        rows.sort_unstable();
+        self.emitted = rows
+            .into_iter()
+            .map(|row| self.graph.nodes()[row].id)
+            .collect();
+        Ok(())
+    }
+
+    /// Adds to `seen` the nodes `work` needs: their operands, the bodies
+    /// of inlined calls and generator steps, objects built in place.
+    fn grow(
+        &mut self,
+        seen: &mut IdSet,
+        mut work: Vec<u64>,
+        parameters: &IdSet,
+    ) -> Result<(), String> {
         while let Some(id) = work.pop() {
             if !seen.insert(id) {
                 continue;
@@ -554,6 +657,11 @@ impl<'g> Compiler<'g> {
                 continue;
             }
             work.extend(operands(node).map(|input| input.src));
+            // An item is the next one only after those before it.
+            if let Some(iterator) = node.input(Role::Iterator) {
+                let items = self.items.get(&iterator).into_iter().flatten();
+                work.extend(items.take_while(|item| **item != id));
+            }
             // An inlined call computes what its body returned.
             work.extend(node.input(Role::Return));
             // Awaiting a coroutine is a call whose body ran in steps:
@@ -563,16 +671,228 @@ impl<'g> Compiler<'g> {
                 work.extend(self.bodies.get(&id).into_iter().flatten());
             }
         }
-        let mut rows: Vec<usize> = seen
-            .into_iter()
-            .filter_map(|id| self.graph.position(id))
-            .collect();
-        rows.sort_unstable();
-        self.emitted = rows
-            .into_iter()
-            .map(|row| self.graph.nodes()[row].id)
-            .collect();
         Ok(())
+    }
+
+    /// A call the function makes (rather than writes out) must compute
+    /// from what it is given: its body reading a value the run made that
+    /// reaches it another way (a module global, a closure, a default set
+    /// by untraced code: deltablue's `planner`) would read what the
+    /// compiled module has there instead. Refused, naming the call, the
+    /// read and where the value was made.
+    fn refuse_hidden_inputs(&self) -> Result<(), String> {
+        let called: IdSet = self
+            .emitted
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.graph.get(*id).is_some_and(|node| match node.kind {
+                    NodeKind::NewInit => !self.built_in_place.contains_key(id),
+                    NodeKind::Call | NodeKind::Dispatch => !Self::inlined(node),
+                    _ => false,
+                })
+            })
+            .collect();
+        if called.is_empty() {
+            return Ok(());
+        }
+        // The outermost called call around each frame (memoised).
+        let mut outermost: IdMap<Option<u64>> = IdMap::default();
+        let mut around = |frame: Option<u64>| -> Option<u64> {
+            // Up to the top or a frame already known, then back down.
+            let mut chain = Vec::new();
+            let mut above = None;
+            let mut at = frame;
+            while let Some(call) = at {
+                if let Some(known) = outermost.get(&call) {
+                    above = *known;
+                    break;
+                }
+                chain.push(call);
+                at = self.graph.get(call).and_then(|node| node.frame);
+            }
+            for &call in chain.iter().rev() {
+                if above.is_none() && called.contains(&call) {
+                    above = Some(call);
+                }
+                outermost.insert(call, above);
+            }
+            match chain.first() {
+                Some(call) => outermost[call],
+                None => above,
+            }
+        };
+        for node in self.graph.nodes() {
+            if node.kind == NodeKind::Argument || node.frame.is_none() {
+                continue;
+            }
+            let Some(call) = around(node.frame) else {
+                continue;
+            };
+            let call_node = self.node(call)?;
+            // What the call is given: its inputs, and the object a bound
+            // method was read from.
+            let given = |id: u64| {
+                let object = self.object_of(id);
+                call_node.inputs.iter().any(|input| {
+                    let receiver = self
+                        .graph
+                        .get(input.src)
+                        .filter(|_| input.role == Role::Callable)
+                        .and_then(|method| method.input(Role::Object));
+                    [Some(input.src), receiver]
+                        .into_iter()
+                        .flatten()
+                        .any(|src| src == id || self.object_of(src) == object)
+                })
+            };
+            for input in operands(node) {
+                let Some(read) = self.graph.get(input.src) else {
+                    continue;
+                };
+                if read.kind.is_leaf() || read.id == call || given(read.id) {
+                    continue;
+                }
+                if around(read.frame) == Some(call) {
+                    continue;
+                }
+                return Err(format!(
+                    "{} at {} (called, not written out) reads at {} a value the run made at \
+                     {} ({} {}) without being given it (a module global, a closure or a \
+                     default set by code the trace does not see): the compiled module \
+                     would not have it",
+                    call_node.name(),
+                    short_location(call_node),
+                    short_location(node),
+                    short_location(read),
+                    read.kind,
+                    recorded_text(&read.recorded)
+                        .chars()
+                        .take(60)
+                        .collect::<String>(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes that change an object in place, by the object's origin:
+    /// attribute and item writes, deletions, in-place methods of builtin
+    /// containers.
+    fn changes_by_object(&self) -> Changes {
+        let mut changes = Changes::default();
+        for node in self.graph.nodes() {
+            if let (NodeKind::NewInit, Some(object)) = (node.kind, node.input(Role::Object)) {
+                changes.made_by.insert(object, node.id);
+            }
+            let object = match node.kind {
+                NodeKind::SetAttr => node.input(Role::Object),
+                NodeKind::SetItem | NodeKind::DelItem => node.input(Role::Op1),
+                // `xs.append(x)`: the receiver, or the object the bound
+                // method was read from.
+                NodeKind::UDispatch if python::IN_PLACE_METHODS.contains(&node.name()) => {
+                    node.input(Role::SelfValue).or_else(|| {
+                        let method = self.graph.get(node.input(Role::Callable)?)?;
+                        method.input(Role::Object)
+                    })
+                }
+                _ => None,
+            };
+            if let Some(object) = object {
+                let object = self.object_of(object);
+                changes.by_object.entry(object).or_default().push(node.id);
+            }
+        }
+        changes
+    }
+
+    /// The node that is the object a node's value is: through parameters,
+    /// reads of stored values, inlined calls, and from a new object's
+    /// NewInit to the object its `__init__` saw.
+    fn object_of(&self, id: u64) -> u64 {
+        self.follow(id, |node| match node.kind {
+            NodeKind::GetAttr | NodeKind::GetItem => node.input(Role::Source),
+            NodeKind::NewInit => node.input(Role::Object),
+            _ => self.passes_through(node),
+        })
+    }
+
+    /// Changes the function would miss: made to an object the function
+    /// builds, after it was made and before the function's last use of
+    /// it, by code the function does not run (neither the change nor a
+    /// call around it is in the cone). Each is run as the program ran it:
+    /// the outermost call around it made where the function's code runs
+    /// (`scene.lookAt(p)` for the `self.lookingAt = p` it does).
+    fn missed_changes(&self, seen: &IdSet, changes: &Changes) -> Vec<u64> {
+        let row = |id: u64| self.graph.position(id).unwrap_or(usize::MAX);
+        let frame_of = |id: u64| self.graph.get(id).and_then(|node| node.frame);
+        // The frames the function's code runs in, and the calls around them.
+        let mut frames = IdSet::default();
+        for &id in seen.iter() {
+            let mut frame = frame_of(id);
+            while let Some(call) = frame {
+                if !frames.insert(call) {
+                    break;
+                }
+                frame = frame_of(call);
+            }
+        }
+        // Does the function run a node: it or a call around it is in the cone?
+        let runs = |id: u64| {
+            let mut around = Some(id);
+            while let Some(id) = around {
+                if seen.contains(&id) {
+                    return true;
+                }
+                around = frame_of(id);
+            }
+            false
+        };
+        // The last row at which the function uses each object it builds.
+        let mut last_use: IdMap<usize> = IdMap::default();
+        for &id in seen.iter() {
+            let Some(node) = self.graph.get(id) else {
+                continue;
+            };
+            for input in operands(node) {
+                let object = self.object_of(input.src);
+                let built = runs(object)
+                    || changes
+                        .made_by
+                        .get(&object)
+                        .is_some_and(|new| seen.contains(new));
+                if built {
+                    let last = last_use.entry(object).or_default();
+                    *last = (*last).max(row(id));
+                }
+            }
+        }
+        let mut missed = Vec::new();
+        for (object, last) in last_use {
+            let made = row(object);
+            for &change in changes.by_object.get(&object).into_iter().flatten() {
+                let at = row(change);
+                if at <= made || at >= last {
+                    continue;
+                }
+                if runs(change) {
+                    continue;
+                }
+                // The innermost node around the change whose frame the
+                // function's code runs in (or top level).
+                let mut outermost = change;
+                while let Some(frame) = frame_of(outermost) {
+                    if frames.contains(&frame) {
+                        break;
+                    }
+                    outermost = frame;
+                }
+                if !missed.contains(&outermost) {
+                    missed.push(outermost);
+                }
+            }
+        }
+        missed
     }
 
     fn function(mut self, root: u64, name: &str) -> Result<Compiled, String> {
@@ -586,14 +906,18 @@ impl<'g> Compiler<'g> {
                 root_node.location()
             ));
         }
-        self.collect(root)?;
+        self.collect(root, &IdSet::default())?;
         let root_node = self.node(root)?;
-        // The parameters: the traced call's arguments, by name.
-        let arguments = if root_node.kind.is_traced_call() {
+        // The parameters: the traced call's arguments, by name; those made
+        // by the run are computed as the run did.
+        let (arguments, computed) = if root_node.kind.is_traced_call() {
             self.parameters(root_node)?
         } else {
-            Vec::new()
+            Default::default()
         };
+        if !computed.is_empty() {
+            self.collect(root, &computed)?;
+        }
         // Otherwise the values that entered at top level (`hltpy.trace(3)`,
         // a raw operand) are the parameters, in0, in1, …
         if !root_node.kind.is_traced_call() {
@@ -622,6 +946,7 @@ impl<'g> Compiler<'g> {
                 root_node.name()
             )));
         }
+        self.refuse_hidden_inputs()?;
         // The node whose value the function returns.
         let original_root = root;
         let root = self.resolve(root);
@@ -796,8 +1121,9 @@ impl<'g> Compiler<'g> {
     /// `**kwargs` (the trace names them `args[0]`, `kwargs[key]`) as those
     /// parameters, guarded to the count the recorded call passed. Returns
     /// each argument with its Python text and default.
-    fn parameters(&mut self, call: &Node) -> Result<Vec<(u64, String, String)>, String> {
+    fn parameters(&mut self, call: &Node) -> Result<Parameters, String> {
         let mut arguments = Vec::new();
+        let mut computed = IdSet::default();
         let mut keyword_only = Vec::new();
         let mut positional_rest: Option<(String, Vec<String>)> = None;
         let mut keyword_rest: Option<(String, Vec<String>)> = None;
@@ -805,8 +1131,27 @@ impl<'g> Compiler<'g> {
         for input in call.inputs.iter().filter(|i| i.role.is_argument()) {
             let name = self.node(input.src)?.name().to_string();
             let mut setup = Vec::new();
-            let default = match self.default_of(input.src, &mut setup, 0) {
+            // An object changed after it was made is not what its
+            // constructor call makes: made as the run made it, changes too.
+            let written = if self.changed_before(input.src) {
+                Err(String::new())
+            } else {
+                self.default_of(input.src, &mut setup, 0)
+            };
+            let default = match written {
                 Ok(default) => default,
+                // A value the run made (a vector two calls up computed, an
+                // item of a list it built) is made the same way here.
+                Err(_) if self.made_by_the_run(input.src) && !name.contains('[') => {
+                    let made = self.node(self.recorded_origin(input.src))?;
+                    self.lines.push(comment(&format!(
+                        "{name}: the value the run made at {} ({}), made here the same way",
+                        short_location(made),
+                        made.kind
+                    )));
+                    computed.insert(input.src);
+                    continue;
+                }
                 Err(_) if self.allow_constants => "None".into(),
                 Err(why) => {
                     return Err(format!(
@@ -893,7 +1238,33 @@ impl<'g> Compiler<'g> {
             };
             self.rest_parameter(rest, &dict, setup, entries.len(), "extra keyword argument");
         }
-        Ok(arguments)
+        Ok((arguments, computed))
+    }
+
+    /// Was the object an argument was given changed in place between
+    /// when it was made and the call?
+    fn changed_before(&self, argument: u64) -> bool {
+        let row = |id: u64| self.graph.position(id).unwrap_or(usize::MAX);
+        let object = self.object_of(argument);
+        let Some(changes) = &self.changes else {
+            return false;
+        };
+        // Made when its NewInit returned (its `__init__` writes are no change).
+        let made = row(changes.made_by.get(&object).copied().unwrap_or(object));
+        let call = row(argument);
+        changes
+            .by_object
+            .get(&object)
+            .into_iter()
+            .flatten()
+            .any(|change| (made..call).contains(&row(*change)))
+    }
+
+    /// Was a value made by traced code (not one that entered the trace)?
+    fn made_by_the_run(&self, id: u64) -> bool {
+        self.graph
+            .get(self.recorded_origin(id))
+            .is_some_and(|node| !node.kind.is_leaf())
     }
 
     /// A `*args` or `**kwargs` parameter: the recorded entries when the
@@ -1206,7 +1577,20 @@ impl<'g> Compiler<'g> {
         if depth > 20 {
             return Err(format!("node {id} is nested too deep to rebuild"));
         }
+        let class_name = class.rsplit('.').next().unwrap_or(&class).to_string();
         let class = self.reference(&class)?;
+        // An enum member (`<Color.RED: 1>`) is named, not made: its class
+        // cannot make another.
+        if let Some(member) = text
+            .strip_prefix('<')
+            .and_then(|rest| rest.strip_prefix(class_name.as_str()))
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.split_once(": "))
+            .map(|(member, _)| member)
+            .filter(|member| is_identifier(member))
+        {
+            return Ok(format!("{class}.{member}"));
+        }
         let variable = self.fresh_name();
         into.push(comment(&format!(
             "{text} entered as a value ({}): rebuilt from what the run read",

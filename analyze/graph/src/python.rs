@@ -89,7 +89,10 @@ pub const METHODS: &[&str] = &[
     "conjugate",
     "bit_length",
     "is_integer",
-    // Lists and dicts changed in place (see `mutate`).
+];
+/// Methods of builtin values that change their receiver in place: lists
+/// and dicts (`UDispatch` re-evaluates them, see `mutate`), and sets.
+pub const IN_PLACE_METHODS: &[&str] = &[
     "append",
     "extend",
     "insert",
@@ -101,6 +104,11 @@ pub const METHODS: &[&str] = &[
     "setdefault",
     "popitem",
     "update",
+    "add",
+    "discard",
+    "difference_update",
+    "intersection_update",
+    "symmetric_difference_update",
 ];
 
 /// A number of one of Python's numeric types (bool counts as int).
@@ -1391,6 +1399,10 @@ pub fn get_attr(value: &Value, name: &str) -> Outcome {
             )),
         },
         _ if METHODS.contains(&name) && value.is_known() => {
+            Ok(Value::Method(Rc::new((value.clone(), Rc::from(name)))))
+        }
+        // `mutate` follows lists and dicts; a set's are opaque.
+        (Value::List(_) | Value::Dict(_), _) if IN_PLACE_METHODS.contains(&name) => {
             Ok(Value::Method(Rc::new((value.clone(), Rc::from(name)))))
         }
         _ => unknown(format!("attribute {name} of {}", value.type_name())),
