@@ -35,5 +35,5 @@ def test_eval_recomputes_math_bit_for_bit(tmp_path, version):
     summary = re.search(r"(\d+) matched, (\d+) differed, (\d+) opaque", done.stdout)
     matched, differed, opaque = map(int, summary.groups())
     assert (differed, opaque) == (0, 0), f"seed {seed} on {version}:\n{done.stdout[:4000]}"
-    # Every call's result and every argument's Const were compared.
-    assert matched >= calls, done.stdout
+    # Every call given a traced value made a node, and it was compared.
+    assert matched >= calls, f"seed {seed} on {version}: {calls} traced calls\n{done.stdout}"
