@@ -1514,15 +1514,6 @@ impl<'g> Compiler<'g> {
             .then(|| class.to_string())
     }
 
-    /// Where the object a node's value is came from: through parameters,
-    /// attribute writes and reads (`source`), inlined calls and raw
-    /// iterators' items, ignoring names.
-    fn origin(&self, id: u64) -> u64 {
-        self.follow(id, |node| match node.kind {
-            NodeKind::GetAttr => node.input(Role::Source),
-            _ => self.passes_through(node),
-        })
-    }
 
     /// The attributes the run read from an object that entered the trace
     /// as a value (first read per name, when no traced write explains it).
@@ -1540,7 +1531,7 @@ impl<'g> Compiler<'g> {
                 let Some(of) = node.input(Role::Object) else {
                     continue;
                 };
-                let entry = reads.entry(self.origin(of)).or_default();
+                let entry = reads.entry(self.object_of(of)).or_default();
                 if !entry.iter().any(|(name, _)| name == node.name()) {
                     entry.push((node.name().to_string(), node.id));
                 }
