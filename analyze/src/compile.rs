@@ -1514,7 +1514,6 @@ impl<'g> Compiler<'g> {
             .then(|| class.to_string())
     }
 
-
     /// The attributes the run read from an object that entered the trace
     /// as a value (first read per name, when no traced write explains it).
     fn reads_of(&mut self, object: u64) -> Vec<(String, u64)> {
