@@ -1,5 +1,5 @@
 """eval recomputes `math` as the CPython that recorded the trace: every
-function of the module (but sumprod), on random and edge arguments
+function of the module, on random and edge arguments
 (signed zeros, subnormals, infinities, NaN, ints beyond a float), traced
 through the real capture on each CPython the suite has, agrees bit for bit
 with the recorded results, errors included, and nothing is opaque. The

@@ -1,4 +1,4 @@
-"""Every function of `math` (but sumprod), `sum`, and `round` to a number
+"""Every function of `math`, `sum`, and `round` to a number
 of digits, on random and edge arguments,
 with traced arguments and `math` given to `trace_callables`: each call is a
 UCall node whose recorded result eval must recompute bit for bit.
@@ -49,6 +49,14 @@ def main(path, seed, rounds):
         except ERRORS as err:
             return repr(err)
 
+    if hasattr(math, "sumprod"):
+        # Cancellation a plain float loop loses; an int sum that overflows a
+        # word before floats; an int too large for the float phase; a total
+        # that overflows and leaves the float phase.
+        for p, q in [([1e16, 1.0, -1e16], [1, 1.0, True]), ([2**62, 2**62, 1.5], [1, 1, 2.0]),
+                     ([3, 0.1, 2**1100, 0.2], [4, 0.3, 1.0, 0.7]), ([0.1] * 10, [0.1] * 10),
+                     ([1e308, 1e308, -1e308], [10.0, 1.0, 1.0])]:
+            call(math.sumprod, [hltpy.trace(x) for x in p], [hltpy.trace(y) for y in q])
     three = [name for name in ("fma",) if hasattr(math, name)]
     with hltpy.capture(path, trace_callables=[math]):
         for _ in range(rounds):
@@ -72,6 +80,26 @@ def main(path, seed, rounds):
             for items in (floats, mixed, [hltpy.trace(1), *floats]):
                 for function in (math.fsum, sum, math.prod):
                     call(function, items)
+            if hasattr(math, "sumprod"):
+                # Runs of word-sized ints, of floats (with ints and bools
+                # among them) and of anything, so that sumprod's int, float
+                # and generic phases each start, overflow and hand over.
+                def term():
+                    kind = rng.random()
+                    if kind < 0.3:
+                        return rng.randint(-(2**31), 2**31)
+                    if kind < 0.4:
+                        return rng.choice([2**62, -(2**63), 2**63 - 1, 3037000500, 2**64])
+                    if kind < 0.75:
+                        return rng.uniform(-1, 1) * scale
+                    if kind < 0.8:
+                        return rng.random() < 0.5
+                    return number()
+
+                length = rng.randint(0, 8)
+                p = [hltpy.trace(term()) for _ in range(length)]
+                q = [hltpy.trace(term()) for _ in range(length + (rng.random() < 0.1))]
+                call(math.sumprod, p, q)
             for digits in (rng.randint(-20, 20), rng.randint(-400, 400)):
                 call(round, hltpy.trace(number()), digits)
             call(round, hltpy.trace(rng.randint(0, 99) / 8), 2)

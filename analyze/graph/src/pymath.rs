@@ -529,6 +529,44 @@ fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
     (x, b - z)
 }
 
+/// `math.sumprod`'s float total (3.12 on): each product exact in double
+/// length, added into a triple-length total (Ogita-Rump-Oishi's SumKVert,
+/// K = 3), rounded to one double only when the float phase ends.
+#[derive(Clone, Copy, Default)]
+pub struct TripleLength {
+    pub hi: f64,
+    lo: f64,
+    tiny: f64,
+}
+
+impl TripleLength {
+    /// The total plus `x * y`.
+    pub fn add_product(self, x: f64, y: f64) -> TripleLength {
+        let (product_hi, product_lo) = exact_product(x, y);
+        let (hi, hi_error) = two_sum(self.hi, product_hi);
+        let (lo, lo_error) = two_sum(self.lo, product_lo);
+        let (lo, carried_error) = two_sum(lo, hi_error);
+        TripleLength {
+            hi,
+            lo,
+            tiny: self.tiny + lo_error + carried_error,
+        }
+    }
+
+    pub fn to_f64(self) -> f64 {
+        let (hi, lo) = two_sum(self.lo, self.hi);
+        self.tiny + lo + hi
+    }
+}
+
+/// Knuth's two-sum: `a + b` and its exact rounding error, whatever the
+/// magnitudes.
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let x = a + b;
+    let z = x - a;
+    (x, (a - (x - z)) + (b - z))
+}
+
 /// 3.10 and 3.11's: each value split in halves (Veltkamp-Dekker), the
 /// partial squares summed into three compensations.
 fn norm_split_products(vec: &[f64], scale: f64) -> f64 {

@@ -1763,6 +1763,7 @@ fn call_math(name: &str, args: &[&Value], version: PythonVersion) -> Outcome {
             }
             return Ok(product);
         }
+        ("sumprod", [p, q]) => return sumprod(&items_of(p)?, &items_of(q)?),
         ("dist", [p, q]) => {
             let (p, q) = (items_of(p)?, items_of(q)?);
             if p.len() != q.len() {
@@ -1903,6 +1904,79 @@ fn sum(items: &[Value], start: &Value, version: PythonVersion) -> Outcome {
             break;
         }
         total = binary("__add__", &total, item)?;
+    }
+    Ok(total)
+}
+
+/// `math.sumprod(p, q)` as CPython computes it (3.12 on): pairs of ints
+/// summed in a machine word while every product and sum fits, then pairs
+/// of floats (or a float and an int) in triple length while the total stays
+/// finite, then `total + p * q` for the rest. Each phase, once left, is
+/// over, and its total is added to the running one as `+` adds it.
+fn sumprod(p: &[Value], q: &[Value]) -> Outcome {
+    let mut total = Value::int(0);
+    let (mut in_ints, mut in_floats) = (true, true);
+    let mut word: Option<i64> = None;
+    let mut triple: Option<pymath::TripleLength> = None;
+    for index in 0.. {
+        let pair = match (p.get(index), q.get(index)) {
+            (Some(a), Some(b)) => Some((a, b)),
+            (None, None) => None,
+            _ => {
+                return Ok(Value::raised(
+                    "ValueError",
+                    "Inputs are not the same length",
+                ))
+            }
+        };
+        if in_ints {
+            if let Some((Value::Int(Int::Small(a)), Value::Int(Int::Small(b)))) = pair {
+                let sum = a
+                    .checked_mul(*b)
+                    .and_then(|product| product.checked_add(word.unwrap_or(0)));
+                if let Some(sum) = sum {
+                    word = Some(sum);
+                    continue;
+                }
+            }
+            in_ints = false;
+            if let Some(word) = word.take() {
+                total = binary("__add__", &total, &Value::int(word))?;
+            }
+        }
+        if in_floats {
+            let as_float = |value: &Value| match value {
+                Value::Int(i) => i.to_f64(),
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            };
+            let floats = match pair {
+                Some((Value::Float(a), Value::Float(b))) => Some((*a, *b)),
+                Some((Value::Float(a), b)) => as_float(b).map(|b| (*a, b)),
+                Some((a, Value::Float(b))) => as_float(a).map(|a| (a, *b)),
+                _ => None,
+            };
+            if let Some((a, b)) = floats {
+                let next = triple.unwrap_or_default().add_product(a, b);
+                if next.hi.is_finite() {
+                    triple = Some(next);
+                    continue;
+                }
+            }
+            in_floats = false;
+            if let Some(triple) = triple.take() {
+                total = binary("__add__", &total, &Value::Float(triple.to_f64()))?;
+            }
+        }
+        let Some((a, b)) = pair else { break };
+        let term = binary("__mul__", a, b)?;
+        if let Value::Raised(_) = term {
+            return Ok(term);
+        }
+        total = binary("__add__", &total, &term)?;
+        if let Value::Raised(_) = total {
+            break;
+        }
     }
     Ok(total)
 }
