@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 
 VERSION = "1.14.0"
 CACHE = pathlib.Path(os.environ.get("HLTPY_CACHE", pathlib.Path.home() / ".cache" / "hltpy")) / "pyperformance"
@@ -187,12 +188,16 @@ def sdist() -> pathlib.Path:
     return benchmarks
 
 
-def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path) -> None:
+def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path,
+              edit: Callable[[str], str] | None = None) -> None:
     """`bm_NAME/run_benchmark.py` as module `bm_NAME` in `directory`, its
     `__main__` block kept as text (`__hltpy_main__`) for the child to run;
-    its data files beside it."""
+    its data files beside it. `edit` changes the benchmark's text first (a
+    changed version of the program, for `diff`)."""
     source_dir = benchmarks / f"bm_{name}"
     text = (source_dir / "run_benchmark.py").read_text()
+    if edit is not None:
+        text = edit(text)
     head, _, main = re.split(r"^(if __name__ == ['\"]__main__['\"]:)\n", text, maxsplit=1, flags=re.MULTILINE)
     module = f"{head}\n__hltpy_main__ = {textwrap.dedent(main)!r}\n"
     (directory / f"bm_{name}.py").write_text(module)
@@ -204,10 +209,11 @@ def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path) -> N
                 target.symlink_to(extra)
 
 
-def run_one(benchmarks: pathlib.Path, name: str, args: list[str], work: pathlib.Path) -> dict:
+def run_one(benchmarks: pathlib.Path, name: str, args: list[str], work: pathlib.Path,
+            edit: Callable[[str], str] | None = None) -> dict:
     source = work / "src"
-    source.mkdir(exist_ok=True)
-    as_module(benchmarks, name, source)
+    source.mkdir(parents=True, exist_ok=True)
+    as_module(benchmarks, name, source, edit)
     outcome: dict = {"name": name}
     for mode in ("untraced", "traced"):
         cwd = work / mode / name

@@ -2,11 +2,13 @@
 every benchmark gives the same result, none fails or crashes, the traced
 runs really traced something; and every pass runs over the real traces:
 eval recomputes every trace without a difference, check, infer (stubs
-mypy accepts), render, report and diff run on the smaller ones, and
+mypy accepts), render, report and diff run on the smaller ones, diff
+finds a changed input and a changed constant where they enter, and
 compile turns each function's first traced call into a function that
 passes --check, or refuses naming the construct and the line."""
 
 import collections
+import importlib.util
 import json
 import os
 import pathlib
@@ -100,6 +102,65 @@ def test_check_infer_render_report_and_diff_run_on_real_traces(smaller_traces, t
         assert done.returncode == 0, f"{name}: {done.stderr}"
         done = analyze("diff", "--progress", "never", trace, trace)
         assert done.returncode == 0 and "equivalent: all" in done.stdout, f"{name}: {done.stdout[-1000:]}"
+
+
+def test_a_real_report_opens_in_chromium_without_a_complaint(suite, browser, tmp_path):
+    """raytrace's report (a class-heavy run of ~900,000 nodes): the page's
+    script runs to its end in Chromium with no console error, and shows the
+    trace's node count, its kinds as SQL counts them, and its traced calls."""
+    _, _, traces = suite
+    trace, page = traces / "raytrace.parquet", tmp_path / "raytrace.html"
+    done = analyze("report", "--progress", "never", trace, "-o", page)
+    assert done.returncode == 0, done.stderr
+    browser.open(page.as_uri())
+    assert browser.evaluate("document.body.dataset.ready") == "yes"
+    assert browser.problems() == []
+    facts = browser.evaluate("Object.fromEntries([...document.querySelectorAll('#run tr')]"
+                             ".map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
+    assert int(facts["nodes"].replace(",", "")) == node_count(trace)
+    done = analyze("query", "--format", "csv", "SELECT kind, count(*) FROM nodes GROUP BY kind", trace)
+    kinds = dict(line.split(",") for line in done.stdout.splitlines()[1:])
+    shown = browser.evaluate("[...document.querySelectorAll('#kinds tr')].slice(1)"
+                             ".map(r => [r.cells[0].textContent, r.cells[1].textContent])")
+    assert dict(shown) == kinds
+    calls = browser.evaluate("[...document.querySelectorAll('#call-table tr')].slice(1).map(r => r.cells[1].textContent)")
+    assert any(call.startswith("Vector.dot(") or ".dot(" in call for call in calls), calls[:20]
+
+
+def load_suite_module():
+    spec = importlib.util.spec_from_file_location("pyperformance_suite", ROOT / "bench" / "pyperformance_suite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_diff_names_a_changed_input_and_a_changed_constant_where_they_enter(tmp_path):
+    """nbody traced three times: as given, with another iteration count on
+    its command line, and with the time step its benchmark passes to
+    `advance` changed in the source. diff of each against the first finds
+    the run different and names the change as the first divergence, at
+    the line where the value enters the traced code."""
+    suite_module = load_suite_module()
+    step = "advance(0.01, iterations)"
+    runs = {}
+    for label, iterations, edit in [("given", "20", None), ("input", "21", None),
+                                    ("source", "20", lambda text: text.replace(step, "advance(0.02, iterations)"))]:
+        outcome = suite_module.run_one(suite_module.sdist(), "nbody", ["--iterations", iterations], tmp_path / label,
+                                       edit)
+        assert outcome["same"], outcome
+        runs[label] = tmp_path / label / "nbody.parquet"
+    source = (tmp_path / "given" / "src" / "bm_nbody.py").read_text().splitlines()
+    step_line = next(n for n, line in enumerate(source, 1) if step in line)
+    pyperf = (tmp_path / "given" / "src" / "pyperf.py").read_text().splitlines()
+    call_line = next(n for n, line in enumerate(pyperf, 1) if "func(1, *args)" in line)
+    expected = {"input": f"~ Const = 21, was 20 (node 6 at pyperf.py:{call_line} → node 6 at pyperf.py:{call_line})",
+                "source": "~ Const = 0.02, was 0.01 (node "}
+    for label in ("input", "source"):
+        done = analyze("diff", "--progress", "never", runs["given"], runs[label])
+        assert done.returncode == 1, done.stdout[-2000:] + done.stderr
+        first = re.search(r"^first divergence: (.*)$", done.stdout, re.MULTILINE)
+        assert first and first.group(1).startswith(expected[label]), done.stdout[:2000]
+    assert f"at bm_nbody.py:{step_line} → node" in first.group(1), first.group(1)
 
 
 # What compile gets wrong on these traces today, found by --check (README,

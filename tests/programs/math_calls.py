@@ -84,7 +84,7 @@ def main(path, seed, rounds):
                 # Runs of word-sized ints, of floats (with ints and bools
                 # among them) and of anything, so that sumprod's int, float
                 # and generic phases each start, overflow and hand over.
-                def term():
+                def term(scale=scale):
                     kind = rng.random()
                     if kind < 0.3:
                         return rng.randint(-(2**31), 2**31)
