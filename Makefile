@@ -152,13 +152,15 @@ bench-instructions: build
 
 ## bench-analyze: hltpy-analyze vs DuckDB on a 10M-node synthetic trace, and
 ## eval vs a CPython replay on a 10M-node captured trace, compile and diff on 1M-node ones,
-## render and report on 1M- and 10M-node traces
+## render and report on 1M- and 10M-node traces, then every pass over the
+## pyperformance suite's traces together (nodes/s per pass)
 bench-analyze: build
 	$(PY) bench/analyze_bench.py
 	$(PY) bench/eval_bench.py
 	$(PY) bench/compile_bench.py
 	$(PY) bench/diff_bench.py
 	$(PY) bench/render_bench.py
+	$(PY) bench/passes_bench.py
 
 ## bench-smoke: every benchmark script at a small size, checking what it
 ## prints (about two minutes; the same tests run in test-python, so CI runs them)

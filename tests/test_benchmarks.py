@@ -38,7 +38,7 @@ def test_capture_bench_at_ci_size():
         assert 0 < split_size < size, output
     # Every class-heavy program ran, traced and untraced, with equal results.
     for program in ("scheduler", "raytracer", "solver", "quadtree", "slotted"):
-        assert re.search(rf"^{program}\s", output, re.M), output
+        assert re.search(rf"^{program}\s", output, re.MULTILINE), output
 
 
 def test_capture_instructions_at_ci_size():
@@ -124,3 +124,13 @@ def test_render_bench_at_ci_size():
     drawn = [int(row[1].replace(",", "")) for row in rows[:3]]
     # About the selection asked for, an SVG of dozens of nodes, a cone.
     assert 250 <= drawn[0] <= 2000 and 10 <= drawn[1] <= 200 and drawn[2] > 5, output
+
+
+def test_passes_bench_at_ci_size():
+    """Every pass runs over two real traces (exit codes outside a pass's
+    findings stop the script); a row per pass, each over both traces."""
+    output = run("passes_bench.py", "--only", "nbody,deltablue")
+    rows = table_rows(output)
+    assert [row[0] for row in rows] == ["check", "eval", "infer --stubs", "render --depth 2", "report",
+                                        "diff (itself)", "compile (first calls)"], output
+    assert all(row[1] == "2" and int(row[2].replace(",", "")) > 100_000 for row in rows), output

@@ -7,6 +7,7 @@
 //! it become guards that raise `hltpy.GuardFailed` on another answer.
 //! `--check` runs it in CPython on the recorded inputs.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -522,8 +523,10 @@ struct Compiler<'g> {
     attribute_reads: Option<IdMap<Vec<(String, u64)>>>,
     /// The nodes made inside each frame, in row order.
     bodies: IdMap<Vec<u64>>,
-    /// The items taken from each iterator (Iteration nodes), in order.
-    items: IdMap<Vec<u64>>,
+    /// The item taken from the same iterator just before each Iteration
+    /// node (one link, not the list: a loop's last item would otherwise
+    /// push all the others, n² pushes for the loop).
+    previous_item: IdMap<u64>,
     /// What changes objects in place (made once).
     changes: Option<Changes>,
     /// Every node a traced operation read directly.
@@ -531,6 +534,11 @@ struct Compiler<'g> {
     /// How many items the function takes from each iterator (counted on
     /// first use).
     items_taken: Option<IdMap<usize>>,
+    /// `object_of`'s answers so far (a function of the graph alone): a
+    /// value handed along a whole run (richards' tasks, stored, read and
+    /// passed on) makes chains as long as the run, walked again by every
+    /// node on them otherwise.
+    objects: RefCell<IdMap<u64>>,
 }
 
 impl<'g> Compiler<'g> {
@@ -551,10 +559,11 @@ impl<'g> Compiler<'g> {
             built_in_place: IdMap::default(),
             attribute_reads: None,
             bodies: IdMap::default(),
-            items: IdMap::default(),
+            previous_item: IdMap::default(),
             changes: None,
             direct_reads: IdSet::default(),
             items_taken: None,
+            objects: RefCell::default(),
         }
     }
 
@@ -574,6 +583,7 @@ impl<'g> Compiler<'g> {
     /// the bodies of inlined calls and of generator steps.
     fn collect(&mut self, root: u64, computed: &IdSet) -> Result<(), String> {
         if self.bodies.is_empty() {
+            let mut last_item: IdMap<u64> = IdMap::default();
             for node in self.graph.nodes() {
                 if let Some(frame) = node.frame {
                     self.bodies.entry(frame).or_default().push(node.id);
@@ -581,7 +591,9 @@ impl<'g> Compiler<'g> {
                 if let (NodeKind::Iteration, Some(iterator)) =
                     (node.kind, node.input(Role::Iterator))
                 {
-                    self.items.entry(iterator).or_default().push(node.id);
+                    if let Some(previous) = last_item.insert(iterator, node.id) {
+                        self.previous_item.insert(node.id, previous);
+                    }
                 }
             }
         }
@@ -658,10 +670,7 @@ impl<'g> Compiler<'g> {
             }
             work.extend(operands(node).map(|input| input.src));
             // An item is the next one only after those before it.
-            if let Some(iterator) = node.input(Role::Iterator) {
-                let items = self.items.get(&iterator).into_iter().flatten();
-                work.extend(items.take_while(|item| **item != id));
-            }
+            work.extend(self.previous_item.get(&id));
             // An inlined call computes what its body returned.
             work.extend(node.input(Role::Return));
             // Awaiting a coroutine is a call whose body ran in steps:
@@ -810,11 +819,35 @@ impl<'g> Compiler<'g> {
     /// reads of stored values, inlined calls, and from a new object's
     /// NewInit to the object its `__init__` saw.
     fn object_of(&self, id: u64) -> u64 {
-        self.follow(id, |node| match node.kind {
+        let step = |node: &Node| match node.kind {
             NodeKind::GetAttr | NodeKind::GetItem => node.input(Role::Source),
             NodeKind::NewInit => node.input(Role::Object),
-            _ => self.passes_through(node),
-        })
+            // Not through `passes_through`'s NewInit case: what a node is
+            // must not depend on what the function builds in place.
+            _ => value_behind(node).or_else(|| Self::yielded_by_a_value(self.graph, node)),
+        };
+        let mut known = self.objects.borrow_mut();
+        let mut path = Vec::new();
+        let mut at = id;
+        // A damaged trace's inputs could go round in a circle: no walk is
+        // longer than the graph.
+        let object = loop {
+            if let Some(&object) = known.get(&at) {
+                break object;
+            }
+            match self.graph.get(at).and_then(step) {
+                Some(next) if path.len() <= self.graph.len() => {
+                    path.push(at);
+                    at = next;
+                }
+                _ => break at,
+            }
+        };
+        for node in path {
+            known.insert(node, object);
+        }
+        known.insert(id, object);
+        object
     }
 
     /// Changes the function would miss: made to an object the function
@@ -867,7 +900,7 @@ impl<'g> Compiler<'g> {
                 }
             }
         }
-        let mut missed = Vec::new();
+        let (mut missed, mut listed) = (Vec::new(), IdSet::default());
         for (object, last) in last_use {
             let made = row(object);
             for &change in changes.by_object.get(&object).into_iter().flatten() {
@@ -887,7 +920,7 @@ impl<'g> Compiler<'g> {
                     }
                     outermost = frame;
                 }
-                if !missed.contains(&outermost) {
+                if listed.insert(outermost) {
                     missed.push(outermost);
                 }
             }
