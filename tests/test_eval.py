@@ -7,6 +7,7 @@ import json
 import operator
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hltpy
+from capturing import capture_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -184,3 +186,22 @@ def test_strict_fails_on_anything_opaque():
     }
     assert codes == {("units.parquet", False): 0, ("units.parquet", True): 1,
                      ("addx.parquet", False): 0, ("addx.parquet", True): 0}
+
+
+def test_a_value_cut_short_by_max_repr_is_named_in_the_reason(tmp_path):
+    """A list printed longer than max_repr cannot be read back: indexing it
+    is opaque, and the reason says the value was cut short and what keeps
+    it whole; with a larger max_repr the same run is recomputed."""
+    source = "def pick(p, s):\n    return p[s] * 2\n"
+    counts = {}
+    for options in ("", "max_repr=10000"):
+        trace, printed = capture_module(tmp_path, "coefficients", source, "m.pick(list(range(100)), hltpy.trace(7))",
+                                        options)
+        assert printed == "14"
+        done = analyze("eval", str(trace))
+        assert done.returncode == 0, done.stdout + done.stderr
+        counts[options] = re.search(r"(\d+) matched, (\d+) differed, (\d+) opaque", done.stdout).groups()
+        if not options:
+            assert "indexing list: an input's recorded value was cut short (capture with a larger max_repr)" \
+                in done.stdout, done.stdout
+    assert counts == {"": ("4", "0", "1"), "max_repr=10000": ("5", "0", "0")}, counts

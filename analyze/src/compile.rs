@@ -139,13 +139,28 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             )));
         }
         let python = source.metadata.python_version.clone();
-        // Where the program's modules were: the directories of its files
-        // (not one whose name would split PYTHONPATH: `:`, NUL).
-        let source_dirs: BTreeSet<String> = graph
+        // Where the program's modules were: the directories of its files,
+        // and above a package's files the directory holding the package
+        // (`geographiclib.geodesic` is imported from where `geographiclib/`
+        // is); not one whose name would split PYTHONPATH (`:`, NUL).
+        let files: BTreeSet<&str> = graph
             .nodes()
             .iter()
             .filter_map(|n| n.file.as_deref())
+            .collect();
+        let source_dirs: BTreeSet<String> = files
+            .into_iter()
             .filter_map(|f| std::path::Path::new(f).parent())
+            .flat_map(|dir| {
+                let mut root = dir;
+                while root.join("__init__.py").is_file() {
+                    match root.parent() {
+                        Some(parent) => root = parent,
+                        None => break,
+                    }
+                }
+                [dir, root]
+            })
             .map(|d| d.display().to_string())
             .filter(|d| !d.contains([':', '\0']))
             .collect();
@@ -1548,22 +1563,43 @@ impl<'g> Compiler<'g> {
     }
 
     /// The attributes the run read from an object that entered the trace
-    /// as a value (first read per name, when no traced write explains it).
+    /// as a value (first read per name, unless a traced write to it came
+    /// first). A read may have a source, the traced operation that made
+    /// the value, though the write itself was not traced (geographiclib's
+    /// `Geodesic.WGS84`, built at import by code given raw values): what
+    /// it read is what the object held.
     fn reads_of(&mut self, object: u64) -> Vec<(String, u64)> {
         if self.attribute_reads.is_none() {
             let mut reads: IdMap<Vec<(String, u64)>> = IdMap::default();
+            let mut written: IdMap<Vec<&str>> = IdMap::default();
             for node in self.graph.nodes() {
+                let Some(of) = node.input(Role::Object) else {
+                    continue;
+                };
+                match node.kind {
+                    NodeKind::SetAttr => {
+                        written
+                            .entry(self.object_of(of))
+                            .or_default()
+                            .push(node.name());
+                        continue;
+                    }
+                    NodeKind::GetAttr => {}
+                    _ => continue,
+                }
                 let method = matches!(
                     node.type_name.as_deref(),
                     Some("method" | "builtin_function_or_method" | "method-wrapper")
                 );
-                if node.kind != NodeKind::GetAttr || method || node.input(Role::Source).is_some() {
+                let of = self.object_of(of);
+                if method
+                    || written
+                        .get(&of)
+                        .is_some_and(|names| names.contains(&node.name()))
+                {
                     continue;
                 }
-                let Some(of) = node.input(Role::Object) else {
-                    continue;
-                };
-                let entry = reads.entry(self.object_of(of)).or_default();
+                let entry = reads.entry(of).or_default();
                 if !entry.iter().any(|(name, _)| name == node.name()) {
                     entry.push((node.name().to_string(), node.id));
                 }
