@@ -671,9 +671,6 @@ pub fn call_untraced<'py>(
     let mut raw = RawCall::new(py, args, kwargs)?;
     let operands = std::mem::take(&mut raw.operands);
     raw.push_inputs(operands, &mut inputs);
-    let result = raw.call(callable, None)?;
-    let (result, source) = source_of(result);
-    inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let kind = if is_bound_method(callable) {
         NodeKind::UDispatch
     } else {
@@ -686,6 +683,19 @@ pub fn call_untraced<'py>(
         Ok(name) => Cow::Borrowed(name.to_str()?),
         Err(_) => Cow::Owned(crate::values::type_name(&callable.get_type())),
     };
+    let result = match raw.call(callable, None) {
+        Ok(result) => result,
+        // A call that raised is a node too (its value the exception), as
+        // a traced operation that raised is: `ord("ab")`, `math.sqrt(-1)`.
+        Err(err) => {
+            let summary = Summary::raised(&err, py);
+            // The call's own error wins over one from `on_node`.
+            let _ = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary);
+            return Err(err);
+        }
+    };
+    let (result, source) = source_of(result);
+    inputs.extend(source.map(|src| OpInput::node(Role::Source, src)));
     let summary = Summary::of(&result);
     let node = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary)?;
     wrap(py, result, node)

@@ -110,6 +110,21 @@ def test_trace_callables_take_modules_and_dotted_names(captured):
         pass
 
 
+def test_an_untraced_call_that_raised_is_a_node_with_its_exception(captured):
+    """`math.sqrt(-1.0)` and `ord("ab")` raise as they do untraced, and each
+    is a UCall whose value is the exception: eval recomputes the error."""
+    with captured(trace_callables=[math]) as run:
+        for call, argument in [(math.sqrt, -1.0), (ord, "ab")]:
+            with pytest.raises((ValueError, TypeError)) as raised:
+                call(hltpy.trace(argument))
+            untraced = pytest.raises(type(raised.value), call, argument)
+            assert str(raised.value) == str(untraced.value)
+    (sqrt,) = run.trace.of_kind("UCall", "sqrt")
+    (ordinal,) = run.trace.of_kind("UCall", "ord")
+    assert sqrt.value == "raised ValueError('math domain error')"
+    assert ordinal.value == "raised TypeError('ord() expected a character, but string of length 2 found')"
+
+
 PROGRAM = """
 import json, math, sys
 sys.path.insert(0, {here!r})

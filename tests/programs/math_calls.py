@@ -1,4 +1,4 @@
-"""Every function of `math`, `sum`, and `round` to a number
+"""Every function of `math`, `sum`, `ord`, `chr`, and `round` to a number
 of digits, on random and edge arguments,
 with traced arguments and `math` given to `trace_callables`: each call is a
 UCall node whose recorded result eval must recompute bit for bit.
@@ -58,7 +58,7 @@ def main(path, seed, rounds):
                      ([1e308, 1e308, -1e308], [10.0, 1.0, 1.0])]:
             call(math.sumprod, [hltpy.trace(x) for x in p], [hltpy.trace(y) for y in q])
     three = [name for name in ("fma",) if hasattr(math, name)]
-    with hltpy.capture(path, trace_callables=[math]):
+    with hltpy.capture(path, trace_callables=[math, chr]):
         for _ in range(rounds):
             for name in ONE:
                 if hasattr(math, name):
@@ -100,6 +100,11 @@ def main(path, seed, rounds):
                 p = [hltpy.trace(term()) for _ in range(length)]
                 q = [hltpy.trace(term()) for _ in range(length + (rng.random() < 0.1))]
                 call(math.sumprod, p, q)
+            text = rng.choice(["", "a", "é", "☃", "ab", "\U0001f600"])
+            call(ord, hltpy.trace(text))
+            call(ord, hltpy.trace(text.encode()[:rng.randint(0, 2)]))
+            call(ord, hltpy.trace(rng.randint(0, 9)))
+            call(chr, hltpy.trace(rng.choice([0, 65, 233, 0x10FFFF, 0x110000, -1, rng.randint(0, 0xD7FF)])))
             for digits in (rng.randint(-20, 20), rng.randint(-400, 400)):
                 call(round, hltpy.trace(number()), digits)
             call(round, hltpy.trace(rng.randint(0, 99) / 8), 2)

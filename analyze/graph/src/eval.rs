@@ -675,10 +675,11 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
                 // An input whose recorded text the capture cut short
                 // (`max_repr`) cannot be read back: the reason says so,
                 // with the fix.
-                let cut_short = args.values.iter().flatten().any(|slot| {
-                    matches!(&slot.value, Value::Opaque(opaque)
+                let cut_short = changed_input.is_none()
+                    && args.values.iter().flatten().any(|slot| {
+                        matches!(&slot.value, Value::Opaque(opaque)
                         if opaque.repr.as_deref().is_some_and(|text| text.ends_with('…')))
-                });
+                    });
                 self.reason = Some(if cut_short {
                     format!("{reason}: an input's recorded value was cut short (capture with a larger max_repr)")
                 } else {

@@ -56,6 +56,8 @@ pub const BUILTINS: &[&str] = &[
     "list",
     "dict",
     "set",
+    "ord",
+    "chr",
 ];
 pub const MATH: &[&str] = &[
     "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
@@ -2144,6 +2146,48 @@ pub fn call_builtin_in(
         return unknown(format!("{name}() of a value hltpy does not know"));
     }
     match (name, args) {
+        ("ord", [x]) => {
+            let (code, length) = match x {
+                Value::Str(s) => {
+                    let mut chars = s.chars();
+                    (chars.next().map(u32::from), s.chars().count())
+                }
+                Value::Bytes(b) => (b.first().map(|byte| u32::from(*byte)), b.len()),
+                other if other.is_known() => {
+                    return Ok(Value::raised(
+                        "TypeError",
+                        format!(
+                            "ord() expected string of length 1, but {} found",
+                            other.type_name()
+                        ),
+                    ))
+                }
+                _ => return unknown("ord() of a value hltpy does not know"),
+            };
+            match code {
+                Some(code) if length == 1 => Ok(Value::int(i64::from(code))),
+                _ => Ok(Value::raised(
+                    "TypeError",
+                    format!("ord() expected a character, but string of length {length} found"),
+                )),
+            }
+        }
+        ("chr", [x]) => {
+            let Some(code) = int_arg(x) else {
+                return unknown("chr() of a value that is not an int");
+            };
+            match code.as_i64().filter(|c| (0..0x110000).contains(c)) {
+                // Surrogates are Python strs but not Rust ones.
+                Some(c) => match char::from_u32(c as u32) {
+                    Some(c) => Ok(Value::Str(Rc::from(c.to_string()))),
+                    None => unknown("chr() of a surrogate"),
+                },
+                None => Ok(Value::raised(
+                    "ValueError",
+                    "chr() arg not in range(0x110000)",
+                )),
+            }
+        }
         ("len", [x]) => len(x),
         ("abs", [x]) => unary("__abs__", x),
         ("min" | "max", [x]) => extreme(&items_of(x)?, name == "max"),
