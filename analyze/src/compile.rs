@@ -554,6 +554,12 @@ struct Compiler<'g> {
     /// passed on) makes chains as long as the run, walked again by every
     /// node on them otherwise.
     objects: RefCell<IdMap<u64>>,
+    /// `resolve`'s answers so far: a value returned and passed on along a
+    /// whole loop (float's `maximize`) makes chains as long as the run.
+    /// Valid while names and objects built in place stay as they were:
+    /// emptied when a parameter is named or an object is built in place
+    /// (nodes named later are ones a chain ends at anyway).
+    resolved: RefCell<IdMap<u64>>,
 }
 
 impl<'g> Compiler<'g> {
@@ -579,6 +585,7 @@ impl<'g> Compiler<'g> {
             direct_reads: IdSet::default(),
             items_taken: None,
             objects: RefCell::default(),
+            resolved: RefCell::default(),
         }
     }
 
@@ -674,6 +681,7 @@ impl<'g> Compiler<'g> {
             if node.kind == NodeKind::NewInit && self.needs_parts(node) {
                 if let Some(object) = node.input(Role::Object) {
                     self.built_in_place.insert(id, object);
+                    self.resolved.get_mut().clear();
                     work.push(object);
                     work.extend(self.bodies.get(&id).into_iter().flatten());
                     continue;
@@ -1259,6 +1267,7 @@ impl<'g> Compiler<'g> {
                 }
             };
             self.names.insert(input.src, text.clone());
+            self.resolved.get_mut().clear();
             arguments.push((input.src, text, default));
         }
         if let Some((rest, defaults)) = &positional_rest {
@@ -1488,12 +1497,32 @@ impl<'g> Compiler<'g> {
     /// (their returned value), objects built in place and items of raw
     /// iterators, stopping at a node already named.
     fn resolve(&self, id: u64) -> u64 {
-        self.follow(id, |node| {
-            if self.names.contains_key(&node.id) {
-                return None;
+        let mut known = self.resolved.borrow_mut();
+        let mut path = Vec::new();
+        let mut at = id;
+        let resolved = loop {
+            if let Some(&resolved) = known.get(&at) {
+                break resolved;
             }
-            self.passes_through(node)
-        })
+            let next = self
+                .graph
+                .get(at)
+                .filter(|node| !self.names.contains_key(&node.id))
+                .and_then(|node| self.passes_through(node));
+            match next {
+                // A damaged trace's inputs could go round in a circle.
+                Some(next) if path.len() <= self.graph.len() => {
+                    path.push(at);
+                    at = next;
+                }
+                _ => break at,
+            }
+        };
+        for node in path {
+            known.insert(node, resolved);
+        }
+        known.insert(id, resolved);
+        resolved
     }
 
     /// Follows `step` from `id` while it names a next node (a bounded
