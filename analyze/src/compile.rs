@@ -849,28 +849,7 @@ impl<'g> Compiler<'g> {
             // must not depend on what the function builds in place.
             _ => value_behind(node).or_else(|| Self::yielded_by_a_value(self.graph, node)),
         };
-        let mut known = self.objects.borrow_mut();
-        let mut path = Vec::new();
-        let mut at = id;
-        // A damaged trace's inputs could go round in a circle: no walk is
-        // longer than the graph.
-        let object = loop {
-            if let Some(&object) = known.get(&at) {
-                break object;
-            }
-            match self.graph.get(at).and_then(step) {
-                Some(next) if path.len() <= self.graph.len() => {
-                    path.push(at);
-                    at = next;
-                }
-                _ => break at,
-            }
-        };
-        for node in path {
-            known.insert(node, object);
-        }
-        known.insert(id, object);
-        object
+        walk_remembered(self.graph, &self.objects, id, step)
     }
 
     /// Changes the function would miss: made to an object the function
@@ -1497,32 +1476,12 @@ impl<'g> Compiler<'g> {
     /// (their returned value), objects built in place and items of raw
     /// iterators, stopping at a node already named.
     fn resolve(&self, id: u64) -> u64 {
-        let mut known = self.resolved.borrow_mut();
-        let mut path = Vec::new();
-        let mut at = id;
-        let resolved = loop {
-            if let Some(&resolved) = known.get(&at) {
-                break resolved;
+        walk_remembered(self.graph, &self.resolved, id, |node| {
+            if self.names.contains_key(&node.id) {
+                return None;
             }
-            let next = self
-                .graph
-                .get(at)
-                .filter(|node| !self.names.contains_key(&node.id))
-                .and_then(|node| self.passes_through(node));
-            match next {
-                // A damaged trace's inputs could go round in a circle.
-                Some(next) if path.len() <= self.graph.len() => {
-                    path.push(at);
-                    at = next;
-                }
-                _ => break at,
-            }
-        };
-        for node in path {
-            known.insert(node, resolved);
-        }
-        known.insert(id, resolved);
-        resolved
+            self.passes_through(node)
+        })
     }
 
     /// Follows `step` from `id` while it names a next node (a bounded
@@ -2386,6 +2345,38 @@ fn short_location(node: &Node) -> String {
         Some((_, short)) => short.to_string(),
         None => location,
     }
+}
+
+/// Follows `step` from `id` to the node where it stops, remembering the
+/// answer for every node on the way in `known` (chains as long as a run
+/// are walked once, not once per node on them). A damaged trace's inputs
+/// could go round in a circle: no walk is longer than the graph.
+fn walk_remembered(
+    graph: &Graph,
+    known: &RefCell<IdMap<u64>>,
+    id: u64,
+    step: impl Fn(&Node) -> Option<u64>,
+) -> u64 {
+    let mut known = known.borrow_mut();
+    let mut path = Vec::new();
+    let mut at = id;
+    let end = loop {
+        if let Some(&end) = known.get(&at) {
+            break end;
+        }
+        match graph.get(at).and_then(&step) {
+            Some(next) if path.len() <= graph.len() => {
+                path.push(at);
+                at = next;
+            }
+            _ => break at,
+        }
+    };
+    for node in path {
+        known.insert(node, end);
+    }
+    known.insert(id, end);
+    end
 }
 
 /// The value a parameter, an attribute write or an inlined call stands
