@@ -120,7 +120,7 @@ pub fn render(name: &str, report: &Report) -> String {
     }
     if !report.opaque_reasons.is_empty() {
         let _ = writeln!(out, "opaque, by reason:");
-        for (reason, count) in report.opaque_reasons.iter().take(10) {
+        for (reason, count) in &report.opaque_reasons {
             let _ = writeln!(out, "  {count:>8}  {reason}");
         }
     }

@@ -676,6 +676,7 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
                 // (`max_repr`) cannot be read back: the reason says so,
                 // with the fix.
                 let cut_short = changed_input.is_none()
+                    && !node.kind.is_traced_call()
                     && args.values.iter().flatten().any(|slot| {
                         matches!(&slot.value, Value::Opaque(opaque)
                         if opaque.repr.as_deref().is_some_and(|text| text.ends_with('…')))
