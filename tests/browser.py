@@ -10,10 +10,24 @@ import shutil
 import subprocess
 import tempfile
 
+import pytest
+
 
 def chromium_path():
     """Debian's `chromium` (installed by `make tools`), or None."""
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def started_browser():
+    """A Browser for a test module's fixture; the test fails with the
+    install hint where there is no chromium."""
+    if chromium_path() is None:
+        pytest.fail("chromium is not installed: `make tools` installs it (apt-get install chromium)")
+    try:
+        return Browser()
+    except RuntimeError:
+        # Once more: a first start on a fresh machine can be slow to answer.
+        return Browser()
 
 
 class Browser:

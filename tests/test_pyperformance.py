@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+from browser import started_browser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,13 @@ ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-an
 # The passes other than eval run on the traces up to this size (13 of the
 # 24 that traced something); `make test-real` keeps the whole suite's traces.
 SMALLER = 2_000_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    opened = started_browser()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import re
 import struct
 import subprocess
 
+import pytest
+from browser import started_browser
 from capturing import capture_module
 from test_render import HOSTILE
 
@@ -16,6 +18,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
 ARTIFACTS = pathlib.Path(os.environ.get("HLTPY_TEST_ARTIFACTS", ROOT / "tests" / "artifacts"))
 UNITS = ROOT / "samples" / "traces" / "units.parquet"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    opened = started_browser()
+    yield opened
+    opened.close()
 
 
 def report(trace, out, *args, env=None):
