@@ -402,8 +402,7 @@ fn run_checks(
 /// Is `recorded` a long value's repr cut short by the capture (its
 /// first bytes and `…`) of what was printed?
 fn shortened_from(recorded: &str, printed: &str) -> bool {
-    recorded
-        .strip_suffix('…')
+    literal::cut_short(recorded)
         .is_some_and(|start| printed.len() > start.len() && printed.starts_with(start))
 }
 

@@ -688,10 +688,13 @@ pub fn call_untraced<'py>(
         // A call that raised is a node too (its value the exception), as
         // a traced operation that raised is: `ord("ab")`, `math.sqrt(-1)`.
         Err(err) => {
-            let summary = Summary::raised(&err, py);
-            // The call's own error wins over one from `on_node`.
-            let _ = recorder::record_op(py, None, kind, Some(&name), &inputs, &summary);
-            return Err(err);
+            return Err(crate::proxy::record_failure(
+                py,
+                kind,
+                Some(&name),
+                &inputs,
+                err,
+            ))
         }
     };
     let (result, source) = source_of(result);

@@ -400,7 +400,7 @@ fn flow_record(
 
 /// Records an operation that raised (its value is the exception) and
 /// gives the exception back to be raised at the user's operation.
-fn record_failure(
+pub(crate) fn record_failure(
     py: Python<'_>,
     kind: NodeKind,
     name: Option<&str>,

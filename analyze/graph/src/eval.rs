@@ -251,7 +251,7 @@ pub fn agrees(node: &Node, value: &Value, rel_tol: Option<f64>) -> bool {
             if text.starts_with("raised ") {
                 // The message of an exception is compared as capture wrote it.
                 return matches!(value, Value::Raised(_))
-                    && (value.repr() == **text || text.ends_with('…'));
+                    && (value.repr() == **text || literal::cut_short(text).is_some());
             }
             if let Some(recorded) = literal::parse(text) {
                 return same(&recorded, value, rel_tol).unwrap_or(true);
@@ -264,7 +264,7 @@ pub fn agrees(node: &Node, value: &Value, rel_tol: Option<f64>) -> bool {
                 // Capture summarises ints too wide to print by their size.
                 return matches!(value, Value::Int(i) if i.bits() == bits);
             }
-            if let Some(cut) = text.strip_suffix('…') {
+            if let Some(cut) = literal::cut_short(text) {
                 return value.bounded_repr(cut.len()) == **text
                     || matches!(value, Value::Set(_) | Value::FrozenSet(_));
             }
@@ -679,7 +679,7 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
                     && !node.kind.is_traced_call()
                     && args.values.iter().flatten().any(|slot| {
                         matches!(&slot.value, Value::Opaque(opaque)
-                        if opaque.repr.as_deref().is_some_and(|text| text.ends_with('…')))
+                        if opaque.repr.as_deref().and_then(literal::cut_short).is_some())
                     });
                 self.reason = Some(if cut_short {
                     format!("{reason}: an input's recorded value was cut short (capture with a larger max_repr)")

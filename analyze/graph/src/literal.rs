@@ -11,6 +11,15 @@ use num_bigint::BigInt;
 
 use crate::value::{Int, Value};
 
+/// What ends a repr the capture cut short at `max_repr`.
+pub const CUT_MARK: char = '…';
+
+/// The start of a repr the capture cut short (the text before its
+/// closing [`CUT_MARK`]); `None` for a whole one.
+pub fn cut_short(text: &str) -> Option<&str> {
+    text.strip_suffix(CUT_MARK)
+}
+
 /// Reads `text` as one Python literal; `None` when it is not one (cut,
 /// an arbitrary repr, or trailing text).
 pub fn parse(text: &str) -> Option<Value> {

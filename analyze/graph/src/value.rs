@@ -361,7 +361,7 @@ impl Value {
                 cut -= 1;
             }
             out.truncate(cut);
-            out.push('…');
+            out.push(crate::literal::CUT_MARK);
         }
         out
     }
