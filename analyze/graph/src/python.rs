@@ -32,33 +32,9 @@ fn unknown<T>(reason: impl Into<String>) -> Result<T, Unknown> {
 const MAX_INT_BITS: u64 = 1 << 22;
 const MAX_ITEMS: usize = 1 << 22;
 
-/// The builtins `UCall` re-evaluates (by `__name__`), and the `math`
-/// functions (as `math.NAME`). Anything else stays opaque.
-pub const BUILTINS: &[&str] = &[
-    "len",
-    "abs",
-    "min",
-    "max",
-    "sum",
-    "round",
-    "divmod",
-    "pow",
-    "int",
-    "float",
-    "str",
-    "bool",
-    "sorted",
-    "reversed",
-    "enumerate",
-    "zip",
-    "range",
-    "tuple",
-    "list",
-    "dict",
-    "set",
-    "ord",
-    "chr",
-];
+/// The `math` functions `UCall` re-evaluates (as `math.NAME`); which
+/// builtins it re-evaluates is `call_builtin_in`'s match. Anything else
+/// stays opaque.
 pub const MATH: &[&str] = &[
     "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "floor", "ceil", "trunc", "fabs", "hypot", "isfinite", "isinf",
