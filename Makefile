@@ -110,7 +110,7 @@ versions: venv
 	  fi; \
 	  if [ -z "$$python" ]; then echo "CPython $$v is missing (pyenv install $$v): the capture tests run on it"; exit 1; fi; \
 	  [ -x .venv-$$v/bin/python ] || $$python -m venv .venv-$$v || exit 1; \
-	  .venv-$$v/bin/python -m pip install --quiet pytest pyarrow hypothesis || exit 1; \
+	  .venv-$$v/bin/python -m pip install --quiet pytest pytest-timeout pyarrow hypothesis || exit 1; \
 	  rm -rf $(CARGO_TARGET_DIR)-py$$v/wheels; \
 	  (cd capture && CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-py$$v ../$(VENV)/bin/maturin build --release --quiet \
 	    -i ../.venv-$$v/bin/python --out $(CARGO_TARGET_DIR)-py$$v/wheels) || exit 1; \
@@ -124,8 +124,10 @@ test-versions: versions
 	  .venv-$$v/bin/python -X faulthandler -m pytest -q -p no:cacheprovider capture/tests || exit 1; \
 	done
 
+## test-rust: the analyzer's crates, and the capture crate's own tests in
+## an interpreter they start (linked to the venv's CPython)
 test-rust:
-	cargo test --profile analyze --quiet $(RUST_PACKAGES)
+	PYO3_PYTHON=$(abspath $(PY)) cargo test --profile analyze --quiet $(RUST_PACKAGES) -p hltpy-capture
 
 test-python:
 	HLTPY_ANALYZE=$(abspath $(ANALYZE)) $(PY) -X faulthandler -m pytest -q capture/tests tests

@@ -92,7 +92,8 @@ def test_eval_recomputes_the_library_without_a_difference(runs):
     for label in ("whole", "default"):
         done = analyze("eval", runs[label])
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-        matched, differed = map(int, re.search(r"(\d+) matched, (\d+) differed", done.stdout).groups())
+        matched, differed = map(int, re.search(r"(\d+) matched by value, \d+ by type only, (\d+) differed",
+                                               done.stdout).groups())
         assert differed == 0 and matched > 10_000, done.stdout[:3000]
         if label == "whole":
             # Lists kept whole are indexed, not opaque (they were, cut short).

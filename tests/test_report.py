@@ -91,9 +91,10 @@ def test_the_units_report_in_chromium(tmp_path, browser):
 
     # Eval's counts are those `eval` prints.
     printed = subprocess.run([ANALYZE, "eval", str(UNITS)], capture_output=True, text=True, check=False).stdout
-    matched = re.search(r"(\d+) matched, (\d+) differed, (\d+) opaque", printed).groups()
+    printed_counts = re.search(r"(\d+) matched by value, (\d+) by type only, (\d+) differed, (\d+) opaque",
+                               printed).groups()
     counts = browser.evaluate("[...document.querySelectorAll('#eval-counts td')].map(c => c.textContent)")
-    assert tuple(counts[:3]) == matched
+    assert tuple(counts[:4]) == printed_counts
 
     # The inferred signatures.
     stub = browser.evaluate("document.querySelector('#signatures pre').textContent")

@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hltpy_graph::eval::{
-    evaluate, recorded_text, EvalError, EvalOptions, Evaluator, NodeOutcome, Report, Setting,
-    Status,
+    evaluate, recorded_text, Difference, EvalError, EvalOptions, Evaluator, NodeOutcome, Report,
+    Setting, Status,
 };
 use hltpy_graph::pymath::PythonVersion;
 use hltpy_graph::{Graph, TraceFiles};
+use serde_json::{json, Value as Json};
 
 use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
@@ -39,6 +40,16 @@ pub struct Args {
     /// when a value differs.
     #[arg(long)]
     strict: bool,
+    /// The report's format: text, or JSON (an array, one object per trace
+    /// or per `--node`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
@@ -63,6 +74,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         return nodes(&args, mode);
     }
     let mut found = false;
+    let mut documents = Vec::new();
     for source in session::resolve(&args.traces)? {
         let files = TraceFiles {
             name: source.name.clone(),
@@ -84,16 +96,68 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             EvalError::Run(err) => AnalyzeError::Pass(err.to_string()),
         })?;
         drop(progress);
-        let text = if settings.is_empty() {
+        if settings.is_empty() {
             found |= report.count(Status::Differed) > 0
                 || (args.strict && report.count(Status::Opaque) > 0);
-            render(&source.name, &report)
-        } else {
-            render_what_if(&source.name, &settings, &report)
-        };
-        cli::print(&text)?;
+        }
+        match args.format {
+            Format::Text if settings.is_empty() => cli::print(&render(&source.name, &report))?,
+            Format::Text => cli::print(&render_what_if(&source.name, &settings, &report))?,
+            Format::Json => documents.push(as_json(&source.name, &settings, &report)),
+        }
+    }
+    if args.format == Format::Json {
+        print_json(&Json::Array(documents))?;
     }
     Ok(ExitStatus::finding_if(found))
+}
+
+fn print_json(document: &Json) -> Result<(), AnalyzeError> {
+    let mut text = serde_json::to_string_pretty(document)
+        .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
+    text.push('\n');
+    cli::print(&text)
+}
+
+fn difference_json(d: &Difference) -> Json {
+    json!({
+        "id": d.id, "kind": d.kind.as_str(), "name": d.name, "location": d.location,
+        "recorded": d.recorded, "recomputed": d.recomputed, "stuck_at": d.stuck_at,
+    })
+}
+
+/// A re-evaluation's report as JSON, for tools: the counts by status
+/// (`matched` compared values, `matched_type` types only), the first
+/// differences and the opaque reasons; for a what-if run the settings and
+/// the results that changed or could not follow.
+pub fn as_json(name: &str, settings: &[Setting], report: &Report) -> Json {
+    let counts: serde_json::Map<String, Json> = Status::ALL
+        .iter()
+        .map(|status| (status.as_str().to_string(), json!(report.count(*status))))
+        .collect();
+    let mut document = json!({
+        "trace": name,
+        "nodes": report.nodes,
+        "counts": counts,
+        "differences": report.differences.iter().map(difference_json).collect::<Vec<_>>(),
+        "opaque_reasons": report.opaque_reasons.iter()
+            .map(|(reason, nodes)| json!({"reason": reason, "nodes": nodes}))
+            .collect::<Vec<_>>(),
+    });
+    if !settings.is_empty() {
+        document["settings"] = json!(settings.iter().map(|s| &s.text).collect::<Vec<_>>());
+        document["set"] = json!(report
+            .set
+            .iter()
+            .map(|(id, value)| json!({"id": id, "value": value}))
+            .collect::<Vec<_>>());
+        document["results"] = json!(report
+            .results
+            .iter()
+            .map(difference_json)
+            .collect::<Vec<_>>());
+    }
+    document
 }
 
 /// The report of a re-evaluation.
@@ -101,9 +165,10 @@ pub fn render(name: &str, report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{name}: {} nodes: {} matched, {} differed, {} opaque, {} inputs",
+        "{name}: {} nodes: {} matched by value, {} by type only, {} differed, {} opaque, {} inputs",
         report.nodes,
         report.count(Status::Matched),
+        report.count(Status::MatchedType),
         report.count(Status::Differed),
         report.count(Status::Opaque),
         report.count(Status::Input),
@@ -196,6 +261,7 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         let graph: Graph =
             crate::expr::load_cone(&session, &source.name, &args.nodes, usize::MAX).await?;
         let mut out = String::new();
+        let mut documents = Vec::new();
         let mut found = false;
         let mut outcomes = std::collections::HashMap::new();
         {
@@ -229,6 +295,15 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             };
             let (status, value, reason) = &outcomes[id];
             found |= *status == Status::Differed || (args.strict && *status == Status::Opaque);
+            if args.format == Format::Json {
+                documents.push(json!({
+                    "trace": source.name, "id": id, "kind": node.kind.as_str(),
+                    "name": node.name(), "location": node.location(),
+                    "status": status.as_str(), "recorded": recorded_text(&node.recorded),
+                    "recomputed": value, "reason": reason,
+                }));
+                continue;
+            }
             let _ = write!(
                 out,
                 "#{id} {} {} at {}: {}: recorded {}, recomputed {}",
@@ -245,6 +320,11 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 }
                 None => out.push('\n'),
             }
+        }
+        if args.format == Format::Json {
+            out = serde_json::to_string_pretty(&Json::Array(documents))
+                .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
+            out.push('\n');
         }
         Ok((out, found))
     })?;

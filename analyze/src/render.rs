@@ -295,13 +295,14 @@ fn eval_colours(
 
 /// What the colours of [`eval_colour`] mean.
 pub(crate) const EVAL_LEGEND: &str =
-    "eval: blue input, green recomputed equal, red recomputed different, yellow not recomputed";
+    "eval: blue input, green recomputed equal, pale green recomputed of the recorded type (no value to compare), red recomputed different, yellow not recomputed";
 
 /// A node's fill colour by its eval status.
 pub(crate) fn eval_colour(status: EvalStatus) -> &'static str {
     match status {
         EvalStatus::Input => "#dde6f0",
         EvalStatus::Matched => "#c8e6c9",
+        EvalStatus::MatchedType => "#e6f2d9",
         EvalStatus::Differed => "#f4a0a0",
         EvalStatus::Opaque => "#fff2b3",
         EvalStatus::Set | EvalStatus::Changed => "#f4b860",

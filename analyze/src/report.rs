@@ -540,6 +540,7 @@ impl Page {
                 out.push_str("<table id=\"eval-counts\" class=\"facts\">\n");
                 for (label, status) in [
                     ("recomputed equal", Status::Matched),
+                    ("recomputed, type only compared", Status::MatchedType),
                     ("recomputed different", Status::Differed),
                     ("not recomputed (opaque)", Status::Opaque),
                     ("inputs", Status::Input),

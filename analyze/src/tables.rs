@@ -68,7 +68,7 @@ pub const CATALOG: &[TableDoc] = &[
     },
     TableDoc {
         name: "eval",
-        doc: "re-evaluation of every node: trace, id, kind, status (input/matched/differed/opaque), recorded, recomputed, reason (computed when named)",
+        doc: "re-evaluation of every node: trace, id, kind, status (input/matched/matched_type/differed/opaque: matched_type when the recording kept only the type to compare), recorded, recomputed, reason (computed when named)",
     },
 ];
 

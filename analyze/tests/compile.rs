@@ -11,7 +11,9 @@ fn compiled(args: &[&str]) -> String {
 
 #[test]
 fn the_samples_emitted_source() {
-    for sample in ["addx", "seed_graph", "units"] {
+    // Not units' whole run: its main returned a value untraced code built,
+    // so the run compiles to a call of main (its functions are below).
+    for sample in ["addx", "seed_graph"] {
         let trace = format!("samples/traces/{sample}.parquet");
         insta::assert_snapshot!(format!("compile_{sample}"), compiled(&["compile", &trace]));
     }

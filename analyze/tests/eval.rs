@@ -38,7 +38,8 @@ fn the_eval_table_counts_statuses() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("status,n\n"), "{stdout}");
     assert!(!stdout.contains("differed"), "{stdout}");
-    assert!(stdout.contains("matched,"), "{stdout}");
+    assert!(stdout.contains("\nmatched,"), "{stdout}");
+    assert!(stdout.contains("\nmatched_type,"), "{stdout}");
 }
 
 #[test]

@@ -504,3 +504,109 @@ pub fn is_method(value: &Bound<'_, PyAny>) -> bool {
     // SAFETY: only the address of CPython's static method type is taken.
     unsafe { ffi::Py_TYPE(value.as_ptr()) == std::ptr::addr_of_mut!(PyMethod_Type) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+
+    use pyo3::types::PyDict;
+
+    use super::*;
+
+    /// The values a Python snippet defines, by name, in an interpreter of
+    /// the test's own.
+    fn with_values(source: &str, test: impl FnOnce(&Bound<'_, PyDict>)) {
+        Python::attach(|py| {
+            let names = PyDict::new(py);
+            let code = CString::new(source).expect("no NUL in a test");
+            py.run(&code, Some(&names), None).expect("the snippet runs");
+            test(&names);
+        });
+    }
+
+    fn value<'py>(names: &Bound<'py, PyDict>, name: &str) -> Bound<'py, PyAny> {
+        names
+            .get_item(name)
+            .expect("a dict lookup")
+            .expect("the snippet defines it")
+    }
+
+    #[test]
+    fn values_that_fit_print_as_their_repr() {
+        with_values(
+            "import array, collections\n\
+             cases = [[1, 2.5, 'a\\n\\'\"', b'x\\x00', None, True], (1,), (), \
+             {'a': [1, (2, 3)], 3: {4}}, set(), frozenset({1}), [[[[1]]]], \
+             array.array('d', [1.0, 2.5]), array.array('b'), \
+             collections.deque([1, 2], maxlen=3), collections.deque(), \
+             '\\xe9\\U0001f600\\x00\\u0378', 2**200, -0.0, float('nan'), 1e300 * 10, 3+4j]\n",
+            |names| {
+                let cases = value(names, "cases");
+                for case in cases.try_iter().expect("a list").flatten() {
+                    let python = case.repr().expect("repr").to_string();
+                    assert_eq!(bounded_repr(&case, 10_000), python);
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn a_long_value_is_cut_at_max_on_a_character_boundary_and_marked() {
+        with_values(
+            "numbers = list(range(100_000))\ntext = '\\xe9' * 100\n",
+            |names| {
+                let numbers = bounded_repr(&value(names, "numbers"), 50);
+                assert!(numbers.starts_with("[0, 1, 2, 3,"), "{numbers}");
+                assert!(numbers.ends_with('…'), "{numbers}");
+                assert!(numbers.len() <= 50 + '…'.len_utf8(), "{numbers}");
+                // 'é' is two bytes: a cut at 12 bytes keeps the quote and
+                // five of them, never half of one.
+                let text = bounded_repr(&value(names, "text"), 12);
+                assert_eq!(text, "'ééééé…");
+            },
+        );
+    }
+
+    #[test]
+    fn objects_print_without_their_address() {
+        with_values(
+            "__name__ = 'user'\nimport math\n\
+             class Plain: pass\n\
+             def function(): pass\n\
+             class Raises:\n    def __repr__(self): raise ValueError('no')\n\
+             cases = [Plain(), function, math, len, math.hypot, Plain, (x for x in ()), Raises()]\n",
+            |names| {
+                let cases = value(names, "cases");
+                let printed: Vec<String> = cases
+                    .try_iter()
+                    .expect("a list")
+                    .flatten()
+                    .map(|case| bounded_repr(&case, 1000))
+                    .collect();
+                assert_eq!(
+                    printed,
+                    [
+                        "<user.Plain object>",
+                        "<function function>",
+                        "<module math>",
+                        "<built-in len>",
+                        "<built-in math.hypot>",
+                        "<class user.Plain>",
+                        "<generator <genexpr>>",
+                        "<repr of user.Raises raised ValueError>",
+                    ]
+                );
+            },
+        );
+    }
+
+    #[test]
+    fn nesting_deeper_than_eight_is_elided() {
+        with_values("deep = [[[[[[[[[[[1]]]]]]]]]]]\n", |names| {
+            assert_eq!(
+                bounded_repr(&value(names, "deep"), 1000),
+                "[[[[[[[[[...]]]]]]]]]"
+            );
+        });
+    }
+}

@@ -110,9 +110,11 @@ def start_looping(workdir, *args):
         # default disposition, as a terminal would.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    while "ready" not in process.stdout.readline():
-        pass
-    return process
+    for line in process.stdout:  # ends at EOF: a child that died is reported, not waited for
+        if "ready" in line:
+            return process
+    process.wait(timeout=30)
+    raise AssertionError(f"the child ended ({process.returncode}) before its loop ran: {process.stderr.read()}")
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,12 @@ use crate::value::{Int, Object, Value, WeakValue};
 pub enum Status {
     /// A leaf: its value entered the trace there.
     Input,
-    /// Recomputed, and equal to the recording.
+    /// Recomputed, and equal to the recording: the value was compared.
     Matched,
+    /// Recomputed, and of the recorded type; the recording kept nothing
+    /// more to compare with (`values="types"`, an object's own repr, a
+    /// value hltpy cannot compare).
+    MatchedType,
     /// Recomputed, and not equal to the recording.
     Differed,
     /// Not recomputed: the recorded value stands.
@@ -37,10 +41,22 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in `Report::counts` order.
+    pub const ALL: [Status; 7] = [
+        Status::Input,
+        Status::Matched,
+        Status::MatchedType,
+        Status::Differed,
+        Status::Opaque,
+        Status::Set,
+        Status::Changed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Input => "input",
             Status::Matched => "matched",
+            Status::MatchedType => "matched_type",
             Status::Differed => "differed",
             Status::Opaque => "opaque",
             Status::Set => "set",
@@ -102,6 +118,7 @@ pub struct Evaluator<F: FnMut(&NodeOutcome)> {
 
 impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
     pub fn new(options: EvalOptions, on_node: F) -> Self {
+        crate::value::print_as(options.python);
         Evaluator {
             options,
             on_node,
@@ -230,47 +247,100 @@ fn floats_same(x: f64, y: f64, rel_tol: Option<f64>) -> bool {
     }
 }
 
+/// How far a recomputed value agrees with what the node recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agreement {
+    /// The recorded value was compared, and is equal.
+    Value,
+    /// Only the type could be compared, and it is the same.
+    Type,
+    /// Not the recorded value.
+    No,
+}
+
+impl Agreement {
+    pub fn agrees(self) -> bool {
+        self != Agreement::No
+    }
+}
+
 /// Does a recomputed value agree with what the node recorded?
 pub fn agrees(node: &Node, value: &Value, rel_tol: Option<f64>) -> bool {
+    agreement(node, value, rel_tol).agrees()
+}
+
+/// How far a recomputed value agrees with what the node recorded: by
+/// value wherever the recording allows it, by type where it kept no more.
+pub fn agreement(node: &Node, value: &Value, rel_tol: Option<f64>) -> Agreement {
     let type_name = node.type_name.as_deref();
     if let Some(recorded_type) = type_name {
         if recorded_type != value.type_name() {
-            return false;
+            return Agreement::No;
         }
     }
+    let compared = |equal: bool| {
+        if equal {
+            Agreement::Value
+        } else {
+            Agreement::No
+        }
+    };
     match &node.recorded {
-        Recorded::Absent => true, // only the type was kept
-        Recorded::Int(v) => matches!(value, Value::Int(Int::Small(x)) if x == v),
-        Recorded::Float(v) => matches!(value, Value::Float(x) if floats_same(*x, *v, rel_tol)),
-        Recorded::Bool(v) => matches!(value, Value::Bool(x) if x == v),
-        Recorded::Str(v) => matches!(value, Value::Str(x) if **x == **v),
-        // An object's repr is its class's own `__repr__`, which hltpy does
-        // not run: a value holding objects agrees on its type alone.
-        Recorded::Repr(_) if value.holds_object() => true,
+        Recorded::Absent => Agreement::Type, // only the type was kept
+        Recorded::Int(v) => compared(matches!(value, Value::Int(Int::Small(x)) if x == v)),
+        Recorded::Float(v) => {
+            compared(matches!(value, Value::Float(x) if floats_same(*x, *v, rel_tol)))
+        }
+        Recorded::Bool(v) => compared(matches!(value, Value::Bool(x) if x == v)),
+        Recorded::Str(v) => compared(matches!(value, Value::Str(x) if **x == **v)),
         Recorded::Repr(text) => {
             if text.starts_with("raised ") {
-                // The message of an exception is compared as capture wrote it.
-                return matches!(value, Value::Raised(_))
-                    && (value.repr() == **text || literal::cut_short(text).is_some());
+                // The message of an exception is compared as capture wrote
+                // it; one cut short, as far as it was kept.
+                return compared(
+                    matches!(value, Value::Raised(_))
+                        && (value.repr() == **text || literal::cut_short(text).is_some()),
+                );
+            }
+            // An object's repr is its class's own `__repr__`, which hltpy
+            // does not run: a value holding objects agrees on its type.
+            if value.holds_object() {
+                return Agreement::Type;
             }
             if let Some(recorded) = literal::parse(text) {
-                return same(&recorded, value, rel_tol).unwrap_or(true);
+                return match same(&recorded, value, rel_tol) {
+                    Some(equal) => compared(equal),
+                    None => Agreement::Type,
+                };
             }
             if let Some(bits) = text
                 .strip_prefix("<int of ")
                 .and_then(|t| t.strip_suffix(" bits>"))
                 .and_then(|t| t.parse::<u64>().ok())
             {
-                // Capture summarises ints too wide to print by their size.
-                return matches!(value, Value::Int(i) if i.bits() == bits);
+                // Capture summarises ints too wide to print by their size:
+                // that is all there is to compare.
+                return match value {
+                    Value::Int(i) if i.bits() == bits => Agreement::Type,
+                    _ => Agreement::No,
+                };
             }
             if let Some(cut) = literal::cut_short(text) {
-                return value.bounded_repr(cut.len()) == **text
-                    || matches!(value, Value::Set(_) | Value::FrozenSet(_));
+                if matches!(value, Value::Set(_) | Value::FrozenSet(_)) {
+                    // A set prints in hash order, which the cut-off part
+                    // of its repr does not let hltpy reproduce.
+                    return Agreement::Type;
+                }
+                // As far as the capture kept it, the repr is compared.
+                return compared(value.bounded_repr(cut.len()) == **text);
+            }
+            // A dict view prints its items: that is its value.
+            if matches!(value, Value::View(..)) {
+                return compared(value.repr() == **text);
             }
             // A repr that is not a literal (an object's own __repr__): its
             // type was compared above, and that is all there is to compare.
-            true
+            Agreement::Type
         }
     }
 }
@@ -712,10 +782,12 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
             } else {
                 Status::Matched
             }
-        } else if agrees(node, &slot.value, self.options.rel_tol) {
-            Status::Matched
         } else {
-            Status::Differed
+            match agreement(node, &slot.value, self.options.rel_tol) {
+                Agreement::Value => Status::Matched,
+                Agreement::Type => Status::MatchedType,
+                Agreement::No => Status::Differed,
+            }
         };
         (self.on_node)(&NodeOutcome {
             node,
@@ -942,7 +1014,7 @@ pub struct Difference {
 pub struct Report {
     pub nodes: u64,
     /// Nodes per status, indexed by `Status as usize`.
-    pub counts: [u64; 6],
+    pub counts: [u64; Status::ALL.len()],
     /// The first differences (eval) in file order.
     pub differences: Vec<Difference>,
     /// Opaque nodes by reason, most frequent first after `finish`.
@@ -1055,4 +1127,100 @@ pub enum EvalError {
     Run(#[from] crate::stream::RunError),
     #[error("{0}")]
     Usage(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    fn node(type_name: &str, recorded: Recorded) -> Node {
+        Node {
+            id: 0,
+            kind: NodeKind::Dispatch,
+            name: None,
+            type_name: Some(type_name.into()),
+            file: None,
+            line: None,
+            frame: None,
+            recorded,
+            inputs: Default::default(),
+        }
+    }
+
+    fn repr(text: &str) -> Recorded {
+        Recorded::Repr(text.into())
+    }
+
+    #[test]
+    fn values_are_compared_where_the_recording_kept_them() {
+        let list = Value::list(vec![Value::int(1), Value::Float(2.5)]);
+        let object = Value::Object(Rc::new(Object {
+            class: "units.Unit".into(),
+            attrs: RefCell::new(vec![]),
+        }));
+        let keys = Value::View("dict_keys", Rc::from(vec![Value::Str("a".into())]));
+        for (node, value, expected) in [
+            (
+                node("int", Recorded::Int(3)),
+                Value::int(3),
+                Agreement::Value,
+            ),
+            (node("int", Recorded::Int(3)), Value::int(4), Agreement::No),
+            (
+                node("float", Recorded::Float(-0.0)),
+                Value::Float(0.0),
+                Agreement::No,
+            ),
+            (
+                node("list", repr("[1, 2.5]")),
+                list.clone(),
+                Agreement::Value,
+            ),
+            (node("list", repr("[1, 2.6]")), list.clone(), Agreement::No),
+            (
+                node("dict_keys", repr("dict_keys(['a'])")),
+                keys.clone(),
+                Agreement::Value,
+            ),
+            (
+                node("dict_keys", repr("dict_keys(['b'])")),
+                keys,
+                Agreement::No,
+            ),
+            // What the recording kept no value of: its type alone.
+            (
+                node("list", Recorded::Absent),
+                list.clone(),
+                Agreement::Type,
+            ),
+            (
+                node("units.Unit", repr("m*s^-1")),
+                object.clone(),
+                Agreement::Type,
+            ),
+            (
+                node("int", repr("<int of 300 bits>")),
+                Value::int(1),
+                Agreement::No,
+            ),
+            // Another type is never an agreement.
+            (node("tuple", repr("(1, 2.5)")), list, Agreement::No),
+            (node("units.Quantity", repr("1 m")), object, Agreement::No),
+        ] {
+            assert_eq!(
+                agreement(&node, &value, None),
+                expected,
+                "{:?} vs {}",
+                node.recorded,
+                value.repr()
+            );
+        }
+        let wide = Value::Int(Int::Big(Rc::new(num_bigint::BigInt::from(1) << 299)));
+        assert_eq!(
+            agreement(&node("int", repr("<int of 300 bits>")), &wide, None),
+            Agreement::Type
+        );
+    }
 }

@@ -28,6 +28,7 @@ pub mod pysource;
 pub mod python;
 pub mod stream;
 pub mod stubs;
+mod unicode_printable;
 pub mod value;
 
 pub use graph::{ConeLoader, Decoder, Graph, GraphError, Input, Node, Recorded, Topology};

@@ -545,8 +545,17 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
                 a.type_name()
             ),
         )),
-        ("__mul__", Value::Str(_) | Value::Tuple(_) | Value::List(_), other)
-        | ("__mul__", other, Value::Str(_) | Value::Tuple(_) | Value::List(_))
+        // bytes takes any buffer: what is not one is named.
+        ("__add__", Value::Bytes(_), other)
+            if !matches!(other, Value::Object(_) | Value::Opaque(_)) =>
+        {
+            Ok(Value::raised(
+                "TypeError",
+                format!("can't concat {} to bytes", other.type_name()),
+            ))
+        }
+        ("__mul__", Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_), other)
+        | ("__mul__", other, Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_))
             if !matches!(other, Value::Object(_) | Value::Opaque(_)) =>
         {
             Ok(Value::raised(
@@ -1022,6 +1031,18 @@ pub fn len(value: &Value) -> Outcome {
             Some(n) => return Ok(Value::Int(Int::Small(n as i64))),
             None => return unknown("len of a huge range"),
         },
+        // Builtin scalars have no length (a class of the program's may).
+        Value::Int(_)
+        | Value::Float(_)
+        | Value::Bool(_)
+        | Value::Complex(..)
+        | Value::None
+        | Value::Slice(_) => {
+            return Ok(Value::raised(
+                "TypeError",
+                format!("object of type '{}' has no len()", value.type_name()),
+            ))
+        }
         _ => return unknown(format!("len of {}", value.type_name())),
     };
     Ok(Value::int(n as i64))
@@ -1253,15 +1274,14 @@ pub fn get_item(container: &Value, key: &Value) -> Outcome {
         index
     };
     if position < 0 || position >= length as i64 {
-        let what = match container {
-            Value::Str(_) => "string",
-            Value::Range(_) => "range object",
-            _ => name,
+        // CPython names the sequence in this message, but for bytes.
+        let message = match container {
+            Value::Str(_) => "string index out of range".to_string(),
+            Value::Range(_) => "range object index out of range".to_string(),
+            Value::Bytes(_) => "index out of range".to_string(),
+            _ => format!("{name} index out of range"),
         };
-        return Ok(Value::raised(
-            "IndexError",
-            format!("{what} index out of range"),
-        ));
+        return Ok(Value::raised("IndexError", message));
     }
     let position = position as usize;
     Ok(match container {
@@ -1475,6 +1495,13 @@ pub fn call_method(
             )),
             None => unknown("find with a non-str"),
         },
+        (Value::Str(s), "index", [needle]) => match str_arg(needle) {
+            Some(n) => Ok(match s.find(n) {
+                Some(byte) => Value::int(s[..byte].chars().count() as i64),
+                None => Value::raised("ValueError", "substring not found"),
+            }),
+            None => unknown("index with a non-str"),
+        },
         (Value::Str(s), "count", [needle]) => match str_arg(needle) {
             Some("") => Ok(Value::int(s.chars().count() as i64 + 1)),
             Some(n) => Ok(Value::int(s.matches(n).count() as i64)),
@@ -1537,6 +1564,47 @@ pub fn call_method(
                     Some(false) => {}
                     None => return unknown("count among items hltpy does not know"),
                 }
+            }
+            Ok(Value::int(count))
+        }
+        (Value::Bytes(haystack), "index" | "count", [wanted]) => {
+            let needle: Vec<u8> = match wanted {
+                Value::Bytes(bytes) => bytes.to_vec(),
+                Value::Int(_) | Value::Bool(_) => match repetition_count(wanted) {
+                    Some(Int::Small(byte @ 0..=255)) => vec![byte as u8],
+                    _ => return Ok(Value::raised("ValueError", "byte must be in range(0, 256)")),
+                },
+                Value::Object(_) | Value::Opaque(_) => {
+                    return unknown(format!("bytes.{name}() of a {}", wanted.type_name()))
+                }
+                other => {
+                    return Ok(Value::raised(
+                        "TypeError",
+                        format!(
+                            "argument should be integer or bytes-like object, not '{}'",
+                            other.type_name()
+                        ),
+                    ))
+                }
+            };
+            let found_at = |from: usize| {
+                (from..=haystack.len().saturating_sub(needle.len()))
+                    .find(|&at| haystack[at..].starts_with(&needle))
+            };
+            if name == "index" {
+                return Ok(match found_at(0) {
+                    Some(at) => Value::int(at as i64),
+                    None => Value::raised("ValueError", "subsection not found"),
+                });
+            }
+            // Non-overlapping occurrences; the empty one between every byte.
+            if needle.is_empty() {
+                return Ok(Value::int(haystack.len() as i64 + 1));
+            }
+            let (mut count, mut from) = (0, 0);
+            while let Some(at) = found_at(from) {
+                count += 1;
+                from = at + needle.len();
             }
             Ok(Value::int(count))
         }

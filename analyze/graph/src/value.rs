@@ -9,6 +9,8 @@ use std::rc::Rc;
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive};
 
+use crate::pymath::PythonVersion;
+
 /// A Python int: machine-sized while it fits, arbitrary precision after.
 #[derive(Clone, Debug)]
 pub enum Int {
@@ -680,32 +682,36 @@ pub fn str_repr(text: &str) -> String {
     out
 }
 
-/// Python's `str.isprintable` for one character, as far as it can be
-/// told without Unicode's tables (unassigned characters count as
-/// printable): controls, separators, format characters (category Cf),
-/// surrogates and private use are not.
+thread_local! {
+    /// The CPython whose `repr` this thread's values print as: which
+    /// characters a string's repr escapes depends on the Unicode database
+    /// that CPython was built with. A value prints deep inside containers,
+    /// with no run at hand, so a run sets it once for its thread
+    /// ([`print_as`]); the newest otherwise.
+    static PRINTS_AS: std::cell::Cell<u32> = const { std::cell::Cell::new(PythonVersion::NEWEST.minor) };
+}
+
+/// Values printed on this thread from now on print as `python`'s `repr`.
+pub fn print_as(python: PythonVersion) {
+    PRINTS_AS.with(|minor| minor.set(python.minor));
+}
+
+/// Python's `str.isprintable` for one character, as the CPython of
+/// [`print_as`] answers it (as the oldest one known for older versions).
 pub(crate) fn is_printable(c: char) -> bool {
+    use crate::unicode_printable::{NEWEST, OLDER};
+    let minor = PRINTS_AS.with(std::cell::Cell::get);
     let code = c as u32;
-    !(code < 0x20
-        || (0x7f..=0xa0).contains(&code)
-        || code == 0xad
-        || (0x600..=0x605).contains(&code)
-        || matches!(
-            code,
-            0x61c | 0x6dd | 0x70f | 0x8e2 | 0x1680 | 0x180e | 0x110bd | 0x110cd
-        )
-        || (0x890..=0x891).contains(&code)
-        || (0x13430..=0x1343f).contains(&code)
-        || (0x1bca0..=0x1bca3).contains(&code)
-        || (0x1d173..=0x1d17a).contains(&code)
-        || (0x2000..=0x200f).contains(&code)
-        || (0x2028..=0x202f).contains(&code)
-        || (0x205f..=0x206f).contains(&code)
-        || code == 0x3000
-        || code == 0xfeff
-        || (0xd800..=0xf8ff).contains(&code)
-        || (0xfff9..=0xfffb).contains(&code)
-        || code >= 0xe0000)
+    let within = |ranges: &[(u32, u32)]| {
+        let at = ranges.partition_point(|&(_, end)| end < code);
+        ranges.get(at).is_some_and(|&(start, _)| start <= code)
+    };
+    let differs_from_newest = minor < NEWEST.0
+        && OLDER
+            .iter()
+            .find(|(version, _, _)| *version >= minor)
+            .is_some_and(|(_, _, changed)| within(changed));
+    within(NEWEST.2) == differs_from_newest
 }
 
 /// CPython's `repr(bytes)`.
@@ -740,6 +746,36 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_escape_what_the_recording_cpython_does_not_print() {
+        // As each CPython answered chr(c).isprintable() (3.10 to 3.13):
+        // U+1F6DD came with Unicode 14, U+1F6DC with 15.0, U+2FFC with 15.1.
+        let answers = [
+            (10, [true, false, false, false, false, false, false]),
+            (11, [true, false, false, false, true, false, false]),
+            (12, [true, false, true, false, true, false, false]),
+            (13, [true, false, true, true, true, false, false]),
+        ];
+        let chars = [
+            'a',
+            '\u{378}',
+            '\u{1f6dc}',
+            '\u{2ffc}',
+            '\u{1f6dd}',
+            '\n',
+            '\u{3000}',
+        ];
+        for (minor, printable) in answers {
+            print_as(PythonVersion { minor });
+            let got: Vec<bool> = chars.iter().map(|c| is_printable(*c)).collect();
+            assert_eq!(got, printable, "3.{minor}");
+        }
+        print_as(PythonVersion { minor: 11 });
+        assert_eq!(str_repr("\u{1f6dc}"), "'\\U0001f6dc'");
+        print_as(PythonVersion::NEWEST);
+        assert_eq!(str_repr("\u{1f6dc}"), "'\u{1f6dc}'");
+    }
 
     #[test]
     fn floats_print_as_cpython_does() {

@@ -26,8 +26,10 @@ fn every_sample_re_evaluates_without_a_difference() {
     for name in ["addx", "seed_graph", "units", "kernels"] {
         let report = eval(name, &[]);
         assert_eq!(report.count(Status::Differed), 0, "{name}: {report:#?}");
+        // Most recomputed nodes are compared by value; those compared by
+        // type alone (objects with their own repr) are the rest.
         assert!(
-            report.count(Status::Matched) > report.nodes / 2,
+            report.count(Status::Matched) > report.count(Status::MatchedType),
             "{name}: {report:#?}"
         );
     }
