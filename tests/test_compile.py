@@ -500,3 +500,16 @@ def test_a_class_or_a_long_value_passes_the_check_as_recorded(tmp_path):
     for kind, name in [("Class", "boxes.Box"), ("Call", "make")]:
         done = compile_trace(trace, "--node", node_id(trace, kind, name), check=True)
         assert done.returncode == 0 and "(as recorded)" in done.stdout, done.stdout + done.stderr
+
+
+def test_several_nodes_compile_into_one_module_of_functions(tmp_path):
+    """Each --node becomes compiled_<id>, and each computes as the program."""
+    import addx
+
+    trace = SAMPLES / "traces" / "addx.parquet"
+    add_to, plus2 = node_id(trace, "Dispatch", "add_to"), node_id(trace, "Call", "plus2")
+    module, source = load(tmp_path, trace, "--node", add_to, "--node", plus2)
+    assert f"def compiled_{add_to}(" in source and f"def compiled_{plus2}(" in source, source
+    assert getattr(module, f"compiled_{add_to}")(7, z=1) == addx.AddX(10).add_to(7, z=1) == 18
+    assert getattr(module, f"compiled_{plus2}")(-3) == addx.plus2(-3)
+    assert_does_real_work(source.replace(f"def compiled_{add_to}(", "def compiled("))

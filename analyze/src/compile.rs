@@ -213,8 +213,9 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     }
     let search = search_path(&source_dirs);
     let imported = resolve_imports(&imports, &search, &args.allow_imports)?;
+    let interpreter = interpreter(args.python.as_deref(), &python)?;
     eprintln!("compile --check imports {imported}");
-    let failed = check(&module, &checks, args.python.as_deref(), &python, &search)?;
+    let failed = check(&module, &checks, &interpreter, &search)?;
     Ok(ExitStatus::finding_if(failed || refused > 0))
 }
 
@@ -295,16 +296,9 @@ fn resolve_imports(
     })
 }
 
-/// Runs each function with its defaults (the recorded inputs) in CPython
-/// and compares what it returns, printed as the trace prints values, with
-/// the recorded result. True when one differs.
-fn check(
-    module: &str,
-    checks: &[(String, String)],
-    chosen: Option<&str>,
-    python: &str,
-    search: &[String],
-) -> Result<bool, AnalyzeError> {
+/// The CPython --check runs: the one asked for, else the virtualenv's,
+/// the recording's version, or `python3`, the first that runs.
+fn interpreter(chosen: Option<&str>, python: &str) -> Result<String, AnalyzeError> {
     let version: Vec<&str> = python.split('.').take(2).collect();
     let preferred = format!("python{}", version.join("."));
     let virtualenv = std::env::var("VIRTUAL_ENV")
@@ -314,12 +308,11 @@ fn check(
         Some(path) => vec![path.to_string()],
         None => virtualenv
             .into_iter()
-            .chain([preferred.clone(), "python3".to_string()])
+            .chain([preferred, "python3".to_string()])
             .collect(),
     };
-    let interpreter = candidates
+    candidates
         .iter()
-        .map(String::as_str)
         .find(|candidate| {
             std::process::Command::new(candidate)
                 .arg("-c")
@@ -327,12 +320,24 @@ fn check(
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
+        .cloned()
         .ok_or_else(|| {
             AnalyzeError::Usage(format!(
                 "--check runs the module in CPython, and none of {} runs",
                 candidates.join(", ")
             ))
-        })?;
+        })
+}
+
+/// Runs each function with its defaults (the recorded inputs) in CPython
+/// and compares what it returns, printed as the trace prints values, with
+/// the recorded result. True when one differs.
+fn check(
+    module: &str,
+    checks: &[(String, String)],
+    interpreter: &str,
+    search: &[String],
+) -> Result<bool, AnalyzeError> {
     let path = std::env::temp_dir().join(format!("hltpy-compiled-{}.py", std::process::id()));
     std::fs::write(&path, module).map_err(|err| AnalyzeError::Output {
         path: path.display().to_string(),

@@ -1,13 +1,7 @@
 //! `compile`: the emitted source for the samples (the tests that run it in
 //! CPython are `tests/test_compile.py`).
 
-use crate::support::analyze;
-
-fn compiled(args: &[&str]) -> String {
-    let (code, stdout, stderr) = analyze(args);
-    assert_eq!(code, 0, "{stderr}");
-    stdout
-}
+use crate::support::{analyze, succeeded};
 
 #[test]
 fn the_samples_emitted_source() {
@@ -15,7 +9,7 @@ fn the_samples_emitted_source() {
     // so the run compiles to a call of main (its functions are below).
     for sample in ["addx", "seed_graph"] {
         let trace = format!("samples/traces/{sample}.parquet");
-        insta::assert_snapshot!(format!("compile_{sample}"), compiled(&["compile", &trace]));
+        insta::assert_snapshot!(format!("compile_{sample}"), succeeded(&["compile", &trace]));
     }
     // A kernel with a loop over a parameter (a length guard) and one with
     // an untraced range(steps) (a value guard).
@@ -26,7 +20,7 @@ fn the_samples_emitted_source() {
         ("kernels", "20", "euler_decay"),
         ("units", "26", "speed"),
     ] {
-        let source = compiled(&[
+        let source = succeeded(&[
             "compile",
             &format!("samples/traces/{sample}.parquet"),
             "--node",
@@ -113,7 +107,7 @@ fn check_reports_a_result_that_differs_from_the_recording() {
     writer.write(&buffer.take_batch()).unwrap();
     writer.finish(&crate::support::end(true, None)).unwrap();
     let trace = path.to_str().unwrap();
-    let source = compiled(&["compile", trace]);
+    let source = succeeded(&["compile", trace]);
     assert!(
         source.contains("def compiled(in0=2, in1=3):\n    return in0 + in1\n"),
         "{source}"

@@ -1,4 +1,4 @@
-//! Damaged traces through the whole analyzer: every subcommand on a sample
+//! Damaged traces through the whole analyzer: each of the 11 subcommands on a sample
 //! trace cut short or with bytes flipped (in the footer, the page headers
 //! and the data) ends with exit code 0, 1 or 2 and, when it refuses the
 //! file, one line naming it — never a crash or a backtrace.
@@ -25,7 +25,10 @@ fn every_subcommand_survives_damage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("damaged.parquet");
     let name = path.to_str().unwrap();
-    let step = bytes.len() / 40;
+    let good = sample.to_str().unwrap();
+    let outputs = [".py", ".dot", ".html"].map(|suffix| dir.path().join(format!("out{suffix}")));
+    let [out_py, out_dot, out_html] = outputs.each_ref().map(|p| p.to_str().unwrap());
+    let step = bytes.len() / 24;
     let mut refused = 0;
     for (round, position) in (0..bytes.len()).step_by(step).enumerate() {
         let mut damaged = bytes.clone();
@@ -44,6 +47,13 @@ fn every_subcommand_survives_damage() {
                 "SELECT kind, count(*), max(line), max(value_repr) FROM nodes GROUP BY kind",
                 name,
             ],
+            vec!["eval", name],
+            vec!["constraints", name],
+            vec!["infer", name],
+            vec!["compile", name, "-o", out_py],
+            vec!["diff", good, name],
+            vec!["render", name, "-o", out_dot],
+            vec!["report", name, "-o", out_html],
         ] {
             let (code, stderr) = analyze(&args);
             let context = format!("{args:?} with byte {position} damaged (round {round})");

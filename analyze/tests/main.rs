@@ -7,6 +7,8 @@ mod damaged;
 mod diff;
 mod eval;
 mod infer;
+mod options;
 mod render;
 mod snapshots;
 mod support;
+mod usage;

@@ -2,25 +2,19 @@
 //! edges by role as the seed's picture), depth cuts and refusals. SVG,
 //! escaping of hostile strings and `dot` itself: `tests/test_render.py`.
 
-use crate::support::analyze;
-
-fn rendered(args: &[&str]) -> String {
-    let (code, stdout, stderr) = analyze(args);
-    assert_eq!(code, 0, "{stderr}");
-    stdout
-}
+use crate::support::{analyze, succeeded};
 
 #[test]
 fn the_seeds_examples_as_dot() {
     for sample in ["addx", "seed_graph"] {
         let trace = format!("samples/traces/{sample}.parquet");
-        insta::assert_snapshot!(format!("render_{sample}"), rendered(&["render", &trace]));
+        insta::assert_snapshot!(format!("render_{sample}"), succeeded(&["render", &trace]));
     }
 }
 
 #[test]
 fn a_depth_cut_is_drawn_and_too_many_nodes_are_refused() {
-    let dot = rendered(&[
+    let dot = succeeded(&[
         "render",
         "samples/traces/units.parquet",
         "--node",
@@ -30,7 +24,7 @@ fn a_depth_cut_is_drawn_and_too_many_nodes_are_refused() {
     ]);
     assert!(dot.contains("more82[label=\"… 3 more\""), "{dot}");
     assert!(dot.matches("[label=<").count() < 20, "{dot}");
-    let hidden = rendered(&[
+    let hidden = succeeded(&[
         "render",
         "samples/traces/addx.parquet",
         "--hide",
@@ -73,7 +67,7 @@ fn a_depth_cut_is_drawn_and_too_many_nodes_are_refused() {
 
 #[test]
 fn calls_as_nested_clusters_and_one_frame() {
-    let dot = rendered(&["render", "samples/traces/addx.parquet", "--cluster-calls"]);
+    let dot = succeeded(&["render", "samples/traces/addx.parquet", "--cluster-calls"]);
     // add_twice's body holds the two add_to calls' clusters.
     let twice = dot
         .find("label=\"add_twice(y) at addx.py:31\"")
@@ -84,7 +78,7 @@ fn calls_as_nested_clusters_and_one_frame() {
     assert!(twice < inner, "{dot}");
     assert_eq!(dot.matches("subgraph cluster_").count(), 9, "{dot}");
     // units' Quantity.__truediv__ call (node 29): its body and what it read.
-    let body = rendered(&["render", "samples/traces/units.parquet", "--frame", "29"]);
+    let body = succeeded(&["render", "samples/traces/units.parquet", "--frame", "29"]);
     assert!(
         body.contains("n29[label=") && body.contains("color=\"#1f5fbf\""),
         "{body}"
@@ -111,7 +105,7 @@ fn calls_as_nested_clusters_and_one_frame() {
 #[test]
 fn colours_from_eval_and_diff() {
     // Every operation of addx recomputes to its recorded value: green.
-    let dot = rendered(&[
+    let dot = succeeded(&[
         "render",
         "samples/traces/addx.parquet",
         "--color-by",
@@ -127,7 +121,7 @@ fn colours_from_eval_and_diff() {
     );
     assert!(!dot.contains("#f4a0a0"), "nothing differs: {dot}");
     // The sample pair: the changed velocity orange, the helper's call green.
-    let dot = rendered(&[
+    let dot = succeeded(&[
         "render",
         "samples/traces/diff/after.parquet",
         "--color-by",

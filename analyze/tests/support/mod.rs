@@ -64,6 +64,13 @@ pub fn root() -> PathBuf {
 }
 
 /// Runs hltpy-analyze in the workspace root: (exit code, stdout, stderr).
+/// The analyzer's stdout for `args`, which must succeed (exit 0).
+pub fn succeeded(args: &[&str]) -> String {
+    let (code, stdout, stderr) = analyze(args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stdout
+}
+
 pub fn analyze<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_hltpy-analyze"))
         .args(args)
