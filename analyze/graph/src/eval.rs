@@ -303,7 +303,14 @@ pub fn agreement(node: &Node, value: &Value, rel_tol: Option<f64>) -> Agreement 
                 );
             }
             // An object's repr is its class's own `__repr__`, which hltpy
-            // does not run: a value holding objects agrees on its type.
+            // does not run: an object agrees by value when its state does
+            // (every write to its attributes agreed, see
+            // `Object::state_agrees`), a value holding objects on its type.
+            if let Value::Object(object) = value {
+                if object.state_agrees() {
+                    return Agreement::Value;
+                }
+            }
             if value.holds_object() {
                 return Agreement::Type;
             }
@@ -488,19 +495,32 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
         match node.kind {
             NodeKind::Const | NodeKind::Function | NodeKind::Class => Ok(recorded_value(node)),
             NodeKind::Deep => deep(args),
-            NodeKind::Obj => Ok(Value::Object(Rc::new(Object {
-                class: Rc::from(
-                    node.name
-                        .as_deref()
-                        .or(node.type_name.as_deref())
-                        .unwrap_or("?"),
-                ),
-                attrs: Default::default(),
-            }))),
+            NodeKind::Obj => Ok(Value::Object(Rc::new(Object::new(Rc::from(
+                node.name
+                    .as_deref()
+                    .or(node.type_name.as_deref())
+                    .unwrap_or("?"),
+            ))))),
             NodeKind::NewInit => input(args, Role::Object).cloned(),
             NodeKind::SetAttr => {
-                let value = input(args, Role::Value)?.clone();
-                if let Ok(Value::Object(object)) = input(args, Role::Object) {
+                let object = match input(args, Role::Object) {
+                    Ok(Value::Object(object)) => Some(object),
+                    _ => None,
+                };
+                let value = match input(args, Role::Value) {
+                    Ok(value) => value.clone(),
+                    Err(unknown) => {
+                        // The attribute now holds what eval does not know.
+                        if let Some(object) = object {
+                            object.writes_agreed.set(false);
+                        }
+                        return Err(unknown);
+                    }
+                };
+                if let Some(object) = object {
+                    if agreement(node, &value, self.options.rel_tol) != Agreement::Value {
+                        object.writes_agreed.set(false);
+                    }
                     object.set_attr(Rc::from(node.name()), value.clone());
                 }
                 Ok(value)
@@ -510,6 +530,10 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
                     return self.stored(node, &source.value);
                 }
                 let object = input(args, Role::Object)?;
+                if let (Value::Object(object), "__dict__") = (object, node.name()) {
+                    // Its attributes may now change without a SetAttr.
+                    object.writes_agreed.set(false);
+                }
                 match python::get_attr(object, node.name()) {
                     Ok(value) => Ok(value),
                     // A traced class's method: the object and the name are
@@ -725,6 +749,9 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
                     ));
                 if computed.is_err() && may_change {
                     for slot in args.values.iter().flatten() {
+                        if let Value::Object(object) = &slot.value {
+                            object.writes_agreed.set(false);
+                        }
                         if let (Some(identity), Some(weak)) =
                             (slot.value.identity(), slot.value.downgrade())
                         {
@@ -1131,8 +1158,6 @@ pub enum EvalError {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-
     use super::*;
 
     fn node(type_name: &str, recorded: Recorded) -> Node {
@@ -1156,10 +1181,7 @@ mod tests {
     #[test]
     fn values_are_compared_where_the_recording_kept_them() {
         let list = Value::list(vec![Value::int(1), Value::Float(2.5)]);
-        let object = Value::Object(Rc::new(Object {
-            class: "units.Unit".into(),
-            attrs: RefCell::new(vec![]),
-        }));
+        let object = Value::Object(Rc::new(Object::new("units.Unit".into())));
         let keys = Value::View("dict_keys", Rc::from(vec![Value::Str("a".into())]));
         for (node, value, expected) in [
             (
@@ -1217,6 +1239,34 @@ mod tests {
                 value.repr()
             );
         }
+        // An object agrees by value once its state is known: attributes
+        // whose every write agreed, holding immutable values.
+        let built = Rc::new(Object::new("units.Unit".into()));
+        let unit = node("units.Unit", repr("m*s^-1"));
+        assert_eq!(
+            agreement(&unit, &Value::Object(built.clone()), None),
+            Agreement::Type
+        );
+        built.set_attr(
+            "exponents".into(),
+            Value::Tuple(Rc::from(vec![Value::int(1)])),
+        );
+        assert_eq!(
+            agreement(&unit, &Value::Object(built.clone()), None),
+            Agreement::Value
+        );
+        built.set_attr("cache".into(), Value::list(vec![]));
+        assert_eq!(
+            agreement(&unit, &Value::Object(built.clone()), None),
+            Agreement::Type
+        );
+        let disagreed = Rc::new(Object::new("units.Unit".into()));
+        disagreed.set_attr("exponents".into(), Value::int(1));
+        disagreed.writes_agreed.set(false);
+        assert_eq!(
+            agreement(&unit, &Value::Object(disagreed), None),
+            Agreement::Type
+        );
         let wide = Value::Int(Int::Big(Rc::new(num_bigint::BigInt::from(1) << 299)));
         assert_eq!(
             agreement(&node("int", repr("<int of 300 bits>")), &wide, None),

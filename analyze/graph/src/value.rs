@@ -96,9 +96,54 @@ impl std::fmt::Display for Int {
 pub struct Object {
     pub class: Rc<str>,
     pub attrs: RefCell<Vec<(Rc<str>, Value)>>,
+    /// Every write to its attributes that a pass saw agreed with the
+    /// recording by value (eval clears it at the first that did not, or
+    /// when code it does not follow may have changed the object).
+    pub writes_agreed: std::cell::Cell<bool>,
 }
 
 impl Object {
+    /// An object of `class` with no attributes yet.
+    pub fn new(class: Rc<str>) -> Object {
+        Object {
+            class,
+            attrs: Default::default(),
+            writes_agreed: std::cell::Cell::new(true),
+        }
+    }
+
+    /// Is the object's whole state known to equal the recorded run's: it
+    /// has attributes, every write to them agreed by value, and each holds
+    /// an immutable value (a list held could have changed untraced) or
+    /// an object whose state is known in turn.
+    pub fn state_agrees(&self) -> bool {
+        self.agrees_at(0)
+    }
+
+    fn agrees_at(&self, depth: usize) -> bool {
+        fn settled(value: &Value, depth: usize) -> bool {
+            match value {
+                Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Complex(..)
+                | Value::Str(_)
+                | Value::Bytes(_) => true,
+                Value::Tuple(items) => items.iter().all(|item| settled(item, depth)),
+                Value::Object(object) => depth < 8 && object.agrees_at(depth + 1),
+                _ => false,
+            }
+        }
+        let attrs = match self.attrs.try_borrow() {
+            Ok(attrs) => attrs,
+            Err(_) => return false,
+        };
+        self.writes_agreed.get()
+            && !attrs.is_empty()
+            && attrs.iter().all(|(_, v)| settled(v, depth))
+    }
+
     pub fn attr(&self, name: &str) -> Option<Value> {
         self.attrs
             .borrow()
