@@ -172,7 +172,7 @@ bench-smoke: build versions
 ## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
 lint: build
 	cargo fmt --all -- --check
-	cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
 	$(PY) -m mypy.stubtest hltpy._hltpy
 
 clean:
