@@ -89,6 +89,8 @@ def run_both_ways(values, statements, directory, traced_builtins):
                                         "str(v1).index('7')", "len(len(v0))"]),
          traced_builtins=True)
 @example(program=([{"": 0, "B\U000dbc4c": -0.0}], ["v0.keys()", "repr(v0)", "str(list(v0))"]), traced_builtins=False)
+@example(program=([{3: ""}, 9007199254740993], ["((1, v0) in v0)", "([v1] in {1})", "v1[3:]", "(frozenset({v1}) in {v1})"]),
+         traced_builtins=False)
 @example(program=([{"a": 1}, [3.0, -1]], ["{**v0, **{'b': v1}}", "v0['a']", "max(v1)", "len(v0)"]), traced_builtins=True)
 @given(program=eval_programs.programs(), traced_builtins=st.booleans())
 def test_eval_agrees_with_cpython_on_every_node(program, traced_builtins, tmp_path_factory):

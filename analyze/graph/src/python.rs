@@ -922,8 +922,33 @@ fn has_nan(value: &Value) -> bool {
     }
 }
 
+/// The type that makes `value` unhashable (a list, or a tuple holding a
+/// dict), as CPython names it; None when hashable or not known.
+fn unhashable(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::List(_) => Some("list"),
+        Value::Dict(_) => Some("dict"),
+        Value::Set(_) => Some("set"),
+        Value::Tuple(items) => items.iter().find_map(unhashable),
+        _ => None,
+    }
+}
+
 /// `item in container`.
 pub fn contains(container: &Value, item: &Value) -> Outcome {
+    // A dict or set hashes the item first; a set looks a set item up as
+    // the frozenset of it.
+    let hashed = match container {
+        Value::Dict(_) => true,
+        Value::Set(_) | Value::FrozenSet(_) => !matches!(item, Value::Set(_)),
+        _ => false,
+    };
+    if let Some(kind) = unhashable(item).filter(|_| hashed) {
+        return Ok(Value::raised(
+            "TypeError",
+            format!("unhashable type: '{kind}'"),
+        ));
+    }
     let found = match container {
         Value::Str(s) => match item {
             Value::Str(needle) => s.contains(&**needle),
@@ -1236,6 +1261,12 @@ pub fn get_item(container: &Value, key: &Value) -> Outcome {
                     }
                     Err(raised) => Err(raised),
                 }
+            }
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Complex(..) => {
+                Err(Value::raised(
+                    "TypeError",
+                    format!("'{name}' object is not subscriptable"),
+                ))
             }
             _ => return unknown(format!("slicing {name}")),
         };
