@@ -104,6 +104,9 @@ pub struct Evaluator<F: FnMut(&NodeOutcome)> {
     on_node: F,
     /// The reason the node being visited is opaque (set by `opaque`).
     reason: Option<String>,
+    /// How the node being visited agrees with its recording, when
+    /// computing it already asked (a SetAttr): `observe` reuses it.
+    agreement: Option<Agreement>,
     /// Mutable values (by identity) an opaque operation was given: it may
     /// have changed them in place, so what is computed from them later is
     /// opaque too, never a stale value taken for a difference. Kept with
@@ -123,6 +126,7 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
             options,
             on_node,
             reason: None,
+            agreement: None,
             changed: HashMap::new(),
             swept_at: 0,
         }
@@ -518,9 +522,11 @@ impl<F: FnMut(&NodeOutcome)> Evaluator<F> {
                     }
                 };
                 if let Some(object) = object {
-                    if agreement(node, &value, self.options.rel_tol) != Agreement::Value {
+                    let agreed = agreement(node, &value, self.options.rel_tol);
+                    if agreed != Agreement::Value {
                         object.writes_agreed.set(false);
                     }
+                    self.agreement = Some(agreed);
                     object.set_attr(Rc::from(node.name()), value.clone());
                 }
                 Ok(value)
@@ -710,6 +716,7 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
             });
         }
         self.reason = None;
+        self.agreement = None;
         // The inputs a node's value is read from: a call's is what it
         // returned, whatever became of its arguments or coroutine.
         let value_roles: Option<&[Role]> = match node.kind {
@@ -810,7 +817,8 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
                 Status::Matched
             }
         } else {
-            match agreement(node, &slot.value, self.options.rel_tol) {
+            let agreed = self.agreement.take();
+            match agreed.unwrap_or_else(|| agreement(node, &slot.value, self.options.rel_tol)) {
                 Agreement::Value => Status::Matched,
                 Agreement::Type => Status::MatchedType,
                 Agreement::No => Status::Differed,
@@ -825,6 +833,7 @@ impl<F: FnMut(&NodeOutcome)> Interpreter for Evaluator<F> {
             readers,
         });
         self.reason = None;
+        self.agreement = None;
         Ok(())
     }
 }

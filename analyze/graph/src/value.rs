@@ -745,8 +745,13 @@ pub fn print_as(python: PythonVersion) {
 /// [`print_as`] answers it (as the oldest one known for older versions).
 pub(crate) fn is_printable(c: char) -> bool {
     use crate::unicode_printable::{NEWEST, OLDER};
-    let minor = PRINTS_AS.with(std::cell::Cell::get);
     let code = c as u32;
+    // Printable ASCII is printable in every version: no table lookup for
+    // the characters most strings are made of.
+    if (0x20..0x7f).contains(&code) {
+        return true;
+    }
+    let minor = PRINTS_AS.with(std::cell::Cell::get);
     let within = |ranges: &[(u32, u32)]| {
         let at = ranges.partition_point(|&(_, end)| end < code);
         ranges.get(at).is_some_and(|&(start, _)| start <= code)
