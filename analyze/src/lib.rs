@@ -1,34 +1,34 @@
 //! hltpy-analyze: offline analysis of hltpy traces.
 //!
-//! [`session`] opens traces (files, segment directories, directories and
-//! globs of them), validates them with the schema crate's reader and
-//! registers them in one DataFusion context as the tables `nodes`, `edges`,
-//! `traces` and the views `calls`, `values` and `constraints`. Each subcommand is a
-//! module (its clap arguments and its `run`); `main.rs` only parses, runs
-//! and reports. Passes are built on `hltpy_graph` (the typed graph and the
-//! `Interpreter` trait, without DataFusion) and their outputs are tables
-//! of the same session ([`tables`]: `eval`, `signatures`, `requirements`),
-//! computed when a query names them. [`compile`] writes a trace as Python;
-//! [`diff`] compares two traces (also the table `diff`); [`render`] draws
-//! a trace with graphviz; [`report`] writes one HTML page of a run.
+//! The crate is layered; each layer uses only those above it:
+//!
+//! - [`sources`] resolves the user's arguments into traces (files, segment
+//!   directories, directories and globs of them), each validated by the
+//!   schema crate's reader; [`session`] registers them in one DataFusion
+//!   context as the trace's own tables and views (`nodes`, `edges`,
+//!   `traces`, `calls`, `values`, `constraints`) with [`functions`]'
+//!   `input_of`; [`progress`] shows how much has been read.
+//! - [`load`] is the one place that decides how a trace is read: whole,
+//!   as the upstream cone of some nodes, one call's body, or streamed.
+//! - The passes are `hltpy_graph`'s (eval, infer, diff, expr, compile:
+//!   typed values, no DataFusion); [`summary`] is the one pass that runs
+//!   as queries. [`tables`] turns passes into tables of the session
+//!   (`eval`, `signatures`, `requirements`, `diff`) from one list.
+//! - [`draw`] holds every drawing (graphviz DOT, the diff's regions, the
+//!   escaping of a trace's text into markup); [`output`] the exit status,
+//!   standard output and the query result formats.
+//! - [`commands`]: one module per subcommand — its clap arguments and
+//!   `run`: load, run a pass, format its value. No command imports
+//!   another; `main.rs` parses, runs one, and reports.
 
-pub mod check;
-pub mod cli;
-pub mod compile;
-pub mod constraints;
-pub mod diff;
+pub mod commands;
+pub mod draw;
 pub mod error;
-pub mod eval;
-pub mod expr;
 pub mod functions;
-mod html;
-pub mod infer;
+pub mod load;
 pub mod output;
 pub mod progress;
-pub mod query;
-pub mod render;
-pub mod report;
 pub mod session;
+pub mod sources;
 pub mod summary;
 pub mod tables;
-pub mod walk;

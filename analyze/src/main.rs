@@ -4,11 +4,12 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use clap::{Parser, Subcommand};
-use hltpy_analyze::cli::ExitStatus;
-use hltpy_analyze::progress::ProgressMode;
-use hltpy_analyze::{
-    check, compile, constraints, diff, eval, expr, infer, query, render, report, summary, tables,
+use hltpy_analyze::commands::{
+    check, compile, constraints, diff, eval, expr, infer, query, render, report, summary,
 };
+use hltpy_analyze::output::ExitStatus;
+use hltpy_analyze::progress::ProgressMode;
+use hltpy_analyze::tables;
 
 /// Offline analysis of hltpy traces (Parquet files written by `hltpy.capture`).
 ///
@@ -31,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate traces and count their nodes per kind.
+    /// Validate traces and count their nodes per kind
     ///
     /// Reads every row of every file. Exit code 0 when all traces are
     /// complete, 1 when one did not end cleanly, 2 when one is missing,
@@ -39,14 +40,16 @@ enum Command {
     ///
     /// Example: hltpy-analyze check samples/traces/*.parquet
     Check(check::Args),
-    /// What was traced: run metadata, nodes per kind, traced calls, the
-    /// deepest call nesting, the largest fan-in and fan-out, and warnings.
+    /// What was traced: kinds, calls, nesting, fan-in and fan-out
+    ///
+    /// Run metadata, nodes per kind, traced calls, the deepest call
+    /// nesting, the largest fan-in and fan-out, and warnings.
     ///
     /// Exit code 1 when a trace did not end cleanly.
     ///
     /// Example: hltpy-analyze summary samples/traces/units.parquet
     Summary(summary::Args),
-    /// Rebuild the Python expression that produced a node.
+    /// Rebuild the Python expression that produced a node
     ///
     /// By default the node a run ends with (the last top-level result).
     /// Sub-expressions used more than once are named once (t1 = ...).
@@ -56,9 +59,11 @@ enum Command {
     ///   hltpy-analyze expr trace.parquet --node 42 --depth 3
     #[command(verbatim_doc_comment)]
     Expr(expr::Args),
-    /// Re-evaluate traces: recompute every node from its inputs with
-    /// CPython's semantics and compare with the recording; or ask what
-    /// the results would be if an input had another value.
+    /// Recompute traces and compare with the recording, or ask what if
+    ///
+    /// Recomputes every node from its inputs with CPython's semantics and
+    /// compares with the recording; or asks what the results would be if
+    /// an input had another value (--set).
     ///
     /// Leaves (Const, Function, Class) give their recorded values. What
     /// hltpy does not re-evaluate (untraced functions, objects' own
@@ -72,7 +77,7 @@ enum Command {
     ///   hltpy-analyze eval samples/traces/addx.parquet --set add_to.y=6
     #[command(verbatim_doc_comment)]
     Eval(eval::Args),
-    /// List the seed's upstream constraints of traces.
+    /// List the seed's upstream constraints of traces
     ///
     /// What each node requires of the nodes it came from (HasInit,
     /// HasAttr, HasCallableMethod, IsCallableFunction, HasItem,
@@ -84,10 +89,12 @@ enum Command {
     ///   hltpy-analyze constraints samples/traces --kind HasAttr --format csv
     #[command(verbatim_doc_comment)]
     Constraints(constraints::Args),
-    /// Infer what traced code needed: per function and method, the types
-    /// each parameter was given and the call returned or yielded, with
-    /// how often, and what the body did with each parameter (attributes,
-    /// items, operators, methods, iteration, calls); per class, the
+    /// Infer the types and structure traced code needed, and write stubs
+    ///
+    /// Per function and method, the types each parameter was given and the
+    /// call returned or yielded, with how often, and what the body did with
+    /// each parameter (attributes, items, operators, methods, iteration,
+    /// calls); per class, the
     /// attributes its objects were given. Observations add up over all
     /// traces (a batch run's directory). Also the tables `signatures` and
     /// `requirements`.
@@ -103,7 +110,7 @@ enum Command {
     ///   hltpy-analyze infer samples/traces/units.parquet --dimension-attr unit
     #[command(verbatim_doc_comment)]
     Infer(infer::Args),
-    /// Turn a trace into a Python function of its inputs.
+    /// Turn a trace into a Python function of its inputs
     ///
     /// One function per result (by default the run's final result): its
     /// parameters are a top-level traced call's arguments (the recorded
@@ -121,7 +128,7 @@ enum Command {
     ///   hltpy-analyze compile samples/traces/units.parquet --check
     #[command(verbatim_doc_comment)]
     Compile(compile::Args),
-    /// Compare the computations of two traces (two program versions).
+    /// Compare the computations of two traces (two program versions)
     ///
     /// Nodes are matched without relying on ids or lines: identical
     /// upstream subgraphs first (largest first), then along the traced
@@ -140,7 +147,7 @@ enum Command {
     ///   hltpy-analyze diff traces-before/ traces-after/
     #[command(verbatim_doc_comment)]
     Diff(diff::Args),
-    /// Draw a trace's computation with graphviz.
+    /// Draw a trace's computation with graphviz
     ///
     /// The upstream cone of the run's final result (or of --node IDs),
     /// each node a small table of its value over its kind and name, edges
@@ -155,7 +162,7 @@ enum Command {
     ///   hltpy-analyze render trace.parquet --node 42 --depth 3 --hide Const
     #[command(verbatim_doc_comment)]
     Render(render::Args),
-    /// Write one self-contained HTML page of a run.
+    /// Write one self-contained HTML page of a run
     ///
     /// Run metadata, the summary tables, the first call of each traced
     /// function with the expression its result was computed by, the main
@@ -166,7 +173,7 @@ enum Command {
     /// Example: hltpy-analyze report samples/traces/units.parquet -o units.html
     #[command(verbatim_doc_comment)]
     Report(report::Args),
-    /// Run SQL over traces.
+    /// Run SQL over traces
     ///
     /// input_of(inputs, 'role') is the id of a node's first input with that
     /// role (e.g. 'return', 'object'). Queries are read-only unless

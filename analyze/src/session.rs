@@ -1,186 +1,46 @@
-//! The DataFusion session over one or more traces: resolves the user's
-//! paths (files, directories, segment directories, globs), validates every
-//! file with the schema crate's reader, and registers the tables and views
-//! that every subcommand and pass queries.
-//!
-//! Tables: `nodes` (FORMAT.md's columns plus `trace`), `edges` (one row per
-//! input), `traces` (run metadata), and the views `calls`, `values` and
-//! `constraints`.
-//! Passes register their own outputs in the same context.
+//! The DataFusion session over one or more traces: the resolved traces
+//! ([`crate::sources`]) registered in one context as the trace's own
+//! tables and views — `nodes` (FORMAT.md's columns plus `trace`), `edges`
+//! (one row per input), `traces` (run metadata), and the views `calls`,
+//! `values` and `constraints` — and the query helpers every loader uses.
+//! The passes' tables are the table layer's ([`crate::tables`]): only a
+//! command that runs the user's SQL registers them.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
-use hltpy_schema::{segment_files, NodeKind, TraceError, TraceFile, TraceMetadata};
+use hltpy_schema::NodeKind;
 
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
-use crate::progress::CountingStore;
-use crate::tables::{diff_table, eval_table, inference_tables, CATALOG};
+use crate::progress::{CountingStore, Progress, ProgressMode, Unit};
+use crate::sources::{resolve, TraceSource};
 
-/// The `nodes` columns `hltpy_graph::Graph` decodes, for a SELECT.
-pub const GRAPH_COLUMNS: &str = "id, kind, name, type, file, line, frame, value_int, value_float, \
-                                 value_bool, value_str, value_repr, inputs";
+/// The seed's upstream constraints as shipped: plain SQL over `nodes` and
+/// `edges` that any Parquet-reading engine runs (the view `constraints`).
+pub const CONSTRAINTS_SQL: &str = include_str!("constraints.sql");
 
-/// One trace: a file, or the segment files of one run.
-#[derive(Debug, Clone)]
-pub struct TraceSource {
-    /// The value of the `trace` column: the path as the user gave it.
-    pub name: String,
-    pub path: PathBuf,
-    pub files: Vec<PathBuf>,
-    pub metadata: TraceMetadata,
-    pub rows: u64,
-    /// Did the run end cleanly (for segments: is the last one there)?
-    pub complete: bool,
-    pub extra_columns: Vec<String>,
-}
+/// The constraint kinds [`CONSTRAINTS_SQL`] produces.
+pub const CONSTRAINT_KINDS: [&str; 6] = [
+    "HasInit",
+    "HasAttr",
+    "HasCallableMethod",
+    "IsCallableFunction",
+    "HasItem",
+    "Arg2Content",
+];
 
-impl TraceSource {
-    /// What is odd about this trace, one line each, for reports.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut odd = Vec::new();
-        if !self.complete {
-            odd.push(format!(
-                "not closed cleanly: {}",
-                self.metadata
-                    .end_reason
-                    .as_deref()
-                    .unwrap_or("no reason recorded")
-            ));
-        }
-        if !self.extra_columns.is_empty() {
-            odd.push(format!(
-                "columns from a newer format: {}",
-                self.extra_columns.join(", ")
-            ));
-        }
-        if self.rows == 0 {
-            odd.push("the trace is empty".into());
-        }
-        odd
-    }
-}
-
-/// Expands the user's arguments into traces, validating every file.
-pub fn resolve(inputs: &[String]) -> Result<Vec<TraceSource>, AnalyzeError> {
-    let mut sources = Vec::new();
-    for input in inputs {
-        let paths = if input.contains(['*', '?', '[']) {
-            let matches: Vec<PathBuf> = glob::glob(input)
-                .map_err(|err| AnalyzeError::Usage(format!("bad glob pattern {input:?}: {err}")))?
-                .filter_map(Result::ok)
-                .collect();
-            if matches.is_empty() {
-                return Err(AnalyzeError::Usage(format!("no file matches {input:?}")));
-            }
-            matches
-        } else {
-            vec![PathBuf::from(input)]
-        };
-        for path in paths {
-            sources.extend(open_path(&path)?);
-        }
-    }
-    if sources.is_empty() {
-        return Err(AnalyzeError::Usage("no trace given".into()));
-    }
-    Ok(sources)
-}
-
-fn open_path(path: &Path) -> Result<Vec<TraceSource>, AnalyzeError> {
-    if !path.is_dir() {
-        return Ok(vec![open_file(path)?]);
-    }
-    let segments = segment_files(path)?;
-    if !segments.is_empty() {
-        return Ok(vec![open_segments(path, segments)?]);
-    }
-    // A directory of traces: every finished .parquet file in it.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|source| TraceError::Io {
-            path: path.to_path_buf(),
-            action: "list",
-            source,
-        })?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "parquet") || p.join("part-00000.parquet").exists()
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(AnalyzeError::Usage(format!(
-            "{} is a directory with no trace in it (no .parquet file, no segments of a run)",
-            path.display()
-        )));
-    }
-    files
-        .iter()
-        .map(|f| open_path(f))
-        .collect::<Result<Vec<_>, _>>()
-        .map(|v| v.concat())
-}
-
-fn open_file(path: &Path) -> Result<TraceSource, AnalyzeError> {
-    let trace = TraceFile::open_lenient(path)?;
-    Ok(TraceSource {
-        name: path.display().to_string(),
-        path: path.to_path_buf(),
-        files: vec![path.to_path_buf()],
-        metadata: trace.metadata().clone(),
-        rows: trace.rows(),
-        complete: trace.metadata().closed_cleanly,
-        extra_columns: trace.extra_columns().to_vec(),
-    })
-}
-
-fn open_segments(dir: &Path, files: Vec<PathBuf>) -> Result<TraceSource, AnalyzeError> {
-    let mut rows = 0;
-    let mut last = None;
-    let mut extra_columns = Vec::new();
-    for (expected, file) in files.iter().enumerate() {
-        let trace = TraceFile::open(file)?;
-        let index = trace.metadata().segment.map(|(index, _)| index as usize);
-        if index != Some(expected) {
-            return Err(AnalyzeError::Input(TraceError::NotATrace {
-                path: file.clone(),
-                reason: format!(
-                    "expected segment {expected} of the run in {}, found {index:?}",
-                    dir.display()
-                ),
-            }));
-        }
-        rows += trace.rows();
-        extra_columns.extend(trace.extra_columns().iter().cloned());
-        last = Some(trace);
-    }
-    let last = last.expect("segment_files found at least one");
-    let mut metadata = last.metadata().clone();
-    let ended = metadata.segment.is_some_and(|(_, is_last)| is_last);
-    if !ended {
-        metadata.closed_cleanly = false;
-        metadata.end_reason =
-            Some("the run's last segment is missing: the process ended before finishing it".into());
-    }
-    metadata.node_count = Some(rows);
-    Ok(TraceSource {
-        name: dir.display().to_string(),
-        path: dir.to_path_buf(),
-        files,
-        complete: ended && metadata.closed_cleanly,
-        metadata,
-        rows,
-        extra_columns,
-    })
+/// The runtime the engine's queries run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
+    tokio::runtime::Runtime::new()
+        .map_err(|err| AnalyzeError::Engine(format!("cannot start the query runtime: {err}")))
 }
 
 /// Escapes a string for a SQL literal.
@@ -235,7 +95,7 @@ fn views() -> [(&'static str, String); 4] {
                 NodeKind::sql_list(NodeKind::is_traced_call)
             ),
         ),
-        ("constraints", crate::constraints::SQL.to_string()),
+        ("constraints", CONSTRAINTS_SQL.to_string()),
     ]
 }
 
@@ -313,18 +173,6 @@ impl Session {
             .await?;
         for (name, sql) in views() {
             session.create_view(name, &sql).await?;
-        }
-        let (signatures, requirements) = inference_tables(&session.sources);
-        for (name, table) in [
-            ("eval", eval_table(&session.sources)),
-            ("diff", diff_table(&session.sources)),
-            ("signatures", signatures),
-            ("requirements", requirements),
-        ] {
-            session
-                .ctx
-                .register_table(name, Arc::new(table))
-                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         }
         session.register_traces_table()?;
         Ok(session)
@@ -406,6 +254,18 @@ impl Session {
         frame.collect().await.map_err(|err| self.read_error(err))
     }
 
+    /// [`Session::collect`] with the result's schema, which an empty
+    /// result (no batch) still has: what a table of rows prints.
+    pub async fn collect_with_schema(
+        &self,
+        sql: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), AnalyzeError> {
+        let frame = self.plan(sql).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(|err| self.read_error(err))?;
+        Ok((schema, batches))
+    }
+
     /// The one-line error for a query that failed while it ran: when the
     /// engine failed to read or decode a file, it names the traces.
     pub fn read_error(&self, err: DataFusionError) -> AnalyzeError {
@@ -469,20 +329,57 @@ impl Session {
         Ok(rows)
     }
 
-    /// "table(col, col, ...)" for every user-facing table, for error messages.
-    pub async fn describe_tables(&self) -> String {
-        let mut lines = Vec::new();
-        for table in CATALOG.iter().map(|t| t.name) {
-            if let Ok(provider) = self.ctx.table_provider(table).await {
-                let columns: Vec<String> = provider
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                lines.push(format!("  {table}({})", columns.join(", ")));
-            }
-        }
-        lines.join("\n")
+    /// The progress line for work over the session's files.
+    pub fn progress(&self, mode: ProgressMode, label: &str) -> Progress {
+        Progress::start(
+            mode,
+            label,
+            Unit::Bytes,
+            self.bytes_total,
+            self.bytes_read.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hltpy_schema::{column, NodeKind, Role};
+
+    use super::{CONSTRAINTS_SQL as SQL, CONSTRAINT_KINDS as KINDS};
+
+    /// The quoted words of the SQL (comments left out).
+    fn quoted() -> Vec<&'static str> {
+        SQL.lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .flat_map(|line| line.split('\'').skip(1).step_by(2))
+            .collect()
+    }
+
+    #[test]
+    fn the_sql_names_only_the_formats_kinds_and_roles_and_the_listed_constraints() {
+        let words = quoted();
+        let known = |w: &&str| {
+            [column::INPUT_SRC, column::INPUT_ROLE].contains(w)
+                || NodeKind::ALL.iter().any(|k| k.as_str() == *w)
+                || Role::ALL.iter().any(|r| r.as_str() == *w)
+                || KINDS.contains(w)
+        };
+        let unknown: Vec<_> = words.iter().filter(|w| !known(w)).collect();
+        assert!(
+            unknown.is_empty(),
+            "not a kind, role, input field or constraint: {unknown:?}"
+        );
+        // Every constraint kind the SQL can produce is listed, and back.
+        let produced: Vec<&str> = SQL
+            .split("THEN '")
+            .skip(1)
+            .map(|rest| rest.split('\'').next().unwrap())
+            .collect();
+        let mut listed = KINDS.to_vec();
+        let mut made = produced;
+        listed.sort();
+        made.sort();
+        made.dedup();
+        assert_eq!(made, listed);
     }
 }

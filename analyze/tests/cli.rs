@@ -324,3 +324,59 @@ fn progress_goes_to_stderr_only_when_asked_or_on_a_terminal() {
         "{stderr:?}"
     );
 }
+
+#[test]
+fn an_empty_query_result_still_has_its_columns() {
+    let sql = "SELECT id, kind FROM nodes WHERE id < 0";
+    let trace = "samples/traces/addx.parquet";
+    let table = crate::support::succeeded(&["query", sql, trace]);
+    assert_eq!(
+        table,
+        "+----+------+\n| id | kind |\n+----+------+\n+----+------+\n"
+    );
+    let csv = crate::support::succeeded(&["query", sql, trace, "--format", "csv"]);
+    assert_eq!(csv, "id,kind\n");
+    let json = crate::support::succeeded(&["query", sql, trace, "--format", "json"]);
+    assert_eq!(json.trim(), "[]");
+    // A Parquet file with no rows, readable back with its columns.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("empty.parquet");
+    let out = out.to_str().unwrap();
+    crate::support::succeeded(&["query", sql, trace, "--format", "parquet", "-o", out]);
+    let file = std::fs::File::open(out).unwrap();
+    let reader = datafusion::parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    let metadata = datafusion::parquet::file::reader::FileReader::metadata(&reader);
+    assert_eq!(metadata.file_metadata().num_rows(), 0);
+    let columns: Vec<&str> = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(columns, ["id", "kind"]);
+}
+
+#[test]
+fn the_command_list_gives_one_line_to_each_command() {
+    let (code, help, stderr) = analyze(&["--help"]);
+    assert_eq!(code, 0, "{stderr}");
+    let commands: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("a command list")
+        .lines()
+        .collect();
+    assert_eq!(commands.len(), 12, "{help}");
+    for line in commands {
+        // Each line is `  name  summary`: no continuation lines, and a
+        // summary short enough for an 80-column terminal.
+        assert!(
+            line.starts_with("  ") && !line.starts_with("   "),
+            "{line:?}"
+        );
+        assert!(line.chars().count() <= 80, "{line:?}");
+        assert!(!line.ends_with('.'), "{line:?}");
+    }
+}

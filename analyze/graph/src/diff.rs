@@ -40,9 +40,11 @@
 //! recorded strings beyond [`SHORT`] characters.
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hltpy_schema::{NodeKind, Role};
+use serde::Serialize;
 
 use crate::graph::{Node, Recorded};
 use crate::interp::IdMap;
@@ -433,15 +435,32 @@ fn pick(pair: &mut (usize, usize), old: bool) -> &mut usize {
 }
 
 /// A node for the report.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeInfo {
     pub id: u64,
+    #[serde(serialize_with = "kind_name")]
     pub kind: NodeKind,
     pub name: String,
     pub value: String,
     pub location: Option<String>,
     /// The id of the traced call it ran in.
     pub call: Option<u64>,
+}
+
+impl NodeInfo {
+    /// `Kind name = value`, for reports and drawings.
+    pub fn text(&self) -> String {
+        let mut text = self.kind.to_string();
+        if !self.name.is_empty() {
+            text.push(' ');
+            text.push_str(&self.name);
+        }
+        if !self.value.is_empty() {
+            text.push_str(" = ");
+            text.push_str(&self.value);
+        }
+        text
+    }
 }
 
 /// What a drawing of the changed regions shows: nodes (old side or not,
@@ -465,7 +484,8 @@ pub struct DiffRow {
 }
 
 /// What became of a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     Same,
     /// Matched, with a different value.
@@ -495,7 +515,7 @@ pub struct Diff {
 }
 
 /// How many nodes are in each state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub matched: usize,
     pub same: usize,
@@ -505,7 +525,7 @@ pub struct Counts {
 }
 
 /// Calls and operations of one traced function, before and after.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FunctionCounts {
     pub name: String,
     pub calls: (usize, usize),
@@ -516,7 +536,7 @@ pub struct FunctionCounts {
 
 /// One difference, for the report: a matched pair with a different value,
 /// or a node of one side only.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Difference {
     pub status: Status,
     pub old: Option<NodeInfo>,
@@ -528,6 +548,15 @@ pub struct Difference {
 
 impl Diff {
     /// Matches `new` against `old` (see the module doc).
+    /// Reads two traces and matches them.
+    pub fn of_traces(
+        old: &TraceFiles,
+        new: &TraceFiles,
+        options: Options,
+    ) -> Result<Diff, RunError> {
+        Ok(Diff::new(Side::read(old)?, Side::read(new)?, options))
+    }
+
     pub fn new(old: Side, new: Side, options: Options) -> Diff {
         let mut diff = Diff {
             old_to_new: vec![NONE; old.len()],
@@ -1145,6 +1174,87 @@ impl Diff {
         region
     }
 
+    /// The report of the matching: verdict, counts, traced functions
+    /// before and after, the first divergence, and every difference
+    /// grouped by the traced call it ran in. Text, JSON and the HTML page
+    /// are formatted from it.
+    pub fn report(&self) -> DiffReport {
+        let differences = self.differences();
+        let downstream = differences
+            .iter()
+            .filter(|d| d.status == Status::Changed && !d.origin)
+            .count();
+        let mut groups: BTreeMap<(Option<u64>, Option<u64>), Vec<Difference>> = BTreeMap::new();
+        for difference in differences {
+            groups
+                .entry(self.group_of(&difference))
+                .or_default()
+                .push(difference);
+        }
+        DiffReport {
+            old: TraceSide {
+                trace: self.old.name.clone(),
+                nodes: self.old.len(),
+            },
+            new: TraceSide {
+                trace: self.new.name.clone(),
+                nodes: self.new.len(),
+            },
+            equivalent: self.equivalent(),
+            counts: self.counts(),
+            functions: self.functions(),
+            first_divergence: self.first_divergence().map(|d| Divergence {
+                old: d.old,
+                new: d.new,
+            }),
+            downstream,
+            groups: groups
+                .into_iter()
+                .map(|(group, differences)| CallGroup {
+                    call: self.group_title(group),
+                    count: differences.len(),
+                    differences,
+                })
+                .collect(),
+        }
+    }
+
+    /// The traced call a difference is grouped under: NEW's call, or
+    /// OLD's (by its partner in NEW when it has one).
+    fn group_of(&self, difference: &Difference) -> (Option<u64>, Option<u64>) {
+        match (&difference.new, &difference.old) {
+            (Some(new), _) => (None, new.call),
+            (None, Some(old)) => match old.call {
+                Some(call) => match self.partner_of_old(call) {
+                    Some(partner) => (None, Some(partner)),
+                    None => (Some(call), None),
+                },
+                None => (None, None),
+            },
+            (None, None) => (None, None),
+        }
+    }
+
+    fn group_title(&self, group: (Option<u64>, Option<u64>)) -> String {
+        match group {
+            (None, None) => "top level".into(),
+            (Some(old_call), _) => match self.call_info(true, old_call) {
+                Some((name, at)) => format!(
+                    "{name} (only in old{})",
+                    at.map(|a| format!(", at {a}")).unwrap_or_default()
+                ),
+                None => format!("call {old_call} of old"),
+            },
+            (None, Some(new_call)) => match self.call_info(false, new_call) {
+                Some((name, at)) => format!(
+                    "{name}{}",
+                    at.map(|a| format!(" at {a}")).unwrap_or_default()
+                ),
+                None => format!("call {new_call}"),
+            },
+        }
+    }
+
     /// The NEW id matched to an OLD id, if any.
     pub fn partner_of_old(&self, old_id: u64) -> Option<u64> {
         let a = *self.old.index.get(&old_id)?;
@@ -1163,6 +1273,65 @@ impl Diff {
                 .flatten(),
         ))
     }
+}
+
+/// One trace of a diff.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceSide {
+    pub trace: String,
+    pub nodes: usize,
+}
+
+/// The first divergence: a node whose inputs agree but whose value does
+/// not, in both versions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Divergence {
+    pub old: Option<NodeInfo>,
+    pub new: Option<NodeInfo>,
+}
+
+/// The differences that ran in one traced call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CallGroup {
+    /// `name at file:line`, `top level`, or `name (only in old, at …)`.
+    pub call: String,
+    /// How many differences (all of them, however many are kept).
+    pub count: usize,
+    /// In node order.
+    pub differences: Vec<Difference>,
+}
+
+/// What [`Diff::report`] gives: everything a report of two traces says,
+/// as data. Serialised, it is `diff --format json`'s document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiffReport {
+    pub old: TraceSide,
+    pub new: TraceSide,
+    pub equivalent: bool,
+    pub counts: Counts,
+    pub functions: Vec<FunctionCounts>,
+    pub first_divergence: Option<Divergence>,
+    /// Value differences that follow from the divergences (not origins).
+    #[serde(skip)]
+    pub downstream: usize,
+    /// By traced call, in the order of the calls' ids (top level first).
+    #[serde(rename = "differences")]
+    pub groups: Vec<CallGroup>,
+}
+
+impl DiffReport {
+    /// Keeps at most `most` differences per traced call (the counts
+    /// still cover all).
+    pub fn cut(mut self, most: usize) -> DiffReport {
+        for group in &mut self.groups {
+            group.differences.truncate(most);
+        }
+        self
+    }
+}
+
+fn kind_name<S: serde::Serializer>(kind: &NodeKind, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(kind.as_str())
 }
 
 #[cfg(test)]

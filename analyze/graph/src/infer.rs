@@ -422,6 +422,17 @@ pub struct Param {
 }
 
 impl Param {
+    /// The name as a signature writes it: `x`, `*args`, `**kwargs`.
+    pub fn label(&self) -> String {
+        match self.star {
+            Star::Plain => self.name.clone(),
+            Star::Args => format!("*{}", self.name),
+            Star::Kwargs => format!("**{}", self.name),
+        }
+    }
+}
+
+impl Param {
     fn new(name: &str, star: Star) -> Param {
         Param {
             name: name.to_string(),
@@ -464,6 +475,20 @@ pub enum FunctionKind {
     Coroutine,
     /// An `async def` that yields: its items are produced by `async for`.
     AsyncGenerator,
+}
+
+impl FunctionKind {
+    /// The kind as the `signatures` table and the report write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::Function => "function",
+            FunctionKind::Method => "method",
+            FunctionKind::Init => "init",
+            FunctionKind::Generator => "generator",
+            FunctionKind::Coroutine => "coroutine",
+            FunctionKind::AsyncGenerator => "async generator",
+        }
+    }
 }
 
 /// Everything observed of one traced function or method.
@@ -632,6 +657,20 @@ impl Inference {
         let uses = trace.count_uses()?;
         let mut pass = Infer::new(self, &trace.name, visited);
         trace.run(uses, &mut pass)
+    }
+
+    /// Runs the pass over every trace and adds up what it saw; `visited`
+    /// counts the nodes as they go by.
+    pub fn of_traces(
+        traces: &[TraceFiles],
+        dimension_attr: Option<&str>,
+        visited: &AtomicU64,
+    ) -> Result<Inference, RunError> {
+        let mut inference = Inference::new(dimension_attr);
+        for trace in traces {
+            inference.add_trace(trace, visited)?;
+        }
+        Ok(inference)
     }
 
     /// Adds another inference's observations (e.g. of another trace).

@@ -17,8 +17,10 @@
 //! The format's own rules (which kinds are traced calls, which roles only
 //! say where a value came from) live on `hltpy_schema::{NodeKind, Role}`.
 
+pub mod compile;
 pub mod diff;
 pub mod eval;
+pub mod expr;
 pub mod graph;
 pub mod infer;
 pub mod interp;

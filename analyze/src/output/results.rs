@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -24,12 +25,22 @@ pub enum Format {
     Parquet,
 }
 
-/// Writes `batches` in `format` to `out` (stdout when None).
+/// Writes `batches` (of `schema`) in `format` to `out` (stdout when
+/// None). An empty result still has its columns: the table's header, the
+/// CSV's header line, a Parquet file with no rows.
 pub fn write(
+    schema: &SchemaRef,
     batches: &[RecordBatch],
     format: Format,
     out: Option<&str>,
 ) -> Result<(), AnalyzeError> {
+    let empty;
+    let batches = if batches.is_empty() {
+        empty = [RecordBatch::new_empty(schema.clone())];
+        &empty[..]
+    } else {
+        batches
+    };
     let target = out.unwrap_or("standard output").to_string();
     let fail = |detail: String| AnalyzeError::Output {
         path: target.clone(),
@@ -43,7 +54,7 @@ pub fn write(
                     "--format parquet writes a file: add -o FILE.parquet".into(),
                 ));
             }
-            Box::new(crate::cli::Stdout)
+            Box::new(super::Stdout)
         }
     };
     match format {
@@ -75,16 +86,8 @@ pub fn write(
             writer.finish().map_err(|e| fail(e.to_string()))?;
         }
         Format::Parquet => {
-            let schema = match batches.first() {
-                Some(batch) => batch.schema(),
-                None => {
-                    return Err(fail(
-                        "the query returned no batches to take a schema from".into(),
-                    ))
-                }
-            };
-            let mut writer =
-                ArrowWriter::try_new(&mut sink, schema, None).map_err(|e| fail(e.to_string()))?;
+            let mut writer = ArrowWriter::try_new(&mut sink, schema.clone(), None)
+                .map_err(|e| fail(e.to_string()))?;
             for batch in batches {
                 writer.write(batch).map_err(|e| fail(e.to_string()))?;
             }

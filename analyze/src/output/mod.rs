@@ -1,14 +1,14 @@
-//! What every subcommand shares: the exit status, standard output that a
-//! closed pipe (`hltpy-analyze … | head`) ends quietly, the query runtime
-//! and the progress line over a session's files.
+//! What commands print through: the exit status, standard output that a
+//! closed pipe (`hltpy-analyze … | head`) ends quietly, and ([`results`])
+//! query results as a table, CSV, JSON, NDJSON or Parquet.
+
+pub mod results;
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::AnalyzeError;
-use crate::progress::{Progress, ProgressMode, Unit};
-use crate::session::Session;
 
 /// How a run ended, as ruff and ripgrep report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,20 +84,4 @@ pub fn print(text: &str) -> Result<(), AnalyzeError> {
             path: "standard output".into(),
             detail: err.to_string(),
         })
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
-    tokio::runtime::Runtime::new()
-        .map_err(|err| AnalyzeError::Engine(format!("cannot start the query runtime: {err}")))
-}
-
-/// The progress line for work over `session`'s files.
-pub fn reading(mode: ProgressMode, label: &str, session: &Session) -> Progress {
-    Progress::start(
-        mode,
-        label,
-        Unit::Bytes,
-        session.bytes_total,
-        session.bytes_read.clone(),
-    )
 }

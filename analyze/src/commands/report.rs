@@ -10,19 +10,21 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use graphviz_rust::printer::{DotPrinter, PrinterContext};
 use hltpy_graph::eval::{evaluate, recorded_text, NodeOutcome, Report, Status};
-use hltpy_graph::{Graph, TraceFiles};
+use hltpy_graph::expr::rebuilt;
+use hltpy_graph::infer::Inference;
+use hltpy_graph::Graph;
 
-use crate::cli::{self, ExitStatus};
+use crate::draw::graph::{drawing, eval_colour, ranks_crossed, EVAL_LEGEND, LAYOUT_BUDGET};
+use crate::draw::html::{cut, escape};
+use crate::draw::svg_text;
 use crate::error::AnalyzeError;
-use crate::expr::{rebuilt, unread_nodes};
-use crate::html::{cut, escape};
-use crate::infer::{infer_all, trace_files, traced_modules};
+use crate::load::{load_bounded, unread_nodes, GRAPH_COLUMNS};
+use crate::output::ExitStatus;
 use crate::progress::{Progress, ProgressMode, Unit};
-use crate::render::{
-    drawing, eval_colour, load_bounded, ranks_crossed, svg_text, EVAL_LEGEND, LAYOUT_BUDGET,
-};
-use crate::session::{sql_string, Session, TraceSource, GRAPH_COLUMNS};
+use crate::session::{sql_string, Session};
+use crate::sources::{trace_files, traced_modules, TraceSource};
 use crate::summary::{summarize_trace, TraceSummary};
 
 /// Write one self-contained HTML page of a run.
@@ -61,9 +63,9 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             args.output
         )));
     }
-    let (source, summary, calls, picture, nodes) = cli::runtime()?.block_on(async {
+    let (source, summary, calls, picture, nodes) = crate::session::runtime()?.block_on(async {
         let session = Session::open(std::slice::from_ref(&args.trace)).await?;
-        let _progress = cli::reading(mode, "report", &session);
+        let _progress = session.progress(mode, "report");
         let [source] = session.sources.as_slice() else {
             return Err(AnalyzeError::Usage(
                 "report takes one trace; name one".into(),
@@ -155,10 +157,7 @@ impl Passes {
             2 * source.rows,
             done.clone(),
         );
-        let files = TraceFiles {
-            name: source.name.clone(),
-            files: source.files.clone(),
-        };
+        let files = source.trace_files();
         let drawn = match picture {
             Picture::Drawn { graph, .. } => Some(graph),
             Picture::Missing(_) => None,
@@ -172,7 +171,7 @@ impl Passes {
         })
         .map_err(|err| err.to_string());
         let sources = std::slice::from_ref(source);
-        let stubs = infer_all(&trace_files(sources), None, &done)
+        let stubs = Inference::of_traces(&trace_files(sources), None, &done)
             .map(|inference| {
                 hltpy_graph::stubs::stubs(&inference, &traced_modules(sources), |_| None)
                     .files
@@ -513,7 +512,7 @@ impl Page {
             escape(EVAL_LEGEND.trim_start_matches("eval: ")),
         );
         let drawn = drawing(graph, roots, &[], false, &self.passes.colours, None);
-        match svg_text(drawn) {
+        match svg_text(&drawn.print(&mut PrinterContext::default())) {
             Ok(svg) => {
                 // The SVG element only: dot's XML prologue and doctype do
                 // not belong inside an HTML page.

@@ -4,22 +4,17 @@
 //! (with a dimension attribute) as dimension signatures and mismatches.
 //! The pass itself is `hltpy_graph::infer`; stubs are `hltpy_graph::stubs`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::record_batch::RecordBatch;
-use hltpy_graph::infer::{Function, FunctionKind, Inference, Param, Star, Types};
-use hltpy_graph::TraceFiles;
+use hltpy_graph::infer::{Function, FunctionKind, Inference, Param, Types};
 
-use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::output::{self, ExitStatus};
 use crate::progress::{Progress, ProgressMode, Unit};
-use crate::session::{self, TraceSource};
+use crate::sources::{self, trace_files, traced_modules};
 
 /// Infer the types and structure traced code needed, and write stubs.
 #[derive(clap::Args)]
@@ -42,33 +37,6 @@ pub struct Args {
     dimension_attr: Option<String>,
 }
 
-/// The traces' files, as the pass reads them.
-pub fn trace_files(sources: &[TraceSource]) -> Vec<TraceFiles> {
-    sources
-        .iter()
-        .map(|s| TraceFiles {
-            name: s.name.clone(),
-            files: s.files.clone(),
-        })
-        .collect()
-}
-
-/// Runs inference over every trace.
-/// Runs inference over every trace; `visited` counts the nodes done.
-pub fn infer_all(
-    traces: &[TraceFiles],
-    dimension_attr: Option<&str>,
-    visited: &AtomicU64,
-) -> Result<Inference, AnalyzeError> {
-    let mut inference = Inference::new(dimension_attr);
-    for trace in traces {
-        inference
-            .add_trace(trace, visited)
-            .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
-    }
-    Ok(inference)
-}
-
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     if let Some(attr) = &args.dimension_attr {
         if attr.is_empty() || !attr.chars().all(|c| c.is_alphanumeric() || c == '_') {
@@ -77,7 +45,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             )));
         }
     }
-    let sources = session::resolve(&args.traces)?;
+    let sources = sources::resolve(&args.traces)?;
     let visited = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(
         mode,
@@ -86,11 +54,12 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         sources.iter().map(|s| s.rows).sum(),
         visited.clone(),
     );
-    let inference = infer_all(
+    let inference = Inference::of_traces(
         &trace_files(&sources),
         args.dimension_attr.as_deref(),
         &visited,
-    )?;
+    )
+    .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
     drop(progress);
     let mut text = render(&inference);
     if let Some(dir) = &args.stubs {
@@ -107,18 +76,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             );
         }
     }
-    cli::print(&text)?;
+    output::print(&text)?;
     Ok(ExitStatus::finding_if(!inference.mismatches.is_empty()))
-}
-
-/// The modules the traces' runs traced (to tell a module from a class in
-/// `pkg.mod.Class`).
-pub fn traced_modules(sources: &[TraceSource]) -> Vec<String> {
-    let modules: BTreeSet<String> = sources
-        .iter()
-        .flat_map(|s| s.metadata.traced_modules.iter().cloned())
-        .collect();
-    modules.into_iter().collect()
 }
 
 /// Writes the stubs into `dir` (made if missing); gives the files written
@@ -170,27 +129,8 @@ fn types_text(types: &Types) -> String {
     }
 }
 
-fn param_label(param: &Param) -> String {
-    match param.star {
-        Star::Plain => param.name.clone(),
-        Star::Args => format!("*{}", param.name),
-        Star::Kwargs => format!("**{}", param.name),
-    }
-}
-
-fn kind_text(kind: FunctionKind) -> &'static str {
-    match kind {
-        FunctionKind::Function => "function",
-        FunctionKind::Method => "method",
-        FunctionKind::Init => "init",
-        FunctionKind::Generator => "generator",
-        FunctionKind::Coroutine => "coroutine",
-        FunctionKind::AsyncGenerator => "async generator",
-    }
-}
-
 fn write_param(out: &mut String, param: &Param) {
-    let label = param_label(param);
+    let label = param.label();
     let defaulted = if param.defaulted > 0 {
         format!(", default used {}", param.defaulted)
     } else {
@@ -217,7 +157,7 @@ fn write_function(out: &mut String, function: &Function) {
         out,
         "{} ({}): {} call{} in {} trace{}",
         function.qualname,
-        kind_text(function.kind),
+        FunctionKind::as_str(function.kind),
         function.calls,
         if function.calls == 1 { "" } else { "s" },
         function.traces.len(),
@@ -301,8 +241,8 @@ fn render_dimensions(out: &mut String, inference: &Inference, attr: &str) {
         let params: Vec<String> = params
             .iter()
             .map(|p| match p.dimensions.is_empty() {
-                true => param_label(p),
-                false => format!("{}: {}", param_label(p), dimensions_text(&p.dimensions)),
+                true => p.label(),
+                false => format!("{}: {}", p.label(), dimensions_text(&p.dimensions)),
             })
             .collect();
         let returns = match function.kind {
@@ -338,179 +278,4 @@ fn render_dimensions(out: &mut String, inference: &Inference, attr: &str) {
             m.right.id
         );
     }
-}
-
-/// Columns of the `signatures` table.
-pub fn signatures_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("function", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("class", DataType::Utf8, true),
-        Field::new("parameter", DataType::Utf8, false),
-        Field::new("position", DataType::UInt64, true),
-        Field::new("types", DataType::Utf8, false),
-        Field::new("observed", DataType::UInt64, false),
-        Field::new("defaulted", DataType::UInt64, false),
-        Field::new("calls", DataType::UInt64, false),
-        Field::new("traces", DataType::UInt64, false),
-    ]))
-}
-
-/// One row per parameter, return, yield and raise of every traced
-/// function, and per attribute of every traced class (kind `attribute`).
-pub fn signatures_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError> {
-    let mut function = StringBuilder::new();
-    let mut kind = StringBuilder::new();
-    let mut class = StringBuilder::new();
-    let mut parameter = StringBuilder::new();
-    let mut position = UInt64Builder::new();
-    let mut types = StringBuilder::new();
-    let mut observed = UInt64Builder::new();
-    let mut defaulted = UInt64Builder::new();
-    let mut calls = UInt64Builder::new();
-    let mut traces = UInt64Builder::new();
-    let mut row = |f: &str,
-                   k: &str,
-                   c: Option<&str>,
-                   p: &str,
-                   at: Option<u64>,
-                   t: &Types,
-                   d: u64,
-                   n: u64,
-                   tr: u64| {
-        function.append_value(f);
-        kind.append_value(k);
-        class.append_option(c);
-        parameter.append_value(p);
-        position.append_option(at);
-        types.append_value(t.render());
-        observed.append_value(t.total());
-        defaulted.append_value(d);
-        calls.append_value(n);
-        traces.append_value(tr);
-    };
-    for c in inference.classes.values() {
-        for a in &c.attributes {
-            row(
-                &c.name,
-                "attribute",
-                Some(&c.name),
-                &a.name,
-                None,
-                &a.types,
-                0,
-                c.objects,
-                0,
-            );
-        }
-    }
-    for f in inference.functions.values() {
-        let k = kind_text(f.kind);
-        let owner = f.owner.as_deref();
-        let n = f.calls;
-        let tr = f.traces.len() as u64;
-        if let Some(receiver) = &f.receiver {
-            row(
-                &f.qualname,
-                k,
-                owner,
-                "self",
-                Some(0),
-                &receiver.types,
-                0,
-                n,
-                tr,
-            );
-        }
-        let offset = u64::from(f.receiver.is_some());
-        for (at, p) in f.params.iter().enumerate() {
-            let label = param_label(p);
-            row(
-                &f.qualname,
-                k,
-                owner,
-                &label,
-                Some(at as u64 + offset),
-                &p.types,
-                p.defaulted,
-                n,
-                tr,
-            );
-        }
-        for (label, t) in [
-            ("return", &f.returns),
-            ("yield", &f.yields),
-            ("raise", &f.raises),
-        ] {
-            if !t.is_empty() {
-                row(&f.qualname, k, owner, label, None, t, 0, n, tr);
-            }
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(function.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(class.finish()),
-        Arc::new(parameter.finish()),
-        Arc::new(position.finish()),
-        Arc::new(types.finish()),
-        Arc::new(observed.finish()),
-        Arc::new(defaulted.finish()),
-        Arc::new(calls.finish()),
-        Arc::new(traces.finish()),
-    ];
-    RecordBatch::try_new(signatures_schema(), columns)
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))
-}
-
-/// Columns of the `requirements` table.
-pub fn requirements_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("function", DataType::Utf8, false),
-        Field::new("parameter", DataType::Utf8, false),
-        Field::new("need", DataType::Utf8, false),
-        Field::new("name", DataType::Utf8, false),
-        Field::new("operand_type", DataType::Utf8, true),
-        Field::new("result_type", DataType::Utf8, true),
-        Field::new("count", DataType::UInt64, false),
-        Field::new("use", DataType::Utf8, false),
-    ]))
-}
-
-/// One row per use a body made of a parameter (or of `self`).
-pub fn requirements_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError> {
-    let mut function = StringBuilder::new();
-    let mut parameter = StringBuilder::new();
-    let mut need_kind = StringBuilder::new();
-    let mut name = StringBuilder::new();
-    let mut operand = StringBuilder::new();
-    let mut result = StringBuilder::new();
-    let mut count = UInt64Builder::new();
-    let mut use_text = StringBuilder::new();
-    for f in inference.functions.values() {
-        for p in f.receiver.iter().chain(&f.params) {
-            for (need, facts) in &p.needs {
-                function.append_value(&f.qualname);
-                parameter.append_value(param_label(p));
-                need_kind.append_value(need.kind());
-                name.append_value(need.name());
-                operand.append_option(need.operand());
-                result.append_option((!facts.results.is_empty()).then(|| facts.results.render()));
-                count.append_value(facts.count);
-                use_text.append_value(need.describe(&p.name));
-            }
-        }
-    }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(function.finish()),
-        Arc::new(parameter.finish()),
-        Arc::new(need_kind.finish()),
-        Arc::new(name.finish()),
-        Arc::new(operand.finish()),
-        Arc::new(result.finish()),
-        Arc::new(count.finish()),
-        Arc::new(use_text.finish()),
-    ];
-    RecordBatch::try_new(requirements_schema(), columns)
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))
 }

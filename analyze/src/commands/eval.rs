@@ -12,13 +12,15 @@ use hltpy_graph::eval::{
     Setting, Status,
 };
 use hltpy_graph::pymath::PythonVersion;
-use hltpy_graph::{Graph, TraceFiles};
+use hltpy_graph::Graph;
 use serde_json::{json, Value as Json};
 
-use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::load::load_cone;
+use crate::output::{self, ExitStatus};
 use crate::progress::{Progress, ProgressMode, Unit};
-use crate::session::{self, Session};
+use crate::session::Session;
+use crate::sources;
 
 /// Re-evaluate traces and compare with what was recorded, or ask what if.
 #[derive(clap::Args)]
@@ -75,11 +77,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     }
     let mut found = false;
     let mut documents = Vec::new();
-    for source in session::resolve(&args.traces)? {
-        let files = TraceFiles {
-            name: source.name.clone(),
-            files: source.files.clone(),
-        };
+    for source in sources::resolve(&args.traces)? {
+        let files = source.trace_files();
         let done = Arc::new(AtomicU64::new(0));
         let progress = Progress::start(
             mode,
@@ -101,8 +100,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 || (args.strict && report.count(Status::Opaque) > 0);
         }
         match args.format {
-            Format::Text if settings.is_empty() => cli::print(&render(&source.name, &report))?,
-            Format::Text => cli::print(&render_what_if(&source.name, &settings, &report))?,
+            Format::Text if settings.is_empty() => output::print(&render(&source.name, &report))?,
+            Format::Text => output::print(&render_what_if(&source.name, &settings, &report))?,
             Format::Json => documents.push(as_json(&source.name, &settings, &report)),
         }
     }
@@ -116,7 +115,7 @@ fn print_json(document: &Json) -> Result<(), AnalyzeError> {
     let mut text = serde_json::to_string_pretty(document)
         .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
     text.push('\n');
-    cli::print(&text)
+    output::print(&text)
 }
 
 fn difference_json(d: &Difference) -> Json {
@@ -250,16 +249,15 @@ pub fn render_what_if(name: &str, settings: &[Setting], report: &Report) -> Stri
 /// `--node`: the cone of the named nodes, loaded by id through the
 /// session, re-evaluated in data order, each named node with its values.
 fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
-    let text_and_found = cli::runtime()?.block_on(async {
+    let text_and_found = crate::session::runtime()?.block_on(async {
         let session = Session::open(&args.traces).await?;
-        let _progress = cli::reading(mode, "eval", &session);
+        let _progress = session.progress(mode, "eval");
         let [source] = session.sources.as_slice() else {
             return Err(AnalyzeError::Usage(
                 "eval --node reads one trace; name one".into(),
             ));
         };
-        let graph: Graph =
-            crate::expr::load_cone(&session, &source.name, &args.nodes, usize::MAX).await?;
+        let graph: Graph = load_cone(&session, &source.name, &args.nodes, usize::MAX).await?;
         let mut out = String::new();
         let mut documents = Vec::new();
         let mut found = false;
@@ -328,6 +326,6 @@ fn nodes(args: &Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         }
         Ok((out, found))
     })?;
-    cli::print(&text_and_found.0)?;
+    output::print(&text_and_found.0)?;
     Ok(ExitStatus::finding_if(text_and_found.1))
 }

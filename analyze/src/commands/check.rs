@@ -8,10 +8,10 @@ use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
 use hltpy_schema::{TraceError, TraceFile};
 
-use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
+use crate::output::{self, ExitStatus};
 use crate::progress::{Progress, ProgressMode, Unit};
-use crate::session::{self, TraceSource};
+use crate::sources::{self, TraceSource};
 
 /// Validate traces and count their nodes per kind.
 #[derive(clap::Args)]
@@ -24,7 +24,7 @@ pub struct Args {
 /// Checks every trace; a finding when one did not end cleanly.
 pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     let mut all_complete = true;
-    for source in session::resolve(&args.traces)? {
+    for source in sources::resolve(&args.traces)? {
         let progress = Progress::start(
             mode,
             format!("checking {}", source.name),
@@ -34,7 +34,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         );
         let report = check(source, &progress)?;
         drop(progress);
-        cli::print(&report.render())?;
+        output::print(&report.render())?;
         all_complete &= report.source.complete;
     }
     Ok(ExitStatus::finding_if(!all_complete))

@@ -1,414 +1,117 @@
-//! `compile`: a trace as a Python module — one function per requested
-//! result, whose parameters are the computation's inputs and whose body is
-//! the recorded computation as straight-line Python (traced calls inlined,
-//! operators as operators, objects of traced classes made by calling their
-//! class, untraced callables imported by module and name). The function is
+//! A trace as a Python module — one function per requested result, whose
+//! parameters are the computation's inputs and whose body is the recorded
+//! computation as straight-line Python (traced calls inlined, operators as
+//! operators, objects of traced classes made by calling their class,
+//! untraced callables imported by module and name). The function is
 //! specialised to the path the run took: comparisons whose answer steered
 //! it become guards that raise `hltpy.GuardFailed` on another answer.
-//! `--check` runs it in CPython on the recorded inputs.
+//! [`function`] compiles one result, [`module`] assembles the file; the
+//! `compile` command loads the trace, prints and runs `--check`.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use hltpy_graph::eval::recorded_text;
-use hltpy_graph::interp::{IdMap, IdSet};
-use hltpy_graph::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
-use hltpy_graph::{literal, python, Graph, Input, Node, Recorded, TraceFiles, Value};
 use hltpy_schema::{NodeKind, Role};
 
-use crate::cli::{self, ExitStatus};
-use crate::error::AnalyzeError;
-use crate::expr::{
-    binary_form, call_arguments, first_argument, missing_node, one_trace_and_roots, ATOM, CMP,
-    UNARY,
-};
-use crate::progress::ProgressMode;
-use crate::session::Session;
+use crate::eval::recorded_text;
+use crate::expr::{binary_form, call_arguments, first_argument, ATOM, CMP, UNARY};
+use crate::interp::{IdMap, IdSet};
+use crate::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
+use crate::{literal, python, Graph, Input, Node, Recorded, Value};
 
-/// Turn a trace into a Python function of its inputs.
-#[derive(clap::Args)]
-pub struct Args {
-    /// The trace (one).
-    trace: String,
-    /// The result to compile (repeatable; default: the run's final result).
-    #[arg(long = "node", value_name = "ID")]
-    nodes: Vec<u64>,
-    /// The function's name (with one result; default `compiled`).
-    #[arg(long)]
-    name: Option<String>,
-    /// Write the module here instead of standard output.
-    #[arg(short, long, value_name = "FILE.py")]
-    output: Option<String>,
-    /// Values that cannot be written as Python become parameters instead
-    /// of failing the compile.
-    #[arg(long)]
+/// Compiles the computation of node `root` into a function `name`.
+/// `modules` are the trace's traced modules; with `allow_constants`, a
+/// value Python cannot write becomes a parameter instead of a refusal.
+/// The refusal says what cannot be written, quoting the trace.
+pub fn function(
+    graph: &Graph,
+    modules: &[String],
     allow_constants: bool,
-    /// Run each function in CPython on the recorded inputs and compare with
-    /// the recorded result (exit code 1 on a mismatch).
-    #[arg(long)]
-    check: bool,
-    /// The Python that --check runs (default: the active virtualenv's,
-    /// else pythonX.Y of the trace's version, else python3).
-    #[arg(long, value_name = "PATH", requires = "check")]
-    python: Option<String>,
-    /// A module --check may import although it is not a file under the
-    /// trace's source directories or PYTHONPATH (repeatable).
-    #[arg(long = "allow-import", value_name = "MODULE", requires = "check")]
-    allow_imports: Vec<String>,
-    /// With several --node: a node that cannot be compiled is named on
-    /// stderr and left out, the others are compiled (exit code 1 when one
-    /// was left out).
-    #[arg(long)]
-    skip_refused: bool,
+    root: u64,
+    name: &str,
+) -> Result<Compiled, String> {
+    Compiler::new(graph, modules, allow_constants).function(root, name)
 }
 
-pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
-    if args.name.is_some() && args.nodes.len() > 1 {
-        return Err(AnalyzeError::Usage(
-            "--name names one function; with several --node each is named compiled_<id>".into(),
-        ));
-    }
-    if let Some(name) = &args.name {
-        if !is_identifier(name) {
-            return Err(AnalyzeError::Usage(format!(
-                "--name {name:?} is not a Python identifier"
-            )));
-        }
-    }
-    let mut refused = 0;
-    let (module, checks, python, source_dirs, imports) = cli::runtime()?.block_on(async {
-        let session = Session::open(std::slice::from_ref(&args.trace)).await?;
-        let _progress = cli::reading(mode, "compile", &session);
-        let (source, roots) = one_trace_and_roots(&session, &args.nodes, "compile").await?;
-        // Read in file order, not through the query engine, whose
-        // parallel scan gives batches in any order: compile emits rows in
-        // their order, which the format guarantees puts inputs first.
-        let graph = TraceFiles {
-            name: source.name.clone(),
-            files: source.files.clone(),
-        }
-        .graph()
-        .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
-        let mut functions = Vec::new();
-        let mut checks = Vec::new();
-        let mut imports = BTreeSet::new();
-        let mut guards = false;
-        for root in &roots {
-            if !graph.contains(*root) {
-                return Err(missing_node(source, *root));
-            }
-            let name = match (&args.name, roots.len()) {
-                (Some(name), _) => name.clone(),
-                (None, 1) => "compiled".to_string(),
-                (None, _) => format!("compiled_{root}"),
-            };
-            let function = Compiler::new(
-                &graph,
-                &source.metadata.traced_modules,
-                args.allow_constants,
-            )
-            .function(*root, &name)
-            .map_err(|message| {
-                // One line, whatever names and values of the trace it quotes.
-                AnalyzeError::Usage(format!(
-                    "{}: cannot compile node {root}: {}",
-                    source.name,
-                    inert(&message, false)
-                ))
-            });
-            let function = match function {
-                Ok(function) => function,
-                Err(refusal) if args.skip_refused && roots.len() > 1 => {
-                    eprintln!("hltpy-analyze: {refusal}");
-                    refused += 1;
-                    continue;
-                }
-                Err(refusal) => return Err(refusal),
-            };
-            imports.extend(function.imports.iter().cloned());
-            guards |= function.guards;
-            checks.push((name, function.expected.clone()));
-            functions.push(function.text);
-        }
-        if functions.is_empty() {
-            return Err(AnalyzeError::Usage(format!(
-                "{}: none of the {} nodes could be compiled",
-                source.name,
-                roots.len()
-            )));
-        }
-        let python = source.metadata.python_version.clone();
-        // Where the program's modules were: the directories of its files,
-        // and above a package's files the directory holding the package
-        // (`geographiclib.geodesic` is imported from where `geographiclib/`
-        // is); not one whose name would split PYTHONPATH (`:`, NUL).
-        let files: BTreeSet<&str> = graph
-            .nodes()
-            .iter()
-            .filter_map(|n| n.file.as_deref())
-            .collect();
-        let source_dirs: BTreeSet<String> = files
-            .into_iter()
-            .filter_map(|f| std::path::Path::new(f).parent())
-            .flat_map(|dir| {
-                let mut root = dir;
-                while root.join("__init__.py").is_file() {
-                    match root.parent() {
-                        Some(parent) => root = parent,
-                        None => break,
-                    }
-                }
-                [dir, root]
-            })
-            .map(|d| d.display().to_string())
-            .filter(|d| !d.contains([':', '\0']))
-            .collect();
-        let mut module = format!(
-            // The trace's path on a line of its own: a long path is one word,
-            // which line-length checks (ruff's E501) let through.
-            "\"\"\"Compiled by hltpy-analyze from node{} {} of the trace\n{}\n\n\
-             Recorded with Python {}. Specialised to the path the recorded run\n\
-             took: an input that would take another path raises\n\
-             hltpy.GuardFailed where the paths part.\n\"\"\"\n",
-            if roots.len() == 1 { "" } else { "s" },
-            roots
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            inert(&source.name, true),
-            inert(&python, true)
-        );
-        if !imports.is_empty() {
-            module.push('\n');
-            for import in &imports {
-                let _ = writeln!(module, "import {import}");
-            }
-        }
-        if guards {
-            // hltpy's error when hltpy is installed; the same error otherwise,
-            // so the module runs on its own.
-            module.push_str(
-                "\ntry:\n    from hltpy import GuardFailed\nexcept ImportError:\n\n    \
-                 class GuardFailed(Exception):\n        \
-                 \"\"\"An input took another path than the recorded run.\"\"\"\n",
-            );
-        }
-        for function in functions {
-            let _ = write!(module, "\n\n{function}");
-        }
-        Ok((module, checks, python, source_dirs, imports))
-    })?;
-    match &args.output {
-        Some(path) => std::fs::write(path, &module).map_err(|err| AnalyzeError::Output {
-            path: path.clone(),
-            detail: err.to_string(),
-        })?,
-        None if !args.check => cli::print(&module)?,
-        None => {}
-    }
-    if !args.check {
-        return Ok(ExitStatus::finding_if(refused > 0));
-    }
-    let search = search_path(&source_dirs);
-    let imported = resolve_imports(&imports, &search, &args.allow_imports)?;
-    let interpreter = interpreter(args.python.as_deref(), &python)?;
-    eprintln!("compile --check imports {imported}");
-    let failed = check(&module, &checks, &interpreter, &search)?;
-    Ok(ExitStatus::finding_if(failed || refused > 0))
+/// A module of compiled functions, ready to write.
+pub struct Module {
+    pub text: String,
+    /// Every module the functions import.
+    pub imports: BTreeSet<String>,
 }
 
-/// Standard modules a compiled function may use (for `<built-in
-/// math.hypot>`, `operator.index`) that do nothing when imported but
-/// define names: --check imports them without asking.
-const QUIET_STANDARD_MODULES: &[&str] = &[
-    "array",
-    "bisect",
-    "builtins",
-    "cmath",
-    "collections",
-    "copy",
-    "decimal",
-    "fractions",
-    "functools",
-    "heapq",
-    "itertools",
-    "math",
-    "numbers",
-    "operator",
-    "statistics",
-    "string",
-];
-
-/// Where --check's Python finds the program's modules: the directories of
-/// the trace's files, then the user's PYTHONPATH.
-fn search_path(source_dirs: &BTreeSet<String>) -> Vec<String> {
-    let mut search: Vec<String> = source_dirs.iter().cloned().collect();
-    if let Ok(path) = std::env::var("PYTHONPATH") {
-        search.extend(path.split(':').filter(|p| !p.is_empty()).map(String::from));
-    }
-    search
-}
-
-/// What --check will import, each with the file it is (`kernels
-/// (/src/kernels.py)`). A trace names its modules, and importing one runs
-/// it: a module must be a file under `search`, a quiet standard module, or
-/// named by --allow-import; anything else is refused before Python runs.
-fn resolve_imports(
-    imports: &BTreeSet<String>,
-    search: &[String],
-    allowed: &[String],
-) -> Result<String, AnalyzeError> {
-    let mut shown = Vec::new();
-    for module in imports {
-        let parts: Vec<&str> = module.split('.').collect();
-        let file = search.iter().find_map(|dir| {
-            let base = parts
-                .iter()
-                .fold(std::path::PathBuf::from(dir), |path, part| path.join(part));
-            [base.with_extension("py"), base.join("__init__.py")]
-                .into_iter()
-                .find(|file| file.is_file())
-        });
-        match file {
-            Some(file) => shown.push(format!("{module} ({})", file.display())),
-            None if QUIET_STANDARD_MODULES.contains(&module.as_str()) => {
-                shown.push(format!("{module} (standard library)"))
-            }
-            None if allowed.contains(module) => shown.push(format!("{module} (--allow-import)")),
-            None => {
-                return Err(AnalyzeError::Usage(format!(
-                    "compile --check would import the module {}, which is not a file under the \
-                     trace's source directories or PYTHONPATH ({}); --allow-import {} imports it \
-                     anyway",
-                    pysource::string(module),
-                    inert(&search.join(":"), false),
-                    inert(module, false)
-                )))
-            }
-        }
-    }
-    Ok(if shown.is_empty() {
-        "nothing".to_string()
-    } else {
-        shown.join(", ")
-    })
-}
-
-/// The CPython --check runs: the one asked for, else the virtualenv's,
-/// the recording's version, or `python3`, the first that runs.
-fn interpreter(chosen: Option<&str>, python: &str) -> Result<String, AnalyzeError> {
-    let version: Vec<&str> = python.split('.').take(2).collect();
-    let preferred = format!("python{}", version.join("."));
-    let virtualenv = std::env::var("VIRTUAL_ENV")
-        .ok()
-        .map(|v| format!("{v}/bin/python"));
-    let candidates: Vec<String> = match chosen {
-        Some(path) => vec![path.to_string()],
-        None => virtualenv
-            .into_iter()
-            .chain([preferred, "python3".to_string()])
-            .collect(),
-    };
-    candidates
+/// The module holding `functions`, compiled from nodes `roots` of the
+/// trace `trace` recorded with Python `python`: a docstring naming them,
+/// the imports, `GuardFailed` when a function has guards, the functions.
+pub fn module(trace: &str, python: &str, roots: &[u64], functions: &[Compiled]) -> Module {
+    let imports: BTreeSet<String> = functions
         .iter()
-        .find(|candidate| {
-            std::process::Command::new(candidate)
-                .arg("-c")
-                .arg("pass")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .cloned()
-        .ok_or_else(|| {
-            AnalyzeError::Usage(format!(
-                "--check runs the module in CPython, and none of {} runs",
-                candidates.join(", ")
-            ))
-        })
-}
-
-/// Runs each function with its defaults (the recorded inputs) in CPython
-/// and compares what it returns, printed as the trace prints values, with
-/// the recorded result. True when one differs.
-fn check(
-    module: &str,
-    checks: &[(String, String)],
-    interpreter: &str,
-    search: &[String],
-) -> Result<bool, AnalyzeError> {
-    let path = std::env::temp_dir().join(format!("hltpy-compiled-{}.py", std::process::id()));
-    std::fs::write(&path, module).map_err(|err| AnalyzeError::Output {
-        path: path.display().to_string(),
-        detail: err.to_string(),
-    })?;
-    // The traced modules import from where the program ran.
-    let outcome = run_checks(interpreter, &path, checks, &search.join(":"));
-    let _ = std::fs::remove_file(&path);
-    let (failed, report) = outcome?;
-    cli::print(&report)?;
-    Ok(failed)
-}
-
-fn run_checks(
-    interpreter: &str,
-    path: &std::path::Path,
-    checks: &[(String, String)],
-    python_path: &str,
-) -> Result<(bool, String), AnalyzeError> {
-    let mut failed = false;
-    let mut report = String::new();
-    for (name, expected) in checks {
-        // The module's path and the function's name are arguments, not
-        // part of the program.
-        // Printed as the capture records it: classes, functions and
-        // modules by name (capture's `named_repr`), no addresses.
-        let program = "import importlib.util, re, sys, types\n\
-             spec = importlib.util.spec_from_file_location('compiled_trace', sys.argv[1])\n\
-             module = importlib.util.module_from_spec(spec)\n\
-             spec.loader.exec_module(module)\n\
-             value = getattr(module, sys.argv[2])()\n\
-             if isinstance(value, type):\n\
-             \x20   where = '' if value.__module__ == 'builtins' else value.__module__ + '.'\n\
-             \x20   result = f'<class {where}{value.__qualname__}>'\n\
-             elif isinstance(value, types.FunctionType):\n\
-             \x20   result = f'<function {value.__qualname__}>'\n\
-             elif isinstance(value, types.ModuleType):\n\
-             \x20   result = f'<module {value.__name__}>'\n\
-             else:\n\
-             \x20   result = repr(value)\n\
-             print(re.sub(r'<([\\w.]+) object at 0x[0-9a-fA-F]+>', r'<\\1 object>', result))\n";
-        let output = std::process::Command::new(interpreter)
-            .env("PYTHONPATH", python_path)
-            .arg("-c")
-            .arg(program)
-            .arg(path)
-            .arg(name)
-            .output()
-            .map_err(|err| AnalyzeError::Usage(format!("cannot run {interpreter}: {err}")))?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let got = stdout.trim_end();
-        if !output.status.success() {
-            failed = true;
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().last().unwrap_or("");
-            let _ = writeln!(report, "{name}: raised {last}");
-        } else if got == expected || shortened_from(expected, got) {
-            let _ = writeln!(report, "{name}: {got} (as recorded)");
-        } else {
-            failed = true;
-            let _ = writeln!(report, "{name}: {got}, recorded {expected}: MISMATCH");
+        .flat_map(|f| f.imports.iter().cloned())
+        .collect();
+    let mut text = format!(
+        // The trace's path on a line of its own: a long path is one word,
+        // which line-length checks (ruff's E501) let through.
+        "\"\"\"Compiled by hltpy-analyze from node{} {} of the trace\n{}\n\n\
+         Recorded with Python {}. Specialised to the path the recorded run\n\
+         took: an input that would take another path raises\n\
+         hltpy.GuardFailed where the paths part.\n\"\"\"\n",
+        if roots.len() == 1 { "" } else { "s" },
+        roots
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        inert(trace, true),
+        inert(python, true)
+    );
+    if !imports.is_empty() {
+        text.push('\n');
+        for import in &imports {
+            let _ = writeln!(text, "import {import}");
         }
     }
-    Ok((failed, report))
+    if functions.iter().any(|f| f.guards) {
+        // hltpy's error when hltpy is installed; the same error otherwise,
+        // so the module runs on its own.
+        text.push_str(
+            "\ntry:\n    from hltpy import GuardFailed\nexcept ImportError:\n\n    \
+             class GuardFailed(Exception):\n        \
+             \"\"\"An input took another path than the recorded run.\"\"\"\n",
+        );
+    }
+    for function in functions {
+        let _ = write!(text, "\n\n{}", function.text);
+    }
+    Module { text, imports }
 }
 
-/// Is `recorded` a long value's repr cut short by the capture (its
-/// first bytes and `…`) of what was printed?
-fn shortened_from(recorded: &str, printed: &str) -> bool {
-    literal::cut_short(recorded)
-        .is_some_and(|start| printed.len() > start.len() && printed.starts_with(start))
+/// Where the program's modules were: the directories of its files, and
+/// above a package's files the directory holding the package
+/// (`geographiclib.geodesic` is imported from where `geographiclib/` is);
+/// not one whose name would split PYTHONPATH (`:`, NUL).
+pub fn source_dirs(graph: &Graph) -> BTreeSet<String> {
+    let files: BTreeSet<&str> = graph
+        .nodes()
+        .iter()
+        .filter_map(|n| n.file.as_deref())
+        .collect();
+    files
+        .into_iter()
+        .filter_map(|f| std::path::Path::new(f).parent())
+        .flat_map(|dir| {
+            let mut root = dir;
+            while root.join("__init__.py").is_file() {
+                match root.parent() {
+                    Some(parent) => root = parent,
+                    None => break,
+                }
+            }
+            [dir, root]
+        })
+        .map(|d| d.display().to_string())
+        .filter(|d| !d.contains([':', '\0']))
+        .collect()
 }
 
 /// Builtin functions a UCall may name without a callable input.
@@ -454,11 +157,12 @@ const PYTHON_BUILTINS: &[&str] = &[
 
 /// A compiled function: its text, the modules it imports, and the printed
 /// result the recording expects.
-struct Compiled {
-    text: String,
-    imports: BTreeSet<String>,
-    expected: String,
-    guards: bool,
+pub struct Compiled {
+    pub text: String,
+    pub imports: BTreeSet<String>,
+    pub expected: String,
+    /// Does it check the recorded path (raise `GuardFailed`)?
+    pub guards: bool,
 }
 
 /// Kinds whose node is a statement in its place (an effect, or a value
@@ -1548,7 +1252,7 @@ impl<'g> Compiler<'g> {
     /// module.
     fn traced_class(&self, node: &Node) -> Option<String> {
         let class = node.type_name.as_deref()?;
-        let (module, rest) = hltpy_graph::stubs::split_module(class, self.modules);
+        let (module, rest) = crate::stubs::split_module(class, self.modules);
         let traced = self.modules.iter().any(|m| m == module);
         (traced && !rest.is_empty() && rest.split('.').all(is_identifier))
             .then(|| class.to_string())
@@ -1885,7 +1589,7 @@ impl<'g> Compiler<'g> {
                 pysource::string(qualname)
             ));
         }
-        let (module, rest) = hltpy_graph::stubs::split_module(qualname, self.modules);
+        let (module, rest) = crate::stubs::split_module(qualname, self.modules);
         if module.is_empty() || rest.is_empty() {
             // A module itself (`<module math>`).
             self.imports.insert(qualname.to_string());
@@ -2188,7 +1892,7 @@ fn wrap(line: &str) -> String {
     let Some(open) = opening_of_last_bracket(line) else {
         return split_string(line).unwrap_or_else(|| line.to_string());
     };
-    let items = hltpy_graph::infer::split_outside_brackets(&line[open + 1..line.len() - 1], ',');
+    let items = crate::infer::split_outside_brackets(&line[open + 1..line.len() - 1], ',');
     if items.is_empty() {
         return line.to_string();
     }

@@ -1,13 +1,11 @@
 //! `query`: run SQL over the session's tables, read-only unless asked.
 
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::execution::context::SQLOptions;
-
-use crate::cli::{self, ExitStatus};
 use crate::error::AnalyzeError;
-use crate::output::{self, Format};
+use crate::output::results::Format;
+use crate::output::{self, ExitStatus};
 use crate::progress::ProgressMode;
 use crate::session::Session;
+use crate::tables;
 
 /// Run SQL over traces.
 #[derive(clap::Args)]
@@ -51,39 +49,12 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             "give at least one trace to query, e.g. hltpy-analyze query \"SELECT count(*) FROM nodes\" trace.parquet".into(),
         ));
     }
-    let batches = cli::runtime()?.block_on(async {
+    let (schema, batches) = crate::session::runtime()?.block_on(async {
         let session = Session::open(&traces).await?;
-        let _progress = cli::reading(mode, "query", &session);
-        execute(&session, &sql, args.allow_writes).await
+        tables::register_passes(&session)?;
+        let _progress = session.progress(mode, "query");
+        tables::run_user_sql(&session, &sql, args.allow_writes).await
     })?;
-    output::write(&batches, args.format, args.output.as_deref())?;
+    output::results::write(&schema, &batches, args.format, args.output.as_deref())?;
     Ok(ExitStatus::Success)
-}
-
-/// Runs `sql`; DDL, DML, `COPY` and statements are refused unless
-/// `allow_writes`. A mistake in the SQL is answered with the engine's
-/// message and the tables and columns there are.
-pub async fn execute(
-    session: &Session,
-    sql: &str,
-    allow_writes: bool,
-) -> Result<Vec<RecordBatch>, AnalyzeError> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(allow_writes)
-        .with_allow_dml(allow_writes)
-        .with_allow_statements(allow_writes);
-    let planned = session.ctx.sql_with_options(sql, options).await;
-    let frame = match planned {
-        Ok(frame) => frame,
-        Err(err) => {
-            let message = err.to_string();
-            let hint = if message.contains("not supported") {
-                "queries are read-only; pass --allow-writes to run it anyway".to_string()
-            } else {
-                format!("tables and columns:\n{}", session.describe_tables().await)
-            };
-            return Err(AnalyzeError::Query(format!("bad query: {message}\n{hint}")));
-        }
-    };
-    frame.collect().await.map_err(|err| session.read_error(err))
 }

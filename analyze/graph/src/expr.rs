@@ -1,35 +1,31 @@
-//! `expr`: rebuild the source-level Python expression that produced a
-//! node — the seed's `repr` of a trace, offline — with Python's operator
-//! precedence and minimal parentheses. Sub-expressions used more than once
-//! are named once (`t1 = ...`) instead of repeated.
+//! Python source of a node: the expression that produced it, rebuilt with
+//! Python's operator precedence and minimal parentheses, sub-expressions
+//! used more than once named once (`t1 = ...`) — the seed's `repr` of a
+//! trace, offline. Used by `expr`, `compile`, `eval` and `report`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use hltpy_graph::eval::recorded_text;
-use hltpy_graph::pysource::{self, attribute};
-use hltpy_graph::{ConeLoader, Graph, Node};
 use hltpy_schema::{NodeKind, Role};
 
-use crate::cli::{self, ExitStatus};
-use crate::error::AnalyzeError;
-use crate::progress::ProgressMode;
-use crate::session::{sql_string, Session, GRAPH_COLUMNS};
+use crate::eval::recorded_text;
+use crate::pysource::{self, attribute};
+use crate::{Graph, Node};
 
 /// Python precedence levels, loosest first.
-pub(crate) const CMP: u8 = 4;
-pub(crate) const BOR: u8 = 5;
-pub(crate) const BXOR: u8 = 6;
-pub(crate) const BAND: u8 = 7;
-pub(crate) const SHIFT: u8 = 8;
-pub(crate) const ADD: u8 = 9;
-pub(crate) const MUL: u8 = 10;
-pub(crate) const UNARY: u8 = 11;
-pub(crate) const POW: u8 = 12;
-pub(crate) const ATOM: u8 = 13;
+pub const CMP: u8 = 4;
+pub const BOR: u8 = 5;
+pub const BXOR: u8 = 6;
+pub const BAND: u8 = 7;
+pub const SHIFT: u8 = 8;
+pub const ADD: u8 = 9;
+pub const MUL: u8 = 10;
+pub const UNARY: u8 = 11;
+pub const POW: u8 = 12;
+pub const ATOM: u8 = 13;
 
 /// A binary operator dunder: (symbol, precedence, reflected).
-pub(crate) fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
+pub fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
     let (base, reflected) = match name.strip_prefix("__r") {
         Some(rest) if binary(&format!("__{rest}")).is_some() => (format!("__{rest}"), true),
         _ => (name.to_string(), false),
@@ -60,7 +56,7 @@ pub(crate) fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
 }
 
 /// The node passed as a call's first positional argument.
-pub(crate) fn first_argument(node: &Node) -> Option<u64> {
+pub fn first_argument(node: &Node) -> Option<u64> {
     node.inputs
         .iter()
         .find(|i| i.role == Role::Arg && i.key.as_deref() == Some("0"))
@@ -68,7 +64,7 @@ pub(crate) fn first_argument(node: &Node) -> Option<u64> {
 }
 
 /// An operator node as `left SYMBOL right`.
-pub(crate) struct BinaryForm {
+pub struct BinaryForm {
     pub symbol: &'static str,
     pub precedence: u8,
     /// Each operand's node and the least precedence it may have without
@@ -81,7 +77,7 @@ pub(crate) struct BinaryForm {
 /// (`__radd__` with the operands swapped back). Left-associative: a right
 /// operand of equal precedence needs parentheses; `**` is
 /// right-associative; a comparison inside another is parenthesised.
-pub(crate) fn binary_form(node: &Node) -> Option<BinaryForm> {
+pub fn binary_form(node: &Node) -> Option<BinaryForm> {
     let (symbol, precedence, reflected) = binary(node.name())?;
     let receiver = node.input(Role::SelfValue)?;
     let other = first_argument(node)?;
@@ -105,7 +101,7 @@ pub(crate) fn binary_form(node: &Node) -> Option<BinaryForm> {
 
 /// The arguments of a call node as the call site wrote them: positional
 /// ones in position order, then keywords with their names.
-pub(crate) fn call_arguments(node: &Node) -> (Vec<u64>, Vec<(String, u64)>) {
+pub fn call_arguments(node: &Node) -> (Vec<u64>, Vec<(String, u64)>) {
     let mut positional: Vec<(u64, u64)> = Vec::new();
     let mut keywords: Vec<(String, u64)> = Vec::new();
     for input in &node.inputs {
@@ -132,196 +128,8 @@ pub(crate) fn call_arguments(node: &Node) -> (Vec<u64>, Vec<(String, u64)>) {
 }
 
 /// Rebuild the Python expression that produced a node.
-#[derive(clap::Args)]
-pub struct Args {
-    /// The trace (one).
-    trace: String,
-    /// Id of the node to rebuild.
-    #[arg(long)]
-    node: Option<u64>,
-    /// How many levels of operations to print before eliding with …#id.
-    #[arg(long, default_value_t = 50)]
-    depth: usize,
-}
-
-/// Prints the expression.
-pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
-    let text = cli::runtime()?.block_on(async {
-        let session = Session::open(std::slice::from_ref(&args.trace)).await?;
-        let _progress = cli::reading(mode, "expr", &session);
-        expression(&session, args.node, args.depth).await
-    })?;
-    cli::print(&format!("{text}\n"))?;
-    Ok(ExitStatus::Success)
-}
-
-/// The node a run ends with: the last top-level node that no other node
-/// consumes.
-pub async fn final_node(session: &Session, trace: &str) -> Result<Option<u64>, AnalyzeError> {
-    Ok(unread_nodes(session, trace, true, 1).await?.pop())
-}
-
-/// The last `most` nodes no other node consumes (not a Function, Class or
-/// Const, which only name things), in id order: the run's results and the
-/// values it computed and dropped. `top_level`: only those made outside
-/// every traced call.
-pub async fn unread_nodes(
-    session: &Session,
-    trace: &str,
-    top_level: bool,
-    most: usize,
-) -> Result<Vec<u64>, AnalyzeError> {
-    let trace = sql_string(trace);
-    let leaves = NodeKind::sql_list(NodeKind::is_leaf);
-    let outside = if top_level { "AND n.frame IS NULL" } else { "" };
-    let rows = session
-        .text_rows(&format!(
-            "SELECT n.id FROM nodes n WHERE n.trace = {trace} {outside} \
-             AND n.kind NOT IN ({leaves}) \
-             AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.trace = {trace} AND e.src = n.id) \
-             ORDER BY n.id DESC LIMIT {most}"
-        ))
-        .await?;
-    let mut ids: Vec<u64> = rows
-        .iter()
-        .filter_map(|r| r.first()?.parse().ok())
-        .collect();
-    ids.reverse();
-    Ok(ids)
-}
-
-/// Loads the upstream cone of `roots`, `depth` operations deep (all of it
-/// with `usize::MAX`), one level per query: a trace of millions of nodes
-/// is never held whole.
-pub async fn load_cone(
-    session: &Session,
-    trace: &str,
-    roots: &[u64],
-    depth: usize,
-) -> Result<Graph, AnalyzeError> {
-    load_cone_within(session, trace, roots, depth, usize::MAX, |_| {
-        unreachable!("no bound")
-    })
-    .await
-}
-
-/// [`load_cone`], stopping with `too_many(count)` as soon as more than
-/// `most` nodes are loaded (nothing further is read).
-pub async fn load_cone_within(
-    session: &Session,
-    trace: &str,
-    roots: &[u64],
-    depth: usize,
-    most: usize,
-    too_many: impl Fn(usize) -> AnalyzeError,
-) -> Result<Graph, AnalyzeError> {
-    let quoted = sql_string(trace);
-    let mut loader = ConeLoader::new(roots, depth);
-    loop {
-        let wanted = loader.wanted();
-        if wanted.is_empty() {
-            return Ok(loader.finish());
-        }
-        let ids: Vec<String> = wanted.iter().map(u64::to_string).collect();
-        let batches = session
-            .collect(&format!(
-                "SELECT {GRAPH_COLUMNS} FROM nodes WHERE trace = {quoted} AND id IN ({})",
-                ids.join(", ")
-            ))
-            .await?;
-        for batch in &batches {
-            loader
-                .add(batch)
-                .map_err(|err| AnalyzeError::Usage(format!("{}: {err}", session_name(session))))?;
-        }
-        if loader.loaded() > most {
-            return Err(too_many(loader.loaded()));
-        }
-        loader.fetched();
-    }
-}
-
-/// The refusal of a node id the trace does not hold.
-pub fn missing_node(source: &crate::session::TraceSource, id: u64) -> AnalyzeError {
-    AnalyzeError::Usage(format!(
-        "node {id} is not in {}; its ids run from 0 to {}",
-        source.name,
-        source.rows.saturating_sub(1)
-    ))
-}
-
-/// The one trace of a session and the nodes a subcommand starts from:
-/// those named with --node, else the run's final result. `verb` says what
-/// the subcommand does (`compile`, `draw`) in its messages.
-pub async fn one_trace_and_roots<'s>(
-    session: &'s Session,
-    nodes: &[u64],
-    verb: &str,
-) -> Result<(&'s crate::session::TraceSource, Vec<u64>), AnalyzeError> {
-    let [source] = session.sources.as_slice() else {
-        return Err(AnalyzeError::Usage(format!(
-            "{verb} takes one trace; name one"
-        )));
-    };
-    if !nodes.is_empty() {
-        return Ok((source, nodes.to_vec()));
-    }
-    let root = final_node(session, &source.name).await?.ok_or_else(|| {
-        AnalyzeError::Usage(format!(
-            "{} has no top-level result to {verb}; pick a node with --node ID",
-            source.name
-        ))
-    })?;
-    Ok((source, vec![root]))
-}
-
-fn session_name(session: &Session) -> String {
-    session
-        .sources
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The expression behind `node` (by default the run's final result) of the
-/// session's one trace, `depth` operations deep.
-pub async fn expression(
-    session: &Session,
-    node: Option<u64>,
-    depth: usize,
-) -> Result<String, AnalyzeError> {
-    let [source] = session.sources.as_slice() else {
-        let names: Vec<&str> = session.sources.iter().map(|s| s.name.as_str()).collect();
-        return Err(AnalyzeError::Usage(format!(
-            "expr reads one trace, and this holds {}: {}; name one of them",
-            names.len(),
-            names.join(", ")
-        )));
-    };
-    let root = match node {
-        Some(id) => id,
-        None => final_node(session, &source.name).await?.ok_or_else(|| {
-            AnalyzeError::Usage(format!(
-                "{} has no top-level result to show; pick a node with --node ID",
-                source.name
-            ))
-        })?,
-    };
-    let depth = depth.max(1);
-    let graph = load_cone(session, &source.name, &[root], depth).await?;
-    if !graph.contains(root) {
-        return Err(AnalyzeError::Usage(format!(
-            "node {root} is not in {}; its ids run from 0 to {}",
-            source.name,
-            source.rows.saturating_sub(1)
-        )));
-    }
-    Ok(rebuilt(&graph, root, depth))
-}
-
 /// Renders node `root`, at most `depth` levels deep.
-pub(crate) fn rebuilt(graph: &Graph, root: u64, depth: usize) -> String {
+pub fn rebuilt(graph: &Graph, root: u64, depth: usize) -> String {
     let mut uses: HashMap<u64, usize> = HashMap::new();
     count_uses(graph, root, depth, &mut uses, &mut HashSet::new());
     let shared: HashSet<u64> = uses
