@@ -169,11 +169,14 @@ bench-analyze: build
 bench-smoke: build versions
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_benchmarks.py
 
-## lint: rustfmt, clippy, and mypy's stubtest of the native module's .pyi
+## lint: rustfmt, clippy, mypy's stubtest of the native module's .pyi, and
+## ruff (check and format) over the project's Python (ruff.toml)
 lint: build
 	cargo fmt --all -- --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
 	$(PY) -m mypy.stubtest hltpy._hltpy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) $(VENV)-3.* $(DEMO_TRACES) bench/out

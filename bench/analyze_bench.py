@@ -48,7 +48,10 @@ CASES = {
         ["SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY n DESC, kind"],
     ),
     "top-20 callables": (
-        ["query", "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC, name LIMIT 20"],
+        [
+            "query",
+            "SELECT name, count(*) AS n FROM calls GROUP BY name ORDER BY n DESC, name LIMIT 20",
+        ],
         [
             f"SELECT name, count(*) AS n FROM nodes WHERE kind IN {CALL_KINDS} "
             "GROUP BY name ORDER BY n DESC, name LIMIT 20"
@@ -144,8 +147,20 @@ def synthetic_trace(nodes):
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"writing {path} ...", file=sys.stderr)
     subprocess.run(
-        ["cargo", "run", "--profile", "analyze", "--quiet", "-p", "hltpy-schema", "--example", "synthetic_trace",
-         "--", str(path), str(nodes)],
+        [
+            "cargo",
+            "run",
+            "--profile",
+            "analyze",
+            "--quiet",
+            "-p",
+            "hltpy-schema",
+            "--example",
+            "synthetic_trace",
+            "--",
+            str(path),
+            str(nodes),
+        ],
         cwd=ROOT,
         check=True,
     )
@@ -157,19 +172,40 @@ def measure(argv, ok=(0,)):
     an exit code outside `ok` stops the benchmark."""
     # Popen reaps the child itself, so take its rusage from wait4 directly.
     start = time.perf_counter()
-    pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=[
-        (os.POSIX_SPAWN_OPEN, 1, str(OUT / "stdout.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-        (os.POSIX_SPAWN_OPEN, 2, str(OUT / "stderr.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-    ])
+    pid = os.posix_spawnp(
+        argv[0],
+        argv,
+        dict(os.environ),
+        file_actions=[
+            (
+                os.POSIX_SPAWN_OPEN,
+                1,
+                str(OUT / "stdout.txt"),
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                0o644,
+            ),
+            (
+                os.POSIX_SPAWN_OPEN,
+                2,
+                str(OUT / "stderr.txt"),
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                0o644,
+            ),
+        ],
+    )
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in ok:
-        raise SystemExit(f"{' '.join(argv[:3])} ... failed: {(OUT / 'stderr.txt').read_text()[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(argv[:3])} ... failed: {(OUT / 'stderr.txt').read_text()[-2000:]}"
+        )
     return elapsed, usage.ru_maxrss / 1024, (OUT / "stdout.txt").read_text()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -178,10 +214,14 @@ def main():
     duckdb_version = ensure_duckdb()
     path = synthetic_trace(args.nodes)
     size = path.stat().st_size / 2**20
-    print(f"trace: {path.relative_to(ROOT)} ({args.nodes:,} nodes, {size:.0f} MiB); "
-          f"DuckDB {duckdb_version}; {os.cpu_count()} cores; median of {args.repeat}")
+    print(
+        f"trace: {path.relative_to(ROOT)} ({args.nodes:,} nodes, {size:.0f} MiB); "
+        f"DuckDB {duckdb_version}; {os.cpu_count()} cores; median of {args.repeat}"
+    )
     print()
-    print("| case | hltpy-analyze s | DuckDB s | ratio | hltpy-analyze peak MiB | DuckDB peak MiB | same rows |")
+    print(
+        "| case | hltpy-analyze s | DuckDB s | ratio | hltpy-analyze peak MiB | DuckDB peak MiB | same rows |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for case, (analyze_args, statements) in CASES.items():
         ours, theirs, our_memory, their_memory = [], [], 0.0, 0.0
@@ -194,8 +234,11 @@ def main():
             their_memory = max(their_memory, memory)
         same = same_answer(args.analyze, analyze_args, path, stdout)
         a, d = statistics.median(ours), statistics.median(theirs)
-        print(f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} "
-              f"| {'n/a' if same is None else 'yes' if same else 'NO'} |", flush=True)
+        print(
+            f"| {case} | {a:.2f} | {d:.2f} | {a / d:.2f}x | {our_memory:.0f} | {their_memory:.0f} "
+            f"| {'n/a' if same is None else 'yes' if same else 'NO'} |",
+            flush=True,
+        )
     passes(args, path)
 
 
@@ -230,7 +273,10 @@ def passes(args, path):
             memory = max(memory, peak)
         t = statistics.median(times)
         name = f"{target.name} ({len(files)} traces)" if target.is_dir() else target.name
-        print(f"| {label} | {name} | {nodes:,} | {t:.2f} | {nodes / t:,.0f} | {memory:.0f} |", flush=True)
+        print(
+            f"| {label} | {name} | {nodes:,} | {t:.2f} | {nodes / t:,.0f} | {memory:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

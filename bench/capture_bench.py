@@ -31,8 +31,8 @@ sys.path.insert(0, str(HERE.parent / "capture" / "tests" / "programs"))
 import importlib  # noqa: E402
 import importlib.util  # noqa: E402
 
-import hltpy  # noqa: E402
 import bench_module  # noqa: E402
+import hltpy  # noqa: E402
 import kernels  # noqa: E402
 from classy import PROGRAMS  # noqa: E402
 
@@ -101,10 +101,14 @@ def time_traced(case, n, path, **options):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
-    parser.add_argument("--json", help="also write the figures here (bench/versions_bench.py reads them)")
+    parser.add_argument(
+        "--json", help="also write the figures here (bench/versions_bench.py reads them)"
+    )
     args = parser.parse_args()
     out = pathlib.Path(tempfile.mkdtemp(prefix="hltpy-bench-"))
     rows = []
@@ -122,11 +126,17 @@ def main():
                      b / u, split_size / nodes))  # fmt: skip
     header = ("case", "iterations", "untraced ns/it", "traced ns/it", "ratio", "nodes", "nodes/s", "bytes/node",
               "ratio bss", "bytes/node bss")  # fmt: skip
-    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>9} {header[9]:>14}")
+    print(
+        f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>9} {header[9]:>14}"
+    )
     for label, n, u, t, ratio, nodes, rate, per_node, split_ratio, split_per_node in rows:
-        print(f"{label:34} {n:>10} {u:>15.1f} {t:>13.1f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_ratio:>8.1f}x {split_per_node:>14.1f}")
-    print(f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; bss: the same with "
-          f"byte_stream_split=True, interleaved; Python {sys.version.split()[0]})")
+        print(
+            f"{label:34} {n:>10} {u:>15.1f} {t:>13.1f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_ratio:>8.1f}x {split_per_node:>14.1f}"
+        )
+    print(
+        f"(median of {args.repeat} runs; traced includes capture start and the Parquet write; bss: the same with "
+        f"byte_stream_split=True, interleaved; Python {sys.version.split()[0]})"
+    )
     print()
     programs = print_programs(args, out)
     if args.json:
@@ -142,7 +152,9 @@ def print_programs(args, out):
     rows = []
     for name in PROGRAMS:
         scale = PROGRAM_SCALES[name] * args.scale
-        plain = untraced_copy(name, HERE.parent / "capture" / "tests" / "programs" / "classy" / f"{name}.py")
+        plain = untraced_copy(
+            name, HERE.parent / "capture" / "tests" / "programs" / "classy" / f"{name}.py"
+        )
         traced_module = importlib.import_module(f"classy.{name}")
         untraced, traced, nodes = [], [], 0
         for i in range(args.repeat):
@@ -157,7 +169,9 @@ def print_programs(args, out):
             # Module state (class counters) carries over between runs of
             # one copy: the first runs of both copies are compared.
             if i == 0 and hltpy.from_traced(result) != expected:
-                raise SystemExit(f"{name}: the traced run computed {result!r}, untraced {expected!r}")
+                raise SystemExit(
+                    f"{name}: the traced run computed {result!r}, untraced {expected!r}"
+                )
             # Untraced runs are short (~0.1 s) and noisy here: two more per
             # traced run, all in the median.
             for _ in range(2):
@@ -166,16 +180,26 @@ def print_programs(args, out):
                 untraced.append(time.perf_counter() - start)
         u, t = statistics.median(untraced), statistics.median(traced)
         # The file size with the opt-in encoding, from one more capture.
-        with hltpy.capture(out / f"{name}-split.parquet", allow_mutation=True, byte_stream_split=True):
+        with hltpy.capture(
+            out / f"{name}-split.parquet", allow_mutation=True, byte_stream_split=True
+        ):
             traced_module.main(scale)
-        sizes = [os.path.getsize(out / f"{name}{suffix}.parquet") / nodes for suffix in ("0", "-split")]
+        sizes = [
+            os.path.getsize(out / f"{name}{suffix}.parquet") / nodes for suffix in ("0", "-split")
+        ]
         rows.append((name, scale, u, t, t / u, nodes, nodes / t, *sizes))
     header = ("class-heavy program", "scale", "untraced s", "traced s", "ratio", "nodes", "nodes/s", "bytes/node",
               "bytes/node bss")  # fmt: skip
-    print(f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>14}")
+    print(
+        f"{header[0]:34} {header[1]:>10} {header[2]:>15} {header[3]:>13} {header[4]:>7} {header[5]:>9} {header[6]:>11} {header[7]:>10} {header[8]:>14}"
+    )
     for name, scale, u, t, ratio, nodes, rate, per_node, split_per_node in rows:
-        print(f"{name:34} {scale:>10g} {u:>15.3f} {t:>13.3f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_per_node:>14.1f}")
-    print(f"(same session as above; untraced: median of {3 * args.repeat} runs; first results compared equal; target: at most 30x)")
+        print(
+            f"{name:34} {scale:>10g} {u:>15.3f} {t:>13.3f} {ratio:>6.1f}x {nodes:>9} {rate:>11,.0f} {per_node:>10.1f} {split_per_node:>14.1f}"
+        )
+    print(
+        f"(same session as above; untraced: median of {3 * args.repeat} runs; first results compared equal; target: at most 30x)"
+    )
     return rows
 
 

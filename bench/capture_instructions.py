@@ -32,7 +32,11 @@ import sys
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
-CASE_KEYS = {"a": "(a) x = x + 1", "b": "(b) method call, 2 ops inside", "c": "(c) Euler kernel (traced module)"}
+CASE_KEYS = {
+    "a": "(a) x = x + 1",
+    "b": "(b) method call, 2 ops inside",
+    "c": "(c) Euler kernel (traced module)",
+}
 # Iterations per case relative to --iterations: a call (b) is about five
 # operations, a kernel step (c) three.
 CASE_SHARE = {"a": 1.0, "b": 0.25, "c": 0.4}
@@ -74,13 +78,23 @@ def measure(case, mode, n, workdir, options):
     """(main-thread instructions, other threads' instructions, nodes) of one child run."""
     prefix = workdir / f"cg.{case}.{mode}.{n}"
     command = [
-        "valgrind", "--tool=callgrind", "--separate-threads=yes",
-        f"--callgrind-out-file={prefix}.%p", sys.executable, __file__,
-        "--child", case, mode, str(n), *options,
+        "valgrind",
+        "--tool=callgrind",
+        "--separate-threads=yes",
+        f"--callgrind-out-file={prefix}.%p",
+        sys.executable,
+        __file__,
+        "--child",
+        case,
+        mode,
+        str(n),
+        *options,
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        sys.exit(f"capture_instructions: case {case} ({mode}, n={n}) failed under valgrind:\n{done.stderr[-2000:]}")
+        sys.exit(
+            f"capture_instructions: case {case} ({mode}, n={n}) failed under valgrind:\n{done.stderr[-2000:]}"
+        )
     totals = thread_totals(prefix)
     nodes = re.search(r"nodes=(\d+)", done.stdout)
     main = totals.get(1, 0)
@@ -94,11 +108,20 @@ def per_iteration(case, mode, n, workdir, options=()):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", action="append", choices=sorted(CASE_KEYS), help="run only these cases")
-    parser.add_argument("--iterations", type=int, default=60_000, help="iterations of case (a); others scaled")
-    parser.add_argument("--byte-stream-split", action="store_true",
-                        help="capture with byte_stream_split=True (input ids as BYTE_STREAM_SPLIT)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--case", action="append", choices=sorted(CASE_KEYS), help="run only these cases"
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=60_000, help="iterations of case (a); others scaled"
+    )
+    parser.add_argument(
+        "--byte-stream-split",
+        action="store_true",
+        help="capture with byte_stream_split=True (input ids as BYTE_STREAM_SPLIT)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("CASE", "MODE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -106,10 +129,22 @@ def main():
         run_child(case, mode, int(n), args.byte_stream_split)
         return
     if shutil.which("valgrind") is None:
-        sys.exit("capture_instructions: valgrind is not installed (Debian: apt-get install -y valgrind)")
+        sys.exit(
+            "capture_instructions: valgrind is not installed (Debian: apt-get install -y valgrind)"
+        )
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="hltpy-callgrind-"))
-    header = ("case", "untraced instr/it", "program thread", "writer thread", "program/u", "writer/u", "nodes/it")
-    print(f"{header[0]:34} {header[1]:>17} {header[2]:>14} {header[3]:>13} {header[4]:>9} {header[5]:>8} {header[6]:>8}")
+    header = (
+        "case",
+        "untraced instr/it",
+        "program thread",
+        "writer thread",
+        "program/u",
+        "writer/u",
+        "nodes/it",
+    )
+    print(
+        f"{header[0]:34} {header[1]:>17} {header[2]:>14} {header[3]:>13} {header[4]:>9} {header[5]:>8} {header[6]:>8}"
+    )
     for case in args.case or sorted(CASE_KEYS):
         n = max(1000, int(args.iterations * CASE_SHARE[case]))
         untraced, _, _ = per_iteration(case, "untraced", n, workdir)
@@ -120,7 +155,9 @@ def main():
             f" {program / untraced:>8.1f}x {writer / untraced:>7.1f}x {nodes:>8.1f}"
         )
     shutil.rmtree(workdir)
-    print(f"(instructions per iteration, counted by callgrind at n and 3n iterations; Python {sys.version.split()[0]})")
+    print(
+        f"(instructions per iteration, counted by callgrind at n and 3n iterations; Python {sys.version.split()[0]})"
+    )
 
 
 if __name__ == "__main__":

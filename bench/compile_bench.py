@@ -18,7 +18,6 @@ import importlib.util
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 
@@ -41,25 +40,30 @@ def timed(function, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
     args = parser.parse_args()
 
     path = captured_trace(args.nodes)
-    import pyarrow.parquet as pq
-
     import hltpy
+    import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(path).metadata.num_rows
     emitted = OUT / f"compiled-{args.nodes}.py"
-    print(f"trace: {path.relative_to(ROOT)} ({rows:,} nodes, captured from bench/eval_program.py); "
-          f"{os.cpu_count()} cores; median of {args.repeat}")
+    print(
+        f"trace: {path.relative_to(ROOT)} ({rows:,} nodes, captured from bench/eval_program.py); "
+        f"{os.cpu_count()} cores; median of {args.repeat}"
+    )
     print()
     compile_times, peak = [], 0.0
     for _ in range(args.repeat):
-        seconds, memory, _ = measure([args.analyze, "compile", "--progress", "never", str(path), "-o", str(emitted)])
+        seconds, memory, _ = measure(
+            [args.analyze, "compile", "--progress", "never", str(path), "-o", str(emitted)]
+        )
         compile_times.append(seconds)
         peak = max(peak, memory)
     lines = emitted.read_text().count("\n")
@@ -89,8 +93,15 @@ def main():
     def traced():
         with hltpy.capture(OUT / "compile-bench-traced.parquet"):
             account = eval_program.Account(hltpy.trace(100), hltpy.trace(0.25))
-            return hltpy.from_traced(eval_program.mix(hltpy.trace(0), hltpy.trace(2**80 + 1), hltpy.trace(1.5),
-                                                      account, hltpy.trace(steps)))
+            return hltpy.from_traced(
+                eval_program.mix(
+                    hltpy.trace(0),
+                    hltpy.trace(2**80 + 1),
+                    hltpy.trace(1.5),
+                    account,
+                    hltpy.trace(steps),
+                )
+            )
 
     base, expected = timed(untraced, args.repeat)
     ran, got = timed(module.compiled, args.repeat)
@@ -100,12 +111,19 @@ def main():
     compile_seconds = statistics.median(compile_times)
     print("| step | seconds | ratio to untraced | notes |")
     print("| --- | ---: | ---: | --- |")
-    print(f"| compile ({rows:,} nodes) | {compile_seconds:.2f} | | {rows / compile_seconds / 1e6:.2f} M nodes/s, "
-          f"peak {peak:.0f} MiB, {lines:,} lines |")
-    print(f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines |")
+    print(
+        f"| compile ({rows:,} nodes) | {compile_seconds:.2f} | | {rows / compile_seconds / 1e6:.2f} M nodes/s, "
+        f"peak {peak:.0f} MiB, {lines:,} lines |"
+    )
+    print(
+        f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines |"
+    )
     print(f"| untraced program | {base:.3f} | 1.0x | eval_program.mix, {steps:,} steps |")
     print(f"| emitted function | {ran:.3f} | {ran / base:.2f}x | straight-line, same result |")
-    print(f"| traced program | {recorded:.3f} | {recorded / base:.1f}x | capture into a trace |", flush=True)
+    print(
+        f"| traced program | {recorded:.3f} | {recorded / base:.1f}x | capture into a trace |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ print(run.nodes)
 
 
 def captured(nodes, version):
-    return capture_once(OUT / f"diff-{version}-{nodes}.parquet", CAPTURE, nodes // NODES_PER_STEP, version)
+    return capture_once(
+        OUT / f"diff-{version}-{nodes}.parquet", CAPTURE, nodes // NODES_PER_STEP, version
+    )
 
 
 def keyed(path):
@@ -83,7 +85,9 @@ def scores(matched, old, new):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -91,12 +95,24 @@ def main():
     old, new = captured(args.nodes, "original"), captured(args.nodes, "edited")
     seconds, peaks = [], []
     for _ in range(args.repeat):
-        time, memory, _ = measure([args.analyze, "diff", "--progress", "never", str(old), str(new)], ok=(1,))
+        time, memory, _ = measure(
+            [args.analyze, "diff", "--progress", "never", str(old), str(new)], ok=(1,)
+        )
         seconds.append(time)
         peaks.append(memory)
     done = subprocess.run(
-        [args.analyze, "query", "SELECT old_id, new_id FROM diff WHERE old_id IS NOT NULL AND new_id IS NOT NULL",
-         str(old), str(new), "--format", "csv"], capture_output=True, text=True)
+        [
+            args.analyze,
+            "query",
+            "SELECT old_id, new_id FROM diff WHERE old_id IS NOT NULL AND new_id IS NOT NULL",
+            str(old),
+            str(new),
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr)
     matched = {tuple(map(int, line.split(","))) for line in done.stdout.splitlines()[1:]}
@@ -104,13 +120,18 @@ def main():
     import pyarrow.parquet as pq
 
     rows = [pq.ParquetFile(p).metadata.num_rows for p in (old, new)]
-    print(f"traces: {old.relative_to(ROOT)} ({rows[0]:,} nodes) vs {new.relative_to(ROOT)} ({rows[1]:,} nodes), "
-          f"from bench/diff_program.py; {os.cpu_count()} cores; median of {args.repeat}")
+    print(
+        f"traces: {old.relative_to(ROOT)} ({rows[0]:,} nodes) vs {new.relative_to(ROOT)} ({rows[1]:,} nodes), "
+        f"from bench/diff_program.py; {os.cpu_count()} cores; median of {args.repeat}"
+    )
     print()
     print("| diff | seconds | peak MiB | matched | true pairs | precision | recall |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| 1% of operations edited | {statistics.median(seconds):.2f} | {max(peaks):.0f} | {len(matched):,} | "
-          f"{truth:,} | {precision:.4f} | {recall:.4f} |", flush=True)
+    print(
+        f"| 1% of operations edited | {statistics.median(seconds):.2f} | {max(peaks):.0f} | {len(matched):,} | "
+        f"{truth:,} | {precision:.4f} | {recall:.4f} |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

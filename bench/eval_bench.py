@@ -114,7 +114,9 @@ def capture_once(path, program, *args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -125,10 +127,14 @@ def main():
 
     rows = pq.ParquetFile(path).metadata.num_rows
     size = path.stat().st_size / 2**20
-    print(f"trace: {path.relative_to(ROOT)} ({rows:,} nodes, {size:.0f} MiB, captured from "
-          f"bench/eval_program.py); {os.cpu_count()} cores; median of {args.repeat}")
+    print(
+        f"trace: {path.relative_to(ROOT)} ({rows:,} nodes, {size:.0f} MiB, captured from "
+        f"bench/eval_program.py); {os.cpu_count()} cores; median of {args.repeat}"
+    )
     print()
-    print("| case | hltpy-analyze eval s | nodes/s | CPython replay s | ratio | hltpy-analyze peak MiB | CPython peak MiB |")
+    print(
+        "| case | hltpy-analyze eval s | nodes/s | CPython replay s | ratio | hltpy-analyze peak MiB | CPython peak MiB |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     ours, theirs, our_memory, their_memory = [], [], 0.0, 0.0
     for _ in range(args.repeat):
@@ -141,8 +147,11 @@ def main():
         theirs.append(float(stdout.strip()))
         their_memory = max(their_memory, memory)
     a, c = statistics.median(ours), statistics.median(theirs)
-    print(f"| eval, every node | {a:.2f} | {rows / a / 1e6:.1f} M | {c:.2f} | {c / a:.1f}x faster | "
-          f"{our_memory:.0f} | {their_memory:.0f} |", flush=True)
+    print(
+        f"| eval, every node | {a:.2f} | {rows / a / 1e6:.1f} M | {c:.2f} | {c / a:.1f}x faster | "
+        f"{our_memory:.0f} | {their_memory:.0f} |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ ROOT = HERE.parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
-import pyperformance_suite as suite
-from analyze_bench import measure
+import pyperformance_suite as suite  # noqa: E402 (from HERE, put on sys.path)
+from analyze_bench import measure  # noqa: E402
 
 
 def traces(names: list[str]) -> dict[str, pathlib.Path]:
@@ -45,7 +45,9 @@ def traces(names: list[str]) -> dict[str, pathlib.Path]:
 
 
 def node_count(analyze: str, trace: pathlib.Path) -> int:
-    _, _, printed = measure([analyze, "query", "--format", "csv", "SELECT count(*) FROM nodes", str(trace)])
+    _, _, printed = measure(
+        [analyze, "query", "--format", "csv", "SELECT count(*) FROM nodes", str(trace)]
+    )
     return int(printed.splitlines()[1])
 
 
@@ -57,7 +59,9 @@ def first_calls(analyze: str, trace: pathlib.Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", help="comma-separated benchmark names (default: the whole suite)")
     parser.add_argument("--max-nodes", type=int, default=30_000_000, help="leave out larger traces")
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -67,7 +71,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; one of {', '.join(suite.BENCHMARKS)}")
     sizes = {name: node_count(args.analyze, path) for name, path in traces(names).items()}
-    chosen = {name: OUT / "pyperformance" / f"{name}.parquet" for name, n in sizes.items() if 0 < n <= args.max_nodes}
+    chosen = {
+        name: OUT / "pyperformance" / f"{name}.parquet"
+        for name, n in sizes.items()
+        if 0 < n <= args.max_nodes
+    }
     total = sum(sizes[name] for name in chosen)
     scratch = OUT / "passes"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -77,15 +85,29 @@ def main() -> None:
         "check": (lambda t, name: ["check", t], (0,)),
         "eval": (lambda t, name: ["eval", t], (0,)),
         "infer --stubs": (lambda t, name: ["infer", t, "--stubs", scratch / name], (0, 1)),
-        "render --depth 2": (lambda t, name: ["render", t, "--depth", "2", "-o", scratch / f"{name}.svg"], (0,)),
+        "render --depth 2": (
+            lambda t, name: ["render", t, "--depth", "2", "-o", scratch / f"{name}.svg"],
+            (0,),
+        ),
         "report": (lambda t, name: ["report", t, "-o", scratch / f"{name}.html"], (0,)),
         "diff (itself)": (lambda t, name: ["diff", t, t], (0,)),
-        "compile (first calls)": (lambda t, name: ["compile", t, *first_calls(args.analyze, t), "--skip-refused",
-                                                   "-o", scratch / f"{name}.py"], (0, 1)),
+        "compile (first calls)": (
+            lambda t, name: [
+                "compile",
+                t,
+                *first_calls(args.analyze, t),
+                "--skip-refused",
+                "-o",
+                scratch / f"{name}.py",
+            ],
+            (0, 1),
+        ),
     }
-    print(f"pyperformance {suite.VERSION} traces: {len(chosen)} of {len(sizes)} ({total:,} nodes; "
-          f"left out: {', '.join(f'{n} ({sizes[n]:,})' for n in sizes if n not in chosen) or 'none'}); "
-          f"{os.cpu_count()} cores; one process per trace")
+    print(
+        f"pyperformance {suite.VERSION} traces: {len(chosen)} of {len(sizes)} ({total:,} nodes; "
+        f"left out: {', '.join(f'{n} ({sizes[n]:,})' for n in sizes if n not in chosen) or 'none'}); "
+        f"{os.cpu_count()} cores; one process per trace"
+    )
     print()
     print("| pass | traces | nodes | seconds | M nodes/s | peak MiB | slowest trace |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -97,8 +119,11 @@ def main() -> None:
             seconds += taken
             peak = max(peak, memory)
             slowest = max(slowest, (name, taken), key=lambda pair: pair[1])
-        print(f"| {label} | {len(chosen)} | {total:,} | {seconds:.1f} | {total / seconds / 1e6:.2f} | {peak:.0f} | "
-              f"{slowest[0]} {slowest[1]:.1f} s |", flush=True)
+        print(
+            f"| {label} | {len(chosen)} | {total:,} | {seconds:.1f} | {total / seconds / 1e6:.2f} | {peak:.0f} | "
+            f"{slowest[0]} {slowest[1]:.1f} s |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ import time
 from collections.abc import Callable
 
 VERSION = "1.14.0"
-CACHE = pathlib.Path(os.environ.get("HLTPY_CACHE", pathlib.Path.home() / ".cache" / "hltpy")) / "pyperformance"
+CACHE = (
+    pathlib.Path(os.environ.get("HLTPY_CACHE", pathlib.Path.home() / ".cache" / "hltpy"))
+    / "pyperformance"
+)
 
 # Benchmark → arguments for its own command line: small sizes, so that a
 # traced run takes seconds.
@@ -66,7 +69,7 @@ BENCHMARKS: dict[str, list[str]] = {
 # A stand-in for pyperf, written beside the benchmarks as `pyperf.py` (so
 # that compile --check imports the benchmark module as the run did): each
 # benchmark function is called once and its result kept.
-PYPERF = r'''
+PYPERF = r"""
 import argparse, asyncio, sys
 
 results = []
@@ -89,7 +92,7 @@ class Runner:
 
     def bench_async_func(self, name, func, *args, inner_loops=None):
         results.append([name, asyncio.run(func(*args))])
-'''
+"""
 
 # The child: the benchmark imported as a module (traced whole, before it is
 # imported), its __main__ block run in it.
@@ -179,8 +182,19 @@ def sdist() -> pathlib.Path:
         return benchmarks
     CACHE.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         f"pyperformance=={VERSION}", "-d", str(CACHE)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"pyperformance=={VERSION}",
+            "-d",
+            str(CACHE),
+        ],
         check=True,
     )
     with tarfile.open(CACHE / f"pyperformance-{VERSION}.tar.gz") as archive:
@@ -188,8 +202,12 @@ def sdist() -> pathlib.Path:
     return benchmarks
 
 
-def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path,
-              edit: Callable[[str], str] | None = None) -> None:
+def as_module(
+    benchmarks: pathlib.Path,
+    name: str,
+    directory: pathlib.Path,
+    edit: Callable[[str], str] | None = None,
+) -> None:
     """`bm_NAME/run_benchmark.py` as module `bm_NAME` in `directory`, its
     `__main__` block kept as text (`__hltpy_main__`) for the child to run;
     its data files beside it. `edit` changes the benchmark's text first (a
@@ -198,7 +216,9 @@ def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path,
     text = (source_dir / "run_benchmark.py").read_text()
     if edit is not None:
         text = edit(text)
-    head, _, main = re.split(r"^(if __name__ == ['\"]__main__['\"]:)\n", text, maxsplit=1, flags=re.MULTILINE)
+    head, _, main = re.split(
+        r"^(if __name__ == ['\"]__main__['\"]:)\n", text, maxsplit=1, flags=re.MULTILINE
+    )
     module = f"{head}\n__hltpy_main__ = {textwrap.dedent(main)!r}\n"
     (directory / f"bm_{name}.py").write_text(module)
     (directory / "pyperf.py").write_text(PYPERF.lstrip())
@@ -209,8 +229,13 @@ def as_module(benchmarks: pathlib.Path, name: str, directory: pathlib.Path,
                 target.symlink_to(extra)
 
 
-def run_one(benchmarks: pathlib.Path, name: str, args: list[str], work: pathlib.Path,
-            edit: Callable[[str], str] | None = None) -> dict:
+def run_one(
+    benchmarks: pathlib.Path,
+    name: str,
+    args: list[str],
+    work: pathlib.Path,
+    edit: Callable[[str], str] | None = None,
+) -> dict:
     source = work / "src"
     source.mkdir(parents=True, exist_ok=True)
     as_module(benchmarks, name, source, edit)
@@ -219,13 +244,29 @@ def run_one(benchmarks: pathlib.Path, name: str, args: list[str], work: pathlib.
         cwd = work / mode / name
         cwd.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [sys.executable, "-X", "faulthandler", "-c", CHILD, mode, str(source), f"bm_{name}",
-             str(work / f"{name}.parquet"), *args],
-            cwd=cwd, capture_output=True, text=True, timeout=1800, check=False,
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-c",
+                CHILD,
+                mode,
+                str(source),
+                f"bm_{name}",
+                str(work / f"{name}.parquet"),
+                *args,
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
         )
         if done.returncode != 0:
-            outcome[mode] = {"error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}",
-                             "stderr": done.stderr[-4000:]}
+            outcome[mode] = {
+                "error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}",
+                "stderr": done.stderr[-4000:],
+            }
             continue
         outcome[mode] = json.loads(done.stdout.strip().splitlines()[-1])
     untraced, traced = outcome.get("untraced", {}), outcome.get("traced", {})
@@ -234,7 +275,9 @@ def run_one(benchmarks: pathlib.Path, name: str, args: list[str], work: pathlib.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", help="comma-separated benchmark names")
     parser.add_argument("--json", help="also write the outcomes as JSON here")
     parser.add_argument("--traces", help="keep the traces in this directory (NAME.parquet)")
@@ -247,8 +290,12 @@ def main() -> int:
             parser.error(f"unknown benchmark {unknown[0]!r}; one of {', '.join(BENCHMARKS)}")
     benchmarks = sdist()
     outcomes = []
-    print(f"pyperformance {VERSION}, CPython {sys.version.split()[0]}: traced whole (allow_mutation=True) vs untraced")
-    print(f"{'benchmark':<18} {'same result':<12} {'nodes':>10} {'traced/untraced':>16} {'nodes/s':>10}")
+    print(
+        f"pyperformance {VERSION}, CPython {sys.version.split()[0]}: traced whole (allow_mutation=True) vs untraced"
+    )
+    print(
+        f"{'benchmark':<18} {'same result':<12} {'nodes':>10} {'traced/untraced':>16} {'nodes/s':>10}"
+    )
     with tempfile.TemporaryDirectory(prefix="hltpy-pyperformance-") as work:
         if options.traces:
             work = options.traces
@@ -265,13 +312,18 @@ def main() -> int:
             ratio = traced["seconds"] / max(untraced["seconds"], 1e-9)
             rate = traced["nodes"] / max(traced["seconds"], 1e-9)
             same = "yes" if outcome["same"] else "NO"
-            print(f"{name:<18} {same:<12} {traced['nodes']:>10,} {ratio:>15.1f}x {rate:>10,.0f}"
-                  f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"{name:<18} {same:<12} {traced['nodes']:>10,} {ratio:>15.1f}x {rate:>10,.0f}"
+                f"   ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
     if options.json:
         pathlib.Path(options.json).write_text(json.dumps(outcomes, indent=1))
     bad = [o["name"] for o in outcomes if not o["same"]]
-    print(f"{len(outcomes) - len(bad)} of {len(outcomes)} give the same result traced" +
-          (f"; different or failed: {', '.join(bad)}" if bad else ""))
+    print(
+        f"{len(outcomes) - len(bad)} of {len(outcomes)} give the same result traced"
+        + (f"; different or failed: {', '.join(bad)}" if bad else "")
+    )
     return 1 if bad else 0
 
 

@@ -40,10 +40,14 @@ def median_run(argv, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--selection", type=int, default=10_000)
-    parser.add_argument("--svg-nodes", type=int, default=450, help="about this many nodes in the SVG case")
+    parser.add_argument(
+        "--svg-nodes", type=int, default=450, help="about this many nodes in the SVG case"
+    )
     parser.add_argument("--synthetic-nodes", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--analyze", default=str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
@@ -63,30 +67,46 @@ def main():
     measure([*render, str(captured), "--depth", str(depth), "-o", str(dot)])
     selected = drawn_nodes(dot)
 
-    print(f"traces: {captured.relative_to(ROOT)} (captured from bench/eval_program.py), "
-          f"{synthetic.relative_to(ROOT)} (synthetic); {os.cpu_count()} cores; median of {args.repeat}")
+    print(
+        f"traces: {captured.relative_to(ROOT)} (captured from bench/eval_program.py), "
+        f"{synthetic.relative_to(ROOT)} (synthetic); {os.cpu_count()} cores; median of {args.repeat}"
+    )
     print()
     print("| case | nodes drawn | seconds | peak MiB |")
     print("| --- | ---: | ---: | ---: |")
-    seconds, peak = median_run([*render, str(captured), "--depth", str(depth), "-o", str(dot)], args.repeat)
-    print(f"| DOT of the final result's cone, depth {depth}, from {rows:,} nodes | {selected:,} "
-          f"| {seconds:.2f} | {peak:.0f} |")
+    seconds, peak = median_run(
+        [*render, str(captured), "--depth", str(depth), "-o", str(dot)], args.repeat
+    )
+    print(
+        f"| DOT of the final result's cone, depth {depth}, from {rows:,} nodes | {selected:,} "
+        f"| {seconds:.2f} | {peak:.0f} |"
+    )
     # graphviz lays out 10,000 nodes in minutes; SVG is for drawings of
     # the default --max-nodes (500).
     svg = OUT / "render-small.svg"
     small = max(1, depth * args.svg_nodes // max(1, selected))
-    seconds, peak = median_run([*render, str(captured), "--depth", str(small), "-o", str(svg)], args.repeat)
+    seconds, peak = median_run(
+        [*render, str(captured), "--depth", str(small), "-o", str(svg)], args.repeat
+    )
     svg_nodes = svg.read_text().count('class="node"')
-    print(f"| SVG (graphviz's dot included) of the cone at depth {small} | {svg_nodes:,} "
-          f"| {seconds:.2f} | {peak:.0f} |")
+    print(
+        f"| SVG (graphviz's dot included) of the cone at depth {small} | {svg_nodes:,} "
+        f"| {seconds:.2f} | {peak:.0f} |"
+    )
     cone = OUT / "render-cone.dot"
-    seconds, peak = median_run([*render, str(synthetic), "--depth", "5", "-o", str(cone)], args.repeat)
-    print(f"| DOT of a depth-5 cone from the {args.synthetic_nodes:,}-node synthetic trace | {drawn_nodes(cone):,} "
-          f"| {seconds:.2f} | {peak:.0f} |")
+    seconds, peak = median_run(
+        [*render, str(synthetic), "--depth", "5", "-o", str(cone)], args.repeat
+    )
+    print(
+        f"| DOT of a depth-5 cone from the {args.synthetic_nodes:,}-node synthetic trace | {drawn_nodes(cone):,} "
+        f"| {seconds:.2f} | {peak:.0f} |"
+    )
     for trace in [captured, synthetic]:
         page = OUT / f"report-{trace.stem}.html"
-        seconds, peak = median_run([args.analyze, "report", "--progress", "never", str(trace), "-o", str(page)],
-                                   args.repeat)
+        seconds, peak = median_run(
+            [args.analyze, "report", "--progress", "never", str(trace), "-o", str(page)],
+            args.repeat,
+        )
         size = page.stat().st_size / 2**10
         print(f"| report of {trace.name} ({size:.0f} KiB page) | | {seconds:.2f} | {peak:.0f} |")
 

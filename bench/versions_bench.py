@@ -25,7 +25,9 @@ INTERPRETERS = {"3.11": ROOT / ".venv" / "bin" / "python", "3.12": ROOT / ".venv
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
@@ -37,18 +39,35 @@ def main() -> int:
         for version, python in INTERPRETERS.items():
             report = pathlib.Path(work) / f"{version}.json"
             done = subprocess.run(
-                [str(python), str(ROOT / "bench" / "capture_bench.py"), "--repeat", str(args.repeat),
-                 "--scale", str(args.scale), "--json", str(report)],
-                capture_output=True, text=True, check=False,
+                [
+                    str(python),
+                    str(ROOT / "bench" / "capture_bench.py"),
+                    "--repeat",
+                    str(args.repeat),
+                    "--scale",
+                    str(args.scale),
+                    "--json",
+                    str(report),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if done.returncode != 0:
                 sys.exit(f"capture_bench.py failed on CPython {version}:\n{done.stderr[-3000:]}")
             figures[version] = json.loads(report.read_text())
     versions = list(figures)
-    print("capture benchmark, traced/untraced time and nodes/s, by CPython version (one run, one after another)")
+    print(
+        "capture benchmark, traced/untraced time and nodes/s, by CPython version (one run, one after another)"
+    )
     print(f"{'':34}" + "".join(f"{figures[v]['python']:>24}" for v in versions))
-    print(f"{'source locations':34}" + "".join(
-        f"{'from the frame' if figures[v]['fast_locations'] else 'fallback path':>24}" for v in versions))
+    print(
+        f"{'source locations':34}"
+        + "".join(
+            f"{'from the frame' if figures[v]['fast_locations'] else 'fallback path':>24}"
+            for v in versions
+        )
+    )
     for group in ("cases", "programs"):
         for name in figures[versions[0]][group]:
             cells = []

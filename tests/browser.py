@@ -22,7 +22,9 @@ def started_browser():
     """A Browser for a test module's fixture; the test fails with the
     install hint where there is no chromium."""
     if chromium_path() is None:
-        pytest.fail("chromium is not installed: `make tools` installs it (apt-get install chromium)")
+        pytest.fail(
+            "chromium is not installed: `make tools` installs it (apt-get install chromium)"
+        )
     try:
         return Browser()
     except RuntimeError:
@@ -49,10 +51,24 @@ class Browser:
             os.dup2(write_end, 4)
 
         self.process = subprocess.Popen(
-            [chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-             "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage", f"--user-data-dir={self.profile.name}",
-             f"--window-size={width},{height}", "about:blank"],
-            preexec_fn=wire, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=self._log)
+            [
+                chromium_path(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                "--no-first-run",
+                "--disable-extensions",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={self.profile.name}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            preexec_fn=wire,
+            pass_fds=(3, 4),
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
         os.close(to_child_read)
         os.close(from_child_write)
         self._pending = b""
@@ -62,15 +78,25 @@ class Browser:
             self._open_page(width, height)
         except (RuntimeError, TimeoutError, OSError) as err:
             self.close()
-            raise RuntimeError(f"chromium did not start: {err}; it said:\n{self.log_tail()}") from err
+            raise RuntimeError(
+                f"chromium did not start: {err}; it said:\n{self.log_tail()}"
+            ) from err
 
     def _open_page(self, width, height):
         target = self.command("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.command("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.session = self.command("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
         for domain in ["Page", "Runtime", "Log", "Network"]:
             self.command(f"{domain}.enable", session=self.session)
-        self.command("Emulation.setDeviceMetricsOverride", session=self.session, width=width, height=height,
-                     deviceScaleFactor=1, mobile=False)
+        self.command(
+            "Emulation.setDeviceMetricsOverride",
+            session=self.session,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def log_tail(self, lines=20):
         """The end of what chromium wrote on stderr."""
@@ -115,7 +141,9 @@ class Browser:
 
     def evaluate(self, expression):
         """The value of a JavaScript expression in the page (JSON-able)."""
-        result = self.page("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        result = self.page(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -125,8 +153,14 @@ class Browser:
         found = []
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "warning", "assert"):
-                found.append(f"console.{params['type']}: {[a.get('value') for a in params['args']]}")
+            if method == "Runtime.consoleAPICalled" and params["type"] in (
+                "error",
+                "warning",
+                "assert",
+            ):
+                found.append(
+                    f"console.{params['type']}: {[a.get('value') for a in params['args']]}"
+                )
             elif method == "Runtime.exceptionThrown":
                 found.append(f"exception: {params['exceptionDetails']}")
             elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
@@ -136,7 +170,11 @@ class Browser:
         return found
 
     def requested_urls(self):
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def screenshot(self, path):
         shot = self.page("Page.captureScreenshot", format="png", captureBeyondViewport=False)

@@ -14,9 +14,11 @@ def capture_module(directory, module, source, expression, options=""):
     expression's value."""
     (directory / f"{module}.py").write_text(textwrap.dedent(source))
     trace = directory / f"{module}.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(directory)!r})\nhltpy.trace_modules([{module!r}])\n"
-               f"import {module} as m\nwith hltpy.capture({str(trace)!r}, {options}):\n"
-               f"    result = hltpy.from_traced({expression})\nprint(repr(result))\n")
+    program = (
+        f"import sys, hltpy\nsys.path.insert(0, {str(directory)!r})\nhltpy.trace_modules([{module!r}])\n"
+        f"import {module} as m\nwith hltpy.capture({str(trace)!r}, {options}):\n"
+        f"    result = hltpy.from_traced({expression})\nprint(repr(result))\n"
+    )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return trace, done.stdout.strip()

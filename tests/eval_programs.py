@@ -13,9 +13,35 @@ import re
 
 from hypothesis import strategies as st
 
-INT_EDGES = [0, 1, -1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, -(2**64)]
-FLOAT_EDGES = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, math.inf, -math.inf,
-               math.nan, 0.1, 0.5, 1e16, 2.5]
+INT_EDGES = [
+    0,
+    1,
+    -1,
+    2**31,
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    2**64 - 1,
+    2**64,
+    -(2**64),
+]
+FLOAT_EDGES = [
+    0.0,
+    -0.0,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    1.7976931348623157e308,
+    math.inf,
+    -math.inf,
+    math.nan,
+    0.1,
+    0.5,
+    1e16,
+    2.5,
+]
 
 ints = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from(INT_EDGES), st.integers(-5, 5))
 floats = st.one_of(st.floats(), st.sampled_from(FLOAT_EDGES))
@@ -28,19 +54,56 @@ VALUES = {
     "bytes": st.binary(max_size=5),
     "tuple": st.lists(scalars, max_size=4).map(tuple),
     "list": st.lists(st.one_of(ints, floats), max_size=4),
-    "dict": st.dictionaries(st.one_of(st.text(max_size=2), st.integers(-3, 3)), scalars, max_size=3),
+    "dict": st.dictionaries(
+        st.one_of(st.text(max_size=2), st.integers(-3, 3)), scalars, max_size=3
+    ),
 }
 NUMBERS = ("int", "float", "bool")
 SEQUENCES = ("str", "bytes", "tuple", "list")
 COMPARISONS = ("<", "<=", "==", "!=", ">", ">=")
 # Callables a program may call: builtins, and `math` on numbers.
-NUMBER_CALLS = ("abs({})", "round({})", "int({})", "float({})", "bool({})", "math.floor({})", "math.ceil({})",
-                "math.sqrt({})", "math.fabs({})", "math.exp({})", "math.log({})", "math.trunc({})",
-                "math.isfinite({})", "math.isnan({})", "str({})", "-{}", "+{}")
-NUMBER_PAIR_CALLS = ("min({}, {})", "max({}, {})", "divmod({}, {})[0]", "divmod({}, {})[1]", "math.hypot({}, {})",
-                     "math.copysign({}, {})", "math.fmod({}, {})", "math.atan2({}, {})", "round({}, 2)")
-SEQUENCE_CALLS = ("len({})", "sorted({})", "list({})", "tuple({})", "bool({})", "min({})", "max({})", "{}[::-1]",
-                  "{}.count({}[0])", "{}.index({}[-1])")
+NUMBER_CALLS = (
+    "abs({})",
+    "round({})",
+    "int({})",
+    "float({})",
+    "bool({})",
+    "math.floor({})",
+    "math.ceil({})",
+    "math.sqrt({})",
+    "math.fabs({})",
+    "math.exp({})",
+    "math.log({})",
+    "math.trunc({})",
+    "math.isfinite({})",
+    "math.isnan({})",
+    "str({})",
+    "-{}",
+    "+{}",
+)
+NUMBER_PAIR_CALLS = (
+    "min({}, {})",
+    "max({}, {})",
+    "divmod({}, {})[0]",
+    "divmod({}, {})[1]",
+    "math.hypot({}, {})",
+    "math.copysign({}, {})",
+    "math.fmod({}, {})",
+    "math.atan2({}, {})",
+    "round({}, 2)",
+)
+SEQUENCE_CALLS = (
+    "len({})",
+    "sorted({})",
+    "list({})",
+    "tuple({})",
+    "bool({})",
+    "min({})",
+    "max({})",
+    "{}[::-1]",
+    "{}.count({}[0])",
+    "{}.index({}[-1])",
+)
 
 
 def source_of(value):
@@ -118,7 +181,7 @@ def expressions(draw, env, kind, depth):
             container = draw(st.sampled_from(["str", "tuple", "list", "dict"]))
             if container == "str":
                 # str's `in` refuses a traced left operand unless the
-                # string is traced too (a known limit: README).
+                # string is traced too (a known limit: docs/capture.md).
                 strings = [name for name, k in env.items() if k == "str"]
                 if not strings:
                     return f"len({sub('str')})"
@@ -138,7 +201,11 @@ def expressions(draw, env, kind, depth):
             item = sub(kind)
             return draw(st.sampled_from(SEQUENCE_CALLS)).format(item, item)
         if kind == "str":
-            return draw(st.sampled_from(["{}.upper()", "{}.strip()", "str({})", "repr({})", "{}.replace('a', 'b')"])).format(sub(draw(st.sampled_from(["str", "number"]))))
+            return draw(
+                st.sampled_from(
+                    ["{}.upper()", "{}.strip()", "str({})", "repr({})", "{}.replace('a', 'b')"]
+                )
+            ).format(sub(draw(st.sampled_from(["str", "number"]))))
         if kind == "tuple":
             return f"({sub('any')}, {sub('any')})"
         if kind == "list":
@@ -178,7 +245,9 @@ def programs(draw):
     kinds = draw(st.lists(st.sampled_from(sorted(VALUES)), min_size=1, max_size=4))
     values = [draw(VALUES[kind]) for kind in kinds]
     env = {f"v{i}": kind for i, kind in enumerate(kinds)}
-    statement = st.one_of(expressions(env, "any", 3), indexing(env), comparisons(env)).filter(uses_parameter)
+    statement = st.one_of(expressions(env, "any", 3), indexing(env), comparisons(env)).filter(
+        uses_parameter
+    )
     statements = draw(st.lists(statement, min_size=1, max_size=6))
     return values, statements
 
@@ -188,7 +257,11 @@ def module_source(parameters, statements):
     or the name of the exception it raised."""
     lines = ["import math", "", "", f"def main({', '.join(parameters)}):", "    out = []"]
     for statement in statements:
-        lines += ["    try:", f"        out.append(('value', {statement}))", "    except Exception as error:",
-                  "        out.append(('raised', type(error).__name__))"]
+        lines += [
+            "    try:",
+            f"        out.append(('value', {statement}))",
+            "    except Exception as error:",
+            "        out.append(('raised', type(error).__name__))",
+        ]
     lines.append("    return out")
     return "\n".join(lines) + "\n"

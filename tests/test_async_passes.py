@@ -28,7 +28,9 @@ with hltpy.capture(sys.argv[1], allow_mutation=True):
 
 
 def analyze(*args, expect=(0,)):
-    done = subprocess.run([ANALYZE, *map(str, args)], capture_output=True, text=True, check=False, timeout=300)
+    done = subprocess.run(
+        [ANALYZE, *map(str, args)], capture_output=True, text=True, check=False, timeout=300
+    )
     assert done.returncode in expect, done.stderr
     return done
 
@@ -40,8 +42,19 @@ def traces(tmp_path_factory):
     for start in (5, 6):
         path = directory / f"workers-{start}.parquet"
         done = subprocess.run(
-            [sys.executable, "-X", "faulthandler", "-c", RUN.format(programs=str(PROGRAMS)), str(path), str(start)],
-            capture_output=True, text=True, check=False, timeout=120,
+            [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-c",
+                RUN.format(programs=str(PROGRAMS)),
+                str(path),
+                str(start),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         paths.append(path)
@@ -59,8 +72,11 @@ def test_check_and_eval_read_coroutines(traces):
     analyze("eval", trace, expect=(0, 1))
     # eval's table: each scale(5, k) run's Awaited is recomputed from the
     # body's product, not copied from the file.
-    rows = query(trace, "SELECT e.status, e.recomputed FROM eval e JOIN nodes n ON e.id = n.id "
-                        "WHERE n.kind = 'Awaited' AND n.name = 'scale' ORDER BY n.id")
+    rows = query(
+        trace,
+        "SELECT e.status, e.recomputed FROM eval e JOIN nodes n ON e.id = n.id "
+        "WHERE n.kind = 'Awaited' AND n.name = 'scale' ORDER BY n.id",
+    )
     assert rows == [["matched", "10"], ["matched", "0"], ["matched", "5"], ["matched", "10"]]
 
 
@@ -72,8 +88,19 @@ def test_stubs_write_async_defs_that_mypy_accepts(traces, tmp_path):
     assert "    async def __aenter__(self) -> Session: ..." in stub
     assert "async def scale(x: int, factor: int) -> int: ..." in stub
     assert "def entries(items: list[Any]) -> AsyncIterator[int]: ..." in stub
-    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(tmp_path / "asyncs" / "workers.pyi")],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            str(tmp_path / "asyncs" / "workers.pyi"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout
 
 
@@ -94,7 +121,9 @@ def test_diff_finds_the_changed_start(traces):
 
 def test_compile_refuses_a_coroutine_naming_it(traces):
     _, (trace, _) = traces
-    [[awaited]] = query(trace, "SELECT min(id) FROM nodes WHERE kind = 'Awaited' AND name = 'scale'")
+    [[awaited]] = query(
+        trace, "SELECT min(id) FROM nodes WHERE kind = 'Awaited' AND name = 'scale'"
+    )
     done = analyze("compile", trace, "--node", awaited, expect=(2,))
     assert f"node {awaited} (Awaited scale at " in done.stderr
     assert "compile writes synchronous functions" in done.stderr

@@ -25,7 +25,10 @@ def case_rows(output):
     rows = {}
     for line in output.splitlines():
         if line[:3] in NODES_PER_ITERATION:
-            rows[line[:3]] = [float(n.replace(",", "").rstrip("x")) for n in re.findall(r"[\d,.]+x?(?=\s|$)", line[34:])]
+            rows[line[:3]] = [
+                float(n.replace(",", "").rstrip("x"))
+                for n in re.findall(r"[\d,.]+x?(?=\s|$)", line[34:])
+            ]
     assert sorted(rows) == sorted(NODES_PER_ITERATION), output
     return rows
 
@@ -58,11 +61,15 @@ def test_versions_bench_at_ci_size():
     # Every version reads locations from the running frame (capture's
     # layout check at import passed on each).
     assert lines[2].count("from the frame") == 3, output
-    rows = {line[:34].strip(): re.findall(r"([\d.]+)x\s+([\d,]+)/s", line[34:]) for line in lines[3:-1]}
+    rows = {
+        line[:34].strip(): re.findall(r"([\d.]+)x\s+([\d,]+)/s", line[34:]) for line in lines[3:-1]
+    }
     assert len(rows) == 3 + 5, output
     for name, cells in rows.items():
         assert len(cells) == 3, (name, output)
-        assert all(float(ratio) > 0 and int(rate.replace(",", "")) > 0 for ratio, rate in cells), output
+        assert all(float(ratio) > 0 and int(rate.replace(",", "")) > 0 for ratio, rate in cells), (
+            output
+        )
 
 
 # The analyzer's benchmarks at a size of their own, captured afresh each
@@ -81,8 +88,11 @@ def table_rows(output):
     (not their headers: a header is the line above a `| ---` line)."""
     lines = output.splitlines()
     headers = {at - 1 for at, line in enumerate(lines) if line.startswith("| ---")}
-    return [[cell.strip() for cell in line.strip("|").split("|")] for at, line in enumerate(lines)
-            if line.startswith("| ") and not line.startswith("| ---") and at not in headers]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for at, line in enumerate(lines)
+        if line.startswith("| ") and not line.startswith("| ---") and at not in headers
+    ]
 
 
 def test_analyze_bench_at_ci_size():
@@ -90,8 +100,13 @@ def test_analyze_bench_at_ci_size():
     output = run("analyze_bench.py", "--nodes", "100000", "--repeat", "1")
     rows = table_rows(output)
     answers = {row[0]: row[-1] for row in rows if len(row) == 7}
-    assert answers == {"count by kind": "yes", "top-20 callables": "yes", "fan-in: edges joined to nodes": "yes",
-                       "constraints, counted by kind": "yes", "summary": "n/a"}, output
+    assert answers == {
+        "count by kind": "yes",
+        "top-20 callables": "yes",
+        "fan-in: edges joined to nodes": "yes",
+        "constraints, counted by kind": "yes",
+        "summary": "n/a",
+    }, output
     inferred = [row for row in rows if row[0] == "infer"]
     assert len(inferred) == 3 and all(int(row[2].replace(",", "")) > 0 for row in inferred), output
 
@@ -120,7 +135,9 @@ def test_diff_bench_at_ci_size():
 
 
 def test_render_bench_at_ci_size():
-    output = fresh_run("render_bench.py", "--selection", "500", "--svg-nodes", "60", "--synthetic-nodes", "100000")
+    output = fresh_run(
+        "render_bench.py", "--selection", "500", "--svg-nodes", "60", "--synthetic-nodes", "100000"
+    )
     rows = table_rows(output)
     assert len(rows) == 5, output
     drawn = [int(row[1].replace(",", "")) for row in rows[:3]]
@@ -133,6 +150,13 @@ def test_passes_bench_at_ci_size():
     findings stop the script); a row per pass, each over both traces."""
     output = run("passes_bench.py", "--only", "nbody,deltablue")
     rows = table_rows(output)
-    assert [row[0] for row in rows] == ["check", "eval", "infer --stubs", "render --depth 2", "report",
-                                        "diff (itself)", "compile (first calls)"], output
+    assert [row[0] for row in rows] == [
+        "check",
+        "eval",
+        "infer --stubs",
+        "render --depth 2",
+        "report",
+        "diff (itself)",
+        "compile (first calls)",
+    ], output
     assert all(row[1] == "2" and int(row[2].replace(",", "")) > 100_000 for row in rows), output

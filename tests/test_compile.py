@@ -28,7 +28,11 @@ def compile_trace(trace, *args, check=False):
     # where --check finds their modules.
     env = {**os.environ, "PYTHONPATH": str(SAMPLES)}
     return subprocess.run(
-        [ANALYZE, "compile", str(trace), *map(str, args), *extra], cwd=ROOT, capture_output=True, text=True, env=env
+        [ANALYZE, "compile", str(trace), *map(str, args), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 
@@ -45,9 +49,16 @@ def load(tmp_path, trace, *args, name="compiled"):
 
 def node_id(trace, kind, name):
     done = subprocess.run(
-        [ANALYZE, "query", f"SELECT min(id) FROM nodes WHERE kind = '{kind}' AND name = '{name}'", str(trace),
-         "--format", "csv"],
-        capture_output=True, text=True,
+        [
+            ANALYZE,
+            "query",
+            f"SELECT min(id) FROM nodes WHERE kind = '{kind}' AND name = '{name}'",
+            str(trace),
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.splitlines()[1])
@@ -58,8 +69,11 @@ def assert_does_real_work(source):
     and attributes itself, rather than calling the program to do it (a
     whole run whose main returned an untraced value compiles to
     `units.main()`, which re-runs the program and proves nothing)."""
-    [function] = [node for node in ast.walk(ast.parse(source))
-                  if isinstance(node, ast.FunctionDef) and node.name == "compiled"]
+    [function] = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "compiled"
+    ]
     work = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Subscript, ast.BoolOp)
     assert any(isinstance(node, work) for node in ast.walk(function)), source
 
@@ -67,16 +81,25 @@ def assert_does_real_work(source):
 # The whole run of each sample, but units': its main returns a value its
 # untraced code built, so the run compiles to a call of main; its traced
 # functions are compiled one by one instead.
-@pytest.mark.parametrize("sample, selection", [
-    ("addx", None), ("seed_graph", None), ("kernels", None),
-    ("units", "Call speed"), ("units", "Call kinetic_energy"), ("units", "Call fall_distance"),
-])
+@pytest.mark.parametrize(
+    "sample, selection",
+    [
+        ("addx", None),
+        ("seed_graph", None),
+        ("kernels", None),
+        ("units", "Call speed"),
+        ("units", "Call kinetic_energy"),
+        ("units", "Call fall_distance"),
+    ],
+)
 def test_each_sample_gives_its_recorded_result(sample, selection, tmp_path):
     trace = SAMPLES / "traces" / f"{sample}.parquet"
     args = [] if selection is None else ["--node", node_id(trace, *selection.split())]
     done = compile_trace(trace, *args, check=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("compiled: ") and done.stdout.rstrip().endswith("(as recorded)"), done.stdout
+    assert done.stdout.startswith("compiled: ") and done.stdout.rstrip().endswith(
+        "(as recorded)"
+    ), done.stdout
     _, source = load(tmp_path, trace, *args)
     assert_does_real_work(source)
 
@@ -86,10 +109,17 @@ def test_the_emitted_modules_are_as_ruff_formats_them(tmp_path):
     and `ruff format` changes nothing, for every sample and a few nodes."""
     outputs = []
     # Under a long directory, as on a CI machine: the trace's path is in the docstring.
-    traces = tmp_path / "a_directory_name_long_enough_to_push_the_trace_path_past_eighty_eight_characters"
+    traces = (
+        tmp_path
+        / "a_directory_name_long_enough_to_push_the_trace_path_past_eighty_eight_characters"
+    )
     traces.mkdir()
-    for sample, nodes in [("addx", []), ("seed_graph", ["Call simple03"]), ("kernels", ["Call horner", "Call euler_decay"]),
-                          ("units", ["Call speed", "Call kinetic_energy", "Call fall_distance"])]:
+    for sample, nodes in [
+        ("addx", []),
+        ("seed_graph", ["Call simple03"]),
+        ("kernels", ["Call horner", "Call euler_decay"]),
+        ("units", ["Call speed", "Call kinetic_energy", "Call fall_distance"]),
+    ]:
         trace = traces / f"{sample}.parquet"
         shutil.copy(SAMPLES / "traces" / f"{sample}.parquet", trace)
         for selection in [None, *nodes]:
@@ -99,10 +129,15 @@ def test_the_emitted_modules_are_as_ruff_formats_them(tmp_path):
             assert done.returncode == 0, done.stderr
             outputs.append(out)
     ruff = [sys.executable, "-m", "ruff"]
-    checked = subprocess.run([*ruff, "check", "--isolated", "--select", "E,F,W", "--line-length", "88", *outputs],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [*ruff, "check", "--isolated", "--select", "E,F,W", "--line-length", "88", *outputs],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stdout
-    formatted = subprocess.run([*ruff, "format", "--isolated", "--diff", *outputs], capture_output=True, text=True)
+    formatted = subprocess.run(
+        [*ruff, "format", "--isolated", "--diff", *outputs], capture_output=True, text=True
+    )
     assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
@@ -126,7 +161,9 @@ def test_the_seeds_generator_program_guards_what_untraced_code_used(tmp_path):
     trace = SAMPLES / "traces" / "seed_graph.parquet"
     simple03, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "simple03"))
     assert "def compiled(a=1, x=5):" in source, source
-    assert simple03.compiled() == simple03.compiled(1, 5) == seed_graph.simple03(1, 5) == [1, 2, 3, 4]
+    assert (
+        simple03.compiled() == simple03.compiled(1, 5) == seed_graph.simple03(1, 5) == [1, 2, 3, 4]
+    )
     # grange(v1, v2) ran range(int(low), int(high)) untraced: the values
     # it was given are part of the path.
     with pytest.raises(hltpy.GuardFailed, match="grange's low was 1 when recorded"):
@@ -142,7 +179,9 @@ def test_kernels_on_new_inputs_and_the_paths_they_assume(tmp_path):
     horner, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "horner"))
     assert horner.compiled([2.0, 0.5, -1.0], 3.0) == kernels.horner([2.0, 0.5, -1.0], 3.0)
     # The loop ran over three coefficients: four take another path.
-    with pytest.raises(hltpy.GuardFailed, match="kernels.py:7: the recorded run iterated over 3 items"):
+    with pytest.raises(
+        hltpy.GuardFailed, match="kernels.py:7: the recorded run iterated over 3 items"
+    ):
         horner.compiled([1.0, 2.0, 3.0, 4.0], 2.0)
     euler, _ = load(tmp_path, trace, "--node", node_id(trace, "Call", "euler_decay"))
     assert euler.compiled(2.0, 0.25, 0.02) == kernels.euler_decay(2.0, 0.25, 0.02, 100)
@@ -210,9 +249,13 @@ def run(a, b):
 """
 
 
-@pytest.mark.parametrize("options, reason", [("", "grange's high was 4"), (", conversions=True", r"int\(b\) was 4")])
+@pytest.mark.parametrize(
+    "options, reason", [("", "grange's high was 4"), (", conversions=True", r"int\(b\) was 4")]
+)
 def test_a_value_untraced_code_used_is_guarded(tmp_path, options, reason):
-    trace = capture_program(tmp_path, "counting", COUNTING, "counting.run(hltpy.trace(1), hltpy.trace(4))", options)
+    trace = capture_program(
+        tmp_path, "counting", COUNTING, "counting.run(hltpy.trace(1), hltpy.trace(4))", options
+    )
     module, _ = load(tmp_path, trace)
     assert module.compiled() == module.compiled(1, 4) == [2, 4, 6]
     with pytest.raises(hltpy.GuardFailed, match=reason):
@@ -263,7 +306,12 @@ def dist(p, q):
 
 
 def test_an_untraced_library_call_is_imported_and_called(tmp_path):
-    trace = capture_program(tmp_path, "geometry", GEOMETRY, "geometry.dist(geometry.Point(0.0, 0.0), geometry.Point(3.0, 4.0))")
+    trace = capture_program(
+        tmp_path,
+        "geometry",
+        GEOMETRY,
+        "geometry.dist(geometry.Point(0.0, 0.0), geometry.Point(3.0, 4.0))",
+    )
     sys.path.insert(0, str(tmp_path))
     import geometry
 
@@ -287,7 +335,9 @@ def norm(v):
 
 
 def test_a_traced_callable_is_imported_by_its_module(tmp_path):
-    trace = capture_program(tmp_path, "norms", NORM, "norms.norm([6.0, 8.0])", ", trace_callables=[math.hypot]")
+    trace = capture_program(
+        tmp_path, "norms", NORM, "norms.norm([6.0, 8.0])", ", trace_callables=[math.hypot]"
+    )
     module, source = load(tmp_path, trace)
     assert "import math" in source and "= math.hypot(" in source, source
     assert module.compiled() == 10.0
@@ -315,8 +365,13 @@ def scaled(x, scale):
 def test_a_value_that_is_not_python_fails_the_compile_naming_it(tmp_path):
     # A SimpleNamespace is no literal, and its class is not traced: the
     # compile cannot rebuild it.
-    trace = capture_program(tmp_path, "scaling", SCALED, "scaling.scaled(hltpy.trace(5), types.SimpleNamespace(factor=2))",
-                            imports="types")
+    trace = capture_program(
+        tmp_path,
+        "scaling",
+        SCALED,
+        "scaling.scaled(hltpy.trace(5), types.SimpleNamespace(factor=2))",
+        imports="types",
+    )
     done = compile_trace(trace)
     assert done.returncode == 2
     assert "cannot compile node" in done.stderr and "namespace(factor=2)" in done.stderr
@@ -336,7 +391,9 @@ def test_units_on_new_inputs(tmp_path):
 
     trace = SAMPLES / "traces" / "units.parquet"
     speed, source = load(tmp_path, trace, "--node", node_id(trace, "Call", "speed"))
-    assert "t1 = units.Unit.__new__(units.Unit)" in source and "t1.exponents = (1, 0, 0)" in source, source
+    assert (
+        "t1 = units.Unit.__new__(units.Unit)" in source and "t1.exponents = (1, 0, 0)" in source
+    ), source
     assert repr(speed.compiled()) == "10.438413361169102 m*s^-1"
     new = (units.metres(42.0), units.seconds(4.0))
     assert repr(speed.compiled(*new)) == repr(units.speed(*new)) == "10.5 m*s^-1"
@@ -347,8 +404,11 @@ def test_units_on_new_inputs(tmp_path):
     new = (units.metres(1.6) / units.seconds(1.0) ** 2, units.seconds(3.0))
     assert repr(fall.compiled(*new)) == repr(units.fall_distance(*new))
     # The DSL does not check units, and neither does its compiled form.
-    assert repr(fall.compiled(units.metres(2.0), units.kilograms(1.0))) == repr(
-        units.fall_distance(units.metres(2.0), units.kilograms(1.0))) == "1.0 m*kg^2"
+    assert (
+        repr(fall.compiled(units.metres(2.0), units.kilograms(1.0)))
+        == repr(units.fall_distance(units.metres(2.0), units.kilograms(1.0)))
+        == "1.0 m*kg^2"
+    )
 
 
 REST = """
@@ -361,8 +421,12 @@ def total(first, *rest, scale=1, **weights):
 
 
 def test_star_args_and_kwargs_are_parameters(tmp_path):
-    trace = capture_program(tmp_path, "rest", REST,
-                            "rest.total(hltpy.trace(1), hltpy.trace(2), hltpy.trace(3), scale=hltpy.trace(10), w=hltpy.trace(2))")
+    trace = capture_program(
+        tmp_path,
+        "rest",
+        REST,
+        "rest.total(hltpy.trace(1), hltpy.trace(2), hltpy.trace(3), scale=hltpy.trace(10), w=hltpy.trace(2))",
+    )
     sys.path.insert(0, str(tmp_path))
     import rest
 
@@ -385,16 +449,31 @@ def test_a_trace_of_many_batches_compiles_in_row_order(tmp_path):
     source = ROOT / "bench" / "eval_program.py"
     shutil.copy(source, tmp_path / "eval_program.py")
     trace = tmp_path / "mix.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['eval_program'])\n"
-               f"import eval_program as m\nwith hltpy.capture({str(trace)!r}):\n"
-               "    account = m.Account(hltpy.trace(100), hltpy.trace(0.25))\n"
-               "    m.mix(hltpy.trace(0), hltpy.trace(2**80 + 1), hltpy.trace(1.5), account, hltpy.trace(1800))\n")
+    program = (
+        f"import sys, hltpy\nsys.path.insert(0, {str(tmp_path)!r})\nhltpy.trace_modules(['eval_program'])\n"
+        f"import eval_program as m\nwith hltpy.capture({str(trace)!r}):\n"
+        "    account = m.Account(hltpy.trace(100), hltpy.trace(0.25))\n"
+        "    m.mix(hltpy.trace(0), hltpy.trace(2**80 + 1), hltpy.trace(1.5), account, hltpy.trace(1800))\n"
+    )
     subprocess.run([sys.executable, "-c", program], check=True)
     call = node_id(trace, "Call", "mix")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     for _ in range(6):
-        done = subprocess.run([ANALYZE, "compile", str(trace), "--node", str(call), "--check", "--python",
-                               sys.executable], capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [
+                ANALYZE,
+                "compile",
+                str(trace),
+                "--node",
+                str(call),
+                "--check",
+                "--python",
+                sys.executable,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.rstrip().endswith("(as recorded)"), done.stdout
 
@@ -454,23 +533,42 @@ def main(k):
 """
 
 
-@pytest.mark.parametrize("call, expected", [
-    # Reads state that methods outside the cone set (`look_at`, an append
-    # in `add`) and takes the second item of each pair.
-    ("total", 4 * 1.5 + 4.0),
-    # Its arguments are objects the run made (not literals): made in the
-    # function the way the run made them.
-    ("plus", 1.5 + 10.0 + 1.0),
-])
-def test_a_method_call_deep_in_a_run_compiles_and_passes_its_check(tmp_path, monkeypatch, call, expected):
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        # Reads state that methods outside the cone set (`look_at`, an append
+        # in `add`) and takes the second item of each pair.
+        ("total", 4 * 1.5 + 4.0),
+        # Its arguments are objects the run made (not literals): made in the
+        # function the way the run made them.
+        ("plus", 1.5 + 10.0 + 1.0),
+    ],
+)
+def test_a_method_call_deep_in_a_run_compiles_and_passes_its_check(
+    tmp_path, monkeypatch, call, expected
+):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "scene", raising=False)
-    trace = capture_program(tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True")
+    trace = capture_program(
+        tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True"
+    )
     node = node_id(trace, "Dispatch", call)
     if call == "plus":  # the third plus: `far.plus(Vec(1.0))`, on a Vec two calls made
-        node = int(subprocess.run(
-            [ANALYZE, "query", "SELECT id FROM nodes WHERE kind = 'Dispatch' AND name = 'plus' ORDER BY id",
-             str(trace), "--format", "csv"], capture_output=True, text=True, check=True).stdout.splitlines()[4])
+        node = int(
+            subprocess.run(
+                [
+                    ANALYZE,
+                    "query",
+                    "SELECT id FROM nodes WHERE kind = 'Dispatch' AND name = 'plus' ORDER BY id",
+                    str(trace),
+                    "--format",
+                    "csv",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.splitlines()[4]
+        )
     done = compile_trace(trace, "--node", node, check=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith("(as recorded)"), done.stdout
@@ -482,14 +580,20 @@ def test_a_method_call_deep_in_a_run_compiles_and_passes_its_check(tmp_path, mon
 def test_a_call_reading_a_global_the_run_set_is_refused_naming_it(tmp_path):
     """`Weight()` reads the module global WEIGHT, set by untraced code: the
     compiled module, which calls `Weight()`, would read None there."""
-    trace = capture_program(tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True")
+    trace = capture_program(
+        tmp_path, "scene", SCENE, "scene.main(hltpy.trace(1.5))", ", allow_mutation=True"
+    )
     lines = textwrap.dedent(SCENE).splitlines()
-    read, made = (lines.index(line) + 1 for line in ["        self.w = WEIGHT.x", "    WEIGHT = Vec(k)"])
+    read, made = (
+        lines.index(line) + 1 for line in ["        self.w = WEIGHT.x", "    WEIGHT = Vec(k)"]
+    )
     weighted = node_id(trace, "Dispatch", "weighted")
     done = compile_trace(trace, "--node", weighted, check=True)
     assert done.returncode == 2
-    assert f"(called, not written out) reads at scene.py:{read} a value the run made at scene.py:{made}" \
-        in done.stderr, done.stderr
+    assert (
+        f"(called, not written out) reads at scene.py:{read} a value the run made at scene.py:{made}"
+        in done.stderr
+    ), done.stderr
 
 
 def test_a_class_or_a_long_value_passes_the_check_as_recorded(tmp_path):

@@ -18,7 +18,9 @@ TRACES = [f"samples/traces/{name}.parquet" for name in ("addx", "seed_graph", "u
 
 def duckdb_rows():
     con = duckdb.connect()
-    union = " UNION ALL ".join(f"SELECT '{t}' AS trace, * FROM read_parquet('{ROOT / t}')" for t in TRACES)
+    union = " UNION ALL ".join(
+        f"SELECT '{t}' AS trace, * FROM read_parquet('{ROOT / t}')" for t in TRACES
+    )
     con.execute(f"CREATE VIEW nodes AS {union}")
     con.execute(
         "CREATE VIEW edges AS SELECT trace, input.src AS src, input.role AS role, input.key AS key, dst "
@@ -32,7 +34,10 @@ def duckdb_rows():
 
 def test_duckdb_runs_the_shipped_sql_and_gets_the_same_rows():
     done = subprocess.run(
-        [ANALYZE, "constraints", *TRACES, "--format", "csv"], cwd=ROOT, capture_output=True, text=True
+        [ANALYZE, "constraints", *TRACES, "--format", "csv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     ours = list(csv.reader(io.StringIO(done.stdout)))

@@ -38,20 +38,34 @@ ALLOWED_OPAQUE = (
 
 # The suite's profile runs the same programs each time; `nightly` searches
 # further with new ones (HYPOTHESIS_PROFILE=nightly).
-settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("nightly", max_examples=3000, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "nightly",
+    max_examples=3000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Builtins given to trace_callables in half the programs: their calls are
 # then UCall nodes, in the other half the proxies' own slots.
-TRACED_BUILTINS = ["math", *(f"builtins.{name}" for name in ("abs", "min", "max", "len", "round", "sorted", "divmod"))]
+TRACED_BUILTINS = [
+    "math",
+    *(f"builtins.{name}" for name in ("abs", "min", "max", "len", "round", "sorted", "divmod")),
+]
 _modules = itertools.count()
 
 
 def analyze(*args):
-    return subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [ANALYZE, *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def run_both_ways(values, statements, directory, traced_builtins):
@@ -78,20 +92,52 @@ def run_both_ways(values, statements, directory, traced_builtins):
 
 
 @example(program=([2**63 - 1, 1], ["(v0 + v1)", "(v0 * v0)", "(v0 >= v1)"]), traced_builtins=False)
-@example(program=([2**64, -0.0], ["divmod(v0, v1)[0]", "math.copysign(v1, v0)", "(v1 <= v1)"]), traced_builtins=True)
-@example(program=([5e-324, math.nan], ["(v0 / 2)", "(v1 == v1)", "min(v0, v1)", "[v0, v1][1:]"]), traced_builtins=True)
-@example(program=(["ab", b"\x00", (1, 2.5)], ["(v0 * 3)", "v1[::-1]", "sorted(v2)", "('a' in v0)"]), traced_builtins=False)
+@example(
+    program=([2**64, -0.0], ["divmod(v0, v1)[0]", "math.copysign(v1, v0)", "(v1 <= v1)"]),
+    traced_builtins=True,
+)
+@example(
+    program=([5e-324, math.nan], ["(v0 / 2)", "(v1 == v1)", "min(v0, v1)", "[v0, v1][1:]"]),
+    traced_builtins=True,
+)
+@example(
+    program=(["ab", b"\x00", (1, 2.5)], ["(v0 * 3)", "v1[::-1]", "sorted(v2)", "('a' in v0)"]),
+    traced_builtins=False,
+)
 # Bugs the generator found, each pinned: CPython's messages for bytes
 # (`b'' + 1`, an index out of range), bytes.index/count, and a string
 # with unassigned code points inside a dict view's repr (escaped by the
 # Unicode database of the CPython that recorded it).
-@example(program=([b"d\xd8", 7], ["(v0 + v1)", "v0[3:][1]", "v0.index(v0[-1])", "v0.count(b'')", "(v0 * 2.5)",
-                                        "str(v1).index('7')", "len(len(v0))"]),
-         traced_builtins=True)
-@example(program=([{"": 0, "B\U000dbc4c": -0.0}], ["v0.keys()", "repr(v0)", "str(list(v0))"]), traced_builtins=False)
-@example(program=([{3: ""}, 9007199254740993], ["((1, v0) in v0)", "([v1] in {1})", "v1[3:]", "(frozenset({v1}) in {v1})"]),
-         traced_builtins=False)
-@example(program=([{"a": 1}, [3.0, -1]], ["{**v0, **{'b': v1}}", "v0['a']", "max(v1)", "len(v0)"]), traced_builtins=True)
+@example(
+    program=(
+        [b"d\xd8", 7],
+        [
+            "(v0 + v1)",
+            "v0[3:][1]",
+            "v0.index(v0[-1])",
+            "v0.count(b'')",
+            "(v0 * 2.5)",
+            "str(v1).index('7')",
+            "len(len(v0))",
+        ],
+    ),
+    traced_builtins=True,
+)
+@example(
+    program=([{"": 0, "B\U000dbc4c": -0.0}], ["v0.keys()", "repr(v0)", "str(list(v0))"]),
+    traced_builtins=False,
+)
+@example(
+    program=(
+        [{3: ""}, 9007199254740993],
+        ["((1, v0) in v0)", "([v1] in {1})", "v1[3:]", "(frozenset({v1}) in {v1})"],
+    ),
+    traced_builtins=False,
+)
+@example(
+    program=([{"a": 1}, [3.0, -1]], ["{**v0, **{'b': v1}}", "v0['a']", "max(v1)", "len(v0)"]),
+    traced_builtins=True,
+)
 @given(program=eval_programs.programs(), traced_builtins=st.booleans())
 def test_eval_agrees_with_cpython_on_every_node(program, traced_builtins, tmp_path_factory):
     """A random typed program computes the same traced as untraced (each
@@ -116,7 +162,9 @@ def run_and_check(values, statements, traced_builtins, directory):
     assert recomputed > 1, (values, statements, report)
     target(float(counts["matched"]), label="nodes compared by value")
     assert report["differences"] == [], (values, statements, report)
-    unexplained = [r for r in report["opaque_reasons"] if not any(a in r["reason"] for a in ALLOWED_OPAQUE)]
+    unexplained = [
+        r for r in report["opaque_reasons"] if not any(a in r["reason"] for a in ALLOWED_OPAQUE)
+    ]
     assert not unexplained, (values, statements, report)
 
 
@@ -145,13 +193,20 @@ def test_strict_fails_on_anything_opaque():
     addx none: --strict exits 1 on the first only; without it, both 0."""
     samples = ROOT / "samples" / "traces"
     codes = {
-        (name, strict): subprocess.run([ANALYZE, "eval", *(["--strict"] if strict else []), str(samples / name)],
-                                       capture_output=True, text=True).returncode
+        (name, strict): subprocess.run(
+            [ANALYZE, "eval", *(["--strict"] if strict else []), str(samples / name)],
+            capture_output=True,
+            text=True,
+        ).returncode
         for name in ("units.parquet", "addx.parquet")
         for strict in (False, True)
     }
-    assert codes == {("units.parquet", False): 0, ("units.parquet", True): 1,
-                     ("addx.parquet", False): 0, ("addx.parquet", True): 0}
+    assert codes == {
+        ("units.parquet", False): 0,
+        ("units.parquet", True): 1,
+        ("addx.parquet", False): 0,
+        ("addx.parquet", True): 0,
+    }
 
 
 def test_a_value_cut_short_by_max_repr_is_named_in_the_reason(tmp_path):
@@ -161,16 +216,20 @@ def test_a_value_cut_short_by_max_repr_is_named_in_the_reason(tmp_path):
     source = "def pick(p, s):\n    return p[s] * 2\n"
     counts = {}
     for options in ("", "max_repr=10000"):
-        trace, printed = capture_module(tmp_path, "coefficients", source, "m.pick(list(range(100)), hltpy.trace(7))",
-                                        options)
+        trace, printed = capture_module(
+            tmp_path, "coefficients", source, "m.pick(list(range(100)), hltpy.trace(7))", options
+        )
         assert printed == "14"
         done = analyze("eval", str(trace))
         assert done.returncode == 0, done.stdout + done.stderr
-        counts[options] = re.search(r"(\d+) matched by value, \d+ by type only, (\d+) differed, (\d+) opaque",
-                                    done.stdout).groups()
+        counts[options] = re.search(
+            r"(\d+) matched by value, \d+ by type only, (\d+) differed, (\d+) opaque", done.stdout
+        ).groups()
         if not options:
-            assert "indexing list: an input's recorded value was cut short (capture with a larger max_repr)" \
-                in done.stdout, done.stdout
+            assert (
+                "indexing list: an input's recorded value was cut short (capture with a larger max_repr)"
+                in done.stdout
+            ), done.stdout
     assert counts == {"": ("4", "0", "1"), "max_repr=10000": ("5", "0", "0")}, counts
 
 
@@ -178,7 +237,7 @@ def test_a_value_cut_short_by_max_repr_is_named_in_the_reason(tmp_path):
 # C code of an untraced str refuses a traced operand before any proxy slot
 # runs (`in` asks only the right operand; `str.join` checks each item's
 # type), so the traced program raises TypeError where the untraced one
-# computes. Tracing the string too avoids both (README, "Limits").
+# computes. Tracing the string too avoids both (docs/capture.md, "Known limits").
 @pytest.mark.xfail(strict=True, reason="an untraced str's C code refuses a traced operand")
 @pytest.mark.parametrize("statement", ["(v0 in 'xaby')", "'-'.join([v0, v0])"])
 def test_a_traced_str_given_to_an_untraced_strs_c_code(statement, tmp_path):
@@ -191,9 +250,22 @@ def test_the_printable_table_is_what_each_cpython_says():
     own Unicode database (analyze/graph/src/unicode_printable.rs, written
     by its tool from the interpreters): the table still holds what every
     CPython of the suite answers for all 1,114,112 code points."""
-    pythons = [sys.executable, *(str(ROOT / f".venv-{v}" / "bin" / "python") for v in ("3.12", "3.13"))]
+    pythons = [
+        sys.executable,
+        *(str(ROOT / f".venv-{v}" / "bin" / "python") for v in ("3.12", "3.13")),
+    ]
     missing = [p for p in pythons if not pathlib.Path(p).exists()]
     assert not missing, f"{missing}: `make versions` makes them"
-    done = subprocess.run([sys.executable, ROOT / "analyze" / "graph" / "tools" / "unicode_printable.py", "--check",
-                           *pythons], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            ROOT / "analyze" / "graph" / "tools" / "unicode_printable.py",
+            "--check",
+            *pythons,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
 PROGRAM = ROOT / "tests" / "programs" / "math_calls.py"
-PYTHONS = {"3.11": ROOT / ".venv" / "bin" / "python", **{v: ROOT / f".venv-{v}" / "bin" / "python" for v in ("3.12", "3.13")}}
+PYTHONS = {
+    "3.11": ROOT / ".venv" / "bin" / "python",
+    **{v: ROOT / f".venv-{v}" / "bin" / "python" for v in ("3.12", "3.13")},
+}
 
 
 @pytest.mark.parametrize("version", sorted(PYTHONS))
@@ -32,7 +35,9 @@ def test_eval_recomputes_math_bit_for_bit(tmp_path, version):
     done = subprocess.run([ANALYZE, "eval", trace], capture_output=True, text=True)
     # Exit status 1 is "differences found": the summary says how many.
     assert done.returncode in (0, 1), done.stderr
-    summary = re.search(r"(\d+) matched by value, \d+ by type only, (\d+) differed, (\d+) opaque", done.stdout)
+    summary = re.search(
+        r"(\d+) matched by value, \d+ by type only, (\d+) differed, (\d+) opaque", done.stdout
+    )
     matched, differed, opaque = map(int, summary.groups())
     assert (differed, opaque) == (0, 0), f"seed {seed} on {version}:\n{done.stdout[:4000]}"
     # Every call given a traced value made a node, and it was compared.

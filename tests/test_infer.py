@@ -12,9 +12,12 @@ import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
-SAMPLES = [ROOT / "samples" / "traces" / f"{name}.parquet" for name in ("addx", "seed_graph", "units", "kernels")]
+SAMPLES = [
+    ROOT / "samples" / "traces" / f"{name}.parquet"
+    for name in ("addx", "seed_graph", "units", "kernels")
+]
 
-SHAPES = '''
+SHAPES = """
 class Point:
     def __init__(self, a, b):
         self.a = a
@@ -34,11 +37,13 @@ def total(p):
 
 def main():
     return [total(Point(1, [2, 3])), total(Box(4, (5,)))]
-'''
+"""
 
 
 def infer(*args, cwd=ROOT):
-    done = subprocess.run([ANALYZE, "infer", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(
+        [ANALYZE, "infer", *map(str, args)], cwd=cwd, capture_output=True, text=True
+    )
     assert done.returncode in (0, 1), done.stderr
     return done
 
@@ -53,7 +58,7 @@ def mypy(paths):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-HIERARCHY = '''
+HIERARCHY = """
 class Shape:
     def __init__(self, size):
         self.size = size
@@ -72,7 +77,7 @@ class Circle(Shape):
 
 def main():
     return [Circle(2).describe("m2 "), Shape(1.5).area()]
-'''
+"""
 
 
 def capture(tmp_path, name, source, expected):
@@ -104,7 +109,8 @@ def test_a_structural_parameter_gets_a_protocol_of_exactly_its_uses(tmp_path):
     protocols = [
         node
         for node in tree.body
-        if isinstance(node, ast.ClassDef) and any(ast.unparse(base) == "Protocol" for base in node.bases)
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(base) == "Protocol" for base in node.bases)
     ]
     assert [p.name for p in protocols] == ["_TotalP"], text
     members = {ast.unparse(m.target): ast.unparse(m.annotation) for m in protocols[0].body}
@@ -126,7 +132,12 @@ def test_methods_are_filed_under_the_class_that_defined_them(tmp_path):
     }
     # describe and Shape.area ran on a Circle too (inherited, super()):
     # still Shape's; Circle has only what it defines (and its constructor).
-    assert methods["Shape"] == {"size", "__init__(self, size", "area(self) -> float", "describe(self, unit"}
+    assert methods["Shape"] == {
+        "size",
+        "__init__(self, size",
+        "area(self) -> float",
+        "describe(self, unit",
+    }
     assert methods["Circle"] == {"size", "__init__(self, size", "area(self) -> int"}
     mypy([stubs / "hierarchy.pyi"])
 
@@ -135,7 +146,12 @@ def test_the_samples_stubs_parse_and_pass_mypy(tmp_path):
     stubs = tmp_path / "stubs"
     done = infer(*SAMPLES, "--stubs", stubs)
     written = sorted(stubs.glob("*.pyi"))
-    assert [p.name for p in written] == ["addx.pyi", "kernels.pyi", "seed_graph.pyi", "units.pyi"], done.stdout
+    assert [p.name for p in written] == [
+        "addx.pyi",
+        "kernels.pyi",
+        "seed_graph.pyi",
+        "units.pyi",
+    ], done.stdout
     for path in written:
         ast.parse(path.read_text(), filename=str(path))
     mypy(written)

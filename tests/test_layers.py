@@ -72,7 +72,7 @@ def cycle(graph, allowed=frozenset()):
             if (node, nxt) in allowed or nxt not in graph:
                 continue
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:

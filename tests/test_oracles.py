@@ -23,8 +23,14 @@ TRACED_CALLS = ("NewInit", "Call", "Dispatch", "Generator", "Coroutine")
 
 
 def analyze(*args):
-    done = subprocess.run([ANALYZE, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [ANALYZE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -47,23 +53,37 @@ def test_summary_counts_agree_with_duckdb(sample):
     text = analyze("summary", trace)
     [(nodes,)] = duck("SELECT count(*) FROM nodes", trace)
     assert re.search(rf"^  {nodes} nodes,", text, re.MULTILINE), text
-    kinds = dict(re.findall(r"(\w+) (\d+)", re.search(r"^  kinds: (.*)$", text, re.MULTILINE).group(1)))
-    assert {k: int(n) for k, n in kinds.items()} == dict(duck("SELECT kind, count(*) FROM nodes GROUP BY kind", trace))
+    kinds = dict(
+        re.findall(r"(\w+) (\d+)", re.search(r"^  kinds: (.*)$", text, re.MULTILINE).group(1))
+    )
+    assert {k: int(n) for k, n in kinds.items()} == dict(
+        duck("SELECT kind, count(*) FROM nodes GROUP BY kind", trace)
+    )
     calls_text = text.split("traced calls (kind, name, count):\n")[1].split("\n  deepest")[0]
-    calls = {(kind, name): int(n) for kind, name, n in
-             (line.split() for line in calls_text.splitlines())}
+    calls = {
+        (kind, name): int(n) for kind, name, n in (line.split() for line in calls_text.splitlines())
+    }
     in_list = ", ".join(f"'{k}'" for k in TRACED_CALLS)
-    assert calls == {(k, n): c for k, n, c in
-                     duck(f"SELECT kind, name, count(*) FROM nodes WHERE kind IN ({in_list}) GROUP BY kind, name",
-                          trace)}
+    assert calls == {
+        (k, n): c
+        for k, n, c in duck(
+            f"SELECT kind, name, count(*) FROM nodes WHERE kind IN ({in_list}) GROUP BY kind, name",
+            trace,
+        )
+    }
     # Fan-in: a node's inputs; fan-out: the inputs naming it. The listed
     # nodes have those degrees, and they are the largest (ties in any order).
     fan_in = dict(duck("SELECT id, len(inputs) FROM nodes", trace))
-    fan_out = dict(duck("SELECT i.src, count(*) FROM nodes, unnest(inputs) AS t(i) GROUP BY i.src", trace))
+    fan_out = dict(
+        duck("SELECT i.src, count(*) FROM nodes, unnest(inputs) AS t(i) GROUP BY i.src", trace)
+    )
     for label, degrees in [("fan-in", fan_in), ("fan-out", fan_out)]:
         listed = listed_nodes(re.search(rf"^  largest {label}: (.*)$", text, re.MULTILINE).group(1))
         assert listed and all(degrees[i] == n for i, n in listed), (label, listed)
-        assert sorted((n for _, n in listed), reverse=True) == sorted(degrees.values(), reverse=True)[:len(listed)]
+        assert (
+            sorted((n for _, n in listed), reverse=True)
+            == sorted(degrees.values(), reverse=True)[: len(listed)]
+        )
 
 
 def value_text(value_int, value_float, value_bool, value_str, value_repr):
@@ -89,16 +109,24 @@ def test_snapshot_queries_agree_with_duckdb(sample):
     edges into a node, and hltpy's `values` view."""
     trace = TRACES / f"{sample}.parquet"
     in_list = ", ".join(f"'{k}'" for k in TRACED_CALLS)
-    by_kind = rows_of("SELECT kind, count(*) AS n FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit') "
-                      "GROUP BY kind ORDER BY kind", trace)
+    by_kind = rows_of(
+        "SELECT kind, count(*) AS n FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit') "
+        "GROUP BY kind ORDER BY kind",
+        trace,
+    )
     assert [(r["kind"], r["n"]) for r in by_kind] == duck(
         "SELECT kind, count(*) FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit') GROUP BY kind ORDER BY kind",
-        trace)
-    calls = rows_of("SELECT id, kind, name, callable, returned, value FROM calls ORDER BY id", trace)
+        trace,
+    )
+    calls = rows_of(
+        "SELECT id, kind, name, callable, returned, value FROM calls ORDER BY id", trace
+    )
     expected = []
     for id_, kind, name, inputs, *values in duck(
-            f"SELECT id, kind, name, inputs, value_int, value_float, value_bool, value_str, value_repr FROM nodes "
-            f"WHERE kind IN ({in_list}) ORDER BY id", trace):
+        f"SELECT id, kind, name, inputs, value_int, value_float, value_bool, value_str, value_repr FROM nodes "
+        f"WHERE kind IN ({in_list}) ORDER BY id",
+        trace,
+    ):
         row = {"id": id_, "kind": kind, "name": name}
         for role, column in [("callable", "callable"), ("return", "returned")]:
             sources = [i["src"] for i in inputs if i["role"] == role]
@@ -113,16 +141,24 @@ def test_snapshot_queries_agree_with_duckdb(sample):
             got.pop("value", None)
         assert got == want
     # The edges into each traced call, with both ends' kinds.
-    edges = rows_of("SELECT e.dst, e.src, s.kind AS src_kind, e.role, e.key FROM edges e "
-                    "JOIN nodes s ON s.id = e.src ORDER BY e.dst, e.src, e.role, e.key", trace)
-    want = duck("SELECT n.id, i.src, s.kind, i.role, i.key FROM nodes n, unnest(n.inputs) AS t(i) "
-                "JOIN nodes s ON s.id = i.src ORDER BY n.id, i.src, i.role, i.key NULLS FIRST", trace)
+    edges = rows_of(
+        "SELECT e.dst, e.src, s.kind AS src_kind, e.role, e.key FROM edges e "
+        "JOIN nodes s ON s.id = e.src ORDER BY e.dst, e.src, e.role, e.key",
+        trace,
+    )
+    want = duck(
+        "SELECT n.id, i.src, s.kind, i.role, i.key FROM nodes n, unnest(n.inputs) AS t(i) "
+        "JOIN nodes s ON s.id = i.src ORDER BY n.id, i.src, i.role, i.key NULLS FIRST",
+        trace,
+    )
     assert [(r["dst"], r["src"], r["src_kind"], r["role"], r.get("key")) for r in edges] == want
 
 
 def recorded_value(trace, node):
     [(value_int, value_float, value_bool, value_str, value_repr)] = duck(
-        f"SELECT value_int, value_float, value_bool, value_str, value_repr FROM nodes WHERE id = {node}", trace)
+        f"SELECT value_int, value_float, value_bool, value_str, value_repr FROM nodes WHERE id = {node}",
+        trace,
+    )
     for value in (value_int, value_float, value_bool, value_str):
         if value is not None:
             return repr(value)
@@ -133,9 +169,16 @@ def main_result(trace):
     return int(rows_of("SELECT returned FROM calls WHERE name = 'main'", trace)[0]["returned"])
 
 
-@pytest.mark.parametrize("sample, node", [
-    ("addx", None), ("seed_graph", None), ("kernels", None), ("addx", 9), ("units", "kinetic_energy"),
-])
+@pytest.mark.parametrize(
+    "sample, node",
+    [
+        ("addx", None),
+        ("seed_graph", None),
+        ("kernels", None),
+        ("addx", 9),
+        ("units", "kinetic_energy"),
+    ],
+)
 def test_expr_text_evaluates_to_the_recorded_value(sample, node):
     """`expr` prints a node as Python over the program's functions; CPython
     evaluates that text in the sample module and gets the value the trace
@@ -145,11 +188,18 @@ def test_expr_text_evaluates_to_the_recorded_value(sample, node):
     if node is None:
         node = main_result(trace)
     elif isinstance(node, str):
-        node = int(rows_of(f"SELECT returned FROM calls WHERE name = '{node}' ORDER BY id LIMIT 1", trace)[0]
-                   ["returned"])
+        node = int(
+            rows_of(f"SELECT returned FROM calls WHERE name = '{node}' ORDER BY id LIMIT 1", trace)[
+                0
+            ]["returned"]
+        )
     text = analyze("expr", trace, "--node", node).strip()
-    program = (f"import sys\nsys.path.insert(0, {str(ROOT / 'samples')!r})\nimport {sample}\n"
-               f"from {sample} import *\nprint(repr({text}))\n")
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False)
+    program = (
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'samples')!r})\nimport {sample}\n"
+        f"from {sample} import *\nprint(repr({text}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, (text, done.stderr)
     assert done.stdout.strip() == recorded_value(trace, node), text

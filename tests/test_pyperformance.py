@@ -41,8 +41,18 @@ def suite(tmp_path_factory):
     out = tmp_path_factory.mktemp("pyperformance")
     report, traces = out / "suite.json", out / "traces"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "pyperformance_suite.py"), "--json", str(report), "--traces", str(traces)],
-        capture_output=True, text=True, timeout=3000, check=False,
+        [
+            sys.executable,
+            str(ROOT / "bench" / "pyperformance_suite.py"),
+            "--json",
+            str(report),
+            "--traces",
+            str(traces),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+        check=False,
     )
     return json.loads(report.read_text()), done, traces
 
@@ -67,8 +77,11 @@ def smaller_traces(suite):
 
 def test_every_pyperformance_benchmark_gives_the_untraced_result(suite):
     outcomes, done, _ = suite
-    failed = {o["name"]: o.get("traced", {}).get("stderr") or o.get("untraced", {}).get("stderr") for o in outcomes
-              if not o["same"]}
+    failed = {
+        o["name"]: o.get("traced", {}).get("stderr") or o.get("untraced", {}).get("stderr")
+        for o in outcomes
+        if not o["same"]
+    }
     assert not failed, done.stdout + json.dumps(failed, indent=1)[-6000:]
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert len(outcomes) == 24
@@ -83,31 +96,19 @@ def test_every_pyperformance_benchmark_gives_the_untraced_result(suite):
 # Why eval leaves a node opaque on these traces, each reason with why that
 # is right (or not yet done); every reason eval gives must be one of them.
 JUSTIFIED_OPAQUE = {
-    r"an input an opaque \w+ may have changed in place":
-        "a call eval does not recompute may have changed what it was given; later reads keep their recorded values",
-    r"the (traced call|coroutine) returned an untraced value or raised":
-        "the value came from code the trace does not see",
-    r"a generator object|a coroutine object|a generator yielded an untraced value":
-        "generator and coroutine objects are not rebuilt (what they yield is recomputed)",
-    r"(next\(\)|the items|len) of \S+":
-        "an iterator or container made by code the trace does not see",
-    r"iteration order of a set \(it depends on hashes\)":
-        "a set's order depends on hashes, randomised per process for strings",
-    r"attribute \w+ of [\w.]+( \(not set in a traced __init__\))?":
-        "an attribute of an object made by code the trace does not see",
-    r".+: an input's recorded value was cut short \(capture with a larger max_repr\)":
-        "the value's printed form was cut at max_repr (200 characters) when recorded",
-    r"a call of (method|function) \(not a builtin hltpy re-evaluates\)|its callable input is not in the trace":
-        "a call of a function or method the trace does not see into",
-    r"[\w.]+\.\w+\(\)( with \d+ arguments| of a value hltpy does not know)?":
-        "a method or library function eval does not recompute (of an untraced class, io, hashlib, bisect; "
-        "str.splitlines: not yet, README: eval)",
-    r"indexing [\w.]+":
-        "indexing an object of an untraced class",
-    r"assignment to a slice of a list":
-        "not yet recomputed (README: eval)",
-    r"== between [\w.]+ and [\w.]+":
-        "== of instances of a class whose __eq__ the trace does not see (an enum's members)",
+    r"an input an opaque \w+ may have changed in place": "a call eval does not recompute may have changed what it was given; later reads keep their recorded values",
+    r"the (traced call|coroutine) returned an untraced value or raised": "the value came from code the trace does not see",
+    r"a generator object|a coroutine object|a generator yielded an untraced value": "generator and coroutine objects are not rebuilt (what they yield is recomputed)",
+    r"(next\(\)|the items|len) of \S+": "an iterator or container made by code the trace does not see",
+    r"iteration order of a set \(it depends on hashes\)": "a set's order depends on hashes, randomised per process for strings",
+    r"attribute \w+ of [\w.]+( \(not set in a traced __init__\))?": "an attribute of an object made by code the trace does not see",
+    r".+: an input's recorded value was cut short \(capture with a larger max_repr\)": "the value's printed form was cut at max_repr (200 characters) when recorded",
+    r"a call of (method|function) \(not a builtin hltpy re-evaluates\)|its callable input is not in the trace": "a call of a function or method the trace does not see into",
+    r"[\w.]+\.\w+\(\)( with \d+ arguments| of a value hltpy does not know)?": "a method or library function eval does not recompute (of an untraced class, io, hashlib, bisect; "
+    "str.splitlines: not yet, docs/analyze.md: eval)",
+    r"indexing [\w.]+": "indexing an object of an untraced class",
+    r"assignment to a slice of a list": "not yet recomputed (docs/analyze.md: eval)",
+    r"== between [\w.]+ and [\w.]+": "== of instances of a class whose __eq__ the trace does not see (an enum's members)",
 }
 
 
@@ -121,8 +122,11 @@ def test_eval_recomputes_every_trace_without_a_difference(suite):
         assert done.returncode in (0, 1), done.stderr
         lines = done.stdout.splitlines()
         evaluated[trace.stem] = lines[0]
-        reasons = [line.split(None, 1)[1] for line in lines[lines.index("opaque, by reason:") + 1:]] \
-            if "opaque, by reason:" in lines else []
+        reasons = (
+            [line.split(None, 1)[1] for line in lines[lines.index("opaque, by reason:") + 1 :]]
+            if "opaque, by reason:" in lines
+            else []
+        )
         for reason in reasons:
             if not any(re.fullmatch(pattern, reason) for pattern in JUSTIFIED_OPAQUE):
                 unexplained.setdefault(trace.stem, []).append(reason)
@@ -139,16 +143,24 @@ def test_check_infer_render_report_and_diff_run_on_real_traces(smaller_traces, t
         stubs = tmp_path / name
         done = analyze("infer", "--progress", "never", trace, "--stubs", stubs)
         assert done.returncode in (0, 1), done.stderr
-        mypy = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-error-summary", *stubs.glob("*.pyi")],
-                              capture_output=True, text=True, check=False)
+        mypy = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", *stubs.glob("*.pyi")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert mypy.returncode == 0, f"{name}: {mypy.stdout[-2000:]}"
-        done = analyze("render", "--progress", "never", trace, "--depth", "2", "-o", tmp_path / f"{name}.svg")
+        done = analyze(
+            "render", "--progress", "never", trace, "--depth", "2", "-o", tmp_path / f"{name}.svg"
+        )
         assert done.returncode == 0, f"{name}: {done.stderr}"
         assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith(("<?xml", "<svg")), name
         done = analyze("report", "--progress", "never", trace, "-o", tmp_path / f"{name}.html")
         assert done.returncode == 0, f"{name}: {done.stderr}"
         done = analyze("diff", "--progress", "never", trace, trace)
-        assert done.returncode == 0 and "equivalent: all" in done.stdout, f"{name}: {done.stdout[-1000:]}"
+        assert done.returncode == 0 and "equivalent: all" in done.stdout, (
+            f"{name}: {done.stdout[-1000:]}"
+        )
 
 
 def test_a_real_report_opens_in_chromium_without_a_complaint(suite, browser, tmp_path):
@@ -162,20 +174,30 @@ def test_a_real_report_opens_in_chromium_without_a_complaint(suite, browser, tmp
     browser.open(page.as_uri())
     assert browser.evaluate("document.body.dataset.ready") == "yes"
     assert browser.problems() == []
-    facts = browser.evaluate("Object.fromEntries([...document.querySelectorAll('#run tr')]"
-                             ".map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
+    facts = browser.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('#run tr')]"
+        ".map(r => [r.cells[0].textContent, r.cells[1].textContent]))"
+    )
     assert int(facts["nodes"].replace(",", "")) == node_count(trace)
-    done = analyze("query", "--format", "csv", "SELECT kind, count(*) FROM nodes GROUP BY kind", trace)
+    done = analyze(
+        "query", "--format", "csv", "SELECT kind, count(*) FROM nodes GROUP BY kind", trace
+    )
     kinds = dict(line.split(",") for line in done.stdout.splitlines()[1:])
-    shown = browser.evaluate("[...document.querySelectorAll('#kinds tr')].slice(1)"
-                             ".map(r => [r.cells[0].textContent, r.cells[1].textContent])")
+    shown = browser.evaluate(
+        "[...document.querySelectorAll('#kinds tr')].slice(1)"
+        ".map(r => [r.cells[0].textContent, r.cells[1].textContent])"
+    )
     assert dict(shown) == kinds
-    calls = browser.evaluate("[...document.querySelectorAll('#call-table tr')].slice(1).map(r => r.cells[1].textContent)")
+    calls = browser.evaluate(
+        "[...document.querySelectorAll('#call-table tr')].slice(1).map(r => r.cells[1].textContent)"
+    )
     assert any(call.startswith("Vector.dot(") or ".dot(" in call for call in calls), calls[:20]
 
 
 def load_suite_module():
-    spec = importlib.util.spec_from_file_location("pyperformance_suite", ROOT / "bench" / "pyperformance_suite.py")
+    spec = importlib.util.spec_from_file_location(
+        "pyperformance_suite", ROOT / "bench" / "pyperformance_suite.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -190,18 +212,24 @@ def test_diff_names_a_changed_input_and_a_changed_constant_where_they_enter(tmp_
     suite_module = load_suite_module()
     step = "advance(0.01, iterations)"
     runs = {}
-    for label, iterations, edit in [("given", "20", None), ("input", "21", None),
-                                    ("source", "20", lambda text: text.replace(step, "advance(0.02, iterations)"))]:
-        outcome = suite_module.run_one(suite_module.sdist(), "nbody", ["--iterations", iterations], tmp_path / label,
-                                       edit)
+    for label, iterations, edit in [
+        ("given", "20", None),
+        ("input", "21", None),
+        ("source", "20", lambda text: text.replace(step, "advance(0.02, iterations)")),
+    ]:
+        outcome = suite_module.run_one(
+            suite_module.sdist(), "nbody", ["--iterations", iterations], tmp_path / label, edit
+        )
         assert outcome["same"], outcome
         runs[label] = tmp_path / label / "nbody.parquet"
     source = (tmp_path / "given" / "src" / "bm_nbody.py").read_text().splitlines()
     step_line = next(n for n, line in enumerate(source, 1) if step in line)
     pyperf = (tmp_path / "given" / "src" / "pyperf.py").read_text().splitlines()
     call_line = next(n for n, line in enumerate(pyperf, 1) if "func(1, *args)" in line)
-    expected = {"input": f"~ Const = 21, was 20 (node 6 at pyperf.py:{call_line} → node 6 at pyperf.py:{call_line})",
-                "source": "~ Const = 0.02, was 0.01 (node "}
+    expected = {
+        "input": f"~ Const = 21, was 20 (node 6 at pyperf.py:{call_line} → node 6 at pyperf.py:{call_line})",
+        "source": "~ Const = 0.02, was 0.01 (node ",
+    }
     for label in ("input", "source"):
         done = analyze("diff", "--progress", "never", runs["given"], runs[label])
         assert done.returncode == 1, done.stdout[-2000:] + done.stderr
@@ -210,33 +238,54 @@ def test_diff_names_a_changed_input_and_a_changed_constant_where_they_enter(tmp_
     assert f"at bm_nbody.py:{step_line} → node" in first.group(1), first.group(1)
 
 
-# What compile gets wrong on these traces today, found by --check (README,
+# What compile gets wrong on these traces today, found by --check (docs/analyze.md,
 # "compile" limits): hexiom's cells are lists its `__init__` makes with a
 # comprehension of untraced values and `remove` changes item by item later;
 # the trace does not tie those lists to their later reads.
 KNOWN_MISMATCHES = {("hexiom", "remove_unfixed")}
 
 
-def test_compile_passes_its_check_or_refuses_naming_the_line_on_each_functions_first_call(smaller_traces):
+def test_compile_passes_its_check_or_refuses_naming_the_line_on_each_functions_first_call(
+    smaller_traces,
+):
     outcomes = collections.Counter()
     mismatches = set()
     for trace in smaller_traces:
         name = trace.stem
-        done = analyze("query", "--format", "csv",
-                       "SELECT min(id) AS first, name FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit') "
-                       "GROUP BY kind, name ORDER BY first", trace)
+        done = analyze(
+            "query",
+            "--format",
+            "csv",
+            "SELECT min(id) AS first, name FROM nodes WHERE kind IN ('Call', 'Dispatch', 'NewInit') "
+            "GROUP BY kind, name ORDER BY first",
+            trace,
+        )
         firsts = dict(line.split(",", 1) for line in done.stdout.splitlines()[1:])
         nodes = [argument for first in firsts for argument in ("--node", first)]
         # The benchmark's modules (and the suite's pyperf stand-in) are
         # where the trace's files are: --check imports them from there.
-        done = analyze("compile", "--progress", "never", trace, *nodes, "--skip-refused", "--check",
-                       "--python", sys.executable)
+        done = analyze(
+            "compile",
+            "--progress",
+            "never",
+            trace,
+            *nodes,
+            "--skip-refused",
+            "--check",
+            "--python",
+            sys.executable,
+        )
         assert done.returncode in (0, 1, 2), done.stderr
-        refusals = [line for line in done.stderr.splitlines()
-                    if not line.startswith("compile --check imports") and "could be compiled" not in line]
+        refusals = [
+            line
+            for line in done.stderr.splitlines()
+            if not line.startswith("compile --check imports") and "could be compiled" not in line
+        ]
         for line in refusals:
             assert "cannot compile node" in line and re.search(r"\.py:\d+", line), f"{name}: {line}"
-            assert "before it is computed" not in line and "not in the trace" not in line, f"{name}: {line}"
+            assert "before it is computed" not in line and "not in the trace" not in line, (
+                f"{name}: {line}"
+            )
         outcomes["refused"] += len(refusals)
         for line in done.stdout.splitlines():
             function, _, result = line.partition(": ")

@@ -12,7 +12,7 @@ from capturing import capture_module
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
 
-HOSTILE = '''
+HOSTILE = """
 class Tag:
     def __init__(self, text):
         self.text = text
@@ -26,26 +26,46 @@ def main(x):
     long = x * 10_000
     shown = show(**{'<b>"}': x, "k\\n\\\\l": x + "!"})
     return [Tag(shown + "</TD></TR></TABLE>><script>alert(1)</script>"), long[:5]]
-'''
+"""
 
 
 def test_the_seeds_picture_as_svg(tmp_path):
     svg = tmp_path / "seed.svg"
-    done = subprocess.run([ANALYZE, "render", str(ROOT / "samples" / "traces" / "seed_graph.parquet"), "-o", str(svg)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            ANALYZE,
+            "render",
+            str(ROOT / "samples" / "traces" / "seed_graph.parquet"),
+            "-o",
+            str(svg),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     texts = [t.text for t in ElementTree.parse(svg).iter() if t.tag.endswith("text")]
     # The seed's picture: Generation and Iteration steps, the generator
     # call with its Arguments, edges labelled by role.
-    for expected in ["Generation", "Generator", "grange", "Argument", "low", "high", "iterator:0", "generator:3",
-                     "item:('a', 'x')"]:
+    for expected in [
+        "Generation",
+        "Generator",
+        "grange",
+        "Argument",
+        "low",
+        "high",
+        "iterator:0",
+        "generator:3",
+        "item:('a', 'x')",
+    ]:
         assert expected in texts, expected
 
 
 def test_hostile_strings_are_escaped(tmp_path):
     trace, _ = capture_module(tmp_path, "hostile", HOSTILE, "m.main(hltpy.trace('v'))")
     dot_file = tmp_path / "hostile.dot"
-    done = subprocess.run([ANALYZE, "render", str(trace), "-o", str(dot_file)], capture_output=True, text=True)
+    done = subprocess.run(
+        [ANALYZE, "render", str(trace), "-o", str(dot_file)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     dot = dot_file.read_text()
     # A 10 kB value is cut; graphviz's own parser accepts the whole file.
@@ -63,13 +83,13 @@ def test_hostile_strings_are_escaped(tmp_path):
     assert "</TD></TR></TABLE>><script>" in texts
 
 
-LOOP = '''
+LOOP = """
 def total(xs):
     acc = 0
     for x in xs:
         acc = acc + x
     return acc
-'''
+"""
 
 
 def test_a_long_loop_draws_its_middle_steps_as_one_node(tmp_path):
@@ -82,6 +102,6 @@ def test_a_long_loop_draws_its_middle_steps_as_one_node(tmp_path):
     assert dot.count("<TD>Iteration</TD>") == 4
     assert dot.count('label="… 16 more Iteration"') == 1 and 'label="iterator:3…18"' in dot
     # Every addition still reads its item: through the chain node.
-    assert dot.count('-> chain') == 16
+    assert dot.count("-> chain") == 16
     svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True)
     assert svg.returncode == 0, svg.stderr

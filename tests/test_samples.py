@@ -28,7 +28,10 @@ def in_repository(path):
 def fresh(tmp_path_factory):
     out = tmp_path_factory.mktemp("fresh")
     done = subprocess.run(
-        [sys.executable, "samples/run_samples.py", str(out)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "samples/run_samples.py", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     return out

@@ -64,7 +64,7 @@ def hostile_corpus(marker):
         f"x  # \n{touch}",
         f"); {touch} #",
         f"'+{touch}+'",
-        f"\"+{touch}+\"",
+        f'"+{touch}+"',
         f"\\\n{touch}",
         f"'a' if {touch} else 'b'",
         f"[{touch}]",
@@ -76,18 +76,81 @@ def hostile_corpus(marker):
         f"exec('open({str(marker)!r}, \"w\")')",
         "os\nimport antigravity",
         "prog.B\nimport os",
-        "\x00", "a\x00b", "\x1b[31mred\x1b[0m", "\u202eevil\u202c", "\ufeffbom",
-        "#", "#!", "\\", "\\N{", "\\x", "'", '"', '"""', "'''", "\n", "\r\n", "\t",
-        "class", "None", "lambda", "import", "__debug__", "1x", "a b", "a.b", "a..b",
-        "ｆ", "²", "é", "δ", "match", "_", "__init__", "__class__", "x" * 300,
+        "\x00",
+        "a\x00b",
+        "\x1b[31mred\x1b[0m",
+        "\u202eevil\u202c",
+        "\ufeffbom",
+        "#",
+        "#!",
+        "\\",
+        "\\N{",
+        "\\x",
+        "'",
+        '"',
+        '"""',
+        "'''",
+        "\n",
+        "\r\n",
+        "\t",
+        "class",
+        "None",
+        "lambda",
+        "import",
+        "__debug__",
+        "1x",
+        "a b",
+        "a.b",
+        "a..b",
+        "ｆ",
+        "²",
+        "é",
+        "δ",
+        "match",
+        "_",
+        "__init__",
+        "__class__",
+        "x" * 300,
         "ψ€😀" * 2000,
-        "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "</text><script>x</script>",
-        "]]>", "<!--", "-->", "&amp;", "&#0;", "{}", "${x}", "%s", "{0}", "javascript:alert(1)",
-        "'; DROP TABLE nodes; --", "\"; DROP TABLE nodes; --", "*/", "/*",
-        "../../../../tmp/evil", "/etc/passwd", "..", ".", "", " ",
-        "'a\\nb'", "b'\\x00'", "(1, 'x')", "{'k': 1}", "[1, inf]", "1e999", "-0.0", "nan",
-        "frozenset({1})", "range(0, 3)", "slice(1, 2, None)", "<prog.B object>", "<module math>",
-        "<built-in math.hypot>", "<function prog.main>", "<class prog.B>",
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "</text><script>x</script>",
+        "]]>",
+        "<!--",
+        "-->",
+        "&amp;",
+        "&#0;",
+        "{}",
+        "${x}",
+        "%s",
+        "{0}",
+        "javascript:alert(1)",
+        "'; DROP TABLE nodes; --",
+        '"; DROP TABLE nodes; --',
+        "*/",
+        "/*",
+        "../../../../tmp/evil",
+        "/etc/passwd",
+        "..",
+        ".",
+        "",
+        " ",
+        "'a\\nb'",
+        "b'\\x00'",
+        "(1, 'x')",
+        "{'k': 1}",
+        "[1, inf]",
+        "1e999",
+        "-0.0",
+        "nan",
+        "frozenset({1})",
+        "range(0, 3)",
+        "slice(1, 2, None)",
+        "<prog.B object>",
+        "<module math>",
+        "<built-in math.hypot>",
+        "<function prog.main>",
+        "<class prog.B>",
     ]
 
 
@@ -98,12 +161,22 @@ def hostile_text(marker):
 
 
 def run(*args, env=None, cwd=None):
-    done = subprocess.run([ANALYZE, *map(str, args)], check=False, capture_output=True, text=True, env=env,
-                          cwd=cwd, errors="replace")
+    done = subprocess.run(
+        [ANALYZE, *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        errors="replace",
+    )
     # 0, 1 (a finding) and 2 (refused with a message) are answers; a crash
     # or a panic is not.
     assert done.returncode in (0, 1, 2), (args, done.returncode, done.stderr)
-    assert "internal error" not in done.stderr and "panicked" not in done.stderr, (args, done.stderr)
+    assert "internal error" not in done.stderr and "panicked" not in done.stderr, (
+        args,
+        done.stderr,
+    )
     if done.returncode == 2:
         assert done.stderr.splitlines()[-1].startswith("hltpy-analyze: "), (args, done.stderr)
     # Nothing from a file reaches the terminal as a control sequence.
@@ -113,30 +186,61 @@ def run(*args, env=None, cwd=None):
 
 def writer():
     """The schema's example writer of JSON-described traces, built once."""
-    subprocess.run(["cargo", "build", "--profile", "analyze", "--quiet", "-p", "hltpy-schema", "--example",
-                    "trace_from_json"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache" / "hltpy" / "target"))
+    subprocess.run(
+        [
+            "cargo",
+            "build",
+            "--profile",
+            "analyze",
+            "--quiet",
+            "-p",
+            "hltpy-schema",
+            "--example",
+            "trace_from_json",
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    target = os.environ.get(
+        "CARGO_TARGET_DIR", str(pathlib.Path.home() / ".cache" / "hltpy" / "target")
+    )
     return pathlib.Path(target) / "analyze" / "examples" / "trace_from_json"
 
 
 def described(path):
     """A trace file as the JSON description trace_from_json writes."""
     table = pq.read_table(path)
-    metadata = {k.decode(): v.decode() for k, v in pq.read_metadata(path).metadata.items()
-                if k.startswith(b"hltpy.")}
+    metadata = {
+        k.decode(): v.decode()
+        for k, v in pq.read_metadata(path).metadata.items()
+        if k.startswith(b"hltpy.")
+    }
     nodes = []
     for row in table.to_pylist():
         value = {}
-        for column, field in (("value_int", "int"), ("value_float", "float"), ("value_bool", "bool"),
-                              ("value_str", "str"), ("value_repr", "repr")):
+        for column, field in (
+            ("value_int", "int"),
+            ("value_float", "float"),
+            ("value_bool", "bool"),
+            ("value_str", "str"),
+            ("value_repr", "repr"),
+        ):
             if row[column] is not None and not (field == "float" and row[column] != row[column]):
                 value = {field: row[column]}
-        nodes.append({
-            "id": row["id"], "kind": row["kind"], "name": row["name"],
-            "inputs": [[i["role"], i["key"], i["src"]] for i in row["inputs"]],
-            "frame": row["frame"], "thread": row["thread"], "file": row["file"], "line": row["line"],
-            "type": row["type"], "value": value,
-        })
+        nodes.append(
+            {
+                "id": row["id"],
+                "kind": row["kind"],
+                "name": row["name"],
+                "inputs": [[i["role"], i["key"], i["src"]] for i in row["inputs"]],
+                "frame": row["frame"],
+                "thread": row["thread"],
+                "file": row["file"],
+                "line": row["line"],
+                "type": row["type"],
+                "value": value,
+            }
+        )
     return {
         "hltpy_version": metadata.get("hltpy.version", ""),
         "python_version": metadata.get("hltpy.python_version", ""),
@@ -173,33 +277,141 @@ PROBE = """
 
 def capture_probe(directory, name, key, word, text):
     """The probe program captured with these names; gives the trace."""
-    (directory / "prog.py").write_text(textwrap.dedent(PROBE).format(name=name, key=key, word=word, text=text))
+    (directory / "prog.py").write_text(
+        textwrap.dedent(PROBE).format(name=name, key=key, word=word, text=text)
+    )
     trace = directory / "prog.parquet"
-    program = (f"import sys, hltpy\nsys.path.insert(0, {str(directory)!r})\nhltpy.trace_modules(['prog'])\n"
-               f"import prog\nwith hltpy.capture({str(trace)!r}):\n"
-               f"    print(hltpy.from_traced(prog.main(hltpy.trace(3))))\n")
-    done = subprocess.run([sys.executable, "-c", program], check=False, capture_output=True, text=True)
+    program = (
+        f"import sys, hltpy\nsys.path.insert(0, {str(directory)!r})\nhltpy.trace_modules(['prog'])\n"
+        f"import prog\nwith hltpy.capture({str(trace)!r}):\n"
+        f"    print(hltpy.from_traced(prog.main(hltpy.trace(3))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], check=False, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     return trace
 
 
 # What compile writes: statements, expressions and names of its own.
 COMPILE_NODES = {
-    "Module", "FunctionDef", "arguments", "arg", "Return", "Assign", "Expr", "If", "Raise", "Try",
-    "ExceptHandler", "ClassDef", "ImportFrom", "Import", "alias", "Call", "Attribute", "Name", "Constant",
-    "Subscript", "Slice", "Tuple", "List", "Dict", "Set", "BinOp", "UnaryOp", "Compare", "keyword", "Delete",
-    "Starred", "Load", "Store", "Del", "Add", "Sub", "Mult", "MatMult", "Div", "FloorDiv", "Mod", "Pow",
-    "LShift", "RShift", "BitAnd", "BitOr", "BitXor", "USub", "UAdd", "Invert", "Not", "Eq", "NotEq", "Lt",
-    "LtE", "Gt", "GtE", "In", "Is", "IsNot",
+    "Module",
+    "FunctionDef",
+    "arguments",
+    "arg",
+    "Return",
+    "Assign",
+    "Expr",
+    "If",
+    "Raise",
+    "Try",
+    "ExceptHandler",
+    "ClassDef",
+    "ImportFrom",
+    "Import",
+    "alias",
+    "Call",
+    "Attribute",
+    "Name",
+    "Constant",
+    "Subscript",
+    "Slice",
+    "Tuple",
+    "List",
+    "Dict",
+    "Set",
+    "BinOp",
+    "UnaryOp",
+    "Compare",
+    "keyword",
+    "Delete",
+    "Starred",
+    "Load",
+    "Store",
+    "Del",
+    "Add",
+    "Sub",
+    "Mult",
+    "MatMult",
+    "Div",
+    "FloorDiv",
+    "Mod",
+    "Pow",
+    "LShift",
+    "RShift",
+    "BitAnd",
+    "BitOr",
+    "BitXor",
+    "USub",
+    "UAdd",
+    "Invert",
+    "Not",
+    "Eq",
+    "NotEq",
+    "Lt",
+    "LtE",
+    "Gt",
+    "GtE",
+    "In",
+    "Is",
+    "IsNot",
 }
 # Names compile itself calls (builtins and its guard's error).
 COMPILE_CALLS = {
-    "getattr", "setattr", "iter", "next", "len", "float", "complex", "frozenset", "slice", "bool", "int",
-    "str", "repr", "hash", "abs", "round", "GuardFailed", "range", "set", "all", "any", "bin", "chr",
-    "dict", "divmod", "enumerate", "filter", "format", "hex", "isinstance", "list", "map", "max", "min",
-    "oct", "ord", "pow", "reversed", "sorted", "sum", "tuple", "zip",
+    "getattr",
+    "setattr",
+    "iter",
+    "next",
+    "len",
+    "float",
+    "complex",
+    "frozenset",
+    "slice",
+    "bool",
+    "int",
+    "str",
+    "repr",
+    "hash",
+    "abs",
+    "round",
+    "GuardFailed",
+    "range",
+    "set",
+    "all",
+    "any",
+    "bin",
+    "chr",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "format",
+    "hex",
+    "isinstance",
+    "list",
+    "map",
+    "max",
+    "min",
+    "oct",
+    "ord",
+    "pow",
+    "reversed",
+    "sorted",
+    "sum",
+    "tuple",
+    "zip",
 }
-NEVER_NAMED = {"__import__", "exec", "eval", "compile", "open", "os", "system", "antigravity", "breakpoint"}
+NEVER_NAMED = {
+    "__import__",
+    "exec",
+    "eval",
+    "compile",
+    "open",
+    "os",
+    "system",
+    "antigravity",
+    "breakpoint",
+}
 
 
 def check_compiled(source):
@@ -236,8 +448,26 @@ def recording_import(imported):
 
 
 STUB_NODES = {
-    "Module", "Import", "ImportFrom", "alias", "ClassDef", "FunctionDef", "arguments", "arg", "AnnAssign",
-    "Expr", "Constant", "Name", "Attribute", "Subscript", "Tuple", "BinOp", "BitOr", "Load", "Store", "List",
+    "Module",
+    "Import",
+    "ImportFrom",
+    "alias",
+    "ClassDef",
+    "FunctionDef",
+    "arguments",
+    "arg",
+    "AnnAssign",
+    "Expr",
+    "Constant",
+    "Name",
+    "Attribute",
+    "Subscript",
+    "Tuple",
+    "BinOp",
+    "BitOr",
+    "Load",
+    "Store",
+    "List",
 }
 
 
@@ -260,9 +490,13 @@ def check_stubs(directory):
         builtins["__import__"] = recording_import(imported)
         # Run, as a type checker's runtime would, with imports recorded
         # instead of made: declarations only.
-        exec(compile("from __future__ import annotations\n" + source, str(stub), "exec"),  # noqa: S102
-             {"__builtins__": builtins})
-        assert all(all(part.isidentifier() for part in name.split(".")) for name in imported), imported
+        exec(
+            compile("from __future__ import annotations\n" + source, str(stub), "exec"),  # noqa: S102
+            {"__builtins__": builtins},
+        )
+        assert all(all(part.isidentifier() for part in name.split(".")) for name in imported), (
+            imported
+        )
 
 
 class Markup(html.parser.HTMLParser):
@@ -298,7 +532,9 @@ def check_expr(text):
     for c in text:
         # Unassigned characters are harmless; controls, separators and
         # format characters (bidirectional overrides) are not.
-        assert c == "\n" or unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp", "Cs"}, repr(text)
+        assert c == "\n" or unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp", "Cs"}, repr(
+            text
+        )
     # Elisions and kind markers (not Python) as names; then, when it is
     # Python, nothing the trace chose is called.
     python = re.sub(r"…#\d+|[A-Za-z]+#\d+|…", "_", text)
@@ -340,12 +576,29 @@ def exercise(trace, work, marker, env, template_report=None):
         assert markup.scripts == 1
         assert not {a for a in markup.attributes if a.startswith("on")}, markup.attributes
         if template_report is not None:
-            assert markup.tags <= template_report.tags | {"svg", "g", "title", "text", "path", "polygon",
-                                                           "ellipse", "a", "polyline"}, markup.tags
+            assert markup.tags <= template_report.tags | {
+                "svg",
+                "g",
+                "title",
+                "text",
+                "path",
+                "polygon",
+                "ellipse",
+                "a",
+                "polyline",
+            }, markup.tags
     run("eval", trace, env=env, cwd=work)
     run("summary", trace, env=env, cwd=work)
     run("check", trace, env=env, cwd=work)
-    run("diff", trace, SAMPLES / "traces" / "addx.parquet", "--render", work / "diff.dot", env=env, cwd=work)
+    run(
+        "diff",
+        trace,
+        SAMPLES / "traces" / "addx.parquet",
+        "--render",
+        work / "diff.dot",
+        env=env,
+        cwd=work,
+    )
     assert not marker.exists(), "a string in a trace ran as code"
 
 
@@ -356,8 +609,10 @@ def setting(tmp_path_factory):
     probe_dir = base / "probe"
     probe_dir.mkdir()
     probe = capture_probe(probe_dir, "v", "k", "w", "text")
-    templates = [described(SAMPLES / "traces" / f"{name}.parquet") for name in
-                 ("addx", "kernels", "units", "seed_graph")]
+    templates = [
+        described(SAMPLES / "traces" / f"{name}.parquet")
+        for name in ("addx", "kernels", "units", "seed_graph")
+    ]
     templates.append(described(probe))
     reports = []
     for index, name in enumerate(("addx", "kernels", "units", "seed_graph")):
@@ -369,8 +624,14 @@ def setting(tmp_path_factory):
     reports.append(markup_of(page.read_text()))
     # --check finds the samples' and the probe's modules where they are.
     env = {**os.environ, "PYTHONPATH": f"{SAMPLES}:{probe_dir}"}
-    return {"base": base, "marker": marker, "templates": templates, "reports": reports, "env": env,
-            "writer": writer()}
+    return {
+        "base": base,
+        "marker": marker,
+        "templates": templates,
+        "reports": reports,
+        "env": env,
+        "writer": writer(),
+    }
 
 
 def rewrite(description, choose, hostile):
@@ -396,8 +657,12 @@ def rewrite(description, choose, hostile):
     return out
 
 
-@settings(max_examples=TRACES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=TRACES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_rewritten_traces_never_run_their_text(setting, data):
     marker = setting["marker"]
@@ -414,7 +679,9 @@ def test_rewritten_traces_never_run_their_text(setting, data):
     def hostile():
         pieces = [random.choice(corpus) for _ in range(random.choice((1, 1, 1, 2, 3)))]
         if random.random() < 0.1:
-            pieces.append("".join(chr(random.randrange(0, 0x3000)) for _ in range(random.randrange(1, 8))))
+            pieces.append(
+                "".join(chr(random.randrange(0, 0x3000)) for _ in range(random.randrange(1, 8)))
+            )
         return "".join(pieces)
 
     description = rewrite(setting["templates"][template], choose, hostile)
@@ -422,29 +689,42 @@ def test_rewritten_traces_never_run_their_text(setting, data):
     work.mkdir(exist_ok=True)
     trace = work / "hostile.parquet"
     description["path"] = str(trace)
-    written = subprocess.run([setting["writer"]], check=False, input=json.dumps(description) + "\n",
-                             capture_output=True, text=True)
+    written = subprocess.run(
+        [setting["writer"]],
+        check=False,
+        input=json.dumps(description) + "\n",
+        capture_output=True,
+        text=True,
+    )
     assert written.returncode == 0, written.stderr
     exercise(trace, work, marker, setting["env"], setting["reports"][template])
 
 
-@settings(max_examples=CAPTURES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=CAPTURES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_captured_hostile_names_never_run(setting, data, tmp_path_factory):
     marker = setting["marker"]
     texts = hostile_text(marker)
     # Not a name Python gives a meaning (`__class__`): the program itself
     # would fail untraced.
-    name = data.draw(texts.filter(lambda t: not (t.startswith("__") and t.endswith("__"))), label="attribute")
+    name = data.draw(
+        texts.filter(lambda t: not (t.startswith("__") and t.endswith("__"))), label="attribute"
+    )
     key = data.draw(texts.filter(lambda t: t != "n"), label="key")
     word = data.draw(texts, label="keyword")
     text = data.draw(texts, label="string")
     # The program lives in a directory whose name is hostile too (the
     # trace's file column, and --check's search path).
     # (Not a line break: DataFusion opens no path holding one, and says so.)
-    folder = data.draw(st.sampled_from(["'", '"', "#", " ", "x\\", "é", "\u202e", "$(touch x)", "`x`", ";"]),
-                       label="folder")
+    folder = data.draw(
+        st.sampled_from(["'", '"', "#", " ", "x\\", "é", "\u202e", "$(touch x)", "`x`", ";"]),
+        label="folder",
+    )
     work = tmp_path_factory.mktemp("captured") / f"prog{folder}dir"
     work.mkdir()
     trace = capture_probe(work, name, key, word, text)
@@ -468,7 +748,9 @@ def test_the_corpus_is_live_code(tmp_path):
         # A string literal holding the code is data already.
         if "touch" not in entry or isinstance(expression, ast.Constant):
             continue
-        subprocess.run([sys.executable, "-c", f"v = 0\n({entry})"], check=False, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", f"v = 0\n({entry})"], check=False, capture_output=True
+        )
         assert marker.exists(), entry
         marker.unlink()
         live += 1
@@ -498,26 +780,49 @@ def test_check_refuses_modules_outside_the_source(tmp_path):
     description = described(trace)
     for node in description["nodes"]:
         if node["name"] and node["name"].startswith("prog."):
-            node["name"] = "antigravity" + node["name"][len("prog"):]
+            node["name"] = "antigravity" + node["name"][len("prog") :]
     description["traced_modules"] = ["antigravity"]
     hostile = tmp_path / "hostile.parquet"
     description["path"] = str(hostile)
-    subprocess.run([writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True)
+    subprocess.run(
+        [writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = run("compile", hostile, "--check", "--python", sys.executable, env=env)
     assert done.returncode == 2
-    assert "would import the module 'antigravity'" in done.stderr and "--allow-import antigravity" in done.stderr
+    assert (
+        "would import the module 'antigravity'" in done.stderr
+        and "--allow-import antigravity" in done.stderr
+    )
 
 
 def test_a_value_with_no_text_is_drawn(tmp_path):
     """A leaf with an empty name and an empty recorded value (the nightly
     run's find): graphviz refuses an empty label, so render shows `…`."""
-    description = {"path": str(tmp_path / "empty.parquet"), "nodes": [
-        {"id": 0, "kind": "Const", "name": "", "inputs": [], "type": "str", "value": {"repr": ""}},
-        {"id": 1, "kind": "UDispatch", "name": "__add__", "inputs": [["self", None, 0], ["arg", "0", 0]],
-         "type": "str", "value": {"str": ""}},
-    ]}
-    subprocess.run([writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True)
+    description = {
+        "path": str(tmp_path / "empty.parquet"),
+        "nodes": [
+            {
+                "id": 0,
+                "kind": "Const",
+                "name": "",
+                "inputs": [],
+                "type": "str",
+                "value": {"repr": ""},
+            },
+            {
+                "id": 1,
+                "kind": "UDispatch",
+                "name": "__add__",
+                "inputs": [["self", None, 0], ["arg", "0", 0]],
+                "type": "str",
+                "value": {"str": ""},
+            },
+        ],
+    }
+    subprocess.run(
+        [writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True
+    )
     svg = tmp_path / "empty.svg"
     done = run("render", description["path"], "-o", svg)
     assert done.returncode == 0, done.stderr

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+import hltpy
 import pyarrow.parquet as pq
 import pytest
-
-import hltpy
 
 SAMPLES = pathlib.Path(__file__).resolve().parents[2] / "samples"
 sys.path.insert(0, str(SAMPLES))
@@ -34,7 +33,9 @@ class Node:
     def input(self, role, key=None):
         """The src of the one input with this role (and key, if given)."""
         found = [src for r, k, src in self.inputs if r == role and (key is None or k == key)]
-        assert len(found) == 1, f"{self.kind} {self.name}: inputs {self.inputs}, wanted one {role}/{key}"
+        assert len(found) == 1, (
+            f"{self.kind} {self.name}: inputs {self.inputs}, wanted one {role}/{key}"
+        )
         return found[0]
 
     def roles(self):
@@ -52,7 +53,9 @@ class Trace:
     def __init__(self, path):
         self.path = pathlib.Path(path)
         self.table = pq.read_table(self.path)
-        self.metadata = {k.decode(): v.decode() for k, v in pq.read_metadata(self.path).metadata.items()}
+        self.metadata = {
+            k.decode(): v.decode() for k, v in pq.read_metadata(self.path).metadata.items()
+        }
         self.rows = self.table.to_pylist()
         self.nodes = [
             Node(
@@ -122,7 +125,9 @@ def untraced_and_traced(code, *args):
     JSON: (untraced, traced)."""
     outputs = {}
     for mode in ("untraced", "traced"):
-        done = subprocess.run([sys.executable, "-c", code, mode, *map(str, args)], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", code, mode, *map(str, args)], capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         outputs[mode] = json.loads(done.stdout)
     return outputs["untraced"], outputs["traced"]

@@ -5,9 +5,8 @@ through attributes and items, and capture's own contract."""
 import math
 import weakref
 
-import pytest
-
 import hltpy
+import pytest
 
 
 def test_trace_and_from_traced_round_trip_and_conversions_are_raw(captured):
@@ -26,7 +25,14 @@ def test_trace_and_from_traced_round_trip_and_conversions_are_raw(captured):
         assert divmod(i, 2) == (2, 1) and pow(i, 2) == 25 and pow(i, 2, 3) == 1
         assert (-i, +i, abs(-i), ~i) == (-5, 5, 5, -6)
         assert (i << 1, i >> 1, i & 4, i | 2, i ^ 1) == (10, 2, 4, 7, 4)
-        assert (i < 6, i <= 5, i == 5, i != 5, i > 4, i >= 6) == (True, True, True, False, True, False)
+        assert (i < 6, i <= 5, i == 5, i != 5, i > 4, i >= 6) == (
+            True,
+            True,
+            True,
+            False,
+            True,
+            False,
+        )
         assert 3 in hltpy.trace([1, 2, 3]) and len(hltpy.trace("abc")) == 3
 
 
@@ -37,7 +43,21 @@ def test_every_operator_records_its_dunder(captured):
         _ = [i**2, 2**i, i << 1, 1 << i, i >> 1, 64 >> i, i & 3, 3 & i, i | 1, 1 | i, i ^ 1, 1 ^ i]
         _ = [divmod(i, 4), divmod(40, i), -i, +i, abs(i), ~i, i < 1, i == 6]
     names = {n.name for n in run.trace.of_kind("UDispatch")}
-    for op in ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "or", "xor", "divmod"]:
+    for op in [
+        "add",
+        "sub",
+        "mul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "lshift",
+        "rshift",
+        "and",
+        "or",
+        "xor",
+        "divmod",
+    ]:
         assert f"__{op}__" in names and f"__r{op}__" in names, op
     assert {"__neg__", "__pos__", "__abs__", "__invert__", "__lt__", "__eq__"} <= names
 
@@ -338,7 +358,9 @@ def test_proxies_are_garbage_collected(captured):
     assert ref() is None and proxy_ref() is None
 
 
-def test_freed_proxies_release_what_they_held_and_their_memory_serves_other_values(traced_samples, captured):
+def test_freed_proxies_release_what_they_held_and_their_memory_serves_other_values(
+    traced_samples, captured
+):
     import sys
 
     import units
@@ -378,7 +400,7 @@ def test_freed_proxies_release_what_they_held_and_their_memory_serves_other_valu
         # A traced method read from a proxy holds its function, receiver and
         # name; they are given back when it is freed.
         meter = units.Quantity(2.0, units.Unit({"m": 1}))
-        meter.__add__  # the first read may cache the name
+        meter.__add__  # noqa: B018 (the first read may cache the name)
         held = sys.getrefcount(meter), sys.getrefcount("__add__")
         methods = [meter.__add__ for _ in range(10)]
         assert sys.getrefcount(meter) == held[0] + 10
@@ -410,7 +432,12 @@ def test_a_class_hltpy_cannot_trace_is_left_untraced_with_a_clear_warning(captur
     assert hltpy.from_traced(registry["a"].v) == 1
     # The dict stores the raw object; the call is one UDispatch on the registry.
     assert type(dict.__getitem__(hltpy.from_traced(registry), "a")) is untraceable.Fine.__wrapped__
-    assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == ["Obj", "NewInit", "Obj", "NewInit"]
+    assert [n.kind for n in run.trace.nodes if n.kind in ("NewInit", "Obj")] == [
+        "Obj",
+        "NewInit",
+        "Obj",
+        "NewInit",
+    ]
     made = run.trace.one("NewInit", "untraceable.Registry")
     assert run.trace.one("UDispatch", "register").input("self") == made.id
 
@@ -424,4 +451,7 @@ def test_the_version_has_one_source_the_crate():
     crate = tomllib.loads((root / "Cargo.toml").read_text())["workspace"]["package"]["version"]
     assert hltpy.__version__ == crate
     assert importlib.metadata.version("hltpy") == crate
-    assert "version" in tomllib.loads((root / "capture" / "pyproject.toml").read_text())["project"]["dynamic"]
+    assert (
+        "version"
+        in tomllib.loads((root / "capture" / "pyproject.toml").read_text())["project"]["dynamic"]
+    )

@@ -50,7 +50,15 @@ def test_each_coroutine_run_is_a_coroutine_node_ended_by_an_awaited(workers_run)
     _, _, trace = workers_run
     coroutines = trace.of_kind("Coroutine")
     awaited = trace.of_kind("Awaited")
-    assert {c.name for c in coroutines} >= {"main", "deposit", "audit", "scale", "slow", "failing", "__aenter__"}
+    assert {c.name for c in coroutines} >= {
+        "main",
+        "deposit",
+        "audit",
+        "scale",
+        "slow",
+        "failing",
+        "__aenter__",
+    }
     for node in awaited:
         coroutine = trace[node.input("coroutine")]
         assert coroutine.kind == "Coroutine" and coroutine.name == node.name
@@ -77,7 +85,9 @@ def test_each_coroutine_run_is_a_coroutine_node_ended_by_an_awaited(workers_run)
     # A coroutine awaited directly ends where the program awaited it.
     audit = trace.one("Awaited", "audit")
     assert audit.file.endswith("workers.py")
-    assert "await account.audit()" in pathlib.Path(audit.file).read_text().splitlines()[audit.line - 1]
+    assert (
+        "await account.audit()" in pathlib.Path(audit.file).read_text().splitlines()[audit.line - 1]
+    )
 
 
 def test_async_generator_items_are_generations_of_its_call(workers_run):
@@ -85,7 +95,10 @@ def test_async_generator_items_are_generations_of_its_call(workers_run):
     generators = [n for n in trace.of_kind("Generator") if n.type == "async_generator"]
     assert {g.name for g in generators} == {"entries", "squares"}
     entries = trace.one("Generator", "entries")
-    items = sorted((n for n in trace.of_kind("Generation") if n.input("generator") == entries.id), key=lambda n: n.id)
+    items = sorted(
+        (n for n in trace.of_kind("Generation") if n.input("generator") == entries.id),
+        key=lambda n: n.id,
+    )
     assert [n.value for n in items] == [5, 6, 7, 8]
     assert [n.inputs[0][1] for n in items] == ["0", "1", "2", "3"]
     # Each item's body step ran inside its Generation.
@@ -122,8 +135,18 @@ print(json.dumps(out))
 
 def test_a_traced_coroutine_is_a_real_coroutine_asyncio_accepts(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-c", CHECKS.format(programs=str(PROGRAMS)), str(tmp_path / "t.parquet")],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-c",
+            CHECKS.format(programs=str(PROGRAMS)),
+            str(tmp_path / "t.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -162,7 +185,9 @@ print(type(mod.Later).__name__, type(mod.Plain).__name__)
 
 
 def test_a_class_an_event_loop_steps_is_left_untraced_with_a_reason():
-    done = subprocess.run([sys.executable, "-c", AWAITABLE], capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", AWAITABLE], capture_output=True, text=True, check=False, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     warned, kinds = done.stdout.splitlines()
     assert warned == (
@@ -172,7 +197,9 @@ def test_a_class_an_event_loop_steps_is_left_untraced_with_a_reason():
     assert kinds == "type TracedClass"
 
 
-def test_a_coroutine_started_in_one_capture_and_ended_in_the_next_leaves_no_foreign_frames(tmp_path):
+def test_a_coroutine_started_in_one_capture_and_ended_in_the_next_leaves_no_foreign_frames(
+    tmp_path,
+):
     program = f"""
 import sys
 sys.path.insert(0, {str(PROGRAMS)!r})
@@ -189,11 +216,18 @@ with hltpy.capture({str(tmp_path / "second.parquet")!r}):
     except StopIteration as done:
         print(hltpy.from_traced(done.value))
 """
-    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "6"
     second = Trace(tmp_path / "second.parquet")
     ids = {n.id for n in second.nodes}
-    assert all(n.frame is None or n.frame in ids for n in second.nodes), [(n.id, n.frame) for n in second.nodes]
+    assert all(n.frame is None or n.frame in ids for n in second.nodes), [
+        (n.id, n.frame) for n in second.nodes
+    ]
     assert not second.of_kind("Awaited")

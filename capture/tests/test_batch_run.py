@@ -58,7 +58,11 @@ def workdir(tmp_path):
 
 def hltpy_run(workdir, *args, **kwargs):
     return subprocess.run(
-        [sys.executable, "-m", "hltpy", "run", *args], cwd=workdir, capture_output=True, text=True, **kwargs
+        [sys.executable, "-m", "hltpy", "run", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        **kwargs,
     )
 
 
@@ -87,7 +91,9 @@ def test_run_of_a_raising_script_keeps_its_traceback_and_a_complete_file(workdir
     done = hltpy_run(workdir, "-t", "units", "-o", "out.parquet", "prog.py", "raise")
     assert done.returncode == 1
     assert "RuntimeError: boom" in done.stderr
-    assert assert_complete(workdir / "out.parquet")["hltpy.end_reason"] == "raised RuntimeError: boom"
+    assert (
+        assert_complete(workdir / "out.parquet")["hltpy.end_reason"] == "raised RuntimeError: boom"
+    )
 
 
 def test_run_with_dash_m_runs_a_module_as_main(workdir):
@@ -114,12 +120,17 @@ def start_looping(workdir, *args):
         if "ready" in line:
             return process
     process.wait(timeout=30)
-    raise AssertionError(f"the child ended ({process.returncode}) before its loop ran: {process.stderr.read()}")
+    raise AssertionError(
+        f"the child ended ({process.returncode}) before its loop ran: {process.stderr.read()}"
+    )
 
 
 @pytest.mark.parametrize(
     "sig, code, reason",
-    [(signal.SIGINT, -signal.SIGINT, "interrupted by SIGINT"), (signal.SIGTERM, -signal.SIGTERM, "terminated by SIGTERM")],
+    [
+        (signal.SIGINT, -signal.SIGINT, "interrupted by SIGINT"),
+        (signal.SIGTERM, -signal.SIGTERM, "terminated by SIGTERM"),
+    ],
 )
 def test_signals_still_give_a_complete_trace(workdir, sig, code, reason):
     process = start_looping(workdir, "-o", "sig.parquet", "prog.py", "wait")
@@ -144,7 +155,9 @@ def test_sigterm_finishes_the_trace_while_the_main_thread_waits_in_c(workdir):
         process.kill()
         pytest.fail("SIGTERM did not end the program while its main thread waited")
     assert process.returncode == -signal.SIGTERM
-    assert assert_complete(workdir / "blocked.parquet")["hltpy.end_reason"] == "terminated by SIGTERM"
+    assert (
+        assert_complete(workdir / "blocked.parquet")["hltpy.end_reason"] == "terminated by SIGTERM"
+    )
 
 
 def test_ctrl_c_inside_traced_work_stops_the_program_every_time(workdir):
@@ -161,13 +174,25 @@ def test_ctrl_c_inside_traced_work_stops_the_program_every_time(workdir):
             process.kill()
             pytest.fail(f"attempt {attempt}: SIGINT was lost; the program kept running")
         assert process.returncode == -signal.SIGINT
-        assert assert_complete(workdir / "busy.parquet")["hltpy.end_reason"] == "interrupted by SIGINT"
+        assert (
+            assert_complete(workdir / "busy.parquet")["hltpy.end_reason"] == "interrupted by SIGINT"
+        )
 
 
 def test_twenty_concurrent_runs_write_twenty_files(workdir):
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "hltpy", "run", "-t", "units", "-o", "traces/{script}-{pid}-{time}.parquet", "prog.py"],
+            [
+                sys.executable,
+                "-m",
+                "hltpy",
+                "run",
+                "-t",
+                "units",
+                "-o",
+                "traces/{script}-{pid}-{time}.parquet",
+                "prog.py",
+            ],
             cwd=workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -189,15 +214,22 @@ def test_twenty_concurrent_runs_write_twenty_files(workdir):
 
 
 def test_environment_form_traces_a_process_whose_command_line_is_unchanged(workdir):
-    env = dict(os.environ, HLTPY_TRACE="env-{pid}.parquet", HLTPY_MODULES="units", HLTPY_VALUES="scalars")
-    done = subprocess.run([sys.executable, "prog.py", "exit"], cwd=workdir, env=env, capture_output=True, text=True)
+    env = dict(
+        os.environ, HLTPY_TRACE="env-{pid}.parquet", HLTPY_MODULES="units", HLTPY_VALUES="scalars"
+    )
+    done = subprocess.run(
+        [sys.executable, "prog.py", "exit"], cwd=workdir, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 3, done.stderr
     files = list(workdir.glob("env-*.parquet"))
     assert len(files) == 1
     meta = assert_complete(files[0])
     assert json.loads(meta["hltpy.argv"]) == ["prog.py", "exit"]
     # values="scalars" from the environment: no printed values at all.
-    assert pq.read_table(files[0]).column("value_repr").null_count == pq.read_metadata(files[0]).num_rows
+    assert (
+        pq.read_table(files[0]).column("value_repr").null_count
+        == pq.read_metadata(files[0]).num_rows
+    )
 
 
 def test_nothing_traced_is_said_clearly_and_writes_no_empty_file(workdir):
@@ -213,7 +245,10 @@ def test_nothing_traced_is_said_clearly_and_writes_no_empty_file(workdir):
 
 def test_bad_command_lines_are_explained(workdir):
     assert "no such script" in hltpy_run(workdir, "missing.py").stderr
-    assert "bad output template" in hltpy_run(workdir, "-t", "units", "-o", "{nope}.parquet", "prog.py").stderr
+    assert (
+        "bad output template"
+        in hltpy_run(workdir, "-t", "units", "-o", "{nope}.parquet", "prog.py").stderr
+    )
     unwritable = hltpy_run(workdir, "-t", "units", "-o", "prog.py/x.parquet", "prog.py")
     assert unwritable.returncode == 2 and "prog.py/x.parquet" in unwritable.stderr
 
@@ -230,7 +265,9 @@ def test_segments_survive_sigkill_and_read_as_one_trace(workdir):
     for index, part in enumerate(parts):
         meta = assert_complete(part)
         assert meta["hltpy.segment"] == str(index) and meta["hltpy.last_segment"] == "false"
-    checked = subprocess.run([ANALYZE, "check", str(workdir / "segs")], capture_output=True, text=True)
+    checked = subprocess.run(
+        [ANALYZE, "check", str(workdir / "segs")], capture_output=True, text=True
+    )
     assert checked.returncode == 1, checked.stderr  # read, but the run did not end
     total = sum(pq.read_metadata(p).num_rows for p in parts)
     assert f"{total} nodes in {len(parts)} segments" in checked.stdout
@@ -243,7 +280,9 @@ def test_segments_of_a_finished_run_end_with_the_last_one(workdir):
     parts = sorted((workdir / "segs").glob("part-*.parquet"))
     assert len(parts) > 2
     assert metadata(parts[-1])["hltpy.last_segment"] == "true"
-    checked = subprocess.run([ANALYZE, "check", str(workdir / "segs")], capture_output=True, text=True)
+    checked = subprocess.run(
+        [ANALYZE, "check", str(workdir / "segs")], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # Node ids run on across segments: the run is one trace.
     ids = [i for p in parts for i in pq.read_table(p).column("id").to_pylist()]
@@ -267,7 +306,9 @@ if __name__ == "__main__":
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_multiprocessing_children_write_their_own_traces(workdir, method):
     (workdir / "children.py").write_text(textwrap.dedent(CHILDREN))
-    done = hltpy_run(workdir, "-t", "units", "-o", "mp/trace.parquet", "children.py", method, timeout=120)
+    done = hltpy_run(
+        workdir, "-t", "units", "-o", "mp/trace.parquet", "children.py", method, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "[5.0, 10.0]" in done.stdout
     parent = workdir / "mp" / "trace.parquet"

@@ -28,10 +28,17 @@ def use_the_libraries(name, number, data):
     with open(name, "w") as f:
         f.write("hello")
     return [
-        os.path.exists(name), os.path.getsize(name), os.path.basename(name), os.path.join(name, "x"),
-        os.fspath(name), os.stat(name).st_size,
-        json.dumps({"n": number, "l": [number, 1]}), re.match(r".*/(\w+)\.txt", name).group(1),
-        statistics.mean([number, 3.5]), str(decimal.Decimal(number)), isinstance(decimal.Decimal(1), decimal.Decimal),
+        os.path.exists(name),
+        os.path.getsize(name),
+        os.path.basename(name),
+        os.path.join(name, "x"),
+        os.fspath(name),
+        os.stat(name).st_size,
+        json.dumps({"n": number, "l": [number, 1]}),
+        re.match(r".*/(\w+)\.txt", name).group(1),
+        statistics.mean([number, 3.5]),
+        str(decimal.Decimal(number)),
+        isinstance(decimal.Decimal(1), decimal.Decimal),
         hashlib.sha256(data).hexdigest(),
     ]
 
@@ -48,8 +55,20 @@ def test_traced_values_cross_the_default_boundaries_and_give_ucalls(tmp_path, ca
     assert builtins.open is io.open
     trace = run.trace
     calls = {n.name: n for n in trace.of_kind("UCall")}
-    assert {"open", "exists", "getsize", "basename", "join", "fspath", "stat", "dumps", "match", "mean",
-            "Decimal", "openssl_sha256"} <= set(calls)
+    assert {
+        "open",
+        "exists",
+        "getsize",
+        "basename",
+        "join",
+        "fspath",
+        "stat",
+        "dumps",
+        "match",
+        "mean",
+        "Decimal",
+        "openssl_sha256",
+    } <= set(calls)
     # The traced file name is the argument of open and exists.
     name_node = trace.of_kind("Const")[0]
     assert name_node.value == name
@@ -58,12 +77,20 @@ def test_traced_values_cross_the_default_boundaries_and_give_ucalls(tmp_path, ca
 
 
 def test_a_replaced_function_is_still_found_in_sets_of_functions(captured):
-    untraced = (os.stat in os.supports_fd, os.stat in os.supports_follow_symlinks, os.stat == os.stat)
+    untraced = (
+        os.stat in os.supports_fd,
+        os.stat in os.supports_follow_symlinks,
+        os.stat == os.stat,
+    )
     original = os.stat
     with captured():
         assert type(os.stat).__name__ == "TracedCallable"
         # shutil.copystat asks `fn in os.supports_follow_symlinks`.
-        assert (os.stat in os.supports_fd, os.stat in os.supports_follow_symlinks, os.stat == original) == untraced
+        assert (
+            os.stat in os.supports_fd,
+            os.stat in os.supports_follow_symlinks,
+            os.stat == original,
+        ) == untraced
         assert hash(os.stat) == hash(original) and os.stat != os.lstat
 
 
@@ -86,7 +113,10 @@ def test_the_set_of_boundaries_is_an_option(tmp_path, captured):
         short = textwrap.shorten(hltpy.trace("a b c d e f"), width=7)
     assert hltpy.from_traced(short) == "a [...]"
     assert run.trace.one("UCall", "shorten")
-    with pytest.raises(ValueError, match="cannot find 'textwrap.nope'"), captured(boundaries={"textwrap.nope"}):
+    with (
+        pytest.raises(ValueError, match="cannot find 'textwrap.nope'"),
+        captured(boundaries={"textwrap.nope"}),
+    ):
         pass
 
 
@@ -102,11 +132,15 @@ def test_trace_callables_take_modules_and_dotted_names(captured):
     assert {n.name for n in run.trace.of_kind("UCall")} == {"sqrt", "atan2", "hypot"}
     assert len(run.trace.of_kind("UCall", "sqrt")) == 2
     assert math.sqrt.__class__.__name__ == "builtin_function_or_method"
-    with pytest.raises(ValueError, match="exception class InvalidOperation"), captured(
-        trace_callables=[decimal.InvalidOperation]
+    with (
+        pytest.raises(ValueError, match="exception class InvalidOperation"),
+        captured(trace_callables=[decimal.InvalidOperation]),
     ):
         pass
-    with pytest.raises(ValueError, match="cannot find 'math.nope'"), captured(trace_callables=["math.nope"]):
+    with (
+        pytest.raises(ValueError, match="cannot find 'math.nope'"),
+        captured(trace_callables=["math.nope"]),
+    ):
         pass
 
 
@@ -122,7 +156,10 @@ def test_an_untraced_call_that_raised_is_a_node_with_its_exception(captured):
     (sqrt,) = run.trace.of_kind("UCall", "sqrt")
     (ordinal,) = run.trace.of_kind("UCall", "ord")
     assert sqrt.value == "raised ValueError('math domain error')"
-    assert ordinal.value == "raised TypeError('ord() expected a character, but string of length 2 found')"
+    assert (
+        ordinal.value
+        == "raised TypeError('ord() expected a character, but string of length 2 found')"
+    )
 
 
 PROGRAM = """
@@ -146,16 +183,46 @@ def test_command_line_and_environment_forms(tmp_path):
     script.write_text(PROGRAM.format(here=str(tmp_path)))
     out = tmp_path / "cli.parquet"
     done = subprocess.run(
-        [sys.executable, "-m", "hltpy", "run", "-t", "geometry", "--trace-callable", "math",
-         "--no-boundary", "json.dumps", "--boundary", "json.loads", "-o", str(out), str(script)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "hltpy",
+            "run",
+            "-t",
+            "geometry",
+            "--trace-callable",
+            "math",
+            "--no-boundary",
+            "json.dumps",
+            "--boundary",
+            "json.loads",
+            "-o",
+            str(out),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     # json.dumps is not a boundary any more: a traced float is refused.
     assert done.returncode == 1 and "TypeError" in done.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "hltpy", "run", "-t", "geometry", "--trace-callable", "math", "-o", str(out),
-         str(script)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "hltpy",
+            "run",
+            "-t",
+            "geometry",
+            "--trace-callable",
+            "math",
+            "-o",
+            str(out),
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [math.sqrt(3.0), 3, 3.0]
@@ -163,12 +230,22 @@ def test_command_line_and_environment_forms(tmp_path):
 
     names = {r["name"] for r in pq.read_table(out).to_pylist() if r["kind"] == "UCall"}
     assert names == {"sqrt", "floor", "dumps", "loads"}
-    bad = subprocess.run([sys.executable, "-m", "hltpy", "run", "--no-boundary", "json.nope", str(script)],
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "hltpy", "run", "--no-boundary", "json.nope", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode != 0 and "'json.nope' is not one of hltpy.BOUNDARIES" in bad.stderr
-    env = dict(os.environ, HLTPY_TRACE=str(tmp_path / "env.parquet"), HLTPY_MODULES="geometry",
-               HLTPY_BOUNDARIES="none")
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=False)
+    env = dict(
+        os.environ,
+        HLTPY_TRACE=str(tmp_path / "env.parquet"),
+        HLTPY_MODULES="geometry",
+        HLTPY_BOUNDARIES="none",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 1 and "TypeError" in done.stderr
 
 
@@ -199,19 +276,49 @@ def c_protocols(value):
     """What C code asks of an object's type before treating it as one:
     index, buffer, callable, iterator, path (CPython's own checks)."""
     api = ctypes.pythonapi
-    for check in (api.PyIndex_Check, api.PyObject_CheckBuffer, api.PyCallable_Check, api.PyIter_Check):
+    for check in (
+        api.PyIndex_Check,
+        api.PyObject_CheckBuffer,
+        api.PyCallable_Check,
+        api.PyIter_Check,
+    ):
         check.argtypes, check.restype = [ctypes.py_object], ctypes.c_int
     fspath = getattr(type(value), "__fspath__", None)
-    return (api.PyIndex_Check(value), api.PyObject_CheckBuffer(value), api.PyCallable_Check(value),
-            api.PyIter_Check(value), fspath is not None)
+    return (
+        api.PyIndex_Check(value),
+        api.PyObject_CheckBuffer(value),
+        api.PyCallable_Check(value),
+        api.PyIter_Check(value),
+        fspath is not None,
+    )
 
 
 def test_a_proxy_offers_c_the_protocols_of_its_value(captured):
     """Raw str and bytes have no `__fspath__`: their proxies have it in
     place of `PyUnicode_Check`/`PyBytes_Check`, which no proxy passes."""
-    values = [3, 2**80, 2.5, 1 + 2j, "text", b"bytes", bytearray(b"b"), memoryview(b"m"), [1], (1,), {1: 2},
-              {1}, range(3), iter([1]), (x for x in [1]), len, math.sqrt, object(), pathlib.Path("/tmp"),
-              decimal.Decimal(1), io.BytesIO(b"x")]
+    values = [
+        3,
+        2**80,
+        2.5,
+        1 + 2j,
+        "text",
+        b"bytes",
+        bytearray(b"b"),
+        memoryview(b"m"),
+        [1],
+        (1,),
+        {1: 2},
+        {1},
+        range(3),
+        iter([1]),
+        (x for x in [1]),
+        len,
+        math.sqrt,
+        object(),
+        pathlib.Path("/tmp"),
+        decimal.Decimal(1),
+        io.BytesIO(b"x"),
+    ]
     with captured():
         for value in values:
             expected = c_protocols(value)
@@ -246,7 +353,9 @@ def test_traced_paths_work_in_c_functions_that_are_no_boundary(tmp_path, capture
         shutil.copy(name, hltpy.trace(str(folder / "h.txt")))
         resolved = pathlib.Path(name).read_text()
         listed = sorted(os.listdir(hltpy.trace(str(folder))))
-        with pytest.raises(TypeError, match="expected str, bytes or os.PathLike object, not Traced"):
+        with pytest.raises(
+            TypeError, match="expected str, bytes or os.PathLike object, not Traced"
+        ):
             os.fspath(hltpy.trace([name]))
         not_callable = callable(name) or callable(hltpy.trace(3))
     assert written == 3 and content == b"abc" and resolved == "abc"

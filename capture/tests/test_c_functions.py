@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 
-PROGRAM = r'''
+PROGRAM = r"""
 import array, asyncio, binascii, bisect, codecs, collections, copy, decimal, fractions, functools
 import gc, hashlib, heapq, inspect, itertools, json, marshal, math, operator, os, pickle, re
 import statistics, struct, sys, types, unicodedata, weakref, zlib
@@ -68,13 +68,25 @@ with hltpy.capture(sys.argv[1], allow_mutation=True):
             if inspect.iscoroutine(value):
                 value.close()
 print(json.dumps(counts))
-'''
+"""
 
 
 def test_c_functions_never_crash_or_fail_internally_on_proxies(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-W", "ignore", "-c", PROGRAM, str(tmp_path / "c.parquet")],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-W",
+            "ignore",
+            "-c",
+            PROGRAM,
+            str(tmp_path / "c.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     counts = json.loads(done.stdout)

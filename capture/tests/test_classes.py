@@ -6,11 +6,10 @@ import gc
 import pathlib
 import types
 
-import pytest
-
 import hltpy
-from conftest import untraced_and_traced
+import pytest
 from classy import PROGRAMS
+from conftest import untraced_and_traced
 
 PROGRAMS_DIR = pathlib.Path(__file__).resolve().parent / "programs"
 
@@ -26,7 +25,11 @@ def hierarchy():
 def set_attrs(trace, new_init):
     """(name, value, object) of the SetAttr nodes on the NewInit's object."""
     obj = new_init.input("object")
-    return [(n.name, n.value, n.input("object")) for n in trace.of_kind("SetAttr") if n.input("object") == obj]
+    return [
+        (n.name, n.value, n.input("object"))
+        for n in trace.of_kind("SetAttr")
+        if n.input("object") == obj
+    ]
 
 
 def test_base_init_called_explicitly_sets_the_same_attributes_as_direct_code(hierarchy, captured):
@@ -46,8 +49,15 @@ def test_base_init_called_explicitly_sets_the_same_attributes_as_direct_code(hie
     assert base_init.frame == explicit_init.id
     assert base_init.input("self") == explicit_init.input("object")
     arguments = [trace[src] for role, _, src in base_init.inputs if role == "arg"]
-    assert [(a.kind, a.name, a.value) for a in arguments] == [("Argument", "a", 3), ("Argument", "b", "b")]
-    assert {trace[n.id].frame for n in trace.of_kind("SetAttr") if n.name in "ab" and n.input("object") == explicit_init.input("object")} == {base_init.id}
+    assert [(a.kind, a.name, a.value) for a in arguments] == [
+        ("Argument", "a", 3),
+        ("Argument", "b", "b"),
+    ]
+    assert {
+        trace[n.id].frame
+        for n in trace.of_kind("SetAttr")
+        if n.name in "ab" and n.input("object") == explicit_init.input("object")
+    } == {base_init.id}
 
 
 def test_the_same_object_reached_two_ways_is_the_same(hierarchy, captured):

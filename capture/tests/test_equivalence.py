@@ -75,8 +75,15 @@ def test_class_forms_dsls_use_give_the_untraced_results(tmp_path):
 
     rows = pq.read_table(tmp_path / "forms.parquet").to_pylist()
     made = {r["name"] for r in rows if r["kind"] == "NewInit"}
-    assert {"fidelity.forms.Square", "fidelity.forms.Money", "fidelity.forms.Point", "fidelity.forms.Stack",
-            "fidelity.forms.Registry", "fidelity.forms.Vec", "fidelity.forms.Metres"} <= made
+    assert {
+        "fidelity.forms.Square",
+        "fidelity.forms.Money",
+        "fidelity.forms.Point",
+        "fidelity.forms.Stack",
+        "fidelity.forms.Registry",
+        "fidelity.forms.Vec",
+        "fidelity.forms.Metres",
+    } <= made
     # A builtin-based class's method is one UDispatch on the traced object.
     assert any(r["kind"] == "UDispatch" and r["name"] == "push" for r in rows)
 
@@ -90,7 +97,9 @@ with hltpy.capture(sys.argv[1]):
     total = fractions.Fraction(3, 4) + fractions.Fraction(1, 6)
 print(repr(hltpy.from_traced(total)))
 """
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f.parquet")], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "f.parquet")], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Fraction(11, 12)"
     import pyarrow.parquet as pq

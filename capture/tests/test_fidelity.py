@@ -44,7 +44,11 @@ def test_nbody_traced_with_mutation_is_bit_identical(tmp_path, captured):
     trace = Trace(path)
     set_items = {n.id for n in trace.of_kind("SetItem")}
     assert len(set_items) > 1000
-    linked = [n for n in trace.of_kind("GetItem") if any(r == "source" and src in set_items for r, _, src in n.inputs)]
+    linked = [
+        n
+        for n in trace.of_kind("GetItem")
+        if any(r == "source" and src in set_items for r, _, src in n.inputs)
+    ]
     assert len(linked) > 1000
     assert all(trace[n.input("source")].value == n.value for n in linked[:200])
 

@@ -80,7 +80,11 @@ def test_binding_covers_defaults_varargs_keyword_only_and_kwargs(traced_samples,
     assert hltpy.from_traced(result) == 1 + 2 + 30 + 3 + 4 + 5
     trace = run.trace
     call = trace.one("Call", "all_parameters")
-    arguments = {trace[src].name: (role, key) for role, key, src in call.inputs if role != "callable" and role != "return"}
+    arguments = {
+        trace[src].name: (role, key)
+        for role, key, src in call.inputs
+        if role != "callable" and role != "return"
+    }
     assert arguments == {
         "a": ("arg", "0"),
         "b": ("arg", "1"),

@@ -5,10 +5,9 @@ import math
 import sys
 import traceback
 
+import hltpy
 import pyarrow.parquet as pq
 import pytest
-
-import hltpy
 
 
 def every_cell_and_metadata(path):
@@ -34,7 +33,17 @@ def test_values_types_keeps_no_user_data_in_any_column(traced_samples, captured,
             pass
     assert hltpy.from_traced(total) == 424243.5
     text = every_cell_and_metadata(run.path)
-    for sentinel in ["424242", "TEXTSECRET", "KEYSECRET", "777001", "2.71828", "SETSECRET", "MISSINGSECRET", "ARGSECRET", "424243"]:
+    for sentinel in [
+        "424242",
+        "TEXTSECRET",
+        "KEYSECRET",
+        "777001",
+        "2.71828",
+        "SETSECRET",
+        "MISSINGSECRET",
+        "ARGSECRET",
+        "424243",
+    ]:
         assert sentinel not in text, sentinel
     trace = run.trace
     assert {n.type for n in trace.nodes} >= {"dict", "int", "float", "everything.Point"}
@@ -52,7 +61,9 @@ def test_values_scalars_keeps_scalars_and_drops_reprs(captured):
 
 
 def test_bad_values_option_is_refused_by_name(tmp_path):
-    with pytest.raises(ValueError, match='values must be "full", "scalars" or "types", got "everything"'):
+    with pytest.raises(
+        ValueError, match='values must be "full", "scalars" or "types", got "everything"'
+    ):
         hltpy.capture(tmp_path / "t.parquet", values="everything").start()
     assert not hltpy._hltpy.capturing()
 
@@ -103,7 +114,10 @@ def test_on_node_sees_every_node_in_file_order_with_values(captured):
     assert [n.kind for n in seen] == [n.kind for n in run.trace.nodes]
     assert [n.value for n in seen] == [20, 1, 21, 2, 42]
     mul = seen[-1]
-    assert (mul.name, mul.inputs) == ("__mul__", [("self", None, seen[2].id), ("arg", "0", seen[3].id)])
+    assert (mul.name, mul.inputs) == (
+        "__mul__",
+        [("self", None, seen[2].id), ("arg", "0", seen[3].id)],
+    )
     assert mul.file == __file__ and mul.line == run.trace.nodes[-1].line
     assert "Node(id=" in repr(mul)
 
@@ -166,7 +180,9 @@ def test_processor_dispatches_nodes_by_kind(captured):
 
 def input_and_int_encodings(path):
     metadata = pq.ParquetFile(path).metadata
-    columns = {metadata.row_group(0).column(c).path_in_schema: c for c in range(metadata.num_columns)}
+    columns = {
+        metadata.row_group(0).column(c).path_in_schema: c for c in range(metadata.num_columns)
+    }
     return {
         name: set(metadata.row_group(0).column(columns[name]).encodings)
         for name in ("inputs.list.item.src", "value_int")
@@ -187,7 +203,10 @@ def test_traces_use_encodings_every_reader_knows_unless_byte_stream_split_is_ask
         tables[split] = pq.read_table(path).drop_columns(["thread"])
         encodings = input_and_int_encodings(path)
         assert ("BYTE_STREAM_SPLIT" in encodings["inputs.list.item.src"]) == split
-        assert "PLAIN" in encodings["value_int"] and "DELTA_BINARY_PACKED" not in encodings["value_int"]
+        assert (
+            "PLAIN" in encodings["value_int"]
+            and "DELTA_BINARY_PACKED" not in encodings["value_int"]
+        )
     assert hltpy.from_traced(x) == 2000
     assert tables[False].equals(tables[True])
 
@@ -197,7 +216,9 @@ def test_byte_stream_split_reaches_batch_runs_by_flag_and_environment(tmp_path):
     import subprocess
 
     script = tmp_path / "prog.py"
-    script.write_text("import hltpy\nx = hltpy.trace(1)\nfor _ in range(50):\n    x = x + 1\nprint(hltpy.from_traced(x))\n")
+    script.write_text(
+        "import hltpy\nx = hltpy.trace(1)\nfor _ in range(50):\n    x = x + 1\nprint(hltpy.from_traced(x))\n"
+    )
     runs = {
         "flag": ([sys.executable, "-m", "hltpy", "run", "--byte-stream-split", "-o", str(tmp_path / "flag.parquet"),
                   str(script)], {}),
@@ -206,7 +227,12 @@ def test_byte_stream_split_reaches_batch_runs_by_flag_and_environment(tmp_path):
         "default": ([sys.executable, "-m", "hltpy", "run", "-o", str(tmp_path / "default.parquet"), str(script)], {}),
     }  # fmt: skip
     for name, (command, environment) in runs.items():
-        done = subprocess.run(command, env={**os.environ, **environment}, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            command, env={**os.environ, **environment}, capture_output=True, text=True, check=False
+        )
         assert done.returncode == 0 and done.stdout.strip() == "51", (name, done.stderr)
-        split = "BYTE_STREAM_SPLIT" in input_and_int_encodings(tmp_path / f"{name}.parquet")["inputs.list.item.src"]
+        split = (
+            "BYTE_STREAM_SPLIT"
+            in input_and_int_encodings(tmp_path / f"{name}.parquet")["inputs.list.item.src"]
+        )
         assert split == (name != "default"), name

@@ -10,11 +10,9 @@ import sys
 import textwrap
 import threading
 
+import hltpy
 import pyarrow.parquet as pq
 import pytest
-
-import hltpy
-from conftest import Trace
 
 
 def test_unwritable_path_fails_before_tracing_and_names_the_path(tmp_path):
@@ -60,8 +58,12 @@ def test_arrays_and_deques_print_as_far_as_they_fit(captured):
     import array
     import collections
 
-    short = [array.array("d", [1.5, 2.0]), array.array("b"), collections.deque([1, "a"], maxlen=3),
-             collections.deque()]
+    short = [
+        array.array("d", [1.5, 2.0]),
+        array.array("b"),
+        collections.deque([1, "a"], maxlen=3),
+        collections.deque(),
+    ]
     long = [array.array("d", range(100_000)), collections.deque(range(100_000))]
     with captured(max_repr=60) as run:
         for value in short + long:
@@ -76,8 +78,9 @@ def test_arrays_and_deques_print_as_far_as_they_fit(captured):
 def test_big_ints_nan_infinities_and_lone_surrogates(captured):
     with captured() as run:
         big = hltpy.trace(2**100) + 1
-        huge = hltpy.trace(2**100_000)
-        values = [hltpy.trace(v) for v in (math.nan, math.inf, -math.inf)]
+        hltpy.trace(2**100_000)
+        for v in (math.nan, math.inf, -math.inf):
+            hltpy.trace(v)
         odd = hltpy.trace("a\ud800b")
         long_text = hltpy.trace("x" * 10_000)
     assert hltpy.from_traced(big) == 2**100 + 1
@@ -146,7 +149,9 @@ def test_two_threads_tracing_at_once_lose_nothing(captured):
 def run_python(code, tmp_path, **kwargs):
     script = tmp_path / "prog.py"
     script.write_text(textwrap.dedent(code))
-    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, **kwargs
+    )
 
 
 def test_capture_left_running_at_exit_is_written_and_marked_unclean(tmp_path):

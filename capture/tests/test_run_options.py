@@ -49,35 +49,89 @@ def encodings(files, column):
 # (id, flags, environment, what a trace written with it has, output name):
 # each check is a function of the trace's files and of the run's stdout.
 CASES = [
-    ("values-types", ["--values", "types"], {"HLTPY_VALUES": "types"},
-     lambda files, out: all(r[c] is None for r in rows(files)
-                            for c in ("value_int", "value_float", "value_str", "value_repr"))),
-    ("values-scalars", ["--values", "scalars"], {"HLTPY_VALUES": "scalars"},
-     lambda files, out: all(r["value_repr"] is None for r in rows(files))
-     and any(r["value_float"] is not None for r in rows(files))),
-    ("max-repr", ["--max-repr", "20"], {"HLTPY_MAX_REPR": "20"},
-     lambda files, out: max(len(r["value_repr"] or "") for r in rows(files)) <= 21),
+    (
+        "values-types",
+        ["--values", "types"],
+        {"HLTPY_VALUES": "types"},
+        lambda files, out: all(
+            r[c] is None
+            for r in rows(files)
+            for c in ("value_int", "value_float", "value_str", "value_repr")
+        ),
+    ),
+    (
+        "values-scalars",
+        ["--values", "scalars"],
+        {"HLTPY_VALUES": "scalars"},
+        lambda files, out: (
+            all(r["value_repr"] is None for r in rows(files))
+            and any(r["value_float"] is not None for r in rows(files))
+        ),
+    ),
+    (
+        "max-repr",
+        ["--max-repr", "20"],
+        {"HLTPY_MAX_REPR": "20"},
+        lambda files, out: max(len(r["value_repr"] or "") for r in rows(files)) <= 21,
+    ),
     # Batches handed to the writer thread leave no mark in the file: each
     # process says what its capture was given.
-    ("flush-every", ["--flush-every", "8"], {"HLTPY_FLUSH_EVERY": "8"},
-     lambda files, out: out.count("flush_every 8") == 2),
-    ("segment-nodes", ["--segment-nodes", "30"], {"HLTPY_SEGMENT_NODES": "30"},
-     lambda files, out: len(files) >= 3 and all(f.name.startswith("part-") for f in files)),
-    ("no-locations", ["--no-locations"], {"HLTPY_LOCATIONS": "0"},
-     lambda files, out: all(r["file"] is None and r["line"] is None for r in rows(files))),
-    ("conversions", ["--conversions"], {"HLTPY_CONVERSIONS": "1"},
-     lambda files, out: "__int__" in names(files, "UDispatch")),
-    ("allow-mutation", ["--allow-mutation"], {"HLTPY_ALLOW_MUTATION": "1"},
-     lambda files, out: out.count("'mutated'") == 2
-     and sum(r["kind"] == "SetAttr" for r in rows(files)) == 2),
-    ("trace-callable", ["--trace-callable", "math.sqrt"], {"HLTPY_TRACE_CALLABLES": "math.sqrt"},
-     lambda files, out: "sqrt" in names(files, "UCall")),
-    ("boundary", ["--boundary", "html.escape"], {"HLTPY_BOUNDARIES": "html.escape"},
-     lambda files, out: "escape" in names(files, "UCall")),
-    ("no-boundary", ["--no-boundary", "all"], {"HLTPY_BOUNDARIES": "none"},
-     lambda files, out: "join" not in names(files, "UCall")),
-    ("byte-stream-split", ["--byte-stream-split"], {"HLTPY_BYTE_STREAM_SPLIT": "1"},
-     lambda files, out: "BYTE_STREAM_SPLIT" in encodings(files, "inputs.list.item.src")),
+    (
+        "flush-every",
+        ["--flush-every", "8"],
+        {"HLTPY_FLUSH_EVERY": "8"},
+        lambda files, out: out.count("flush_every 8") == 2,
+    ),
+    (
+        "segment-nodes",
+        ["--segment-nodes", "30"],
+        {"HLTPY_SEGMENT_NODES": "30"},
+        lambda files, out: len(files) >= 3 and all(f.name.startswith("part-") for f in files),
+    ),
+    (
+        "no-locations",
+        ["--no-locations"],
+        {"HLTPY_LOCATIONS": "0"},
+        lambda files, out: all(r["file"] is None and r["line"] is None for r in rows(files)),
+    ),
+    (
+        "conversions",
+        ["--conversions"],
+        {"HLTPY_CONVERSIONS": "1"},
+        lambda files, out: "__int__" in names(files, "UDispatch"),
+    ),
+    (
+        "allow-mutation",
+        ["--allow-mutation"],
+        {"HLTPY_ALLOW_MUTATION": "1"},
+        lambda files, out: (
+            out.count("'mutated'") == 2 and sum(r["kind"] == "SetAttr" for r in rows(files)) == 2
+        ),
+    ),
+    (
+        "trace-callable",
+        ["--trace-callable", "math.sqrt"],
+        {"HLTPY_TRACE_CALLABLES": "math.sqrt"},
+        lambda files, out: "sqrt" in names(files, "UCall"),
+    ),
+    (
+        "boundary",
+        ["--boundary", "html.escape"],
+        {"HLTPY_BOUNDARIES": "html.escape"},
+        lambda files, out: "escape" in names(files, "UCall"),
+    ),
+    (
+        "no-boundary",
+        ["--no-boundary", "all"],
+        {"HLTPY_BOUNDARIES": "none"},
+        lambda files, out: "join" not in names(files, "UCall"),
+    ),
+    (
+        "byte-stream-split",
+        ["--byte-stream-split"],
+        {"HLTPY_BYTE_STREAM_SPLIT": "1"},
+        lambda files, out: "BYTE_STREAM_SPLIT" in encodings(files, "inputs.list.item.src"),
+    ),
 ]
 
 
@@ -88,12 +142,29 @@ def run(tmp_path, form, method, flags=(), environment=None):
         shutil.copy(PROGRAMS / name, tmp_path / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HLTPY_")}
     if form == "flags":
-        command = [sys.executable, "-m", "hltpy", "run", "-t", "options_dsl", "-o", "out/trace.parquet", *flags,
-                   "options_prog.py", method]
+        command = [
+            sys.executable,
+            "-m",
+            "hltpy",
+            "run",
+            "-t",
+            "options_dsl",
+            "-o",
+            "out/trace.parquet",
+            *flags,
+            "options_prog.py",
+            method,
+        ]
     else:
-        env |= {"HLTPY_TRACE": "out/trace-{pid}.parquet", "HLTPY_MODULES": "options_dsl", **(environment or {})}
+        env |= {
+            "HLTPY_TRACE": "out/trace-{pid}.parquet",
+            "HLTPY_MODULES": "options_dsl",
+            **(environment or {}),
+        }
         command = [sys.executable, "options_prog.py", method]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     found = traces(tmp_path / "out")
     assert len(found) == 2, found  # the parent's and the child's
@@ -107,13 +178,19 @@ def plain(tmp_path_factory):
 
 
 @pytest.mark.parametrize("form", ["flags", "environment"])
-@pytest.mark.parametrize(("case", "flags", "environment", "effect"), CASES, ids=[c[0] for c in CASES])
-def test_each_option_reaches_the_trace_and_a_spawned_child(tmp_path, plain, form, case, flags, environment, effect):
+@pytest.mark.parametrize(
+    ("case", "flags", "environment", "effect"), CASES, ids=[c[0] for c in CASES]
+)
+def test_each_option_reaches_the_trace_and_a_spawned_child(
+    tmp_path, plain, form, case, flags, environment, effect
+):
     found, out = run(tmp_path, form, "spawn", flags, environment)
     for trace, files in found.items():
         assert effect(files, out), (case, form, trace)
     plain_traces, plain_out = plain
-    assert not any(effect(files, plain_out) for files in plain_traces.values()), f"{case}: the plain run has it too"
+    assert not any(effect(files, plain_out) for files in plain_traces.values()), (
+        f"{case}: the plain run has it too"
+    )
 
 
 def test_options_reach_a_forked_child(tmp_path, plain):
@@ -121,4 +198,7 @@ def test_options_reach_a_forked_child(tmp_path, plain):
     options are the parent's (here --values types, no locations)."""
     found, _ = run(tmp_path, "flags", "fork", ["--values", "types", "--no-locations"])
     for files in found.values():
-        assert all(r["value_repr"] is None and r["value_float"] is None and r["line"] is None for r in rows(files))
+        assert all(
+            r["value_repr"] is None and r["value_float"] is None and r["line"] is None
+            for r in rows(files)
+        )

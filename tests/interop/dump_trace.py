@@ -100,7 +100,10 @@ def rows_fastparquet(files):
     # a real NaN stays NaN.
     as_given = ("inputs", "value_float")
     for record in frame[COLUMNS].itertuples(index=False, name=None):
-        yield [v if c in as_given or v is None or not pandas.isna(v) else None for c, v in zip(COLUMNS, record)]
+        yield [
+            v if c in as_given or v is None or not pandas.isna(v) else None
+            for c, v in zip(COLUMNS, record)
+        ]
 
 
 _spark = None
@@ -163,7 +166,8 @@ def sql_duckdb(traces, views, queries):
 
     con = duckdb.connect()
     union = " UNION ALL ".join(
-        f"SELECT '{name}' AS trace, * FROM read_parquet({files_of(path)!r})" for name, path in traces
+        f"SELECT '{name}' AS trace, * FROM read_parquet({files_of(path)!r})"
+        for name, path in traces
     )
     con.execute(f"CREATE VIEW nodes AS {union}")
     for name, sql in views:
@@ -177,7 +181,8 @@ def sql_duckdb(traces, views, queries):
 def sql_pyspark(traces, views, queries):
     session = spark()
     frames = [
-        session.read.parquet(*files_of(path)).selectExpr(f"'{name}' AS trace", "*") for name, path in traces
+        session.read.parquet(*files_of(path)).selectExpr(f"'{name}' AS trace", "*")
+        for name, path in traces
     ]
     nodes = frames[0]
     for frame in frames[1:]:
@@ -211,7 +216,9 @@ def dump_sql(library, spec_path, out_dir):
     out.mkdir(parents=True, exist_ok=True)
     for name, header, rows in SQL[library](spec["traces"], spec["views"], spec["queries"]):
         texts = sorted([text(v) for v in row] for row in rows)
-        (out / f"{name}.json").write_text(json.dumps({"header": header, "rows": texts}, ensure_ascii=False))
+        (out / f"{name}.json").write_text(
+            json.dumps({"header": header, "rows": texts}, ensure_ascii=False)
+        )
 
 
 def main(argv):

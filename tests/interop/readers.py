@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import sys
 
-CACHE = pathlib.Path(os.environ.get("HLTPY_READERS", pathlib.Path.home() / ".cache" / "hltpy" / "readers"))
+CACHE = pathlib.Path(
+    os.environ.get("HLTPY_READERS", pathlib.Path.home() / ".cache" / "hltpy" / "readers")
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +59,15 @@ class Reader:
         shutil.rmtree(self.venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
         subprocess.run(
-            [str(self.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *self.requirements],
+            [
+                str(self.python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                *self.requirements,
+            ],
             check=True,
         )
         (self.venv / ".installed").write_text(" ".join(self.requirements))
@@ -86,7 +96,9 @@ READERS = [
     Reader("pyspark", "3.5.3", runs_sql=True, reads_byte_stream_split=False),
 ]
 
-INSTALL_HINT = "run `make readers` (python tests/interop/readers.py install) to install the pinned readers"
+INSTALL_HINT = (
+    "run `make readers` (python tests/interop/readers.py install) to install the pinned readers"
+)
 
 
 def main(argv):
@@ -94,13 +106,18 @@ def main(argv):
     if command == "install":
         missing = [reader for reader in READERS if not reader.installed()]
         for index, reader in enumerate(missing, 1):
-            print(f"installing reader {index}/{len(missing)}: {reader.name} into {reader.venv}", flush=True)
+            print(
+                f"installing reader {index}/{len(missing)}: {reader.name} into {reader.venv}",
+                flush=True,
+            )
             reader.install()
         if shutil.which("java") is None:
             sys.exit("pyspark needs Java (17): apt-get install openjdk-17-jre-headless")
     elif command == "list":
         for reader in READERS:
-            print(f"{reader.name:22} {'installed' if reader.installed() else 'missing':10} {reader.venv}")
+            print(
+                f"{reader.name:22} {'installed' if reader.installed() else 'missing':10} {reader.venv}"
+            )
     else:
         sys.exit(f"unknown command {command!r}: use `install` or `list`")
 

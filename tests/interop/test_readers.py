@@ -79,14 +79,18 @@ def reference(traces, tmp_path_factory):
 
 def reader_python(reader):
     if not reader.installed():
-        pytest.fail(f"reader {reader.name} is not installed in {reader.venv}: {readers.INSTALL_HINT}")
+        pytest.fail(
+            f"reader {reader.name} is not installed in {reader.venv}: {readers.INSTALL_HINT}"
+        )
     return str(reader.python)
 
 
 def dump(reader, mode, *args):
     return subprocess.run(
         [reader_python(reader), str(HERE / "dump_trace.py"), reader.library, mode, *map(str, args)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -132,7 +136,9 @@ def test_reader_reads_every_value_of_every_trace(reader, traces, reference, tmp_
     if "inputs" in dict(reader.limits):
         column = dump_trace.COLUMNS.index("inputs")
         with open(tmp_path / f"{list(traces).index('stress')}.jsonl", encoding="utf-8") as rows:
-            assert all(json.loads(row)[column] is None for row in rows), f"{reader.name} reads inputs now"
+            assert all(json.loads(row)[column] is None for row in rows), (
+                f"{reader.name} reads inputs now"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -146,12 +152,16 @@ def stress_byte_stream_split(tmp_path_factory):
 
 
 @pytest.mark.parametrize("reader", readers.READERS, ids=lambda r: r.name)
-def test_byte_stream_split_opens_in_the_readers_formatmd_names(reader, stress_byte_stream_split, tmp_path):
+def test_byte_stream_split_opens_in_the_readers_formatmd_names(
+    reader, stress_byte_stream_split, tmp_path
+):
     """The opt-in encoding's reader list (FORMAT.md) is what the readers do."""
     path, reference = stress_byte_stream_split
     done = dump(reader, "--rows", tmp_path, path)
     if not reader.reads_byte_stream_split:
-        assert done.returncode != 0, f"{reader.name} reads BYTE_STREAM_SPLIT integers: update FORMAT.md"
+        assert done.returncode != 0, (
+            f"{reader.name} reads BYTE_STREAM_SPLIT integers: update FORMAT.md"
+        )
         assert "BYTE_STREAM_SPLIT" in done.stderr.upper().replace(" ", "_"), done.stderr[-2000:]
         return
     assert done.returncode == 0, done.stderr[-3000:]
@@ -159,7 +169,9 @@ def test_byte_stream_split_opens_in_the_readers_formatmd_names(reader, stress_by
 
 
 def analyze_csv(*args):
-    done = subprocess.run([ANALYZE, *args, "--format", "csv"], cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [ANALYZE, *args, "--format", "csv"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     rows = list(csv.reader(io.StringIO(done.stdout)))
     return rows[0], sorted(rows[1:])
@@ -181,7 +193,9 @@ def test_portable_sql_gives_hltpy_analyzes_rows(reader, tmp_path):
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     done = dump(reader, "--sql", tmp_path / "spec.json", tmp_path / "out")
-    assert done.returncode == 0, f"{reader.name} cannot run the portable SQL:\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{reader.name} cannot run the portable SQL:\n{done.stderr[-3000:]}"
+    )
     expected = {
         "edges": analyze_csv("query", "SELECT trace, src, role, key, dst FROM edges", *names),
         "constraints": analyze_csv("constraints", *names),
@@ -209,4 +223,6 @@ def test_formatmd_readers_table_is_the_matrix():
         reads, sql, byte_stream_split = table[f"{reader.library} {reader.version}"]
         assert (sql == "yes") == reader.runs_sql, reader.name
         assert byte_stream_split == ("yes" if reader.reads_byte_stream_split else "no"), reader.name
-        assert reads.startswith("every column but") == any(column == "inputs" for column, _ in reader.limits)
+        assert reads.startswith("every column but") == any(
+            column == "inputs" for column, _ in reader.limits
+        )

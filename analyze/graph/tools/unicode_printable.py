@@ -36,7 +36,9 @@ print(" ".join(f"{a:x}-{b:x}" for a, b in ranges))
 
 
 def ranges_of(python):
-    done = subprocess.run([python, "-c", DUMP], capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [python, "-c", DUMP], capture_output=True, text=True, check=True, timeout=120
+    )
     header, ranges = done.stdout.splitlines()
     minor, unicode = header.split()
     return int(minor), unicode, [tuple(int(x, 16) for x in r.split("-")) for r in ranges.split()]
@@ -61,7 +63,7 @@ def section(minor, unicode, ranges):
     where it answers otherwise than the newest."""
     lines = [f'    ({minor}, "{unicode}", &[']
     for i in range(0, len(ranges), 6):
-        lines.append("        " + " ".join(f"(0x{a:x}, 0x{b:x})," for a, b in ranges[i:i + 6]))
+        lines.append("        " + " ".join(f"(0x{a:x}, 0x{b:x})," for a, b in ranges[i : i + 6]))
     lines.append("    ]),")
     return "\n".join(lines) + "\n"
 
@@ -72,8 +74,10 @@ def sections(tables):
     tables = sorted(tables)
     newest = tables[-1]
     newest_points = code_points(newest[2])
-    older = [(minor, unicode, ranges_from(code_points(ranges) ^ newest_points))
-             for minor, unicode, ranges in tables[:-1]]
+    older = [
+        (minor, unicode, ranges_from(code_points(ranges) ^ newest_points))
+        for minor, unicode, ranges in tables[:-1]
+    ]
     return section(*newest), [section(*table) for table in older]
 
 
@@ -121,7 +125,9 @@ def main(argv):
         expected = [newest_text.rstrip().removesuffix(",").replace("    (", "(", 1) + ";", *older]
         for text in expected:
             if text not in committed:
-                sys.exit(f"{TARGET} does not hold what {' '.join(pythons)} give: rerun {sys.argv[0]}")
+                sys.exit(
+                    f"{TARGET} does not hold what {' '.join(pythons)} give: rerun {sys.argv[0]}"
+                )
         return
     TARGET.write_text(source(tables))
 

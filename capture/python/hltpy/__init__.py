@@ -17,8 +17,9 @@ import os
 import platform
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import _hltpy
 from ._hltpy import (
@@ -155,7 +156,10 @@ def _trace_class(cls: type, module_name: str) -> TracedClass | None:
         )
         return None
     for attr, member in list(vars(cls).items()):
-        if inspect.isclass(member) and member.__qualname__ == f"{cls.__qualname__}.{member.__name__}":
+        if (
+            inspect.isclass(member)
+            and member.__qualname__ == f"{cls.__qualname__}.{member.__name__}"
+        ):
             nested = _trace_class(member, module_name)
             if nested is not None:
                 setattr(cls, attr, nested)
@@ -196,22 +200,82 @@ def _trace_module(module: ModuleType) -> None:
 # changes the set: ``hltpy.BOUNDARIES | {"mylib.parse"}``.
 BOUNDARIES: frozenset[str] = frozenset(
     [
-        "builtins.open", "io.open", "builtins.ord",
+        "builtins.open",
+        "io.open",
+        "builtins.ord",
         # From 3.12, sum() adds exact floats with a compensation and sumprod()
         # in extended precision: proxies would take their plain paths.
-        "builtins.sum", *(["math.sumprod"] if hasattr(math, "sumprod") else []),
-        *(f"os.{name}" for name in (
-            "fspath", "stat", "lstat", "listdir", "scandir", "remove", "unlink", "rename", "replace",
-            "mkdir", "makedirs", "rmdir", "chdir")),
-        *(f"os.path.{name}" for name in (
-            "exists", "isfile", "isdir", "getsize", "getmtime", "join", "basename", "dirname", "split",
-            "splitext", "abspath", "realpath", "normpath", "expanduser")),
+        "builtins.sum",
+        *(["math.sumprod"] if hasattr(math, "sumprod") else []),
+        *(
+            f"os.{name}"
+            for name in (
+                "fspath",
+                "stat",
+                "lstat",
+                "listdir",
+                "scandir",
+                "remove",
+                "unlink",
+                "rename",
+                "replace",
+                "mkdir",
+                "makedirs",
+                "rmdir",
+                "chdir",
+            )
+        ),
+        *(
+            f"os.path.{name}"
+            for name in (
+                "exists",
+                "isfile",
+                "isdir",
+                "getsize",
+                "getmtime",
+                "join",
+                "basename",
+                "dirname",
+                "split",
+                "splitext",
+                "abspath",
+                "realpath",
+                "normpath",
+                "expanduser",
+            )
+        ),
         *(f"json.{name}" for name in ("dumps", "dump", "loads", "load")),
-        *(f"re.{name}" for name in (
-            "match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer", "compile", "escape")),
-        *(f"statistics.{name}" for name in (
-            "mean", "fmean", "median", "mode", "stdev", "pstdev", "variance", "pvariance", "geometric_mean",
-            "harmonic_mean", "quantiles")),
+        *(
+            f"re.{name}"
+            for name in (
+                "match",
+                "search",
+                "fullmatch",
+                "sub",
+                "subn",
+                "split",
+                "findall",
+                "finditer",
+                "compile",
+                "escape",
+            )
+        ),
+        *(
+            f"statistics.{name}"
+            for name in (
+                "mean",
+                "fmean",
+                "median",
+                "mode",
+                "stdev",
+                "pstdev",
+                "variance",
+                "pvariance",
+                "geometric_mean",
+                "harmonic_mean",
+                "quantiles",
+            )
+        ),
         "decimal.Decimal",
         *(f"hashlib.{name}" for name in ("md5", "sha1", "sha256", "sha512")),
     ]
@@ -334,7 +398,7 @@ class capture:
         argv = [str(a) for a in getattr(sys, "argv", [])]
         return argv[:1] if self.values == "types" else argv
 
-    def start(self) -> "capture":
+    def start(self) -> capture:
         if self.segment_nodes is not None and self.segment_nodes < 1:
             raise ValueError(f"segment_nodes must be at least 1, got {self.segment_nodes}")
         _hltpy.start(
@@ -377,7 +441,7 @@ class capture:
         self.path, self.nodes = _hltpy.stop(self._argv(), closed_cleanly, end_reason, keep_empty)
         return self.nodes
 
-    def __enter__(self) -> "capture":
+    def __enter__(self) -> capture:
         return self.start()
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:

@@ -38,7 +38,10 @@ ENV_OPTIONS = {
     "HLTPY_ALLOW_MUTATION": ("allow_mutation", lambda v: v in ("1", "true", "yes")),
     "HLTPY_TRACE_CALLABLES": ("trace_callables", lambda v: [n for n in v.split(",") if n]),
     # The whole set (``none`` for none): children get the parent's.
-    "HLTPY_BOUNDARIES": ("boundaries", lambda v: frozenset() if v == "none" else frozenset(v.split(",")) - {""}),
+    "HLTPY_BOUNDARIES": (
+        "boundaries",
+        lambda v: frozenset() if v == "none" else frozenset(v.split(",")) - {""},
+    ),
     "HLTPY_BYTE_STREAM_SPLIT": ("byte_stream_split", lambda v: v in ("1", "true", "yes")),
 }
 
@@ -46,7 +49,9 @@ ENV_OPTIONS = {
 def expand_output(template: str, script: str) -> str:
     """Fills ``{pid}``, ``{time}`` and ``{script}`` in an output template."""
     now = time.time()
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.6f}"[1:].replace(".", "_")
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.6f}"[1:].replace(
+        ".", "_"
+    )
     try:
         return template.format(pid=os.getpid(), time=stamp, script=script)
     except (KeyError, IndexError, ValueError) as err:
@@ -163,7 +168,9 @@ class SigtermWatcher:
             os.close(write_fd)
             return
         self.fds = (read_fd, write_fd)
-        threading.Thread(target=self.watch, args=(read_fd,), name="hltpy-sigterm", daemon=True).start()
+        threading.Thread(
+            target=self.watch, args=(read_fd,), name="hltpy-sigterm", daemon=True
+        ).start()
 
     def watch(self, read_fd: int) -> None:
         while True:
@@ -210,7 +217,9 @@ class SigtermWatcher:
 class BatchSession:
     """One capture for the whole process, with batch-run habits."""
 
-    def __init__(self, template: str, modules: list[str], script: str, options: dict[str, Any]) -> None:
+    def __init__(
+        self, template: str, modules: list[str], script: str, options: dict[str, Any]
+    ) -> None:
         self.template = template
         self.modules = modules
         self.script = script
@@ -320,7 +329,11 @@ class BatchSession:
             self.die_of_sigterm()
 
     def report(self, nodes: int) -> None:
-        never_imported = [n for n in self.modules if not any(s == n or s.startswith(n + ".") for s in self.finder.seen)]
+        never_imported = [
+            n
+            for n in self.modules
+            if not any(s == n or s.startswith(n + ".") for s in self.finder.seen)
+        ]
         if nodes == 0:
             if self.quiet:
                 return
@@ -366,7 +379,7 @@ def options_from_environment() -> dict[str, Any]:
             try:
                 options[option] = parse(value)
             except ValueError:
-                raise SystemExit(f"hltpy: {variable}={value!r} is not a valid {option}")
+                raise SystemExit(f"hltpy: {variable}={value!r} is not a valid {option}") from None
     return options
 
 
@@ -377,7 +390,9 @@ def start_from_environment() -> BatchSession | None:
     if not template or hltpy.running_capture() is not None:
         return None
     modules = [m for m in os.environ.get(ENV_MODULES, "").split(",") if m]
-    script = pathlib.Path(sys.argv[0]).stem if getattr(sys, "argv", None) and sys.argv[0] else "python"
+    script = (
+        pathlib.Path(sys.argv[0]).stem if getattr(sys, "argv", None) and sys.argv[0] else "python"
+    )
     session = BatchSession(template, modules, script, options_from_environment())
     session.start()
     return session

@@ -34,8 +34,17 @@ HLTPY_BYTE_STREAM_SPLIT=1)
 # Options of `run` that take a value; everything after the first token that
 # is not an option (or after -m NAME) belongs to the program.
 VALUE_OPTIONS = {
-    "-t", "--trace", "-o", "--output", "--values", "--max-repr", "--flush-every",
-    "--segment-nodes", "--trace-callable", "--boundary", "--no-boundary",
+    "-t",
+    "--trace",
+    "-o",
+    "--output",
+    "--values",
+    "--max-repr",
+    "--flush-every",
+    "--segment-nodes",
+    "--trace-callable",
+    "--boundary",
+    "--no-boundary",
 }
 
 
@@ -46,30 +55,73 @@ def run_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-t", "--trace", action="append", default=[], metavar="MODULE",
-                        help="trace this module (and its submodules) when it is imported; repeatable")
-    parser.add_argument("-o", "--output", default="hltpy-{script}-{pid}.parquet", metavar="PATH",
-                        help="trace file; {pid}, {time} and {script} are filled in (default: %(default)s)")
-    parser.add_argument("--values", choices=["full", "scalars", "types"], default="full",
-                        help="what to keep of values: 'types' keeps no user data (default: full)")
+    parser.add_argument(
+        "-t",
+        "--trace",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="trace this module (and its submodules) when it is imported; repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="hltpy-{script}-{pid}.parquet",
+        metavar="PATH",
+        help="trace file; {pid}, {time} and {script} are filled in (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--values",
+        choices=["full", "scalars", "types"],
+        default="full",
+        help="what to keep of values: 'types' keeps no user data (default: full)",
+    )
     parser.add_argument("--max-repr", type=int, default=200, help="longest printed value kept")
     parser.add_argument("--flush-every", type=int, default=16384, help="nodes per written batch")
-    parser.add_argument("--segment-nodes", type=int, metavar="N",
-                        help="roll the output into a directory of complete segments of about N nodes")
-    parser.add_argument("--no-locations", action="store_true", help="do not record source file and line")
-    parser.add_argument("--conversions", action="store_true", help="record int()/float()/bool()/index() as nodes")
-    parser.add_argument("--allow-mutation", action="store_true", help="allow and trace mutation of traced objects")
-    parser.add_argument("--trace-callable", action="append", default=[], metavar="NAME",
-                        help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments; "
-                        "a module (math) for each of its public functions")
-    parser.add_argument("--boundary", action="append", default=[], metavar="NAME",
-                        help="also give this library callable (mylib.parse) raw values, as hltpy.BOUNDARIES "
-                        "(open, os, json, re, statistics, …) are; repeatable")
-    parser.add_argument("--no-boundary", action="append", default=[], metavar="NAME",
-                        help="give traced values to this one of hltpy.BOUNDARIES as they are ('all': to every one)")
-    parser.add_argument("--byte-stream-split", action="store_true",
-                        help="smaller traces that only newer Parquet readers open (pyarrow>=16, DuckDB>=2.0; "
-                        "not Spark 3.5): see FORMAT.md, 'Readers'")
+    parser.add_argument(
+        "--segment-nodes",
+        type=int,
+        metavar="N",
+        help="roll the output into a directory of complete segments of about N nodes",
+    )
+    parser.add_argument(
+        "--no-locations", action="store_true", help="do not record source file and line"
+    )
+    parser.add_argument(
+        "--conversions", action="store_true", help="record int()/float()/bool()/index() as nodes"
+    )
+    parser.add_argument(
+        "--allow-mutation", action="store_true", help="allow and trace mutation of traced objects"
+    )
+    parser.add_argument(
+        "--trace-callable",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments; "
+        "a module (math) for each of its public functions",
+    )
+    parser.add_argument(
+        "--boundary",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also give this library callable (mylib.parse) raw values, as hltpy.BOUNDARIES "
+        "(open, os, json, re, statistics, …) are; repeatable",
+    )
+    parser.add_argument(
+        "--no-boundary",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="give traced values to this one of hltpy.BOUNDARIES as they are ('all': to every one)",
+    )
+    parser.add_argument(
+        "--byte-stream-split",
+        action="store_true",
+        help="smaller traces that only newer Parquet readers open (pyarrow>=16, DuckDB>=2.0; "
+        "not Spark 3.5): see FORMAT.md, 'Readers'",
+    )
     return parser
 
 
@@ -81,7 +133,7 @@ def split_run_arguments(tokens: list[str]) -> tuple[list[str], str | None, str |
         if token == "-m":
             if index + 1 >= len(tokens):
                 raise SystemExit("hltpy: -m needs a module name, e.g. -m package.module")
-            return tokens[:index], None, tokens[index + 1], tokens[index + 2:]
+            return tokens[:index], None, tokens[index + 1], tokens[index + 2 :]
         if token == "--":
             index += 1
             break
@@ -90,7 +142,7 @@ def split_run_arguments(tokens: list[str]) -> tuple[list[str], str | None, str |
         index += 2 if token in VALUE_OPTIONS else 1
     if index >= len(tokens):
         return tokens, None, None, []
-    return tokens[:index], tokens[index], None, tokens[index + 1:]
+    return tokens[:index], tokens[index], None, tokens[index + 1 :]
 
 
 def boundaries(added: list[str], removed: list[str]) -> frozenset[str]:
@@ -112,7 +164,9 @@ def main(argv: list[str]) -> int:
         print("commands:\n  run    trace a script or module (python -m hltpy run --help)")
         return 0 if argv else 2
     if argv[0] != "run":
-        sys.stderr.write(f"hltpy: unknown command {argv[0]!r}; the command is 'run' (python -m hltpy --help)\n")
+        sys.stderr.write(
+            f"hltpy: unknown command {argv[0]!r}; the command is 'run' (python -m hltpy --help)\n"
+        )
         return 2
     options_part, script, module, program_args = split_run_arguments(argv[1:])
     parser = run_parser()

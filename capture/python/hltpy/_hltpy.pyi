@@ -1,7 +1,8 @@
 """Type stubs for hltpy's native module (checked by `make lint` with
 mypy's stubtest against the built module)."""
 
-from typing import Any, Callable, final
+from collections.abc import Callable
+from typing import Any, final
 
 __version__: str
 __all__ = [
@@ -67,6 +68,7 @@ class TracedAsyncGenerator:
 @final
 class TracedFunction:
     """A traced module's function; calling it traces arguments and body."""
+
     __name__: str
     __qualname__: str
     __wrapped__: Callable[..., Any]
@@ -76,6 +78,7 @@ class TracedFunction:
 @final
 class TracedClass:
     """A traced module's class; calling it makes a traced object."""
+
     __wrapped__: type
     def __new__(cls, class_: type) -> TracedClass: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -84,6 +87,7 @@ class TracedClass:
 @final
 class TracedCallable:
     """An untraced callable whose calls with traced arguments are recorded."""
+
     __name__: str
     __qualname__: str
     __wrapped__: Callable[..., Any]
@@ -94,6 +98,7 @@ class TracedCallable:
 @final
 class Node:
     """A node as an ``on_node`` callback sees it."""
+
     id: int
     kind: str
     name: str | None
@@ -128,7 +133,10 @@ def start(
     byte_stream_split: bool,
 ) -> None: ...
 def stop(
-    argv: list[str], closed_cleanly: bool = True, end_reason: str = "stopped", keep_empty: bool = True
+    argv: list[str],
+    closed_cleanly: bool = True,
+    end_reason: str = "stopped",
+    keep_empty: bool = True,
 ) -> tuple[str, int]: ...
 def abandon_after_fork() -> None: ...
 def die_of_signal(signum: int) -> None: ...
