@@ -87,9 +87,11 @@ fn start(
     locations: bool,
     conversions: bool,
     on_node: Option<Py<PyAny>>,
-    segment_nodes: Option<u64>,
+    segment_nodes: Option<i64>,
     byte_stream_split: bool,
 ) -> PyResult<()> {
+    // Every option is checked here, once, whichever way it was given
+    // (the API, a flag, an HLTPY_* variable).
     let Some(values) = ValuesMode::parse(values) else {
         return Err(pyo3::exceptions::PyValueError::new_err(format!(
             "values must be \"full\", \"scalars\" or \"types\", got {values:?}"
@@ -105,6 +107,14 @@ fn start(
             "max_repr must be at least 8 characters, got {max_repr}"
         )));
     }
+    let segment_nodes = match segment_nodes {
+        Some(nodes) if nodes < 1 => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "segment_nodes must be at least 1, got {nodes}"
+            )))
+        }
+        other => other.map(|nodes| nodes as u64),
+    };
     let run = RunInfo {
         hltpy_version,
         python_version,

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use hltpy_schema::{InputKey, NodeKind, Role};
+use hltpy_schema::{CmpOp, InputKey, NodeKind, Role};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyAttributeError;
 use pyo3::gc::PyVisit;
@@ -434,6 +434,11 @@ fn raw_answer_op<'py, T>(
 
 macro_rules! binary_ops {
     ($($name:ident, $rname:ident => $method:ident;)*) => {
+        /// The binary slots (plain, reflected), for the test that holds
+        /// them to the operator vocabulary.
+        #[cfg(test)]
+        const BINARY_SLOTS: &[(&str, &str)] = &[$((stringify!($name), stringify!($rname))),*];
+
         #[pymethods]
         impl Traced {
             $(
@@ -475,6 +480,9 @@ binary_ops! {
 
 macro_rules! unary_ops {
     ($($name:ident => $method:ident;)*) => {
+        #[cfg(test)]
+        const UNARY_SLOTS: &[&str] = &[$(stringify!($name)),*];
+
         #[pymethods]
         impl Traced {
             $(
@@ -497,14 +505,15 @@ unary_ops! {
     __invert__ => bitnot;
 }
 
-fn compare_name(op: CompareOp) -> &'static str {
+/// The vocabulary's comparison for pyo3's.
+fn compare_op(op: CompareOp) -> CmpOp {
     match op {
-        CompareOp::Lt => "__lt__",
-        CompareOp::Le => "__le__",
-        CompareOp::Eq => "__eq__",
-        CompareOp::Ne => "__ne__",
-        CompareOp::Gt => "__gt__",
-        CompareOp::Ge => "__ge__",
+        CompareOp::Lt => CmpOp::Lt,
+        CompareOp::Le => CmpOp::Le,
+        CompareOp::Eq => CmpOp::Eq,
+        CompareOp::Ne => CmpOp::Ne,
+        CompareOp::Gt => CmpOp::Gt,
+        CompareOp::Ge => CmpOp::Ge,
     }
 }
 
@@ -550,7 +559,7 @@ impl Traced {
         other: &Bound<'py, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
-        let name = compare_name(op);
+        let name = compare_op(op).dunder();
         if let Some(function) = special(slf, name) {
             return dispatch_special(slf, &function, name, &[other]);
         }
@@ -1289,4 +1298,55 @@ pub fn new_traced(py: Python<'_>, value: Bound<'_, PyAny>, node: NodeRef) -> PyR
     Ok(proxy_of(py, value, node, Flavor::Plain)?
         .into_any()
         .unbind())
+}
+
+#[cfg(test)]
+mod tests {
+    use hltpy_schema::{BinOp, Form, Operator, UnOp};
+
+    use super::{compare_op, BINARY_SLOTS, UNARY_SLOTS};
+
+    /// Every operator slot of the proxy records a name of the one
+    /// vocabulary, in the form it is: what the passes match on.
+    #[test]
+    fn the_proxys_operator_slots_are_the_vocabularys() {
+        let mut binary = Vec::new();
+        for (plain, reflected) in BINARY_SLOTS {
+            let Some(Operator::Binary(op, Form::Plain)) = Operator::parse(plain) else {
+                panic!("{plain} is not a plain binary operator");
+            };
+            assert_eq!(
+                Operator::parse(reflected),
+                Some(Operator::Binary(op, Form::Reflected)),
+                "{reflected}"
+            );
+            binary.push(op);
+        }
+        // `__pow__`/`__rpow__` have slots of their own (the modulo).
+        binary.push(BinOp::Pow);
+        binary.sort();
+        let mut all = BinOp::ALL.to_vec();
+        all.sort();
+        assert_eq!(binary, all);
+        let mut unary: Vec<UnOp> = UNARY_SLOTS
+            .iter()
+            .map(|name| match Operator::parse(name) {
+                Some(Operator::Unary(op)) => op,
+                other => panic!("{name}: {other:?}"),
+            })
+            .collect();
+        unary.sort();
+        assert_eq!(unary, UnOp::ALL.to_vec());
+        for op in [
+            pyo3::basic::CompareOp::Lt,
+            pyo3::basic::CompareOp::Le,
+            pyo3::basic::CompareOp::Eq,
+            pyo3::basic::CompareOp::Ne,
+            pyo3::basic::CompareOp::Gt,
+            pyo3::basic::CompareOp::Ge,
+        ] {
+            let dunder = compare_op(op).dunder();
+            assert_eq!(dunder, format!("__{}__", format!("{op:?}").to_lowercase()));
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! Computed before the recorder lock is taken, because a user's `__repr__`
 //! is arbitrary Python code; a repr that raises is recorded, never raised.
 
-use hltpy_schema::NodeValue;
+use hltpy_schema::{bounded_repr, NodeValue};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
@@ -228,24 +228,12 @@ pub fn type_name(ty: &Bound<'_, PyType>) -> String {
     }
 }
 
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
-    }
-    text
-}
-
 /// A printable form of any value, at most about `max` bytes, free of memory
 /// addresses (so traces of two runs can be compared), never raising.
 pub fn bounded_repr(value: &Bound<'_, PyAny>, max: usize) -> String {
     let mut out = String::new();
     write_bounded(value, max, 0, &mut out);
-    truncate(out, max)
+    bounded_repr::cut(out, max)
 }
 
 fn write_items<'py>(
@@ -256,24 +244,14 @@ fn write_items<'py>(
     depth: usize,
     out: &mut String,
 ) {
-    out.push_str(open);
-    for (index, item) in items.enumerate() {
-        if out.len() > max {
-            out.push_str("...");
-            break;
-        }
-        if index > 0 {
-            out.push_str(", ");
-        }
-        write_bounded(&item, max, depth + 1, out);
-    }
-    out.push_str(close);
+    bounded_repr::write_items(out, items, open, close, max, |out, item| {
+        write_bounded(&item, max, depth + 1, out)
+    });
 }
 
 fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut String) {
     let py = value.py();
-    if depth > 8 {
-        out.push_str("...");
+    if bounded_repr::elide_deeper(depth, out) {
         return;
     }
     // Builtin containers: only look at as many items as fit, so that a
@@ -282,25 +260,15 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
         return write_items(list.iter(), "[", "]", max, depth, out);
     }
     if let Ok(tuple) = value.cast_exact::<PyTuple>() {
-        let close = if tuple.len() == 1 { ",)" } else { ")" };
+        let close = bounded_repr::tuple_close(tuple.len());
         return write_items(tuple.iter(), "(", close, max, depth, out);
     }
     if let Ok(dict) = value.cast_exact::<PyDict>() {
-        out.push('{');
-        for (index, (key, item)) in dict.iter().enumerate() {
-            if out.len() > max {
-                out.push_str("...");
-                break;
-            }
-            if index > 0 {
-                out.push_str(", ");
-            }
+        return bounded_repr::write_items(out, dict.iter(), "{", "}", max, |out, (key, item)| {
             write_bounded(&key, max, depth + 1, out);
             out.push_str(": ");
             write_bounded(&item, max, depth + 1, out);
-        }
-        out.push('}');
-        return;
+        });
     }
     if let Ok(set) = value.cast_exact::<PySet>() {
         if set.is_empty() {
@@ -529,6 +497,18 @@ mod tests {
             .get_item(name)
             .expect("a dict lookup")
             .expect("the snippet defines it")
+    }
+
+    /// The table eval's tests print too: the capture of each literal's
+    /// value prints the text both must.
+    #[test]
+    fn the_shared_repr_table_prints_as_it_says() {
+        for case in bounded_repr::CASES {
+            with_values(&format!("v = {}", case.literal), |names| {
+                let printed = bounded_repr(&value(names, "v"), case.max);
+                assert_eq!(printed, case.expected, "{case:?}");
+            });
+        }
     }
 
     #[test]

@@ -31,10 +31,12 @@
 //! `tests/differential.rs` fences the hand-written encoders: proptest-drawn
 //! batches written by them and by the crate's `ArrowWriter` decode alike.
 
+pub mod bounded_repr;
 mod buffer;
 mod column_chunk;
 mod dictionary_column;
 mod model;
+pub mod operators;
 mod reader;
 mod segments;
 mod time;
@@ -46,6 +48,7 @@ pub use model::{
     arrow_schema, column, meta, ColumnSpec, NodeKind, Role, COLUMNS, FORMAT_NAME,
     FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
 };
+pub use operators::{BinOp, CmpOp, Form, Operator, UnOp};
 pub use reader::{TraceError, TraceFile, TraceMetadata};
 pub use segments::{segment_files, segment_path, RunWriter};
 pub use time::utc_now_rfc3339;

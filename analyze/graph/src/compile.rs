@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use hltpy_schema::{NodeKind, Role};
+use hltpy_schema::{NodeKind, Operator, Role};
 
 use crate::eval::recorded_text;
 use crate::expr::{binary_form, call_arguments, first_argument, ATOM, CMP, UNARY};
@@ -1815,15 +1815,12 @@ impl<'g> Compiler<'g> {
             let arg0 = first_argument(node);
             let this = self.operand(receiver, ATOM)?;
             let unary = |f: &str| format!("{f}({this})");
-            if matches!(name, "__neg__" | "__pos__" | "__invert__") {
-                let this = self.operand(receiver, UNARY)?;
-                self.last_precedence = UNARY;
-                let symbol = match name {
-                    "__neg__" => "-",
-                    "__pos__" => "+",
-                    _ => "~",
-                };
-                return Ok(format!("{symbol}{this}"));
+            if let Some(Operator::Unary(op)) = Operator::parse(name) {
+                if let Some(symbol) = op.symbol() {
+                    let this = self.operand(receiver, UNARY)?;
+                    self.last_precedence = UNARY;
+                    return Ok(format!("{symbol}{this}"));
+                }
             }
             return Ok(match name {
                 "__abs__" => unary("abs"),

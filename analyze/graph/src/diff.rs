@@ -40,7 +40,6 @@
 //! recorded strings beyond [`SHORT`] characters.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hltpy_schema::{NodeKind, Role};
@@ -1184,12 +1183,22 @@ impl Diff {
             .iter()
             .filter(|d| d.status == Status::Changed && !d.origin)
             .count();
-        let mut groups: BTreeMap<(Option<u64>, Option<u64>), Vec<Difference>> = BTreeMap::new();
-        for difference in differences {
-            groups
-                .entry(self.group_of(&difference))
-                .or_default()
-                .push(difference);
+        // Grouped in place (a stable sort by call, node order kept within
+        // one): a diff of a long run has as many differences as nodes, and
+        // moving them into a vector per call held them twice at the peak.
+        let mut differences = differences;
+        differences.sort_by_cached_key(|d| self.group_of(d));
+        let mut spans: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+        let mut start = 0;
+        while start < differences.len() {
+            let key = self.group_of(&differences[start]);
+            let end = start
+                + differences[start..]
+                    .iter()
+                    .take_while(|d| self.group_of(d) == key)
+                    .count();
+            spans.push((self.group_title(key), start..end));
+            start = end;
         }
         DiffReport {
             old: TraceSide {
@@ -1208,14 +1217,11 @@ impl Diff {
                 new: d.new,
             }),
             downstream,
-            groups: groups
-                .into_iter()
-                .map(|(group, differences)| CallGroup {
-                    call: self.group_title(group),
-                    count: differences.len(),
-                    differences,
-                })
-                .collect(),
+            groups: Grouped {
+                differences,
+                spans,
+                shown: usize::MAX,
+            },
         }
     }
 
@@ -1291,14 +1297,44 @@ pub struct Divergence {
 }
 
 /// The differences that ran in one traced call.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CallGroup {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CallGroup<'r> {
     /// `name at file:line`, `top level`, or `name (only in old, at …)`.
-    pub call: String,
-    /// How many differences (all of them, however many are kept).
-    pub count: usize,
+    pub call: &'r str,
     /// In node order.
-    pub differences: Vec<Difference>,
+    pub differences: &'r [Difference],
+}
+
+/// Every difference, grouped by traced call: one vector, each call's a
+/// span of it. Serialised as a list of `{call, count, differences}`,
+/// at most `shown` differences each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grouped {
+    differences: Vec<Difference>,
+    spans: Vec<(String, std::ops::Range<usize>)>,
+    shown: usize,
+}
+
+impl Serialize for Grouped {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let mut groups = out.serialize_seq(Some(self.spans.len()))?;
+        for (call, span) in &self.spans {
+            let members = &self.differences[span.clone()];
+            struct Group<'g>(&'g str, &'g [Difference], usize);
+            impl Serialize for Group<'_> {
+                fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+                    let mut map = out.serialize_map(Some(3))?;
+                    map.serialize_entry("call", self.0)?;
+                    map.serialize_entry("count", &self.1.len())?;
+                    map.serialize_entry("differences", &self.1[..self.1.len().min(self.2)])?;
+                    map.end()
+                }
+            }
+            groups.serialize_element(&Group(call, members, self.shown))?;
+        }
+        groups.end()
+    }
 }
 
 /// What [`Diff::report`] gives: everything a report of two traces says,
@@ -1316,17 +1352,24 @@ pub struct DiffReport {
     pub downstream: usize,
     /// By traced call, in the order of the calls' ids (top level first).
     #[serde(rename = "differences")]
-    pub groups: Vec<CallGroup>,
+    groups: Grouped,
 }
 
 impl DiffReport {
-    /// Keeps at most `most` differences per traced call (the counts
-    /// still cover all).
+    /// Keeps at most `most` differences per traced call where the
+    /// report is serialised (the counts still cover all).
     pub fn cut(mut self, most: usize) -> DiffReport {
-        for group in &mut self.groups {
-            group.differences.truncate(most);
-        }
+        self.groups.shown = most;
         self
+    }
+
+    /// The differences by traced call, in the order of the calls' ids
+    /// (top level first).
+    pub fn groups(&self) -> impl ExactSizeIterator<Item = CallGroup<'_>> {
+        self.groups.spans.iter().map(|(call, span)| CallGroup {
+            call,
+            differences: &self.groups.differences[span.clone()],
+        })
     }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use hltpy_schema::{NodeKind, Role};
+use hltpy_schema::{BinOp, Form, NodeKind, Operator, Role};
 
 use crate::graph::{Node, Recorded};
 use crate::interp::{Args, InterpretError, Interpreter};
@@ -378,55 +378,28 @@ fn input<'a>(args: &Args<'a, Slot>, role: Role) -> Result<&'a Value, Unknown> {
         .ok_or_else(|| Unknown(format!("its {role} input is not in the trace")))
 }
 
-/// Turns a reflected operator name into its plain form: `__radd__` →
-/// (`__add__`, reflected).
-fn plain_operator(name: &str) -> (String, bool) {
-    const REFLECTABLE: &[&str] = &[
-        "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow", "lshift",
-        "rshift", "and", "or", "xor",
-    ];
-    if let Some(rest) = name.strip_prefix("__r").and_then(|r| r.strip_suffix("__")) {
-        if REFLECTABLE.contains(&rest) {
-            return (format!("__{rest}__"), true);
-        }
-    }
-    (name.to_string(), false)
-}
-
-const BINARY: &[&str] = &[
-    "__add__",
-    "__sub__",
-    "__mul__",
-    "__matmul__",
-    "__truediv__",
-    "__floordiv__",
-    "__mod__",
-    "__divmod__",
-    "__pow__",
-    "__lshift__",
-    "__rshift__",
-    "__and__",
-    "__or__",
-    "__xor__",
-];
-const COMPARISONS: &[&str] = &["__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__"];
-
 /// A dunder applied to a receiver, as the proxy recorded it.
 fn operator(name: &str, receiver: &Value, args: &[&Value]) -> Outcome {
-    let (plain, reflected) = plain_operator(name);
-    match (plain.as_str(), args) {
-        (op, [other]) if BINARY.contains(&op) => {
-            if reflected {
-                python::binary(op, other, receiver)
-            } else {
-                python::binary(op, receiver, other)
-            }
+    match (Operator::parse(name), args) {
+        (Some(Operator::Binary(op, Form::Plain)), [other]) => python::binary(op, receiver, other),
+        (Some(Operator::Binary(op, Form::Reflected)), [other]) => {
+            python::binary(op, other, receiver)
         }
-        ("__pow__", [exponent, modulo]) if !reflected => {
+        (Some(Operator::Binary(BinOp::Pow, Form::Plain)), [exponent, modulo]) => {
             python::call_builtin("pow", &[receiver, exponent, modulo], &[])
         }
-        (op, [other]) if COMPARISONS.contains(&op) => python::compare(op, receiver, other),
-        ("__neg__" | "__pos__" | "__abs__" | "__invert__", []) => python::unary(name, receiver),
+        (Some(Operator::Compare(op)), [other]) => python::compare(op, receiver, other),
+        (Some(Operator::Unary(op)), []) => python::unary(op, receiver),
+        // An in-place dunder changes a mutable receiver (`list.__iadd__`
+        // extends it): not the binary operator's value.
+        _ => named_dunder(name, receiver, args),
+    }
+}
+
+/// A dunder that is not an operator (`__len__`, `__contains__`, the
+/// conversions), applied to a receiver.
+fn named_dunder(name: &str, receiver: &Value, args: &[&Value]) -> Outcome {
+    match (name, args) {
         ("__len__", []) => python::len(receiver),
         ("__contains__", [item]) => python::contains(receiver, item),
         ("__bool__", []) => python::call_builtin("bool", &[receiver], &[]),

@@ -6,53 +6,26 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use hltpy_schema::{NodeKind, Role};
+use hltpy_schema::{Form, NodeKind, Operator, Role};
 
 use crate::eval::recorded_text;
 use crate::pysource::{self, attribute};
 use crate::{Graph, Node};
 
-/// Python precedence levels, loosest first.
-pub const CMP: u8 = 4;
-pub const BOR: u8 = 5;
-pub const BXOR: u8 = 6;
-pub const BAND: u8 = 7;
-pub const SHIFT: u8 = 8;
-pub const ADD: u8 = 9;
-pub const MUL: u8 = 10;
-pub const UNARY: u8 = 11;
-pub const POW: u8 = 12;
-pub const ATOM: u8 = 13;
+pub use hltpy_schema::operators::precedence::{
+    ADD, ATOM, BAND, BOR, BXOR, CMP, MUL, POW, SHIFT, UNARY,
+};
 
-/// A binary operator dunder: (symbol, precedence, reflected).
+/// An infix operator dunder: (symbol, precedence, reflected). In-place
+/// dunders and divmod print as calls.
 pub fn binary(name: &str) -> Option<(&'static str, u8, bool)> {
-    let (base, reflected) = match name.strip_prefix("__r") {
-        Some(rest) if binary(&format!("__{rest}")).is_some() => (format!("__{rest}"), true),
-        _ => (name.to_string(), false),
-    };
-    let (symbol, precedence) = match base.as_str() {
-        "__add__" => ("+", ADD),
-        "__sub__" => ("-", ADD),
-        "__mul__" => ("*", MUL),
-        "__matmul__" => ("@", MUL),
-        "__truediv__" => ("/", MUL),
-        "__floordiv__" => ("//", MUL),
-        "__mod__" => ("%", MUL),
-        "__pow__" => ("**", POW),
-        "__lshift__" => ("<<", SHIFT),
-        "__rshift__" => (">>", SHIFT),
-        "__and__" => ("&", BAND),
-        "__or__" => ("|", BOR),
-        "__xor__" => ("^", BXOR),
-        "__lt__" => ("<", CMP),
-        "__le__" => ("<=", CMP),
-        "__eq__" => ("==", CMP),
-        "__ne__" => ("!=", CMP),
-        "__gt__" => (">", CMP),
-        "__ge__" => (">=", CMP),
-        _ => return None,
-    };
-    Some((symbol, precedence, reflected))
+    match Operator::parse(name)? {
+        Operator::Binary(op, form @ (Form::Plain | Form::Reflected)) => {
+            Some((op.symbol()?, op.precedence(), form == Form::Reflected))
+        }
+        Operator::Binary(_, Form::InPlace) | Operator::Unary(_) => None,
+        Operator::Compare(op) => Some((op.symbol(), CMP, false)),
+    }
 }
 
 /// The node passed as a call's first positional argument.
@@ -349,10 +322,8 @@ impl Renderer<'_> {
             return (format!("{left} {} {right}", form.symbol), form.precedence);
         }
         if let Some(receiver) = receiver {
-            let unary = match name.as_str() {
-                "__neg__" => Some("-"),
-                "__pos__" => Some("+"),
-                "__invert__" => Some("~"),
+            let unary = match Operator::parse(&name) {
+                Some(Operator::Unary(op)) => op.symbol(),
                 _ => None,
             };
             if let Some(symbol) = unary {

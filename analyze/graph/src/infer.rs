@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use hltpy_schema::{NodeKind, Role};
+use hltpy_schema::{BinOp, Form, NodeKind, Operator, Role, UnOp};
 
 use crate::graph::{Node, Recorded};
 use crate::interp::{Args, IdMap, InterpretError, Interpreter};
@@ -296,67 +296,25 @@ impl Need {
 /// (`__radd__`: the value is on the right). Unary and protocol dunders are
 /// written with `x` for the value (`-x`, `len(x)`).
 pub fn operator_symbol(dunder: &str) -> Option<(&'static str, bool)> {
-    let binary = |name: &str| -> Option<&'static str> {
-        Some(match name {
-            "add" => "+",
-            "sub" => "-",
-            "mul" => "*",
-            "matmul" => "@",
-            "truediv" => "/",
-            "floordiv" => "//",
-            "mod" => "%",
-            "pow" => "**",
-            "lshift" => "<<",
-            "rshift" => ">>",
-            "and" => "&",
-            "or" => "|",
-            "xor" => "^",
-            "divmod" => "divmod",
-            _ => return None,
-        })
-    };
-    let inner = dunder.strip_prefix("__")?.strip_suffix("__")?;
-    if let Some(symbol) = binary(inner) {
-        return Some((symbol, false));
+    if let Some(op) = Operator::parse(dunder) {
+        return Some(match op {
+            Operator::Binary(op, form) => {
+                let symbol = op.symbol().unwrap_or("divmod");
+                match form {
+                    Form::Plain => (symbol, false),
+                    Form::Reflected => (symbol, true),
+                    Form::InPlace => (op.augmented().unwrap_or(symbol), false),
+                }
+            }
+            Operator::Compare(op) => (op.symbol(), false),
+            Operator::Unary(UnOp::Neg) => ("-x", false),
+            Operator::Unary(UnOp::Pos) => ("+x", false),
+            Operator::Unary(UnOp::Invert) => ("~x", false),
+            Operator::Unary(UnOp::Abs) => ("abs(x)", false),
+        });
     }
-    if let Some(symbol) = inner.strip_prefix('r').and_then(binary) {
-        return Some((symbol, true));
-    }
-    if let Some(name) = inner.strip_prefix('i') {
-        if let Some(symbol) = binary(name) {
-            return Some((
-                match symbol {
-                    "+" => "+=",
-                    "-" => "-=",
-                    "*" => "*=",
-                    "/" => "/=",
-                    "//" => "//=",
-                    "%" => "%=",
-                    "**" => "**=",
-                    "@" => "@=",
-                    "&" => "&=",
-                    "|" => "|=",
-                    "^" => "^=",
-                    "<<" => "<<=",
-                    ">>" => ">>=",
-                    other => other,
-                },
-                false,
-            ));
-        }
-    }
-    Some(match inner {
-        "lt" => ("<", false),
-        "le" => ("<=", false),
-        "gt" => (">", false),
-        "ge" => (">=", false),
-        "eq" => ("==", false),
-        "ne" => ("!=", false),
+    Some(match dunder.strip_prefix("__")?.strip_suffix("__")? {
         "contains" => ("in", true),
-        "neg" => ("-x", false),
-        "pos" => ("+x", false),
-        "invert" => ("~x", false),
-        "abs" => ("abs(x)", false),
         "len" => ("len(x)", false),
         "bool" => ("bool(x)", false),
         "hash" => ("hash(x)", false),
@@ -374,19 +332,8 @@ pub fn operator_symbol(dunder: &str) -> Option<(&'static str, bool)> {
 /// `-`, comparisons)?
 fn needs_same_dimension(dunder: &str) -> bool {
     matches!(
-        dunder,
-        "__add__"
-            | "__radd__"
-            | "__iadd__"
-            | "__sub__"
-            | "__rsub__"
-            | "__isub__"
-            | "__lt__"
-            | "__le__"
-            | "__gt__"
-            | "__ge__"
-            | "__eq__"
-            | "__ne__"
+        Operator::parse(dunder),
+        Some(Operator::Binary(BinOp::Add | BinOp::Sub, _) | Operator::Compare(_))
     )
 }
 

@@ -12,7 +12,7 @@ use num_bigint::BigInt;
 use crate::value::{Int, Value};
 
 /// What ends a repr the capture cut short at `max_repr`.
-pub const CUT_MARK: char = '…';
+pub use hltpy_schema::bounded_repr::CUT_MARK;
 
 /// The start of a repr the capture cut short (the text before its
 /// closing [`CUT_MARK`]); `None` for a whole one.

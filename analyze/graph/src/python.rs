@@ -9,6 +9,7 @@
 use std::cmp::Ordering;
 use std::rc::Rc;
 
+use hltpy_schema::{BinOp, CmpOp, UnOp};
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
@@ -137,13 +138,13 @@ fn int_value(value: BigInt) -> Outcome {
 
 /// Applies a binary operator by its dunder name without the `r` of a
 /// reflected form (`__add__`): `a OP b`.
-pub fn binary(op: &str, a: &Value, b: &Value) -> Outcome {
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Outcome {
     // bool & | ^ bool stays a bool.
     if let (Value::Bool(x), Value::Bool(y)) = (a, b) {
         match op {
-            "__and__" => return Ok(Value::Bool(x & y)),
-            "__or__" => return Ok(Value::Bool(x | y)),
-            "__xor__" => return Ok(Value::Bool(x ^ y)),
+            BinOp::And => return Ok(Value::Bool(x & y)),
+            BinOp::Or => return Ok(Value::Bool(x | y)),
+            BinOp::Xor => return Ok(Value::Bool(x ^ y)),
             _ => {}
         }
     }
@@ -151,13 +152,13 @@ pub fn binary(op: &str, a: &Value, b: &Value) -> Outcome {
         let integral = matches!((&x, &y), (Num::I(_), Num::I(_)));
         let int_only = matches!(
             op,
-            "__and__" | "__or__" | "__xor__" | "__lshift__" | "__rshift__" | "__matmul__"
+            BinOp::And | BinOp::Or | BinOp::Xor | BinOp::LShift | BinOp::RShift | BinOp::MatMul
         );
-        if op == "__matmul__" || (int_only && !integral) {
+        if op == BinOp::MatMul || (int_only && !integral) {
             return Ok(unsupported(op, a, b));
         }
         let complex = matches!(x, Num::C(..)) || matches!(y, Num::C(..));
-        if complex && matches!(op, "__floordiv__" | "__mod__" | "__divmod__") {
+        if complex && matches!(op, BinOp::FloorDiv | BinOp::Mod | BinOp::DivMod) {
             return Ok(unsupported(op, a, b));
         }
         return numeric(op, &x, &y);
@@ -168,7 +169,7 @@ pub fn binary(op: &str, a: &Value, b: &Value) -> Outcome {
     sequence_op(op, a, b)
 }
 
-fn numeric(op: &str, x: &Num, y: &Num) -> Outcome {
+fn numeric(op: BinOp, x: &Num, y: &Num) -> Outcome {
     match (x, y) {
         (Num::I(a), Num::I(b)) => int_op(op, a, b),
         (Num::C(..), _) | (_, Num::C(..)) => {
@@ -185,19 +186,21 @@ fn numeric(op: &str, x: &Num, y: &Num) -> Outcome {
     }
 }
 
-fn int_op(op: &str, a: &Int, b: &Int) -> Outcome {
+fn int_op(op: BinOp, a: &Int, b: &Int) -> Outcome {
     // The common case: both fit in 64 bits and so does the result.
     if let (Int::Small(x), Int::Small(y)) = (a, b) {
         let (x, y) = (*x, *y);
         let fast = match op {
-            "__add__" => x.checked_add(y),
-            "__sub__" => x.checked_sub(y),
-            "__mul__" => x.checked_mul(y),
-            "__floordiv__" if y != 0 => x.checked_div_euclid(y).map(|_| Integer::div_floor(&x, &y)),
-            "__mod__" if y != 0 => x.checked_rem_euclid(y).map(|_| Integer::mod_floor(&x, &y)),
-            "__and__" => Some(x & y),
-            "__or__" => Some(x | y),
-            "__xor__" => Some(x ^ y),
+            BinOp::Add => x.checked_add(y),
+            BinOp::Sub => x.checked_sub(y),
+            BinOp::Mul => x.checked_mul(y),
+            BinOp::FloorDiv if y != 0 => {
+                x.checked_div_euclid(y).map(|_| Integer::div_floor(&x, &y))
+            }
+            BinOp::Mod if y != 0 => x.checked_rem_euclid(y).map(|_| Integer::mod_floor(&x, &y)),
+            BinOp::And => Some(x & y),
+            BinOp::Or => Some(x | y),
+            BinOp::Xor => Some(x ^ y),
             _ => None,
         };
         if let Some(result) = fast {
@@ -206,35 +209,35 @@ fn int_op(op: &str, a: &Int, b: &Int) -> Outcome {
     }
     let (x, y) = (a.to_big(), b.to_big());
     match op {
-        "__add__" => int_value(x + y),
-        "__sub__" => int_value(x - y),
-        "__mul__" => {
+        BinOp::Add => int_value(x + y),
+        BinOp::Sub => int_value(x - y),
+        BinOp::Mul => {
             if a.bits() + b.bits() > MAX_INT_BITS {
                 return unknown("an int product larger than hltpy recomputes");
             }
             int_value(x * y)
         }
-        "__floordiv__" | "__mod__" | "__divmod__" if y.is_zero() => Ok(Value::raised(
+        BinOp::FloorDiv | BinOp::Mod | BinOp::DivMod if y.is_zero() => Ok(Value::raised(
             "ZeroDivisionError",
             match op {
-                "__mod__" => "integer modulo by zero",
+                BinOp::Mod => "integer modulo by zero",
                 _ => "integer division or modulo by zero",
             },
         )),
-        "__floordiv__" => int_value(x.div_floor(&y)),
-        "__mod__" => int_value(x.mod_floor(&y)),
-        "__divmod__" => {
+        BinOp::FloorDiv => int_value(x.div_floor(&y)),
+        BinOp::Mod => int_value(x.mod_floor(&y)),
+        BinOp::DivMod => {
             let (q, r) = x.div_mod_floor(&y);
             Ok(Value::Tuple(Rc::from(vec![int_value(q)?, int_value(r)?])))
         }
-        "__truediv__" => int_true_div(&x, &y),
-        "__pow__" => int_pow(a, b),
-        "__lshift__" | "__rshift__" => {
+        BinOp::TrueDiv => int_true_div(&x, &y),
+        BinOp::Pow => int_pow(a, b),
+        BinOp::LShift | BinOp::RShift => {
             if y.is_negative() {
                 return Ok(Value::raised("ValueError", "negative shift count"));
             }
             let shift = y.to_u64().unwrap_or(u64::MAX);
-            if op == "__rshift__" {
+            if op == BinOp::RShift {
                 let shift = shift.min(x.bits() + 1);
                 // Python's >> floors, as BigInt's >> does for negatives.
                 return int_value(x >> shift);
@@ -247,9 +250,9 @@ fn int_op(op: &str, a: &Int, b: &Int) -> Outcome {
             }
             int_value(x << shift)
         }
-        "__and__" => int_value(x & y),
-        "__or__" => int_value(x | y),
-        "__xor__" => int_value(x ^ y),
+        BinOp::And => int_value(x & y),
+        BinOp::Or => int_value(x | y),
+        BinOp::Xor => int_value(x ^ y),
         _ => unknown(format!("{op} on int")),
     }
 }
@@ -318,7 +321,7 @@ fn int_pow(base: &Int, exponent: &Int) -> Outcome {
             }
         };
         let e = exponent.to_f64().unwrap_or(f64::NEG_INFINITY);
-        return float_op("__pow__", b, e);
+        return float_op(BinOp::Pow, b, e);
     }
     if base.bits() <= 1 {
         // 0, 1 and -1 to any power, however large.
@@ -342,18 +345,18 @@ fn int_pow(base: &Int, exponent: &Int) -> Outcome {
     int_value(num_traits::pow::Pow::pow(base.to_big(), e))
 }
 
-fn float_op(op: &str, a: f64, b: f64) -> Outcome {
+fn float_op(op: BinOp, a: f64, b: f64) -> Outcome {
     let value = match op {
-        "__add__" => a + b,
-        "__sub__" => a - b,
-        "__mul__" => a * b,
-        "__truediv__" => {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::TrueDiv => {
             if b == 0.0 {
                 return Ok(Value::raised("ZeroDivisionError", "float division by zero"));
             }
             a / b
         }
-        "__floordiv__" => {
+        BinOp::FloorDiv => {
             if b == 0.0 {
                 return Ok(Value::raised(
                     "ZeroDivisionError",
@@ -362,13 +365,13 @@ fn float_op(op: &str, a: f64, b: f64) -> Outcome {
             }
             float_divmod(a, b).0
         }
-        "__mod__" => {
+        BinOp::Mod => {
             if b == 0.0 {
                 return Ok(Value::raised("ZeroDivisionError", "float modulo"));
             }
             float_divmod(a, b).1
         }
-        "__divmod__" => {
+        BinOp::DivMod => {
             if b == 0.0 {
                 return Ok(Value::raised("ZeroDivisionError", "float divmod()"));
             }
@@ -378,7 +381,7 @@ fn float_op(op: &str, a: f64, b: f64) -> Outcome {
                 Value::Float(r),
             ])));
         }
-        "__pow__" => return float_pow(a, b),
+        BinOp::Pow => return float_pow(a, b),
         _ => return unknown(format!("{op} on float")),
     };
     Ok(Value::Float(value))
@@ -441,11 +444,11 @@ fn float_pow(x: f64, y: f64) -> Outcome {
     Ok(Value::Float(result))
 }
 
-fn complex_op(op: &str, (a, b): (f64, f64), (c, d): (f64, f64)) -> Outcome {
+fn complex_op(op: BinOp, (a, b): (f64, f64), (c, d): (f64, f64)) -> Outcome {
     let (re, im) = match op {
-        "__add__" => (a + c, b + d),
-        "__sub__" => (a - c, b - d),
-        "__mul__" => (a * c - b * d, a * d + b * c),
+        BinOp::Add => (a + c, b + d),
+        BinOp::Sub => (a - c, b - d),
+        BinOp::Mul => (a * c - b * d, a * d + b * c),
         _ => return unknown(format!("{op} on complex")),
     };
     Ok(Value::Complex(re, im))
@@ -472,18 +475,18 @@ fn repetition_count(value: &Value) -> Option<Int> {
     }
 }
 
-fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
+fn sequence_op(op: BinOp, a: &Value, b: &Value) -> Outcome {
     match (op, a, b) {
-        ("__add__", Value::Str(x), Value::Str(y)) => {
+        (BinOp::Add, Value::Str(x), Value::Str(y)) => {
             Ok(Value::Str(Rc::from(format!("{x}{y}").as_str())))
         }
-        ("__add__", Value::Bytes(x), Value::Bytes(y)) => {
+        (BinOp::Add, Value::Bytes(x), Value::Bytes(y)) => {
             Ok(Value::Bytes([&x[..], &y[..]].concat().into()))
         }
-        ("__add__", Value::Tuple(x), Value::Tuple(y)) => {
+        (BinOp::Add, Value::Tuple(x), Value::Tuple(y)) => {
             Ok(Value::Tuple(x.iter().chain(y.iter()).cloned().collect()))
         }
-        ("__add__", Value::List(x), Value::List(y)) => {
+        (BinOp::Add, Value::List(x), Value::List(y)) => {
             let joined: Vec<Value> = x
                 .borrow()
                 .iter()
@@ -492,7 +495,7 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
                 .collect();
             Ok(Value::list(joined))
         }
-        ("__mul__", seq, count) | ("__mul__", count, seq)
+        (BinOp::Mul, seq, count) | (BinOp::Mul, count, seq)
             if repetition_count(count).is_some()
                 && matches!(
                     seq,
@@ -520,8 +523,8 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
                 _ => unreachable!("matched above"),
             }
         }
-        ("__mod__", Value::Str(_), _) => unknown("%-formatting of a str"),
-        ("__or__", Value::Dict(x), Value::Dict(y)) => {
+        (BinOp::Mod, Value::Str(_), _) => unknown("%-formatting of a str"),
+        (BinOp::Or, Value::Dict(x), Value::Dict(y)) => {
             let mut pairs: Vec<(Value, Value)> = x.borrow().clone();
             for (key, value) in y.borrow().iter() {
                 match pairs.iter_mut().find(|(k, _)| eq(k, key) == Some(true)) {
@@ -536,7 +539,7 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
         }
         // CPython's own wording for a sequence and something it cannot
         // take: `'a' + 1`, `(1,) * 1.5`.
-        ("__add__", Value::Str(_) | Value::Tuple(_) | Value::List(_), _) => Ok(Value::raised(
+        (BinOp::Add, Value::Str(_) | Value::Tuple(_) | Value::List(_), _) => Ok(Value::raised(
             "TypeError",
             format!(
                 "can only concatenate {} (not \"{}\") to {}",
@@ -546,7 +549,7 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
             ),
         )),
         // bytes takes any buffer: what is not one is named.
-        ("__add__", Value::Bytes(_), other)
+        (BinOp::Add, Value::Bytes(_), other)
             if !matches!(other, Value::Object(_) | Value::Opaque(_)) =>
         {
             Ok(Value::raised(
@@ -554,8 +557,8 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
                 format!("can't concat {} to bytes", other.type_name()),
             ))
         }
-        ("__mul__", Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_), other)
-        | ("__mul__", other, Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_))
+        (BinOp::Mul, Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_), other)
+        | (BinOp::Mul, other, Value::Str(_) | Value::Bytes(_) | Value::Tuple(_) | Value::List(_))
             if !matches!(other, Value::Object(_) | Value::Opaque(_)) =>
         {
             Ok(Value::raised(
@@ -571,41 +574,21 @@ fn sequence_op(op: &str, a: &Value, b: &Value) -> Outcome {
 }
 
 /// CPython's TypeError for operands of types an operator does not take.
-fn unsupported(op: &str, a: &Value, b: &Value) -> Value {
+fn unsupported(op: BinOp, a: &Value, b: &Value) -> Value {
     Value::raised(
         "TypeError",
         format!(
             "unsupported operand type(s) for {}: '{}' and '{}'",
-            symbol(op),
+            op.error_name(),
             a.type_name(),
             b.type_name()
         ),
     )
 }
 
-fn symbol(op: &str) -> &str {
-    match op {
-        "__add__" => "+",
-        "__sub__" => "-",
-        "__mul__" => "*",
-        "__truediv__" => "/",
-        "__floordiv__" => "//",
-        "__mod__" => "%",
-        "__pow__" => "** or pow()",
-        "__lshift__" => "<<",
-        "__rshift__" => ">>",
-        "__and__" => "&",
-        "__or__" => "|",
-        "__xor__" => "^",
-        "__matmul__" => "@",
-        "__divmod__" => "divmod()",
-        other => other,
-    }
-}
-
 /// Set algebra without hashing: membership by Python equality, the
 /// left operand's order first (the order of a set is not compared).
-fn set_op(op: &str, a: &Value, b: &Value) -> Outcome {
+fn set_op(op: BinOp, a: &Value, b: &Value) -> Outcome {
     let (Value::Set(x) | Value::FrozenSet(x)) = a else {
         unreachable!("caller checked")
     };
@@ -615,14 +598,14 @@ fn set_op(op: &str, a: &Value, b: &Value) -> Outcome {
     let in_y = |v: &Value| y.iter().any(|w| eq(v, w) == Some(true));
     let in_x = |v: &Value| x.iter().any(|w| eq(v, w) == Some(true));
     let items: Vec<Value> = match op {
-        "__and__" => x.iter().filter(|v| in_y(v)).cloned().collect(),
-        "__or__" => x
+        BinOp::And => x.iter().filter(|v| in_y(v)).cloned().collect(),
+        BinOp::Or => x
             .iter()
             .chain(y.iter().filter(|v| !in_x(v)))
             .cloned()
             .collect(),
-        "__sub__" => x.iter().filter(|v| !in_y(v)).cloned().collect(),
-        "__xor__" => x
+        BinOp::Sub => x.iter().filter(|v| !in_y(v)).cloned().collect(),
+        BinOp::Xor => x
             .iter()
             .filter(|v| !in_y(v))
             .chain(y.iter().filter(|v| !in_x(v)))
@@ -637,34 +620,29 @@ fn set_op(op: &str, a: &Value, b: &Value) -> Outcome {
 }
 
 /// Unary operators by dunder name.
-pub fn unary(op: &str, a: &Value) -> Outcome {
+pub fn unary(op: UnOp, a: &Value) -> Outcome {
     match (op, num(a)) {
-        ("__neg__", Some(Num::I(i))) => int_value(-i.to_big()),
-        ("__pos__", Some(Num::I(i))) => Ok(Value::Int(i)),
-        ("__abs__", Some(Num::I(i))) => int_value(i.to_big().abs()),
-        ("__invert__", Some(Num::I(i))) => int_value(!i.to_big()),
-        ("__neg__", Some(Num::F(f))) => Ok(Value::Float(-f)),
-        ("__pos__", Some(Num::F(f))) => Ok(Value::Float(f)),
-        ("__abs__", Some(Num::F(f))) => Ok(Value::Float(f.abs())),
-        ("__neg__", Some(Num::C(re, im))) => Ok(Value::Complex(-re, -im)),
-        ("__pos__", Some(Num::C(re, im))) => Ok(Value::Complex(re, im)),
-        ("__abs__", Some(Num::C(re, im))) => Ok(Value::Float(re.hypot(im))),
+        (UnOp::Neg, Some(Num::I(i))) => int_value(-i.to_big()),
+        (UnOp::Pos, Some(Num::I(i))) => Ok(Value::Int(i)),
+        (UnOp::Abs, Some(Num::I(i))) => int_value(i.to_big().abs()),
+        (UnOp::Invert, Some(Num::I(i))) => int_value(!i.to_big()),
+        (UnOp::Neg, Some(Num::F(f))) => Ok(Value::Float(-f)),
+        (UnOp::Pos, Some(Num::F(f))) => Ok(Value::Float(f)),
+        (UnOp::Abs, Some(Num::F(f))) => Ok(Value::Float(f.abs())),
+        (UnOp::Neg, Some(Num::C(re, im))) => Ok(Value::Complex(-re, -im)),
+        (UnOp::Pos, Some(Num::C(re, im))) => Ok(Value::Complex(re, im)),
+        (UnOp::Abs, Some(Num::C(re, im))) => Ok(Value::Float(re.hypot(im))),
         _ if !a.is_known() || matches!(a, Value::Object(_)) => {
             unknown(format!("{op} on {}", a.type_name()))
         }
-        ("__neg__" | "__pos__" | "__invert__" | "__abs__", _) => {
-            let symbol = match op {
-                "__neg__" => "unary -",
-                "__pos__" => "unary +",
-                "__invert__" => "unary ~",
-                _ => "abs()",
-            };
-            Ok(Value::raised(
-                "TypeError",
-                format!("bad operand type for {symbol}: '{}'", a.type_name()),
-            ))
-        }
-        _ => unknown(format!("{op} on {}", a.type_name())),
+        (_, _) => Ok(Value::raised(
+            "TypeError",
+            format!(
+                "bad operand type for {}: '{}'",
+                op.error_name(),
+                a.type_name()
+            ),
+        )),
     }
 }
 
@@ -852,9 +830,9 @@ fn order(a: &Value, b: &Value, symbol: &str) -> Result<Option<Ordering>, Value> 
 }
 
 /// A comparison by dunder name (`__lt__`, `__eq__`, …).
-pub fn compare(op: &str, a: &Value, b: &Value) -> Outcome {
+pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Outcome {
     let (symbol, wanted): (&str, &[Ordering]) = match op {
-        "__eq__" | "__ne__" => {
+        CmpOp::Eq | CmpOp::Ne => {
             let Some(equal) = eq(a, b) else {
                 if has_nan(a) {
                     return unknown(NAN_IN_CONTAINERS);
@@ -865,13 +843,12 @@ pub fn compare(op: &str, a: &Value, b: &Value) -> Outcome {
                     b.type_name()
                 ));
             };
-            return Ok(Value::Bool(equal == (op == "__eq__")));
+            return Ok(Value::Bool(equal == (op == CmpOp::Eq)));
         }
-        "__lt__" => ("<", &[Ordering::Less]),
-        "__le__" => ("<=", &[Ordering::Less, Ordering::Equal]),
-        "__gt__" => (">", &[Ordering::Greater]),
-        "__ge__" => (">=", &[Ordering::Greater, Ordering::Equal]),
-        _ => return unknown(format!("comparison {op}")),
+        CmpOp::Lt => ("<", &[Ordering::Less]),
+        CmpOp::Le => ("<=", &[Ordering::Less, Ordering::Equal]),
+        CmpOp::Gt => (">", &[Ordering::Greater]),
+        CmpOp::Ge => (">=", &[Ordering::Greater, Ordering::Equal]),
     };
     if !a.is_known() || !b.is_known() {
         return unknown(format!("{symbol} with a value hltpy does not know"));
@@ -1412,7 +1389,7 @@ pub fn get_attr(value: &Value, name: &str) -> Outcome {
         }
         (Value::Complex(re, _), "real") => Ok(Value::Float(*re)),
         (Value::Complex(_, im), "imag") => Ok(Value::Float(*im)),
-        (Value::Int(_) | Value::Bool(_), "real" | "numerator") => unary("__pos__", value),
+        (Value::Int(_) | Value::Bool(_), "real" | "numerator") => unary(UnOp::Pos, value),
         (Value::Int(_) | Value::Bool(_), "imag") => Ok(Value::int(0)),
         (Value::Int(_) | Value::Bool(_), "denominator") => Ok(Value::int(1)),
         (Value::Float(f), "real") => Ok(Value::Float(*f)),
@@ -1833,7 +1810,7 @@ fn call_math(name: &str, args: &[&Value], version: PythonVersion) -> Outcome {
         ("prod", [items]) => {
             let mut product = Value::int(1);
             for item in items_of(items)? {
-                product = binary("__mul__", &product, &item)?;
+                product = binary(BinOp::Mul, &product, &item)?;
                 if let Value::Raised(_) = product {
                     break;
                 }
@@ -1945,7 +1922,7 @@ fn sum(items: &[Value], start: &Value, version: PythonVersion) -> Outcome {
                     total = Value::int(word);
                     continue;
                 }
-                total = binary("__add__", &total, item)?;
+                total = binary(BinOp::Add, &total, item)?;
                 break;
             }
         }
@@ -1980,7 +1957,7 @@ fn sum(items: &[Value], start: &Value, version: PythonVersion) -> Outcome {
         if let Value::Raised(_) = total {
             break;
         }
-        total = binary("__add__", &total, item)?;
+        total = binary(BinOp::Add, &total, item)?;
     }
     Ok(total)
 }
@@ -2018,7 +1995,7 @@ fn sumprod(p: &[Value], q: &[Value]) -> Outcome {
             }
             in_ints = false;
             if let Some(word) = word.take() {
-                total = binary("__add__", &total, &Value::int(word))?;
+                total = binary(BinOp::Add, &total, &Value::int(word))?;
             }
         }
         if in_floats {
@@ -2042,15 +2019,15 @@ fn sumprod(p: &[Value], q: &[Value]) -> Outcome {
             }
             in_floats = false;
             if let Some(triple) = triple.take() {
-                total = binary("__add__", &total, &Value::Float(triple.to_f64()))?;
+                total = binary(BinOp::Add, &total, &Value::Float(triple.to_f64()))?;
             }
         }
         let Some((a, b)) = pair else { break };
-        let term = binary("__mul__", a, b)?;
+        let term = binary(BinOp::Mul, a, b)?;
         if let Value::Raised(_) = term {
             return Ok(term);
         }
-        total = binary("__add__", &total, &term)?;
+        total = binary(BinOp::Add, &total, &term)?;
         if let Value::Raised(_) = total {
             break;
         }
@@ -2163,7 +2140,7 @@ fn extreme(items: &[Value], largest: bool) -> Outcome {
     };
     let mut best = first.clone();
     for item in &items[1..] {
-        let better = compare(if largest { "__gt__" } else { "__lt__" }, item, &best)?;
+        let better = compare(if largest { CmpOp::Gt } else { CmpOp::Lt }, item, &best)?;
         match better {
             Value::Bool(true) => best = item.clone(),
             Value::Bool(false) => {}
@@ -2183,7 +2160,7 @@ fn sorted(mut items: Vec<Value>) -> Outcome {
     for i in 1..items.len() {
         let mut j = i;
         while j > 0 {
-            match compare("__lt__", &items[j], &items[j - 1])? {
+            match compare(CmpOp::Lt, &items[j], &items[j - 1])? {
                 Value::Bool(true) => {
                     items.swap(j, j - 1);
                     j -= 1;
@@ -2264,7 +2241,7 @@ pub fn call_builtin_in(
             }
         }
         ("len", [x]) => len(x),
-        ("abs", [x]) => unary("__abs__", x),
+        ("abs", [x]) => unary(UnOp::Abs, x),
         ("min" | "max", [x]) => extreme(&items_of(x)?, name == "max"),
         ("min" | "max", many) if many.len() > 1 => {
             let items: Vec<Value> = many.iter().map(|v| (*v).clone()).collect();
@@ -2274,8 +2251,8 @@ pub fn call_builtin_in(
         ("sum", [xs, start]) => sum(&items_of(xs)?, start, version),
         ("round", [x]) => round(x, None),
         ("round", [x, n]) => round(x, Some(n)),
-        ("divmod", [a, b]) => binary("__divmod__", a, b),
-        ("pow", [a, b]) => binary("__pow__", a, b),
+        ("divmod", [a, b]) => binary(BinOp::DivMod, a, b),
+        ("pow", [a, b]) => binary(BinOp::Pow, a, b),
         ("pow", [a, b, m]) => match (int_arg(a), int_arg(b), int_arg(m)) {
             (Some(_), Some(_), Some(m)) if m.is_zero() => Ok(Value::raised(
                 "ValueError",
@@ -2292,7 +2269,7 @@ pub fn call_builtin_in(
         },
         ("int", []) => Ok(Value::int(0)),
         ("int", [x]) => match x {
-            Value::Int(_) | Value::Bool(_) => unary("__pos__", x),
+            Value::Int(_) | Value::Bool(_) => unary(UnOp::Pos, x),
             Value::Float(f) => float_to_int(f.trunc()),
             Value::Str(s) => {
                 let text = s.trim_matches(is_py_space).replace('_', "");
@@ -2455,29 +2432,29 @@ mod tests {
 
     #[test]
     fn int_operators_follow_cpython() {
-        assert_eq!(show(binary("__floordiv__", &int(-7), &int(2))), "-4");
-        assert_eq!(show(binary("__mod__", &int(-7), &int(2))), "1");
-        assert_eq!(show(binary("__mod__", &int(7), &int(-2))), "-1");
+        assert_eq!(show(binary(BinOp::FloorDiv, &int(-7), &int(2))), "-4");
+        assert_eq!(show(binary(BinOp::Mod, &int(-7), &int(2))), "1");
+        assert_eq!(show(binary(BinOp::Mod, &int(7), &int(-2))), "-1");
         assert_eq!(
-            show(binary("__truediv__", &int(1), &int(3))),
+            show(binary(BinOp::TrueDiv, &int(1), &int(3))),
             "0.3333333333333333"
         );
-        assert_eq!(show(binary("__pow__", &int(2), &int(-1))), "0.5");
+        assert_eq!(show(binary(BinOp::Pow, &int(2), &int(-1))), "0.5");
         assert_eq!(
-            show(binary("__pow__", &int(2), &int(100))),
+            show(binary(BinOp::Pow, &int(2), &int(100))),
             "1267650600228229401496703205376"
         );
         assert_eq!(
-            show(binary("__mul__", &int(i64::MAX), &int(2))),
+            show(binary(BinOp::Mul, &int(i64::MAX), &int(2))),
             "18446744073709551614"
         );
         assert_eq!(
-            show(binary("__floordiv__", &int(1), &int(0))),
+            show(binary(BinOp::FloorDiv, &int(1), &int(0))),
             "raised ZeroDivisionError('integer division or modulo by zero')"
         );
-        assert_eq!(show(binary("__add__", &Value::Bool(true), &int(1))), "2");
+        assert_eq!(show(binary(BinOp::Add, &Value::Bool(true), &int(1))), "2");
         assert!(show(binary(
-            "__pow__",
+            BinOp::Pow,
             &int(2),
             &Value::Int(Int::Small(1_000_000_000_000))
         ))
@@ -2489,12 +2466,12 @@ mod tests {
         // (2**60 + 1) / 3 — two float conversions would round twice.
         let big = Value::Int(Int::from_big(BigInt::from(1u64 << 60) + 1));
         assert_eq!(
-            show(binary("__truediv__", &big, &int(3))),
+            show(binary(BinOp::TrueDiv, &big, &int(3))),
             "3.843071682022823e+17"
         );
         let huge = Value::Int(Int::from_big(BigInt::from(10).pow(400)));
         assert_eq!(
-            show(binary("__truediv__", &huge, &int(3))),
+            show(binary(BinOp::TrueDiv, &huge, &int(3))),
             "raised OverflowError('integer division result too large for a float')"
         );
     }
@@ -2502,50 +2479,53 @@ mod tests {
     #[test]
     fn float_operators_follow_cpython() {
         let f = Value::Float;
-        assert_eq!(show(binary("__floordiv__", &f(-7.5), &f(2.0))), "-4.0");
-        assert_eq!(show(binary("__mod__", &f(-7.5), &f(2.0))), "0.5");
-        assert_eq!(show(binary("__mod__", &f(7.5), &f(-2.0))), "-0.5");
-        assert_eq!(show(binary("__mod__", &f(-0.0), &f(2.0))), "0.0");
+        assert_eq!(show(binary(BinOp::FloorDiv, &f(-7.5), &f(2.0))), "-4.0");
+        assert_eq!(show(binary(BinOp::Mod, &f(-7.5), &f(2.0))), "0.5");
+        assert_eq!(show(binary(BinOp::Mod, &f(7.5), &f(-2.0))), "-0.5");
+        assert_eq!(show(binary(BinOp::Mod, &f(-0.0), &f(2.0))), "0.0");
         assert_eq!(
-            show(binary("__pow__", &f(2.0), &f(10000.0))),
+            show(binary(BinOp::Pow, &f(2.0), &f(10000.0))),
             "raised OverflowError(34, 'Numerical result out of range')"
         );
-        assert_eq!(show(binary("__add__", &int(1), &f(0.5))), "1.5");
-        assert_eq!(show(binary("__pow__", &f(f64::NAN), &f(0.0))), "1.0");
+        assert_eq!(show(binary(BinOp::Add, &int(1), &f(0.5))), "1.5");
+        assert_eq!(show(binary(BinOp::Pow, &f(f64::NAN), &f(0.0))), "1.0");
     }
 
     #[test]
     fn sequences_and_comparisons_follow_cpython() {
         let s = |t: &str| Value::str(t);
-        assert_eq!(show(binary("__mul__", &int(3), &s("ab"))), "'ababab'");
-        assert_eq!(show(binary("__mul__", &s("ab"), &int(-1))), "''");
+        assert_eq!(show(binary(BinOp::Mul, &int(3), &s("ab"))), "'ababab'");
+        assert_eq!(show(binary(BinOp::Mul, &s("ab"), &int(-1))), "''");
         let t = |items: Vec<Value>| Value::Tuple(items.into());
         assert_eq!(
-            show(binary("__add__", &t(vec![int(1)]), &t(vec![int(2)]))),
+            show(binary(BinOp::Add, &t(vec![int(1)]), &t(vec![int(2)]))),
             "(1, 2)"
         );
         assert_eq!(
             show(compare(
-                "__lt__",
+                CmpOp::Lt,
                 &t(vec![int(1), int(2)]),
                 &t(vec![int(1), int(3)])
             )),
             "True"
         );
         assert_eq!(
-            show(compare("__lt__", &int(1), &Value::Float(f64::NAN))),
+            show(compare(CmpOp::Lt, &int(1), &Value::Float(f64::NAN))),
             "False"
         );
         assert_eq!(
-            show(compare("__lt__", &int(1), &s("a"))),
+            show(compare(CmpOp::Lt, &int(1), &s("a"))),
             "raised TypeError(\"'<' not supported between instances of 'int' and 'str'\")"
         );
         let big = Value::Int(Int::from_big(BigInt::from(1u64 << 53) + 1));
         assert_eq!(
-            show(compare("__gt__", &big, &Value::Float(9007199254740992.0))),
+            show(compare(CmpOp::Gt, &big, &Value::Float(9007199254740992.0))),
             "True"
         );
-        assert_eq!(show(compare("__eq__", &int(1), &Value::Float(1.0))), "True");
+        assert_eq!(
+            show(compare(CmpOp::Eq, &int(1), &Value::Float(1.0))),
+            "True"
+        );
         assert_eq!(show(contains(&s("hello"), &s("ell"))), "True");
     }
 

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+use hltpy_schema::bounded_repr;
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive};
 
@@ -345,7 +346,7 @@ impl Value {
     /// (within the items a bounded repr shows)?
     pub fn holds_object(&self) -> bool {
         fn holds(value: &Value, depth: usize) -> bool {
-            if depth > 8 {
+            if depth > bounded_repr::MAX_DEPTH {
                 return false;
             }
             let any = |items: &[Value]| items.iter().take(256).any(|v| holds(v, depth + 1));
@@ -402,22 +403,13 @@ impl Value {
     pub fn bounded_repr(&self, max: usize) -> String {
         let mut out = String::new();
         self.write_repr(&mut out, max, 0);
-        if out.len() > max {
-            let mut cut = max;
-            while !out.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.truncate(cut);
-            out.push(crate::literal::CUT_MARK);
-        }
-        out
+        bounded_repr::cut(out, max)
     }
 
     /// Writes the repr; like capture, nesting deeper than 8 (or a list that
     /// holds itself) prints as `...`.
     fn write_repr(&self, out: &mut String, max: usize, depth: usize) {
-        if depth > 8 {
-            out.push_str("...");
+        if bounded_repr::elide_deeper(depth, out) {
             return;
         }
         match self {
@@ -432,7 +424,7 @@ impl Value {
             Value::Str(text) => out.push_str(&str_repr(text)),
             Value::Bytes(bytes) => out.push_str(&bytes_repr(bytes)),
             Value::Tuple(items) => {
-                let close = if items.len() == 1 { ",)" } else { ")" };
+                let close = bounded_repr::tuple_close(items.len());
                 write_items(out, items.iter(), "(", close, max, depth);
             }
             Value::List(items) => match items.try_borrow() {
@@ -444,20 +436,11 @@ impl Value {
                     out.push_str("{...}");
                     return;
                 };
-                out.push('{');
-                for (index, (key, value)) in pairs.iter().enumerate() {
-                    if out.len() > max {
-                        out.push_str("...");
-                        break;
-                    }
-                    if index > 0 {
-                        out.push_str(", ");
-                    }
+                bounded_repr::write_items(out, pairs.iter(), "{", "}", max, |out, (key, value)| {
                     key.write_repr(out, max, depth + 1);
                     out.push_str(": ");
                     value.write_repr(out, max, depth + 1);
-                }
-                out.push('}');
+                });
             }
             Value::Set(items) if items.is_empty() => out.push_str("set()"),
             Value::Set(items) => write_items(out, items.iter(), "{", "}", max, depth),
@@ -541,18 +524,9 @@ fn write_items<'a>(
     max: usize,
     depth: usize,
 ) {
-    out.push_str(open);
-    for (index, item) in items.enumerate() {
-        if out.len() > max {
-            out.push_str("...");
-            break;
-        }
-        if index > 0 {
-            out.push_str(", ");
-        }
-        item.write_repr(out, max, depth + 1);
-    }
-    out.push_str(close);
+    bounded_repr::write_items(out, items, open, close, max, |out, item| {
+        item.write_repr(out, max, depth + 1)
+    });
 }
 
 /// CPython's `repr(float)`: the shortest digits that read back the same,
@@ -795,6 +769,18 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// The table the capture's tests print too: eval's value of each
+    /// literal prints the text both must.
+    #[test]
+    fn the_shared_repr_table_prints_as_it_says() {
+        for case in hltpy_schema::bounded_repr::CASES {
+            let value = crate::literal::parse(case.literal)
+                .unwrap_or_else(|| panic!("{} is a literal", case.literal));
+            assert_eq!(value.bounded_repr(case.max), case.expected, "{case:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -293,7 +293,8 @@ fn text(report: &DiffReport, limit: usize) -> String {
         );
     }
     let _ = writeln!(text, "\ndifferences by traced call:");
-    for group in report.groups.iter().take(limit) {
+    let groups = report.groups().len();
+    for group in report.groups().take(limit) {
         let _ = writeln!(text, "  {}", group.call);
         // Where they start first: origins, then what follows from them.
         let mut members: Vec<&Difference> = group.differences.iter().collect();
@@ -309,11 +310,11 @@ fn text(report: &DiffReport, limit: usize) -> String {
             let _ = writeln!(text, "    … {} more", members.len() - limit);
         }
     }
-    if report.groups.len() > limit {
+    if groups > limit {
         let _ = writeln!(
             text,
             "  … {} more traced calls with differences (--limit N shows more)",
-            report.groups.len() - limit
+            groups - limit
         );
     }
     text

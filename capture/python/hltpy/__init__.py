@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
-from . import _hltpy
+from . import _hltpy, _options
 from ._hltpy import (
     Node,
     Traced,
@@ -327,40 +327,11 @@ def _callables_of(entries: Iterable[Any]) -> list[Callable[..., Any]]:
 class capture:
     """Record a trace into ``path`` for the duration of a ``with`` block.
 
-    Options:
-      flush_every: nodes buffered before a batch is written (memory bound).
-      allow_mutation: allow (and trace) setting attributes outside
-        ``__init__`` and item assignment/deletion on traced values.
-      max_repr: longest printed form kept for a non-scalar value.
-      values: "full" (typed scalars and bounded reprs), "scalars" (typed
-        scalars only) or "types" (only type names: no user data in the file;
-        the recorded argv keeps only the program name).
-      locations: record each node's source file and line.
-      conversions: record ``int()``, ``float()``, ``bool()`` and
-        ``operator.index()`` of traced values as UDispatch nodes.
-      on_node: called with each ``hltpy.Node`` as it is recorded, in file
-        order; an exception it raises is raised by the traced operation.
-      segment_nodes: roll the output into a directory ``path`` of complete
-        segment files (``part-00000.parquet``, …) of about this many nodes,
-        so a process killed without warning loses at most the last one.
-      trace_callables: untraced callables (``math.sqrt``, ``len``, …),
-        dotted names of them (``"math.sqrt"``) or modules (``math``,
-        ``"math"``: each public function of it), whose calls with traced
-        arguments are recorded as UCall nodes while the capture runs; they
-        are replaced where they are bound (their module, modules that
-        re-export them and the traced modules) and put back when it ends.
-      boundaries: dotted names of library callables that receive raw
-        values while the capture runs (a traced file name given to
-        ``open``, traced numbers to ``json.dumps``), each call with traced
-        arguments a UCall node; ``BOUNDARIES`` by default.
-      byte_stream_split: write input ids with Parquet's BYTE_STREAM_SPLIT
-        encoding: files up to 3x smaller, but only newer readers
-        open them (pyarrow >= 16, DuckDB >= 2.0, polars, fastparquet; not
-        Spark 3.5): see FORMAT.md, "Readers".
-
-    The file is complete and valid when the block ends normally and when it
-    raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
-    After the block, ``path`` and ``nodes`` tell what was written.
+        Options (each keyword below; defined in ``hltpy._options``):
+    {options}
+        The file is complete and valid when the block ends normally and when it
+        raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
+        After the block, ``path`` and ``nodes`` tell what was written.
     """
 
     def __init__(
@@ -399,8 +370,6 @@ class capture:
         return argv[:1] if self.values == "types" else argv
 
     def start(self) -> capture:
-        if self.segment_nodes is not None and self.segment_nodes < 1:
-            raise ValueError(f"segment_nodes must be at least 1, got {self.segment_nodes}")
         _hltpy.start(
             self.path,
             argv=self._argv(),
@@ -450,6 +419,9 @@ class capture:
         else:
             self.stop(end_reason=f"raised {exc_type.__qualname__}: {str(exc)[:200]}")
         return False
+
+
+capture.__doc__ = (capture.__doc__ or "").replace("{options}", _options.docstring())
 
 
 def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, str, Any]]:

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import hltpy
+from hltpy import _options
 
 # Environment variables of the environment form; children inherit them.
 ENV_TRACE = "HLTPY_TRACE"
@@ -28,22 +29,7 @@ ENV_MODULES = "HLTPY_MODULES"
 # Set for children of a traced run: they write quietly (a pool worker that
 # got no work has nothing to say).
 ENV_PARENT = "HLTPY_PARENT"
-ENV_OPTIONS = {
-    "HLTPY_VALUES": ("values", str),
-    "HLTPY_MAX_REPR": ("max_repr", int),
-    "HLTPY_FLUSH_EVERY": ("flush_every", int),
-    "HLTPY_SEGMENT_NODES": ("segment_nodes", int),
-    "HLTPY_LOCATIONS": ("locations", lambda v: v not in ("0", "false", "no")),
-    "HLTPY_CONVERSIONS": ("conversions", lambda v: v in ("1", "true", "yes")),
-    "HLTPY_ALLOW_MUTATION": ("allow_mutation", lambda v: v in ("1", "true", "yes")),
-    "HLTPY_TRACE_CALLABLES": ("trace_callables", lambda v: [n for n in v.split(",") if n]),
-    # The whole set (``none`` for none): children get the parent's.
-    "HLTPY_BOUNDARIES": (
-        "boundaries",
-        lambda v: frozenset() if v == "none" else frozenset(v.split(",")) - {""},
-    ),
-    "HLTPY_BYTE_STREAM_SPLIT": ("byte_stream_split", lambda v: v in ("1", "true", "yes")),
-}
+# The capture options' variables (HLTPY_VALUES, …) are _options'.
 
 
 def expand_output(template: str, script: str) -> str:
@@ -265,14 +251,7 @@ class BatchSession:
         os.environ[ENV_TRACE] = child_template(self.template)
         os.environ[ENV_PARENT] = str(os.getpid())
         os.environ[ENV_MODULES] = ",".join(self.modules)
-        for variable, (option, _) in ENV_OPTIONS.items():
-            value = self.options.get(option)
-            if option == "trace_callables":
-                value = ",".join(value or [])
-            elif option == "boundaries" and value is not None:
-                value = ",".join(sorted(value)) or "none"
-            if value not in (None, "", []):
-                os.environ[variable] = str(int(value) if isinstance(value, bool) else value)
+        _options.to_environment(self.options, os.environ.__setitem__)
 
     def after_fork_in_child(self) -> None:
         # A SIGTERM while the child sets up (`Pool.terminate()` on a worker
@@ -372,15 +351,7 @@ def _finalize_in_forked_child(session: BatchSession) -> None:
 
 
 def options_from_environment() -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for variable, (option, parse) in ENV_OPTIONS.items():
-        value = os.environ.get(variable)
-        if value:
-            try:
-                options[option] = parse(value)
-            except ValueError:
-                raise SystemExit(f"hltpy: {variable}={value!r} is not a valid {option}") from None
-    return options
+    return _options.from_environment(os.environ)
 
 
 def start_from_environment() -> BatchSession | None:

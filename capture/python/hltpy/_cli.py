@@ -9,8 +9,7 @@ import pathlib
 import runpy
 import sys
 
-import hltpy
-from hltpy import _batch
+from hltpy import _batch, _options
 
 DESCRIPTION = """\
 Trace a Python program without editing it.
@@ -70,58 +69,7 @@ def run_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="trace file; {pid}, {time} and {script} are filled in (default: %(default)s)",
     )
-    parser.add_argument(
-        "--values",
-        choices=["full", "scalars", "types"],
-        default="full",
-        help="what to keep of values: 'types' keeps no user data (default: full)",
-    )
-    parser.add_argument("--max-repr", type=int, default=200, help="longest printed value kept")
-    parser.add_argument("--flush-every", type=int, default=16384, help="nodes per written batch")
-    parser.add_argument(
-        "--segment-nodes",
-        type=int,
-        metavar="N",
-        help="roll the output into a directory of complete segments of about N nodes",
-    )
-    parser.add_argument(
-        "--no-locations", action="store_true", help="do not record source file and line"
-    )
-    parser.add_argument(
-        "--conversions", action="store_true", help="record int()/float()/bool()/index() as nodes"
-    )
-    parser.add_argument(
-        "--allow-mutation", action="store_true", help="allow and trace mutation of traced objects"
-    )
-    parser.add_argument(
-        "--trace-callable",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="record calls of this untraced callable (e.g. math.sqrt, len) with traced arguments; "
-        "a module (math) for each of its public functions",
-    )
-    parser.add_argument(
-        "--boundary",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="also give this library callable (mylib.parse) raw values, as hltpy.BOUNDARIES "
-        "(open, os, json, re, statistics, …) are; repeatable",
-    )
-    parser.add_argument(
-        "--no-boundary",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="give traced values to this one of hltpy.BOUNDARIES as they are ('all': to every one)",
-    )
-    parser.add_argument(
-        "--byte-stream-split",
-        action="store_true",
-        help="smaller traces that only newer Parquet readers open (pyarrow>=16, DuckDB>=2.0; "
-        "not Spark 3.5): see FORMAT.md, 'Readers'",
-    )
+    _options.add_flags(parser)
     return parser
 
 
@@ -145,19 +93,6 @@ def split_run_arguments(tokens: list[str]) -> tuple[list[str], str | None, str |
     return tokens[:index], tokens[index], None, tokens[index + 1 :]
 
 
-def boundaries(added: list[str], removed: list[str]) -> frozenset[str]:
-    """``hltpy.BOUNDARIES`` with ``--boundary`` names added and
-    ``--no-boundary`` names (or ``all``) taken out."""
-    unknown = [name for name in removed if name != "all" and name not in hltpy.BOUNDARIES]
-    if unknown:
-        raise SystemExit(
-            f"hltpy: --no-boundary {unknown[0]!r} is not one of hltpy.BOUNDARIES "
-            f"(e.g. json.dumps); 'all' removes every one"
-        )
-    base = frozenset() if "all" in removed else hltpy.BOUNDARIES - set(removed)
-    return base | set(added)
-
-
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(DESCRIPTION)
@@ -175,18 +110,7 @@ def main(argv: list[str]) -> int:
         parser.error("give a script to run, or -m module")
     if script is not None and not os.path.isfile(script):
         parser.error(f"no such script: {script!r}")
-    capture_options = {
-        "values": options.values,
-        "max_repr": options.max_repr,
-        "flush_every": options.flush_every,
-        "segment_nodes": options.segment_nodes,
-        "locations": not options.no_locations,
-        "conversions": options.conversions,
-        "allow_mutation": options.allow_mutation,
-        "trace_callables": options.trace_callable,
-        "boundaries": boundaries(options.boundary, options.no_boundary),
-        "byte_stream_split": options.byte_stream_split,
-    }
+    capture_options = _options.from_flags(options)
     label = pathlib.Path(script).stem if script else module.rpartition(".")[2]
     session = _batch.BatchSession(options.output, options.trace, label, capture_options)
     if script is not None:
