@@ -2,10 +2,11 @@
 
 hltpy-analyze's modules form layers without a circle, and no subcommand
 uses another (each is Args -> load -> pass -> print); the capture crate's
-layers below the proxy (state, locations, recorder, writer thread) form no
-circle either, apart from the one recursion the design needs: a call
-wraps its result in proxies and a proxy's slot makes a call
-(`calls` <-> `proxy`, stated in both files' docs).
+layers below the proxy (state, summaries, locations, recorder, writer
+thread) form no circle and use nothing above them; above them, the one
+recursion the design needs — a call wraps its result in proxies and a
+proxy's slot makes a call (`calls` <-> `proxy`) — is stated in both
+files' docs.
 
 A module's dependencies are the `crate::NAME` paths in its file (and its
 directory's files, for a module with a directory), test code and comments
@@ -117,6 +118,41 @@ def test_layers_below_the_commands_do_not_use_them():
         if used.startswith("commands")
     }
     assert not upward, f"layers using commands: {sorted(upward)}"
+
+
+# The capture's layers below the proxy: the state every layer reads, the
+# value summaries, source locations, the recorder and its writer thread.
+BELOW_THE_PROXY = {
+    "state",
+    "summary",
+    "locations",
+    "writer_thread",
+    "recorder",
+    "frames",
+    "gil_cell",
+}
+
+
+def test_the_capture_below_the_proxy_has_no_circle_and_uses_nothing_above():
+    graph = modules(ROOT / "capture" / "src")
+    assert BELOW_THE_PROXY <= set(graph), sorted(graph)
+    upward = {
+        (module, used)
+        for module in BELOW_THE_PROXY
+        for used in graph[module]
+        if used not in BELOW_THE_PROXY
+    }
+    assert not upward, f"below the proxy, using what is above: {sorted(upward)}"
+    below = {m: graph[m] & BELOW_THE_PROXY for m in BELOW_THE_PROXY}
+    assert cycle(below) is None, f"import circle: {' -> '.join(cycle(below))}"
+
+
+def test_the_calls_proxy_recursion_is_stated_in_both_files():
+    graph = modules(ROOT / "capture" / "src")
+    assert "proxy" in graph["calls"] and "calls" in graph["proxy"]
+    for name, other in [("calls", "proxy"), ("proxy", "calls")]:
+        docs = (ROOT / "capture" / "src" / f"{name}.rs").read_text().split("\nuse ", 1)[0]
+        assert f"`{name}` and `{other}` use each other" in docs, name
 
 
 @pytest.mark.parametrize(

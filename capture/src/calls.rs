@@ -2,6 +2,12 @@
 //! Argument nodes, Call/Dispatch/NewInit/Generator nodes, the frame of the
 //! body), and calls of untraced callables (UCall/UDispatch with raw
 //! arguments).
+//!
+//! `calls` and `proxy` use each other, on purpose: a call hands its result
+//! back wrapped in a proxy, and a proxy's slot (`x.method(…)`, `x + y` on
+//! a traced class) makes a call of traced code. Everything else they use
+//! lies below both (`flow`, `values`, and under them `recorder`, `state`,
+//! `summary`, `locations`, `writer_thread`, which use nothing above).
 
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -15,11 +21,13 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use pyo3::{intern, PyTraverseError};
 use smallvec::{smallvec, SmallVec};
 
-use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
+use crate::flow::{self, prepare, source_of, wrap};
 use crate::proxy::{Flavor, Traced};
-use crate::recorder::{self, current_id, record, recording, Node, NodeRef, ID_MASK, NO_NODE};
+use crate::recorder::{self, record, Node};
 use crate::registry;
-use crate::values::Summary;
+use crate::state::{self, current_id, recording, NodeRef, ID_MASK, NO_NODE};
+use crate::summary::Summary;
+use crate::summary::{OpInput, Operand};
 
 // CPython's code flags.
 const CO_VARARGS: u32 = 0x04;
@@ -531,7 +539,7 @@ fn invoke<'py>(
                 .set_item(name.as_ref(), traced)?,
         }
     }
-    let outcome = recorder::in_frame(call_id, || match &keywords {
+    let outcome = state::in_frame(call_id, || match &keywords {
         None => call_positional(function, &positional),
         Some(keywords) => function.call(PyTuple::new(py, &positional)?, Some(keywords)),
     });
@@ -681,7 +689,7 @@ pub fn call_untraced<'py>(
         .and_then(|n| n.cast_into::<PyString>().map_err(PyErr::from));
     let name = match &name {
         Ok(name) => Cow::Borrowed(name.to_str()?),
-        Err(_) => Cow::Owned(crate::values::type_name(&callable.get_type())),
+        Err(_) => Cow::Owned(crate::summary::type_name(&callable.get_type())),
     };
     let result = match raw.call(callable, None) {
         Ok(result) => result,

@@ -20,10 +20,12 @@ use pyo3::{intern, PyTraverseError};
 use smallvec::{smallvec, SmallVec};
 
 use crate::calls::returned_container;
-use crate::flow::{source_of, wrap, OpInput, Operand};
+use crate::flow::{source_of, wrap};
 use crate::proxy::Traced;
-use crate::recorder::{self, current_id, recording, NodeRef, NO_NODE};
-use crate::values::Summary;
+use crate::recorder;
+use crate::state::{self, current_id, recording, NodeRef, NO_NODE};
+use crate::summary::Summary;
+use crate::summary::{OpInput, Operand};
 
 /// What a finished step sequence records.
 enum Completion {
@@ -116,7 +118,7 @@ impl Steps {
         };
         // A frame reserved in an earlier capture is not this one's.
         let outcome = match self.frame(py).and_then(current_id) {
-            Some(frame) => recorder::in_frame(frame, run),
+            Some(frame) => state::in_frame(frame, run),
             None => run(),
         };
         match outcome {
@@ -302,7 +304,7 @@ impl Steps {
         let inner = self.inner.bind(py);
         let close = || inner.call_method0(intern!(py, "close"));
         match current_id(self.frame.load(Ordering::Relaxed)) {
-            Some(frame) => recorder::in_frame(frame, close),
+            Some(frame) => state::in_frame(frame, close),
             None => close(),
         }
     }

@@ -9,19 +9,12 @@ use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PySlice, P
 use crate::proxy::{shared_proxy, without_identity, Flavor, Traced};
 use crate::proxy_memory::new_proxy;
 use crate::proxy_types::as_proxy;
-use crate::recorder::{self, record, Node, NodeRef};
-use crate::values::{Summary, ValuesMode};
+use crate::recorder::{record, Node};
+use crate::state::{self, NodeRef, ValuesMode};
+use crate::summary::{Operand, Summary};
 
 /// Containers nested deeper than this are passed through as they are.
 const MAX_DEPTH: usize = 32;
-
-/// An operand of a traced operation, ready to be linked as an input.
-pub enum Operand<'py> {
-    /// Already a node of this trace.
-    Node(u64),
-    /// A raw value: becomes a Const node in the same lock as the operation.
-    Const(Summary<'py>),
-}
 
 /// Splits an operand into the raw value to compute with and the node it
 /// stands for. Deep containers are recorded here (they are rare).
@@ -190,7 +183,7 @@ pub fn record_const(value: &Bound<'_, PyAny>, summary: &Summary<'_>) -> u64 {
             value: summary,
         },
     );
-    id.map_or(0, |node| node & recorder::ID_MASK)
+    id.map_or(0, |node| node & state::ID_MASK)
 }
 
 fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize) -> u64 {
@@ -209,7 +202,7 @@ fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize
     };
     if let Ok(dict) = original.cast::<PyDict>() {
         // Dict keys are user data: with values="types" only positions are kept.
-        let keys_kept = recorder::values_mode() != ValuesMode::Types;
+        let keys_kept = state::values_mode() != ValuesMode::Types;
         for (index, (key, item)) in dict.iter().enumerate() {
             let key = if keys_kept {
                 crate::values::bounded_repr(&key, 80)
@@ -247,7 +240,7 @@ fn record_deep(original: &Bound<'_, PyAny>, raw: &Bound<'_, PyAny>, depth: usize
             value: &summary,
         },
     );
-    id.map_or(0, |node| node & recorder::ID_MASK)
+    id.map_or(0, |node| node & state::ID_MASK)
 }
 
 /// The raw form of a value: proxies replaced by their values, also inside
@@ -406,23 +399,5 @@ pub fn source_of<'py>(result: Bound<'py, PyAny>) -> (Bound<'py, PyAny>, Option<u
             (traced.value.bind(py).clone(), Some(traced.node_id(py)))
         }
         None => (result, None),
-    }
-}
-
-/// One input of an operation before Const operands have ids.
-pub struct OpInput<'a, 'py> {
-    pub role: Role,
-    pub key: InputKey<'a>,
-    pub operand: Operand<'py>,
-}
-
-impl OpInput<'_, '_> {
-    /// An unkeyed input from a node that is already in the trace.
-    pub fn node(role: Role, src: u64) -> Self {
-        OpInput {
-            role,
-            key: InputKey::None,
-            operand: Operand::Node(src),
-        }
     }
 }

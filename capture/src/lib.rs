@@ -6,7 +6,9 @@
 //! trace arguments, with traced methods as descriptors in the user's class;
 //! what traced code writes into user data stays raw, its provenance kept
 //! in a side table ([`links`]); the [`recorder`] buffers nodes and streams
-//! them to a Parquet trace through `hltpy-schema`. The Python package
+//! them to a Parquet trace through `hltpy-schema` (below it, using nothing
+//! above: [`state`], [`summary`], [`locations`], [`writer_thread`]). The
+//! Python package
 //! around it (`capture/python/hltpy`) is thin glue.
 
 mod calls;
@@ -15,19 +17,24 @@ mod flow;
 mod frames;
 mod gil_cell;
 mod links;
+mod locations;
 mod proxy;
 mod proxy_memory;
 mod proxy_types;
 mod recorder;
 mod registry;
+mod state;
+mod summary;
 mod values;
+mod writer_thread;
 
 use hltpy_schema::RunInfo;
 use pyo3::prelude::*;
 
 use crate::proxy::Traced;
-use crate::recorder::{current_id, recording, NodeEvent, Options, NO_NODE};
-use crate::values::ValuesMode;
+use crate::recorder::{NodeEvent, Options};
+use crate::state::ValuesMode;
+use crate::state::{current_id, recording, NO_NODE};
 
 /// `hltpy.trace(value)`: a traced value whose node is a Const (or a Deep
 /// for a container holding traced values). Traced values come back as they are.
@@ -40,10 +47,10 @@ fn trace(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         return proxy::new_traced(py, flow::raw(value), NO_NODE);
     }
     let id = flow::node_of(value);
-    if let Some(err) = recorder::take_pending_error() {
+    if let Some(err) = state::take_pending_error() {
         return Err(err);
     }
-    proxy::new_traced(py, flow::raw(value), recorder::pack_current(id))
+    proxy::new_traced(py, flow::raw(value), state::pack_current(id))
 }
 
 /// `hltpy.from_traced(value)`: the raw value, also inside builtin containers.
@@ -197,7 +204,7 @@ fn _fast_locations() -> bool {
 
 #[pyfunction]
 fn capturing() -> bool {
-    recorder::active()
+    state::active()
 }
 
 #[pyfunction]

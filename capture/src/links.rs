@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyDict, PyList, PySet, PyString, PyWeakrefReference};
 
-use crate::recorder::{current_id, NodeRef};
+use crate::state::{current_id, NodeRef};
 
 /// A slot of a container: an attribute or an item.
 pub enum Slot<'a, 'py> {

@@ -2,6 +2,10 @@
 //! runs on the wrapped value, is recorded as a node, and hands back a new
 //! proxy of the result. This is capture's hot path: no Python-level work
 //! that can be avoided, one recorder lock per operation.
+//!
+//! `proxy` and `calls` use each other, on purpose: a slot of a traced
+//! class's object makes a call of traced code, and a call wraps what it
+//! returns in a proxy (see `calls`' docs).
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,12 +21,14 @@ use pyo3::{intern, PyTraverseError};
 use smallvec::{smallvec, SmallVec};
 
 use crate::calls::{self, CallSite};
-use crate::flow::{self, prepare, source_of, wrap, OpInput, Operand};
+use crate::flow::{self, prepare, source_of, wrap};
 use crate::links::{self, Slot};
 use crate::proxy_memory::new_proxy;
-use crate::recorder::{self, current_id, record, recording, Node, NodeRef, NO_NODE};
+use crate::recorder::{self, record, Node};
 use crate::registry;
-use crate::values::Summary;
+use crate::state::{self, current_id, recording, NodeRef, NO_NODE};
+use crate::summary::Summary;
+use crate::summary::{OpInput, Operand};
 
 /// What a proxy does beyond forwarding operations.
 pub enum Flavor {
@@ -284,7 +290,7 @@ impl Traced {
         match fresh {
             Some(fresh) => {
                 self.node.store(fresh, Ordering::Relaxed);
-                fresh & recorder::ID_MASK
+                fresh & state::ID_MASK
             }
             None => 0,
         }
@@ -599,7 +605,7 @@ impl Traced {
     // With `conversions=True` they are recorded as UDispatch nodes too.
     fn __bool__(slf: &Bound<'_, Self>) -> PyResult<bool> {
         let truth = slf.get().value.bind(slf.py()).is_truthy()?;
-        if recorder::conversions_recorded() {
+        if state::conversions_recorded() {
             record_conversion(slf, "__bool__", PyBool::new(slf.py(), truth).as_any())?;
         }
         Ok(truth)
@@ -832,7 +838,7 @@ impl Traced {
     ) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        if !(this.initializing() || recorder::mutation_allowed()) {
+        if !(this.initializing() || state::mutation_allowed()) {
             return Err(immutable_error(
                 slf,
                 &format!("set attribute '{}' of", name.to_str()?),
@@ -868,7 +874,7 @@ impl Traced {
 
     fn __delattr__<'py>(slf: &Bound<'py, Self>, name: &Bound<'py, PyString>) -> PyResult<()> {
         let this = slf.get();
-        if !(this.initializing() || recorder::mutation_allowed()) {
+        if !(this.initializing() || state::mutation_allowed()) {
             return Err(immutable_error(
                 slf,
                 &format!("delete attribute '{}' of", name.to_str()?),
@@ -923,7 +929,7 @@ impl Traced {
         let py = slf.py();
         let this = slf.get();
         let container = this.value.bind(py);
-        if !(recorder::mutation_allowed() || owned_by_an_object_being_built(container)) {
+        if !(state::mutation_allowed() || owned_by_an_object_being_built(container)) {
             return Err(immutable_error(slf, "assign an item of"));
         }
         if !recording() {
@@ -958,7 +964,7 @@ impl Traced {
         let py = slf.py();
         let this = slf.get();
         let container = this.value.bind(py);
-        if !(recorder::mutation_allowed() || owned_by_an_object_being_built(container)) {
+        if !(state::mutation_allowed() || owned_by_an_object_being_built(container)) {
             return Err(immutable_error(slf, "delete an item of"));
         }
         if !recording() {
@@ -1046,7 +1052,7 @@ impl Traced {
             Ok(Some(unsafe { Bound::from_owned_ptr(py, item) }))
         };
         let item = match reserved {
-            Some(id) => recorder::in_frame(id & recorder::ID_MASK, || step(iterator))?,
+            Some(id) => state::in_frame(id & state::ID_MASK, || step(iterator))?,
             None => step(iterator)?,
         };
         let Some(item) = item else {
@@ -1179,7 +1185,7 @@ fn convert<'py>(
         .import(module)?
         .getattr(function)?
         .call1((slf.get().value.bind(py),))?;
-    if recorder::conversions_recorded() {
+    if state::conversions_recorded() {
         let name = match function.to_str()? {
             "int" => "__int__",
             "float" => "__float__",
@@ -1199,7 +1205,7 @@ pub fn fspath<'py>(slf: &Bound<'py, Traced>) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: GIL held; PyOS_FSPath returns a new reference or NULL with
     // an exception set.
     let path = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyOS_FSPath(value.as_ptr())) }?;
-    if recorder::conversions_recorded() {
+    if state::conversions_recorded() {
         record_conversion(slf, "__fspath__", &path)?;
     }
     Ok(path)
@@ -1286,7 +1292,7 @@ fn owned_by_an_object_being_built(container: &Bound<'_, PyAny>) -> bool {
 }
 
 fn immutable_error(slf: &Bound<'_, Traced>, action: &str) -> PyErr {
-    let class = crate::values::type_name(&slf.get().value.bind(slf.py()).get_type());
+    let class = crate::summary::type_name(&slf.get().value.bind(slf.py()).get_type());
     PyAttributeError::new_err(format!(
         "hltpy: cannot {action} a traced {class} object outside its __init__: \
          traced objects are immutable by default; pass allow_mutation=True to hltpy.capture to trace mutation"

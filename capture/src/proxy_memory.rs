@@ -16,7 +16,7 @@ use pyo3::PyTypeInfo;
 
 use crate::proxy::{Flavor, Traced};
 use crate::proxy_types;
-use crate::recorder::NO_NODE;
+use crate::state::NO_NODE;
 
 /// Where a `Traced` lives inside its Python object, read from a proxy pyo3
 /// made (so a pyo3 upgrade that moves things is detected, not trusted).

@@ -1,33 +1,35 @@
-//! The one active capture: node ids, the columnar buffer, source locations,
-//! and the writer thread that turns full buffers into Parquet row groups.
+//! The one active capture: node ids, the columnar buffer (rows of the
+//! schema crate's `NodeBuffer`), the Consts and types it has seen, and
+//! `on_node` events. Below it: the options and per-thread state
+//! ([`crate::state`]), the value summaries it writes ([`crate::summary`]),
+//! source locations ([`crate::locations`]) and the writer thread that turns
+//! full buffers into Parquet row groups ([`crate::writer_thread`]).
 //!
 //! Everything here runs with the GIL held. The recorder lock is only ever
 //! held for plain Rust work and C-level CPython calls that cannot run Python
 //! code, so no thread can block on it while another waits for the GIL.
 
-use std::cell::Cell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TrySendError};
-
-use arrow_array::RecordBatch;
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::TrySendError;
 
 use hltpy_schema::{
-    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, PendingBatch, RunEnd, RunInfo, RunWriter,
-    Storage, TraceError, WriterOptions,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, RunEnd, RunInfo, RunWriter, WriterOptions,
 };
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::flow::{OpInput, Operand};
-use crate::frames;
 use crate::gil_cell::{GilCell, GilGuard};
-use crate::values::{ConstValue, Summary, ValuesMode};
+use crate::locations::Locations;
+use crate::state::{pack, NodeRef, ID_MASK, NO_NODE};
+use crate::state::{
+    set_owed, suspended, take_pending_error, ValuesMode, ACTIVE, ALLOW_MUTATION, CONVERSIONS,
+    EPOCH, LISTENING, MAX_REPR, NO_FRAME, ON_NODE, THREAD, VALUES_MODE,
+};
+use crate::summary::{ConstValue, OpInput, Operand, Summary};
+use crate::writer_thread::{self, Outgoing, WriterThread};
 
 /// Capture options chosen by the user in `hltpy.capture(...)`.
 #[derive(Debug)]
@@ -48,164 +50,9 @@ pub struct Options {
     pub byte_stream_split: bool,
 }
 
-/// A node reference as stored in a proxy: the capture epoch in the high
-/// bits, the node id in the low 48. A proxy made in an earlier capture (or
-/// outside any) has a stale epoch and re-enters the trace as a Const.
-pub type NodeRef = u64;
-const ID_BITS: u32 = 48;
-pub const ID_MASK: u64 = (1 << ID_BITS) - 1;
-
-/// The reference of values made when nothing is recorded.
-pub const NO_NODE: NodeRef = 0;
-
-pub fn pack(epoch: u32, id: u64) -> NodeRef {
-    (u64::from(epoch) << ID_BITS) | (id & ID_MASK)
-}
-
-/// The reference of node `id` in the running capture.
-pub fn pack_current(id: u64) -> NodeRef {
-    pack(EPOCH.load(Ordering::Relaxed), id)
-}
-
-/// The node id of `node` if it belongs to the running capture.
-pub fn current_id(node: NodeRef) -> Option<u64> {
-    let epoch = EPOCH.load(Ordering::Relaxed);
-    (ACTIVE.load(Ordering::Relaxed) && (node >> ID_BITS) as u32 == epoch).then_some(node & ID_MASK)
-}
-
-static ACTIVE: AtomicBool = AtomicBool::new(false);
-static EPOCH: AtomicU32 = AtomicU32::new(0);
-static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
-static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
-static VALUES_MODE: AtomicU8 = AtomicU8::new(ValuesMode::Full as u8);
-static CONVERSIONS: AtomicBool = AtomicBool::new(false);
-/// Set while an `on_node` callback is installed: the hot path only pays
-/// for building node events when someone listens.
-static LISTENING: AtomicBool = AtomicBool::new(false);
-static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 /// The running capture's recorder (see [`GilCell`]: a mutex here cost two
 /// atomic read-modify-writes per recorded node).
 static RECORDER: GilCell<Recorder> = GilCell::new();
-
-/// Per-thread state, one thread-local so the hot path pays one lookup.
-struct ThreadState {
-    /// Set while hltpy itself runs Python code (a repr) so that operations
-    /// done by that code are not recorded as if the user did them.
-    suspended: Cell<bool>,
-    /// Id of the innermost traced call running on this thread, or NO_FRAME.
-    frame: Cell<u64>,
-    /// `threading.get_ident()` of this thread, or 0 until first asked.
-    thread: Cell<u64>,
-    /// Whether [`PENDING`] holds an error: read with the rest of this
-    /// state, so a recorded node costs one thread-local access, not two.
-    owed: Cell<bool>,
-}
-
-const NO_FRAME: u64 = u64::MAX;
-
-thread_local! {
-    // Constant-initialised and without a destructor: reading it needs no
-    // check for first use.
-    static THREAD: ThreadState = const {
-        ThreadState {
-            suspended: Cell::new(false),
-            frame: Cell::new(NO_FRAME),
-            thread: Cell::new(0),
-            owed: Cell::new(false),
-        }
-    };
-    /// An error owed to the program, raised by its next recorded
-    /// operation: an `on_node` error for a node recorded outside an
-    /// operation's own result (a Const, a Deep), or a Ctrl-C caught in a
-    /// `__repr__` hltpy called (see [`owe`]).
-    static PENDING: Cell<Option<PyErr>> = const { Cell::new(None) };
-}
-
-impl ThreadState {
-    fn thread(&self) -> u64 {
-        match self.thread.get() {
-            0 => {
-                // SAFETY: a plain query of the calling thread's identity.
-                let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
-                self.thread.set(ident);
-                ident
-            }
-            ident => ident,
-        }
-    }
-}
-
-/// Keeps `err` as the error owed by this thread, replacing any other.
-fn set_owed(err: PyErr) {
-    PENDING.with(|p| p.set(Some(err)));
-    THREAD.with(|t| t.owed.set(true));
-}
-
-/// Is a capture running and recording on this thread?
-#[inline]
-pub fn recording() -> bool {
-    ACTIVE.load(Ordering::Relaxed) && !THREAD.with(|t| t.suspended.get())
-}
-
-pub fn mutation_allowed() -> bool {
-    ALLOW_MUTATION.load(Ordering::Relaxed)
-}
-
-/// Runs `f` with recording suspended on this thread.
-pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
-    let before = THREAD.with(|t| t.suspended.replace(true));
-    let result = f();
-    THREAD.with(|t| t.suspended.set(before));
-    result
-}
-
-/// Runs `f` (a traced call's body) with `id` as the innermost frame.
-pub fn in_frame<R>(id: u64, f: impl FnOnce() -> R) -> R {
-    let outer = THREAD.with(|t| t.frame.replace(id));
-    let result = f();
-    THREAD.with(|t| t.frame.set(outer));
-    result
-}
-
-/// Where the user's operation is: (file index, line), cached per
-/// (code object, instruction) because asking CPython for a line number
-/// decodes the line table every time (and needs a frame object).
-#[derive(Default)]
-struct Locations {
-    /// The last instructions looked up, by their address's low bits: a
-    /// loop's few instructions are found with one comparison, not a hash.
-    recent: RecentLocations,
-    lines: FxHashMap<(usize, usize), (u32, u32)>,
-    /// Code objects seen, kept alive so their addresses cannot be reused
-    /// by another code object while the cache refers to them.
-    files: FxHashMap<usize, (Py<PyAny>, u32)>,
-}
-
-/// Slots of the direct-mapped cache in front of [`Locations::lines`].
-const RECENT_LOCATIONS: usize = 64;
-
-/// (instruction, file, line) per slot; instruction (0, 0) is empty.
-struct RecentLocations([((usize, usize), u32, u32); RECENT_LOCATIONS]);
-
-impl Default for RecentLocations {
-    fn default() -> Self {
-        RecentLocations([((0, 0), 0, 0); RECENT_LOCATIONS])
-    }
-}
-
-impl RecentLocations {
-    fn slot(instruction: (usize, usize)) -> usize {
-        // Instructions are two bytes apart (or offsets that step by two).
-        (instruction.1 >> 1) % RECENT_LOCATIONS
-    }
-}
-
-/// What the recorder sends its writer thread: rows, or (when the writer
-/// was behind) a batch already built.
-enum Outgoing {
-    Rows(PendingBatch),
-    Batch(RecordBatch),
-}
 
 struct Recorder {
     epoch: u32,
@@ -217,10 +64,7 @@ struct Recorder {
     locations: Locations,
     /// Type object address → interned type name; the type is kept alive.
     type_names: FxHashMap<usize, (Py<PyAny>, u32)>,
-    batches: Option<SyncSender<Outgoing>>,
-    /// Row storage the writer thread is done with, to be written again.
-    returned: Receiver<Storage>,
-    writer: Option<JoinHandle<Result<RunWriter, TraceError>>>,
+    writer: WriterThread,
     traced_modules: Vec<String>,
     /// The last Const recorded for each operand position of each bytecode
     /// instruction (and thread): the same number at the same place is the same
@@ -292,30 +136,9 @@ pub fn start(
         Some(rows) => options.flush_every.min(rows.max(1) as usize),
         None => options.flush_every,
     };
-    // A small bound keeps memory flat if the disk is slower than the program.
-    let (sender, receiver) = sync_channel::<Outgoing>(4);
-    let (give_back, returned) = channel::<Storage>();
-    let handle = std::thread::Builder::new()
-        .name("hltpy-writer".into())
-        .spawn(move || {
-            let mut writer = writer;
-            for batch in receiver {
-                let batch = match batch {
-                    Outgoing::Rows(rows) => {
-                        let (batch, storage) = rows.build();
-                        // The recorder may be gone (the capture stopped).
-                        let _ = give_back.send(storage);
-                        batch
-                    }
-                    Outgoing::Batch(batch) => batch,
-                };
-                writer.write(&batch)?;
-            }
-            Ok(writer)
-        })
-        .map_err(|err| {
-            PyRuntimeError::new_err(format!("cannot start the trace writer thread: {err}"))
-        })?;
+    let writer = writer_thread::spawn(writer).map_err(|err| {
+        PyRuntimeError::new_err(format!("cannot start the trace writer thread: {err}"))
+    })?;
     // Epoch 0 is never used, so NO_NODE is stale in every capture.
     let epoch = (EPOCH.load(Ordering::Relaxed) % 0xFFFF) + 1;
     MAX_REPR.store(options.max_repr, Ordering::Relaxed);
@@ -333,9 +156,7 @@ pub fn start(
         with_locations: options.locations,
         locations: Locations::default(),
         type_names: FxHashMap::default(),
-        batches: Some(sender),
-        returned,
-        writer: Some(handle),
+        writer,
         traced_modules,
         consts: FxHashMap::default(),
         last_types: [(0, 0); 2],
@@ -371,14 +192,18 @@ pub fn stop(
     drop(ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take());
     if !recorder.buffer.is_empty() {
         let batch = Outgoing::Rows(recorder.buffer.take_pending());
-        if let Some(sender) = &recorder.batches {
+        if let Some(sender) = &recorder.writer.batches {
             // An error here means the writer thread already failed; its
             // own error is reported below.
             let _ = sender.send(batch);
         }
     }
-    drop(recorder.batches.take());
-    let handle = recorder.writer.take().expect("writer thread set at start");
+    drop(recorder.writer.batches.take());
+    let handle = recorder
+        .writer
+        .handle
+        .take()
+        .expect("writer thread set at start");
     let end = RunEnd {
         argv,
         traced_modules: recorder.traced_modules.clone(),
@@ -412,31 +237,6 @@ pub fn add_traced_modules(py: Python<'_>, names: &[String]) {
             }
         }
     }
-}
-
-/// Is a capture running (on any thread, suspended or not)?
-pub fn active() -> bool {
-    ACTIVE.load(Ordering::Relaxed)
-}
-
-/// Is an `on_node` callback installed (so values must be kept for it)?
-pub fn listening() -> bool {
-    LISTENING.load(Ordering::Relaxed)
-}
-
-/// What the running capture keeps of values (read on every node).
-pub fn values_mode() -> ValuesMode {
-    ValuesMode::from_code(VALUES_MODE.load(Ordering::Relaxed))
-}
-
-/// Are conversions (`int(x)`, `bool(x)`, …) recorded as nodes?
-pub fn conversions_recorded() -> bool {
-    recording() && CONVERSIONS.load(Ordering::Relaxed)
-}
-
-/// The repr bound of the running capture (read on every node, so atomic).
-pub fn max_repr() -> usize {
-    MAX_REPR.load(Ordering::Relaxed)
 }
 
 /// Gives out the id of a node whose row is written later (a call: its id
@@ -576,19 +376,6 @@ pub fn record_op_at(
         notify(py, events)?;
     }
     Ok(node)
-}
-
-/// Keeps `err` to be raised by the current thread's next recorded
-/// operation (the first error owed wins).
-pub fn owe(err: PyErr) {
-    let earlier = take_pending_error();
-    set_owed(earlier.unwrap_or(err));
-}
-
-/// The `on_node` error kept for the current operation, if any.
-pub fn take_pending_error() -> Option<PyErr> {
-    THREAD.with(|t| t.owed.set(false));
-    PENDING.with(|p| p.take())
 }
 
 /// Calls `on_node` with each event, recording suspended (the callback's
@@ -788,11 +575,11 @@ impl Recorder {
     #[cold]
     #[inline(never)]
     fn flush(&mut self) {
-        if let Ok(storage) = self.returned.try_recv() {
+        if let Ok(storage) = self.writer.returned.try_recv() {
             self.buffer.recycle(storage);
         }
         let rows = self.buffer.take_pending();
-        let failed = match &self.batches {
+        let failed = match &self.writer.batches {
             Some(sender) => match sender.try_send(Outgoing::Rows(rows)) {
                 Ok(()) => false,
                 Err(TrySendError::Full(Outgoing::Rows(rows))) => {
@@ -808,7 +595,7 @@ impl Recorder {
         if failed {
             // The writer thread stopped on an error (e.g. disk full); it is
             // reported by `stop`. Keep the program running, stop sending.
-            self.batches = None;
+            self.writer.batches = None;
         }
     }
 
@@ -826,7 +613,7 @@ impl Recorder {
             self.last_types = [(key, *index), self.last_types[0]];
             return Some(*index);
         }
-        let name = crate::values::type_name(ty);
+        let name = crate::summary::type_name(ty);
         let index = self.buffer.intern_type(&name);
         self.type_names
             .insert(key, (ty.clone().into_any().unbind(), index));
@@ -839,55 +626,9 @@ impl Recorder {
         &mut self,
         py: Python<'_>,
     ) -> (Option<(usize, usize)>, Option<u32>, Option<u32>) {
-        // SAFETY: called with the GIL held; frames and code objects are
-        // borrowed for this call only, a code object kept is owned.
-        unsafe {
-            let instruction = match frames::current_instruction(py) {
-                Some(instruction) => instruction,
-                None => {
-                    let frame = frames::program_frame_object();
-                    if frame.is_null() {
-                        return (None, None, None);
-                    }
-                    let code = ffi::PyFrame_GetCode(frame) as *mut ffi::PyObject;
-                    ffi::Py_DECREF(code);
-                    (code as usize, ffi::PyFrame_GetLasti(frame) as usize)
-                }
-            };
-            let slot = RecentLocations::slot(instruction);
-            let (recent, file, line) = self.locations.recent.0[slot];
-            if recent == instruction {
-                return (Some(instruction), Some(file), Some(line));
-            }
-            if let Some(&(file, line)) = self.locations.lines.get(&instruction) {
-                self.locations.recent.0[slot] = (instruction, file, line);
-                return (Some(instruction), Some(file), Some(line));
-            }
-            // First time at this instruction: the line from a frame object.
-            let frame = frames::program_frame_object();
-            let line = if frame.is_null() {
-                0
-            } else {
-                ffi::PyFrame_GetLineNumber(frame).max(0) as u32
-            };
-            let code_key = instruction.0;
-            let file = match self.locations.files.get(&code_key) {
-                Some((_, file)) => *file,
-                None => {
-                    let code = Bound::from_borrowed_ptr(py, code_key as *mut ffi::PyObject);
-                    let name = code
-                        .getattr(pyo3::intern!(py, "co_filename"))
-                        .and_then(|f| f.extract::<String>())
-                        .unwrap_or_else(|_| "<unknown>".into());
-                    let file = self.buffer.intern_file(&name);
-                    self.locations.files.insert(code_key, (code.unbind(), file));
-                    file
-                }
-            };
-            self.locations.lines.insert(instruction, (file, line));
-            self.locations.recent.0[slot] = (instruction, file, line);
-            (Some(instruction), Some(file), Some(line))
-        }
+        let buffer = &mut self.buffer;
+        self.locations
+            .caller_location(py, |name| buffer.intern_file(name))
     }
 }
 
@@ -902,7 +643,7 @@ pub fn abandon_after_fork(py: Python<'_>) {
         // Dropping the handle detaches a thread that does not exist here;
         // dropping the sender closes a channel nobody reads. The writer
         // (with the parent's open file) lives inside the lost thread.
-        recorder.batches.take();
-        recorder.writer.take();
+        recorder.writer.batches.take();
+        recorder.writer.handle.take();
     }
 }

@@ -3,100 +3,34 @@
 //! Computed before the recorder lock is taken, because a user's `__repr__`
 //! is arbitrary Python code; a repr that raises is recorded, never raised.
 
-use hltpy_schema::{bounded_repr, NodeValue};
+use hltpy_schema::bounded_repr;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple, PyType,
 };
 use pyo3::{ffi, intern};
 
-use crate::recorder::{self, suspended};
 use crate::registry::TypeCache;
+use crate::state::{self, suspended, ValuesMode};
+use crate::summary::{type_name, Scalar, Summary};
 
 /// Ints wider than this many bits are summarised instead of printed:
 /// printing is quadratic and CPython refuses very long ones.
 const MAX_PRINTED_INT_BITS: u64 = 4096;
 
-enum Scalar<'py> {
-    Absent,
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// A str known to encode as UTF-8 and to be short enough.
-    Str(Bound<'py, PyString>),
-    Repr(String),
-}
-
-/// How much of each value a capture keeps (`hltpy.capture(values=...)`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ValuesMode {
-    /// Typed scalars and a bounded repr of everything else.
-    Full = 0,
-    /// Typed scalars only: no repr of other values.
-    Scalars = 1,
-    /// Types only: no user data in the file.
-    Types = 2,
-}
-
-impl ValuesMode {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "full" => Some(ValuesMode::Full),
-            "scalars" => Some(ValuesMode::Scalars),
-            "types" => Some(ValuesMode::Types),
-            _ => None,
-        }
-    }
-
-    pub fn from_code(code: u8) -> Self {
-        match code {
-            1 => ValuesMode::Scalars,
-            2 => ValuesMode::Types,
-            _ => ValuesMode::Full,
-        }
-    }
-}
-
-/// A number as recorded, comparable for equality (see
-/// [`Summary::const_value`]).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ConstValue {
-    Int(i64),
-    Float(u64),
-    Bool(bool),
-}
-
-/// The recorded form of one value, and the value itself for `on_node`.
-pub struct Summary<'py> {
-    ty: Option<Bound<'py, PyType>>,
-    scalar: Scalar<'py>,
-    object: Option<Bound<'py, PyAny>>,
-}
-
 impl<'py> Summary<'py> {
-    /// A node that records no value (e.g. a call that raised records the
-    /// exception through [`Summary::raised`] instead).
-    pub fn absent() -> Self {
-        Summary {
-            ty: None,
-            scalar: Scalar::Absent,
-            object: None,
-        }
-    }
-
     /// What the running capture keeps of `value` (see [`ValuesMode`]).
     pub fn of(value: &Bound<'py, PyAny>) -> Self {
         let ty = value.get_type();
-        let scalar = match recorder::values_mode() {
+        let scalar = match state::values_mode() {
             ValuesMode::Types => Scalar::Absent,
-            mode => scalar_of(value, recorder::max_repr(), mode),
+            mode => scalar_of(value, state::max_repr(), mode),
         };
         Summary {
             ty: Some(ty),
             scalar,
             // Only an `on_node` callback needs the value itself.
-            object: recorder::listening().then(|| value.clone()),
+            object: state::listening().then(|| value.clone()),
         }
     }
 
@@ -104,10 +38,10 @@ impl<'py> Summary<'py> {
     /// unless only types are kept, its message.
     pub fn raised(err: &PyErr, py: Python<'py>) -> Self {
         let exception = err.value(py);
-        let text = match recorder::values_mode() {
+        let text = match state::values_mode() {
             ValuesMode::Full => format!(
                 "raised {}",
-                bounded_repr(exception.as_any(), recorder::max_repr())
+                bounded_repr(exception.as_any(), state::max_repr())
             ),
             _ => format!("raised {}", type_name(&exception.get_type())),
         };
@@ -115,39 +49,6 @@ impl<'py> Summary<'py> {
             ty: Some(exception.get_type()),
             scalar: Scalar::Repr(text),
             object: Some(exception.clone().into_any()),
-        }
-    }
-
-    /// The number this summary records, when it is one (how equal Const
-    /// nodes are told apart; floats by their bits, so `0.0` and `-0.0`
-    /// and NaNs stay distinct).
-    pub fn const_value(&self) -> Option<ConstValue> {
-        match self.scalar {
-            Scalar::Int(v) => Some(ConstValue::Int(v)),
-            Scalar::Float(v) => Some(ConstValue::Float(v.to_bits())),
-            Scalar::Bool(v) => Some(ConstValue::Bool(v)),
-            _ => None,
-        }
-    }
-
-    /// The value itself (None for a node that records no value).
-    pub fn object(&self) -> Option<&Bound<'py, PyAny>> {
-        self.object.as_ref()
-    }
-
-    pub fn type_object(&self) -> Option<&Bound<'py, PyType>> {
-        self.ty.as_ref()
-    }
-
-    pub fn as_node_value(&self) -> NodeValue<'_> {
-        match &self.scalar {
-            Scalar::Absent => NodeValue::Absent,
-            Scalar::Int(v) => NodeValue::Int(*v),
-            Scalar::Float(v) => NodeValue::Float(*v),
-            Scalar::Bool(v) => NodeValue::Bool(*v),
-            // Checked to encode when the summary was made.
-            Scalar::Str(s) => NodeValue::Str(s.to_str().unwrap_or_default()),
-            Scalar::Repr(text) => NodeValue::Repr(text),
         }
     }
 }
@@ -214,18 +115,6 @@ fn int_scalar<'py>(value: &Bound<'py, PyAny>) -> Scalar<'py> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "<int>".into()),
     )
-}
-
-/// `module.QualName` of a type (just `QualName` for builtins).
-pub fn type_name(ty: &Bound<'_, PyType>) -> String {
-    let qualname = ty
-        .qualname()
-        .map(|q| q.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "?".into());
-    match ty.module().map(|m| m.to_string_lossy().into_owned()) {
-        Ok(module) if module != "builtins" => format!("{module}.{qualname}"),
-        _ => qualname,
-    }
 }
 
 /// A printable form of any value, at most about `max` bytes, free of memory
@@ -332,7 +221,7 @@ fn write_bounded(value: &Bound<'_, PyAny>, max: usize, depth: usize, out: &mut S
             // traced operation raises it. (Re-arming the signal instead let
             // it fire in the next __repr__ hltpy called, again and again.)
             if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
-                recorder::owe(err.clone_ref(py));
+                state::owe(err.clone_ref(py));
             }
             let kind = err
                 .get_type(py)
