@@ -380,3 +380,27 @@ fn the_command_list_gives_one_line_to_each_command() {
         assert!(!line.ends_with('.'), "{line:?}");
     }
 }
+
+#[test]
+fn every_table_query_help_lists_can_be_queried() {
+    let (code, help, stderr) = analyze(&["query", "--help"]);
+    assert_eq!(code, 0, "{stderr}");
+    let tables: Vec<&str> = help
+        .split("Tables:\n")
+        .nth(1)
+        .expect("a table list")
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(tables.len(), 10, "{help}");
+    // Two traces of the same program: `diff` compares exactly two.
+    let old = "samples/traces/diff/before.parquet";
+    let new = "samples/traces/diff/after.parquet";
+    for table in tables {
+        let sql = format!("SELECT count(*) AS n FROM {table}");
+        let out = crate::support::succeeded(&["query", &sql, old, new, "--format", "csv"]);
+        let rows: u64 = out.lines().nth(1).unwrap().parse().unwrap();
+        assert!(rows > 0, "{table} is empty");
+    }
+}
