@@ -17,12 +17,12 @@
 //!
 //! | where | trace text | through |
 //! | --- | --- | --- |
-//! | `compile` (analyze/src/compile.rs) | attribute and method names, keyword names | [`attribute`], [`set_attribute`], [`keyword`] |
+//! | `compile` (analyze/graph/src/compile.rs) | attribute and method names, keyword names | [`attribute`], [`set_attribute`], [`keyword`] |
 //! | | parameter names, imported and referenced modules, functions, classes | [`is_identifier`], [`is_dotted_name`]; refused otherwise, naming the node |
 //! | | values, dict keys | [`literal_of`] (refused when not a literal, or a parameter with `--allow-constants`) |
 //! | | guard messages; comments; the docstring's path and version | [`string`]; [`comment`]; [`inert`] quoted |
 //! | `compile --check` | the module's path, the function's name | process arguments, not program text; imports checked by `resolve_imports` |
-//! | `expr` (analyze/src/expr.rs) | names, keys, values | [`attribute`], [`keyword`], [`literal_of`] else [`inert`], [`string`] |
+//! | `expr` (analyze/graph/src/expr.rs) | names, keys, values | [`attribute`], [`keyword`], [`literal_of`] else [`inert`], [`string`] |
 //! | stubs (stubs.rs) | module, class, function, parameter, attribute names; types | [`is_identifier`]/[`is_dotted_name`] else a [`comment`]; `well_formed` types else `Any` |
 //! | `render`, `diff --render` | labels | `html::escape` (HTML-like labels), `html::dot_string` (DOT strings) |
 //! | `report` | every cell and title | `html::escape`; its one script is a constant |
