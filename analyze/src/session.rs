@@ -260,7 +260,14 @@ impl Session {
         &self,
         sql: &str,
     ) -> Result<(SchemaRef, Vec<RecordBatch>), AnalyzeError> {
-        let frame = self.plan(sql).await?;
+        self.collect_frame(self.plan(sql).await?).await
+    }
+
+    /// Runs a planned query: its schema and its batches.
+    pub async fn collect_frame(
+        &self,
+        frame: DataFrame,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), AnalyzeError> {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await.map_err(|err| self.read_error(err))?;
         Ok((schema, batches))

@@ -26,8 +26,7 @@ use crate::proxy::{Flavor, Traced};
 use crate::recorder::{self, record, Node};
 use crate::registry;
 use crate::state::{self, current_id, recording, NodeRef, ID_MASK, NO_NODE};
-use crate::summary::Summary;
-use crate::summary::{OpInput, Operand};
+use crate::summary::{OpInput, Operand, Summary};
 
 // CPython's code flags.
 const CO_VARARGS: u32 = 0x04;

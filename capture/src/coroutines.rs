@@ -24,8 +24,7 @@ use crate::flow::{source_of, wrap};
 use crate::proxy::Traced;
 use crate::recorder;
 use crate::state::{self, current_id, recording, NodeRef, NO_NODE};
-use crate::summary::Summary;
-use crate::summary::{OpInput, Operand};
+use crate::summary::{OpInput, Operand, Summary};
 
 /// What a finished step sequence records.
 enum Completion {

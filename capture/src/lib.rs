@@ -8,8 +8,7 @@
 //! in a side table ([`links`]); the [`recorder`] buffers nodes and streams
 //! them to a Parquet trace through `hltpy-schema` (below it, using nothing
 //! above: [`state`], [`summary`], [`locations`], [`writer_thread`]). The
-//! Python package
-//! around it (`capture/python/hltpy`) is thin glue.
+//! Python package around it (`capture/python/hltpy`) is thin glue.
 
 mod calls;
 mod coroutines;
@@ -33,8 +32,7 @@ use pyo3::prelude::*;
 
 use crate::proxy::Traced;
 use crate::recorder::{NodeEvent, Options};
-use crate::state::ValuesMode;
-use crate::state::{current_id, recording, NO_NODE};
+use crate::state::{current_id, recording, ValuesMode, NO_NODE};
 
 /// `hltpy.trace(value)`: a traced value whose node is a Const (or a Deep
 /// for a container holding traced values). Traced values come back as they are.

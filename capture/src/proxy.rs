@@ -27,8 +27,7 @@ use crate::proxy_memory::new_proxy;
 use crate::recorder::{self, record, Node};
 use crate::registry;
 use crate::state::{self, current_id, recording, NodeRef, NO_NODE};
-use crate::summary::Summary;
-use crate::summary::{OpInput, Operand};
+use crate::summary::{OpInput, Operand, Summary};
 
 /// What a proxy does beyond forwarding operations.
 pub enum Flavor {

@@ -10,7 +10,6 @@
 //! code, so no thread can block on it while another waits for the GIL.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::TrySendError;
 
 use hltpy_schema::{
@@ -23,10 +22,8 @@ use smallvec::SmallVec;
 
 use crate::gil_cell::{GilCell, GilGuard};
 use crate::locations::Locations;
-use crate::state::{pack, NodeRef, ID_MASK, NO_NODE};
 use crate::state::{
-    set_owed, suspended, take_pending_error, ValuesMode, ACTIVE, ALLOW_MUTATION, CONVERSIONS,
-    EPOCH, LISTENING, MAX_REPR, NO_FRAME, ON_NODE, THREAD, VALUES_MODE,
+    self, pack, set_owed, suspended, take_pending_error, NodeRef, ValuesMode, ID_MASK, NO_NODE,
 };
 use crate::summary::{ConstValue, OpInput, Operand, Summary};
 use crate::writer_thread::{self, Outgoing, WriterThread};
@@ -139,15 +136,13 @@ pub fn start(
     let writer = writer_thread::spawn(writer).map_err(|err| {
         PyRuntimeError::new_err(format!("cannot start the trace writer thread: {err}"))
     })?;
-    // Epoch 0 is never used, so NO_NODE is stale in every capture.
-    let epoch = (EPOCH.load(Ordering::Relaxed) % 0xFFFF) + 1;
-    MAX_REPR.store(options.max_repr, Ordering::Relaxed);
-    VALUES_MODE.store(options.values as u8, Ordering::Relaxed);
-    CONVERSIONS.store(options.conversions, Ordering::Relaxed);
-    LISTENING.store(options.on_node.is_some(), Ordering::Relaxed);
-    *ON_NODE.lock().unwrap_or_else(|p| p.into_inner()) = options.on_node;
-    EPOCH.store(epoch, Ordering::Relaxed);
-    ALLOW_MUTATION.store(options.allow_mutation, Ordering::Relaxed);
+    let epoch = state::configure(
+        options.max_repr,
+        options.values,
+        options.conversions,
+        options.allow_mutation,
+        options.on_node,
+    );
     *guard = Some(Recorder {
         epoch,
         next_id: 0,
@@ -161,7 +156,7 @@ pub fn start(
         consts: FxHashMap::default(),
         last_types: [(0, 0); 2],
     });
-    ACTIVE.store(true, Ordering::Relaxed);
+    state::activate();
     Ok(())
 }
 
@@ -179,17 +174,15 @@ pub fn stop(
     end_reason: &str,
     keep_empty: bool,
 ) -> PyResult<Finished> {
-    let recorder = {
+    let (recorder, on_node) = {
         let mut guard = lock(py);
-        ACTIVE.store(false, Ordering::Relaxed);
-        ALLOW_MUTATION.store(false, Ordering::Relaxed);
-        LISTENING.store(false, Ordering::Relaxed);
-        guard.take()
+        let on_node = state::end();
+        (guard.take(), on_node)
     };
+    drop(on_node);
     let Some(mut recorder) = recorder else {
         return Err(PyRuntimeError::new_err("no capture is running"));
     };
-    drop(ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take());
     if !recorder.buffer.is_empty() {
         let batch = Outgoing::Rows(recorder.buffer.take_pending());
         if let Some(sender) = &recorder.writer.batches {
@@ -275,7 +268,7 @@ pub fn record(py: Python<'_>, node: Node<'_, '_>) -> Option<NodeRef> {
             node.inputs,
             node.value,
         );
-        if LISTENING.load(Ordering::Relaxed) {
+        if state::listening() {
             events.push(recorder.event(&site, id, node.kind, node.name, node.inputs, node.value));
         }
         recorder.flush_if_full();
@@ -334,7 +327,7 @@ pub fn record_op_at(
     inputs: &[OpInput<'_, '_>],
     value: &Summary<'_>,
 ) -> PyResult<NodeRef> {
-    let listening = LISTENING.load(Ordering::Relaxed);
+    let listening = state::listening();
     let mut events = Vec::new();
     let (node, owed) = {
         let mut guard = lock(py);
@@ -384,12 +377,7 @@ fn notify(py: Python<'_>, events: Vec<NodeEvent>) -> PyResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let callback = ON_NODE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-        .map(|c| c.clone_ref(py));
-    let Some(callback) = callback else {
+    let Some(callback) = state::on_node(py) else {
         return Ok(());
     };
     suspended(|| {
@@ -516,12 +504,12 @@ impl Recorder {
         } else {
             (None, None, None)
         };
-        let (frame, thread, owed) = THREAD.with(|t| (t.frame.get(), t.thread(), t.owed.get()));
+        let (frame, thread, owed) = state::node_context();
         Site {
             file,
             line,
             instruction,
-            frame: (frame != NO_FRAME).then_some(frame),
+            frame,
             thread,
             owed,
         }
@@ -637,8 +625,7 @@ impl Recorder {
 /// file belongs to the parent), so the child can start its own.
 pub fn abandon_after_fork(py: Python<'_>) {
     let inherited = lock(py).take();
-    ACTIVE.store(false, Ordering::Relaxed);
-    LISTENING.store(false, Ordering::Relaxed);
+    state::deactivate();
     if let Some(mut recorder) = inherited {
         // Dropping the handle detaches a thread that does not exist here;
         // dropping the sender closes a channel nobody reads. The writer

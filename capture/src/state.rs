@@ -69,36 +69,36 @@ pub fn current_id(node: NodeRef) -> Option<u64> {
     (ACTIVE.load(Ordering::Relaxed) && (node >> ID_BITS) as u32 == epoch).then_some(node & ID_MASK)
 }
 
-pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
-pub(crate) static EPOCH: AtomicU32 = AtomicU32::new(0);
-pub(crate) static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
-pub(crate) static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
-pub(crate) static VALUES_MODE: AtomicU8 = AtomicU8::new(ValuesMode::Full as u8);
-pub(crate) static CONVERSIONS: AtomicBool = AtomicBool::new(false);
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+static ALLOW_MUTATION: AtomicBool = AtomicBool::new(false);
+static MAX_REPR: AtomicUsize = AtomicUsize::new(200);
+static VALUES_MODE: AtomicU8 = AtomicU8::new(ValuesMode::Full as u8);
+static CONVERSIONS: AtomicBool = AtomicBool::new(false);
 /// Set while an `on_node` callback is installed: the hot path only pays
 /// for building node events when someone listens.
-pub(crate) static LISTENING: AtomicBool = AtomicBool::new(false);
-pub(crate) static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+static LISTENING: AtomicBool = AtomicBool::new(false);
+static ON_NODE: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 /// Per-thread state, one thread-local so the hot path pays one lookup.
-pub(crate) struct ThreadState {
+struct ThreadState {
     /// Set while hltpy itself runs Python code (a repr) so that operations
     /// done by that code are not recorded as if the user did them.
-    pub(crate) suspended: Cell<bool>,
+    suspended: Cell<bool>,
     /// Id of the innermost traced call running on this thread, or NO_FRAME.
-    pub(crate) frame: Cell<u64>,
+    frame: Cell<u64>,
     /// `threading.get_ident()` of this thread, or 0 until first asked.
-    pub(crate) thread: Cell<u64>,
+    thread: Cell<u64>,
     /// Whether [`PENDING`] holds an error: read with the rest of this
     /// state, so a recorded node costs one thread-local access, not two.
-    pub(crate) owed: Cell<bool>,
+    owed: Cell<bool>,
 }
 
-pub(crate) const NO_FRAME: u64 = u64::MAX;
+const NO_FRAME: u64 = u64::MAX;
 
 thread_local! {
     // Constant-initialised and without a destructor: reading it needs no
     // check for first use.
-    pub(crate) static THREAD: ThreadState = const {
+    static THREAD: ThreadState = const {
         ThreadState {
             suspended: Cell::new(false),
             frame: Cell::new(NO_FRAME),
@@ -110,11 +110,11 @@ thread_local! {
     /// operation: an `on_node` error for a node recorded outside an
     /// operation's own result (a Const, a Deep), or a Ctrl-C caught in a
     /// `__repr__` hltpy called (see [`owe`]).
-    pub(crate) static PENDING: Cell<Option<PyErr>> = const { Cell::new(None) };
+    static PENDING: Cell<Option<PyErr>> = const { Cell::new(None) };
 }
 
 impl ThreadState {
-    pub(crate) fn thread(&self) -> u64 {
+    fn thread(&self) -> u64 {
         match self.thread.get() {
             0 => {
                 // SAFETY: a plain query of the calling thread's identity.
@@ -131,6 +131,71 @@ impl ThreadState {
 pub(crate) fn set_owed(err: PyErr) {
     PENDING.with(|p| p.set(Some(err)));
     THREAD.with(|t| t.owed.set(true));
+}
+
+/// Installs a starting capture's options; gives its epoch, never 0, so
+/// a proxy made outside every capture ([`NO_NODE`]) is stale in each.
+/// Recording starts with [`activate`].
+pub fn configure(
+    max_repr: usize,
+    values: ValuesMode,
+    conversions: bool,
+    allow_mutation: bool,
+    on_node: Option<Py<PyAny>>,
+) -> u32 {
+    let epoch = (EPOCH.load(Ordering::Relaxed) % 0xFFFF) + 1;
+    MAX_REPR.store(max_repr, Ordering::Relaxed);
+    VALUES_MODE.store(values as u8, Ordering::Relaxed);
+    CONVERSIONS.store(conversions, Ordering::Relaxed);
+    LISTENING.store(on_node.is_some(), Ordering::Relaxed);
+    *ON_NODE.lock().unwrap_or_else(|p| p.into_inner()) = on_node;
+    EPOCH.store(epoch, Ordering::Relaxed);
+    ALLOW_MUTATION.store(allow_mutation, Ordering::Relaxed);
+    epoch
+}
+
+/// Starts recording, once the recorder is in place.
+pub fn activate() {
+    ACTIVE.store(true, Ordering::Relaxed);
+}
+
+/// Stops recording on every thread (a forked child's inherited capture).
+pub fn deactivate() {
+    ACTIVE.store(false, Ordering::Relaxed);
+    LISTENING.store(false, Ordering::Relaxed);
+}
+
+/// Ends a capture's state: nothing is recorded, mutation is refused
+/// again; gives back the `on_node` callback, for the caller to drop where
+/// no lock is held (dropping it may run Python code).
+pub fn end() -> Option<Py<PyAny>> {
+    deactivate();
+    ALLOW_MUTATION.store(false, Ordering::Relaxed);
+    ON_NODE.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// The `on_node` callback of the running capture.
+pub fn on_node(py: Python<'_>) -> Option<Py<PyAny>> {
+    ON_NODE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|c| c.clone_ref(py))
+}
+
+/// What each node records of the thread it is made on: the innermost
+/// traced call (None at top level), the thread, and whether an error is
+/// owed to the program (one thread-local read per node).
+#[inline]
+pub fn node_context() -> (Option<u64>, u64, bool) {
+    THREAD.with(|t| {
+        let frame = t.frame.get();
+        (
+            (frame != NO_FRAME).then_some(frame),
+            t.thread(),
+            t.owed.get(),
+        )
+    })
 }
 
 /// Is a capture running and recording on this thread?

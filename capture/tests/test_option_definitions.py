@@ -4,7 +4,6 @@
 ``HLTPY_*`` variables, and the option table of docs/capture.md.
 (What each option does is ``test_run_options.py``'s.)"""
 
-import argparse
 import ast
 import inspect
 import pathlib
@@ -13,7 +12,7 @@ import re
 import hltpy
 import pytest
 from hltpy import _hltpy, _options
-from hltpy._cli import run_parser
+from hltpy._cli import DESCRIPTION, run_parser, split_run_arguments
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # What the Python side gives `_hltpy.start` besides the options.
@@ -90,7 +89,15 @@ def flag_arguments(option: _options.Option, value) -> list[str]:
 )
 def test_each_option_travels_by_flag_and_by_variable(option):
     value = OTHER[option.name]
-    parsed = run_parser().parse_args(flag_arguments(option, value))
+    # Where hltpy's options end and the program begins.
+    arguments = flag_arguments(option, value)
+    assert split_run_arguments([*arguments, "prog.py", "-x"]) == (
+        arguments,
+        "prog.py",
+        None,
+        ["-x"],
+    )
+    parsed = run_parser().parse_args(arguments)
     assert _options.from_flags(parsed)[option.name] == value
     defaults = _options.from_flags(run_parser().parse_args([]))
     assert defaults[option.name] == (
@@ -103,6 +110,7 @@ def test_each_option_travels_by_flag_and_by_variable(option):
     exported = {}
     _options.to_environment({option.name: value}, exported.__setitem__)
     assert list(exported) == [option.variable]
+    assert option.variable in DESCRIPTION
     assert re.fullmatch(r"HLTPY_[A-Z_]+", option.variable)
     assert _options.from_environment(exported) == {option.name: value}
 
@@ -117,4 +125,3 @@ def test_every_flag_is_in_the_help():
     for option in _options.OPTIONS:
         if option.flag:
             assert option.flag in text, option.name
-    assert isinstance(run_parser(), argparse.ArgumentParser)

@@ -831,7 +831,8 @@ fn order(a: &Value, b: &Value, symbol: &str) -> Result<Option<Ordering>, Value> 
 
 /// A comparison by dunder name (`__lt__`, `__eq__`, …).
 pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Outcome {
-    let (symbol, wanted): (&str, &[Ordering]) = match op {
+    let symbol = op.symbol();
+    let wanted: &[Ordering] = match op {
         CmpOp::Eq | CmpOp::Ne => {
             let Some(equal) = eq(a, b) else {
                 if has_nan(a) {
@@ -845,10 +846,10 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Outcome {
             };
             return Ok(Value::Bool(equal == (op == CmpOp::Eq)));
         }
-        CmpOp::Lt => ("<", &[Ordering::Less]),
-        CmpOp::Le => ("<=", &[Ordering::Less, Ordering::Equal]),
-        CmpOp::Gt => (">", &[Ordering::Greater]),
-        CmpOp::Ge => (">=", &[Ordering::Greater, Ordering::Equal]),
+        CmpOp::Lt => &[Ordering::Less],
+        CmpOp::Le => &[Ordering::Less, Ordering::Equal],
+        CmpOp::Gt => &[Ordering::Greater],
+        CmpOp::Ge => &[Ordering::Greater, Ordering::Equal],
     };
     if !a.is_known() || !b.is_known() {
         return unknown(format!("{symbol} with a value hltpy does not know"));
@@ -863,11 +864,12 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value) -> Outcome {
             }
             Ok(true)
         };
-        let answer = match symbol {
-            "<=" => within(x, y)?,
-            "<" => x.len() < y.len() && within(x, y)?,
-            ">=" => within(y, x)?,
-            _ => y.len() < x.len() && within(y, x)?,
+        let answer = match op {
+            CmpOp::Le => within(x, y)?,
+            CmpOp::Lt => x.len() < y.len() && within(x, y)?,
+            CmpOp::Ge => within(y, x)?,
+            CmpOp::Gt => y.len() < x.len() && within(y, x)?,
+            CmpOp::Eq | CmpOp::Ne => unreachable!("answered by equality above"),
         };
         return Ok(Value::Bool(answer));
     }

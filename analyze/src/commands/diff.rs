@@ -84,6 +84,7 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
                 draw::write_file(&dot, path, format, "--render")?;
             }
             let report = diff.report();
+            let equivalent = report.equivalent;
             let text = match args.format {
                 Format::Text => text(&report, args.limit),
                 Format::Json => {
@@ -95,7 +96,7 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
                 }
             };
             output::print(&text)?;
-            Ok(ExitStatus::finding_if(!diff.equivalent()))
+            Ok(ExitStatus::finding_if(!equivalent))
         }
         _ => Err(AnalyzeError::Usage(format!(
             "diff compares a trace with a trace or a directory of traces with another; \

@@ -11,7 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use hltpy_graph::infer::{Inference, Types};
 
-use super::{LazyTable, PassInputs};
+use super::{computed_once, LazyTable, PassInputs};
 use crate::error::AnalyzeError;
 use crate::sources::{trace_files, TraceSource};
 
@@ -31,19 +31,11 @@ impl SharedInference {
     }
 
     fn get(&self) -> Result<Arc<Inference>> {
-        let mut slot = self
-            .done
-            .lock()
-            .map_err(|_| DataFusionError::Internal("the inference's lock was poisoned".into()))?;
-        if let Some(done) = &*slot {
-            return Ok(done.clone());
-        }
-        let done = Arc::new(
+        computed_once(&self.done, || {
             Inference::of_traces(&self.traces, None, &AtomicU64::new(0))
-                .map_err(|err| DataFusionError::External(Box::new(err)))?,
-        );
-        *slot = Some(done.clone());
-        Ok(done)
+                .map(Arc::new)
+                .map_err(|err| DataFusionError::External(Box::new(err)))
+        })
     }
 }
 

@@ -174,12 +174,7 @@ pub async fn run_user_sql(
             return Err(AnalyzeError::Query(format!("bad query: {message}\n{hint}")));
         }
     };
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame
-        .collect()
-        .await
-        .map_err(|err| session.read_error(err))?;
-    Ok((schema, batches))
+    session.collect_frame(frame).await
 }
 
 /// A pass's output as a table: computed when a query first reads it,
@@ -211,17 +206,25 @@ impl LazyTable {
     }
 
     fn batch(&self) -> Result<RecordBatch> {
-        let mut computed = self
-            .computed
-            .lock()
-            .map_err(|_| DataFusionError::Internal("a pass table's lock was poisoned".into()))?;
-        if let Some(batch) = &*computed {
-            return Ok(batch.clone());
-        }
-        let batch = (self.compute)()?;
-        *computed = Some(batch.clone());
-        Ok(batch)
+        computed_once(&self.computed, &self.compute)
     }
+}
+
+/// The value in `slot`, computed by `compute` the first time (a pass runs
+/// once per session, whichever query or table asks first).
+fn computed_once<T: Clone>(
+    slot: &Mutex<Option<T>>,
+    compute: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let mut slot = slot
+        .lock()
+        .map_err(|_| DataFusionError::Internal("a pass's lock was poisoned".into()))?;
+    if let Some(done) = &*slot {
+        return Ok(done.clone());
+    }
+    let done = compute()?;
+    *slot = Some(done.clone());
+    Ok(done)
 }
 
 #[async_trait]

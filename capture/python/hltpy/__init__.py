@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
-from . import _hltpy, _options
+from . import _hltpy
 from ._hltpy import (
     Node,
     Traced,
@@ -327,11 +327,12 @@ def _callables_of(entries: Iterable[Any]) -> list[Callable[..., Any]]:
 class capture:
     """Record a trace into ``path`` for the duration of a ``with`` block.
 
-        Options (each keyword below; defined in ``hltpy._options``):
-    {options}
-        The file is complete and valid when the block ends normally and when it
-        raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
-        After the block, ``path`` and ``nodes`` tell what was written.
+    The options are the keywords below, each described once in
+    ``hltpy._options.OPTIONS`` (``python -m hltpy._options`` prints them).
+
+    The file is complete and valid when the block ends normally and when it
+    raises; an unwritable ``path`` raises ``OSError`` before tracing starts.
+    After the block, ``path`` and ``nodes`` tell what was written.
     """
 
     def __init__(
@@ -419,9 +420,6 @@ class capture:
         else:
             self.stop(end_reason=f"raised {exc_type.__qualname__}: {str(exc)[:200]}")
         return False
-
-
-capture.__doc__ = (capture.__doc__ or "").replace("{options}", _options.docstring())
 
 
 def _install_callables(callables: list[Callable[..., Any]]) -> list[tuple[Any, str, Any]]:

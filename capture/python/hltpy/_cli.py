@@ -24,27 +24,12 @@ spawn) write traces of their own next to it, named with their pid.
 
 Environment form, for processes whose command line you do not control:
   HLTPY_TRACE='out-{pid}.parquet' HLTPY_MODULES=mydsl,other python prog.py
-(with HLTPY_VALUES, HLTPY_MAX_REPR, HLTPY_SEGMENT_NODES, HLTPY_LOCATIONS=0,
-HLTPY_CONVERSIONS=1, HLTPY_ALLOW_MUTATION=1, HLTPY_TRACE_CALLABLES=math.sqrt,
-HLTPY_BOUNDARIES=json.dumps,re.match (the whole set; none for none),
-HLTPY_BYTE_STREAM_SPLIT=1)
-"""
+with a variable for each option:
+""" + _options.variables_help()
 
 # Options of `run` that take a value; everything after the first token that
 # is not an option (or after -m NAME) belongs to the program.
-VALUE_OPTIONS = {
-    "-t",
-    "--trace",
-    "-o",
-    "--output",
-    "--values",
-    "--max-repr",
-    "--flush-every",
-    "--segment-nodes",
-    "--trace-callable",
-    "--boundary",
-    "--no-boundary",
-}
+VALUE_OPTIONS = {"-t", "--trace", "-o", "--output", *_options.value_flags()}
 
 
 def run_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ a list — the typed signature of ``hltpy.capture``, the native
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -295,12 +296,26 @@ def to_environment(options: dict[str, Any], set_variable: Callable[[str, str], N
             set_variable(option.variable, text)
 
 
-def docstring() -> str:
-    """The options as ``hltpy.capture``'s docstring lists them."""
-    return "\n".join(
-        f"      {option.name} [{option.default_text or repr(option.default)}]: {option.doc}"
-        for option in OPTIONS
-    )
+def value_flags() -> set[str]:
+    """The flags that take a value (``--max-repr N``): where the options
+    of ``python -m hltpy run`` end and the program begins is read with it."""
+    flags = {o.flag for o in OPTIONS if o.kind in ("int", "choice", "names", "boundaries")}
+    return flags | {"--no-boundary"}
+
+
+def variables_help() -> str:
+    """The ``HLTPY_*`` variables as ``python -m hltpy --help`` lists them."""
+    examples = {
+        "bool": "=1",
+        "names": "=math.sqrt,len",
+        "boundaries": "=json.dumps,re.match (the whole set, or none)",
+    }
+    shown = [
+        f"{o.variable}{'=0' if o.kind == 'bool' and o.default else examples.get(o.kind, '')}"
+        for o in OPTIONS
+        if o.variable
+    ]
+    return textwrap.fill("; ".join(shown), width=74)
 
 
 def markdown_table() -> str:
