@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers versions test test-rust test-python test-versions test-real bench bench-instructions bench-analyze bench-smoke lint clean
+.PHONY: demo samples build venv tools readers versions dist test test-rust test-python test-versions test-dist test-real bench bench-instructions bench-analyze bench-smoke lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -92,8 +92,22 @@ build: venv
 readers: venv
 	$(PY) tests/interop/readers.py install
 
-## test: every test (Rust and Python); what CI runs
-test: build tools readers versions test-rust test-python test-versions
+## dist: the wheels users install, into dist/: hltpy (the capture, for
+## this CPython) and hltpy-analyze (the analyzer's binary, for any CPython),
+## with their sizes; both reuse `make build`'s compilation
+dist: build
+	rm -rf dist
+	cd capture && ../$(VENV)/bin/maturin build --release --quiet --out ../dist
+	cd analyze && ../$(VENV)/bin/maturin build --quiet --out ../dist
+	@ls -l dist/*.whl | awk '{printf "%6.1f MiB  %s\n", $$5 / 1048576, $$NF}'
+
+## test-dist: dist/'s wheels installed into a clean venv with no Rust on
+## PATH: a capture, a query, an eval --set and a render from them alone
+test-dist: dist tools
+	$(PY) tests/dist_check.py --dist dist
+
+## test: every test (Rust and Python), and the wheels; what CI runs
+test: build tools readers versions test-rust test-python test-versions test-dist
 
 ## versions: the extension built for each CPython of EXTRA_PYTHONS (pyenv's,
 ## as this machine has them) and installed with what the capture tests
@@ -179,4 +193,4 @@ lint: build
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(VENV)-3.* $(DEMO_TRACES) bench/out
+	rm -rf $(VENV) $(VENV)-3.* $(DEMO_TRACES) bench/out dist

@@ -1,7 +1,9 @@
 //! A progress line on stderr for long reads: how much of the traces has
 //! been read and for how long. Shown only on a terminal (or when asked
 //! with `--progress always`) and only once the work has taken longer than
-//! a moment, so pipes and quick commands stay silent.
+//! a moment, so pipes and quick commands stay silent. `--progress json`
+//! writes the same facts as JSON lines for a program that shows progress
+//! its own way (the Python API's notebook bar).
 //!
 //! DataFusion reads the files through [`CountingStore`], the local file
 //! system with a byte counter, so the line reports real reads.
@@ -32,6 +34,9 @@ pub enum ProgressMode {
     /// Always, from the start (for logs).
     Always,
     Never,
+    /// One JSON object per line, from the start and every tenth of a
+    /// second, the last with `"finished": true` (for programs).
+    Json,
 }
 
 /// What the counter counts.
@@ -42,6 +47,7 @@ pub enum Unit {
 }
 
 struct Shared {
+    json: bool,
     label: String,
     unit: Unit,
     total: u64,
@@ -55,11 +61,30 @@ struct Shared {
 
 impl Shared {
     fn draw(&self) {
-        let line = render(self, self.start.elapsed());
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K{line}");
+        if self.json {
+            let _ = writeln!(err, "{}", self.json_line(false));
+        } else {
+            let line = render(self, self.start.elapsed());
+            let _ = write!(err, "\r\x1b[K{line}");
+        }
         let _ = err.flush();
         self.shown.store(true, Ordering::Relaxed);
+    }
+
+    fn json_line(&self, finished: bool) -> serde_json::Value {
+        let unit = match self.unit {
+            Unit::Bytes => "bytes",
+            Unit::Rows => "nodes",
+        };
+        serde_json::json!({
+            "progress": self.label,
+            "unit": unit,
+            "done": self.done.load(Ordering::Relaxed),
+            "total": self.total,
+            "seconds": self.start.elapsed().as_secs_f64(),
+            "finished": finished,
+        })
     }
 }
 
@@ -79,6 +104,7 @@ impl Progress {
         done: Arc<AtomicU64>,
     ) -> Progress {
         let shared = Arc::new(Shared {
+            json: mode == ProgressMode::Json,
             label: label.into(),
             unit,
             total,
@@ -92,9 +118,9 @@ impl Progress {
             ProgressMode::Never => None,
             ProgressMode::Auto if !std::io::stderr().is_terminal() => None,
             ProgressMode::Auto => Some(Duration::from_millis(500)),
-            ProgressMode::Always => Some(Duration::ZERO),
+            ProgressMode::Always | ProgressMode::Json => Some(Duration::ZERO),
         };
-        if mode == ProgressMode::Always {
+        if matches!(mode, ProgressMode::Always | ProgressMode::Json) {
             // Drawn at once, so even an instant command shows one line.
             shared.draw();
         }
@@ -120,11 +146,13 @@ impl Drop for Progress {
         if let Some(ticker) = self.ticker.take() {
             let _ = ticker.join();
         }
-        if self.shared.shown.load(Ordering::Relaxed) {
-            let mut err = std::io::stderr().lock();
+        let mut err = std::io::stderr().lock();
+        if self.shared.json {
+            let _ = writeln!(err, "{}", self.shared.json_line(true));
+        } else if self.shared.shown.load(Ordering::Relaxed) {
             let _ = write!(err, "\r\x1b[K");
-            let _ = err.flush();
         }
+        let _ = err.flush();
     }
 }
 
@@ -266,6 +294,7 @@ mod tests {
         assert_eq!(Size(512).to_string(), "512 B");
         assert_eq!(Size(3 * 1024 * 1024 / 2).to_string(), "1.5 MiB");
         let shared = Shared {
+            json: false,
             label: "summary".into(),
             unit: Unit::Rows,
             total: 200,
@@ -278,6 +307,16 @@ mod tests {
         assert_eq!(
             render(&shared, Duration::from_millis(1500)),
             "summary:  25% (50 of 200 nodes), 1.5 s"
+        );
+        let line = shared.json_line(true);
+        assert_eq!(line["progress"], "summary");
+        assert_eq!(
+            (line["done"].as_u64(), line["total"].as_u64()),
+            (Some(50), Some(200))
+        );
+        assert_eq!(
+            (line["unit"].as_str(), line["finished"].as_bool()),
+            (Some("nodes"), Some(true))
         );
     }
 }

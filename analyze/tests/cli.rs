@@ -323,6 +323,68 @@ fn progress_goes_to_stderr_only_when_asked_or_on_a_terminal() {
         stderr.contains("checking ") && stderr.contains("(0 of 3 nodes)"),
         "{stderr:?}"
     );
+    // For programs: JSON lines, from the start, the last one finished.
+    let (code, _, stderr) = analyze(&["--progress", "json", "check", path]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    assert_eq!(lines[0]["finished"], false);
+    let last = lines.last().unwrap();
+    assert_eq!(last["progress"], format!("checking {path}"));
+    assert_eq!(last["unit"], "nodes");
+    assert_eq!(
+        (last["done"].as_u64(), last["total"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(last["finished"], true);
+}
+
+#[test]
+fn query_writes_an_arrow_stream_and_summary_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("add.parquet");
+    write_add_trace(&path);
+    let out = dir.path().join("kinds.arrow");
+    let (code, _, stderr) = analyze(&[
+        "query",
+        "SELECT kind, count(*) AS n FROM nodes GROUP BY kind ORDER BY kind",
+        path.to_str().unwrap(),
+        "--format",
+        "arrow",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let reader = datafusion::arrow::ipc::reader::StreamReader::try_new(
+        std::fs::File::open(&out).unwrap(),
+        None,
+    )
+    .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let table = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    assert!(table.contains("| Const     | 2 |"), "{table}");
+    assert!(table.contains("| UDispatch | 1 |"), "{table}");
+    let (code, stdout, stderr) = analyze(&["summary", "--format", "json", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let trace = &summary[0];
+    assert_eq!(trace["nodes"], 3);
+    assert_eq!(trace["complete"], true);
+    assert_eq!(trace["traced_modules"], serde_json::json!([]));
+    assert!(trace["argv"].is_array() && trace["format_version"].is_string());
+    assert_eq!(
+        trace["kinds"],
+        serde_json::json!([{"kind": "Const", "count": 2}, {"kind": "UDispatch", "count": 1}])
+    );
+    assert_eq!(
+        trace["largest_fan_out"],
+        serde_json::json!(["#0 Const (1)", "#1 Const (1)"])
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
-//! Writing query results: an aligned table for people, CSV, JSON, NDJSON
-//! or Parquet for programs, to stdout or a file.
+//! Writing query results: an aligned table for people, CSV, JSON, NDJSON,
+//! Arrow IPC or Parquet for programs, to stdout or a file.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -23,6 +23,9 @@ pub enum Format {
     Ndjson,
     /// A Parquet file (needs -o FILE).
     Parquet,
+    /// An Arrow IPC stream (what `hltpy.open_trace(...).query` reads; not
+    /// to a terminal).
+    Arrow,
 }
 
 /// Writes `batches` (of `schema`) in `format` to `out` (stdout when
@@ -52,6 +55,11 @@ pub fn write(
             if format == Format::Parquet {
                 return Err(AnalyzeError::Usage(
                     "--format parquet writes a file: add -o FILE.parquet".into(),
+                ));
+            }
+            if format == Format::Arrow && std::io::stdout().is_terminal() {
+                return Err(AnalyzeError::Usage(
+                    "--format arrow is binary: add -o FILE.arrow or pipe it to a reader".into(),
                 ));
             }
             Box::new(super::Stdout)
@@ -92,6 +100,15 @@ pub fn write(
                 writer.write(batch).map_err(|e| fail(e.to_string()))?;
             }
             writer.close().map_err(|e| fail(e.to_string()))?;
+        }
+        Format::Arrow => {
+            let mut writer =
+                datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut sink, schema)
+                    .map_err(|e| fail(e.to_string()))?;
+            for batch in batches {
+                writer.write(batch).map_err(|e| fail(e.to_string()))?;
+            }
+            writer.finish().map_err(|e| fail(e.to_string()))?;
         }
     }
     sink.flush().map_err(|e| fail(e.to_string()))

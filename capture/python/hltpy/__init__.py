@@ -49,6 +49,7 @@ __all__ = [
     "from_traced",
     "is_traced",
     "node_id",
+    "open_trace",
     "running_capture",
     "trace",
     "trace_modules",
@@ -411,6 +412,15 @@ class capture:
         self.path, self.nodes = _hltpy.stop(self._argv(), closed_cleanly, end_reason, keep_empty)
         return self.nodes
 
+    def trace(self) -> Any:
+        """The trace this capture wrote, to analyse from Python
+        (``hltpy.analysis.Trace``; needs ``hltpy-analyze``)."""
+        if self.nodes is None:
+            raise RuntimeError(
+                "the capture is still running: open its trace after the `with` block (or stop())"
+            )
+        return open_trace(self.path)
+
     def __enter__(self) -> capture:
         return self.start()
 
@@ -488,6 +498,23 @@ def _install_boundaries(names: frozenset[str]) -> list[tuple[Any, str, Any]]:
 def _restore_callables(patched: list[tuple[Any, str, Any]]) -> None:
     for owner, attr, original in reversed(patched):
         setattr(owner, attr, original)
+
+
+def open_trace(paths: Any) -> Any:
+    """A trace (a file, a directory of segments or of traces, a glob, or a
+    list of those) to query and analyse from Python:
+    ``hltpy.open_trace("trace.parquet").query("SELECT ...")`` gives a
+    ``pyarrow.Table``. See ``hltpy.analysis``."""
+    from .analysis import open_trace as open_
+
+    return open_(paths)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext hltpy``: the ``%%hltpy`` cell magic (``hltpy._notebook``)."""
+    from ._notebook import load_ipython_extension as load
+
+    load(ipython)
 
 
 class Processor:

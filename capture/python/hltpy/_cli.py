@@ -39,13 +39,8 @@ def run_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "-t",
-        "--trace",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="trace this module (and its submodules) when it is imported; repeatable",
+    _options.add_module_flag(
+        parser, "trace this module (and its submodules) when it is imported; repeatable"
     )
     parser.add_argument(
         "-o",

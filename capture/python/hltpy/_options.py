@@ -260,6 +260,12 @@ OPTIONS: list[Option] = [
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 
 
+def add_module_flag(parser: argparse.ArgumentParser, help: str) -> None:
+    """``-t MODULE`` (repeatable), the modules to trace: ``python -m hltpy
+    run`` traces them when imported, ``%%hltpy`` at once."""
+    parser.add_argument("-t", "--trace", action="append", default=[], metavar="MODULE", help=help)
+
+
 def add_flags(parser: argparse.ArgumentParser) -> None:
     """Every option's flags, in the order of ``OPTIONS``."""
     for option in OPTIONS:
