@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,9 +60,10 @@ print("render:", len(drawing.svg), "characters of SVG")
 """
 
 
-def clean_path() -> str:
-    """PATH without the directories that hold a Rust toolchain or the
-    project's venv."""
+def clean_path(scratch: Path) -> str:
+    """PATH without the directories that hold a Rust toolchain or an
+    hltpy-analyze; graphviz's `dot` stays reachable (through a link of
+    its own if its directory had to go)."""
     kept = []
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         if not directory or any(
@@ -70,7 +72,14 @@ def clean_path() -> str:
         ):
             continue
         kept.append(directory)
-    return os.pathsep.join(kept)
+    path = os.pathsep.join(kept)
+    dot = shutil.which("dot")
+    if dot and shutil.which("dot", path=path) is None:
+        tools = scratch / "tools"
+        tools.mkdir()
+        (tools / "dot").symlink_to(dot)
+        path = os.pathsep.join([str(tools), path])
+    return path
 
 
 def base_python() -> str:
@@ -98,8 +107,8 @@ def main() -> int:
         for k, v in os.environ.items()
         if not k.startswith(("HLTPY_", "CARGO", "RUST", "VIRTUAL_ENV", "PYTHON"))
     }
-    environment["PATH"] = clean_path()
     with tempfile.TemporaryDirectory(prefix="hltpy-dist-") as scratch:
+        environment["PATH"] = clean_path(Path(scratch))
         venv = Path(scratch) / "venv"
         subprocess.run([base_python(), "-m", "venv", str(venv)], check=True, env=environment)
         python = venv / "bin" / "python"
