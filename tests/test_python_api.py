@@ -10,6 +10,7 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 import tomllib
 
 import hltpy
@@ -20,6 +21,8 @@ from hltpy import analysis
 from hltpy.analysis import AnalyzeError, open_trace
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "interop"))
+import readers  # noqa: E402
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
 TRACES = ROOT / "samples" / "traces"
 ADDX = TRACES / "addx.parquet"
@@ -243,6 +246,31 @@ def test_arrow_output_is_refused_on_a_terminal_only():
         [ANALYZE, "query", "--format", "arrow", "SELECT 2 AS two", ADDX], capture_output=True
     )
     assert pyarrow.ipc.open_stream(done.stdout).read_all().to_pylist() == [{"two": 2}]
+
+
+def test_the_oldest_pyarrow_turns_query_results_into_numpy(tmp_path):
+    # DataFusion reads strings as views, which pyarrow 15 cannot convert:
+    # the Arrow output has the plain types.
+    oldest = readers.READERS[0]
+    assert (oldest.library, oldest.version) == ("pyarrow", "15.0.2")
+    if not oldest.installed():
+        pytest.fail(readers.INSTALL_HINT)
+    stream = tmp_path / "nodes.arrow"
+    cli("query", "--format", "arrow", "-o", stream, "SELECT * FROM nodes", ADDX)
+    program = (
+        "import sys, pyarrow.ipc as ipc\n"
+        "t = ipc.open_stream(open(sys.argv[1], 'rb')).read_all()\n"
+        "print(t.num_rows, t.schema.field('name').type, t.schema.field('inputs').type)\n"
+        "[c.to_numpy(zero_copy_only=False) for c in t.columns]\n"
+    )
+    done = subprocess.run(
+        [str(oldest.python), "-c", program, stream], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    rows = len(cli_rows("SELECT id FROM nodes", ADDX)) - 1
+    assert done.stdout.startswith(f"{rows} string list<item: struct<"), done.stdout
+    assert "view" not in done.stdout
+    assert open_trace(ADDX).nodes.schema.field("kind").type == pyarrow.string()
 
 
 def test_the_analyze_extra_pins_the_analyzers_version():

@@ -364,6 +364,11 @@ fn query_writes_an_arrow_stream_and_summary_writes_json() {
     )
     .unwrap();
     let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    // Plain strings, not the views DataFusion reads (old pyarrow, pandas).
+    assert_eq!(
+        batches[0].schema().field(0).data_type(),
+        &datafusion::arrow::datatypes::DataType::Utf8
+    );
     let table = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .unwrap()
         .to_string();

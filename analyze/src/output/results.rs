@@ -3,8 +3,10 @@
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -102,14 +104,62 @@ pub fn write(
             writer.close().map_err(|e| fail(e.to_string()))?;
         }
         Format::Arrow => {
+            let plain = Arc::new(Schema::new_with_metadata(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|field| plain_field(field))
+                    .collect::<Vec<_>>(),
+                schema.metadata().clone(),
+            ));
             let mut writer =
-                datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut sink, schema)
+                datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut sink, &plain)
                     .map_err(|e| fail(e.to_string()))?;
             for batch in batches {
-                writer.write(batch).map_err(|e| fail(e.to_string()))?;
+                let columns = batch
+                    .columns()
+                    .iter()
+                    .zip(plain.fields())
+                    .map(|(column, field)| cast(column, field.data_type()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| fail(e.to_string()))?;
+                let batch = RecordBatch::try_new(plain.clone(), columns)
+                    .map_err(|e| fail(e.to_string()))?;
+                writer.write(&batch).map_err(|e| fail(e.to_string()))?;
             }
             writer.finish().map_err(|e| fail(e.to_string()))?;
         }
     }
     sink.flush().map_err(|e| fail(e.to_string()))
+}
+
+/// `field` as every Arrow reader converts it, nested fields too: the view
+/// types DataFusion reads strings as (`Utf8View`, `BinaryView`) made plain
+/// (`Utf8`, `Binary`; pyarrow before 16 cannot turn views into pandas or
+/// NumPy), and dictionaries given signed keys (no pyarrow turns unsigned
+/// dictionary keys, the trace's `file` and `type`, into pandas).
+fn plain_field(field: &Field) -> Field {
+    field.clone().with_data_type(plain_type(field.data_type()))
+}
+
+fn plain_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        DataType::List(item) => DataType::List(Arc::new(plain_field(item))),
+        DataType::LargeList(item) => DataType::LargeList(Arc::new(plain_field(item))),
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|field| plain_field(field)).collect())
+        }
+        DataType::Dictionary(key, value) => {
+            let signed = match key.as_ref() {
+                DataType::UInt8 => DataType::Int16,
+                DataType::UInt16 => DataType::Int32,
+                DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+                other => other.clone(),
+            };
+            DataType::Dictionary(Box::new(signed), Box::new(plain_type(value)))
+        }
+        other => other.clone(),
+    }
 }

@@ -115,7 +115,8 @@ def open_trace(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
 
 @dataclass
 class _Outcome:
-    stdout: bytes
+    # Standard output (bytes), or what ``read_stdout`` made of it.
+    value: Any
     found: bool  # exit status 1: the work was done and found something
 
 
@@ -125,7 +126,7 @@ def _run(
     *,
     progress: bool | None = None,
     read_stdout: Callable[[IO[bytes], _Progress], Any] | None = None,
-) -> tuple[_Outcome, Any]:
+) -> _Outcome:
     """Runs ``hltpy-analyze COMMAND ARGS`` and waits for it. Threads read
     its output: standard output whole, or through ``read_stdout`` as it
     comes (a query's Arrow stream); stderr line by line, its progress lines
@@ -175,8 +176,7 @@ def _run(
         raise AnalyzeError(command, message.removeprefix("hltpy-analyze: "), status)
     if "error" in answer:
         raise answer["error"]
-    value = answer.get("value")
-    return _Outcome(value if read_stdout is None else b"", status == 1), value
+    return _Outcome(answer.get("value"), status == 1)
 
 
 def _listen(stream: IO[bytes], view: _Progress, messages: list[str]) -> None:
@@ -290,12 +290,15 @@ def _in_notebook() -> bool:
 
 
 def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+    """A byte count for people, as the analyzer writes it: 1.2 GiB."""
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{count} B"
+    return f"{value:.1f} GiB"
 
 
 def _read_arrow(stream: IO[bytes], view: _Progress) -> pyarrow.Table:
@@ -310,7 +313,7 @@ def _read_arrow(stream: IO[bytes], view: _Progress) -> pyarrow.Table:
 
 
 def _json(outcome: _Outcome) -> Any:
-    return json.loads(outcome.stdout.decode())
+    return json.loads(outcome.value.decode())
 
 
 # -- results ------------------------------------------------------------------
@@ -530,7 +533,7 @@ class Trace:
         args = ["--format", "arrow", sql, *self.paths]
         if allow_writes:
             args.insert(0, "--allow-writes")
-        return _run("query", args, progress=progress, read_stdout=_read_arrow)[1]
+        return _run("query", args, progress=progress, read_stdout=_read_arrow).value
 
     def table(self, name: str, *, progress: bool | None = None) -> pyarrow.Table:
         """One of the tables ``query`` knows, whole."""
@@ -564,7 +567,7 @@ class Trace:
 
     def summary(self, *, progress: bool | None = None) -> list[TraceSummary]:
         """A summary per trace."""
-        outcome, _ = _run("summary", ["--format", "json", *self.paths], progress=progress)
+        outcome = _run("summary", ["--format", "json", *self.paths], progress=progress)
         return [TraceSummary.from_json(document) for document in _json(outcome)]
 
     def eval(
@@ -586,7 +589,7 @@ class Trace:
             args += ["--rel-tol", repr(float(rel_tol))]
         if strict:
             args.append("--strict")
-        outcome, _ = _run("eval", [*args, *self.paths], progress=progress)
+        outcome = _run("eval", [*args, *self.paths], progress=progress)
         return Evaluation([EvalReport(**doc) for doc in _json(outcome)], outcome.found)
 
     def constraints(
@@ -597,7 +600,7 @@ class Trace:
         args = ["--format", "arrow", *self.paths]
         if kind is not None:
             args[:0] = ["--kind", kind]
-        return _run("constraints", args, progress=progress, read_stdout=_read_arrow)[1]
+        return _run("constraints", args, progress=progress, read_stdout=_read_arrow).value
 
     def infer(
         self, *, dimension_attr: str | None = None, progress: bool | None = None
@@ -607,9 +610,9 @@ class Trace:
         args = list(self.paths)
         if dimension_attr is not None:
             args[:0] = ["--dimension-attr", dimension_attr]
-        outcome, _ = _run("infer", args, progress=progress)
+        outcome = _run("infer", args, progress=progress)
         return Inference(
-            text=outcome.stdout.decode(),
+            text=outcome.value.decode(),
             signatures=self.table("signatures", progress=progress),
             requirements=self.table("requirements", progress=progress),
             found=outcome.found,
@@ -623,7 +626,7 @@ class Trace:
             args += ["--node", str(int(node))]
         if depth is not None:
             args += ["--depth", str(int(depth))]
-        return _run("expr", args)[0].stdout.decode()
+        return _run("expr", args).value.decode()
 
     def compile(
         self, node: int | None = None, *, name: str | None = None, allow_constants: bool = False
@@ -637,7 +640,7 @@ class Trace:
             args += ["--name", name]
         if allow_constants:
             args.append("--allow-constants")
-        return _run("compile", args)[0].stdout.decode()
+        return _run("compile", args).value.decode()
 
     def diff(
         self,
@@ -658,7 +661,7 @@ class Trace:
             args.append("--ignore-values")
         if ignore_locations:
             args.append("--ignore-locations")
-        outcome, _ = _run("diff", args, progress=progress)
+        outcome = _run("diff", args, progress=progress)
         return DiffResult.from_json(_json(outcome))
 
     def render(
