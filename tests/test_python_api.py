@@ -23,6 +23,7 @@ from hltpy.analysis import AnalyzeError, open_trace
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "interop"))
 import readers  # noqa: E402
+
 ANALYZE = os.environ.get("HLTPY_ANALYZE", str(ROOT / ".venv" / "bin" / "hltpy-analyze"))
 TRACES = ROOT / "samples" / "traces"
 ADDX = TRACES / "addx.parquet"
