@@ -16,7 +16,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers versions dist test test-rust test-python test-versions test-dist test-real bench bench-instructions bench-analyze bench-smoke lint clean
+.PHONY: demo samples build venv tools readers versions dist test test-rust test-python test-versions test-dist test-cluster test-real bench bench-instructions bench-analyze bench-smoke lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -105,6 +105,13 @@ dist: build
 ## PATH: a capture, a query, an eval --set and a render from them alone
 test-dist: dist tools
 	$(PY) tests/dist_check.py --dist dist
+
+## test-cluster: the analyzer built with the cargo feature `cluster`
+## (Apache DataFusion Ballista; its own build of DataFusion, ~25 minutes the
+## first time) and its tests against a local 3-executor cluster; not yet
+## part of `make test`
+test-cluster:
+	cargo test --profile analyze --quiet -p hltpy-analyze --features cluster -- cluster
 
 ## test: every test (Rust and Python), and the wheels; what CI runs
 test: build tools readers versions test-rust test-python test-versions test-dist

@@ -20,7 +20,12 @@
 //! - [`commands`]: one module per subcommand — its clap arguments and
 //!   `run`: load, run a pass, format its value. No command imports
 //!   another; `main.rs` parses, runs one, and reports.
+//! - With the cargo feature `cluster`, [`cluster`] runs a session's
+//!   queries on an Apache DataFusion Ballista cluster, and the cluster's
+//!   processes from this binary.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod commands;
 pub mod draw;
 pub mod error;

@@ -186,6 +186,14 @@ enum Command {
     ///   hltpy-analyze query --file fan_in.sql --format csv -o fan_in.csv trace.parquet
     #[command(verbatim_doc_comment, after_help = tables::help())]
     Query(query::Args),
+    /// Run a Ballista cluster's processes (scheduler, executors)
+    ///
+    /// `cluster start --executors N` runs a scheduler and N executors on
+    /// this machine and prints the address for `query --cluster`;
+    /// `cluster scheduler` and `cluster executor --scheduler df://HOST:PORT`
+    /// run one process each, for clusters of several hosts.
+    #[cfg(feature = "cluster")]
+    Cluster(hltpy_analyze::commands::cluster::Args),
 }
 
 /// The message of a panic, kept by the hook for `main` to report.
@@ -253,5 +261,7 @@ fn run(cli: Cli) -> Result<ExitStatus, hltpy_analyze::error::AnalyzeError> {
         Command::Render(args) => render::run(args, mode),
         Command::Report(args) => report::run(args, mode),
         Command::Query(args) => query::run(args, mode),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(args) => hltpy_analyze::commands::cluster::run(args, mode),
     }
 }

@@ -48,6 +48,34 @@ pub fn sql_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
+/// Where a session's queries run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Local,
+    #[cfg(feature = "cluster")]
+    Cluster,
+}
+
+/// The engine's configuration. DATAFUSION_* environment variables tune
+/// it, as in datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
+fn engine_config() -> Result<SessionConfig, AnalyzeError> {
+    let mut config = SessionConfig::from_env()
+        .map_err(|err| AnalyzeError::Usage(format!("bad DATAFUSION_* setting: {err}")))?
+        .with_information_schema(true);
+    // When a partial aggregation keeps more than half of its rows (as
+    // grouping by node id does), skip it: measured 20% faster on the
+    // fan-in benchmark, and no slower elsewhere.
+    if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD")
+        .is_none()
+    {
+        config
+            .options_mut()
+            .execution
+            .skip_partial_aggregation_probe_ratio_threshold = 0.5;
+    }
+    Ok(config)
+}
+
 /// A DataFusion context with the traces registered.
 pub struct Session {
     pub ctx: SessionContext,
@@ -104,29 +132,34 @@ impl Session {
     /// `values`, `constraints`.
     pub async fn open(inputs: &[String]) -> Result<Session, AnalyzeError> {
         let sources = resolve(inputs)?;
-        // DATAFUSION_* environment variables tune the engine, as in
-        // datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
-        let mut config = SessionConfig::from_env()
-            .map_err(|err| AnalyzeError::Usage(format!("bad DATAFUSION_* setting: {err}")))?
-            .with_information_schema(true);
-        // When a partial aggregation keeps more than half of its rows (as
-        // grouping by node id does), skip it: measured 20% faster on the
-        // fan-in benchmark, and no slower elsewhere.
-        if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD")
-            .is_none()
-        {
-            config
-                .options_mut()
-                .execution
-                .skip_partial_aggregation_probe_ratio_threshold = 0.5;
-        }
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_config(engine_config()?);
+        Session::register(ctx, sources, Engine::Local).await
+    }
+
+    /// [`Session::open`] with the queries run on the Ballista cluster at
+    /// `url` (df://HOST:PORT), whose executors read the traces.
+    #[cfg(feature = "cluster")]
+    pub async fn open_on_cluster(inputs: &[String], url: &str) -> Result<Session, AnalyzeError> {
+        let sources = resolve(inputs)?;
+        let ctx = crate::cluster::remote_context(url, engine_config()?).await?;
+        Session::register(ctx, sources, Engine::Cluster).await
+    }
+
+    async fn register(
+        ctx: SessionContext,
+        sources: Vec<TraceSource>,
+        engine: Engine,
+    ) -> Result<Session, AnalyzeError> {
         ctx.register_udf(InputOf::udf());
         let bytes_read = Arc::new(AtomicU64::new(0));
-        ctx.register_object_store(
-            ObjectStoreUrl::local_filesystem().as_ref(),
-            Arc::new(CountingStore::new(Arc::clone(&bytes_read))),
-        );
+        // Locally, reads go through a counter (the progress line); on a
+        // cluster the executors read.
+        if engine == Engine::Local {
+            ctx.register_object_store(
+                ObjectStoreUrl::local_filesystem().as_ref(),
+                Arc::new(CountingStore::new(Arc::clone(&bytes_read))),
+            );
+        }
         let bytes_total = sources
             .iter()
             .flat_map(|s| &s.files)
@@ -174,7 +207,11 @@ impl Session {
         for (name, sql) in views() {
             session.create_view(name, &sql).await?;
         }
-        session.register_traces_table()?;
+        match engine {
+            Engine::Local => session.register_traces_table()?,
+            #[cfg(feature = "cluster")]
+            Engine::Cluster => session.register_traces_values().await?,
+        }
         Ok(session)
     }
 
@@ -237,6 +274,45 @@ impl Session {
             .register_batch("traces", batch)
             .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         Ok(())
+    }
+
+    /// `traces` as a view over literal rows: a cluster cannot ship an
+    /// in-memory table to its executors, but a plan of values it can.
+    #[cfg(feature = "cluster")]
+    async fn register_traces_values(&self) -> Result<(), AnalyzeError> {
+        let text = |value: Option<&str>| value.map_or("NULL".to_string(), sql_string);
+        let rows: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| {
+                let meta = &s.metadata;
+                format!(
+                    "({}, CAST({} AS BIGINT UNSIGNED), CAST({} AS BIGINT UNSIGNED), {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    sql_string(&s.name),
+                    s.rows,
+                    s.files.len(),
+                    s.complete,
+                    text(meta.end_reason.as_deref()),
+                    sql_string(&meta.start_time),
+                    text(meta.end_time.as_deref()),
+                    sql_string(&meta.traced_modules.join(",")),
+                    sql_string(&meta.argv.join(" ")),
+                    sql_string(&meta.hltpy_version),
+                    sql_string(&meta.python_version),
+                    sql_string(&meta.format_version),
+                )
+            })
+            .collect();
+        self.create_view(
+            "traces",
+            &format!(
+                "SELECT * FROM (VALUES {}) AS t(trace, nodes, segments, complete, end_reason, \
+                 start_time, end_time, traced_modules, argv, hltpy_version, python_version, \
+                 format_version)",
+                rows.join(", ")
+            ),
+        )
+        .await
     }
 
     /// Plans SQL that hltpy itself wrote (so a failure is hltpy's bug).

@@ -1,6 +1,8 @@
 //! The analyzer's integration tests, as one binary (see Cargo.toml).
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod compile;
 mod constraints;
 mod damaged;

@@ -4,6 +4,8 @@
 //! output) and the graph crate's passes, never another command.
 
 pub mod check;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod compile;
 pub mod constraints;
 pub mod diff;

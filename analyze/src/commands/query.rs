@@ -6,6 +6,8 @@ use crate::output::{self, ExitStatus};
 use crate::progress::ProgressMode;
 use crate::session::Session;
 use crate::tables;
+#[cfg(feature = "cluster")]
+use datafusion::arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
 
 /// Run SQL over traces.
 #[derive(clap::Args)]
@@ -27,6 +29,11 @@ pub struct Args {
     /// Allow DDL, DML, COPY and statements.
     #[arg(long)]
     allow_writes: bool,
+    /// Run on the Ballista cluster at this address (default:
+    /// $HLTPY_CLUSTER); its executors must see the traces at the same paths.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// Runs the query and writes its result.
@@ -49,7 +56,18 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             "give at least one trace to query, e.g. hltpy-analyze query \"SELECT count(*) FROM nodes\" trace.parquet".into(),
         ));
     }
+    #[cfg(feature = "cluster")]
+    let cluster = args.cluster.clone().or_else(|| {
+        std::env::var(crate::cluster::CLUSTER_VARIABLE)
+            .ok()
+            .filter(|url| !url.is_empty())
+    });
     let (schema, batches) = crate::session::runtime()?.block_on(async {
+        #[cfg(feature = "cluster")]
+        if let Some(url) = &cluster {
+            let session = Session::open_on_cluster(&traces, url).await?;
+            return on_cluster(&session, &sql, args.allow_writes).await;
+        }
         let session = Session::open(&traces).await?;
         tables::register_passes(&session)?;
         let _progress = session.progress(mode, "query");
@@ -57,4 +75,36 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     })?;
     output::results::write(&schema, &batches, args.format, args.output.as_deref())?;
     Ok(ExitStatus::Success)
+}
+
+#[cfg(feature = "cluster")]
+/// The user's SQL on a cluster session: as locally, except that the
+/// passes' tables do not run on executors yet, which a failure names.
+async fn on_cluster(
+    session: &Session,
+    sql: &str,
+    allow_writes: bool,
+) -> Result<(SchemaRef, Vec<RecordBatch>), AnalyzeError> {
+    match tables::run_user_sql(session, sql, allow_writes).await {
+        Ok(result) => Ok(result),
+        Err(err) => {
+            let words: Vec<String> = sql
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map(str::to_lowercase)
+                .collect();
+            let passes: Vec<&str> = tables::CATALOG
+                .iter()
+                .filter(|table| matches!(table.origin, tables::Origin::Pass(_)))
+                .map(|table| table.name)
+                .filter(|name| words.iter().any(|word| word == name))
+                .collect();
+            if passes.is_empty() {
+                return Err(err);
+            }
+            Err(AnalyzeError::Usage(format!(
+                "the passes' tables ({}) do not run on a cluster yet: query them without --cluster",
+                passes.join(", ")
+            )))
+        }
+    }
 }
