@@ -126,6 +126,34 @@ fn a_cluster_gives_the_rows_of_the_local_session() {
 }
 
 #[test]
+fn a_cluster_killed_outright_leaves_no_process_behind() {
+    let mut cluster = Cluster::start(1);
+    let url = cluster.url.clone();
+    cluster.process.kill().unwrap();
+    cluster.process.wait().unwrap();
+    // Its scheduler and executor notice they were orphaned and stop.
+    let start = Instant::now();
+    loop {
+        let (code, _, stderr) = analyze(&[
+            "query",
+            "SELECT 1",
+            "samples/traces/addx.parquet",
+            "--cluster",
+            &url,
+        ]);
+        if code == 2 && stderr.contains("cannot reach the cluster") {
+            break;
+        }
+        // Not a speed figure: a guard against processes that never stop.
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{url} still answers"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
 fn a_bad_cluster_address_fails_fast_on_one_line() {
     let start = Instant::now();
     for (url, expected) in [

@@ -45,6 +45,11 @@ enum Action {
         bind: String,
         #[arg(long, default_value_t = 50050)]
         port: u16,
+        /// Stop when the process with this id is no longer the parent
+        /// (`cluster start` gives its own, so that its processes end with
+        /// it even when it is killed outright).
+        #[arg(long, value_name = "PID", hide = true)]
+        parent: Option<u32>,
     },
     /// An executor working for the scheduler at df://HOST:PORT, until stopped
     Executor {
@@ -63,7 +68,22 @@ enum Action {
         /// Tasks it runs at once (0: one per core).
         #[arg(long, default_value_t = 0)]
         concurrent_tasks: usize,
+        #[arg(long, value_name = "PID", hide = true)]
+        parent: Option<u32>,
     },
+}
+
+/// Ends this process once `parent` is no longer its parent (it died, and
+/// the process was handed to another).
+fn stop_with(parent: Option<u32>) {
+    if let Some(parent) = parent {
+        std::thread::spawn(move || loop {
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(0);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        });
+    }
 }
 
 pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
@@ -74,7 +94,8 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
             port,
             concurrent_tasks,
         } => start(executors, &bind, port, concurrent_tasks),
-        Action::Scheduler { bind, port } => {
+        Action::Scheduler { bind, port, parent } => {
+            stop_with(parent);
             crate::session::runtime()?.block_on(cluster::run_scheduler(&bind, port))?;
             Ok(ExitStatus::Success)
         }
@@ -84,7 +105,9 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
             port,
             grpc_port,
             concurrent_tasks,
+            parent,
         } => {
+            stop_with(parent);
             let (scheduler_host, scheduler_port) = cluster::parse_address(&scheduler)?;
             crate::session::runtime()?.block_on(cluster::run_executor(ExecutorOptions {
                 scheduler_host,
@@ -127,6 +150,7 @@ impl Processes {
             .map_err(|err| AnalyzeError::Engine(format!("cannot find this program: {err}")))?;
         let child = Command::new(program)
             .args(args)
+            .args(["--parent".to_string(), std::process::id().to_string()])
             .stdin(Stdio::null())
             .spawn()
             .map_err(|err| AnalyzeError::Engine(format!("cannot start the {name}: {err}")))?;
