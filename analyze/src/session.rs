@@ -9,9 +9,9 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -207,11 +207,7 @@ impl Session {
         for (name, sql) in views() {
             session.create_view(name, &sql).await?;
         }
-        match engine {
-            Engine::Local => session.register_traces_table()?,
-            #[cfg(feature = "cluster")]
-            Engine::Cluster => session.register_traces_values().await?,
-        }
+        session.register_traces().await?;
         Ok(session)
     }
 
@@ -227,60 +223,16 @@ impl Session {
         Ok(())
     }
 
-    /// `traces`: one row per trace with its run metadata.
-    fn register_traces_table(&self) -> Result<(), AnalyzeError> {
-        let text = |f: &dyn Fn(&TraceSource) -> Option<String>| -> ArrayRef {
-            Arc::new(StringArray::from(
-                self.sources.iter().map(f).collect::<Vec<_>>(),
-            ))
+    /// `traces`: one row per trace with its run metadata, as a view of
+    /// literal rows — a plan of values, which a cluster can ship to its
+    /// executors (an in-memory table it cannot).
+    async fn register_traces(&self) -> Result<(), AnalyzeError> {
+        let text = |value: Option<&str>| {
+            format!(
+                "CAST({} AS VARCHAR)",
+                value.map_or("NULL".to_string(), sql_string)
+            )
         };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("trace", DataType::Utf8, false),
-            Field::new("nodes", DataType::UInt64, false),
-            Field::new("segments", DataType::UInt64, false),
-            Field::new("complete", DataType::Boolean, false),
-            Field::new("end_reason", DataType::Utf8, true),
-            Field::new("start_time", DataType::Utf8, true),
-            Field::new("end_time", DataType::Utf8, true),
-            Field::new("traced_modules", DataType::Utf8, true),
-            Field::new("argv", DataType::Utf8, true),
-            Field::new("hltpy_version", DataType::Utf8, true),
-            Field::new("python_version", DataType::Utf8, true),
-            Field::new("format_version", DataType::Utf8, true),
-        ]));
-        let columns: Vec<ArrayRef> = vec![
-            text(&|s| Some(s.name.clone())),
-            Arc::new(UInt64Array::from_iter_values(
-                self.sources.iter().map(|s| s.rows),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                self.sources.iter().map(|s| s.files.len() as u64),
-            )),
-            Arc::new(BooleanArray::from(
-                self.sources.iter().map(|s| s.complete).collect::<Vec<_>>(),
-            )),
-            text(&|s| s.metadata.end_reason.clone()),
-            text(&|s| Some(s.metadata.start_time.clone())),
-            text(&|s| s.metadata.end_time.clone()),
-            text(&|s| Some(s.metadata.traced_modules.join(","))),
-            text(&|s| Some(s.metadata.argv.join(" "))),
-            text(&|s| Some(s.metadata.hltpy_version.clone())),
-            text(&|s| Some(s.metadata.python_version.clone())),
-            text(&|s| Some(s.metadata.format_version.clone())),
-        ];
-        let batch = RecordBatch::try_new(schema, columns)
-            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
-        self.ctx
-            .register_batch("traces", batch)
-            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
-        Ok(())
-    }
-
-    /// `traces` as a view over literal rows: a cluster cannot ship an
-    /// in-memory table to its executors, but a plan of values it can.
-    #[cfg(feature = "cluster")]
-    async fn register_traces_values(&self) -> Result<(), AnalyzeError> {
-        let text = |value: Option<&str>| value.map_or("NULL".to_string(), sql_string);
         let rows: Vec<String> = self
             .sources
             .iter()
@@ -288,18 +240,18 @@ impl Session {
                 let meta = &s.metadata;
                 format!(
                     "({}, CAST({} AS BIGINT UNSIGNED), CAST({} AS BIGINT UNSIGNED), {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                    sql_string(&s.name),
+                    text(Some(&s.name)),
                     s.rows,
                     s.files.len(),
                     s.complete,
                     text(meta.end_reason.as_deref()),
-                    sql_string(&meta.start_time),
+                    text(Some(&meta.start_time)),
                     text(meta.end_time.as_deref()),
-                    sql_string(&meta.traced_modules.join(",")),
-                    sql_string(&meta.argv.join(" ")),
-                    sql_string(&meta.hltpy_version),
-                    sql_string(&meta.python_version),
-                    sql_string(&meta.format_version),
+                    text(Some(&meta.traced_modules.join(","))),
+                    text(Some(&meta.argv.join(" "))),
+                    text(Some(&meta.hltpy_version)),
+                    text(Some(&meta.python_version)),
+                    text(Some(&meta.format_version)),
                 )
             })
             .collect();
