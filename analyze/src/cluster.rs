@@ -6,26 +6,53 @@
 //! Traces are read by the executors, at the paths the client resolved:
 //! they must see the same files at the same paths (one machine, or a
 //! shared directory mounted alike everywhere).
+//!
+//! The passes' tables run on the executors too: [`LogicalCodec`] and
+//! [`PhysicalCodec`] write a pass's table and plan as which pass, the
+//! traces' names and files and the projection, and every process of the
+//! cluster (client, scheduler, executors) reads them back; whatever else a
+//! plan holds is Ballista's codecs' to write.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ballista::prelude::SessionContextExt;
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder, TaskContext};
+use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use hltpy_graph::TraceFiles;
+use serde_json::{json, Value};
 
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
+use crate::tables::pass::{Pass, PassExec, PassTable};
 
 /// The environment variable `query` reads the cluster's address from.
 pub const CLUSTER_VARIABLE: &str = "HLTPY_CLUSTER";
+
+/// Seconds without a heartbeat after which the scheduler takes an
+/// executor for dead and runs its tasks elsewhere (Ballista's default, 180,
+/// leaves a query waiting three minutes on a killed executor).
+pub const EXECUTOR_TIMEOUT_SECONDS: u64 = 15;
+
+/// Seconds between an executor's heartbeats: three fit in the timeout.
+pub const HEARTBEAT_SECONDS: u64 = 5;
 
 /// How long reaching the scheduler may take before the address is refused.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,6 +107,9 @@ pub async fn remote_context(
 ) -> Result<SessionContext, AnalyzeError> {
     check_reachable(url)?;
     // Ballista adds its options to the config (remote_with_state).
+    let config = config
+        .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
     let state = session_state(config).map_err(|err| AnalyzeError::Engine(err.to_string()))?;
     SessionContext::remote_with_state(url, state)
         .await
@@ -114,15 +144,27 @@ fn function_registry() -> BallistaFunctionRegistry {
     registry
 }
 
-/// Runs a scheduler on `bind:port` until it is stopped.
-pub async fn run_scheduler(bind: &str, port: u16) -> Result<(), AnalyzeError> {
+/// Runs a scheduler on `bind:port` until it is stopped; an executor
+/// silent for `executor_timeout` seconds is taken for dead.
+pub async fn run_scheduler(
+    bind: &str,
+    port: u16,
+    executor_timeout: u64,
+) -> Result<(), AnalyzeError> {
     let address: SocketAddr = format!("{bind}:{port}")
         .parse()
         .map_err(|err| AnalyzeError::Usage(format!("--bind {bind:?} --port {port}: {err}")))?;
     let config = SchedulerConfig {
         bind_host: bind.to_string(),
         bind_port: port,
+        executor_timeout_seconds: executor_timeout,
+        // Look for dead executors several times per timeout.
+        expire_dead_executor_interval_seconds: (executor_timeout / 3).max(1),
+        // With no executor left, running queries fail after as long.
+        no_executors_grace_period_seconds: executor_timeout,
         override_session_builder: Some(Arc::new(|config: SessionConfig| session_state(config))),
+        override_logical_codec: Some(Arc::new(LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -141,6 +183,7 @@ pub struct ExecutorOptions {
     pub port: u16,
     pub grpc_port: u16,
     pub concurrent_tasks: usize,
+    pub heartbeat_seconds: u64,
 }
 
 /// Runs an executor until it is stopped.
@@ -153,7 +196,10 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), AnalyzeError> 
         scheduler_host: options.scheduler_host,
         scheduler_port: options.scheduler_port,
         vcores: options.concurrent_tasks,
+        executor_heartbeat_interval_seconds: options.heartbeat_seconds,
         override_function_registry: Some(Arc::new(function_registry())),
+        override_logical_codec: Some(Arc::new(LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))
@@ -161,9 +207,261 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<(), AnalyzeError> 
         .map_err(|err| AnalyzeError::Engine(format!("the executor stopped: {err}")))
 }
 
+/// What starts an encoded pass table or plan, so that decoding tells
+/// hltpy's from Ballista's: no protobuf message of Ballista's starts with
+/// `{` (0x7b is wire type 3, a group, which proto3 never writes).
+const PASS_MARK: &[u8] = b"{\"hltpy_pass\":";
+
+/// A pass's table (with its traces) or plan (with its projection; its
+/// input, the trace list, is DataFusion's to write) as JSON:
+/// `{"hltpy_pass": TABLE, "traces": [{"name", "files"}], "projection": [..]}`.
+fn encode_pass(
+    pass: Pass,
+    traces: &[TraceFiles],
+    projection: Option<&[usize]>,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let mut listed = Vec::new();
+    for trace in traces {
+        let files = trace
+            .files
+            .iter()
+            .map(|file| {
+                file.to_str().map(str::to_string).ok_or_else(|| {
+                    DataFusionError::Plan(format!(
+                        "{} is not a UTF-8 path, which a cluster cannot be sent",
+                        file.display()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        listed.push(json!({"name": trace.name, "files": files}));
+    }
+    let encoded = json!({
+        "hltpy_pass": pass.table_name(),
+        "traces": listed,
+        "projection": projection,
+    });
+    serde_json::to_writer(buf, &encoded).map_err(|err| DataFusionError::External(Box::new(err)))
+}
+
+/// A decoded pass table or plan.
+#[derive(Debug)]
+struct DecodedPass {
+    pass: Pass,
+    traces: Vec<TraceFiles>,
+    projection: Option<Vec<usize>>,
+}
+
+/// The pass `buf` holds, or `None` when it holds something else.
+fn decode_pass(buf: &[u8]) -> Option<Result<DecodedPass>> {
+    buf.starts_with(PASS_MARK).then(|| {
+        decode_pass_json(buf).map_err(|what| {
+            DataFusionError::Internal(format!("a pass's plan arrived damaged: {what}"))
+        })
+    })
+}
+
+fn decode_pass_json(buf: &[u8]) -> Result<DecodedPass, String> {
+    let value: Value = serde_json::from_slice(buf).map_err(|err| err.to_string())?;
+    let name = value["hltpy_pass"].as_str().ok_or("no table")?;
+    let pass = Pass::of_table(name).ok_or_else(|| format!("{name:?} is not a pass's table"))?;
+    let mut traces = Vec::new();
+    for trace in value["traces"].as_array().ok_or("no traces")? {
+        let name = trace["name"].as_str().ok_or("a trace without a name")?;
+        let files = trace["files"]
+            .as_array()
+            .and_then(|files| {
+                files
+                    .iter()
+                    .map(|file| file.as_str().map(PathBuf::from))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| format!("the files of {name}"))?;
+        traces.push(TraceFiles {
+            name: name.to_string(),
+            files,
+        });
+    }
+    let projection = match &value["projection"] {
+        Value::Null => None,
+        columns => Some(
+            columns
+                .as_array()
+                .and_then(|columns| {
+                    columns
+                        .iter()
+                        .map(|c| c.as_u64().and_then(|c| usize::try_from(c).ok()))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or("the projection")?,
+        ),
+    };
+    Ok(DecodedPass {
+        pass,
+        traces,
+        projection,
+    })
+}
+
+/// Ballista's logical codec, and the passes' tables.
+#[derive(Debug, Default)]
+pub struct LogicalCodec {
+    ballista: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for LogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.ballista.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.ballista.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match decode_pass(buf) {
+            Some(decoded) => {
+                let decoded = decoded?;
+                Ok(Arc::new(PassTable {
+                    pass: decoded.pass,
+                    traces: decoded.traces.into(),
+                }))
+            }
+            None => self
+                .ballista
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        match node.downcast_ref::<PassTable>() {
+            Some(table) => encode_pass(table.pass, &table.traces, None, buf),
+            None => self
+                .ballista
+                .try_encode_table_provider(table_ref, node, buf),
+        }
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.ballista.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.ballista.try_encode_file_format(buf, node)
+    }
+}
+
+/// Ballista's physical codec, and the passes' plans.
+#[derive(Debug, Default)]
+pub struct PhysicalCodec {
+    ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for PhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match decode_pass(buf) {
+            Some(decoded) => {
+                let decoded = decoded?;
+                let [input] = inputs else {
+                    return Err(DataFusionError::Internal(format!(
+                        "a pass's plan arrived with {} inputs",
+                        inputs.len()
+                    )));
+                };
+                Ok(Arc::new(PassExec::new(
+                    decoded.pass,
+                    input.clone(),
+                    decoded.projection,
+                )?))
+            }
+            None => self.ballista.try_decode(buf, inputs, ctx, converter),
+        }
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        match node.downcast_ref::<PassExec>() {
+            Some(plan) => encode_pass(plan.pass(), &[], plan.projection(), buf),
+            None => self.ballista.try_encode(node, buf, converter),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pass_table_or_plan_survives_its_encoding() {
+        let traces = vec![
+            TraceFiles {
+                name: "a \"quoted\" trace".to_string(),
+                files: vec![PathBuf::from("/data/a.parquet")],
+            },
+            TraceFiles {
+                name: "segments".to_string(),
+                files: vec![
+                    PathBuf::from("/data/s/0.parquet"),
+                    PathBuf::from("/data/s/1.parquet"),
+                ],
+            },
+        ];
+        for (pass, traces, projection) in [
+            (Pass::Eval, traces.clone(), None),
+            (Pass::Signatures, traces, None),
+            (Pass::Eval, vec![], Some(vec![3, 0])),
+        ] {
+            let mut buf = Vec::new();
+            encode_pass(pass, &traces, projection.as_deref(), &mut buf).unwrap();
+            let decoded = decode_pass(&buf).expect("a pass").unwrap();
+            assert_eq!(decoded.pass, pass);
+            assert_eq!(decoded.traces, traces);
+            assert_eq!(decoded.projection, projection);
+        }
+        // Ballista's own bytes are left to Ballista's codecs.
+        assert!(decode_pass(b"\x0a\x02ab").is_none());
+        let damaged = decode_pass(b"{\"hltpy_pass\": \"nope\"}").unwrap();
+        let message = damaged.unwrap_err().to_string();
+        assert!(
+            message.contains("arrived damaged: \"nope\" is not a pass's table"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn addresses_are_df_urls() {

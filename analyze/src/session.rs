@@ -48,14 +48,6 @@ pub fn sql_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// Where a session's queries run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    Local,
-    #[cfg(feature = "cluster")]
-    Cluster,
-}
-
 /// The engine's configuration. DATAFUSION_* environment variables tune
 /// it, as in datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
 fn engine_config() -> Result<SessionConfig, AnalyzeError> {
@@ -84,6 +76,8 @@ pub struct Session {
     /// size: what the progress line shows.
     pub bytes_read: Arc<AtomicU64>,
     pub bytes_total: u64,
+    /// The address of the cluster the queries run on (None: this process).
+    pub cluster: Option<String>,
 }
 
 /// A node's value as one printable column (the first `value_*` set).
@@ -133,7 +127,7 @@ impl Session {
     pub async fn open(inputs: &[String]) -> Result<Session, AnalyzeError> {
         let sources = resolve(inputs)?;
         let ctx = SessionContext::new_with_config(engine_config()?);
-        Session::register(ctx, sources, Engine::Local).await
+        Session::register(ctx, sources, None).await
     }
 
     /// [`Session::open`] with the queries run on the Ballista cluster at
@@ -142,19 +136,19 @@ impl Session {
     pub async fn open_on_cluster(inputs: &[String], url: &str) -> Result<Session, AnalyzeError> {
         let sources = resolve(inputs)?;
         let ctx = crate::cluster::remote_context(url, engine_config()?).await?;
-        Session::register(ctx, sources, Engine::Cluster).await
+        Session::register(ctx, sources, Some(url.to_string())).await
     }
 
     async fn register(
         ctx: SessionContext,
         sources: Vec<TraceSource>,
-        engine: Engine,
+        cluster: Option<String>,
     ) -> Result<Session, AnalyzeError> {
         ctx.register_udf(InputOf::udf());
         let bytes_read = Arc::new(AtomicU64::new(0));
         // Locally, reads go through a counter (the progress line); on a
         // cluster the executors read.
-        if engine == Engine::Local {
+        if cluster.is_none() {
             ctx.register_object_store(
                 ObjectStoreUrl::local_filesystem().as_ref(),
                 Arc::new(CountingStore::new(Arc::clone(&bytes_read))),
@@ -200,6 +194,7 @@ impl Session {
             sources,
             bytes_read,
             bytes_total,
+            cluster,
         };
         session
             .create_view("nodes", &parts.join(" UNION ALL "))
@@ -305,6 +300,11 @@ impl Session {
     /// engine failed to read or decode a file, it names the traces.
     pub fn read_error(&self, err: DataFusionError) -> AnalyzeError {
         let message = err.to_string().replace('\n', " ");
+        // A cluster's failures come back as text, whatever their cause
+        // (a damaged file, a lost executor): say where it failed.
+        if let Some(url) = &self.cluster {
+            return AnalyzeError::Query(format!("query failed on the cluster at {url}: {message}"));
+        }
         let reading = matches!(
             err.find_root(),
             DataFusionError::ArrowError(..)

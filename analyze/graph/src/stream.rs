@@ -27,6 +27,7 @@ pub enum RunError {
 }
 
 /// The files of one trace (one file, or the segments of one run, in order).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceFiles {
     pub name: String,
     pub files: Vec<PathBuf>,

@@ -45,6 +45,10 @@ enum Action {
         bind: String,
         #[arg(long, default_value_t = 50050)]
         port: u16,
+        /// Seconds without a heartbeat after which an executor is taken
+        /// for dead and its tasks are run elsewhere.
+        #[arg(long, value_name = "SECONDS", default_value_t = cluster::EXECUTOR_TIMEOUT_SECONDS)]
+        executor_timeout: u64,
         /// Stop when the process with this id is no longer the parent
         /// (`cluster start` gives its own, so that its processes end with
         /// it even when it is killed outright).
@@ -68,6 +72,10 @@ enum Action {
         /// Tasks it runs at once (0: one per core).
         #[arg(long, default_value_t = 0)]
         concurrent_tasks: usize,
+        /// Seconds between its heartbeats to the scheduler (keep it well
+        /// under the scheduler's --executor-timeout).
+        #[arg(long, value_name = "SECONDS", default_value_t = cluster::HEARTBEAT_SECONDS)]
+        heartbeat: u64,
         #[arg(long, value_name = "PID", hide = true)]
         parent: Option<u32>,
     },
@@ -94,9 +102,18 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
             port,
             concurrent_tasks,
         } => start(executors, &bind, port, concurrent_tasks),
-        Action::Scheduler { bind, port, parent } => {
+        Action::Scheduler {
+            bind,
+            port,
+            executor_timeout,
+            parent,
+        } => {
             stop_with(parent);
-            crate::session::runtime()?.block_on(cluster::run_scheduler(&bind, port))?;
+            crate::session::runtime()?.block_on(cluster::run_scheduler(
+                &bind,
+                port,
+                executor_timeout,
+            ))?;
             Ok(ExitStatus::Success)
         }
         Action::Executor {
@@ -105,6 +122,7 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
             port,
             grpc_port,
             concurrent_tasks,
+            heartbeat,
             parent,
         } => {
             stop_with(parent);
@@ -116,6 +134,7 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
                 port,
                 grpc_port,
                 concurrent_tasks,
+                heartbeat_seconds: heartbeat,
             }))?;
             Ok(ExitStatus::Success)
         }
@@ -168,7 +187,36 @@ impl Processes {
                 Err(err) => Some(format!("the {name} cannot be watched: {err}")),
             })
     }
+
+    /// Forgets the executors that have ended, each reported on stderr (the
+    /// scheduler gives their work to the others); says why the cluster is
+    /// over when the scheduler or the last executor has ended.
+    fn watch(&mut self) -> Option<String> {
+        let mut ended = Vec::new();
+        self.0.retain_mut(|(name, child)| match child.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                ended.push((name.clone(), format!("the {name} ended ({status})")));
+                false
+            }
+            Err(err) => {
+                ended.push((name.clone(), format!("the {name} cannot be watched: {err}")));
+                false
+            }
+        });
+        let executors = self.0.iter().filter(|(name, _)| name != SCHEDULER).count();
+        for (name, why) in ended {
+            if name == SCHEDULER || executors == 0 {
+                return Some(why);
+            }
+            eprintln!("hltpy-analyze: {why}; {executors} executors remain");
+        }
+        None
+    }
 }
+
+/// The name the scheduler's process goes by.
+const SCHEDULER: &str = "scheduler";
 
 /// Waits until `bind:port` answers, or a process has ended, or 60 s.
 fn wait_for(processes: &mut Processes, bind: &str, port: u16) -> Result<(), AnalyzeError> {
@@ -207,7 +255,7 @@ fn start(
     let mut processes = Processes(Vec::new());
     let scheduler = format!("df://{bind}:{port}");
     processes.spawn(
-        "scheduler".into(),
+        SCHEDULER.into(),
         &[
             "cluster".into(),
             "scheduler".into(),
@@ -243,14 +291,15 @@ fn start(
     for flight in flight_ports {
         wait_for(&mut processes, bind, flight)?;
     }
+    let pids: Vec<String> = processes
+        .0
+        .iter()
+        .map(|(_, child)| child.id().to_string())
+        .collect();
     output::print(&format!(
-        "{scheduler}\na scheduler and {executors} executors (pids {}); Ctrl-C stops them\n",
-        processes
-            .0
-            .iter()
-            .map(|(_, child)| child.id().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "{scheduler}\na scheduler (pid {}) and {executors} executors (pids {}); Ctrl-C stops them\n",
+        pids[0],
+        pids[1..].join(", ")
     ))?;
     let runtime = crate::session::runtime()?;
     let ended = runtime.block_on(async {
@@ -266,8 +315,8 @@ fn start(
                     }
                 } => return None,
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                    if let Some(ended) = processes.ended() {
-                        return Some(ended);
+                    if let Some(over) = processes.watch() {
+                        return Some(over);
                     }
                 }
             }

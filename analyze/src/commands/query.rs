@@ -6,8 +6,6 @@ use crate::output::{self, ExitStatus};
 use crate::progress::ProgressMode;
 use crate::session::Session;
 use crate::tables;
-#[cfg(feature = "cluster")]
-use datafusion::arrow::{datatypes::SchemaRef, record_batch::RecordBatch};
 
 /// Run SQL over traces.
 #[derive(clap::Args)]
@@ -66,7 +64,8 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
         #[cfg(feature = "cluster")]
         if let Some(url) = &cluster {
             let session = Session::open_on_cluster(&traces, url).await?;
-            return on_cluster(&session, &sql, args.allow_writes).await;
+            tables::register_passes(&session)?;
+            return tables::run_user_sql(&session, &sql, args.allow_writes).await;
         }
         let session = Session::open(&traces).await?;
         tables::register_passes(&session)?;
@@ -75,36 +74,4 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     })?;
     output::results::write(&schema, &batches, args.format, args.output.as_deref())?;
     Ok(ExitStatus::Success)
-}
-
-#[cfg(feature = "cluster")]
-/// The user's SQL on a cluster session: as locally, except that the
-/// passes' tables do not run on executors yet, which a failure names.
-async fn on_cluster(
-    session: &Session,
-    sql: &str,
-    allow_writes: bool,
-) -> Result<(SchemaRef, Vec<RecordBatch>), AnalyzeError> {
-    match tables::run_user_sql(session, sql, allow_writes).await {
-        Ok(result) => Ok(result),
-        Err(err) => {
-            let words: Vec<String> = sql
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .map(str::to_lowercase)
-                .collect();
-            let passes: Vec<&str> = tables::CATALOG
-                .iter()
-                .filter(|table| matches!(table.origin, tables::Origin::Pass(_)))
-                .map(|table| table.name)
-                .filter(|name| words.iter().any(|word| word == name))
-                .collect();
-            if passes.is_empty() {
-                return Err(err);
-            }
-            Err(AnalyzeError::Usage(format!(
-                "the passes' tables ({}) do not run on a cluster yet: query them without --cluster",
-                passes.join(", ")
-            )))
-        }
-    }
 }

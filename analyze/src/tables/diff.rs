@@ -6,23 +6,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::error::DataFusionError;
+use datafusion::error::{DataFusionError, Result};
 use hltpy_graph::diff::{Diff, Options};
-
-use super::{LazyTable, PassInputs};
-use crate::error::AnalyzeError;
-use crate::sources::TraceSource;
-
-/// The `diff` table: the first trace matched against the second.
-pub fn diff_table(inputs: &PassInputs) -> LazyTable {
-    let sources = inputs.sources.clone();
-    LazyTable::new(diff_schema(), move || {
-        diff_batch(&sources).map_err(|err| DataFusionError::External(Box::new(err)))
-    })
-}
+use hltpy_graph::TraceFiles;
 
 /// The `diff` table's columns.
-fn diff_schema() -> SchemaRef {
+pub fn diff_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("old_trace", DataType::Utf8, false),
         Field::new("old_id", DataType::UInt64, true),
@@ -34,16 +23,21 @@ fn diff_schema() -> SchemaRef {
     ]))
 }
 
-/// The `diff` table of the session's first two traces (old, then new).
-fn diff_batch(sources: &[TraceSource]) -> Result<RecordBatch, AnalyzeError> {
-    let [old, new] = sources else {
-        return Err(AnalyzeError::Usage(format!(
-            "the table diff compares two traces (old, then new); the query was given {}",
-            sources.len()
-        )));
+/// The refusal of a session without exactly two traces (given when the
+/// query is planned, and again by the pass).
+pub fn not_a_pair(traces: usize) -> DataFusionError {
+    DataFusionError::Plan(format!(
+        "the table diff compares two traces (old, then new); the query was given {traces}"
+    ))
+}
+
+/// The `diff` table of the session's two traces (old, then new).
+pub fn diff_batch(traces: &[TraceFiles]) -> Result<RecordBatch> {
+    let [old, new] = traces else {
+        return Err(not_a_pair(traces.len()));
     };
-    let diff = Diff::of_traces(&old.trace_files(), &new.trace_files(), Options::default())
-        .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
+    let diff = Diff::of_traces(old, new, Options::default())
+        .map_err(|err| DataFusionError::External(Box::new(err)))?;
     let rows = diff.rows();
     let mut old_trace = StringBuilder::new();
     let mut old_id = UInt64Builder::new();
@@ -70,5 +64,5 @@ fn diff_batch(sources: &[TraceSource]) -> Result<RecordBatch, AnalyzeError> {
         Arc::new(kind.finish()),
         Arc::new(name.finish()),
     ];
-    RecordBatch::try_new(diff_schema(), columns).map_err(|err| AnalyzeError::Pass(err.to_string()))
+    Ok(RecordBatch::try_new(diff_schema(), columns)?)
 }

@@ -1,62 +1,25 @@
 //! The tables `signatures` and `requirements`: one inference
-//! (`hltpy_graph::infer`) over every trace, run when the first of them is
-//! read, as one row per parameter and one per need.
+//! (`hltpy_graph::infer`) over every trace, as one row per parameter and
+//! one per need.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use hltpy_graph::infer::{Inference, Types};
+use hltpy_graph::TraceFiles;
 
-use super::{computed_once, LazyTable, PassInputs};
-use crate::error::AnalyzeError;
-use crate::sources::{trace_files, TraceSource};
-
-/// One inference over a session's traces, shared by `signatures` and
-/// `requirements`: run when the first of them is read, then kept.
-pub struct SharedInference {
-    traces: Vec<hltpy_graph::TraceFiles>,
-    done: Mutex<Option<Arc<Inference>>>,
-}
-
-impl SharedInference {
-    pub fn new(sources: &[TraceSource]) -> Arc<SharedInference> {
-        Arc::new(SharedInference {
-            traces: trace_files(sources),
-            done: Mutex::new(None),
-        })
-    }
-
-    fn get(&self) -> Result<Arc<Inference>> {
-        computed_once(&self.done, || {
-            Inference::of_traces(&self.traces, None, &AtomicU64::new(0))
-                .map(Arc::new)
-                .map_err(|err| DataFusionError::External(Box::new(err)))
-        })
-    }
-}
-
-/// The `signatures` table.
-pub fn signatures_table(inputs: &PassInputs) -> LazyTable {
-    let shared = inputs.inference.clone();
-    LazyTable::new(signatures_schema(), move || {
-        signatures_batch(&*shared.get()?).map_err(|err| DataFusionError::External(Box::new(err)))
-    })
-}
-
-/// The `requirements` table.
-pub fn requirements_table(inputs: &PassInputs) -> LazyTable {
-    let shared = inputs.inference.clone();
-    LazyTable::new(requirements_schema(), move || {
-        requirements_batch(&*shared.get()?).map_err(|err| DataFusionError::External(Box::new(err)))
-    })
+/// One inference over every trace.
+pub fn inference(traces: &[TraceFiles]) -> Result<Inference> {
+    Inference::of_traces(traces, None, &AtomicU64::new(0))
+        .map_err(|err| DataFusionError::External(Box::new(err)))
 }
 
 /// Columns of the `signatures` table.
-fn signatures_schema() -> SchemaRef {
+pub fn signatures_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("function", DataType::Utf8, false),
         Field::new("kind", DataType::Utf8, false),
@@ -73,7 +36,7 @@ fn signatures_schema() -> SchemaRef {
 
 /// One row per parameter, return, yield and raise of every traced
 /// function, and per attribute of every traced class (kind `attribute`).
-fn signatures_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError> {
+pub fn signatures_batch(inference: &Inference) -> Result<RecordBatch> {
     let mut function = StringBuilder::new();
     let mut kind = StringBuilder::new();
     let mut class = StringBuilder::new();
@@ -174,12 +137,11 @@ fn signatures_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError> 
         Arc::new(calls.finish()),
         Arc::new(traces.finish()),
     ];
-    RecordBatch::try_new(signatures_schema(), columns)
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))
+    Ok(RecordBatch::try_new(signatures_schema(), columns)?)
 }
 
 /// Columns of the `requirements` table.
-fn requirements_schema() -> SchemaRef {
+pub fn requirements_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("function", DataType::Utf8, false),
         Field::new("parameter", DataType::Utf8, false),
@@ -193,7 +155,7 @@ fn requirements_schema() -> SchemaRef {
 }
 
 /// One row per use a body made of a parameter (or of `self`).
-fn requirements_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError> {
+pub fn requirements_batch(inference: &Inference) -> Result<RecordBatch> {
     let mut function = StringBuilder::new();
     let mut parameter = StringBuilder::new();
     let mut need_kind = StringBuilder::new();
@@ -226,6 +188,5 @@ fn requirements_batch(inference: &Inference) -> Result<RecordBatch, AnalyzeError
         Arc::new(count.finish()),
         Arc::new(use_text.finish()),
     ];
-    RecordBatch::try_new(requirements_schema(), columns)
-        .map_err(|err| AnalyzeError::Engine(err.to_string()))
+    Ok(RecordBatch::try_new(requirements_schema(), columns)?)
 }

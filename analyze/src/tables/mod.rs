@@ -1,38 +1,34 @@
 //! The table layer: every table a query can name — the trace's own
 //! tables and views and one table per pass — in one list, [`CATALOG`],
 //! which gives `query --help`'s table list, the list shown after a SQL
-//! mistake, and what [`register_passes`] registers (a pass's table lazily:
-//! its pass runs only when a query reads it). A new pass adds its row to
-//! the list and a module with its table.
+//! mistake, and what [`register_passes`] registers (a pass's table as a
+//! plan, [`pass::PassExec`]: its pass runs only when a query reads it,
+//! locally or on a cluster's executors). A new pass adds its row to the
+//! list, a [`pass::Pass`] and a module with its rows.
 
 mod diff;
 mod eval;
 mod infer;
+pub mod pass;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::Session as CatalogSession;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SQLOptions;
-use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::AnalyzeError;
 use crate::session::Session;
-use crate::sources::TraceSource;
+use crate::sources::trace_files;
+use pass::{Pass, PassTable};
 
 /// Where a table's rows come from.
 pub enum Origin {
     /// The traces themselves: every session registers it.
     Trace,
     /// A pass over the traces: [`register_passes`] registers it, and it is
-    /// computed when a query first reads it.
-    Pass(fn(&PassInputs) -> LazyTable),
+    /// computed when a query reads it.
+    Pass(Pass),
 }
 
 /// One table a query can name.
@@ -41,13 +37,6 @@ pub struct Table {
     /// What a row is, one line.
     pub doc: &'static str,
     pub origin: Origin,
-}
-
-/// What the passes' tables are computed from: the session's traces, and
-/// one inference shared by `signatures` and `requirements`.
-pub struct PassInputs {
-    sources: Vec<TraceSource>,
-    inference: Arc<infer::SharedInference>,
 }
 
 /// Every table, in the order `query --help` lists them.
@@ -85,22 +74,22 @@ pub const CATALOG: &[Table] = &[
     Table {
         name: "signatures",
         doc: "inferred per traced function: function, kind, class, parameter (self, name, *args, **kwargs, return, yield, raise; a class's attributes with kind `attribute`), position, types, observed, defaulted, calls, traces (computed when named)",
-        origin: Origin::Pass(infer::signatures_table),
+        origin: Origin::Pass(Pass::Signatures),
     },
     Table {
         name: "requirements",
         doc: "what each body needed of each parameter: function, parameter, need (attribute, method, item, operator, right_operand, iterated, called, set_attribute, set_item, del_item), name, operand_type, result_type, count, use (computed when named)",
-        origin: Origin::Pass(infer::requirements_table),
+        origin: Origin::Pass(Pass::Requirements),
     },
     Table {
         name: "diff",
         doc: "the query's two traces matched (old, then new): old_trace, old_id, new_trace, new_id, status (same/changed/only_old/only_new), kind, name (computed when named)",
-        origin: Origin::Pass(diff::diff_table),
+        origin: Origin::Pass(Pass::Diff),
     },
     Table {
         name: "eval",
         doc: "re-evaluation of every node: trace, id, kind, status (input/matched/matched_type/differed/opaque: matched_type when the recording kept only the type to compare), recorded, recomputed, reason (computed when named)",
-        origin: Origin::Pass(eval::eval_table),
+        origin: Origin::Pass(Pass::Eval),
     },
 ];
 
@@ -114,17 +103,18 @@ pub fn help() -> String {
 }
 
 /// Registers every pass's table in `session` (each computed when a
-/// query first reads it).
+/// query reads it).
 pub fn register_passes(session: &Session) -> Result<(), AnalyzeError> {
-    let inputs = PassInputs {
-        sources: session.sources.clone(),
-        inference: infer::SharedInference::new(&session.sources),
-    };
+    let traces: Arc<[_]> = trace_files(&session.sources).into();
     for table in CATALOG {
-        if let Origin::Pass(build) = table.origin {
+        if let Origin::Pass(pass) = table.origin {
+            let provider = PassTable {
+                pass,
+                traces: traces.clone(),
+            };
             session
                 .ctx
-                .register_table(table.name, Arc::new(build(&inputs)))
+                .register_table(table.name, Arc::new(provider))
                 .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         }
     }
@@ -175,78 +165,4 @@ pub async fn run_user_sql(
         }
     };
     session.collect_frame(frame).await
-}
-
-/// A pass's output as a table: computed when a query first reads it,
-/// then kept for the session.
-pub struct LazyTable {
-    schema: SchemaRef,
-    compute: Box<dyn Fn() -> Result<RecordBatch> + Send + Sync>,
-    computed: Mutex<Option<RecordBatch>>,
-}
-
-impl std::fmt::Debug for LazyTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyTable")
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LazyTable {
-    pub fn new(
-        schema: SchemaRef,
-        compute: impl Fn() -> Result<RecordBatch> + Send + Sync + 'static,
-    ) -> LazyTable {
-        LazyTable {
-            schema,
-            compute: Box::new(compute),
-            computed: Mutex::new(None),
-        }
-    }
-
-    fn batch(&self) -> Result<RecordBatch> {
-        computed_once(&self.computed, &self.compute)
-    }
-}
-
-/// The value in `slot`, computed by `compute` the first time (a pass runs
-/// once per session, whichever query or table asks first).
-fn computed_once<T: Clone>(
-    slot: &Mutex<Option<T>>,
-    compute: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    let mut slot = slot
-        .lock()
-        .map_err(|_| DataFusionError::Internal("a pass's lock was poisoned".into()))?;
-    if let Some(done) = &*slot {
-        return Ok(done.clone());
-    }
-    let done = compute()?;
-    *slot = Some(done.clone());
-    Ok(done)
-}
-
-#[async_trait]
-impl TableProvider for LazyTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn CatalogSession,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = self.batch()?;
-        let plan =
-            MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?;
-        Ok(plan)
-    }
 }
