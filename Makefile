@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 # build; CI on a fresh machine simply creates it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/hltpy/target
 ANALYZE := $(VENV)/bin/hltpy-analyze
+CLUSTER_ANALYZE := $(VENV)/bin/hltpy-analyze-cluster
 # Fresh captures of the samples go to DEMO_TRACES; the committed traces in
 # samples/traces (what the analyzer's snapshot tests read) change only
 # through `make samples`.
@@ -16,7 +17,7 @@ DEMO_TRACES := samples/out
 # The crates built with the analyzer's profile (capture is built by maturin).
 RUST_PACKAGES := -p hltpy-schema -p hltpy-graph -p hltpy-analyze
 
-.PHONY: demo samples build venv tools readers versions dist test test-rust test-python test-versions test-dist test-cluster test-real bench bench-instructions bench-analyze bench-smoke lint clean
+.PHONY: demo samples build venv tools readers versions dist test test-rust test-python test-versions test-dist cluster test-cluster test-real bench bench-instructions bench-analyze bench-cluster bench-smoke lint clean
 
 ## demo: build everything, capture the samples, show what was captured and
 ## what the analyzer makes of it
@@ -106,12 +107,24 @@ dist: build
 test-dist: dist tools
 	$(PY) tests/dist_check.py --dist dist
 
-## test-cluster: the analyzer built with the cargo feature `cluster`
-## (Apache DataFusion Ballista; its own build of DataFusion, ~25 minutes the
-## first time) and its tests against a local 3-executor cluster; not yet
-## part of `make test`
-test-cluster:
+## cluster: hltpy-analyze built with the cargo feature `cluster` (Apache
+## DataFusion Ballista: queries and passes on a cluster, and the cluster's
+## processes), as .venv/bin/hltpy-analyze-cluster; its own build of
+## DataFusion, ~18 minutes the first time
+cluster: build
+	cargo build --profile analyze --quiet --tests -p hltpy-analyze --features cluster
+	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(CLUSTER_ANALYZE)
+
+## test-cluster: the cluster tests (local clusters of real Ballista
+## processes) and the scale-out benchmark at a small size; CI's third step
+test-cluster: cluster
 	cargo test --profile analyze --quiet -p hltpy-analyze --features cluster -- cluster
+	$(PY) bench/cluster_bench.py --traces 8 --items 20 --executors 1,2 --repeat 1 --analyze $(CLUSTER_ANALYZE)
+
+## bench-cluster: a query and the eval table over 200 traces (2M nodes)
+## locally and on local clusters of 1, 2 and 4 executors
+bench-cluster: cluster
+	$(PY) bench/cluster_bench.py --analyze $(CLUSTER_ANALYZE)
 
 ## test: every test (Rust and Python), and the wheels; what CI runs
 test: build tools readers versions test-rust test-python test-versions test-dist
@@ -190,11 +203,12 @@ bench-analyze: build
 bench-smoke: build versions
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_benchmarks.py
 
-## lint: rustfmt, clippy, mypy's stubtest of the native module's .pyi, and
-## ruff (check and format) over the project's Python (ruff.toml)
+## lint: rustfmt, clippy (with the feature `cluster`, whose code is a
+## superset), mypy's stubtest of the native module's .pyi, and ruff (check
+## and format) over the project's Python (ruff.toml)
 lint: build
 	cargo fmt --all -- --check
-	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture -- -D warnings
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --profile analyze --all-targets -p hltpy-schema -p hltpy-graph -p hltpy-analyze -p hltpy-capture --features hltpy-analyze/cluster -- -D warnings
 	$(PY) -m mypy.stubtest hltpy._hltpy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
