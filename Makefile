@@ -115,10 +115,11 @@ cluster: build
 	cargo build --profile analyze --quiet --tests -p hltpy-analyze --features cluster
 	cp $(CARGO_TARGET_DIR)/analyze/hltpy-analyze $(CLUSTER_ANALYZE)
 
-## test-cluster: the cluster tests (local clusters of real Ballista
-## processes) and the scale-out benchmark at a small size; CI's third step
+## test-cluster: the analyzer's tests built with the feature, among them
+## the cluster tests (local clusters of real Ballista processes), and the
+## scale-out benchmark at a small size; CI's third step
 test-cluster: cluster
-	cargo test --profile analyze --quiet -p hltpy-analyze --features cluster -- cluster
+	cargo test --profile analyze --quiet -p hltpy-analyze --features cluster
 	$(PY) bench/cluster_bench.py --traces 8 --items 20 --executors 1,2 --repeat 1 --analyze $(CLUSTER_ANALYZE)
 
 ## bench-cluster: a query and the eval table over 200 traces (2M nodes)

@@ -26,12 +26,17 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
+use datafusion::config::TableOptions;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder, TaskContext};
 use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
+use datafusion::object_store::path::Path as StorePath;
+use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
@@ -41,6 +46,7 @@ use serde_json::{json, Value};
 
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
+use crate::scan::{TraceObjects, TraceScan};
 use crate::tables::pass::{Pass, PassExec, PassTable};
 
 /// The environment variable `query` reads the cluster's address from.
@@ -304,6 +310,79 @@ fn decode_pass_json(buf: &[u8]) -> Result<DecodedPass, String> {
     })
 }
 
+/// What starts an encoded trace table ([`TraceScan`]).
+const TRACES_MARK: &[u8] = b"{\"hltpy_traces\":";
+
+/// A trace table as JSON: `{"hltpy_traces": [{"name", "files": [{"path",
+/// "size", "modified_ms"}]}]}`; its schema travels beside it.
+fn encode_traces(scan: &TraceScan, buf: &mut Vec<u8>) -> Result<()> {
+    let traces: Vec<Value> = scan
+        .traces()
+        .iter()
+        .map(|trace| {
+            let files: Vec<Value> = trace
+                .files
+                .iter()
+                .map(|file| {
+                    json!({
+                        "path": file.location.as_ref(),
+                        "size": file.size,
+                        "modified_ms": file.last_modified.timestamp_millis(),
+                    })
+                })
+                .collect();
+            json!({"name": trace.name, "files": files})
+        })
+        .collect();
+    serde_json::to_writer(buf, &json!({ "hltpy_traces": traces }))
+        .map_err(|err| DataFusionError::External(Box::new(err)))
+}
+
+/// The trace table `buf` holds, or `None` when it holds something else.
+fn decode_traces(buf: &[u8], schema: SchemaRef, ctx: &TaskContext) -> Option<Result<TraceScan>> {
+    buf.starts_with(TRACES_MARK).then(|| {
+        let traces = decode_traces_json(buf).map_err(|what| {
+            DataFusionError::Internal(format!("a trace table arrived damaged: {what}"))
+        })?;
+        let options = TableOptions::default_from_session_config(ctx.session_config().options());
+        TraceScan::from_parts(
+            traces,
+            schema,
+            ParquetFormat::default().with_options(options.parquet),
+        )
+    })
+}
+
+fn decode_traces_json(buf: &[u8]) -> Result<Vec<TraceObjects>, String> {
+    let value: Value = serde_json::from_slice(buf).map_err(|err| err.to_string())?;
+    let mut traces = Vec::new();
+    for trace in value["hltpy_traces"].as_array().ok_or("no traces")? {
+        let name = trace["name"].as_str().ok_or("a trace without a name")?;
+        let mut files = Vec::new();
+        for file in trace["files"].as_array().ok_or("a trace without files")? {
+            let damaged = || format!("a file of {name}");
+            let path = file["path"].as_str().ok_or_else(damaged)?;
+            let size = file["size"].as_u64().ok_or_else(damaged)?;
+            let modified = file["modified_ms"]
+                .as_i64()
+                .and_then(timestamp_ms_to_datetime)
+                .ok_or_else(damaged)?;
+            files.push(ObjectMeta {
+                location: StorePath::from(path),
+                last_modified: modified.and_utc(),
+                size,
+                e_tag: None,
+                version: None,
+            });
+        }
+        traces.push(TraceObjects {
+            name: name.to_string(),
+            files,
+        });
+    }
+    Ok(traces)
+}
+
 /// Ballista's logical codec, and the passes' tables.
 #[derive(Debug, Default)]
 pub struct LogicalCodec {
@@ -331,6 +410,9 @@ impl LogicalExtensionCodec for LogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
+        if let Some(scan) = decode_traces(buf, schema.clone(), ctx) {
+            return Ok(Arc::new(scan?));
+        }
         match decode_pass(buf) {
             Some(decoded) => {
                 let decoded = decoded?;
@@ -351,6 +433,9 @@ impl LogicalExtensionCodec for LogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
+        if let Some(scan) = node.downcast_ref::<TraceScan>() {
+            return encode_traces(scan, buf);
+        }
         match node.downcast_ref::<PassTable>() {
             Some(table) => encode_pass(table.pass, &table.traces, None, buf),
             None => self
@@ -461,6 +546,46 @@ mod tests {
             message.contains("arrived damaged: \"nope\" is not a pass's table"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_trace_table_survives_its_encoding() {
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::arrow::temporal_conversions::timestamp_ms_to_datetime;
+
+        let file = |path: &str, size: u64| ObjectMeta {
+            location: StorePath::from(path),
+            last_modified: timestamp_ms_to_datetime(1_765_000_000_123)
+                .unwrap()
+                .and_utc(),
+            size,
+            e_tag: None,
+            version: None,
+        };
+        let traces = vec![
+            TraceObjects {
+                name: "runs/a \"b\".parquet".to_string(),
+                files: vec![file("data/a.parquet", 10)],
+            },
+            TraceObjects {
+                name: "runs/segments".to_string(),
+                files: vec![file("data/s/0.parquet", 7), file("data/s/1.parquet", 8)],
+            },
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::UInt64, false),
+            Field::new(crate::scan::TRACE_COLUMN, DataType::Utf8, false),
+        ]));
+        let scan = TraceScan::from_parts(traces.clone(), schema.clone(), ParquetFormat::default())
+            .unwrap();
+        let mut buf = Vec::new();
+        encode_traces(&scan, &mut buf).unwrap();
+        let decoded = decode_traces(&buf, schema.clone(), &TaskContext::default())
+            .expect("a trace table")
+            .unwrap();
+        assert_eq!(decoded.traces(), traces.as_slice());
+        assert_eq!(decoded.schema(), schema);
+        assert!(decode_traces(b"\x0a\x02ab", schema, &TaskContext::default()).is_none());
     }
 
     #[test]

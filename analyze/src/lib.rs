@@ -5,7 +5,8 @@
 //! - [`sources`] resolves the user's arguments into traces (files, segment
 //!   directories, directories and globs of them), each validated by the
 //!   schema crate's reader; [`session`] registers them in one DataFusion
-//!   context as the trace's own tables and views (`nodes`, `edges`,
+//!   context ([`scan`]: one Parquet scan over every file) as the trace's
+//!   own tables and views (`nodes`, `edges`,
 //!   `traces`, `calls`, `values`, `constraints`) with [`functions`]'
 //!   `input_of`; [`progress`] shows how much has been read.
 //! - [`load`] is the one place that decides how a trace is read: whole,
@@ -33,6 +34,7 @@ pub mod functions;
 pub mod load;
 pub mod output;
 pub mod progress;
+pub mod scan;
 pub mod session;
 pub mod sources;
 pub mod summary;

@@ -15,12 +15,13 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use hltpy_schema::NodeKind;
 
 use crate::error::AnalyzeError;
 use crate::functions::InputOf;
 use crate::progress::{CountingStore, Progress, ProgressMode, Unit};
+use crate::scan::{TraceScan, TRACE_COLUMN};
 use crate::sources::{resolve, TraceSource};
 
 /// The seed's upstream constraints as shipped: plain SQL over `nodes` and
@@ -37,6 +38,9 @@ pub const CONSTRAINT_KINDS: [&str; 6] = [
     "Arg2Content",
 ];
 
+/// The table of every trace file, which the view `nodes` reads.
+const TRACE_FILES: &str = "__trace_files";
+
 /// The runtime the engine's queries run on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, AnalyzeError> {
     tokio::runtime::Runtime::new()
@@ -50,7 +54,7 @@ pub fn sql_string(text: &str) -> String {
 
 /// The engine's configuration. DATAFUSION_* environment variables tune
 /// it, as in datafusion-cli (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS=8).
-fn engine_config() -> Result<SessionConfig, AnalyzeError> {
+pub fn engine_config() -> Result<SessionConfig, AnalyzeError> {
     let mut config = SessionConfig::from_env()
         .map_err(|err| AnalyzeError::Usage(format!("bad DATAFUSION_* setting: {err}")))?
         .with_information_schema(true);
@@ -130,12 +134,16 @@ impl Session {
         Session::register(ctx, sources, None).await
     }
 
-    /// [`Session::open`] with the queries run on the Ballista cluster at
-    /// `url` (df://HOST:PORT), whose executors read the traces.
+    /// [`Session::open`] in `ctx`, a context whose queries run on the
+    /// Ballista cluster at `url` (df://HOST:PORT; `cluster::remote_context`
+    /// makes it), whose executors read the traces.
     #[cfg(feature = "cluster")]
-    pub async fn open_on_cluster(inputs: &[String], url: &str) -> Result<Session, AnalyzeError> {
+    pub async fn open_on_cluster(
+        ctx: SessionContext,
+        inputs: &[String],
+        url: &str,
+    ) -> Result<Session, AnalyzeError> {
         let sources = resolve(inputs)?;
-        let ctx = crate::cluster::remote_context(url, engine_config()?).await?;
         Session::register(ctx, sources, Some(url.to_string())).await
     }
 
@@ -160,35 +168,11 @@ impl Session {
             .filter_map(|f| std::fs::metadata(f).ok())
             .map(|m| m.len())
             .sum();
-        let mut parts = Vec::new();
-        for (index, source) in sources.iter().enumerate() {
-            let table = format!("__trace_{index}");
-            let paths: Vec<String> = source
-                .files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
-            let frame = ctx
-                .read_parquet(paths, ParquetReadOptions::default())
-                .await
-                .map_err(|err| {
-                    AnalyzeError::Engine(format!("cannot read {}: {err}", source.name))
-                })?;
-            ctx.register_table(table.as_str(), frame.into_view())
-                .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
-            parts.push(format!(
-                // kind as a plain (view) string: grouping by a dictionary
-                // column costs DataFusion several times more. trace as a
-                // view string too: a join keyed on it (constraints) builds
-                // its hash table from 16-byte views of one shared buffer
-                // instead of a copy of the path per row (measured: 40% less
-                // memory, 10-20% faster on the 10M-node trace).
-                "SELECT arrow_cast({}, 'Utf8View') AS trace, id, arrow_cast(kind, 'Utf8View') AS kind, name, inputs, \
-                 frame, thread, file, line, type, \
-                 value_int, value_float, value_bool, value_str, value_repr FROM {table}",
-                sql_string(&source.name)
-            ));
-        }
+        let scan = TraceScan::new(&ctx.state(), &sources)
+            .await
+            .map_err(|err| AnalyzeError::Engine(format!("cannot read the traces: {err}")))?;
+        ctx.register_table(TRACE_FILES, Arc::new(scan))
+            .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         let session = Session {
             ctx,
             sources,
@@ -197,7 +181,21 @@ impl Session {
             cluster,
         };
         session
-            .create_view("nodes", &parts.join(" UNION ALL "))
+            .create_view(
+                "nodes",
+                // kind as a plain (view) string: grouping by a dictionary
+                // column costs DataFusion several times more. trace as a
+                // view string too: a join keyed on it (constraints) builds
+                // its hash table from 16-byte views instead of a copy of
+                // the path per row (measured: 40% less memory, 10-20%
+                // faster on the 10M-node trace).
+                &format!(
+                    "SELECT arrow_cast({TRACE_COLUMN}, 'Utf8View') AS trace, id, \
+                     arrow_cast(kind, 'Utf8View') AS kind, name, inputs, frame, thread, file, \
+                     line, type, value_int, value_float, value_bool, value_str, value_repr \
+                     FROM {TRACE_FILES}"
+                ),
+            )
             .await?;
         for (name, sql) in views() {
             session.create_view(name, &sql).await?;

@@ -37,8 +37,8 @@ enum Action {
         port: u16,
         /// Tasks each executor runs at once (0: one per core). The
         /// scheduler packs up to this many partitions into one task, which
-        /// saves a plan's trip per partition (measured: a query over 200
-        /// traces 4.7x faster at 8 than at 1).
+        /// saves a plan's trip per partition (measured: `eval` over 200
+        /// traces on one executor, 2.4 s at 1, 1.5 s at 2).
         #[arg(long, default_value_t = 0)]
         concurrent_tasks: usize,
     },

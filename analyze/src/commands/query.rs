@@ -63,7 +63,9 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     let (schema, batches) = crate::session::runtime()?.block_on(async {
         #[cfg(feature = "cluster")]
         if let Some(url) = &cluster {
-            let session = Session::open_on_cluster(&traces, url).await?;
+            let config = crate::session::engine_config()?;
+            let ctx = crate::cluster::remote_context(url, config).await?;
+            let session = Session::open_on_cluster(ctx, &traces, url).await?;
             tables::register_passes(&session)?;
             return tables::run_user_sql(&session, &sql, args.allow_writes).await;
         }
