@@ -332,3 +332,35 @@ impl ExecutionPlan for PassExec {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pass_has_its_row_in_the_catalog_and_back() {
+        for pass in [Pass::Eval, Pass::Signatures, Pass::Requirements, Pass::Diff] {
+            assert_eq!(Pass::of_table(pass.table_name()), Some(pass));
+        }
+        assert_eq!(Pass::of_table("nodes"), None);
+    }
+
+    #[test]
+    fn a_trace_list_reads_back_as_it_was_written() {
+        let traces = vec![
+            TraceFiles {
+                name: "a".into(),
+                files: vec![PathBuf::from("/t/a.parquet")],
+            },
+            TraceFiles {
+                name: "run".into(),
+                files: vec![
+                    PathBuf::from("/t/run/0.parquet"),
+                    PathBuf::from("/t/run/1.parquet"),
+                ],
+            },
+        ];
+        let batch = trace_list(&traces).unwrap();
+        assert_eq!(listed_traces(&batch).unwrap(), traces);
+    }
+}
