@@ -419,6 +419,7 @@ impl LogicalExtensionCodec for LogicalCodec {
                 Ok(Arc::new(PassTable {
                     pass: decoded.pass,
                     traces: decoded.traces.into(),
+                    inference: Arc::default(),
                 }))
             }
             None => self
@@ -488,6 +489,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
                     decoded.pass,
                     input.clone(),
                     decoded.projection,
+                    Arc::default(),
                 )?))
             }
             None => self.ballista.try_decode(buf, inputs, ctx, converter),

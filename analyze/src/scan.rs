@@ -89,6 +89,11 @@ impl TraceScan {
         })
     }
 
+    /// The size of every file it reads.
+    pub fn bytes(&self) -> u64 {
+        self.traces.iter().map(TraceObjects::bytes).sum()
+    }
+
     /// The traces it reads.
     pub fn traces(&self) -> &[TraceObjects] {
         &self.traces

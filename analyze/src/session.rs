@@ -162,15 +162,10 @@ impl Session {
                 Arc::new(CountingStore::new(Arc::clone(&bytes_read))),
             );
         }
-        let bytes_total = sources
-            .iter()
-            .flat_map(|s| &s.files)
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
         let scan = TraceScan::new(&ctx.state(), &sources)
             .await
             .map_err(|err| AnalyzeError::Engine(format!("cannot read the traces: {err}")))?;
+        let bytes_total = scan.bytes();
         ctx.register_table(TRACE_FILES, Arc::new(scan))
             .map_err(|err| AnalyzeError::Engine(err.to_string()))?;
         let session = Session {
@@ -363,7 +358,12 @@ impl Session {
     }
 
     /// The progress line for work over the session's files.
+    /// On a cluster the executors read, and there is nothing to count.
     pub fn progress(&self, mode: ProgressMode, label: &str) -> Progress {
+        let mode = match self.cluster {
+            Some(_) => ProgressMode::Never,
+            None => mode,
+        };
         Progress::start(
             mode,
             label,

@@ -180,39 +180,32 @@ impl Processes {
         Ok(())
     }
 
-    /// The first process that has ended, with how.
-    fn ended(&mut self) -> Option<String> {
-        self.0
-            .iter_mut()
-            .find_map(|(name, child)| match child.try_wait() {
-                Ok(Some(status)) => Some(format!("the {name} ended ({status})")),
-                Ok(None) => None,
-                Err(err) => Some(format!("the {name} cannot be watched: {err}")),
-            })
+    /// Takes out the processes that have ended: (name, how it ended).
+    fn reap(&mut self) -> Vec<(String, String)> {
+        let mut ended = Vec::new();
+        self.0.retain_mut(|(name, child)| {
+            let how = match child.try_wait() {
+                Ok(None) => return true,
+                Ok(Some(status)) => format!("the {name} ended ({status})"),
+                Err(err) => format!("the {name} cannot be watched: {err}"),
+            };
+            ended.push((name.clone(), how));
+            false
+        });
+        ended
     }
 
     /// Forgets the executors that have ended, each reported on stderr (the
     /// scheduler gives their work to the others); says why the cluster is
     /// over when the scheduler or the last executor has ended.
     fn watch(&mut self) -> Option<String> {
-        let mut ended = Vec::new();
-        self.0.retain_mut(|(name, child)| match child.try_wait() {
-            Ok(None) => true,
-            Ok(Some(status)) => {
-                ended.push((name.clone(), format!("the {name} ended ({status})")));
-                false
-            }
-            Err(err) => {
-                ended.push((name.clone(), format!("the {name} cannot be watched: {err}")));
-                false
-            }
-        });
+        let ended = self.reap();
         let executors = self.0.iter().filter(|(name, _)| name != SCHEDULER).count();
-        for (name, why) in ended {
+        for (name, how) in ended {
             if name == SCHEDULER || executors == 0 {
-                return Some(why);
+                return Some(how);
             }
-            eprintln!("hltpy-analyze: {why}; {executors} executors remain");
+            eprintln!("hltpy-analyze: {how}; {executors} executors remain");
         }
         None
     }
@@ -229,9 +222,10 @@ fn wait_for(processes: &mut Processes, bind: &str, port: u16) -> Result<(), Anal
         if cluster::check_reachable(&url).is_ok() {
             return Ok(());
         }
-        if let Some(ended) = processes.ended() {
+        // While starting, any process that ends is fatal.
+        if let Some((_, how)) = processes.reap().into_iter().next() {
             return Err(AnalyzeError::Engine(format!(
-                "the cluster did not start: {ended}"
+                "the cluster did not start: {how}"
             )));
         }
         if start.elapsed() > Duration::from_secs(60) {

@@ -62,13 +62,15 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
     });
     let (schema, batches) = crate::session::runtime()?.block_on(async {
         #[cfg(feature = "cluster")]
-        if let Some(url) = &cluster {
-            let config = crate::session::engine_config()?;
-            let ctx = crate::cluster::remote_context(url, config).await?;
-            let session = Session::open_on_cluster(ctx, &traces, url).await?;
-            tables::register_passes(&session)?;
-            return tables::run_user_sql(&session, &sql, args.allow_writes).await;
-        }
+        let session = match &cluster {
+            Some(url) => {
+                let config = crate::session::engine_config()?;
+                let ctx = crate::cluster::remote_context(url, config).await?;
+                Session::open_on_cluster(ctx, &traces, url).await?
+            }
+            None => Session::open(&traces).await?,
+        };
+        #[cfg(not(feature = "cluster"))]
         let session = Session::open(&traces).await?;
         tables::register_passes(&session)?;
         let _progress = session.progress(mode, "query");

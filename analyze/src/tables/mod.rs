@@ -20,7 +20,7 @@ use datafusion::execution::context::SQLOptions;
 use crate::error::AnalyzeError;
 use crate::session::Session;
 use crate::sources::trace_files;
-use pass::{Pass, PassTable};
+use pass::{Pass, PassTable, SharedInference};
 
 /// Where a table's rows come from.
 pub enum Origin {
@@ -106,11 +106,13 @@ pub fn help() -> String {
 /// query reads it).
 pub fn register_passes(session: &Session) -> Result<(), AnalyzeError> {
     let traces: Arc<[_]> = trace_files(&session.sources).into();
+    let inference = Arc::new(SharedInference::default());
     for table in CATALOG {
         if let Origin::Pass(pass) = table.origin {
             let provider = PassTable {
                 pass,
                 traces: traces.clone(),
+                inference: inference.clone(),
             };
             session
                 .ctx

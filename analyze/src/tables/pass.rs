@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, AsArray, ListBuilder, StringBuilder};
@@ -31,6 +31,7 @@ use datafusion::physical_plan::{
     PlanProperties, SendableRecordBatchStream,
 };
 use futures::TryStreamExt;
+use hltpy_graph::infer::Inference;
 use hltpy_graph::TraceFiles;
 use tokio::sync::Semaphore;
 
@@ -81,16 +82,42 @@ impl Pass {
     }
 
     /// The pass's rows over `traces` (one partition's).
-    fn compute(self, traces: &[TraceFiles]) -> Result<Vec<RecordBatch>> {
+    fn compute(
+        self,
+        traces: &[TraceFiles],
+        inference: &SharedInference,
+    ) -> Result<Vec<RecordBatch>> {
         if traces.is_empty() {
             return Ok(Vec::new());
         }
         Ok(match self {
             Pass::Eval => traces.iter().map(eval::eval_batch).collect::<Result<_>>()?,
-            Pass::Signatures => vec![infer::signatures_batch(&infer::inference(traces)?)?],
-            Pass::Requirements => vec![infer::requirements_batch(&infer::inference(traces)?)?],
+            Pass::Signatures => vec![infer::signatures_batch(&*inference.get(traces)?)?],
+            Pass::Requirements => vec![infer::requirements_batch(&*inference.get(traces)?)?],
             Pass::Diff => vec![diff::diff_batch(traces)?],
         })
+    }
+}
+
+/// The one inference `signatures` and `requirements` read, run by
+/// whichever is computed first (a query that reads both runs it once).
+/// The session's tables share one; a cluster's decoded plan has its own.
+#[derive(Debug, Default)]
+pub struct SharedInference(Mutex<Option<Arc<Inference>>>);
+
+impl SharedInference {
+    /// The inference over `traces` (both tables list the same traces).
+    fn get(&self, traces: &[TraceFiles]) -> Result<Arc<Inference>> {
+        let mut slot = self
+            .0
+            .lock()
+            .map_err(|_| DataFusionError::Internal("the inference's lock was poisoned".into()))?;
+        if let Some(done) = &*slot {
+            return Ok(done.clone());
+        }
+        let done = Arc::new(infer::inference(traces)?);
+        *slot = Some(done.clone());
+        Ok(done)
     }
 }
 
@@ -150,6 +177,7 @@ fn listed_traces(batch: &RecordBatch) -> Result<Vec<TraceFiles>> {
 pub struct PassTable {
     pub pass: Pass,
     pub traces: Arc<[TraceFiles]>,
+    pub inference: Arc<SharedInference>,
 }
 
 #[async_trait]
@@ -185,6 +213,7 @@ impl TableProvider for PassTable {
             self.pass,
             input,
             projection.cloned(),
+            self.inference.clone(),
         )?))
     }
 }
@@ -196,6 +225,7 @@ pub struct PassExec {
     pass: Pass,
     input: Arc<dyn ExecutionPlan>,
     projection: Option<Vec<usize>>,
+    inference: Arc<SharedInference>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
@@ -205,6 +235,7 @@ impl PassExec {
         pass: Pass,
         input: Arc<dyn ExecutionPlan>,
         projection: Option<Vec<usize>>,
+        inference: Arc<SharedInference>,
     ) -> Result<PassExec> {
         if input.schema() != trace_list_schema() {
             return Err(DataFusionError::Internal(format!(
@@ -228,6 +259,7 @@ impl PassExec {
             pass,
             input,
             projection,
+            inference,
             schema,
             properties: Arc::new(properties),
         })
@@ -298,6 +330,7 @@ impl ExecutionPlan for PassExec {
             self.pass,
             input,
             self.projection.clone(),
+            self.inference.clone(),
         )?))
     }
 
@@ -308,6 +341,7 @@ impl ExecutionPlan for PassExec {
     ) -> Result<SendableRecordBatchStream> {
         let listed = self.input.execute(partition, context)?;
         let (pass, projection) = (self.pass, self.projection.clone());
+        let inference = self.inference.clone();
         let rows = async move {
             let mut traces = Vec::new();
             for batch in listed.try_collect::<Vec<_>>().await? {
@@ -317,7 +351,7 @@ impl ExecutionPlan for PassExec {
                 .acquire_owned()
                 .await
                 .map_err(|err| DataFusionError::Internal(err.to_string()))?;
-            let batches = tokio::task::spawn_blocking(move || pass.compute(&traces))
+            let batches = tokio::task::spawn_blocking(move || pass.compute(&traces, &inference))
                 .await
                 .map_err(|err| DataFusionError::ExecutionJoin(Box::new(err)))??;
             let projected = batches.into_iter().map(move |batch| match &projection {
