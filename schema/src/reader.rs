@@ -157,13 +157,44 @@ impl TraceFile {
     /// batch, in file order: a pass that needs `id` and `inputs` does not
     /// decode the values.
     pub fn columns(&self, names: Option<&[&str]>) -> Result<TraceBatches, TraceError> {
+        self.projected(|schema| {
+            names.map(|names| ProjectionMask::columns(schema, names.iter().copied()))
+        })
+    }
+
+    /// Reads only each input's `src` (the `inputs` column as a list of
+    /// structs of that one field): all that counting a node's readers
+    /// needs, without decoding the roles' and keys' pages.
+    pub fn input_sources(&self) -> Result<TraceBatches, TraceError> {
+        self.projected(|schema| {
+            let src = (0..schema.num_columns()).find(|&leaf| {
+                let path = schema.column(leaf).path().parts().to_vec();
+                path.first().map(String::as_str) == Some(column::INPUTS)
+                    && path.last().map(String::as_str) == Some(column::INPUT_SRC)
+            });
+            // Not found: the whole column, and the decoder says what is amiss.
+            Some(match src {
+                Some(leaf) => ProjectionMask::leaves(schema, [leaf]),
+                None => ProjectionMask::columns(schema, [column::INPUTS]),
+            })
+        })
+    }
+
+    fn projected(
+        &self,
+        mask: impl FnOnce(&parquet::schema::types::SchemaDescriptor) -> Option<ProjectionMask>,
+    ) -> Result<TraceBatches, TraceError> {
         // Batches in file order need no page index (checked at open).
         let mut builder = open_builder(&self.path, PageIndexPolicy::Skip)?;
-        if let Some(names) = names {
-            let mask = ProjectionMask::columns(builder.parquet_schema(), names.iter().copied());
+        if let Some(mask) = mask(builder.parquet_schema()) {
             builder = builder.with_projection(mask);
         }
-        let reader = builder.build().map_err(|err| corrupt(&self.path, err))?;
+        // Larger than the reader's default of 1024 rows: a pass pays a
+        // fixed cost per batch (casts, dictionaries interned).
+        let reader = builder
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|err| corrupt(&self.path, err))?;
         Ok(TraceBatches {
             path: self.path.clone(),
             reader,
@@ -196,6 +227,9 @@ impl Iterator for TraceBatches {
         next.map(|batch| batch.map_err(|err| corrupt(&self.path, err)))
     }
 }
+
+/// Rows per batch a trace is read in.
+const BATCH_ROWS: usize = 8192;
 
 fn open_builder(
     path: &Path,

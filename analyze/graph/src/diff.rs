@@ -545,6 +545,15 @@ pub struct Difference {
     pub origin: bool,
 }
 
+/// A difference found, not yet described: its positions in OLD and NEW
+/// (`NONE` on a side it is not on).
+struct Found {
+    status: Status,
+    a: u32,
+    b: u32,
+    origin: bool,
+}
+
 impl Diff {
     /// Matches `new` against `old` (see the module doc).
     /// Reads two traces and matches them.
@@ -979,7 +988,13 @@ impl Diff {
 
     /// Every difference, NEW's in row order, then OLD's nodes of its own.
     pub fn differences(&self) -> Vec<Difference> {
-        let options = &self.options;
+        self.found().iter().map(|f| self.described(f)).collect()
+    }
+
+    /// Every difference as positions, in the order of [`Diff::differences`]:
+    /// describing one (names, values and locations as text) costs more
+    /// than finding it, and a report shows a few of each call's.
+    fn found(&self) -> Vec<Found> {
         let mut out = Vec::new();
         for b in 0..self.new.len() as u32 {
             let status = self.new_status(b as usize);
@@ -987,34 +1002,48 @@ impl Diff {
                 Status::Same | Status::OnlyOld => {}
                 Status::Changed => {
                     let a = self.new_to_old[b as usize];
-                    out.push(Difference {
+                    let origin = self.inputs_agree(a, b);
+                    out.push(Found {
                         status,
-                        old: Some(self.old.describe(a, options)),
-                        new: Some(self.new.describe(b, options)),
-                        origin: self.inputs_agree(a, b),
+                        a,
+                        b,
+                        origin,
                     });
                 }
                 Status::OnlyNew => {
-                    out.push(Difference {
+                    let origin = self.inputs_settled(&self.new, b, false);
+                    out.push(Found {
                         status,
-                        old: None,
-                        new: Some(self.new.describe(b, options)),
-                        origin: self.inputs_settled(&self.new, b, false),
+                        a: NONE,
+                        b,
+                        origin,
                     });
                 }
             }
         }
         for a in 0..self.old.len() as u32 {
             if self.old_to_new[a as usize] == NONE {
-                out.push(Difference {
+                let origin = self.inputs_settled(&self.old, a, true);
+                out.push(Found {
                     status: Status::OnlyOld,
-                    old: Some(self.old.describe(a, options)),
-                    new: None,
-                    origin: self.inputs_settled(&self.old, a, true),
+                    a,
+                    b: NONE,
+                    origin,
                 });
             }
         }
         out
+    }
+
+    fn described(&self, found: &Found) -> Difference {
+        let describe =
+            |side: &Side, at: u32| (at != NONE).then(|| side.describe(at, &self.options));
+        Difference {
+            status: found.status,
+            old: describe(&self.old, found.a),
+            new: describe(&self.new, found.b),
+            origin: found.origin,
+        }
     }
 
     /// The first divergence: the earliest matched pair (NEW's row order)
@@ -1178,27 +1207,46 @@ impl Diff {
     /// grouped by the traced call it ran in. Text, JSON and the HTML page
     /// are formatted from it.
     pub fn report(&self) -> DiffReport {
-        let differences = self.differences();
-        let downstream = differences
+        self.report_shown(usize::MAX)
+    }
+
+    /// [`Diff::report`] with at most `most` differences of each traced
+    /// call described (the first in node order, and the first origins:
+    /// what `diff` prints and serialises); the counts cover all. A diff
+    /// of a long run has as many differences as nodes: describing all
+    /// was a quarter of `diff`'s time on two 1M-node traces.
+    pub fn report_shown(&self, most: usize) -> DiffReport {
+        let mut found = self.found();
+        let downstream = found
             .iter()
-            .filter(|d| d.status == Status::Changed && !d.origin)
+            .filter(|f| f.status == Status::Changed && !f.origin)
             .count();
         // Grouped in place (a stable sort by call, node order kept within
-        // one): a diff of a long run has as many differences as nodes, and
-        // moving them into a vector per call held them twice at the peak.
-        let mut differences = differences;
-        differences.sort_by_cached_key(|d| self.group_of(d));
+        // one): moving them into a vector per call held them twice at
+        // the peak.
+        found.sort_by_cached_key(|f| self.group_of_found(f));
+        let mut differences = Vec::new();
         let mut spans: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+        let mut counts = Vec::new();
         let mut start = 0;
-        while start < differences.len() {
-            let key = self.group_of(&differences[start]);
-            let end = start
-                + differences[start..]
-                    .iter()
-                    .take_while(|d| self.group_of(d) == key)
-                    .count();
-            spans.push((self.group_title(key), start..end));
-            start = end;
+        while start < found.len() {
+            let key = self.group_of_found(&found[start]);
+            let members = found[start..]
+                .iter()
+                .take_while(|f| self.group_of_found(f) == key)
+                .count();
+            let first = differences.len();
+            let mut origins = 0;
+            for (index, member) in found[start..start + members].iter().enumerate() {
+                let shown = index < most || (member.origin && origins < most);
+                origins += usize::from(member.origin);
+                if shown {
+                    differences.push(self.described(member));
+                }
+            }
+            spans.push((self.group_title(key), first..differences.len()));
+            counts.push(members);
+            start += members;
         }
         DiffReport {
             old: TraceSide {
@@ -1220,24 +1268,31 @@ impl Diff {
             groups: Grouped {
                 differences,
                 spans,
-                shown: usize::MAX,
+                counts,
+                shown: most,
             },
         }
     }
 
     /// The traced call a difference is grouped under: NEW's call, or
     /// OLD's (by its partner in NEW when it has one).
-    fn group_of(&self, difference: &Difference) -> (Option<u64>, Option<u64>) {
-        match (&difference.new, &difference.old) {
-            (Some(new), _) => (None, new.call),
-            (None, Some(old)) => match old.call {
-                Some(call) => match self.partner_of_old(call) {
-                    Some(partner) => (None, Some(partner)),
-                    None => (Some(call), None),
-                },
-                None => (None, None),
+    fn group_of_found(&self, found: &Found) -> (Option<u64>, Option<u64>) {
+        let call_of = |side: &Side, at: u32| {
+            let call = side.call[at as usize];
+            (call != NONE).then(|| side.ids[call as usize])
+        };
+        if found.b != NONE {
+            return (None, call_of(&self.new, found.b));
+        }
+        if found.a == NONE {
+            return (None, None);
+        }
+        match call_of(&self.old, found.a) {
+            Some(call) => match self.partner_of_old(call) {
+                Some(partner) => (None, Some(partner)),
+                None => (Some(call), None),
             },
-            (None, None) => (None, None),
+            None => (None, None),
         }
     }
 
@@ -1301,7 +1356,10 @@ pub struct Divergence {
 pub struct CallGroup<'r> {
     /// `name at file:line`, `top level`, or `name (only in old, at …)`.
     pub call: &'r str,
-    /// In node order.
+    /// How many differences ran in the call.
+    pub count: usize,
+    /// In node order: all, or those the report describes (see
+    /// [`Diff::report_shown`]).
     pub differences: &'r [Difference],
 }
 
@@ -1310,8 +1368,11 @@ pub struct CallGroup<'r> {
 /// at most `shown` differences each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grouped {
+    /// The described differences of each call (see `report_shown`).
     differences: Vec<Difference>,
     spans: Vec<(String, std::ops::Range<usize>)>,
+    /// Each call's number of differences, described or not.
+    counts: Vec<usize>,
     shown: usize,
 }
 
@@ -1319,19 +1380,21 @@ impl Serialize for Grouped {
     fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         let mut groups = out.serialize_seq(Some(self.spans.len()))?;
-        for (call, span) in &self.spans {
+        for ((call, span), count) in self.spans.iter().zip(&self.counts) {
             let members = &self.differences[span.clone()];
-            struct Group<'g>(&'g str, &'g [Difference], usize);
+            struct Group<'g>(&'g str, usize, &'g [Difference], usize);
             impl Serialize for Group<'_> {
                 fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
                     let mut map = out.serialize_map(Some(3))?;
                     map.serialize_entry("call", self.0)?;
-                    map.serialize_entry("count", &self.1.len())?;
-                    map.serialize_entry("differences", &self.1[..self.1.len().min(self.2)])?;
+                    map.serialize_entry("count", &self.1)?;
+                    // The first `shown` in node order (the described ones
+                    // past them are origins the text report leads with).
+                    map.serialize_entry("differences", &self.2[..self.2.len().min(self.3)])?;
                     map.end()
                 }
             }
-            groups.serialize_element(&Group(call, members, self.shown))?;
+            groups.serialize_element(&Group(call, *count, members, self.shown))?;
         }
         groups.end()
     }
@@ -1356,20 +1419,19 @@ pub struct DiffReport {
 }
 
 impl DiffReport {
-    /// Keeps at most `most` differences per traced call where the
-    /// report is serialised (the counts still cover all).
-    pub fn cut(mut self, most: usize) -> DiffReport {
-        self.groups.shown = most;
-        self
-    }
-
     /// The differences by traced call, in the order of the calls' ids
     /// (top level first).
     pub fn groups(&self) -> impl ExactSizeIterator<Item = CallGroup<'_>> {
-        self.groups.spans.iter().map(|(call, span)| CallGroup {
-            call,
-            differences: &self.groups.differences[span.clone()],
-        })
+        let groups = &self.groups;
+        groups
+            .spans
+            .iter()
+            .zip(&groups.counts)
+            .map(|((call, span), count)| CallGroup {
+                call,
+                count: *count,
+                differences: &groups.differences[span.clone()],
+            })
     }
 }
 
@@ -1475,5 +1537,69 @@ mod tests {
             tolerant,
         );
         assert!(diff.equivalent());
+    }
+
+    /// A report describing only `most` differences per call says what the
+    /// whole report says: the same groups and counts, the same first
+    /// `most` in node order (JSON), the same origins-first selection (the
+    /// text report).
+    #[test]
+    fn a_report_shown_in_part_agrees_with_the_whole_report() {
+        // 40 constants, each times a shared 2.0; NEW changes every third
+        // constant (origins) and so its product (downstream), and has
+        // two nodes of its own.
+        let mut old = vec![node(0, NodeKind::Const, "", 2.0, &[])];
+        for i in 0..40u64 {
+            let value = i as f64;
+            old.push(node(1 + 2 * i, NodeKind::Const, "", value, &[]));
+            old.push(node(
+                2 + 2 * i,
+                NodeKind::UDispatch,
+                "__mul__",
+                value * 2.0,
+                &[(Role::SelfValue, 1 + 2 * i), (Role::Arg, 0)],
+            ));
+        }
+        let mut new = old.clone();
+        for i in (0..40).step_by(3) {
+            new[1 + 2 * i].recorded = Recorded::Float(100.0 + i as f64);
+            new[2 + 2 * i].recorded = Recorded::Float(2.0 * (100.0 + i as f64));
+        }
+        new.push(node(81, NodeKind::Const, "", 7.5, &[]));
+        new.push(node(82, NodeKind::Const, "", 8.5, &[]));
+        let diff = Diff::new(
+            Side::from_nodes("old", &old),
+            Side::from_nodes("new", &new),
+            Options::default(),
+        );
+        let whole = diff.report();
+        let total: usize = whole.groups().map(|g| g.count).sum();
+        assert_eq!(total, 14 * 2 + 2);
+        let origins_first = |differences: &[Difference], most: usize| -> Vec<u64> {
+            let mut members: Vec<&Difference> = differences.iter().collect();
+            members.sort_by_key(|d| !d.origin);
+            let ids = members.iter().take(most);
+            ids.map(|d| d.new.as_ref().map_or(u64::MAX, |n| n.id))
+                .collect()
+        };
+        for most in [0, 1, 2, 5, 15, 29, 100] {
+            let part = diff.report_shown(most);
+            assert_eq!(part.groups().len(), whole.groups().len(), "most {most}");
+            for (shown, all) in part.groups().zip(whole.groups()) {
+                assert_eq!((shown.call, shown.count), (all.call, all.count));
+                assert_eq!(all.count, all.differences.len());
+                let cut = most.min(all.count);
+                assert_eq!(shown.differences[..cut], all.differences[..cut]);
+                assert_eq!(
+                    origins_first(shown.differences, most),
+                    origins_first(all.differences, most),
+                    "most {most}"
+                );
+            }
+            let json = serde_json::to_value(&part).unwrap();
+            let listed = json["differences"][0]["differences"].as_array().unwrap();
+            assert_eq!(listed.len(), most.min(total), "most {most}");
+            assert_eq!(json["differences"][0]["count"], total);
+        }
     }
 }

@@ -166,8 +166,24 @@ impl Strings {
 
 /// Names, types and files repeat on almost every node: one allocation each.
 /// Short strings hash with FNV-1a (SipHash was a tenth of eval's time).
-#[derive(Default)]
-struct Interner(HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fnv>>);
+struct Interner {
+    table: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fnv>>,
+    /// The strings met last, by a cheap hash of their length and three of
+    /// their bytes: most rows repeat one of a handful of names and keys,
+    /// found here without hashing the whole string (a third of decoding).
+    recent: [Option<Arc<str>>; RECENT],
+}
+
+const RECENT: usize = 64;
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            table: HashMap::default(),
+            recent: [const { None }; RECENT],
+        }
+    }
+}
 
 #[derive(Default)]
 struct Fnv(u64);
@@ -192,15 +208,36 @@ impl Hasher for Fnv {
 
 impl Interner {
     fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(text) {
-            return shared.clone();
+        let bytes = text.as_bytes();
+        let slot = match bytes {
+            [] => 0,
+            [first, ..] => {
+                (bytes.len() * 31
+                    + usize::from(*first) * 7
+                    + usize::from(bytes[bytes.len() / 2]) * 13
+                    + usize::from(bytes[bytes.len() - 1]))
+                    % RECENT
+            }
+        };
+        if let Some(recent) = &self.recent[slot] {
+            if **recent == *text {
+                return recent.clone();
+            }
         }
-        let shared: Arc<str> = Arc::from(text);
-        // Bounded: a trace with millions of distinct names (generated
-        // attribute names, say) must not grow the table without end.
-        if self.0.len() < 1 << 16 {
-            self.0.insert(Box::from(text), shared.clone());
-        }
+        let shared = match self.table.get(text) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = Arc::from(text);
+                // Bounded: a trace with millions of distinct names
+                // (generated attribute names, say) must not grow the
+                // table without end.
+                if self.table.len() < 1 << 16 {
+                    self.table.insert(Box::from(text), shared.clone());
+                }
+                shared
+            }
+        };
+        self.recent[slot] = Some(shared.clone());
         shared
     }
 }
@@ -273,6 +310,18 @@ impl Decoder {
     /// The nodes of one batch, in its row order. Every column but `id`,
     /// `kind` and `inputs` may be missing (then it reads as null).
     pub fn decode(&mut self, batch: &RecordBatch) -> Result<Vec<Node>, GraphError> {
+        let mut nodes = Vec::with_capacity(batch.num_rows());
+        self.decode_into(batch, &mut nodes)?;
+        Ok(nodes)
+    }
+
+    /// [`Decoder::decode`] appending to `nodes` (a vector reused from
+    /// batch to batch keeps its allocation).
+    pub fn decode_into(
+        &mut self,
+        batch: &RecordBatch,
+        nodes: &mut Vec<Node>,
+    ) -> Result<(), GraphError> {
         let rows = batch.num_rows();
         let ids = u64_column(required(batch, column::ID)?, column::ID)?;
         let ids = ids.as_primitive::<UInt64Type>();
@@ -337,7 +386,7 @@ impl Decoder {
             Strings::Plain(_) => Vec::new(),
         };
 
-        let mut nodes = Vec::with_capacity(rows);
+        nodes.reserve(rows);
         for row in 0..rows {
             let id = ids.value(row);
             let kind = match &kinds {
@@ -411,7 +460,7 @@ impl Decoder {
                 inputs: node_inputs,
             });
         }
-        Ok(nodes)
+        Ok(())
     }
 }
 

@@ -315,7 +315,11 @@ impl Reader<'_> {
             return None;
         }
         let text = std::str::from_utf8(&self.text[start..self.at]).ok()?;
-        let text = text.replace('_', "");
+        let text = if text.contains('_') {
+            std::borrow::Cow::Owned(text.replace('_', ""))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         if self.peek() == Some(b'j') {
             self.at += 1;
             return Some(Value::Complex(0.0, parse_float(&text)?));
@@ -330,6 +334,11 @@ impl Reader<'_> {
             && digits.trim_start_matches('-').starts_with('0')
         {
             return None; // Python has no leading-zero decimal ints
+        }
+        // Most ints a trace records as text fit 128 bits, which parse
+        // without BigInt's general (and, per node, costly) path.
+        if let Ok(value) = digits.parse::<i128>() {
+            return Some(Value::Int(Int::from_big(BigInt::from(value))));
         }
         digits
             .parse::<BigInt>()

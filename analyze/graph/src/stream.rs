@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use arrow_array::RecordBatch;
 use hltpy_schema::{column, TraceError, TraceFile};
 
-use crate::graph::{Decoder, GraphError};
+use crate::graph::{Decoder, GraphError, Node};
 use crate::interp::{InterpretError, Interpreter, Runner, UseCounts};
 
 /// A failure of a pass over files: reading them, or the pass itself.
@@ -24,6 +24,10 @@ pub enum RunError {
         path: String,
         source: InterpretError,
     },
+    /// The reading thread's note that the pass stopped taking batches (the
+    /// pass's own error is the one reported).
+    #[error("the pass stopped early")]
+    Stopped,
 }
 
 /// The files of one trace (one file, or the segments of one run, in order).
@@ -48,6 +52,19 @@ impl TraceFiles {
         Ok(())
     }
 
+    /// Batches of only the inputs' `src`, in file order.
+    fn input_batches(
+        &self,
+        mut visit: impl FnMut(&RecordBatch) -> Result<(), RunError>,
+    ) -> Result<(), RunError> {
+        for path in &self.files {
+            for batch in TraceFile::open_lenient(path)?.input_sources()? {
+                visit(&batch?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The CPython version that recorded the trace (its first file's
     /// metadata); the newest hltpy knows when it does not say.
     pub fn python_version(&self) -> Result<crate::pymath::PythonVersion, RunError> {
@@ -64,7 +81,7 @@ impl TraceFiles {
     /// `src` ids are decoded.
     pub fn count_uses(&self) -> Result<UseCounts, RunError> {
         let mut uses = UseCounts::default();
-        self.batches(Some(&[column::INPUTS]), |batch| {
+        self.input_batches(|batch| {
             let srcs =
                 crate::graph::input_sources(batch).map_err(|source| self.graph_error(source))?;
             for src in srcs.values() {
@@ -77,35 +94,26 @@ impl TraceFiles {
 
     /// The light pass when a pass must also know nodes ahead (which
     /// parameters a what-if names): every node's id, kind, name and inputs.
-    pub fn scan(&self, mut visit: impl FnMut(&crate::graph::Node)) -> Result<UseCounts, RunError> {
+    pub fn scan(&self, mut visit: impl FnMut(&Node)) -> Result<UseCounts, RunError> {
         let mut uses = UseCounts::default();
-        let mut decoder = Decoder::default();
-        let columns = [column::ID, column::KIND, column::NAME, column::INPUTS];
-        self.batches(Some(&columns), |batch| {
-            let nodes = decoder
-                .decode(batch)
-                .map_err(|source| self.graph_error(source))?;
+        let columns = &[column::ID, column::KIND, column::NAME, column::INPUTS];
+        self.decoded(Some(columns), |nodes| {
             for node in &nodes {
                 for input in &node.inputs {
                     uses.add(input.src);
                 }
                 visit(node);
             }
-            Ok(())
+            Ok(Some(nodes))
         })?;
         Ok(uses)
     }
 
-    /// Every node with all its columns, in row order, one batch decoded
-    /// at a time.
-    pub fn each_node(&self, mut visit: impl FnMut(&crate::graph::Node)) -> Result<(), RunError> {
-        let mut decoder = Decoder::default();
-        self.batches(None, |batch| {
-            let nodes = decoder
-                .decode(batch)
-                .map_err(|source| self.graph_error(source))?;
+    /// Every node with all its columns, in row order.
+    pub fn each_node(&self, mut visit: impl FnMut(&Node)) -> Result<(), RunError> {
+        self.decoded(None, |nodes| {
             nodes.iter().for_each(&mut visit);
-            Ok(())
+            Ok(Some(nodes))
         })
     }
 
@@ -114,76 +122,87 @@ impl TraceFiles {
     /// query engine's parallel scan gives batches in any order).
     pub fn graph(&self) -> Result<crate::Graph, RunError> {
         let mut graph = crate::Graph::default();
-        let mut decoder = Decoder::default();
-        self.batches(None, |batch| {
-            let nodes = decoder
-                .decode(batch)
-                .map_err(|source| self.graph_error(source))?;
+        self.decoded(None, |nodes| {
             for node in nodes {
                 graph
                     .insert(node)
                     .map_err(|source| self.graph_error(source))?;
             }
-            Ok(())
+            Ok(None)
         })?;
         Ok(graph)
     }
 
     /// Streams every node through `interpreter` in row order; gives the
-    /// most values that were held at once. A second thread reads and
-    /// decompresses the next batches while this one evaluates (a pass's
-    /// values are not shared across threads; record batches are).
+    /// most values that were held at once.
     pub fn run<I: Interpreter>(
         &self,
         uses: UseCounts,
         interpreter: &mut I,
     ) -> Result<usize, RunError> {
-        let files = self.files.clone();
-        let (sender, receiver) =
-            std::sync::mpsc::sync_channel::<Result<RecordBatch, TraceError>>(2);
-        let reader = std::thread::spawn(move || {
-            for path in &files {
-                let batches = TraceFile::open_lenient(path).and_then(|trace| trace.columns(None));
-                let batches = match batches {
-                    Ok(batches) => batches,
-                    Err(err) => {
-                        let _ = sender.send(Err(err));
-                        return;
-                    }
-                };
-                for batch in batches {
-                    // A closed channel: the pass stopped early (an error).
-                    if sender.send(batch).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
         let mut runner = Runner::new(interpreter, uses);
-        let mut decoder = Decoder::default();
-        let mut evaluate = || -> Result<(), RunError> {
-            for batch in &receiver {
-                let nodes = decoder
-                    .decode(&batch?)
-                    .map_err(|source| self.graph_error(source))?;
-                for node in &nodes {
-                    runner
-                        .feed(node, true)
-                        .map_err(|source| RunError::Interpret {
-                            path: self.name.clone(),
-                            source,
-                        })?;
+        self.decoded(None, |nodes| {
+            for node in &nodes {
+                runner
+                    .feed(node, true)
+                    .map_err(|source| RunError::Interpret {
+                        path: self.name.clone(),
+                        source,
+                    })?;
+            }
+            Ok(Some(nodes))
+        })?;
+        Ok(runner.peak_live)
+    }
+
+    /// The nodes of every batch (of `columns`, or all), in row order, to
+    /// `visit`. A second thread reads, decompresses and decodes the next
+    /// batches while this one visits (a pass's values are not shared
+    /// across threads; nodes are), and drops the nodes of the vectors
+    /// `visit` gives back, refilling them (freed by the thread that
+    /// allocated them: dropping them here cost eval 25% more CPU): eval
+    /// of a 10M-node trace went from 3.5 s to 2.4 s.
+    fn decoded(
+        &self,
+        columns: Option<&'static [&'static str]>,
+        mut visit: impl FnMut(Vec<Node>) -> Result<Option<Vec<Node>>, RunError>,
+    ) -> Result<(), RunError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Node>, RunError>>(2);
+        let (spent_sender, spent) = std::sync::mpsc::channel::<Vec<Node>>();
+        let trace = self.clone();
+        let reader = std::thread::Builder::new()
+            .name("hltpy-read".into())
+            .spawn(move || {
+                let mut decoder = Decoder::default();
+                let outcome = trace.batches(columns, |batch| {
+                    let mut nodes = spent.try_recv().unwrap_or_default();
+                    nodes.clear();
+                    decoder
+                        .decode_into(batch, &mut nodes)
+                        .map_err(|source| trace.graph_error(source))?;
+                    // A closed channel: the visit stopped early (an error).
+                    sender.send(Ok(nodes)).map_err(|_| RunError::Stopped)
+                });
+                if let Err(err) = outcome {
+                    let _ = sender.send(Err(err));
+                }
+            })
+            .expect("a thread to read the trace");
+        let mut visit_all = || -> Result<(), RunError> {
+            for nodes in &receiver {
+                if let Some(spent) = visit(nodes?)? {
+                    // The reader may have finished: then they drop here.
+                    let _ = spent_sender.send(spent);
                 }
             }
             Ok(())
         };
-        let outcome = evaluate();
+        let outcome = visit_all();
         drop(receiver);
         if let Err(panic) = reader.join() {
             std::panic::resume_unwind(panic);
         }
-        outcome?;
-        Ok(runner.peak_live)
+        outcome
     }
 
     fn graph_error(&self, source: GraphError) -> RunError {

@@ -219,3 +219,126 @@ fn a_chain_a_million_deep_runs_in_bounded_memory() {
     let graph = graph_of(&path);
     assert_eq!(graph.data_order().unwrap().len() as u64, DEPTH);
 }
+
+/// What a pass is fed, in order: each node's id, name, first key and
+/// how many nodes read it.
+#[derive(Default)]
+struct Fed(Vec<(u64, String, Option<String>, u32)>);
+
+impl hltpy_graph::Interpreter for Fed {
+    type Value = ();
+
+    fn fallback(&mut self, _: &hltpy_graph::Args<()>) -> Result<(), hltpy_graph::InterpretError> {
+        Ok(())
+    }
+
+    fn observe(
+        &mut self,
+        node: &hltpy_graph::Node,
+        _: &(),
+        readers: u32,
+    ) -> Result<(), hltpy_graph::InterpretError> {
+        let key = node.inputs.first().and_then(|i| i.key.as_deref());
+        self.0.push((
+            node.id,
+            node.name().to_string(),
+            key.map(str::to_string),
+            readers,
+        ));
+        Ok(())
+    }
+}
+
+#[test]
+fn many_batches_and_segments_reach_a_pass_whole_and_in_order() {
+    // Two segments of 30,000 nodes each (several batches and row groups
+    // apiece): names and keys that collide in the decoder's cache of
+    // recent strings (same length and first, middle and last bytes),
+    // nodes read by 0, 1 or 2 later nodes, across the segment border.
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..40).map(|i| format!("f{:02}_x_{}g", i, i % 3)).collect();
+    let mut segments = Vec::new();
+    let mut expected = Vec::new();
+    let mut readers = vec![0u32; 60_000];
+    for segment in 0..2u64 {
+        let mut rows: Vec<Row> = Vec::new();
+        for i in 0..30_000u64 {
+            let id = segment * 30_000 + i;
+            let name = names[(id * 7 % 40) as usize].as_str();
+            let inputs = if id < 2 || id % 5 == 0 {
+                vec![]
+            } else {
+                let key = InputKey::Index(id % 4);
+                readers[(id - 1) as usize] += 1;
+                readers[(id / 2) as usize] += 1;
+                vec![
+                    NodeInput::keyed(Role::Arg, key, id - 1),
+                    NodeInput::keyed(Role::Arg, InputKey::Index(9), id / 2),
+                ]
+            };
+            let key = inputs.first().map(|_| (id % 4).to_string());
+            expected.push((id, name.to_string(), key));
+            rows.push((
+                id,
+                NodeKind::UCall,
+                Some(name),
+                inputs,
+                "int",
+                NodeValue::Int(id as i64),
+            ));
+        }
+        let path = dir.path().join(format!("t.{segment}.parquet"));
+        write(&path, &rows);
+        segments.push(path);
+    }
+    let files = TraceFiles {
+        name: "t".into(),
+        files: segments,
+    };
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|(id, name, key)| (id, name, key, readers[id as usize]))
+        .collect();
+
+    // The light pass (the inputs' `src` only) counts what the full
+    // decode does.
+    let mut fed = Fed::default();
+    files.run(files.count_uses().unwrap(), &mut fed).unwrap();
+    assert_eq!(fed.0.len(), expected.len());
+    assert_eq!(fed.0, expected);
+
+    let mut ids = Vec::new();
+    let uses = files.scan(|node| ids.push(node.id)).unwrap();
+    assert_eq!(ids, (0..60_000).collect::<Vec<_>>());
+    let mut fed = Fed::default();
+    files.run(uses, &mut fed).unwrap();
+    assert_eq!(fed.0, expected);
+
+    let graph = files.graph().unwrap();
+    let mut names_seen = Vec::new();
+    files
+        .each_node(|node| names_seen.push(node.name().to_string()))
+        .unwrap();
+    assert_eq!(graph.len(), 60_000);
+    for (row, node) in graph.nodes().iter().enumerate() {
+        assert_eq!(
+            (node.id, node.name()),
+            (row as u64, names_seen[row].as_str())
+        );
+        assert_eq!(node.name(), expected[row].1);
+    }
+}
+
+#[test]
+fn a_pass_error_mid_trace_stops_the_reader() {
+    // A node that reads a later one, in the second of many batches: the
+    // error, not a hang or a "stopped" note from the reading thread.
+    let mut rows: Vec<Row> = (0..20_000u64)
+        .map(|id| (id, NodeKind::Const, None, vec![], "int", NodeValue::Int(1)))
+        .collect();
+    rows[10_000].3 = vec![NodeInput::new(Role::SelfValue, 19_999)];
+    rows[10_000].1 = NodeKind::UDispatch;
+    rows[10_000].2 = Some("__neg__");
+    let err = eval_rows(&rows).unwrap_err();
+    assert!(err.contains("node 10000 reads node 19999"), "{err}");
+}

@@ -83,13 +83,13 @@ pub fn run(args: Args, _mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> 
                 let dot = draw::diff::region_dot(&diff, &diff.region(DRAWN));
                 draw::write_file(&dot, path, format, "--render")?;
             }
-            let report = diff.report();
+            let report = diff.report_shown(args.limit);
             let equivalent = report.equivalent;
             let text = match args.format {
                 Format::Text => text(&report, args.limit),
                 Format::Json => {
                     // Through a JSON value: its keys print sorted.
-                    let document = serde_json::to_value(report.cut(args.limit))
+                    let document = serde_json::to_value(&report)
                         .and_then(|value| serde_json::to_string_pretty(&value))
                         .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
                     format!("{document}\n")
@@ -307,8 +307,8 @@ fn text(report: &DiffReport, limit: usize) -> String {
                 difference_line(difference.old.as_ref(), difference.new.as_ref())
             );
         }
-        if members.len() > limit {
-            let _ = writeln!(text, "    … {} more", members.len() - limit);
+        if group.count > limit {
+            let _ = writeln!(text, "    … {} more", group.count - limit);
         }
     }
     if groups > limit {
