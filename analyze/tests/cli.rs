@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{analyze, end, write_kinds};
+use crate::support::{analyze, end, succeeded, write_kinds};
 
 use hltpy_schema::{
     InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
@@ -472,4 +472,69 @@ fn every_table_query_help_lists_can_be_queried() {
         let rows: u64 = out.lines().nth(1).unwrap().parse().unwrap();
         assert!(rows > 0, "{table} is empty");
     }
+}
+
+#[test]
+fn expr_finds_operands_far_below_the_ids_it_reads_around() {
+    // `a + b` at the end of 60,000 constants: `a` is node 5 (far below
+    // any window of ids read around the sum) and `b` node 59,990 (just
+    // below it); `(a + b) * c` with `c` node 30,000 between them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("far.parquet");
+    let mut writer =
+        TraceWriter::create(&path, &RunInfo::default(), &WriterOptions::default()).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let int = buffer.intern_type("int");
+    let row = |id: u64, kind, name, inputs, value| NodeRow {
+        id,
+        kind,
+        name,
+        inputs,
+        frame: None,
+        thread: 1,
+        file: None,
+        line: None,
+        type_name: Some(int),
+        value: NodeValue::Int(value),
+    };
+    for id in 0..60_000u64 {
+        buffer.push(&row(id, NodeKind::Const, None, &[], id as i64));
+    }
+    let sum = [
+        NodeInput::new(Role::SelfValue, 5),
+        NodeInput::keyed(Role::Arg, InputKey::Index(0), 59_990),
+    ];
+    buffer.push(&row(
+        60_000,
+        NodeKind::UDispatch,
+        Some("__add__"),
+        &sum,
+        59_995,
+    ));
+    let product = [
+        NodeInput::new(Role::SelfValue, 60_000),
+        NodeInput::keyed(Role::Arg, InputKey::Index(0), 30_000),
+    ];
+    let value = 59_995 * 30_000;
+    buffer.push(&row(
+        60_001,
+        NodeKind::UDispatch,
+        Some("__mul__"),
+        &product,
+        value,
+    ));
+    writer.write(&buffer.take_batch()).unwrap();
+    writer
+        .finish(&RunEnd {
+            closed_cleanly: true,
+            end_reason: "stopped".into(),
+            ..RunEnd::default()
+        })
+        .unwrap();
+    let path = path.to_str().unwrap();
+    assert_eq!(succeeded(&["expr", path]), "(5 + 59990) * 30000\n");
+    assert_eq!(succeeded(&["expr", path, "--node", "60000"]), "5 + 59990\n");
+    let stdout = succeeded(&["eval", path, "--node", "60001"]);
+    let recomputed = "matched: recorded 1799850000, recomputed 1799850000";
+    assert!(stdout.contains(recomputed), "{stdout}");
 }

@@ -596,11 +596,10 @@ impl Graph {
 
 /// Loads the upstream cone of some nodes level by level, for a trace too
 /// large to hold: the caller fetches the ids [`ConeLoader::wanted`] names
-/// (with a query, or from a file) and hands the rows back with
+/// (with a query, or from a file) and hands the nodes back with
 /// [`ConeLoader::add`], until nothing more is wanted.
 pub struct ConeLoader {
     graph: Graph,
-    decoder: Decoder,
     /// The most levels left with which each node has been expanded: one
     /// reached again with more levels left is expanded again.
     expanded: HashMap<u64, usize>,
@@ -613,7 +612,6 @@ impl ConeLoader {
     pub fn new(roots: &[u64], depth: usize) -> ConeLoader {
         ConeLoader {
             graph: Graph::default(),
-            decoder: Decoder::default(),
             expanded: HashMap::new(),
             frontier: roots.iter().map(|r| (*r, depth)).collect(),
         }
@@ -637,12 +635,11 @@ impl ConeLoader {
         }
     }
 
-    /// Adds fetched rows (ids not asked for are ignored).
-    pub fn add(&mut self, batch: &RecordBatch) -> Result<(), GraphError> {
-        for node in self.decoder.decode(batch)? {
-            if !self.graph.contains(node.id) {
-                self.graph.insert(node)?;
-            }
+    /// Adds a fetched node (one that was wanted: the caller may have
+    /// read more around it, and keeps those out).
+    pub fn add(&mut self, node: Node) -> Result<(), GraphError> {
+        if !self.graph.contains(node.id) {
+            self.graph.insert(node)?;
         }
         Ok(())
     }
