@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use crate::support::{analyze, end, succeeded, write_kinds};
+use crate::support::{analyze, end, int_node, succeeded, write_kinds};
 
 use hltpy_schema::{
-    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, RunEnd, RunInfo,
-    TraceWriter, WriterOptions,
+    InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, Role, RunEnd, RunInfo, TraceWriter,
+    WriterOptions,
 };
 
 fn run(args: &[&Path]) -> (i32, String, String) {
@@ -76,16 +76,9 @@ fn write_add_trace(path: &Path) {
     let file = buffer.intern_file("prog.py");
     let int = buffer.intern_type("int");
     let row = |id, kind, name, inputs, value| NodeRow {
-        id,
-        kind,
-        name,
-        inputs,
-        frame: None,
-        thread: 1,
         file: Some(file),
         line: Some(id as u32 + 1),
-        type_name: Some(int),
-        value: NodeValue::Int(value),
+        ..int_node(id, kind, name, inputs, int, value)
     };
     buffer.push(&row(0, NodeKind::Const, None, &[], 3));
     buffer.push(&row(1, NodeKind::Const, None, &[], 1));
@@ -485,52 +478,37 @@ fn expr_finds_operands_far_below_the_ids_it_reads_around() {
         TraceWriter::create(&path, &RunInfo::default(), &WriterOptions::default()).unwrap();
     let mut buffer = NodeBuffer::new();
     let int = buffer.intern_type("int");
-    let row = |id: u64, kind, name, inputs, value| NodeRow {
-        id,
-        kind,
-        name,
-        inputs,
-        frame: None,
-        thread: 1,
-        file: None,
-        line: None,
-        type_name: Some(int),
-        value: NodeValue::Int(value),
-    };
     for id in 0..60_000u64 {
-        buffer.push(&row(id, NodeKind::Const, None, &[], id as i64));
+        buffer.push(&int_node(id, NodeKind::Const, None, &[], int, id as i64));
     }
     let sum = [
         NodeInput::new(Role::SelfValue, 5),
         NodeInput::keyed(Role::Arg, InputKey::Index(0), 59_990),
     ];
-    buffer.push(&row(
+    let add = Some("__add__");
+    buffer.push(&int_node(
         60_000,
         NodeKind::UDispatch,
-        Some("__add__"),
+        add,
         &sum,
+        int,
         59_995,
     ));
     let product = [
         NodeInput::new(Role::SelfValue, 60_000),
         NodeInput::keyed(Role::Arg, InputKey::Index(0), 30_000),
     ];
-    let value = 59_995 * 30_000;
-    buffer.push(&row(
+    let (mul, value) = (Some("__mul__"), 59_995 * 30_000);
+    buffer.push(&int_node(
         60_001,
         NodeKind::UDispatch,
-        Some("__mul__"),
+        mul,
         &product,
+        int,
         value,
     ));
     writer.write(&buffer.take_batch()).unwrap();
-    writer
-        .finish(&RunEnd {
-            closed_cleanly: true,
-            end_reason: "stopped".into(),
-            ..RunEnd::default()
-        })
-        .unwrap();
+    writer.finish(&end(true, None)).unwrap();
     let path = path.to_str().unwrap();
     assert_eq!(succeeded(&["expr", path]), "(5 + 59990) * 30000\n");
     assert_eq!(succeeded(&["expr", path, "--node", "60000"]), "5 + 59990\n");

@@ -60,9 +60,9 @@ fn bad_requests_are_refused_with_one_line() {
 /// `2 + 3` recorded as 6) is a finding of `--check`: exit code 1.
 #[test]
 fn check_reports_a_result_that_differs_from_the_recording() {
+    use crate::support::int_node;
     use hltpy_schema::{
-        InputKey, NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, Role, TraceWriter,
-        WriterOptions,
+        InputKey, NodeBuffer, NodeInput, NodeKind, Role, TraceWriter, WriterOptions,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wrong.parquet");
@@ -91,18 +91,7 @@ fn check_reports_a_result_that_differs_from_the_recording() {
         (1, NodeKind::Const, None, &[][..], 3),
         (2, NodeKind::UDispatch, Some("__add__"), &inputs[..], 6),
     ] {
-        buffer.push(&NodeRow {
-            id,
-            kind,
-            name,
-            inputs,
-            frame: None,
-            thread: 1,
-            file: None,
-            line: None,
-            type_name: Some(int),
-            value: NodeValue::Int(value),
-        });
+        buffer.push(&int_node(id, kind, name, inputs, int, value));
     }
     writer.write(&buffer.take_batch()).unwrap();
     writer.finish(&crate::support::end(true, None)).unwrap();

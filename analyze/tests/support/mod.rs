@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hltpy_schema::{
-    NodeBuffer, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter, WriterOptions,
+    NodeBuffer, NodeInput, NodeKind, NodeRow, NodeValue, RunEnd, RunInfo, TraceWriter,
+    WriterOptions,
 };
 
 pub fn run_info() -> RunInfo {
@@ -49,6 +50,30 @@ pub fn write_kinds(path: &Path, first: u64, kinds: &[NodeKind], end: RunEnd) {
         writer.write(&buffer.take_batch()).unwrap();
     }
     writer.finish(&end).unwrap();
+}
+
+/// A node of type `int_type` (from `NodeBuffer::intern_type`) holding
+/// the int `value`, without a location.
+pub fn int_node<'a>(
+    id: u64,
+    kind: NodeKind,
+    name: Option<&'a str>,
+    inputs: &'a [NodeInput<'a>],
+    int_type: u32,
+    value: i64,
+) -> NodeRow<'a> {
+    NodeRow {
+        id,
+        kind,
+        name,
+        inputs,
+        frame: None,
+        thread: 1,
+        file: None,
+        line: None,
+        type_name: Some(int_type),
+        value: NodeValue::Int(value),
+    }
 }
 
 /// A trace of `nodes` Const nodes, ids from `first`.
