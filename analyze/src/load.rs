@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use hltpy_graph::interp::IdMap;
+use hltpy_graph::interp::{IdMap, IdSet};
 use hltpy_graph::{ConeLoader, Decoder, Graph, Node, Topology};
 use hltpy_schema::NodeKind;
 
@@ -74,46 +74,59 @@ pub async fn load_cone(
     roots: &[u64],
     depth: usize,
 ) -> Result<Graph, AnalyzeError> {
-    load_cone_within(session, trace, roots, depth, usize::MAX, |_| {
-        unreachable!("no bound")
-    })
+    let no_bound = |_| unreachable!("no bound");
+    let mut reads = ConeReads::default();
+    load_cone_within(
+        session,
+        trace,
+        roots,
+        depth,
+        usize::MAX,
+        no_bound,
+        &mut reads,
+    )
     .await
 }
 
 /// [`load_cone`], stopping with `too_many(count)` as soon as more than
-/// `most` nodes are loaded (nothing further is read).
-pub async fn load_cone_within(
+/// `most` nodes are loaded (nothing further is read), reusing the rows
+/// earlier reads fetched (of the same trace): a cone tried again at a
+/// smaller depth reads nothing again.
+async fn load_cone_within(
     session: &Session,
     trace: &str,
     roots: &[u64],
     depth: usize,
     most: usize,
     too_many: impl Fn(usize) -> AnalyzeError,
+    reads: &mut ConeReads,
 ) -> Result<Graph, AnalyzeError> {
     let quoted = sql_string(trace);
     let mut loader = ConeLoader::new(roots, depth);
-    // The rows of the last read: the ids wanted and the READ_AHEAD ids
-    // below the highest of them. A node's inputs were made shortly before
-    // it, so one read serves many levels of a deep, narrow cone (one
-    // query per level was 71 s of a report on a 4.2M-node trace).
-    // By id: the node and its row in the read (nodes join the cone in
-    // row order, as a query of the wanted ids alone gives them).
-    let mut read: IdMap<(usize, Node)> = IdMap::default();
+    let bad = |err: hltpy_graph::GraphError| {
+        AnalyzeError::Usage(format!("{}: {err}", session_name(session)))
+    };
     loop {
         let wanted = loader.wanted();
         if wanted.is_empty() {
             return Ok(loader.finish());
         }
-        if wanted.iter().any(|id| !read.contains_key(id)) {
-            read.clear();
-            let highest = wanted.iter().copied().max().unwrap_or(0);
+        let missing: Vec<u64> = wanted
+            .iter()
+            .copied()
+            .filter(|id| !reads.covers(*id))
+            .collect();
+        if let Some(&highest) = missing.iter().max() {
+            if reads.nodes.len() > READS_KEPT {
+                *reads = ConeReads::default();
+            }
             let lowest = highest.saturating_sub(READ_AHEAD);
-            let outside = wanted.iter().filter(|id| **id < lowest).map(u64::to_string);
-            let outside: Vec<String> = outside.collect();
+            let outside: Vec<u64> = missing.iter().copied().filter(|id| *id < lowest).collect();
             let also = if outside.is_empty() {
                 String::new()
             } else {
-                format!(" OR id IN ({})", outside.join(", "))
+                let ids: Vec<String> = outside.iter().map(u64::to_string).collect();
+                format!(" OR id IN ({})", ids.join(", "))
             };
             let batches = session
                 .collect(&format!(
@@ -123,20 +136,22 @@ pub async fn load_cone_within(
                 .await?;
             let mut decoder = Decoder::default();
             for batch in &batches {
-                let nodes = decoder.decode(batch).map_err(|err| {
-                    AnalyzeError::Usage(format!("{}: {err}", session_name(session)))
-                })?;
-                for node in nodes {
-                    read.insert(node.id, (read.len(), node));
+                for node in decoder.decode(batch).map_err(bad)? {
+                    let arrival = reads.arrived;
+                    reads.arrived += 1;
+                    reads.nodes.insert(node.id, (arrival, node));
                 }
             }
+            reads.ranges.push(lowest..=highest);
+            reads.asked.extend(outside);
         }
-        let mut found: Vec<&(usize, Node)> = wanted.iter().filter_map(|id| read.get(id)).collect();
-        found.sort_unstable_by_key(|(row, _)| *row);
+        // In the order they were read (row order within a read, as a
+        // query of the wanted ids alone gives them).
+        let mut found: Vec<&(usize, Node)> =
+            wanted.iter().filter_map(|id| reads.nodes.get(id)).collect();
+        found.sort_unstable_by_key(|(arrival, _)| *arrival);
         for (_, node) in found {
-            loader
-                .add(node.clone())
-                .map_err(|err| AnalyzeError::Usage(format!("{}: {err}", session_name(session))))?;
+            loader.add(node.clone()).map_err(bad)?;
         }
         if loader.loaded() > most {
             return Err(too_many(loader.loaded()));
@@ -145,8 +160,37 @@ pub async fn load_cone_within(
     }
 }
 
+/// The rows a cone's reads fetched: each read takes the ids wanted and
+/// the READ_AHEAD ids below the highest of them. A node's inputs were
+/// made shortly before it, so one read serves many levels of a deep,
+/// narrow cone (one query per level was 71 s of a report on a 4.2M-node
+/// trace).
+#[derive(Default)]
+struct ConeReads {
+    /// By id: the node, and when it arrived.
+    nodes: IdMap<(usize, Node)>,
+    arrived: usize,
+    /// The id ranges read, and the ids asked for outside them: an id in
+    /// neither was not read; one in either but not in `nodes` is not in
+    /// the trace (and is not asked for again).
+    ranges: Vec<std::ops::RangeInclusive<u64>>,
+    asked: IdSet,
+}
+
+impl ConeReads {
+    fn covers(&self, id: u64) -> bool {
+        self.nodes.contains_key(&id)
+            || self.asked.contains(&id)
+            || self.ranges.iter().any(|range| range.contains(&id))
+    }
+}
+
 /// How many ids below the highest one wanted a cone's read takes along.
 const READ_AHEAD: u64 = 16_384;
+
+/// The most nodes kept from earlier reads (about 30 MiB) before the next
+/// read starts afresh.
+const READS_KEPT: usize = 1 << 17;
 
 /// The one trace of a session and the nodes a subcommand starts from:
 /// those named with --node, else the run's final result. `verb` says what
@@ -221,12 +265,10 @@ pub async fn load_bounded(
         }
         return Err(refused);
     }
+    let mut reads = ConeReads::default();
     for depth in depths {
-        match load_cone_within(session, trace, roots, *depth, most, |seen| {
-            too_many(most, seen)
-        })
-        .await
-        {
+        let too_many = |seen| too_many(most, seen);
+        match load_cone_within(session, trace, roots, *depth, most, too_many, &mut reads).await {
             Ok(graph) => match accept(&graph) {
                 Ok(()) => return Ok((graph, *depth)),
                 Err(err) => refused = err,
@@ -311,4 +353,24 @@ pub async fn walk(
         visit(&batch.map_err(|err| session.read_error(err))?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An id a read covered but did not find is not in the trace: not
+    /// asked for again. One outside every read is.
+    #[test]
+    fn reads_cover_their_ranges_and_the_ids_asked_outside_them() {
+        let mut reads = ConeReads::default();
+        reads.ranges.push(100..=200);
+        reads.asked.extend([5, 7]);
+        for id in [100, 150, 200, 5, 7] {
+            assert!(reads.covers(id), "{id}");
+        }
+        for id in [99, 201, 6, 0, u64::MAX] {
+            assert!(!reads.covers(id), "{id}");
+        }
+    }
 }
