@@ -515,19 +515,7 @@ mod tests {
 
     #[test]
     fn a_pass_table_or_plan_survives_its_encoding() {
-        let traces = vec![
-            TraceFiles {
-                name: "a \"quoted\" trace".to_string(),
-                files: vec![PathBuf::from("/data/a.parquet")],
-            },
-            TraceFiles {
-                name: "segments".to_string(),
-                files: vec![
-                    PathBuf::from("/data/s/0.parquet"),
-                    PathBuf::from("/data/s/1.parquet"),
-                ],
-            },
-        ];
+        let traces = crate::tables::pass::two_traces();
         for (pass, traces, projection) in [
             (Pass::Eval, traces.clone(), None),
             (Pass::Signatures, traces, None),

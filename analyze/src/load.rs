@@ -1,7 +1,7 @@
 //! How a command reads a trace: the one place that decides between the
 //! whole trace, the upstream cone of some nodes (read in windows of ids
-//! below the ones wanted, so a trace of millions is never held whole), one traced call's body, and a
-//! stream of batches. The streaming passes (eval, infer, diff) read the
+//! below the ones wanted, so a trace of millions is never held whole),
+//! one traced call's body, and a stream of batches. The streaming passes (eval, infer, diff) read the
 //! files themselves through `hltpy_graph::TraceFiles`, in file order.
 
 use std::collections::BTreeSet;
@@ -74,22 +74,12 @@ pub async fn load_cone(
     roots: &[u64],
     depth: usize,
 ) -> Result<Graph, AnalyzeError> {
-    let no_bound = |_| unreachable!("no bound");
     let mut reads = ConeReads::default();
-    load_cone_within(
-        session,
-        trace,
-        roots,
-        depth,
-        usize::MAX,
-        no_bound,
-        &mut reads,
-    )
-    .await
+    load_cone_within(session, trace, roots, depth, usize::MAX, &mut reads).await
 }
 
-/// [`load_cone`], stopping with `too_many(count)` as soon as more than
-/// `most` nodes are loaded (nothing further is read), reusing the rows
+/// [`load_cone`], refused as too many as soon as more than `most` nodes
+/// are loaded (nothing further is read), reusing the rows
 /// earlier reads fetched (of the same trace): a cone tried again at a
 /// smaller depth reads nothing again.
 async fn load_cone_within(
@@ -98,7 +88,6 @@ async fn load_cone_within(
     roots: &[u64],
     depth: usize,
     most: usize,
-    too_many: impl Fn(usize) -> AnalyzeError,
     reads: &mut ConeReads,
 ) -> Result<Graph, AnalyzeError> {
     let quoted = sql_string(trace);
@@ -111,15 +100,17 @@ async fn load_cone_within(
         if wanted.is_empty() {
             return Ok(loader.finish());
         }
-        let missing: Vec<u64> = wanted
+        let mut missing: Vec<u64> = wanted
             .iter()
             .copied()
             .filter(|id| !reads.covers(*id))
             .collect();
+        if !missing.is_empty() && reads.nodes.len() > READS_KEPT {
+            // Starting afresh: what was covered must be read again.
+            *reads = ConeReads::default();
+            missing.clone_from(&wanted);
+        }
         if let Some(&highest) = missing.iter().max() {
-            if reads.nodes.len() > READS_KEPT {
-                *reads = ConeReads::default();
-            }
             let lowest = highest.saturating_sub(READ_AHEAD);
             let outside: Vec<u64> = missing.iter().copied().filter(|id| *id < lowest).collect();
             let also = if outside.is_empty() {
@@ -154,7 +145,7 @@ async fn load_cone_within(
             loader.add(node.clone()).map_err(bad)?;
         }
         if loader.loaded() > most {
-            return Err(too_many(loader.loaded()));
+            return Err(too_many(most, loader.loaded()));
         }
         loader.fetched();
     }
@@ -267,8 +258,7 @@ pub async fn load_bounded(
     }
     let mut reads = ConeReads::default();
     for depth in depths {
-        let too_many = |seen| too_many(most, seen);
-        match load_cone_within(session, trace, roots, *depth, most, too_many, &mut reads).await {
+        match load_cone_within(session, trace, roots, *depth, most, &mut reads).await {
             Ok(graph) => match accept(&graph) {
                 Ok(()) => return Ok((graph, *depth)),
                 Err(err) => refused = err,

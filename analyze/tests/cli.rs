@@ -467,6 +467,21 @@ fn every_table_query_help_lists_can_be_queried() {
     }
 }
 
+/// Writes `constants` Const nodes (ids from 0, each holding its id as an
+/// int), then what `more` pushes, given the buffer and the int type.
+fn write_constants_then(path: &Path, constants: u64, more: impl FnOnce(&mut NodeBuffer, u32)) {
+    let mut writer =
+        TraceWriter::create(path, &RunInfo::default(), &WriterOptions::default()).unwrap();
+    let mut buffer = NodeBuffer::new();
+    let int = buffer.intern_type("int");
+    for id in 0..constants {
+        buffer.push(&int_node(id, NodeKind::Const, None, &[], int, id as i64));
+    }
+    more(&mut buffer, int);
+    writer.write(&buffer.take_batch()).unwrap();
+    writer.finish(&end(true, None)).unwrap();
+}
+
 #[test]
 fn expr_finds_operands_far_below_the_ids_it_reads_around() {
     // `a + b` at the end of 60,000 constants: `a` is node 5 (far below
@@ -474,45 +489,74 @@ fn expr_finds_operands_far_below_the_ids_it_reads_around() {
     // below it); `(a + b) * c` with `c` node 30,000 between them.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("far.parquet");
-    let mut writer =
-        TraceWriter::create(&path, &RunInfo::default(), &WriterOptions::default()).unwrap();
-    let mut buffer = NodeBuffer::new();
-    let int = buffer.intern_type("int");
-    for id in 0..60_000u64 {
-        buffer.push(&int_node(id, NodeKind::Const, None, &[], int, id as i64));
-    }
-    let sum = [
-        NodeInput::new(Role::SelfValue, 5),
-        NodeInput::keyed(Role::Arg, InputKey::Index(0), 59_990),
-    ];
-    let add = Some("__add__");
-    buffer.push(&int_node(
-        60_000,
-        NodeKind::UDispatch,
-        add,
-        &sum,
-        int,
-        59_995,
-    ));
-    let product = [
-        NodeInput::new(Role::SelfValue, 60_000),
-        NodeInput::keyed(Role::Arg, InputKey::Index(0), 30_000),
-    ];
-    let (mul, value) = (Some("__mul__"), 59_995 * 30_000);
-    buffer.push(&int_node(
-        60_001,
-        NodeKind::UDispatch,
-        mul,
-        &product,
-        int,
-        value,
-    ));
-    writer.write(&buffer.take_batch()).unwrap();
-    writer.finish(&end(true, None)).unwrap();
+    write_constants_then(&path, 60_000, |buffer, int| {
+        let sum = [
+            NodeInput::new(Role::SelfValue, 5),
+            NodeInput::keyed(Role::Arg, InputKey::Index(0), 59_990),
+        ];
+        let add = Some("__add__");
+        buffer.push(&int_node(
+            60_000,
+            NodeKind::UDispatch,
+            add,
+            &sum,
+            int,
+            59_995,
+        ));
+        let product = [
+            NodeInput::new(Role::SelfValue, 60_000),
+            NodeInput::keyed(Role::Arg, InputKey::Index(0), 30_000),
+        ];
+        let (mul, value) = (Some("__mul__"), 59_995 * 30_000);
+        buffer.push(&int_node(
+            60_001,
+            NodeKind::UDispatch,
+            mul,
+            &product,
+            int,
+            value,
+        ));
+    });
     let path = path.to_str().unwrap();
     assert_eq!(succeeded(&["expr", path]), "(5 + 59990) * 30000\n");
     assert_eq!(succeeded(&["expr", path, "--node", "60000"]), "5 + 59990\n");
     let stdout = succeeded(&["eval", path, "--node", "60001"]);
     let recomputed = "matched: recorded 1799850000, recomputed 1799850000";
     assert!(stdout.contains(recomputed), "{stdout}");
+}
+
+#[test]
+fn a_cone_read_in_many_windows_keeps_every_operand() {
+    // 300,000 constants, then a chain of 14 sums, each adding a constant
+    // 20,000 ids below the last: each level of the cone reads a new
+    // window of ids, and after eight of them the reads start afresh (the
+    // sums read earlier must be read again, not taken as missing).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.parquet");
+    let mut expected = "280000".to_string();
+    write_constants_then(&path, 300_000, |buffer, int| {
+        let (mut last, mut total) = (280_000u64, 280_000i64);
+        for step in 1..=14u64 {
+            let constant = 280_000 - 20_000 * step;
+            let inputs = [
+                NodeInput::new(Role::SelfValue, last),
+                NodeInput::keyed(Role::Arg, InputKey::Index(0), constant),
+            ];
+            total += constant as i64;
+            let sum = 300_000 + step;
+            let add = Some("__add__");
+            buffer.push(&int_node(
+                sum,
+                NodeKind::UDispatch,
+                add,
+                &inputs,
+                int,
+                total,
+            ));
+            expected = format!("{expected} + {constant}");
+            last = sum;
+        }
+    });
+    let path = path.to_str().unwrap();
+    assert_eq!(succeeded(&["expr", path]), format!("{expected}\n"));
 }

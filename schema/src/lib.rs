@@ -49,7 +49,7 @@ pub use model::{
     FORMAT_VERSION_MAJOR, FORMAT_VERSION_MINOR,
 };
 pub use operators::{BinOp, CmpOp, Form, Operator, UnOp};
-pub use reader::{TraceError, TraceFile, TraceMetadata};
+pub use reader::{TraceBatches, TraceError, TraceFile, TraceMetadata};
 pub use segments::{segment_files, segment_path, RunWriter};
 pub use time::utc_now_rfc3339;
 pub use writer::{RunEnd, RunInfo, TraceWriter, WriterOptions};

@@ -168,7 +168,8 @@ impl TraceFile {
     pub fn input_sources(&self) -> Result<TraceBatches, TraceError> {
         self.projected(|schema| {
             let src = (0..schema.num_columns()).find(|&leaf| {
-                let path = schema.column(leaf).path().parts().to_vec();
+                let descriptor = schema.column(leaf);
+                let path = descriptor.path().parts();
                 path.first().map(String::as_str) == Some(column::INPUTS)
                     && path.last().map(String::as_str) == Some(column::INPUT_SRC)
             });

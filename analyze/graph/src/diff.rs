@@ -1224,16 +1224,16 @@ impl Diff {
         // Grouped in place (a stable sort by call, node order kept within
         // one): moving them into a vector per call held them twice at
         // the peak.
-        found.sort_by_cached_key(|f| self.group_of_found(f));
+        found.sort_by_cached_key(|f| self.group_of(f));
         let mut differences = Vec::new();
         let mut spans: Vec<(String, std::ops::Range<usize>)> = Vec::new();
         let mut counts = Vec::new();
         let mut start = 0;
         while start < found.len() {
-            let key = self.group_of_found(&found[start]);
+            let key = self.group_of(&found[start]);
             let members = found[start..]
                 .iter()
-                .take_while(|f| self.group_of_found(f) == key)
+                .take_while(|f| self.group_of(f) == key)
                 .count();
             let first = differences.len();
             let mut origins = 0;
@@ -1276,7 +1276,7 @@ impl Diff {
 
     /// The traced call a difference is grouped under: NEW's call, or
     /// OLD's (by its partner in NEW when it has one).
-    fn group_of_found(&self, found: &Found) -> (Option<u64>, Option<u64>) {
+    fn group_of(&self, found: &Found) -> (Option<u64>, Option<u64>) {
         let call_of = |side: &Side, at: u32| {
             let call = side.call[at as usize];
             (call != NONE).then(|| side.ids[call as usize])

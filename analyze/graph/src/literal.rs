@@ -338,7 +338,10 @@ impl Reader<'_> {
         // Most ints a trace records as text fit 128 bits, which parse
         // without BigInt's general (and, per node, costly) path.
         if let Ok(value) = digits.parse::<i128>() {
-            return Some(Value::Int(Int::from_big(BigInt::from(value))));
+            return Some(match i64::try_from(value) {
+                Ok(small) => Value::int(small),
+                Err(_) => Value::Int(Int::from_big(BigInt::from(value))),
+            });
         }
         digits
             .parse::<BigInt>()

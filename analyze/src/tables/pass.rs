@@ -367,6 +367,25 @@ impl ExecutionPlan for PassExec {
     }
 }
 
+/// A one-file trace with quotes in its name and a run of two segments:
+/// what a trace list must carry through.
+#[cfg(test)]
+pub(crate) fn two_traces() -> Vec<TraceFiles> {
+    vec![
+        TraceFiles {
+            name: "a \"quoted\" trace".to_string(),
+            files: vec![PathBuf::from("/data/a.parquet")],
+        },
+        TraceFiles {
+            name: "segments".to_string(),
+            files: vec![
+                PathBuf::from("/data/s/0.parquet"),
+                PathBuf::from("/data/s/1.parquet"),
+            ],
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,19 +400,7 @@ mod tests {
 
     #[test]
     fn a_trace_list_reads_back_as_it_was_written() {
-        let traces = vec![
-            TraceFiles {
-                name: "a".into(),
-                files: vec![PathBuf::from("/t/a.parquet")],
-            },
-            TraceFiles {
-                name: "run".into(),
-                files: vec![
-                    PathBuf::from("/t/run/0.parquet"),
-                    PathBuf::from("/t/run/1.parquet"),
-                ],
-            },
-        ];
+        let traces = two_traces();
         let batch = trace_list(&traces).unwrap();
         assert_eq!(listed_traces(&batch).unwrap(), traces);
     }
