@@ -182,7 +182,7 @@ pub struct Side {
     size: Vec<u32>,
     /// The traced call a node ran in (through generator steps), or NONE.
     call: Vec<u32>,
-    index: IdMap<u32>,
+    index: Positions,
 }
 
 impl Side {
@@ -223,7 +223,7 @@ impl Side {
             exact: Vec::new(),
             size: Vec::new(),
             call: Vec::new(),
-            index: IdMap::default(),
+            index: Positions::default(),
         }
     }
 
@@ -242,7 +242,7 @@ impl Side {
             .push(node.frame.map_or(NONE, |f| f as u32 ^ NONE));
         self.values.push(Val::of(&node.recorded));
         for input in &node.inputs {
-            let src = self.index.get(&input.src).copied().unwrap_or(NONE);
+            let src = self.index.get(input.src).unwrap_or(NONE);
             self.inputs.push(In {
                 role: input.role,
                 key: input.key.clone(),
@@ -258,7 +258,7 @@ impl Side {
         for at in 0..n {
             if self.frames[at] != NONE {
                 let frame = u64::from(self.frames[at] ^ NONE);
-                self.frames[at] = self.index.get(&frame).copied().unwrap_or(NONE);
+                self.frames[at] = self.index.get(frame).unwrap_or(NONE);
             }
         }
         self.through = (0..n as u32).collect();
@@ -346,20 +346,40 @@ impl Side {
         self.through[at] as usize != at
     }
 
-    /// Who reads each node (through parameters and calls), as lists.
-    fn users(&self) -> Vec<Vec<u32>> {
-        let mut users = vec![Vec::new(); self.len()];
-        for at in 0..self.len() {
-            for input in self.ins(at) {
-                if input.src != NONE && !input.role.is_provenance() {
-                    let src = self.through[input.src as usize] as usize;
-                    if users[src].last() != Some(&(at as u32)) {
-                        users[src].push(at as u32);
+    /// Who reads each node (through parameters and calls), in row order.
+    fn users(&self) -> Users {
+        // Two passes over the inputs (count, then place): one allocation
+        // for all the lists instead of one per node read.
+        let reads = |visit: &mut dyn FnMut(usize, u32)| {
+            for at in 0..self.len() {
+                for input in self.ins(at) {
+                    if input.src != NONE && !input.role.is_provenance() {
+                        visit(self.through[input.src as usize] as usize, at as u32);
                     }
                 }
             }
+        };
+        let mut start = vec![0u32; self.len() + 1];
+        reads(&mut |src, _| start[src + 1] += 1);
+        for at in 0..self.len() {
+            start[at + 1] += start[at];
         }
-        users
+        let mut filled = start.clone();
+        let mut readers = vec![0u32; start[self.len()] as usize];
+        reads(&mut |src, at| {
+            let slot = &mut filled[src];
+            // A node reading one value twice is one user (its slots stay
+            // unused).
+            if *slot == start[src] || readers[*slot as usize - 1] != at {
+                readers[*slot as usize] = at;
+                *slot += 1;
+            }
+        });
+        Users {
+            start,
+            filled,
+            readers,
+        }
     }
 
     /// A node as the report shows it.
@@ -409,6 +429,50 @@ impl Side {
             .or(method)
             .or_else(|| self.names[call].clone())
             .map_or_else(String::new, |name| name.to_string())
+    }
+}
+
+/// Node ids to positions: a vector while ids stay near the number of
+/// nodes read (hltpy numbers nodes 0..n), a map for the rest (foreign or
+/// damaged traces), so no id allocates more than the trace holds.
+#[derive(Default)]
+struct Positions {
+    dense: Vec<u32>,
+    sparse: IdMap<u32>,
+}
+
+impl Positions {
+    fn insert(&mut self, id: u64, at: u32) {
+        if id < 2 * u64::from(at) + (1 << 20) {
+            let index = id as usize;
+            if index >= self.dense.len() {
+                self.dense.resize(index + 1, NONE);
+            }
+            self.dense[index] = at;
+        } else {
+            self.sparse.insert(id, at);
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<u32> {
+        match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            Some(&at) if at != NONE => Some(at),
+            _ => self.sparse.get(&id).copied(),
+        }
+    }
+}
+
+/// Who reads each node: the readers of node `at` are
+/// `readers[start[at]..filled[at]]`, in row order.
+struct Users {
+    start: Vec<u32>,
+    filled: Vec<u32>,
+    readers: Vec<u32>,
+}
+
+impl Users {
+    fn of(&self, at: u32) -> &[u32] {
+        &self.readers[self.start[at as usize] as usize..self.filled[at as usize] as usize]
     }
 }
 
@@ -636,14 +700,17 @@ impl Diff {
         fingerprint: impl Fn(&Side, usize) -> u64,
         starts: impl Fn(&Side, usize) -> bool,
     ) {
-        let mut groups: IdMap<(Vec<u32>, usize)> = IdMap::default();
-        for at in 0..self.new.len() {
+        // NEW's candidates of each fingerprint as a chain in row order:
+        // the map holds the next one not yet taken, `next` links them (no
+        // vector per fingerprint: most fingerprints are one node's).
+        let mut next = vec![NONE; self.new.len()];
+        let mut chains: IdMap<u32> = IdMap::default();
+        chains.reserve(self.new.len());
+        for at in (0..self.new.len()).rev() {
             if !self.new.is_alias(at) && self.new_to_old[at] == NONE && starts(&self.new, at) {
-                groups
-                    .entry(fingerprint(&self.new, at))
-                    .or_default()
-                    .0
-                    .push(at as u32);
+                let head = chains.entry(fingerprint(&self.new, at)).or_insert(NONE);
+                next[at] = *head;
+                *head = at as u32;
             }
         }
         let mut order: Vec<u32> = (0..self.old.len() as u32)
@@ -657,14 +724,15 @@ impl Diff {
             if self.old_to_new[a as usize] != NONE {
                 continue;
             }
-            let Some((list, cursor)) = groups.get_mut(&fingerprint(&self.old, a as usize)) else {
+            let Some(head) = chains.get_mut(&fingerprint(&self.old, a as usize)) else {
                 continue;
             };
-            while *cursor < list.len() && self.new_to_old[list[*cursor] as usize] != NONE {
-                *cursor += 1;
+            while *head != NONE && self.new_to_old[*head as usize] != NONE {
+                *head = next[*head as usize];
             }
-            if let Some(b) = list.get(*cursor).copied() {
-                *cursor += 1;
+            if *head != NONE {
+                let b = *head;
+                *head = next[b as usize];
                 self.map_cone(a, b);
             }
         }
@@ -800,12 +868,7 @@ impl Diff {
     }
 
     /// Phase 4: from matched pairs to their inputs and users.
-    fn propagate(
-        &mut self,
-        mut work: Vec<(u32, u32)>,
-        old_users: &[Vec<u32>],
-        new_users: &[Vec<u32>],
-    ) {
+    fn propagate(&mut self, mut work: Vec<(u32, u32)>, old_users: &Users, new_users: &Users) {
         while let Some((a, b)) = work.pop() {
             // Inputs of the same role and key, and the same label.
             let ins_b: Vec<In> = self.new.ins(b as usize).to_vec();
@@ -828,7 +891,8 @@ impl Diff {
             }
             // Users: one unmatched of a label on each side.
             let (ta, tb) = (self.old.through[a as usize], self.new.through[b as usize]);
-            let unmatched_old: Vec<u32> = old_users[ta as usize]
+            let unmatched_old: Vec<u32> = old_users
+                .of(ta)
                 .iter()
                 .copied()
                 .filter(|u| self.old_to_new[*u as usize] == NONE)
@@ -836,7 +900,8 @@ impl Diff {
             if unmatched_old.is_empty() {
                 continue;
             }
-            let unmatched_new: Vec<u32> = new_users[tb as usize]
+            let unmatched_new: Vec<u32> = new_users
+                .of(tb)
                 .iter()
                 .copied()
                 .filter(|u| self.new_to_old[*u as usize] == NONE)
@@ -864,7 +929,7 @@ impl Diff {
     }
 
     /// Phase 5: bottom-up similarity for the nodes left.
-    fn match_similar(&mut self, old_users: &[Vec<u32>], new_users: &[Vec<u32>]) {
+    fn match_similar(&mut self, old_users: &Users, new_users: &Users) {
         const MOST_CANDIDATES: usize = 64;
         for a in 0..self.old.len() as u32 {
             if self.old_to_new[a as usize] != NONE || self.old.is_alias(a as usize) {
@@ -883,7 +948,7 @@ impl Diff {
             let mut best: Option<(f64, u32)> = None;
             let candidates = partners
                 .iter()
-                .flat_map(|p| new_users[*p as usize].iter().copied())
+                .flat_map(|p| new_users.of(*p).iter().copied())
                 .filter(|b| {
                     self.new_to_old[*b as usize] == NONE && self.new.label[*b as usize] == label
                 })
@@ -1160,7 +1225,7 @@ impl Diff {
                         .into_iter()
                         .map(|s| s as usize),
                 );
-                drawn.extend(users[side.through[at] as usize].iter().map(|u| *u as usize));
+                drawn.extend(users.of(side.through[at]).iter().map(|u| *u as usize));
             }
             for &at in &drawn {
                 let status = match (is_old, differs(at)) {
@@ -1318,7 +1383,7 @@ impl Diff {
 
     /// The NEW id matched to an OLD id, if any.
     pub fn partner_of_old(&self, old_id: u64) -> Option<u64> {
-        let a = *self.old.index.get(&old_id)?;
+        let a = self.old.index.get(old_id)?;
         let b = self.old_to_new[a as usize];
         (b != NONE).then(|| self.new.ids[b as usize])
     }
@@ -1326,7 +1391,7 @@ impl Diff {
     /// The function name and location of a traced call, by id and side.
     pub fn call_info(&self, old: bool, id: u64) -> Option<(String, Option<String>)> {
         let side = if old { &self.old } else { &self.new };
-        let at = *side.index.get(&id)? as usize;
+        let at = side.index.get(id)? as usize;
         Some((
             side.function_name(at),
             (!self.options.ignore_locations)
@@ -1466,6 +1531,85 @@ mod tests {
                 &[(Role::SelfValue, 0), (Role::Arg, 1)],
             ),
         ]
+    }
+
+    /// Readers through parameters, each once, in row order: `a * x` reads
+    /// one value twice (`a` stands for `x`) and is one user.
+    #[test]
+    fn users_lists_each_reader_once_through_parameters() {
+        let nodes = vec![
+            node(0, NodeKind::Const, "", 3.0, &[]),
+            node(1, NodeKind::Argument, "a", 3.0, &[(Role::Value, 0)]),
+            node(
+                2,
+                NodeKind::UDispatch,
+                "__mul__",
+                9.0,
+                &[(Role::SelfValue, 1), (Role::Arg, 0)],
+            ),
+            node(
+                3,
+                NodeKind::UDispatch,
+                "__add__",
+                12.0,
+                &[(Role::SelfValue, 0), (Role::Arg, 2)],
+            ),
+        ];
+        let side = Side::from_nodes("t", &nodes);
+        let users = side.users();
+        assert_eq!(users.of(0), &[1, 2, 3]);
+        assert_eq!(users.of(1), &[] as &[u32]);
+        assert_eq!(users.of(2), &[3]);
+        assert_eq!(users.of(3), &[] as &[u32]);
+    }
+
+    /// Ids far beyond the nodes read (a foreign or damaged trace) are
+    /// found as well as hltpy's dense ones, without a vector that long.
+    #[test]
+    fn positions_of_sparse_ids() {
+        let mut positions = Positions::default();
+        let ids = [0, 5, 1 << 40, 7, u64::MAX - 1, 3];
+        for (at, id) in ids.iter().enumerate() {
+            positions.insert(*id, at as u32);
+        }
+        for (at, id) in ids.iter().enumerate() {
+            assert_eq!(positions.get(*id), Some(at as u32), "id {id}");
+        }
+        assert_eq!(positions.get(1), None);
+        assert_eq!(positions.get(1 << 39), None);
+        assert_eq!(positions.get(u64::MAX), None);
+        assert!(positions.dense.len() <= 8);
+    }
+
+    /// Equal fingerprints pair in order of occurrence: three identical
+    /// products on each side match the k-th with the k-th.
+    #[test]
+    fn equal_subgraphs_pair_in_order() {
+        let trace = |offset: u64| {
+            let mut nodes = Vec::new();
+            for k in 0..3u64 {
+                let at = offset + 3 * k;
+                nodes.push(node(at, NodeKind::Const, "", 4.0, &[]));
+                nodes.push(node(at + 1, NodeKind::Const, "", 2.0, &[]));
+                nodes.push(node(
+                    at + 2,
+                    NodeKind::UDispatch,
+                    "__mul__",
+                    8.0,
+                    &[(Role::SelfValue, at), (Role::Arg, at + 1)],
+                ));
+            }
+            nodes
+        };
+        let diff = Diff::new(
+            Side::from_nodes("old", &trace(0)),
+            Side::from_nodes("new", &trace(100)),
+            Options::default(),
+        );
+        assert_eq!(diff.partner_of_old(2), Some(102));
+        assert_eq!(diff.partner_of_old(5), Some(105));
+        assert_eq!(diff.partner_of_old(8), Some(108));
+        assert_eq!(diff.partner_of_old(3), Some(103));
     }
 
     /// `(x * 2) + 1` written inline, and with `x * 2` passed through a
