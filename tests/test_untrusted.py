@@ -828,3 +828,41 @@ def test_a_value_with_no_text_is_drawn(tmp_path):
     assert done.returncode == 0, done.stderr
     check_svg(svg)
     assert "…" in svg.read_text()
+
+
+def test_crafted_ids_allocate_no_more_than_the_trace_holds(tmp_path):
+    """A 56-node sample with one constant renumbered to 2**36 - 1 and one
+    input naming node 4,000,000,000: the passes keep per-id tables, which
+    once grew to the largest id (`eval --set` took 8 GB and 20 s, `eval`
+    and `infer` 4 GB). Under a 1 GiB address-space limit every command
+    still answers."""
+    description = described(SAMPLES / "traces" / "addx.parquet")
+    nodes = description["nodes"]
+    big = 2**36 - 1
+    const = next(n["id"] for n in nodes if n["kind"] == "Const")
+    for node in nodes:
+        node["id"] = big if node["id"] == const else node["id"]
+        node["inputs"] = [[r, k, big if s == const else s] for r, k, s in node["inputs"]]
+    reader = next(n for n in nodes if n["inputs"] and n["inputs"][0][2] != big)
+    reader["inputs"][0][2] = 4_000_000_000
+    description["path"] = str(tmp_path / "crafted.parquet")
+    subprocess.run(
+        [writer()], input=json.dumps(description) + "\n", text=True, check=True, capture_output=True
+    )
+
+    def limited():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    for command in (["eval"], ["eval", "--set", "add_to.y=6"], ["infer"], ["summary"], ["check"]):
+        done = subprocess.run(
+            [ANALYZE, *command, description["path"]],
+            capture_output=True,
+            text=True,
+            preexec_fn=limited,
+        )
+        assert done.returncode in (0, 1, 2), (command, done.returncode, done.stderr)
+        assert "memory allocation" not in done.stderr, (command, done.stderr)
+        if done.returncode == 2:
+            assert done.stderr.startswith("hltpy-analyze: "), (command, done.stderr)

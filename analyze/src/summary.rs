@@ -10,6 +10,7 @@ use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use hltpy_graph::UseCounts;
 use hltpy_schema::NodeKind;
 
 use crate::error::AnalyzeError;
@@ -18,7 +19,6 @@ use crate::session::{sql_string, Session};
 use crate::sources::TraceSource;
 
 /// What one pass over a trace counts.
-#[derive(Default)]
 struct Tally {
     kinds: HashMap<String, u64>,
     calls: HashMap<(String, String), u64>,
@@ -26,11 +26,8 @@ struct Tally {
     frames: Vec<(u64, Option<u64>)>,
     /// (inputs, id) of the nodes with the most inputs, best first.
     fan_in: Vec<(u64, u64)>,
-    /// How often each node is an input, indexed by id (ids are dense),
-    /// up to `dense_limit`; larger ids (foreign or damaged traces) in a map.
-    fan_out: Vec<u32>,
-    dense_limit: usize,
-    sparse_fan_out: HashMap<u64, u32>,
+    /// How often each node is an input (a byte per id, as the passes count).
+    fan_out: UseCounts,
 }
 
 fn engine(err: impl std::fmt::Display) -> AnalyzeError {
@@ -53,15 +50,7 @@ impl Tally {
             .ok_or_else(|| engine("inputs have no src field"))?;
         let srcs = cast(srcs, &DataType::UInt64).map_err(engine)?;
         for &src in srcs.as_primitive::<UInt64Type>().values() {
-            match usize::try_from(src) {
-                Ok(index) if index < self.dense_limit => {
-                    if index >= self.fan_out.len() {
-                        self.fan_out.resize(index + 1, 0);
-                    }
-                    self.fan_out[index] += 1;
-                }
-                _ => *self.sparse_fan_out.entry(src).or_default() += 1,
-            }
+            self.fan_out.add(src);
         }
         let offsets = inputs.value_offsets();
         for row in 0..batch.num_rows() {
@@ -114,13 +103,8 @@ impl Tally {
 
     fn top_fan_out(&self) -> Vec<(u64, u64)> {
         let mut top = Vec::new();
-        for (id, count) in self.fan_out.iter().enumerate() {
-            if *count > 0 {
-                keep_top(&mut top, (u64::from(*count), id as u64));
-            }
-        }
-        for (id, count) in &self.sparse_fan_out {
-            keep_top(&mut top, (u64::from(*count), *id));
+        for (id, count) in self.fan_out.read_ids() {
+            keep_top(&mut top, (u64::from(count), id));
         }
         top
     }
@@ -199,11 +183,12 @@ pub async fn summarize_trace(
     session: &Session,
     source: &TraceSource,
 ) -> Result<TraceSummary, AnalyzeError> {
-    let rows = usize::try_from(source.rows).unwrap_or(usize::MAX);
     let mut tally = Tally {
-        fan_out: Vec::with_capacity(rows.min(1 << 28)),
-        dense_limit: rows.saturating_mul(2).max(1 << 20),
-        ..Tally::default()
+        kinds: HashMap::new(),
+        calls: HashMap::new(),
+        frames: Vec::new(),
+        fan_in: Vec::new(),
+        fan_out: UseCounts::for_trace(source.rows),
     };
     walk(
         session,

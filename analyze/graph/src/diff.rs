@@ -443,7 +443,7 @@ struct Positions {
 
 impl Positions {
     fn insert(&mut self, id: u64, at: u32) {
-        if id < 2 * u64::from(at) + (1 << 20) {
+        if id < crate::interp::dense_limit(u64::from(at)) {
             let index = id as usize;
             if index >= self.dense.len() {
                 self.dense.resize(index + 1, NONE);

@@ -882,7 +882,10 @@ impl std::str::FromStr for Setting {
 /// received them.
 #[derive(Default)]
 pub struct ParameterIndex {
+    /// Leaves by id: a bitmap while ids stay near the number of nodes seen
+    /// (no crafted id allocates more than the trace holds), a set beyond.
     leaves: Vec<u64>,
+    sparse_leaves: std::collections::HashSet<u64>,
     /// Arguments that took a leaf's value, by id → their name, until the
     /// traced call that received them is seen.
     arguments: HashMap<u64, Rc<str>>,
@@ -893,20 +896,26 @@ pub struct ParameterIndex {
 
 impl ParameterIndex {
     fn is_leaf(&self, id: u64) -> bool {
-        self.leaves
-            .get((id / 64) as usize)
+        usize::try_from(id / 64)
+            .ok()
+            .and_then(|word| self.leaves.get(word))
             .is_some_and(|w| w & (1 << (id % 64)) != 0)
+            || self.sparse_leaves.contains(&id)
     }
 
     /// Learns from one node of the light pass (nodes in file order).
     pub fn visit(&mut self, node: &Node) {
         self.ids.insert(node.id);
-        if node.kind.is_leaf() && node.id < 1 << 36 {
-            let word = (node.id / 64) as usize;
-            if word >= self.leaves.len() {
-                self.leaves.resize(word + 1, 0);
+        if node.kind.is_leaf() {
+            if node.id < crate::interp::dense_limit(self.ids.len() as u64) {
+                let word = (node.id / 64) as usize;
+                if word >= self.leaves.len() {
+                    self.leaves.resize(word + 1, 0);
+                }
+                self.leaves[word] |= 1 << (node.id % 64);
+            } else {
+                self.sparse_leaves.insert(node.id);
             }
-            self.leaves[word] |= 1 << (node.id % 64);
         }
         if node.kind == NodeKind::Argument {
             let from_outside = node.input(Role::Value).is_some_and(|v| self.is_leaf(v));

@@ -242,22 +242,39 @@ pub type IdSet = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
 /// soon as its last reader has run. Dense by id (ids start at 0 and are
 /// consecutive in hltpy's traces), a byte per id: most nodes are read a
 /// few times, and a 100M-node trace's counts took 400 MB as `u32`s.
-/// Counts from [`MANY`] up, and ids beyond `DENSE_LIMIT`, go to a map.
-#[derive(Default)]
+/// Counts from [`MANY`] up, and ids beyond the dense range, go to a map.
 pub struct UseCounts {
     dense: Vec<u8>,
     sparse: HashMap<u64, u32>,
+    /// Ids below this are counted in `dense`: about twice the trace's
+    /// nodes, so a crafted id (4,000,000,000 in a 56-node trace) is one
+    /// map entry, not gigabytes of zeros.
+    dense_limit: u64,
 }
 
-/// Ids below this are counted in a vector, above in a map.
-const DENSE_LIMIT: u64 = 1 << 32;
+/// Ids below this are kept in tables indexed by id (vectors, bitmaps) by
+/// the passes over a trace of `nodes` nodes, larger ones in maps: hltpy
+/// numbers nodes 0..n (the slack covers traces numbered from elsewhere),
+/// and no crafted id may allocate more than the trace holds.
+pub fn dense_limit(nodes: u64) -> u64 {
+    nodes.saturating_mul(2).saturating_add(1 << 20)
+}
 
 /// A dense count that says "in the map".
 const MANY: u8 = u8::MAX;
 
 impl UseCounts {
+    /// Empty counts for a trace of `nodes` nodes.
+    pub fn for_trace(nodes: u64) -> UseCounts {
+        UseCounts {
+            dense: Vec::new(),
+            sparse: HashMap::new(),
+            dense_limit: dense_limit(nodes),
+        }
+    }
+
     pub fn add(&mut self, src: u64) {
-        if src >= DENSE_LIMIT {
+        if src >= self.dense_limit {
             *self.sparse.entry(src).or_default() += 1;
             return;
         }
@@ -279,13 +296,25 @@ impl UseCounts {
     }
 
     pub fn of(nodes: &[Node]) -> UseCounts {
-        let mut counts = UseCounts::default();
+        let mut counts = UseCounts::for_trace(nodes.len() as u64);
         for node in nodes {
             for input in &node.inputs {
                 counts.add(input.src);
             }
         }
         counts
+    }
+
+    /// Every id read at least once, with its count: dense ids in order,
+    /// then the rest.
+    pub fn read_ids(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        let dense = self.dense.iter().enumerate().filter(|(_, c)| **c > 0);
+        let dense = dense.map(|(id, _)| (id as u64, self.get(id as u64)));
+        let sparse = self
+            .sparse
+            .iter()
+            .filter(|(id, _)| **id >= self.dense_limit);
+        dense.chain(sparse.map(|(id, count)| (*id, *count)))
     }
 
     fn get(&self, id: u64) -> u32 {
@@ -296,7 +325,7 @@ impl UseCounts {
     }
 
     fn dense_count(&self, id: u64) -> Option<u8> {
-        if id < DENSE_LIMIT {
+        if id < self.dense_limit {
             Some(self.dense.get(id as usize).copied().unwrap_or(0))
         } else {
             None
@@ -305,7 +334,7 @@ impl UseCounts {
 
     /// One use of `id` happened; true when it was the last.
     fn used(&mut self, id: u64) -> bool {
-        if id < DENSE_LIMIT {
+        if id < self.dense_limit {
             let Some(count) = self.dense.get_mut(id as usize) else {
                 return true;
             };
@@ -342,17 +371,18 @@ pub struct Runner<'i, I: Interpreter> {
     seen_before: SeenIds,
 }
 
-/// Which ids have been visited (dense bitmap, map beyond).
-#[derive(Default)]
+/// Which ids have been visited (a bitmap over the dense range of the
+/// trace's [`UseCounts`], a set beyond).
 struct SeenIds {
     dense: Vec<u64>,
     sparse: std::collections::HashSet<u64>,
+    dense_limit: u64,
 }
 
 impl SeenIds {
     /// Marks `id`; false when it was already there.
     fn insert(&mut self, id: u64) -> bool {
-        if id < DENSE_LIMIT {
+        if id < self.dense_limit {
             let (word, bit) = ((id / 64) as usize, id % 64);
             if word >= self.dense.len() {
                 self.dense.resize(word + 1, 0);
@@ -366,7 +396,7 @@ impl SeenIds {
     }
 
     fn contains(&self, id: u64) -> bool {
-        if id < DENSE_LIMIT {
+        if id < self.dense_limit {
             self.dense
                 .get((id / 64) as usize)
                 .is_some_and(|w| w & (1 << (id % 64)) != 0)
@@ -381,10 +411,14 @@ impl<'i, I: Interpreter> Runner<'i, I> {
     pub fn new(interpreter: &'i mut I, uses: UseCounts) -> Self {
         Runner {
             interpreter,
-            uses,
             live: IdMap::default(),
             peak_live: 0,
-            seen_before: SeenIds::default(),
+            seen_before: SeenIds {
+                dense: Vec::new(),
+                sparse: Default::default(),
+                dense_limit: uses.dense_limit,
+            },
+            uses,
         }
     }
 
@@ -455,9 +489,10 @@ mod tests {
             (5, 255),
             (6, 256),
             (7, 1000),
-            (DENSE_LIMIT + 9, 300),
+            (dense_limit(8) + 9, 300),
+            (1 << 40, 2),
         ];
-        let mut counts = UseCounts::default();
+        let mut counts = UseCounts::for_trace(8);
         // Interleaved, as a trace's inputs come.
         for round in 0..1000 {
             for (id, times) in &reads {
@@ -466,6 +501,9 @@ mod tests {
                 }
             }
         }
+        let mut read: Vec<(u64, u32)> = counts.read_ids().collect();
+        read.sort_unstable();
+        assert_eq!(read, reads);
         for (id, times) in &reads {
             assert_eq!(counts.get(*id), *times, "id {id}");
             for used in 1..=*times {

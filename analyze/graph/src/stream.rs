@@ -64,10 +64,19 @@ impl TraceFiles {
         ))
     }
 
+    /// How many nodes the files hold (their footers say).
+    fn rows(&self) -> Result<u64, RunError> {
+        let mut rows = 0u64;
+        for path in &self.files {
+            rows = rows.saturating_add(TraceFile::open_lenient(path)?.rows());
+        }
+        Ok(rows)
+    }
+
     /// The light pass: how often each node is read. Only the inputs'
     /// `src` ids are decoded.
     pub fn count_uses(&self) -> Result<UseCounts, RunError> {
-        let mut uses = UseCounts::default();
+        let mut uses = UseCounts::for_trace(self.rows()?);
         self.batches(TraceFile::input_sources, |batch| {
             let srcs =
                 crate::graph::input_sources(batch).map_err(|source| self.graph_error(source))?;
@@ -82,7 +91,7 @@ impl TraceFiles {
     /// The light pass when a pass must also know nodes ahead (which
     /// parameters a what-if names): every node's id, kind, name and inputs.
     pub fn scan(&self, mut visit: impl FnMut(&Node)) -> Result<UseCounts, RunError> {
-        let mut uses = UseCounts::default();
+        let mut uses = UseCounts::for_trace(self.rows()?);
         let columns = &[column::ID, column::KIND, column::NAME, column::INPUTS];
         self.decoded(Some(columns), |nodes| {
             for node in &nodes {
