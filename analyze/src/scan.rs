@@ -160,9 +160,11 @@ fn trace_field() -> Arc<Field> {
     ))
 }
 
-/// A file's location in the local file system's object store.
+/// A file's location in the local file system's object store: its
+/// canonical path (the store refuses `..` segments, which a path given
+/// relative to another directory has).
 fn store_path(file: &FilePath) -> Result<StorePath> {
-    let absolute = std::path::absolute(file).map_err(|err| {
+    let absolute = std::fs::canonicalize(file).map_err(|err| {
         DataFusionError::Plan(format!("cannot resolve {}: {err}", file.display()))
     })?;
     StorePath::from_absolute_path(&absolute)

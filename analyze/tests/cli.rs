@@ -116,6 +116,23 @@ fn query_counts_kinds_as_an_aligned_table() {
     assert_eq!(stdout, expected);
 }
 
+/// A path through `..` (a trace given relative to another directory)
+/// reads as any other: the engine's file store refuses `..` segments.
+#[test]
+fn a_path_through_dot_dot_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    write_add_trace(&dir.path().join("add.parquet"));
+    let through = dir.path().join("sub").join("..").join("add.parquet");
+    let sql = "SELECT count(*) AS n FROM nodes";
+    let (code, stdout, stderr) = analyze(&["query".as_ref(), sql.as_ref(), through.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("| 3 |"), "{stdout}");
+    let (code, stdout, stderr) = analyze(&["summary".as_ref(), through.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("3 nodes"), "{stdout}");
+}
+
 #[test]
 fn edges_and_values_views_show_the_graph() {
     let dir = tempfile::tempdir().unwrap();
