@@ -261,13 +261,75 @@ struct Compiler<'g> {
     /// value handed along a whole run (richards' tasks, stored, read and
     /// passed on) makes chains as long as the run, walked again by every
     /// node on them otherwise.
-    objects: RefCell<IdMap<u64>>,
+    objects: RefCell<Remembered>,
     /// `resolve`'s answers so far: a value returned and passed on along a
     /// whole loop (float's `maximize`) makes chains as long as the run.
     /// Valid while names and objects built in place stay as they were:
     /// emptied when a parameter is named or an object is built in place
     /// (nodes named later are ones a chain ends at anyway).
-    resolved: RefCell<IdMap<u64>>,
+    resolved: RefCell<Remembered>,
+}
+
+/// A set of nodes (the function's cone) by their rows in the graph: a
+/// bit per row, iterated in row order, so visiting the cone walks the
+/// nodes as they lie in memory (a hash set's order was a cache miss per
+/// node, a sixth of compile's time). Ids the graph lacks are kept aside.
+struct RowSet<'g> {
+    graph: &'g Graph,
+    rows: Vec<u64>,
+    outside: IdSet,
+}
+
+impl<'g> RowSet<'g> {
+    fn new(graph: &'g Graph) -> RowSet<'g> {
+        RowSet {
+            graph,
+            rows: vec![0; graph.len().div_ceil(64)],
+            outside: IdSet::default(),
+        }
+    }
+
+    /// Adds `id`; false when it was there.
+    fn insert(&mut self, id: u64) -> bool {
+        match self.graph.position(id) {
+            Some(row) => {
+                let (word, bit) = (row / 64, 1u64 << (row % 64));
+                let fresh = self.rows[word] & bit == 0;
+                self.rows[word] |= bit;
+                fresh
+            }
+            None => self.outside.insert(id),
+        }
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        match self.graph.position(id) {
+            Some(row) => self.rows[row / 64] & (1 << (row % 64)) != 0,
+            None => self.outside.contains(&id),
+        }
+    }
+
+    /// The rows of the graph in the set, in order.
+    fn rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rows.iter().enumerate().flat_map(|(word, bits)| {
+            let mut bits = *bits;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    word * 64 + bit
+                })
+            })
+        })
+    }
+
+    /// Every id in the set: the graph's in row order, then the others.
+    fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        let nodes = self.graph.nodes();
+        self.rows()
+            .map(|row| nodes[row].id)
+            .chain(self.outside.iter().copied())
+    }
 }
 
 impl<'g> Compiler<'g> {
@@ -341,7 +403,7 @@ impl<'g> Compiler<'g> {
         } else {
             IdSet::default()
         };
-        let mut seen = IdSet::default();
+        let mut seen = RowSet::new(self.graph);
         self.grow(&mut seen, vec![root], &parameters)?;
         // State the cone reads that code outside it changed (a method that
         // set an attribute, an append to a list): those effects run too,
@@ -358,15 +420,7 @@ impl<'g> Compiler<'g> {
             self.grow(&mut seen, missed, &parameters)?;
         }
         self.changes = Some(changes);
-        let mut rows: Vec<usize> = seen
-            .into_iter()
-            .filter_map(|id| self.graph.position(id))
-            .collect();
-        rows.sort_unstable();
-        self.emitted = rows
-            .into_iter()
-            .map(|row| self.graph.nodes()[row].id)
-            .collect();
+        self.emitted = seen.rows().map(|row| self.graph.nodes()[row].id).collect();
         Ok(())
     }
 
@@ -374,7 +428,7 @@ impl<'g> Compiler<'g> {
     /// of inlined calls and generator steps, objects built in place.
     fn grow(
         &mut self,
-        seen: &mut IdSet,
+        seen: &mut RowSet<'g>,
         mut work: Vec<u64>,
         parameters: &IdSet,
     ) -> Result<(), String> {
@@ -566,12 +620,12 @@ impl<'g> Compiler<'g> {
     /// call around it is in the cone). Each is run as the program ran it:
     /// the outermost call around it made where the function's code runs
     /// (`scene.lookAt(p)` for the `self.lookingAt = p` it does).
-    fn missed_changes(&self, seen: &IdSet, changes: &Changes) -> Vec<u64> {
+    fn missed_changes(&self, seen: &RowSet, changes: &Changes) -> Vec<u64> {
         let row = |id: u64| self.graph.position(id).unwrap_or(usize::MAX);
         let frame_of = |id: u64| self.graph.get(id).and_then(|node| node.frame);
         // The frames the function's code runs in, and the calls around them.
         let mut frames = IdSet::default();
-        for &id in seen.iter() {
+        for id in seen.ids() {
             let mut frame = frame_of(id);
             while let Some(call) = frame {
                 if !frames.insert(call) {
@@ -584,7 +638,7 @@ impl<'g> Compiler<'g> {
         let runs = |id: u64| {
             let mut around = Some(id);
             while let Some(id) = around {
-                if seen.contains(&id) {
+                if seen.contains(id) {
                     return true;
                 }
                 around = frame_of(id);
@@ -593,7 +647,7 @@ impl<'g> Compiler<'g> {
         };
         // The last row at which the function uses each object it builds.
         let mut last_use: IdMap<usize> = IdMap::default();
-        for &id in seen.iter() {
+        for id in seen.ids() {
             let Some(node) = self.graph.get(id) else {
                 continue;
             };
@@ -603,7 +657,7 @@ impl<'g> Compiler<'g> {
                     || changes
                         .made_by
                         .get(&object)
-                        .is_some_and(|new| seen.contains(new));
+                        .is_some_and(|new| seen.contains(*new));
                 if built {
                     let last = last_use.entry(object).or_default();
                     *last = (*last).max(row(id));
@@ -2058,7 +2112,7 @@ fn short_location(node: &Node) -> String {
 /// could go round in a circle: no walk is longer than the graph.
 fn walk_remembered(
     graph: &Graph,
-    known: &RefCell<IdMap<u64>>,
+    known: &RefCell<Remembered>,
     id: u64,
     step: impl Fn(&Node) -> Option<u64>,
 ) -> u64 {
@@ -2066,7 +2120,7 @@ fn walk_remembered(
     let mut path = Vec::new();
     let mut at = id;
     let end = loop {
-        if let Some(&end) = known.get(&at) {
+        if let Some(end) = known.get(graph, at) {
             break end;
         }
         match graph.get(at).and_then(&step) {
@@ -2078,10 +2132,60 @@ fn walk_remembered(
         }
     };
     for node in path {
-        known.insert(node, end);
+        known.insert(graph, node, end);
     }
-    known.insert(id, end);
+    known.insert(graph, id, end);
     end
+}
+
+/// Where a walk from each node ended, by the node's row (a hash lookup per
+/// step was a tenth of compile's time); ids the graph lacks in a map.
+/// Emptied often (`resolve`'s answers, whenever a name is given), so it
+/// remembers which rows it set rather than clearing them all.
+#[derive(Default)]
+struct Remembered {
+    ends: Vec<u64>,
+    set: Vec<usize>,
+    outside: IdMap<u64>,
+}
+
+impl Remembered {
+    const UNKNOWN: u64 = u64::MAX;
+
+    fn get(&self, graph: &Graph, id: u64) -> Option<u64> {
+        match graph.position(id) {
+            Some(row) => self
+                .ends
+                .get(row)
+                .copied()
+                .filter(|end| *end != Self::UNKNOWN),
+            None => self.outside.get(&id).copied(),
+        }
+    }
+
+    fn insert(&mut self, graph: &Graph, id: u64, end: u64) {
+        match graph.position(id) {
+            Some(row) => {
+                if self.ends.is_empty() {
+                    self.ends = vec![Self::UNKNOWN; graph.len()];
+                }
+                if self.ends[row] == Self::UNKNOWN {
+                    self.set.push(row);
+                }
+                self.ends[row] = end;
+            }
+            None => {
+                self.outside.insert(id, end);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        for row in self.set.drain(..) {
+            self.ends[row] = Self::UNKNOWN;
+        }
+        self.outside.clear();
+    }
 }
 
 /// The value a parameter, an attribute write or an inlined call stands
@@ -2153,4 +2257,56 @@ fn join_values(items: &[(Option<std::sync::Arc<str>>, String)]) -> String {
         .map(|(_, v)| v.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::test_node;
+
+    /// Nodes in completion order (ids not in row order) and one far id.
+    fn graph() -> Graph {
+        let mut graph = Graph::default();
+        for id in [3, 0, 1, 2, 1 << 40] {
+            graph.insert(test_node(id, NodeKind::Const, &[])).unwrap();
+        }
+        graph
+    }
+
+    /// Membership by row, iteration in row order (graph ids, then ids
+    /// the graph lacks), `insert` false for a node already there.
+    #[test]
+    fn a_row_set_iterates_in_row_order() {
+        let graph = graph();
+        let mut set = RowSet::new(&graph);
+        for id in [2, 1 << 40, 3, 77] {
+            assert!(set.insert(id), "{id}");
+        }
+        assert!(!set.insert(3));
+        assert!(!set.insert(77));
+        assert!(set.contains(2) && set.contains(77) && !set.contains(0));
+        assert_eq!(set.rows().collect::<Vec<_>>(), [0, 3, 4]);
+        assert_eq!(set.ids().collect::<Vec<_>>(), [3, 2, 1 << 40, 77]);
+    }
+
+    /// What was remembered is forgotten by `clear`, rows and other ids
+    /// alike, and can be remembered again.
+    #[test]
+    fn remembered_ends_are_forgotten_by_clear() {
+        let graph = graph();
+        let mut known = Remembered::default();
+        known.insert(&graph, 1, 3);
+        known.insert(&graph, 1 << 40, 0);
+        known.insert(&graph, 99, 2);
+        assert_eq!(known.get(&graph, 1), Some(3));
+        assert_eq!(known.get(&graph, 1 << 40), Some(0));
+        assert_eq!(known.get(&graph, 99), Some(2));
+        assert_eq!(known.get(&graph, 0), None);
+        known.clear();
+        for id in [1, 1 << 40, 99] {
+            assert_eq!(known.get(&graph, id), None, "{id}");
+        }
+        known.insert(&graph, 1, 2);
+        assert_eq!(known.get(&graph, 1), Some(2));
+    }
 }

@@ -46,7 +46,7 @@ use hltpy_schema::{NodeKind, Role};
 use serde::Serialize;
 
 use crate::graph::{Node, Recorded};
-use crate::interp::IdMap;
+use crate::interp::{IdMap, IdPositions};
 use crate::stream::{RunError, TraceFiles};
 
 /// No position: an input outside the trace, a top-level node's frame.
@@ -182,7 +182,7 @@ pub struct Side {
     size: Vec<u32>,
     /// The traced call a node ran in (through generator steps), or NONE.
     call: Vec<u32>,
-    index: Positions,
+    index: IdPositions,
 }
 
 impl Side {
@@ -223,7 +223,7 @@ impl Side {
             exact: Vec::new(),
             size: Vec::new(),
             call: Vec::new(),
-            index: Positions::default(),
+            index: IdPositions::default(),
         }
     }
 
@@ -429,36 +429,6 @@ impl Side {
             .or(method)
             .or_else(|| self.names[call].clone())
             .map_or_else(String::new, |name| name.to_string())
-    }
-}
-
-/// Node ids to positions: a vector while ids stay near the number of
-/// nodes read (hltpy numbers nodes 0..n), a map for the rest (foreign or
-/// damaged traces), so no id allocates more than the trace holds.
-#[derive(Default)]
-struct Positions {
-    dense: Vec<u32>,
-    sparse: IdMap<u32>,
-}
-
-impl Positions {
-    fn insert(&mut self, id: u64, at: u32) {
-        if id < crate::interp::dense_limit(u64::from(at)) {
-            let index = id as usize;
-            if index >= self.dense.len() {
-                self.dense.resize(index + 1, NONE);
-            }
-            self.dense[index] = at;
-        } else {
-            self.sparse.insert(id, at);
-        }
-    }
-
-    fn get(&self, id: u64) -> Option<u32> {
-        match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
-            Some(&at) if at != NONE => Some(at),
-            _ => self.sparse.get(&id).copied(),
-        }
     }
 }
 
@@ -1561,24 +1531,6 @@ mod tests {
         assert_eq!(users.of(1), &[] as &[u32]);
         assert_eq!(users.of(2), &[3]);
         assert_eq!(users.of(3), &[] as &[u32]);
-    }
-
-    /// Ids far beyond the nodes read (a foreign or damaged trace) are
-    /// found as well as hltpy's dense ones, without a vector that long.
-    #[test]
-    fn positions_of_sparse_ids() {
-        let mut positions = Positions::default();
-        let ids = [0, 5, 1 << 40, 7, u64::MAX - 1, 3];
-        for (at, id) in ids.iter().enumerate() {
-            positions.insert(*id, at as u32);
-        }
-        for (at, id) in ids.iter().enumerate() {
-            assert_eq!(positions.get(*id), Some(at as u32), "id {id}");
-        }
-        assert_eq!(positions.get(1), None);
-        assert_eq!(positions.get(1 << 39), None);
-        assert_eq!(positions.get(u64::MAX), None);
-        assert!(positions.dense.len() <= 8);
     }
 
     /// Equal fingerprints pair in order of occurrence: three identical

@@ -40,6 +40,8 @@ pub enum GraphError {
     InputNotBefore { id: u64, src: u64, role: Role },
     #[error("cannot select rows of the trace: {0}")]
     Select(String),
+    #[error("the trace has over 4,294,967,295 nodes: too many to hold at once (query it instead)")]
+    TooLarge,
 }
 
 /// The value a node recorded (at most one `value_*` column is set).
@@ -468,7 +470,7 @@ impl Decoder {
 #[derive(Default)]
 pub struct Graph {
     nodes: Vec<Node>,
-    index: crate::interp::IdMap<usize>,
+    index: crate::interp::IdPositions,
 }
 
 impl Graph {
@@ -487,25 +489,26 @@ impl Graph {
     }
 
     pub fn insert(&mut self, node: Node) -> Result<(), GraphError> {
-        if self.index.contains_key(&node.id) {
+        if self.index.get(node.id).is_some() {
             return Err(GraphError::DuplicateId { id: node.id });
         }
-        self.index.insert(node.id, self.nodes.len());
+        let at = u32::try_from(self.nodes.len()).map_err(|_| GraphError::TooLarge)?;
+        self.index.insert(node.id, at);
         self.nodes.push(node);
         Ok(())
     }
 
     pub fn get(&self, id: u64) -> Option<&Node> {
-        self.index.get(&id).map(|i| &self.nodes[*i])
+        self.index.get(id).map(|at| &self.nodes[at as usize])
     }
 
     pub fn contains(&self, id: u64) -> bool {
-        self.index.contains_key(&id)
+        self.index.get(id).is_some()
     }
 
     /// Where a node is in [`Graph::nodes`] (its row, for a whole trace).
     pub fn position(&self, id: u64) -> Option<usize> {
-        self.index.get(&id).copied()
+        self.index.get(id).map(|at| at as usize)
     }
 
     /// The nodes in the order they were added (file order for a whole trace).
@@ -568,7 +571,7 @@ impl Graph {
                 let node = &self.nodes[*at];
                 if let Some(input) = node.inputs.get(*next_input) {
                     *next_input += 1;
-                    if let Some(&src) = self.index.get(&input.src) {
+                    if let Some(src) = self.position(input.src) {
                         match state[src] {
                             NEW => {
                                 state[src] = OPEN;

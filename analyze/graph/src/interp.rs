@@ -235,6 +235,42 @@ impl Hasher for IdHasher {
 /// A map keyed by node id.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// Node ids to positions (rows of a trace, places in a graph): a vector
+/// while ids stay below [`dense_limit`] of the positions given so far
+/// (hltpy numbers nodes 0..n), a map for the rest (foreign or damaged
+/// traces, a cone's far ids). A lookup by index instead of hashing: the
+/// graph's passes look ids up for every input they follow.
+#[derive(Clone, Debug, Default)]
+pub struct IdPositions {
+    dense: Vec<u32>,
+    sparse: IdMap<u32>,
+}
+
+/// No position.
+const ABSENT: u32 = u32::MAX;
+
+impl IdPositions {
+    /// Records that `id` is at `at` (a later record of an id wins).
+    pub fn insert(&mut self, id: u64, at: u32) {
+        if id < dense_limit(u64::from(at)) {
+            let index = id as usize;
+            if index >= self.dense.len() {
+                self.dense.resize(index + 1, ABSENT);
+            }
+            self.dense[index] = at;
+        } else {
+            self.sparse.insert(id, at);
+        }
+    }
+
+    pub fn get(&self, id: u64) -> Option<u32> {
+        match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            Some(&at) if at != ABSENT => Some(at),
+            _ => self.sparse.get(&id).copied(),
+        }
+    }
+}
+
 /// A set of node ids.
 pub type IdSet = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
 
@@ -513,5 +549,23 @@ mod tests {
         }
         assert_eq!(counts.get(1), 0);
         assert!(counts.used(2), "an id never read is done at once");
+    }
+
+    /// Ids far beyond the nodes read (a foreign or damaged trace) are
+    /// found as well as hltpy's dense ones, without a vector that long.
+    #[test]
+    fn id_positions_of_sparse_ids() {
+        let mut positions = IdPositions::default();
+        let ids = [0, 5, 1 << 40, 7, u64::MAX - 1, 3];
+        for (at, id) in ids.iter().enumerate() {
+            positions.insert(*id, at as u32);
+        }
+        for (at, id) in ids.iter().enumerate() {
+            assert_eq!(positions.get(*id), Some(at as u32), "id {id}");
+        }
+        assert_eq!(positions.get(1), None);
+        assert_eq!(positions.get(1 << 39), None);
+        assert_eq!(positions.get(u64::MAX), None);
+        assert!(positions.dense.len() <= 8);
     }
 }
