@@ -1296,6 +1296,9 @@ impl<'g> Compiler<'g> {
     /// literal, a reference to a module, function, class or builtin, or
     /// an object of a traced class (rebuilt from its attributes)?
     fn writable(&self, node: &Node) -> bool {
+        if number_literal(&node.recorded).is_some() {
+            return true;
+        }
         let text = recorded_text(&node.recorded);
         pysource::literal_of(&text).is_some()
             || reference_in(&text).is_some()
@@ -1430,7 +1433,8 @@ impl<'g> Compiler<'g> {
                 Err(format!("node {id} ({}) has no value input", node.kind))
             }
             NodeKind::Const => {
-                if literal_or_reference(&recorded_text(&node.recorded)).is_none()
+                if number_literal(&node.recorded).is_none()
+                    && literal_or_reference(&recorded_text(&node.recorded)).is_none()
                     && self.traced_class(node).is_some()
                 {
                     let mut lines = Vec::new();
