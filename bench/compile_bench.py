@@ -8,7 +8,8 @@ loop over ints, big ints, floats and a traced method) once into
 bench/out/eval-N.parquet. Compile time is the whole command (process
 start, reading, emitting); the emitted module is straight-line code of
 the whole run, so importing it (CPython compiling it to bytecode) is timed
-on its own. Then, in one process: the untraced program, the emitted
+on its own, beside CPython compiling hand-written source of about as many
+lines (the standard library's first modules by name). Then, in one process: the untraced program, the emitted
 function on the recorded inputs, and the traced program (recording into
 a trace) — medians of the repeats.
 """
@@ -19,6 +20,7 @@ import os
 import pathlib
 import statistics
 import sys
+import sysconfig
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -28,6 +30,20 @@ sys.path.insert(0, str(HERE))
 
 from analyze_bench import measure  # noqa: E402
 from eval_bench import NODES_PER_STEP, captured_trace  # noqa: E402
+
+
+def hand_written_peer(lines):
+    """Source written by people, about `lines` long: the standard library's
+    top-level modules in name order, whole, until they reach it."""
+    stdlib = pathlib.Path(sysconfig.get_paths()["stdlib"])
+    files, total = [], 0
+    for path in sorted(stdlib.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        files.append((path, text))
+        total += text.count("\n")
+        if total >= lines:
+            break
+    return files, total
 
 
 def timed(function, repeat):
@@ -78,6 +94,12 @@ def main():
 
     sys.dont_write_bytecode = True
     import_seconds, module = timed(load, args.repeat)
+    peer_files, peer_lines = hand_written_peer(lines)
+    peer_seconds, _ = timed(
+        lambda: [compile(text, str(path), "exec") for path, text in peer_files], args.repeat
+    )
+    # Per line: the peer's last file takes it a little past `lines`.
+    compile_ratio = (import_seconds / lines) / (peer_seconds / peer_lines)
 
     spec = importlib.util.spec_from_file_location("untraced_eval_program", HERE / "eval_program.py")
     plain = importlib.util.module_from_spec(spec)
@@ -116,7 +138,12 @@ def main():
         f"peak {peak:.0f} MiB, {lines:,} lines |"
     )
     print(
-        f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines |"
+        f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines: "
+        f"{compile_ratio:.1f}x the hand-written peer's time per line |"
+    )
+    print(
+        f"| compile the hand-written peer | {peer_seconds:.2f} | | the standard library's first "
+        f"{len(peer_files)} modules, {peer_lines:,} lines |"
     )
     print(f"| untraced program | {base:.3f} | 1.0x | eval_program.mix, {steps:,} steps |")
     print(f"| emitted function | {ran:.3f} | {ran / base:.2f}x | straight-line, same result |")

@@ -124,6 +124,7 @@ def test_compile_bench_at_ci_size():
     output = fresh_run("compile_bench.py")
     steps = [row[0] for row in table_rows(output)]
     assert steps[0].startswith("compile (") and "emitted function" in steps, output
+    assert "compile the hand-written peer" in steps and "x the hand-written peer" in output, output
 
 
 def test_diff_bench_at_ci_size():
