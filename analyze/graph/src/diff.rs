@@ -458,6 +458,21 @@ fn function_entry(
     })
 }
 
+/// `at` was matched: one more matched user for each value it reads (each
+/// once, as [`Side::users`] lists readers).
+fn count_matched_user(side: &Side, matched_users: &mut [u32], at: u32) {
+    let mut counted: smallvec::SmallVec<[u32; 4]> = smallvec::SmallVec::new();
+    for input in side.ins(at as usize) {
+        if input.src != NONE && !input.role.is_provenance() {
+            let src = side.through[input.src as usize];
+            if !counted.contains(&src) {
+                counted.push(src);
+                matched_users[src as usize] += 1;
+            }
+        }
+    }
+}
+
 /// The old (`true`) or new half of a before/after pair.
 fn pick(pair: &mut (usize, usize), old: bool) -> &mut usize {
     if old {
@@ -545,6 +560,13 @@ pub struct Diff {
     pub options: Options,
     old_to_new: Vec<u32>,
     new_to_old: Vec<u32>,
+    /// How many of each node's users (as [`Side::users`] lists them) are
+    /// matched, OLD's and NEW's: what [`Diff::propagate`] remembers to
+    /// know when looking at a node's users again would find nothing new.
+    matched_users: (Vec<u32>, Vec<u32>),
+    /// For each OLD node, the NEW node its users were last compared with
+    /// and both sides' matched-user counts then.
+    users_compared: Vec<(u32, u32, u32)>,
 }
 
 /// How many nodes are in each state.
@@ -603,6 +625,8 @@ impl Diff {
         let mut diff = Diff {
             old_to_new: vec![NONE; old.len()],
             new_to_old: vec![NONE; new.len()],
+            matched_users: (vec![0; old.len()], vec![0; new.len()]),
+            users_compared: vec![(NONE, 0, 0); old.len()],
             old,
             new,
             options,
@@ -627,6 +651,8 @@ impl Diff {
         }
         self.old_to_new[a as usize] = b;
         self.new_to_old[b as usize] = a;
+        count_matched_user(&self.old, &mut self.matched_users.0, a);
+        count_matched_user(&self.new, &mut self.matched_users.1, b);
         true
     }
 
@@ -759,6 +785,15 @@ impl Diff {
             let olds = old_children.get(&u64::from(a)).unwrap_or(&empty);
             let news = new_children.get(&u64::from(b)).unwrap_or(&empty);
             let mut paired = Vec::new();
+            // NEW's calls by (returned value, label), in call order, each
+            // list with a cursor past those matched (a scan of all of them
+            // per OLD call was quadratic in a loop's calls).
+            let mut by_return: std::collections::HashMap<(u32, u64), (Vec<u32>, usize)> =
+                std::collections::HashMap::new();
+            for &c in news {
+                let key = (self.new.through[c as usize], self.new.label[c as usize]);
+                by_return.entry(key).or_default().0.push(c);
+            }
             // Already matched (an untraced-result call by its fingerprint),
             // or matched through the value it returned.
             for &call in olds {
@@ -774,11 +809,16 @@ impl Diff {
                 if returned == NONE {
                     continue;
                 }
-                let candidate = news.iter().copied().find(|c| {
-                    self.new_to_old[*c as usize] == NONE
-                        && self.new.through[*c as usize] == returned
-                        && self.new.label[*c as usize] == self.old.label[call as usize]
-                });
+                let candidate = by_return
+                    .get_mut(&(returned, self.old.label[call as usize]))
+                    .and_then(|(list, cursor)| {
+                        while *cursor < list.len()
+                            && self.new_to_old[list[*cursor] as usize] != NONE
+                        {
+                            *cursor += 1;
+                        }
+                        list.get(*cursor).copied()
+                    });
                 if let Some(partner) = candidate {
                     self.pair(call, partner);
                     paired.push((call, partner));
@@ -859,8 +899,22 @@ impl Diff {
                     }
                 }
             }
-            // Users: one unmatched of a label on each side.
+            // Users: one unmatched of a label on each side. Their unmatched
+            // users only ever shrink: with as many matched as last time
+            // (against the same node), they are the same, and pair nothing
+            // again (a value passed to every call of a long loop is the
+            // `through` of each call's parameter: comparing its users
+            // anew for each was quadratic).
             let (ta, tb) = (self.old.through[a as usize], self.new.through[b as usize]);
+            let stamp = (
+                tb,
+                self.matched_users.0[ta as usize],
+                self.matched_users.1[tb as usize],
+            );
+            if self.users_compared[ta as usize] == stamp {
+                continue;
+            }
+            self.users_compared[ta as usize] = stamp;
             let unmatched_old: Vec<u32> = old_users
                 .of(ta)
                 .iter()
@@ -870,28 +924,24 @@ impl Diff {
             if unmatched_old.is_empty() {
                 continue;
             }
-            let unmatched_new: Vec<u32> = new_users
-                .of(tb)
-                .iter()
-                .copied()
-                .filter(|u| self.new_to_old[*u as usize] == NONE)
-                .collect();
-            for u in &unmatched_old {
-                let label = self.old.label[*u as usize];
-                let mut same_old = unmatched_old
-                    .iter()
-                    .filter(|o| self.old.label[**o as usize] == label);
-                let mut same_new = unmatched_new
-                    .iter()
-                    .filter(|n| self.new.label[**n as usize] == label);
-                if let (Some(_), None, Some(v), None) = (
-                    same_old.next(),
-                    same_old.next(),
-                    same_new.next(),
-                    same_new.next(),
-                ) {
-                    if self.pair(*u, *v) {
-                        work.push((*u, *v));
+            // Per label: how many on each side, and NEW's (the last one).
+            let mut labels: IdMap<(u32, u32, u32)> = IdMap::default();
+            for &n in new_users.of(tb) {
+                if self.new_to_old[n as usize] == NONE {
+                    let entry = labels.entry(self.new.label[n as usize]).or_default();
+                    entry.1 += 1;
+                    entry.2 = n;
+                }
+            }
+            for &u in &unmatched_old {
+                if let Some(entry) = labels.get_mut(&self.old.label[u as usize]) {
+                    entry.0 += 1;
+                }
+            }
+            for &u in &unmatched_old {
+                if let Some(&(1, 1, v)) = labels.get(&self.old.label[u as usize]) {
+                    if self.pair(u, v) {
+                        work.push((u, v));
                     }
                 }
             }
