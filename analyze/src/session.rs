@@ -110,14 +110,21 @@ fn views() -> [(&'static str, String); 4] {
             "calls",
             // Every traced call with the ids of what was called and of what
             // it returned (input_of reads them off the node's own inputs: no
-            // join); which kinds are traced calls is the format's rule.
+            // join); which kinds are traced calls is the format's rule. Read
+            // from the files' table, not `nodes`: the filter then tests the
+            // kind's dictionary (a test per distinct kind) instead of each
+            // row's kind cast to a string (top-20 callables over 10M nodes
+            // 0.16 -> 0.12 s).
             format!(
                 concat!(
-                    "SELECT trace, id, CAST(kind AS VARCHAR) AS kind, name, frame, file, line, \
+                    "SELECT arrow_cast({}, 'Utf8View') AS trace, id, CAST(kind AS VARCHAR) AS kind, \
+                     name, frame, file, line, \
                      input_of(inputs, 'callable') AS callable, input_of(inputs, 'return') AS returned, ",
                     value_text!(),
-                    " AS value FROM nodes WHERE kind IN ({})"
+                    " AS value FROM {} WHERE kind IN ({})"
                 ),
+                TRACE_COLUMN,
+                TRACE_FILES,
                 NodeKind::sql_list(NodeKind::is_traced_call)
             ),
         ),
