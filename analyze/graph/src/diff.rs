@@ -152,12 +152,49 @@ fn hash_opt(text: Option<&str>) -> u64 {
     text.map_or(0x5bd1_e995, hash_str)
 }
 
-/// One input of a node, by position.
-#[derive(Clone, Debug)]
+/// One input of a node, by position; its key one of the side's texts.
+#[derive(Clone, Copy, Debug)]
 struct In {
     role: Role,
-    key: Option<Arc<str>>,
+    key: u32,
     src: u32,
+}
+
+/// No text (a node without a name, an input without a key).
+const NO_TEXT: u32 = u32::MAX;
+
+/// The names, types, files and keys of one side, each held once and
+/// referred to by number: four bytes a field instead of a shared string's
+/// sixteen, and no reference count changed per node (the reading thread
+/// drops the nodes those strings came from: each count change moved the
+/// count's cache line between the cores).
+#[derive(Default)]
+struct Texts {
+    strings: Vec<Arc<str>>,
+    /// By the string's address: the decoder gives one string per distinct
+    /// text of a file, kept alive here, so an address is never reused.
+    by_address: IdMap<u32>,
+}
+
+impl Texts {
+    fn add(&mut self, text: &Option<Arc<str>>) -> u32 {
+        let Some(text) = text else {
+            return NO_TEXT;
+        };
+        let Texts {
+            strings,
+            by_address,
+        } = self;
+        let address = Arc::as_ptr(text) as *const u8 as usize as u64;
+        *by_address.entry(address).or_insert_with(|| {
+            strings.push(Arc::clone(text));
+            (strings.len() - 1) as u32
+        })
+    }
+
+    fn get(&self, number: u32) -> Option<&str> {
+        (number != NO_TEXT).then(|| &*self.strings[number as usize])
+    }
 }
 
 /// One trace, compact: what matching and the report need.
@@ -165,9 +202,10 @@ pub struct Side {
     pub name: String,
     ids: Vec<u64>,
     kinds: Vec<NodeKind>,
-    names: Vec<Option<Arc<str>>>,
-    types: Vec<Option<Arc<str>>>,
-    files: Vec<Option<Arc<str>>>,
+    names: Vec<u32>,
+    types: Vec<u32>,
+    files: Vec<u32>,
+    texts: Texts,
     lines: Vec<u32>,
     frames: Vec<u32>,
     values: Vec<Val>,
@@ -212,6 +250,7 @@ impl Side {
             names: Vec::new(),
             types: Vec::new(),
             files: Vec::new(),
+            texts: Texts::default(),
             lines: Vec::new(),
             frames: Vec::new(),
             values: Vec::new(),
@@ -232,9 +271,9 @@ impl Side {
         self.index.insert(node.id, at);
         self.ids.push(node.id);
         self.kinds.push(node.kind);
-        self.names.push(node.name.clone());
-        self.types.push(node.type_name.clone());
-        self.files.push(node.file.clone());
+        self.names.push(self.texts.add(&node.name));
+        self.types.push(self.texts.add(&node.type_name));
+        self.files.push(self.texts.add(&node.file));
         self.lines.push(node.line.unwrap_or(0));
         // Frames open before their body's rows are written, but their own
         // row comes after: resolved in `finish`.
@@ -245,7 +284,7 @@ impl Side {
             let src = self.index.get(input.src).unwrap_or(NONE);
             self.inputs.push(In {
                 role: input.role,
-                key: input.key.clone(),
+                key: self.texts.add(&input.key),
                 src,
             });
         }
@@ -274,8 +313,8 @@ impl Side {
                 _ => None,
             };
             self.label[at] = mix(
-                mix(hash_str(kind.as_str()), hash_opt(self.names[at].as_deref())),
-                hash_opt(self.types[at].as_deref()),
+                mix(hash_str(kind.as_str()), hash_opt(self.text(self.names[at]))),
+                hash_opt(self.text(self.types[at])),
             );
             if let Some(value) = stands_for.filter(|v| (*v as usize) < at) {
                 let to = self.through[value as usize];
@@ -295,7 +334,7 @@ impl Side {
                 let src = self.through[input.src as usize] as usize;
                 let edge = mix(
                     hash_str(input.role.as_str()),
-                    hash_opt(input.key.as_deref()),
+                    hash_opt(self.text(input.key)),
                 );
                 structural = mix(mix(structural, edge), self.structural[src]);
                 exact = mix(mix(exact, edge), self.exact[src]);
@@ -319,6 +358,10 @@ impl Side {
             NodeKind::Awaited => self.input(frame as usize, Role::Coroutine).unwrap_or(NONE),
             _ => frame,
         }
+    }
+
+    fn text(&self, number: u32) -> Option<&str> {
+        self.texts.get(number)
     }
 
     fn ins(&self, at: usize) -> &[In] {
@@ -389,7 +432,7 @@ impl Side {
         NodeInfo {
             id: self.ids[at],
             kind: self.kinds[at],
-            name: self.names[at].as_deref().unwrap_or("").to_string(),
+            name: self.text(self.names[at]).unwrap_or("").to_string(),
             value: self.values[at].text(),
             location: (!options.ignore_locations)
                 .then(|| self.location(at))
@@ -399,7 +442,7 @@ impl Side {
     }
 
     fn location(&self, at: usize) -> Option<String> {
-        let file = self.files[at].as_deref()?;
+        let file = self.text(self.files[at])?;
         let short = file.rsplit('/').next().unwrap_or(file);
         Some(format!("{short}:{}", self.lines[at]))
     }
@@ -409,26 +452,27 @@ impl Side {
     fn function_name(&self, call: usize) -> String {
         let callable = self.input(call, Role::Callable).and_then(|f| {
             let f = f as usize;
-            let name = self.names[f].clone()?;
+            let name = self.text(self.names[f])?;
             // A method looked up on an object: `Class.method`.
             match (self.kinds[f], self.input(f, Role::Object)) {
-                (NodeKind::GetAttr, Some(object)) => match &self.types[object as usize] {
-                    Some(class) => Some(format!("{class}.{name}").into()),
-                    None => Some(name),
+                (NodeKind::GetAttr, Some(object)) => match self.text(self.types[object as usize]) {
+                    Some(class) => Some(format!("{class}.{name}")),
+                    None => Some(name.to_string()),
                 },
-                _ => Some(name),
+                _ => Some(name.to_string()),
             }
         });
         let method = self
             .ins(call)
             .iter()
             .find(|i| i.role == Role::SelfValue)
-            .and_then(|i| i.key.clone())
-            .filter(|k| !k.is_empty());
+            .and_then(|i| self.text(i.key))
+            .filter(|k| !k.is_empty())
+            .map(str::to_string);
         callable
             .or(method)
-            .or_else(|| self.names[call].clone())
-            .map_or_else(String::new, |name| name.to_string())
+            .or_else(|| self.text(self.names[call]).map(str::to_string))
+            .unwrap_or_default()
     }
 }
 
@@ -863,12 +907,13 @@ impl Diff {
             if input.src == NONE || input.role == Role::Return {
                 continue;
             }
-            let name = self.old.names[input.src as usize].clone();
+            let name = self.old.text(self.old.names[input.src as usize]);
             let partner = ins_b.iter().find(|other| {
                 other.role == input.role
                     && other.src != NONE
-                    && (other.key == input.key || input.role.is_argument())
-                    && self.new.names[other.src as usize] == name
+                    && (self.new.text(other.key) == self.old.text(input.key)
+                        || input.role.is_argument())
+                    && self.new.text(self.new.names[other.src as usize]) == name
                     && self.new.kinds[other.src as usize] == self.old.kinds[input.src as usize]
             });
             if let Some(partner) = partner {
@@ -888,7 +933,7 @@ impl Diff {
                 }
                 let partner = ins_b.iter().find(|other| {
                     other.role == input.role
-                        && other.key == input.key
+                        && self.new.text(other.key) == self.old.text(input.key)
                         && other.src != NONE
                         && self.new_to_old[other.src as usize] == NONE
                         && self.new.label[other.src as usize] == self.old.label[input.src as usize]
@@ -1190,7 +1235,7 @@ impl Diff {
             new_id,
             status,
             kind: side.kinds[at],
-            name: side.names[at].as_deref().unwrap_or("").to_string(),
+            name: side.text(side.names[at]).unwrap_or("").to_string(),
         };
         let mut rows = Vec::with_capacity(self.new.len());
         for b in 0..self.new.len() {
@@ -1259,7 +1304,7 @@ impl Diff {
                     .push((is_old, side.describe(at as u32, &self.options), status));
                 for input in side.ins(at) {
                     if input.src != NONE && drawn.contains(&(input.src as usize)) {
-                        let label = match &input.key {
+                        let label = match side.text(input.key) {
                             Some(key) if !key.is_empty() => format!("{}:{key}", input.role),
                             _ => input.role.to_string(),
                         };
@@ -1581,6 +1626,28 @@ mod tests {
         assert_eq!(users.of(1), &[] as &[u32]);
         assert_eq!(users.of(2), &[3]);
         assert_eq!(users.of(3), &[] as &[u32]);
+    }
+
+    /// A side keeps each shared string once, by its address; equal texts
+    /// from two files' decoders (two strings) read back alike.
+    #[test]
+    fn texts_keep_each_string_once() {
+        let mut texts = Texts::default();
+        let f: Arc<str> = "pkg.f".into();
+        let other_f: Arc<str> = "pkg.f".into();
+        let g: Arc<str> = "g".into();
+        let numbers: Vec<u32> = [Some(f.clone()), None, Some(g), Some(f), Some(other_f)]
+            .iter()
+            .map(|t| texts.add(t))
+            .collect();
+        assert_eq!(numbers[1], NO_TEXT);
+        assert_eq!(numbers[0], numbers[3]);
+        assert_eq!(texts.strings.len(), 3);
+        let read: Vec<Option<&str>> = numbers.iter().map(|n| texts.get(*n)).collect();
+        assert_eq!(
+            read,
+            [Some("pkg.f"), None, Some("g"), Some("pkg.f"), Some("pkg.f")]
+        );
     }
 
     /// Equal fingerprints pair in order of occurrence: three identical
