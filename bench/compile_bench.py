@@ -9,9 +9,10 @@ bench/out/eval-N.parquet. Compile time is the whole command (process
 start, reading, emitting); the emitted module is straight-line code of
 the whole run, so importing it (CPython compiling it to bytecode) is timed
 on its own, beside CPython compiling hand-written source of about as many
-lines (the standard library's first modules by name). Then, in one process: the untraced program, the emitted
-function on the recorded inputs, and the traced program (recording into
-a trace) — medians of the repeats.
+lines (the standard library's first modules by name). Then, in one
+process: the untraced program, the emitted function on the recorded
+inputs, and the traced program (recording into a trace) — medians of the
+repeats.
 """
 
 import argparse

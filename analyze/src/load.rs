@@ -1,8 +1,9 @@
 //! How a command reads a trace: the one place that decides between the
 //! whole trace, the upstream cone of some nodes (read in windows of ids
 //! below the ones wanted, so a trace of millions is never held whole),
-//! one traced call's body, and a stream of batches. The streaming passes (eval, infer, diff) read the
-//! files themselves through `hltpy_graph::TraceFiles`, in file order.
+//! one traced call's body, and a stream of batches. The streaming passes
+//! (eval, infer, diff) read the files themselves through
+//! `hltpy_graph::TraceFiles`, in file order.
 
 use std::collections::BTreeSet;
 

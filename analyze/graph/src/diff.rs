@@ -364,6 +364,19 @@ impl Side {
         self.texts.get(number)
     }
 
+    /// The values a node reads (through parameters and calls), in input
+    /// order: what its users lists and a matched cone pairs.
+    fn operands(&self, at: u32) -> impl Iterator<Item = u32> + '_ {
+        self.ins(at as usize)
+            .iter()
+            .filter(|i| !i.role.is_provenance() && i.src != NONE)
+            .map(|i| self.through[i.src as usize])
+    }
+
+    fn operand_sources(&self, at: u32) -> Vec<u32> {
+        self.operands(at).collect()
+    }
+
     fn ins(&self, at: usize) -> &[In] {
         &self.inputs[self.input_start[at] as usize..self.input_start[at + 1] as usize]
     }
@@ -394,11 +407,9 @@ impl Side {
         // Two passes over the inputs (count, then place): one allocation
         // for all the lists instead of one per node read.
         let reads = |visit: &mut dyn FnMut(usize, u32)| {
-            for at in 0..self.len() {
-                for input in self.ins(at) {
-                    if input.src != NONE && !input.role.is_provenance() {
-                        visit(self.through[input.src as usize] as usize, at as u32);
-                    }
+            for at in 0..self.len() as u32 {
+                for src in self.operands(at) {
+                    visit(src as usize, at);
                 }
             }
         };
@@ -502,17 +513,42 @@ fn function_entry(
     })
 }
 
+/// NEW's calls waiting for a partner, grouped by a key, each group in
+/// call order with a cursor past those taken or matched since (a scan of
+/// all of them per OLD call was quadratic in a loop's calls).
+struct Waiting<K> {
+    groups: std::collections::HashMap<K, (Vec<u32>, usize)>,
+}
+
+impl<K: Eq + std::hash::Hash> Waiting<K> {
+    fn new(calls: impl Iterator<Item = (K, u32)>) -> Waiting<K> {
+        let mut groups: std::collections::HashMap<K, (Vec<u32>, usize)> = Default::default();
+        for (key, call) in calls {
+            groups.entry(key).or_default().0.push(call);
+        }
+        Waiting { groups }
+    }
+
+    /// The first of `key`'s calls not matched yet (`new_to_old`), taken.
+    fn take(&mut self, key: &K, new_to_old: &[u32]) -> Option<u32> {
+        let (calls, cursor) = self.groups.get_mut(key)?;
+        while *cursor < calls.len() && new_to_old[calls[*cursor] as usize] != NONE {
+            *cursor += 1;
+        }
+        let call = calls.get(*cursor).copied()?;
+        *cursor += 1;
+        Some(call)
+    }
+}
+
 /// `at` was matched: one more matched user for each value it reads (each
 /// once, as [`Side::users`] lists readers).
 fn count_matched_user(side: &Side, matched_users: &mut [u32], at: u32) {
     let mut counted: smallvec::SmallVec<[u32; 4]> = smallvec::SmallVec::new();
-    for input in side.ins(at as usize) {
-        if input.src != NONE && !input.role.is_provenance() {
-            let src = side.through[input.src as usize];
-            if !counted.contains(&src) {
-                counted.push(src);
-                matched_users[src as usize] += 1;
-            }
+    for src in side.operands(at) {
+        if !counted.contains(&src) {
+            counted.push(src);
+            matched_users[src as usize] += 1;
         }
     }
 }
@@ -785,21 +821,12 @@ impl Diff {
             if !self.pair(a, b) {
                 continue;
             }
-            let ins_a: Vec<u32> = self.operand_sources(&self.old, a);
-            let ins_b: Vec<u32> = self.operand_sources(&self.new, b);
+            let ins_a: Vec<u32> = self.old.operand_sources(a);
+            let ins_b: Vec<u32> = self.new.operand_sources(b);
             if ins_a.len() == ins_b.len() {
                 stack.extend(ins_a.into_iter().zip(ins_b));
             }
         }
-    }
-
-    /// The operands of a node, through parameters and calls.
-    fn operand_sources(&self, side: &Side, at: u32) -> Vec<u32> {
-        side.ins(at as usize)
-            .iter()
-            .filter(|i| !i.role.is_provenance() && i.src != NONE)
-            .map(|i| side.through[i.src as usize])
-            .collect()
     }
 
     /// Phase 3: the call tree, top-down.
@@ -829,15 +856,11 @@ impl Diff {
             let olds = old_children.get(&u64::from(a)).unwrap_or(&empty);
             let news = new_children.get(&u64::from(b)).unwrap_or(&empty);
             let mut paired = Vec::new();
-            // NEW's calls by (returned value, label), in call order, each
-            // list with a cursor past those matched (a scan of all of them
-            // per OLD call was quadratic in a loop's calls).
-            let mut by_return: std::collections::HashMap<(u32, u64), (Vec<u32>, usize)> =
-                std::collections::HashMap::new();
-            for &c in news {
-                let key = (self.new.through[c as usize], self.new.label[c as usize]);
-                by_return.entry(key).or_default().0.push(c);
-            }
+            // NEW's calls by the value they returned and their label.
+            let mut by_return = Waiting::new(news.iter().map(|&c| {
+                let at = c as usize;
+                ((self.new.through[at], self.new.label[at]), c)
+            }));
             // Already matched (an untraced-result call by its fingerprint),
             // or matched through the value it returned.
             for &call in olds {
@@ -853,42 +876,27 @@ impl Diff {
                 if returned == NONE {
                     continue;
                 }
-                let candidate = by_return
-                    .get_mut(&(returned, self.old.label[call as usize]))
-                    .and_then(|(list, cursor)| {
-                        while *cursor < list.len()
-                            && self.new_to_old[list[*cursor] as usize] != NONE
-                        {
-                            *cursor += 1;
-                        }
-                        list.get(*cursor).copied()
-                    });
+                let key = (returned, self.old.label[call as usize]);
+                let candidate = by_return.take(&key, &self.new_to_old);
                 if let Some(partner) = candidate {
                     self.pair(call, partner);
                     paired.push((call, partner));
                 }
             }
             // The rest by name, in call order.
-            let mut by_label: IdMap<(Vec<u32>, usize)> = IdMap::default();
-            for &call in news {
-                if self.new_to_old[call as usize] == NONE {
-                    by_label
-                        .entry(self.new.label[call as usize])
-                        .or_default()
-                        .0
-                        .push(call);
-                }
-            }
+            let mut by_label = Waiting::new(
+                news.iter()
+                    .filter(|&&c| self.new_to_old[c as usize] == NONE)
+                    .map(|&c| (self.new.label[c as usize], c)),
+            );
             for &call in olds {
                 if self.old_to_new[call as usize] != NONE {
                     continue;
                 }
-                if let Some((list, next)) = by_label.get_mut(&self.old.label[call as usize]) {
-                    if let Some(partner) = list.get(*next).copied() {
-                        *next += 1;
-                        self.pair(call, partner);
-                        paired.push((call, partner));
-                    }
+                let key = self.old.label[call as usize];
+                if let Some(partner) = by_label.take(&key, &self.new_to_old) {
+                    self.pair(call, partner);
+                    paired.push((call, partner));
                 }
             }
             for (a, b) in paired {
@@ -1000,7 +1008,7 @@ impl Diff {
             if self.old_to_new[a as usize] != NONE || self.old.is_alias(a as usize) {
                 continue;
             }
-            let sources = self.operand_sources(&self.old, a);
+            let sources = self.old.operand_sources(a);
             let partners: Vec<u32> = sources
                 .iter()
                 .map(|s| self.old_to_new[*s as usize])
@@ -1019,7 +1027,7 @@ impl Diff {
                 })
                 .take(MOST_CANDIDATES);
             for b in candidates {
-                let theirs = self.operand_sources(&self.new, b);
+                let theirs = self.new.operand_sources(b);
                 let common = partners.iter().filter(|p| theirs.contains(p)).count();
                 let dice = 2.0 * common as f64 / (sources.len() + theirs.len()) as f64;
                 if dice < 0.5 {
@@ -1093,8 +1101,8 @@ impl Diff {
         if self.old.is_alias(a as usize) || self.new.is_alias(b as usize) {
             return false;
         }
-        let ins_a = self.operand_sources(&self.old, a);
-        let ins_b = self.operand_sources(&self.new, b);
+        let ins_a = self.old.operand_sources(a);
+        let ins_b = self.new.operand_sources(b);
         ins_a.len() == ins_b.len()
             && ins_a.iter().zip(&ins_b).all(|(x, y)| {
                 self.old_to_new[*x as usize] == *y && self.new_status(*y as usize) == Status::Same
@@ -1103,14 +1111,14 @@ impl Diff {
 
     /// Are an unmatched node's inputs all matched and the same?
     fn inputs_settled(&self, side: &Side, at: u32, is_old: bool) -> bool {
-        self.operand_sources(side, at).iter().all(|s| {
+        side.operands(at).all(|s| {
             let partner = if is_old {
-                self.old_to_new[*s as usize]
+                self.old_to_new[s as usize]
             } else {
-                self.new_to_old[*s as usize]
+                self.new_to_old[s as usize]
             };
             partner != NONE && {
-                let new = if is_old { partner } else { *s };
+                let new = if is_old { partner } else { s };
                 self.new_status(new as usize) == Status::Same
             }
         })
@@ -1285,11 +1293,7 @@ impl Diff {
             let mut drawn: std::collections::BTreeSet<usize> = centre.iter().copied().collect();
             let users = side.users();
             for &at in &centre {
-                drawn.extend(
-                    self.operand_sources(side, at as u32)
-                        .into_iter()
-                        .map(|s| s as usize),
-                );
+                drawn.extend(side.operands(at as u32).map(|s| s as usize));
                 drawn.extend(users.of(side.through[at]).iter().map(|u| *u as usize));
             }
             for &at in &drawn {

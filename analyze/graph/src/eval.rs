@@ -13,7 +13,7 @@ use std::rc::Rc;
 use hltpy_schema::{BinOp, Form, NodeKind, Operator, Role};
 
 use crate::graph::{Node, Recorded};
-use crate::interp::{Args, InterpretError, Interpreter};
+use crate::interp::{Args, IdBits, InterpretError, Interpreter};
 use crate::literal;
 use crate::pymath::PythonVersion;
 use crate::python::{self, Outcome, Unknown};
@@ -882,43 +882,31 @@ impl std::str::FromStr for Setting {
 /// received them.
 #[derive(Default)]
 pub struct ParameterIndex {
-    /// Leaves by id: a bitmap while ids stay near the number of nodes seen
-    /// (no crafted id allocates more than the trace holds), a set beyond.
-    leaves: Vec<u64>,
-    sparse_leaves: std::collections::HashSet<u64>,
+    /// The leaves seen.
+    leaves: IdBits,
     /// Arguments that took a leaf's value, by id → their name, until the
     /// traced call that received them is seen.
     arguments: HashMap<u64, Rc<str>>,
     /// (function, parameter) → Argument ids.
     pub parameters: Vec<(String, String, Vec<u64>)>,
-    ids: std::collections::HashSet<u64>,
+    /// Every node seen.
+    ids: IdBits,
 }
 
 impl ParameterIndex {
-    fn is_leaf(&self, id: u64) -> bool {
-        usize::try_from(id / 64)
-            .ok()
-            .and_then(|word| self.leaves.get(word))
-            .is_some_and(|w| w & (1 << (id % 64)) != 0)
-            || self.sparse_leaves.contains(&id)
-    }
-
     /// Learns from one node of the light pass (nodes in file order).
     pub fn visit(&mut self, node: &Node) {
-        self.ids.insert(node.id);
+        // Ids as dense as the nodes seen so far (the trace's size is not
+        // known ahead here).
+        let dense_below = crate::interp::dense_limit(self.ids.len() as u64);
+        self.ids.insert(node.id, dense_below);
         if node.kind.is_leaf() {
-            if node.id < crate::interp::dense_limit(self.ids.len() as u64) {
-                let word = (node.id / 64) as usize;
-                if word >= self.leaves.len() {
-                    self.leaves.resize(word + 1, 0);
-                }
-                self.leaves[word] |= 1 << (node.id % 64);
-            } else {
-                self.sparse_leaves.insert(node.id);
-            }
+            self.leaves.insert(node.id, dense_below);
         }
         if node.kind == NodeKind::Argument {
-            let from_outside = node.input(Role::Value).is_some_and(|v| self.is_leaf(v));
+            let from_outside = node
+                .input(Role::Value)
+                .is_some_and(|v| self.leaves.contains(v));
             if from_outside {
                 self.arguments.insert(
                     node.id,
@@ -955,7 +943,7 @@ impl ParameterIndex {
         for setting in settings {
             match &setting.target {
                 Target::Node(id) => {
-                    if !self.ids.contains(id) {
+                    if !self.ids.contains(*id) {
                         return Err(format!(
                             "--set {}: there is no node {id} in the trace",
                             setting.text

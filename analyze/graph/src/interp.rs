@@ -404,41 +404,54 @@ pub struct Runner<'i, I: Interpreter> {
     pub peak_live: usize,
     /// Ids already visited: an input naming one that is no longer held was
     /// read more often than counted (a foreign or damaged trace).
-    seen_before: SeenIds,
+    seen_before: IdBits,
 }
 
-/// Which ids have been visited (a bitmap over the dense range of the
-/// trace's [`UseCounts`], a set beyond).
-struct SeenIds {
+/// A set of node ids: a bit per id below the limit each insertion gives
+/// (the trace's [`dense_limit`]), a hash set beyond, so a crafted id costs
+/// one entry, not a bitmap up to it.
+#[derive(Default)]
+pub struct IdBits {
     dense: Vec<u64>,
-    sparse: std::collections::HashSet<u64>,
-    dense_limit: u64,
+    sparse: IdSet,
+    len: usize,
 }
 
-impl SeenIds {
-    /// Marks `id`; false when it was already there.
-    fn insert(&mut self, id: u64) -> bool {
-        if id < self.dense_limit {
+impl IdBits {
+    /// Adds `id`, as a bit when it is below `dense_below`; false when it
+    /// was there.
+    pub fn insert(&mut self, id: u64, dense_below: u64) -> bool {
+        if self.contains(id) {
+            return false;
+        }
+        if id < dense_below {
             let (word, bit) = ((id / 64) as usize, id % 64);
             if word >= self.dense.len() {
                 self.dense.resize(word + 1, 0);
             }
-            let fresh = self.dense[word] & (1 << bit) == 0;
             self.dense[word] |= 1 << bit;
-            fresh
         } else {
-            self.sparse.insert(id)
+            self.sparse.insert(id);
         }
+        self.len += 1;
+        true
     }
 
-    fn contains(&self, id: u64) -> bool {
-        if id < self.dense_limit {
-            self.dense
-                .get((id / 64) as usize)
-                .is_some_and(|w| w & (1 << (id % 64)) != 0)
-        } else {
-            self.sparse.contains(&id)
-        }
+    pub fn contains(&self, id: u64) -> bool {
+        usize::try_from(id / 64)
+            .ok()
+            .and_then(|word| self.dense.get(word))
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
+            || self.sparse.contains(&id)
+    }
+
+    /// How many ids it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
@@ -449,11 +462,7 @@ impl<'i, I: Interpreter> Runner<'i, I> {
             interpreter,
             live: IdMap::default(),
             peak_live: 0,
-            seen_before: SeenIds {
-                dense: Vec::new(),
-                sparse: Default::default(),
-                dense_limit: uses.dense_limit,
-            },
+            seen_before: IdBits::default(),
             uses,
         }
     }
@@ -462,7 +471,7 @@ impl<'i, I: Interpreter> Runner<'i, I> {
     /// error to read a node that comes later: that is a cycle or a
     /// misordered file); an input that is never fed is `None` for the pass.
     pub fn feed(&mut self, node: &Node, strict_order: bool) -> Result<(), InterpretError> {
-        if !self.seen_before.insert(node.id) {
+        if !self.seen_before.insert(node.id, self.uses.dense_limit) {
             return Err(GraphError::DuplicateId { id: node.id }.into());
         }
         let value = {
@@ -567,5 +576,29 @@ mod tests {
         assert_eq!(positions.get(1 << 39), None);
         assert_eq!(positions.get(u64::MAX), None);
         assert!(positions.dense.len() <= 8);
+    }
+
+    /// Ids below the limit given are bits, the rest a set; each is new
+    /// once, wherever it went, even when the limit has grown past it.
+    #[test]
+    fn id_bits_hold_near_and_far_ids() {
+        let mut bits = IdBits::default();
+        // (id, limit, new?): 100 and 3 again once the limit has grown.
+        let inserts = [
+            (3, 64, true),
+            (1 << 40, 64, true),
+            (100, 64, true),
+            (100, 1000, false),
+            (3, 1000, false),
+        ];
+        for (id, below, fresh) in inserts {
+            assert_eq!(bits.insert(id, below), fresh, "{id} below {below}");
+        }
+        assert_eq!(bits.len(), 3);
+        for id in [3, 100, 1 << 40] {
+            assert!(bits.contains(id), "{id}");
+        }
+        assert!(!bits.contains(4) && !bits.contains(u64::MAX));
+        assert!(bits.dense.len() <= 1, "no bitmap up to a far id");
     }
 }
