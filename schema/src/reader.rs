@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,7 @@ pub struct TraceFile {
     path: PathBuf,
     metadata: TraceMetadata,
     rows: u64,
+    row_groups: usize,
     extra_columns: Vec<String>,
 }
 
@@ -122,10 +124,12 @@ impl TraceFile {
                 }
             }
         }
+        let row_groups = builder.metadata().num_row_groups();
         Ok(TraceFile {
             path,
             metadata,
             rows,
+            row_groups,
             extra_columns,
         })
     }
@@ -141,6 +145,12 @@ impl TraceFile {
     /// Number of nodes (rows) in the file.
     pub fn rows(&self) -> u64 {
         self.rows
+    }
+
+    /// How many row groups the file has: the parts [`TraceFile::input_sources`]
+    /// can read apart.
+    pub fn row_groups(&self) -> usize {
+        self.row_groups
     }
 
     /// Columns this build does not know (written by a newer minor version).
@@ -163,10 +173,12 @@ impl TraceFile {
     }
 
     /// Reads only each input's `src` (the `inputs` column as a list of
-    /// structs of that one field): all that counting a node's readers
-    /// needs, without decoding the roles' and keys' pages.
-    pub fn input_sources(&self) -> Result<TraceBatches, TraceError> {
-        self.projected(|schema| {
+    /// structs of that one field) of the row groups in `row_groups`: all
+    /// that counting a node's readers needs, without decoding the roles'
+    /// and keys' pages; parts of a file can be counted on several threads.
+    pub fn input_sources(&self, row_groups: Range<usize>) -> Result<TraceBatches, TraceError> {
+        let row_groups = row_groups.start.min(self.row_groups)..row_groups.end.min(self.row_groups);
+        self.projected_in(Some(row_groups.collect()), |schema| {
             let src = (0..schema.num_columns()).find(|&leaf| {
                 let descriptor = schema.column(leaf);
                 let path = descriptor.path().parts();
@@ -185,10 +197,22 @@ impl TraceFile {
         &self,
         mask: impl FnOnce(&parquet::schema::types::SchemaDescriptor) -> Option<ProjectionMask>,
     ) -> Result<TraceBatches, TraceError> {
+        self.projected_in(None, mask)
+    }
+
+    /// [`TraceFile::projected`] of some row groups only (all when `None`).
+    fn projected_in(
+        &self,
+        row_groups: Option<Vec<usize>>,
+        mask: impl FnOnce(&parquet::schema::types::SchemaDescriptor) -> Option<ProjectionMask>,
+    ) -> Result<TraceBatches, TraceError> {
         // Batches in file order need no page index (checked at open).
         let mut builder = open_builder(&self.path, PageIndexPolicy::Skip)?;
         if let Some(mask) = mask(builder.parquet_schema()) {
             builder = builder.with_projection(mask);
+        }
+        if let Some(row_groups) = row_groups {
+            builder = builder.with_row_groups(row_groups);
         }
         // Larger than the reader's default of 1024 rows: a pass pays a
         // fixed cost per batch (casts, dictionaries interned).

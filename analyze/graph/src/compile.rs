@@ -2256,7 +2256,7 @@ fn reference_in(text: &str) -> Option<Written> {
         .then(|| Written::Builtin(name.to_string()))
 }
 
-fn join_values(items: &[(Option<std::sync::Arc<str>>, String)]) -> String {
+fn join_values(items: &[(Option<crate::text::Text>, String)]) -> String {
     items
         .iter()
         .map(|(_, v)| v.as_str())

@@ -39,8 +39,8 @@
 //! hash with a short text, fingerprints, inputs as positions), never the
 //! recorded strings beyond [`SHORT`] characters.
 
+use crate::text::Text;
 use std::cmp::Reverse;
-use std::sync::Arc;
 
 use hltpy_schema::{NodeKind, Role};
 use serde::Serialize;
@@ -170,14 +170,14 @@ const NO_TEXT: u32 = u32::MAX;
 /// count's cache line between the cores).
 #[derive(Default)]
 struct Texts {
-    strings: Vec<Arc<str>>,
+    strings: Vec<Text>,
     /// By the string's address: the decoder gives one string per distinct
     /// text of a file, kept alive here, so an address is never reused.
     by_address: IdMap<u32>,
 }
 
 impl Texts {
-    fn add(&mut self, text: &Option<Arc<str>>) -> u32 {
+    fn add(&mut self, text: &Option<Text>) -> u32 {
         let Some(text) = text else {
             return NO_TEXT;
         };
@@ -185,9 +185,9 @@ impl Texts {
             strings,
             by_address,
         } = self;
-        let address = Arc::as_ptr(text) as *const u8 as usize as u64;
+        let address = text.address() as u64;
         *by_address.entry(address).or_insert_with(|| {
-            strings.push(Arc::clone(text));
+            strings.push(text.clone());
             (strings.len() - 1) as u32
         })
     }
@@ -1637,9 +1637,9 @@ mod tests {
     #[test]
     fn texts_keep_each_string_once() {
         let mut texts = Texts::default();
-        let f: Arc<str> = "pkg.f".into();
-        let other_f: Arc<str> = "pkg.f".into();
-        let g: Arc<str> = "g".into();
+        let f: Text = "pkg.f".into();
+        let other_f: Text = "pkg.f".into();
+        let g: Text = "g".into();
         let numbers: Vec<u32> = [Some(f.clone()), None, Some(g), Some(f), Some(other_f)]
             .iter()
             .map(|t| texts.add(t))

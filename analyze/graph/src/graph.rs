@@ -5,15 +5,19 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int8Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::types::{
+    ArrowPrimitiveType, Float64Type, Int32Type, Int64Type, Int8Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::NullBuffer;
 use arrow_cast::cast;
 use arrow_schema::DataType;
 use hltpy_schema::{column, NodeKind, Role};
 use smallvec::SmallVec;
+
+use crate::text::Text;
 
 /// A problem with the trace itself (not with a pass over it).
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +64,7 @@ pub enum Recorded {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Input {
     pub role: Role,
-    pub key: Option<Arc<str>>,
+    pub key: Option<Text>,
     pub src: u64,
 }
 
@@ -69,9 +73,9 @@ pub struct Input {
 pub struct Node {
     pub id: u64,
     pub kind: NodeKind,
-    pub name: Option<Arc<str>>,
-    pub type_name: Option<Arc<str>>,
-    pub file: Option<Arc<str>>,
+    pub name: Option<Text>,
+    pub type_name: Option<Text>,
+    pub file: Option<Text>,
     pub line: Option<u32>,
     pub frame: Option<u64>,
     pub recorded: Recorded,
@@ -103,33 +107,134 @@ impl Node {
 /// (plain, view, dictionary), read row by row without copying per row.
 enum Strings {
     Plain(StringArray),
-    /// Dictionary values (interned once) and the keys.
-    Dictionary(Vec<Option<Arc<str>>>, Vec<Option<usize>>),
+    /// The dictionary's values, its keys, and (for the columns a node
+    /// keeps: [`Strings::shared_column`]) each value interned once.
+    Dictionary(StringArray, Keys, Vec<Option<Text>>),
+}
+
+/// Validity bits read in place (`Array::is_null` is a call per row).
+#[derive(Clone, Copy)]
+struct Validity<'a> {
+    bits: Option<(&'a [u8], usize)>,
+}
+
+impl<'a> Validity<'a> {
+    fn of(nulls: Option<&'a NullBuffer>) -> Self {
+        Validity {
+            bits: nulls.map(|n| (n.validity(), n.offset())),
+        }
+    }
+
+    #[inline(always)]
+    fn is_valid(self, row: usize) -> bool {
+        match self.bits {
+            None => true,
+            Some((bits, offset)) => {
+                let bit = offset + row;
+                bits[bit >> 3] & (1 << (bit & 7)) != 0
+            }
+        }
+    }
+}
+
+/// A dictionary's keys, as the file typed them (copying them to one type
+/// per batch cost an allocation per column, and the allocator's
+/// consolidation with it).
+enum Keys {
+    Int8(PrimitiveArray<Int8Type>),
+    Int32(PrimitiveArray<Int32Type>),
+    UInt32(PrimitiveArray<UInt32Type>),
+}
+
+impl Keys {
+    /// Row `row`'s key; `usize::MAX` for null (and a negative key, of an
+    /// invalid dictionary): out of every dictionary's range.
+    #[inline(always)]
+    fn get(&self, row: usize) -> usize {
+        fn key<T: ArrowPrimitiveType>(keys: &PrimitiveArray<T>, row: usize) -> usize
+        where
+            T::Native: TryInto<usize>,
+        {
+            if Validity::of(keys.nulls()).is_valid(row) {
+                keys.values()[row].try_into().unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            }
+        }
+        match self {
+            Keys::Int8(keys) => key(keys, row),
+            Keys::Int32(keys) => key(keys, row),
+            Keys::UInt32(keys) => key(keys, row),
+        }
+    }
+}
+
+/// A primitive column read by row straight from its buffers: a call per
+/// value through `PrimitiveArray::value` (out of line, bounds-checked) was
+/// a tenth of decoding a node.
+struct Numbers<'a, T: ArrowPrimitiveType> {
+    values: &'a [T::Native],
+    validity: Validity<'a>,
+}
+
+impl<'a, T: ArrowPrimitiveType> Numbers<'a, T> {
+    fn of(array: &'a PrimitiveArray<T>) -> Self {
+        Numbers {
+            values: array.values(),
+            validity: Validity::of(array.nulls()),
+        }
+    }
+
+    /// An optional column, cast to `T` already.
+    fn in_column(column: Option<&'a ArrayRef>) -> Option<Self> {
+        column.map(|c| Numbers::of(c.as_primitive()))
+    }
+
+    #[inline(always)]
+    fn get(&self, row: usize) -> Option<T::Native> {
+        self.validity.is_valid(row).then(|| self.values[row])
+    }
 }
 
 impl Strings {
+    /// A column only read (kinds, roles, recorded strings).
     fn new(array: &ArrayRef, column: &'static str) -> Result<Strings, GraphError> {
+        Strings::decode(array, column, None)
+    }
+
+    /// A column whose strings nodes keep (names, types, files, keys): a
+    /// dictionary's values are interned once per batch, not per row.
+    fn shared_column(
+        array: &ArrayRef,
+        column: &'static str,
+        interner: &mut Interner,
+    ) -> Result<Strings, GraphError> {
+        Strings::decode(array, column, Some(interner))
+    }
+
+    fn decode(
+        array: &ArrayRef,
+        column: &'static str,
+        interner: Option<&mut Interner>,
+    ) -> Result<Strings, GraphError> {
         let bad = |found: &DataType| GraphError::BadColumn {
             column,
             found: found.to_string(),
             expected: "a string",
         };
         if let DataType::Dictionary(key, _) = array.data_type() {
-            let (values, keys): (ArrayRef, Vec<Option<usize>>) = match **key {
+            let (values, keys) = match **key {
                 DataType::Int8 => {
                     let d = array.as_dictionary::<Int8Type>();
-                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
-                    (d.values().clone(), keys)
+                    (d.values().clone(), Keys::Int8(d.keys().clone()))
+                }
+                DataType::Int32 => {
+                    let d = array.as_dictionary::<Int32Type>();
+                    (d.values().clone(), Keys::Int32(d.keys().clone()))
                 }
                 DataType::UInt32 => {
                     let d = array.as_dictionary::<UInt32Type>();
-                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
-                    (d.values().clone(), keys)
-                }
-                DataType::Int32 => {
-                    let d = array.as_dictionary::<arrow_array::types::Int32Type>();
-                    let keys = d.keys().iter().map(|k| k.map(|k| k as usize)).collect();
-                    (d.values().clone(), keys)
+                    (d.values().clone(), Keys::UInt32(d.keys().clone()))
                 }
                 _ => {
                     let plain = cast(array, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
@@ -137,11 +242,14 @@ impl Strings {
                 }
             };
             let values = cast(&values, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
-            let values = values.as_string::<i32>();
-            let interned = (0..values.len())
-                .map(|i| values.is_valid(i).then(|| Arc::from(values.value(i))))
-                .collect();
-            return Ok(Strings::Dictionary(interned, keys));
+            let values = values.as_string::<i32>().clone();
+            let interned = match interner {
+                Some(interner) => (0..values.len())
+                    .map(|i| values.is_valid(i).then(|| interner.intern(values.value(i))))
+                    .collect(),
+                None => Vec::new(),
+            };
+            return Ok(Strings::Dictionary(values, keys, interned));
         }
         let plain = cast(array, &DataType::Utf8).map_err(|_| bad(array.data_type()))?;
         Ok(Strings::Plain(plain.as_string::<i32>().clone()))
@@ -150,16 +258,19 @@ impl Strings {
     fn get(&self, row: usize) -> Option<&str> {
         match self {
             Strings::Plain(array) => array.is_valid(row).then(|| array.value(row)),
-            Strings::Dictionary(values, keys) => keys[row]
-                .and_then(|k| values.get(k))
-                .and_then(|v| v.as_deref()),
+            Strings::Dictionary(values, keys, _) => {
+                let key = keys.get(row);
+                (key < values.len() && values.is_valid(key)).then(|| values.value(key))
+            }
         }
     }
 
-    fn shared(&self, row: usize, interner: &mut Interner) -> Option<Arc<str>> {
+    /// Row `row`'s string as a node keeps it (a column made by
+    /// [`Strings::shared_column`]).
+    fn shared(&self, row: usize, interner: &mut Interner) -> Option<Text> {
         match self {
-            Strings::Dictionary(values, keys) => {
-                keys[row].and_then(|k| values.get(k)).and_then(Clone::clone)
+            Strings::Dictionary(_, keys, interned) => {
+                interned.get(keys.get(row)).and_then(Clone::clone)
             }
             Strings::Plain(_) => self.get(row).map(|text| interner.intern(text)),
         }
@@ -169,11 +280,11 @@ impl Strings {
 /// Names, types and files repeat on almost every node: one allocation each.
 /// Short strings hash with FNV-1a (SipHash was a tenth of eval's time).
 struct Interner {
-    table: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fnv>>,
+    table: HashMap<Box<str>, Text, BuildHasherDefault<Fnv>>,
     /// The strings met last, by a cheap hash of their length and three of
     /// their bytes: most rows repeat one of a handful of names and keys,
     /// found here without hashing the whole string (a third of decoding).
-    recent: [Option<Arc<str>>; RECENT],
+    recent: [Option<Text>; RECENT],
 }
 
 const RECENT: usize = 64;
@@ -209,7 +320,7 @@ impl Hasher for Fnv {
 }
 
 impl Interner {
-    fn intern(&mut self, text: &str) -> Arc<str> {
+    fn intern(&mut self, text: &str) -> Text {
         let bytes = text.as_bytes();
         let slot = match bytes {
             [] => 0,
@@ -229,14 +340,16 @@ impl Interner {
         let shared = match self.table.get(text) {
             Some(shared) => shared.clone(),
             None => {
-                let shared: Arc<str> = Arc::from(text);
                 // Bounded: a trace with millions of distinct names
                 // (generated attribute names, say) must not grow the
-                // table without end.
+                // table without end, nor the process's store of texts.
                 if self.table.len() < 1 << 16 {
+                    let shared = Text::kept(text);
                     self.table.insert(Box::from(text), shared.clone());
+                    shared
+                } else {
+                    Text::from(text)
                 }
-                shared
             }
         };
         self.recent[slot] = Some(shared.clone());
@@ -328,15 +441,21 @@ impl Decoder {
         let ids = u64_column(required(batch, column::ID)?, column::ID)?;
         let ids = ids.as_primitive::<UInt64Type>();
         let kinds = Strings::new(required(batch, column::KIND)?, column::KIND)?;
+        let mut optional_shared = |name: &'static str| -> Result<Option<Strings>, GraphError> {
+            batch
+                .column_by_name(name)
+                .map(|c| Strings::shared_column(c, name, &mut self.names))
+                .transpose()
+        };
+        let names = optional_shared(column::NAME)?;
+        let types = optional_shared(column::TYPE)?;
+        let files = optional_shared(column::FILE)?;
         let optional_strings = |name: &'static str| -> Result<Option<Strings>, GraphError> {
             batch
                 .column_by_name(name)
                 .map(|c| Strings::new(c, name))
                 .transpose()
         };
-        let names = optional_strings(column::NAME)?;
-        let types = optional_strings(column::TYPE)?;
-        let files = optional_strings(column::FILE)?;
         let value_str = optional_strings(column::VALUE_STR)?;
         let value_repr = optional_strings(column::VALUE_REPR)?;
         let optional = |name: &'static str, to: DataType| -> Result<Option<ArrayRef>, GraphError> {
@@ -370,39 +489,50 @@ impl Decoder {
         };
         let roles = Strings::new(field(column::INPUT_ROLE)?, column::INPUT_ROLE)?;
         let role_of: Vec<Option<Role>> = match &roles {
-            Strings::Dictionary(values, _) => values
-                .iter()
-                .map(|v| v.as_deref().and_then(Role::parse))
-                .collect(),
+            Strings::Dictionary(values, _, _) => {
+                values.iter().map(|v| v.and_then(Role::parse)).collect()
+            }
             Strings::Plain(_) => Vec::new(),
         };
-        let keys = Strings::new(field(column::INPUT_KEY)?, column::INPUT_KEY)?;
+        let keys = Strings::shared_column(
+            field(column::INPUT_KEY)?,
+            column::INPUT_KEY,
+            &mut self.names,
+        )?;
         let srcs = u64_column(field(column::INPUT_SRC)?, column::INPUT_SRC)?;
         let srcs = srcs.as_primitive::<UInt64Type>();
 
         let kind_of: Vec<Option<NodeKind>> = match &kinds {
-            Strings::Dictionary(values, _) => values
-                .iter()
-                .map(|v| v.as_deref().and_then(NodeKind::parse))
-                .collect(),
+            Strings::Dictionary(values, _, _) => {
+                values.iter().map(|v| v.and_then(NodeKind::parse)).collect()
+            }
             Strings::Plain(_) => Vec::new(),
         };
 
+        let ids = Numbers::<UInt64Type>::of(ids);
+        let srcs = Numbers::<UInt64Type>::of(srcs);
+        let frames = Numbers::<UInt64Type>::in_column(frames.as_ref());
+        let lines = Numbers::<UInt32Type>::in_column(lines.as_ref());
+        let ints = Numbers::<Int64Type>::in_column(ints.as_ref());
+        let floats = Numbers::<Float64Type>::in_column(floats.as_ref());
+        let bools = bools.as_ref().map(|c| c.as_boolean());
         nodes.reserve(rows);
         for row in 0..rows {
-            let id = ids.value(row);
+            let id = ids.values[row];
             let kind = match &kinds {
-                Strings::Dictionary(_, keys) => keys[row].and_then(|k| kind_of[k]),
+                Strings::Dictionary(_, keys, _) => kind_of.get(keys.get(row)).copied().flatten(),
                 Strings::Plain(_) => kinds.get(row).and_then(NodeKind::parse),
             };
             let kind = kind.ok_or_else(|| GraphError::UnknownKind {
                 id,
                 kind: kinds.get(row).unwrap_or("").to_string(),
             })?;
-            let mut node_inputs = SmallVec::with_capacity(offsets[row + 1] - offsets[row]);
+            let mut node_inputs = SmallVec::new();
             for entry in offsets[row]..offsets[row + 1] {
                 let role = match &roles {
-                    Strings::Dictionary(_, keys) => keys[entry].and_then(|k| role_of[k]),
+                    Strings::Dictionary(_, keys, _) => {
+                        role_of.get(keys.get(entry)).copied().flatten()
+                    }
                     Strings::Plain(_) => roles.get(entry).and_then(Role::parse),
                 };
                 let role = role.ok_or_else(|| GraphError::UnknownRole {
@@ -412,26 +542,14 @@ impl Decoder {
                 node_inputs.push(Input {
                     role,
                     key: keys.shared(entry, &mut self.names),
-                    src: srcs.value(entry),
+                    src: srcs.values[entry],
                 });
             }
-            let recorded = if let Some(v) = ints
-                .as_ref()
-                .map(|c| c.as_primitive::<arrow_array::types::Int64Type>())
-                .filter(|c| c.is_valid(row))
-            {
-                Recorded::Int(v.value(row))
-            } else if let Some(v) = floats
-                .as_ref()
-                .map(|c| c.as_primitive::<arrow_array::types::Float64Type>())
-                .filter(|c| c.is_valid(row))
-            {
-                Recorded::Float(v.value(row))
-            } else if let Some(v) = bools
-                .as_ref()
-                .map(|c| c.as_boolean())
-                .filter(|c| c.is_valid(row))
-            {
+            let recorded = if let Some(v) = ints.as_ref().and_then(|c| c.get(row)) {
+                Recorded::Int(v)
+            } else if let Some(v) = floats.as_ref().and_then(|c| c.get(row)) {
+                Recorded::Float(v)
+            } else if let Some(v) = bools.filter(|c| c.is_valid(row)) {
                 Recorded::Bool(v.value(row))
             } else if let Some(text) = value_str.as_ref().and_then(|c| c.get(row)) {
                 Recorded::Str(Box::from(text))
@@ -440,24 +558,14 @@ impl Decoder {
             } else {
                 Recorded::Absent
             };
-            let frame = frames
-                .as_ref()
-                .map(|c| c.as_primitive::<UInt64Type>())
-                .filter(|c| c.is_valid(row))
-                .map(|c| c.value(row));
-            let line = lines
-                .as_ref()
-                .map(|c| c.as_primitive::<UInt32Type>())
-                .filter(|c| c.is_valid(row))
-                .map(|c| c.value(row));
             nodes.push(Node {
                 id,
                 kind,
                 name: names.as_ref().and_then(|c| c.shared(row, &mut self.names)),
                 type_name: types.as_ref().and_then(|c| c.shared(row, &mut self.names)),
                 file: files.as_ref().and_then(|c| c.shared(row, &mut self.names)),
-                line,
-                frame,
+                line: lines.as_ref().and_then(|c| c.get(row)),
+                frame: frames.as_ref().and_then(|c| c.get(row)),
                 recorded,
                 inputs: node_inputs,
             });

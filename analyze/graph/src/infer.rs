@@ -13,11 +13,11 @@
 //! close as calls return: memory follows the traced functions and the
 //! nesting depth, not the number of nodes.
 
+use crate::text::Text;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use hltpy_schema::{BinOp, Form, NodeKind, Operator, Role, UnOp};
 
@@ -30,10 +30,10 @@ use crate::value::Value;
 /// Observed types (as the trace names them, containers with their element
 /// types: `list[int]`) and how often each was seen.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Types(BTreeMap<Arc<str>, u64>);
+pub struct Types(BTreeMap<Text, u64>);
 
 impl Types {
-    pub fn add(&mut self, name: &Arc<str>, count: u64) {
+    pub fn add(&mut self, name: &Text, count: u64) {
         *self.0.entry(name.clone()).or_default() += count;
     }
 
@@ -189,24 +189,24 @@ fn literal_type(value: &Value) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Need {
     /// `p.name` read (not called).
-    Attribute(Arc<str>),
+    Attribute(Text),
     /// `p.name = v`.
-    SetAttribute(Arc<str>),
+    SetAttribute(Text),
     /// `p.name(...)`.
-    Method(Arc<str>),
+    Method(Text),
     /// `p[k]`, with the key's type.
-    Item(Arc<str>),
+    Item(Text),
     /// `p[k] = v`, with the key's type.
-    SetItem(Arc<str>),
+    SetItem(Text),
     /// `del p[k]`, with the key's type.
-    DelItem(Arc<str>),
+    DelItem(Text),
     /// An operator or protocol dunder with `p` as its receiver (`p + 1`,
     /// `1 + p` as `__radd__`, `len(p)`, `p < q`), with the other operand's
     /// type when there is one.
-    Operator(Arc<str>, Option<Arc<str>>),
+    Operator(Text, Option<Text>),
     /// `q OP p` where `q`'s own operator handled it: `p` was the right
     /// operand, with `q`'s type.
-    RightOperand(Arc<str>, Arc<str>),
+    RightOperand(Text, Text),
     /// `for _ in p`, `iter(p)`.
     Iterated,
     /// `p(...)`.
@@ -658,13 +658,13 @@ impl Inference {
 /// dimension attribute is set, and where the value was produced.
 #[derive(Clone, Debug)]
 struct Dimension {
-    cell: Rc<RefCell<Option<Arc<str>>>>,
+    cell: Rc<RefCell<Option<Text>>>,
     id: u64,
     location: Rc<str>,
 }
 
 impl Dimension {
-    fn get(&self) -> Option<Arc<str>> {
+    fn get(&self) -> Option<Text> {
         self.cell.borrow().clone()
     }
 
@@ -682,7 +682,7 @@ impl Dimension {
 /// Generations (its Awaited).
 #[derive(Debug)]
 struct Callee {
-    qualname: Arc<str>,
+    qualname: Text,
     /// The receiver node of a method.
     receiver: Option<u64>,
     /// Argument node ids, in parameter order, with the parameter index.
@@ -694,12 +694,12 @@ struct Callee {
 pub struct Seen {
     frame: Option<u64>,
     /// The value's type, containers with their elements' types.
-    ty: Option<Arc<str>>,
+    ty: Option<Text>,
     /// An Argument's parameter name.
-    name: Option<Arc<str>>,
+    name: Option<Text>,
     /// A Function or Class: its qualified name; a method looked up on a
     /// value: `Owner.method` (kept through Arguments).
-    qualname: Option<Arc<str>>,
+    qualname: Option<Text>,
     /// A GetAttr: the object it read, and whether that object came from
     /// outside the GetAttr's frame (a parameter, the receiver).
     object: Option<u64>,
@@ -718,7 +718,7 @@ pub struct Infer<'a> {
     visited: &'a AtomicU64,
     trace: String,
     frames: IdMap<Pending>,
-    dimension_attr: Option<Arc<str>>,
+    dimension_attr: Option<Text>,
 }
 
 fn is_method_type(ty: &str) -> bool {
@@ -747,7 +747,7 @@ fn parameter_of(argument: &str) -> (&str, Star) {
 impl<'a> Infer<'a> {
     pub fn new(into: &'a mut Inference, trace: &str, visited: &'a AtomicU64) -> Infer<'a> {
         into.traces += 1;
-        let dimension_attr = into.dimension_attr.as_deref().map(Arc::from);
+        let dimension_attr = into.dimension_attr.as_deref().map(Text::from);
         Infer {
             into,
             visited,
@@ -759,7 +759,7 @@ impl<'a> Infer<'a> {
 
     /// The type of a node's value: its recorded type, or for a Deep its
     /// container with the element types.
-    fn type_of(args: &Args<Seen>) -> Option<Arc<str>> {
+    fn type_of(args: &Args<Seen>) -> Option<Text> {
         let node = args.node;
         let own = node.type_name.clone();
         if node.kind != NodeKind::Deep {
@@ -768,14 +768,14 @@ impl<'a> Infer<'a> {
             return match (own.as_deref(), &node.recorded) {
                 (Some("list" | "tuple" | "dict" | "set" | "frozenset"), Recorded::Repr(text)) => {
                     literal::parse(text)
-                        .map(|value| Arc::from(literal_type(&value)))
+                        .map(|value| Text::from(literal_type(&value)))
                         .or(own)
                 }
                 _ => own,
             };
         }
         let base = own.as_deref()?;
-        let items: Vec<(&Option<Arc<str>>, Option<&Seen>)> = node
+        let items: Vec<(&Option<Text>, Option<&Seen>)> = node
             .inputs
             .iter()
             .zip(&args.values)
@@ -817,7 +817,7 @@ impl<'a> Infer<'a> {
             }
             _ => return own,
         };
-        Some(Arc::from(text))
+        Some(Text::from(text))
     }
 
     /// Records the uses this node makes of values from outside its frame.
@@ -827,13 +827,13 @@ impl<'a> Infer<'a> {
             return;
         };
         let outside = |seen: &Seen| seen.frame != Some(frame);
-        let ty = |seen: Option<&Seen>| -> Arc<str> {
+        let ty = |seen: Option<&Seen>| -> Text {
             seen.and_then(|s| s.ty.clone())
-                .unwrap_or_else(|| Arc::from("Any"))
+                .unwrap_or_else(|| Text::from("Any"))
         };
         let own_type = own.ty.clone();
-        let mut uses: Vec<(u64, Need, Option<Arc<str>>)> = Vec::new();
-        let name = || -> Arc<str> { node.name.clone().unwrap_or_else(|| Arc::from("")) };
+        let mut uses: Vec<(u64, Need, Option<Text>)> = Vec::new();
+        let name = || -> Text { node.name.clone().unwrap_or_else(|| Text::from("")) };
         for (input, seen) in node.inputs.iter().zip(&args.values) {
             let Some(seen) = seen else { continue };
             if input.role.is_provenance() {
@@ -946,7 +946,7 @@ impl<'a> Infer<'a> {
         qualname: &str,
         kind: FunctionKind,
         owner: Option<&str>,
-        receiver: Option<(u64, Option<Arc<str>>)>,
+        receiver: Option<(u64, Option<Text>)>,
         result: Option<&Seen>,
     ) -> Vec<(u64, usize)> {
         let node = args.node;
@@ -1035,12 +1035,12 @@ impl<'a> Infer<'a> {
 
     /// A method call's class, `class.method` name, receiver node and the
     /// receiver's type.
-    fn method_site(args: &Args<Seen>) -> (Arc<str>, String, Option<u64>, Option<Arc<str>>) {
+    fn method_site(args: &Args<Seen>) -> (Text, String, Option<u64>, Option<Text>) {
         let node = args.node;
         // Since format 1.2 the callable or self input's key names the
         // function that ran: its class defined the method (a base of the
         // receiver's class, for an inherited method or `super().f()`).
-        let defined_by = Self::defined_by(node).map(|(class, _)| Arc::from(class));
+        let defined_by = Self::defined_by(node).map(|(class, _)| Text::from(class));
         // The receiver and its class: the `self` input, or the object the
         // callable (a GetAttr `x.f`) was looked up on.
         let (receiver, receiver_type) = match node.input(Role::SelfValue) {
@@ -1054,13 +1054,13 @@ impl<'a> Infer<'a> {
                 let owner = callable
                     .and_then(|c| c.qualname.as_deref())
                     .and_then(|q| q.rsplit_once('.'))
-                    .map(|(owner, _)| Arc::from(owner));
+                    .map(|(owner, _)| Text::from(owner));
                 (receiver, owner)
             }
         };
         let owner = defined_by
             .or_else(|| receiver_type.clone())
-            .unwrap_or_else(|| Arc::from("?"));
+            .unwrap_or_else(|| Text::from("?"));
         let qualname = format!("{owner}.{}", node.name());
         (owner, qualname, receiver, receiver_type)
     }
@@ -1092,13 +1092,13 @@ impl<'a> Infer<'a> {
                 receiver.map(|id| (id, receiver_type)),
                 None,
             );
-            (Arc::from(qualname), (receiver, params))
+            (Text::from(qualname), (receiver, params))
         } else {
-            let qualname: Arc<str> = args
+            let qualname: Text = args
                 .get(Role::Callable)
                 .and_then(|c| c.qualname.clone())
                 .or_else(|| node.name.clone())
-                .unwrap_or_else(|| Arc::from("?"));
+                .unwrap_or_else(|| Text::from("?"));
             let params = self.settle_call(args, &qualname, kind, None, None, None);
             (qualname, (None, params))
         };
@@ -1133,7 +1133,7 @@ impl<'a> Infer<'a> {
             return;
         };
         let (kind, owner) = (function.kind, function.owner.clone());
-        let mut attributes: Vec<(Arc<str>, Types)> = Vec::new();
+        let mut attributes: Vec<(Text, Types)> = Vec::new();
         for ((x, need), facts) in pending {
             if Some(x) == receiver {
                 if let (Need::SetAttribute(name), Some(_)) = (&need, &owner) {
@@ -1275,10 +1275,10 @@ impl Interpreter for Infer<'_> {
             if args.node.name.as_ref() == Some(attr) {
                 if let Some(dimension) = &object.dimension {
                     let text = match &args.node.recorded {
-                        Recorded::Str(text) | Recorded::Repr(text) => Some(Arc::from(&**text)),
-                        Recorded::Int(v) => Some(Arc::from(v.to_string())),
-                        Recorded::Float(v) => Some(Arc::from(v.to_string())),
-                        Recorded::Bool(v) => Some(Arc::from(if *v { "True" } else { "False" })),
+                        Recorded::Str(text) | Recorded::Repr(text) => Some(Text::from(&**text)),
+                        Recorded::Int(v) => Some(Text::from(v.to_string())),
+                        Recorded::Float(v) => Some(Text::from(v.to_string())),
+                        Recorded::Bool(v) => Some(Text::from(if *v { "True" } else { "False" })),
                         Recorded::Absent => None,
                     };
                     *dimension.cell.borrow_mut() = text;
@@ -1299,7 +1299,7 @@ impl Interpreter for Infer<'_> {
         if node.type_name.as_deref().is_some_and(is_method_type) {
             seen.name = node.name.clone();
             let owner = args.get(Role::Object).and_then(|o| o.ty.clone());
-            seen.qualname = owner.map(|owner| Arc::from(format!("{owner}.{}", node.name())));
+            seen.qualname = owner.map(|owner| Text::from(format!("{owner}.{}", node.name())));
             // A bound method carries its receiver's dimension to the call.
             seen.dimension = args
                 .get(Role::Object)
@@ -1315,7 +1315,7 @@ impl Interpreter for Infer<'_> {
             .get(Role::Class)
             .and_then(|c| c.qualname.clone())
             .or_else(|| node.name.clone())
-            .unwrap_or_else(|| Arc::from("?"));
+            .unwrap_or_else(|| Text::from("?"));
         let receiver = node.input(Role::Object);
         let qualname = format!("{class}.__init__");
         let positions = self.settle_call(
@@ -1342,7 +1342,7 @@ impl Interpreter for Infer<'_> {
             .get(Role::Callable)
             .and_then(|c| c.qualname.clone())
             .or_else(|| node.name.clone())
-            .unwrap_or_else(|| Arc::from("?"));
+            .unwrap_or_else(|| Text::from("?"));
         let result = args.get(Role::Return);
         let positions =
             self.settle_call(args, &qualname, FunctionKind::Function, None, None, result);
@@ -1457,16 +1457,16 @@ mod tests {
         );
         assert_eq!(union(["a.A", "a.B", "a.C", "a.D", "a.E", "a.F"]), "Any");
         let mut types = Types::default();
-        types.add(&Arc::from("int"), 2);
-        types.add(&Arc::from("float"), 1);
+        types.add(&Text::from("int"), 2);
+        types.add(&Text::from("float"), 1);
         assert!(!types.disagree());
-        types.add(&Arc::from("str"), 1);
+        types.add(&Text::from("str"), 1);
         assert!(types.disagree());
     }
 
     #[test]
     fn needs_read_as_the_code_that_made_them() {
-        let int: Arc<str> = Arc::from("int");
+        let int: Text = Text::from("int");
         assert_eq!(
             Need::Operator("__add__".into(), Some(int.clone())).describe("y"),
             "y + int"

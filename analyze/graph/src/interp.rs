@@ -331,6 +331,33 @@ impl UseCounts {
         }
     }
 
+    /// Adds the counts of another part of the same trace (the light pass
+    /// counts row groups on two threads).
+    pub fn merge(&mut self, other: UseCounts) {
+        debug_assert_eq!(self.dense_limit, other.dense_limit, "parts of one trace");
+        if other.dense.len() > self.dense.len() {
+            self.dense.resize(other.dense.len(), 0);
+        }
+        for (index, &theirs) in other.dense.iter().enumerate() {
+            let mine = self.dense[index];
+            match mine.checked_add(theirs) {
+                Some(sum) if sum < MANY => self.dense[index] = sum,
+                _ => {
+                    let id = index as u64;
+                    let total = self.get(id).saturating_add(other.get(id));
+                    self.dense[index] = MANY;
+                    self.sparse.insert(id, total);
+                }
+            }
+        }
+        for (id, count) in other.sparse {
+            if id >= self.dense_limit {
+                let mine = self.sparse.entry(id).or_default();
+                *mine = mine.saturating_add(count);
+            }
+        }
+    }
+
     pub fn of(nodes: &[Node]) -> UseCounts {
         let mut counts = UseCounts::for_trace(nodes.len() as u64);
         for node in nodes {
@@ -558,6 +585,44 @@ mod tests {
         }
         assert_eq!(counts.get(1), 0);
         assert!(counts.used(2), "an id never read is done at once");
+    }
+
+    /// Counts of two parts merged are the counts of the whole, across the
+    /// byte's limit (a part's count at or past it, or only the sum) and
+    /// for ids past the dense range.
+    #[test]
+    fn merged_use_counts_are_the_whole_counts() {
+        let far = dense_limit(8) + 9;
+        // (id, reads in the first part, reads in the second part)
+        let reads: [(u64, u32, u32); 9] = [
+            (0, 1, 0),
+            (1, 0, 1),
+            (2, 3, 4),
+            (3, 200, 54),
+            (4, 200, 55),
+            (5, 300, 1),
+            (6, 1, 300),
+            (7, 400, 400),
+            (far, 2, 3),
+        ];
+        let count = |part: fn(&(u64, u32, u32)) -> u32| {
+            let mut counts = UseCounts::for_trace(8);
+            for read in &reads {
+                (0..part(read)).for_each(|_| counts.add(read.0));
+            }
+            counts
+        };
+        let mut whole = count(|read| read.1);
+        whole.merge(count(|read| read.2));
+        let mut read: Vec<(u64, u32)> = whole.read_ids().collect();
+        read.sort_unstable();
+        let expected: Vec<(u64, u32)> = reads.iter().map(|r| (r.0, r.1 + r.2)).collect();
+        assert_eq!(read, expected);
+        for (id, first, second) in reads {
+            for used in 1..=first + second {
+                assert_eq!(whole.used(id), used == first + second, "id {id} use {used}");
+            }
+        }
     }
 
     /// Ids far beyond the nodes read (a foreign or damaged trace) are

@@ -30,6 +30,7 @@ pub mod pysource;
 pub mod python;
 pub mod stream;
 pub mod stubs;
+pub mod text;
 mod unicode_printable;
 pub mod value;
 

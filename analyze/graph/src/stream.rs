@@ -74,17 +74,55 @@ impl TraceFiles {
     }
 
     /// The light pass: how often each node is read. Only the inputs'
-    /// `src` ids are decoded.
+    /// `src` ids are decoded, the files' row groups split between two
+    /// threads: the pass cannot start before the counts are whole, so
+    /// nothing else would use the second core meanwhile (eval of an
+    /// 8.2M-node trace: 0.3 s of 1.7).
     pub fn count_uses(&self) -> Result<UseCounts, RunError> {
-        let mut uses = UseCounts::for_trace(self.rows()?);
-        self.batches(TraceFile::input_sources, |batch| {
-            let srcs =
-                crate::graph::input_sources(batch).map_err(|source| self.graph_error(source))?;
-            for src in srcs.values() {
-                uses.add(*src);
+        let files = self
+            .files
+            .iter()
+            .map(TraceFile::open_lenient)
+            .collect::<Result<Vec<_>, _>>()?;
+        let nodes = files
+            .iter()
+            .map(TraceFile::rows)
+            .fold(0, u64::saturating_add);
+        // Every (file, row group), in order; the first half and the rest.
+        let parts: Vec<(&TraceFile, usize)> = files
+            .iter()
+            .flat_map(|file| (0..file.row_groups()).map(move |group| (file, group)))
+            .collect();
+        let (first, second) = parts.split_at(parts.len() / 2);
+        let count = |parts: &[(&TraceFile, usize)]| -> Result<UseCounts, RunError> {
+            let mut uses = UseCounts::for_trace(nodes);
+            for (file, group) in parts {
+                for batch in file.input_sources(*group..*group + 1)? {
+                    let srcs = crate::graph::input_sources(&batch?)
+                        .map_err(|source| self.graph_error(source))?;
+                    for src in srcs.values() {
+                        uses.add(*src);
+                    }
+                }
             }
-            Ok(true)
-        })?;
+            Ok(uses)
+        };
+        if first.is_empty() {
+            return count(second);
+        }
+        let (uses, rest) = std::thread::scope(|scope| {
+            let rest = std::thread::Builder::new()
+                .name("hltpy-count".into())
+                .spawn_scoped(scope, || count(second))
+                .expect("a thread to count the trace's reads");
+            let uses = count(first);
+            let rest = rest
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (uses, rest)
+        });
+        let mut uses = uses?;
+        uses.merge(rest?);
         Ok(uses)
     }
 
