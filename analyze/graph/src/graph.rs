@@ -401,6 +401,24 @@ fn sources_of(entries: &ArrayRef) -> Result<arrow_array::PrimitiveArray<UInt64Ty
         .clone())
 }
 
+/// The columns a [`Node`] holds: what a pass reads (not `thread`, nor a
+/// newer minor version's columns, whose pages need not be decoded).
+pub const NODE_COLUMNS: &[&str] = &[
+    column::ID,
+    column::KIND,
+    column::NAME,
+    column::INPUTS,
+    column::FRAME,
+    column::FILE,
+    column::LINE,
+    column::TYPE,
+    column::VALUE_INT,
+    column::VALUE_FLOAT,
+    column::VALUE_BOOL,
+    column::VALUE_STR,
+    column::VALUE_REPR,
+];
+
 /// Decodes record batches with the trace's columns into [`Node`]s.
 #[derive(Default)]
 pub struct Decoder {

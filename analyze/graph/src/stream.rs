@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use arrow_array::RecordBatch;
 use hltpy_schema::{column, TraceBatches, TraceError, TraceFile};
 
-use crate::graph::{Decoder, GraphError, Node};
+use crate::graph::{Decoder, GraphError, Node, NODE_COLUMNS};
 use crate::interp::{InterpretError, Interpreter, Runner, UseCounts};
 
 /// A failure of a pass over files: reading them, or the pass itself.
@@ -145,7 +145,7 @@ impl TraceFiles {
 
     /// Every node with all its columns, in row order.
     pub fn each_node(&self, mut visit: impl FnMut(&Node)) -> Result<(), RunError> {
-        self.decoded(None, |nodes| {
+        self.decoded(Some(NODE_COLUMNS), |nodes| {
             nodes.iter().for_each(&mut visit);
             Ok(Some(nodes))
         })
@@ -156,7 +156,7 @@ impl TraceFiles {
     /// query engine's parallel scan gives batches in any order).
     pub fn graph(&self) -> Result<crate::Graph, RunError> {
         let mut graph = crate::Graph::default();
-        self.decoded(None, |nodes| {
+        self.decoded(Some(NODE_COLUMNS), |nodes| {
             for node in nodes {
                 graph
                     .insert(node)
@@ -175,7 +175,7 @@ impl TraceFiles {
         interpreter: &mut I,
     ) -> Result<usize, RunError> {
         let mut runner = Runner::new(interpreter, uses);
-        self.decoded(None, |nodes| {
+        self.decoded(Some(NODE_COLUMNS), |nodes| {
             for node in &nodes {
                 runner
                     .feed(node, true)
