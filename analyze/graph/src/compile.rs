@@ -245,15 +245,15 @@ struct Compiler<'g> {
     /// explains (built on first use).
     attribute_reads: Option<IdMap<Vec<(String, u64)>>>,
     /// The nodes made inside each frame, in row order.
-    bodies: IdMap<Vec<u64>>,
+    bodies: Bodies<'g>,
     /// The item taken from the same iterator just before each Iteration
-    /// node (one link, not the list: a loop's last item would otherwise
-    /// push all the others, n² pushes for the loop).
-    previous_item: IdMap<u64>,
+    /// node, by the node's row (one link, not the list: a loop's last item
+    /// would otherwise push all the others, n² pushes for the loop).
+    previous_item: Vec<u32>,
     /// What changes objects in place (made once).
     changes: Option<Changes>,
     /// Every node a traced operation read directly.
-    direct_reads: IdSet,
+    direct_reads: RowSet<'g>,
     /// How many items the function takes from each iterator (counted on
     /// first use).
     items_taken: Option<IdMap<usize>>,
@@ -268,6 +268,79 @@ struct Compiler<'g> {
     /// emptied when a parameter is named or an object is built in place
     /// (nodes named later are ones a chain ends at anyway).
     resolved: RefCell<Remembered>,
+}
+
+/// No row (of a graph with fewer than 2^32 - 1 nodes).
+const NO_ROW: u32 = u32::MAX;
+
+/// The nodes made inside each frame (a traced call's body), in row order,
+/// as one list by the frame's row: a vector per frame grown node by node
+/// and found by id was a reallocation per doubling and a hash lookup per
+/// node (a fifth of compile's time with the other maps by id).
+struct Bodies<'g> {
+    graph: &'g Graph,
+    /// Frame row `r`'s members are `members[start[r]..start[r + 1]]`.
+    start: Vec<u32>,
+    members: Vec<u64>,
+    /// Frames that are not nodes of the graph (a foreign trace).
+    outside: IdMap<Vec<u64>>,
+}
+
+impl<'g> Bodies<'g> {
+    fn of(graph: &'g Graph) -> Bodies<'g> {
+        let mut start = vec![0u32; graph.len() + 1];
+        let mut outside: IdMap<Vec<u64>> = IdMap::default();
+        let frame_rows = graph.nodes().iter().filter_map(|node| {
+            let frame = node.frame?;
+            let row = graph.position(frame);
+            if row.is_none() {
+                outside.entry(frame).or_default().push(node.id);
+            }
+            row
+        });
+        for row in frame_rows {
+            start[row + 1] += 1;
+        }
+        for row in 0..graph.len() {
+            start[row + 1] += start[row];
+        }
+        let mut next = start.clone();
+        let mut members = vec![0; start[graph.len()] as usize];
+        for node in graph.nodes() {
+            if let Some(row) = node.frame.and_then(|frame| graph.position(frame)) {
+                members[next[row] as usize] = node.id;
+                next[row] += 1;
+            }
+        }
+        Bodies {
+            graph,
+            start,
+            members,
+            outside,
+        }
+    }
+
+    fn of_frame(&self, frame: u64) -> &[u64] {
+        match self.graph.position(frame) {
+            Some(row) => &self.members[self.start[row] as usize..self.start[row + 1] as usize],
+            None => self.outside.get(&frame).map_or(&[], Vec::as_slice),
+        }
+    }
+}
+
+/// For each Iteration node's row, the row of the item taken from the
+/// same iterator just before it, or [`NO_ROW`].
+fn previous_items(graph: &Graph) -> Vec<u32> {
+    let mut previous = vec![NO_ROW; graph.len()];
+    let mut last_item: IdMap<u32> = IdMap::default();
+    for (row, node) in graph.nodes().iter().enumerate() {
+        if let (NodeKind::Iteration, Some(iterator)) = (node.kind, node.input(Role::Iterator)) {
+            if let Some(before) = last_item.insert(iterator, row as u32) {
+                previous[row] = before;
+            }
+        }
+    }
+    previous
 }
 
 /// A set of nodes (the function's cone) by their rows in the graph: a
@@ -349,10 +422,10 @@ impl<'g> Compiler<'g> {
             temporaries: 0,
             built_in_place: IdMap::default(),
             attribute_reads: None,
-            bodies: IdMap::default(),
-            previous_item: IdMap::default(),
+            bodies: Bodies::of(graph),
+            previous_item: previous_items(graph),
             changes: None,
-            direct_reads: IdSet::default(),
+            direct_reads: RowSet::new(graph),
             items_taken: None,
             objects: RefCell::default(),
             resolved: RefCell::default(),
@@ -374,21 +447,6 @@ impl<'g> Compiler<'g> {
     /// The nodes the function computes: the data cone of the root, with
     /// the bodies of inlined calls and of generator steps.
     fn collect(&mut self, root: u64, computed: &IdSet) -> Result<(), String> {
-        if self.bodies.is_empty() {
-            let mut last_item: IdMap<u64> = IdMap::default();
-            for node in self.graph.nodes() {
-                if let Some(frame) = node.frame {
-                    self.bodies.entry(frame).or_default().push(node.id);
-                }
-                if let (NodeKind::Iteration, Some(iterator)) =
-                    (node.kind, node.input(Role::Iterator))
-                {
-                    if let Some(previous) = last_item.insert(iterator, node.id) {
-                        self.previous_item.insert(node.id, previous);
-                    }
-                }
-            }
-        }
         // The compiled call's own Argument nodes are its parameters: what
         // they were given is not part of the function, unless it is
         // computed in it.
@@ -445,7 +503,7 @@ impl<'g> Compiler<'g> {
                     self.built_in_place.insert(id, object);
                     self.resolved.get_mut().clear();
                     work.push(object);
-                    work.extend(self.bodies.get(&id).into_iter().flatten());
+                    work.extend(self.bodies.of_frame(id));
                     continue;
                 }
             }
@@ -455,14 +513,20 @@ impl<'g> Compiler<'g> {
             }
             work.extend(operands(node).map(|input| input.src));
             // An item is the next one only after those before it.
-            work.extend(self.previous_item.get(&id));
+            let previous = self
+                .graph
+                .position(id)
+                .map_or(NO_ROW, |row| self.previous_item[row]);
+            if previous != NO_ROW {
+                work.push(self.graph.nodes()[previous as usize].id);
+            }
             // An inlined call computes what its body returned.
             work.extend(node.input(Role::Return));
             // Awaiting a coroutine is a call whose body ran in steps:
             // computed as one, synchronously.
             if Self::inlined(node) || matches!(node.kind, NodeKind::Generation | NodeKind::Awaited)
             {
-                work.extend(self.bodies.get(&id).into_iter().flatten());
+                work.extend(self.bodies.of_frame(id));
             }
         }
         Ok(())
@@ -624,7 +688,7 @@ impl<'g> Compiler<'g> {
         let row = |id: u64| self.graph.position(id).unwrap_or(usize::MAX);
         let frame_of = |id: u64| self.graph.get(id).and_then(|node| node.frame);
         // The frames the function's code runs in, and the calls around them.
-        let mut frames = IdSet::default();
+        let mut frames = RowSet::new(self.graph);
         for id in seen.ids() {
             let mut frame = frame_of(id);
             while let Some(call) = frame {
@@ -645,28 +709,33 @@ impl<'g> Compiler<'g> {
             }
             false
         };
-        // The last row at which the function uses each object it builds.
-        let mut last_use: IdMap<usize> = IdMap::default();
+        // The last row at which the function uses each object it builds,
+        // by the object's row, plus one (0: not used). Objects that are
+        // not nodes of the graph have no changes before their last use.
+        let mut last_use = vec![0u32; self.graph.len()];
         for id in seen.ids() {
             let Some(node) = self.graph.get(id) else {
                 continue;
             };
             for input in operands(node) {
                 let object = self.object_of(input.src);
+                let Some(made) = self.graph.position(object) else {
+                    continue;
+                };
                 let built = runs(object)
                     || changes
                         .made_by
                         .get(&object)
                         .is_some_and(|new| seen.contains(*new));
                 if built {
-                    let last = last_use.entry(object).or_default();
-                    *last = (*last).max(row(id));
+                    last_use[made] = last_use[made].max(row(id) as u32 + 1);
                 }
             }
         }
         let (mut missed, mut listed) = (Vec::new(), IdSet::default());
-        for (object, last) in last_use {
-            let made = row(object);
+        let used = last_use.iter().enumerate().filter(|(_, last)| **last > 0);
+        for (made, last) in used {
+            let (object, last) = (self.graph.nodes()[made].id, *last as usize - 1);
             for &change in changes.by_object.get(&object).into_iter().flatten() {
                 let at = row(change);
                 if at <= made || at >= last {
@@ -679,7 +748,7 @@ impl<'g> Compiler<'g> {
                 // function's code runs in (or top level).
                 let mut outermost = change;
                 while let Some(frame) = frame_of(outermost) {
-                    if frames.contains(&frame) {
+                    if frames.contains(frame) {
                         break;
                     }
                     outermost = frame;
@@ -804,7 +873,7 @@ impl<'g> Compiler<'g> {
             {
                 continue;
             }
-            let count = readers.get(&id).copied().unwrap_or(0);
+            let count = self.graph.position(id).map_or(0, |row| readers[row]);
             // A value no traced code read that answered a question the
             // path depended on: a comparison's bool, a conversion's number.
             let path_value = match &node.recorded {
@@ -1102,16 +1171,16 @@ impl<'g> Compiler<'g> {
 
     /// Every node some traced operation read directly (a traced call's own
     /// Arguments excepted: binding them is no use).
-    fn graph_reads(&self) -> IdSet {
-        self.graph
-            .nodes()
-            .iter()
-            .flat_map(|node| {
-                operands(node)
-                    .filter(|input| !(node.kind.is_traced_call() && input.role.is_argument()))
-                    .map(|input| input.src)
-            })
-            .collect()
+    fn graph_reads(&self) -> RowSet<'g> {
+        let mut reads = RowSet::new(self.graph);
+        for node in self.graph.nodes() {
+            for input in operands(node) {
+                if !(node.kind.is_traced_call() && input.role.is_argument()) {
+                    reads.insert(input.src);
+                }
+            }
+        }
+        reads
     }
 
     /// A parameter no traced operation read may still have steered code
@@ -1120,7 +1189,7 @@ impl<'g> Compiler<'g> {
     /// compared as a literal, noted in a comment). Constants passed need
     /// no check.
     fn unread_argument(&mut self, call: &Node, argument: u64) -> Result<(), String> {
-        if self.direct_reads.contains(&argument) {
+        if self.direct_reads.contains(argument) {
             return Ok(());
         }
         let passed = self.resolve(argument);
@@ -1199,10 +1268,14 @@ impl<'g> Compiler<'g> {
         Ok(())
     }
 
-    /// How many emitted nodes read each node (through Arguments).
-    fn readers(&self) -> IdMap<usize> {
-        let mut readers: IdMap<usize> = IdMap::default();
-        let emitted: IdSet = self.emitted.iter().copied().collect();
+    /// How many emitted nodes read each node (through Arguments), by the
+    /// node's row (a map by id was a cache miss per emitted node).
+    fn readers(&self) -> Vec<u32> {
+        let mut readers = vec![0u32; self.graph.len()];
+        let mut emitted = RowSet::new(self.graph);
+        for id in &self.emitted {
+            emitted.insert(*id);
+        }
         for id in &self.emitted {
             let Some(node) = self.graph.get(*id) else {
                 continue;
@@ -1216,8 +1289,8 @@ impl<'g> Compiler<'g> {
             }
             for input in operands(node) {
                 let src = self.resolve(input.src);
-                if emitted.contains(&src) {
-                    *readers.entry(src).or_default() += 1;
+                if let Some(row) = self.graph.position(src).filter(|_| emitted.contains(src)) {
+                    readers[row] += 1;
                 }
             }
         }
@@ -1586,13 +1659,7 @@ impl<'g> Compiler<'g> {
             .ok_or("a NewInit without its object")?;
         let variable = self.fresh_name();
         setup.push(format!("{variable} = {class}.__new__({class})"));
-        let writes: Vec<u64> = self
-            .bodies
-            .get(&node.id)
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect();
+        let writes: Vec<u64> = self.bodies.of_frame(node.id).to_vec();
         for write in writes {
             let write = self.node(write)?;
             if write.kind != NodeKind::SetAttr || write.input(Role::Object) != Some(object) {
@@ -2292,6 +2359,41 @@ mod tests {
         assert!(set.contains(2) && set.contains(77) && !set.contains(0));
         assert_eq!(set.rows().collect::<Vec<_>>(), [0, 3, 4]);
         assert_eq!(set.ids().collect::<Vec<_>>(), [3, 2, 1 << 40, 77]);
+    }
+
+    /// A frame's body lists its nodes in row order, whether the frame's
+    /// own row comes after them (as a call's does) or the frame is not in
+    /// the graph at all; an Iteration's previous item is the one taken
+    /// from the same iterator just before it.
+    #[test]
+    fn bodies_and_previous_items_by_row() {
+        let mut graph = Graph::default();
+        let in_frame = |id: u64, frame: u64, kind: NodeKind, inputs: &[(Role, u64)]| Node {
+            frame: Some(frame),
+            ..test_node(id, kind, inputs)
+        };
+        graph.insert(in_frame(5, 9, NodeKind::Const, &[])).unwrap();
+        graph
+            .insert(in_frame(6, 1 << 40, NodeKind::Const, &[]))
+            .unwrap();
+        graph.insert(test_node(7, NodeKind::Iterator, &[])).unwrap();
+        let item =
+            |id, iterator| in_frame(id, 9, NodeKind::Iteration, &[(Role::Iterator, iterator)]);
+        graph.insert(item(8, 7)).unwrap();
+        graph
+            .insert(test_node(10, NodeKind::Iterator, &[]))
+            .unwrap();
+        graph.insert(item(11, 10)).unwrap();
+        graph.insert(item(12, 7)).unwrap();
+        graph.insert(test_node(9, NodeKind::Call, &[])).unwrap();
+        let bodies = Bodies::of(&graph);
+        assert_eq!(bodies.of_frame(9), [5, 8, 11, 12]);
+        assert_eq!(bodies.of_frame(1 << 40), [6]);
+        assert!(bodies.of_frame(7).is_empty() && bodies.of_frame(404).is_empty());
+        let previous = previous_items(&graph);
+        let row = |id| graph.position(id).unwrap();
+        assert_eq!(previous[row(12)] as usize, row(8));
+        assert_eq!([previous[row(8)], previous[row(11)]], [NO_ROW, NO_ROW]);
     }
 
     /// Numbers written directly are written as their recorded text read
