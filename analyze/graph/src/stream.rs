@@ -4,6 +4,7 @@
 //! through the [`Runner`] batch by batch in row order, which the format
 //! guarantees is a data order (inputs first).
 
+use std::ops::Range;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
@@ -88,16 +89,24 @@ impl TraceFiles {
             .iter()
             .map(TraceFile::rows)
             .fold(0, u64::saturating_add);
-        // Every (file, row group), in order; the first half and the rest.
-        let parts: Vec<(&TraceFile, usize)> = files
-            .iter()
-            .flat_map(|file| (0..file.row_groups()).map(move |group| (file, group)))
-            .collect();
-        let (first, second) = parts.split_at(parts.len() / 2);
-        let count = |parts: &[(&TraceFile, usize)]| -> Result<UseCounts, RunError> {
+        // The row groups of all the files, in order: the first half on a
+        // second thread, the rest here (each file opened once per half:
+        // a reader per row group would parse the footer each time).
+        let total: usize = files.iter().map(TraceFile::row_groups).sum();
+        let mut first = Vec::new();
+        let mut second = Vec::new();
+        let mut before = 0;
+        for file in &files {
+            let groups = file.row_groups();
+            let cut = (total / 2).saturating_sub(before).min(groups);
+            first.push((file, 0..cut));
+            second.push((file, cut..groups));
+            before += groups;
+        }
+        let count = |parts: &[(&TraceFile, Range<usize>)]| -> Result<UseCounts, RunError> {
             let mut uses = UseCounts::for_trace(nodes);
-            for (file, group) in parts {
-                for batch in file.input_sources(*group..*group + 1)? {
+            for (file, groups) in parts.iter().filter(|(_, groups)| !groups.is_empty()) {
+                for batch in file.input_sources(groups.clone())? {
                     let srcs = crate::graph::input_sources(&batch?)
                         .map_err(|source| self.graph_error(source))?;
                     for src in srcs.values() {
@@ -107,15 +116,15 @@ impl TraceFiles {
             }
             Ok(uses)
         };
-        if first.is_empty() {
-            return count(second);
+        if total < 2 {
+            return count(&second);
         }
         let (uses, rest) = std::thread::scope(|scope| {
             let rest = std::thread::Builder::new()
                 .name("hltpy-count".into())
-                .spawn_scoped(scope, || count(second))
+                .spawn_scoped(scope, || count(&first))
                 .expect("a thread to count the trace's reads");
-            let uses = count(first);
+            let uses = count(&second);
             let rest = rest
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

@@ -119,3 +119,32 @@ fn readers_counted_in_parts_are_the_whole_counts() {
         }
     }
 }
+
+/// The decoder reads columns from their buffers, validity bits included:
+/// slices of a batch (their rows start mid-buffer, mid-byte of the
+/// validity bits) decode to the nodes the whole batch gives.
+#[test]
+fn slices_of_a_batch_decode_as_the_whole() {
+    use hltpy_graph::graph::Decoder;
+    use hltpy_schema::TraceFile;
+
+    for name in ["addx", "seed_graph", "units", "kernels"] {
+        for batch in TraceFile::open(&sample(name).files[0])
+            .unwrap()
+            .batches()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            let whole = format!("{:?}", Decoder::default().decode(&batch).unwrap());
+            for size in [1, 3, 7] {
+                let mut decoder = Decoder::default();
+                let mut nodes = Vec::new();
+                for start in (0..batch.num_rows()).step_by(size) {
+                    let slice = batch.slice(start, size.min(batch.num_rows() - start));
+                    nodes.extend(decoder.decode(&slice).unwrap());
+                }
+                assert_eq!(format!("{nodes:?}"), whole, "{name}, slices of {size}");
+            }
+        }
+    }
+}
