@@ -169,7 +169,8 @@ def synthetic_trace(nodes):
 
 def measure(argv, ok=(0,)):
     """(wall seconds, peak RSS MiB, stdout) of argv, from the kernel's accounting;
-    an exit code outside `ok` stops the benchmark."""
+    an exit code outside `ok` (codes, or a test of the code and stderr) stops
+    the benchmark."""
     # Popen reaps the child itself, so take its rusage from wait4 directly.
     start = time.perf_counter()
     pid = os.posix_spawnp(
@@ -195,7 +196,9 @@ def measure(argv, ok=(0,)):
     )
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in ok:
+    code = os.waitstatus_to_exitcode(status)
+    accepted = ok(code, (OUT / "stderr.txt").read_text()) if callable(ok) else code in ok
+    if not accepted:
         raise SystemExit(
             f"{' '.join(argv[:3])} ... failed: {(OUT / 'stderr.txt').read_text()[-2000:]}"
         )
