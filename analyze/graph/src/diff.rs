@@ -39,7 +39,6 @@
 //! hash with a short text, fingerprints, inputs as positions), never the
 //! recorded strings beyond [`SHORT`] characters.
 
-use crate::text::Text;
 use std::cmp::Reverse;
 
 use hltpy_schema::{NodeKind, Role};
@@ -48,6 +47,7 @@ use serde::Serialize;
 use crate::graph::{Node, Recorded};
 use crate::interp::{IdMap, IdPositions};
 use crate::stream::{RunError, TraceFiles};
+use crate::text::Text;
 
 /// No position: an input outside the trace, a top-level node's frame.
 const NONE: u32 = u32::MAX;
@@ -164,15 +164,14 @@ struct In {
 const NO_TEXT: u32 = u32::MAX;
 
 /// The names, types, files and keys of one side, each held once and
-/// referred to by number: four bytes a field instead of a shared string's
-/// sixteen, and no reference count changed per node (the reading thread
-/// drops the nodes those strings came from: each count change moved the
-/// count's cache line between the cores).
+/// referred to by number: four bytes a field instead of a [`Text`]'s
+/// sixteen.
 #[derive(Default)]
 struct Texts {
     strings: Vec<Text>,
-    /// By the string's address: the decoder gives one string per distinct
-    /// text of a file, kept alive here, so an address is never reused.
+    /// By the string's address ([`Text::address`]): the decoder gives one
+    /// string per distinct text, kept alive here, so an address is never
+    /// reused.
     by_address: IdMap<u32>,
 }
 

@@ -277,6 +277,47 @@ impl Strings {
     }
 }
 
+/// A column of one of the format's vocabularies (kinds, roles): a
+/// dictionary's values parsed once per batch, a plain column per row.
+struct Vocabulary<T> {
+    strings: Strings,
+    parsed: Vec<Option<T>>,
+    parse: fn(&str) -> Option<T>,
+}
+
+impl<T: Copy> Vocabulary<T> {
+    fn new(
+        array: &ArrayRef,
+        column: &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<Vocabulary<T>, GraphError> {
+        let strings = Strings::new(array, column)?;
+        let parsed = match &strings {
+            Strings::Dictionary(values, _, _) => values.iter().map(|v| v.and_then(parse)).collect(),
+            Strings::Plain(_) => Vec::new(),
+        };
+        Ok(Vocabulary {
+            strings,
+            parsed,
+            parse,
+        })
+    }
+
+    /// Row `row`'s word; `None` for null or a word this version does not
+    /// know (then [`Vocabulary::text`] says what it was).
+    #[inline(always)]
+    fn get(&self, row: usize) -> Option<T> {
+        match &self.strings {
+            Strings::Dictionary(_, keys, _) => self.parsed.get(keys.get(row)).copied().flatten(),
+            Strings::Plain(_) => self.strings.get(row).and_then(self.parse),
+        }
+    }
+
+    fn text(&self, row: usize) -> String {
+        self.strings.get(row).unwrap_or("").to_string()
+    }
+}
+
 /// Names, types and files repeat on almost every node: one allocation each.
 /// Short strings hash with FNV-1a (SipHash was a tenth of eval's time).
 struct Interner {
@@ -458,7 +499,11 @@ impl Decoder {
         let rows = batch.num_rows();
         let ids = u64_column(required(batch, column::ID)?, column::ID)?;
         let ids = ids.as_primitive::<UInt64Type>();
-        let kinds = Strings::new(required(batch, column::KIND)?, column::KIND)?;
+        let kinds = Vocabulary::new(
+            required(batch, column::KIND)?,
+            column::KIND,
+            NodeKind::parse,
+        )?;
         let mut optional_shared = |name: &'static str| -> Result<Option<Strings>, GraphError> {
             batch
                 .column_by_name(name)
@@ -505,13 +550,7 @@ impl Decoder {
                 .column_by_name(name)
                 .ok_or(GraphError::MissingColumn(name))
         };
-        let roles = Strings::new(field(column::INPUT_ROLE)?, column::INPUT_ROLE)?;
-        let role_of: Vec<Option<Role>> = match &roles {
-            Strings::Dictionary(values, _, _) => {
-                values.iter().map(|v| v.and_then(Role::parse)).collect()
-            }
-            Strings::Plain(_) => Vec::new(),
-        };
+        let roles = Vocabulary::new(field(column::INPUT_ROLE)?, column::INPUT_ROLE, Role::parse)?;
         let keys = Strings::shared_column(
             field(column::INPUT_KEY)?,
             column::INPUT_KEY,
@@ -519,13 +558,6 @@ impl Decoder {
         )?;
         let srcs = u64_column(field(column::INPUT_SRC)?, column::INPUT_SRC)?;
         let srcs = srcs.as_primitive::<UInt64Type>();
-
-        let kind_of: Vec<Option<NodeKind>> = match &kinds {
-            Strings::Dictionary(values, _, _) => {
-                values.iter().map(|v| v.and_then(NodeKind::parse)).collect()
-            }
-            Strings::Plain(_) => Vec::new(),
-        };
 
         let ids = Numbers::<UInt64Type>::of(ids);
         let srcs = Numbers::<UInt64Type>::of(srcs);
@@ -537,25 +569,15 @@ impl Decoder {
         nodes.reserve(rows);
         for row in 0..rows {
             let id = ids.values[row];
-            let kind = match &kinds {
-                Strings::Dictionary(_, keys, _) => kind_of.get(keys.get(row)).copied().flatten(),
-                Strings::Plain(_) => kinds.get(row).and_then(NodeKind::parse),
-            };
-            let kind = kind.ok_or_else(|| GraphError::UnknownKind {
+            let kind = kinds.get(row).ok_or_else(|| GraphError::UnknownKind {
                 id,
-                kind: kinds.get(row).unwrap_or("").to_string(),
+                kind: kinds.text(row),
             })?;
             let mut node_inputs = SmallVec::new();
             for entry in offsets[row]..offsets[row + 1] {
-                let role = match &roles {
-                    Strings::Dictionary(_, keys, _) => {
-                        role_of.get(keys.get(entry)).copied().flatten()
-                    }
-                    Strings::Plain(_) => roles.get(entry).and_then(Role::parse),
-                };
-                let role = role.ok_or_else(|| GraphError::UnknownRole {
+                let role = roles.get(entry).ok_or_else(|| GraphError::UnknownRole {
                     id,
-                    role: roles.get(entry).unwrap_or("").to_string(),
+                    role: roles.text(entry),
                 })?;
                 node_inputs.push(Input {
                     role,
@@ -845,9 +867,13 @@ impl Topology {
         for batch in batches {
             let id_column = u64_column(required(batch, column::ID)?, column::ID)?;
             ids.extend_from_slice(id_column.as_primitive::<UInt64Type>().values());
-            let kinds = Strings::new(required(batch, column::KIND)?, column::KIND)?;
+            let kinds = Vocabulary::new(
+                required(batch, column::KIND)?,
+                column::KIND,
+                NodeKind::parse,
+            )?;
             for row in 0..batch.num_rows() {
-                let kind = kinds.get(row).and_then(NodeKind::parse);
+                let kind = kinds.get(row);
                 passes.push(kind.is_some_and(NodeKind::stands_for_its_value));
             }
             let (list_offsets, entries) = input_lists(batch)?;

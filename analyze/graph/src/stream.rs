@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
-use hltpy_schema::{column, TraceBatches, TraceError, TraceFile};
+use hltpy_schema::{column, TraceError, TraceFile};
 
 use crate::graph::{Decoder, GraphError, Node, NODE_COLUMNS};
 use crate::interp::{InterpretError, Interpreter, Runner, UseCounts};
@@ -35,16 +35,15 @@ pub struct TraceFiles {
 }
 
 impl TraceFiles {
-    /// Every batch of every file, in order, as `read` opens each (all
-    /// columns, some, or only the inputs' sources); `visit` answers
-    /// whether to go on.
+    /// Every batch of every file (of `columns`), in order; `visit`
+    /// answers whether to go on.
     fn batches(
         &self,
-        read: impl Fn(&TraceFile) -> Result<TraceBatches, TraceError>,
+        columns: &[&str],
         mut visit: impl FnMut(&RecordBatch) -> Result<bool, RunError>,
     ) -> Result<(), RunError> {
         for path in &self.files {
-            for batch in read(&TraceFile::open_lenient(path)?)? {
+            for batch in TraceFile::open_lenient(path)?.columns(Some(columns))? {
                 if !visit(&batch?)? {
                     return Ok(());
                 }
@@ -140,7 +139,7 @@ impl TraceFiles {
     pub fn scan(&self, mut visit: impl FnMut(&Node)) -> Result<UseCounts, RunError> {
         let mut uses = UseCounts::for_trace(self.rows()?);
         let columns = &[column::ID, column::KIND, column::NAME, column::INPUTS];
-        self.decoded(Some(columns), |nodes| {
+        self.decoded(columns, |nodes| {
             for node in &nodes {
                 for input in &node.inputs {
                     uses.add(input.src);
@@ -152,9 +151,9 @@ impl TraceFiles {
         Ok(uses)
     }
 
-    /// Every node with all its columns, in row order.
+    /// Every node (the columns a node holds), in row order.
     pub fn each_node(&self, mut visit: impl FnMut(&Node)) -> Result<(), RunError> {
-        self.decoded(Some(NODE_COLUMNS), |nodes| {
+        self.decoded(NODE_COLUMNS, |nodes| {
             nodes.iter().for_each(&mut visit);
             Ok(Some(nodes))
         })
@@ -165,7 +164,7 @@ impl TraceFiles {
     /// query engine's parallel scan gives batches in any order).
     pub fn graph(&self) -> Result<crate::Graph, RunError> {
         let mut graph = crate::Graph::default();
-        self.decoded(Some(NODE_COLUMNS), |nodes| {
+        self.decoded(NODE_COLUMNS, |nodes| {
             for node in nodes {
                 graph
                     .insert(node)
@@ -184,7 +183,7 @@ impl TraceFiles {
         interpreter: &mut I,
     ) -> Result<usize, RunError> {
         let mut runner = Runner::new(interpreter, uses);
-        self.decoded(Some(NODE_COLUMNS), |nodes| {
+        self.decoded(NODE_COLUMNS, |nodes| {
             for node in &nodes {
                 runner
                     .feed(node, true)
@@ -198,7 +197,7 @@ impl TraceFiles {
         Ok(runner.peak_live)
     }
 
-    /// The nodes of every batch (of `columns`, or all), in row order, to
+    /// The nodes of every batch (of `columns`), in row order, to
     /// `visit`. A second thread reads, decompresses and decodes the next
     /// batches while this one visits (a pass's values are not shared
     /// across threads; nodes are), and drops the nodes of the vectors
@@ -207,7 +206,7 @@ impl TraceFiles {
     /// of an 8.2M-node trace went from 3.5 s to 2.4 s.
     fn decoded(
         &self,
-        columns: Option<&'static [&'static str]>,
+        columns: &'static [&'static str],
         mut visit: impl FnMut(Vec<Node>) -> Result<Option<Vec<Node>>, RunError>,
     ) -> Result<(), RunError> {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Vec<Node>, RunError>>(2);
@@ -217,8 +216,7 @@ impl TraceFiles {
             .name("hltpy-read".into())
             .spawn(move || {
                 let mut decoder = Decoder::default();
-                let read = |file: &TraceFile| file.columns(columns);
-                let outcome = trace.batches(read, |batch| {
+                let outcome = trace.batches(columns, |batch| {
                     let mut nodes = spent.try_recv().unwrap_or_default();
                     nodes.clear();
                     decoder
