@@ -583,7 +583,7 @@ fn shortest_digits(value: f64) -> (String, i32) {
     let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let last = digits.as_bytes()[digits.len() - 1] - b'0';
-    if last % 2 == 0 {
+    if last % 2 == 0 || !may_be_a_decimal_tie(value) {
         return (digits, exponent);
     }
     // An odd last digit: is an even neighbour as good? Only on an exact
@@ -604,6 +604,29 @@ fn shortest_digits(value: f64) -> (String, i32) {
         }
     }
     (digits, exponent)
+}
+
+/// Can `value` (positive, finite) be exactly halfway between two decimals
+/// of at most 17 digits? A midpoint's digits end in 5 and number at most
+/// 18, so the value's exact decimal form must too. For `m * 2**p` (m odd):
+/// with p >= 0 it is an integer, and 5 must divide m; with p < 0 its exact
+/// digits are those of `m * 5**-p` (odd: no trailing zero), which must stay
+/// under 10**18. Most floats fail both: the exact check (two parses and a
+/// big-number product) is then skipped. It was most of compile's time
+/// spent printing floats.
+fn may_be_a_decimal_tie(value: f64) -> bool {
+    let (mantissa, power_of_two) = binary_parts(value);
+    if mantissa == 0 {
+        return false;
+    }
+    let zeros = mantissa.trailing_zeros();
+    let (odd, power_of_two) = (mantissa >> zeros, power_of_two + zeros as i32);
+    if power_of_two >= 0 {
+        return odd % 5 == 0;
+    }
+    // 5**26 alone passes 10**18.
+    let fives = power_of_two.unsigned_abs();
+    fives <= 25 && u128::from(odd) * 5u128.pow(fives) < 10u128.pow(18)
 }
 
 /// A finite float's magnitude as `mantissa * 2**power_of_two`, exactly.
@@ -831,10 +854,70 @@ mod tests {
             (1801384307415321.0 + 0.25, "1801384307415321.2"),
             (1316875666848860.0 + 0.25, "1316875666848860.2"),
             (5e-324, "5e-324"),
+            (2f64.powi(-25), "2.9802322387695312e-08"),
             (1.5e300, "1.5e+300"),
         ] {
             assert_eq!(float_repr(value), text);
         }
+    }
+
+    /// The quick test for a tie never skips one: over floats near every
+    /// power of ten, halves and quarters of integers and random bits, an
+    /// odd last digit either fails it or takes the exact check, and the
+    /// exact check finds no tie where it fails.
+    #[test]
+    fn the_tie_prefilter_skips_only_floats_without_a_tie() {
+        let mut values = vec![
+            1801384307415321.0 + 0.25,
+            1316875666848860.0 + 0.25,
+            0.5,
+            2.5,
+            5e-324,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let value = f64::from_bits(state >> 1);
+            if value.is_finite() && value > 0.0 {
+                values.push(value);
+            }
+        }
+        for exponent in -30..30 {
+            let power = 10f64.powi(exponent);
+            for step in -3..=3 {
+                values.push(f64::from_bits((power.to_bits() as i64 + step) as u64));
+            }
+        }
+        // 2**-25 = 2.98023223876953125e-08: a tie with the most fives.
+        values.extend((1..80).map(|power| 2f64.powi(-power)));
+        for whole in 1..5000_u64 {
+            values.push(whole as f64 + 0.5);
+            values.push(whole as f64 * 1e12 + 0.25);
+            values.push((whole * 5) as f64 * 2f64.powi(40));
+        }
+        let mut ties = 0;
+        for value in values {
+            // Rust's shortest digits, before a tie goes to the even one.
+            let scientific = format!("{value:e}");
+            let (mantissa, exponent) = scientific.split_once('e').unwrap();
+            let exponent: i32 = exponent.parse().unwrap();
+            let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+            let last = digits.as_bytes()[digits.len() - 1] - b'0';
+            let lower_tie = last % 2 == 1
+                && is_midpoint(
+                    value,
+                    &format!("{}{}", &digits[..digits.len() - 1], last - 1),
+                    exponent,
+                );
+            let upper_tie = last % 2 == 1 && is_midpoint(value, &digits, exponent);
+            if lower_tie || upper_tie {
+                ties += 1;
+                assert!(may_be_a_decimal_tie(value), "{value:e} is a tie");
+            }
+        }
+        assert!(ties >= 2, "the sample holds known ties");
     }
 
     #[test]
