@@ -79,6 +79,25 @@ def main():
     return [Circle(2).describe("m2 "), Shape(1.5).area()]
 """
 
+# Units as plain strings (the units sample's are objects, recorded as reprs).
+STRING_UNITS = """
+class Quantity:
+    def __init__(self, value, unit):
+        self.value = value
+        self.unit = unit
+
+    def __add__(self, other):
+        return Quantity(self.value + other.value, self.unit)
+
+
+def run(distance, time):
+    return distance + time
+
+
+def main():
+    return run(Quantity(3.0, "m"), Quantity(2.0, "s")).value
+"""
+
 
 def capture(tmp_path, name, source, expected):
     (tmp_path / f"{name}.py").write_text(source)
@@ -189,3 +208,15 @@ def test_merge_keeps_what_a_person_wrote(tmp_path):
     assert "def plus2(v: int) -> int: ..." in text
     ast.parse(text)
     mypy([stubs / "addx.pyi"])
+
+
+def test_dimensions_read_from_string_units(tmp_path):
+    # infer decodes recorded strings and numbers only for --dimension-attr:
+    # without them every unit here would be unknown and nothing found.
+    trace = capture(tmp_path, "string_units", STRING_UNITS, "5.0")
+    done = infer(trace, "--dimension-attr", "unit")
+    assert done.returncode == 1, done.stdout
+    report = done.stdout.split("dimensions (the attribute `unit`):\n")[1]
+    assert "  string_units.run(distance: [m], time: [s]) -> [m]\n" in report, report
+    assert "dimension mismatches: 1\n" in report, report
+    assert "string_units.py:12 " in report and "`+` of [m]" in report, report

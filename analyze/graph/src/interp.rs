@@ -10,7 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use hltpy_schema::{NodeKind, Role};
 use smallvec::SmallVec;
 
-use crate::graph::{Graph, GraphError, Node};
+use crate::graph::{Graph, GraphError, Node, NODE_COLUMNS};
 
 /// An error of a pass, with the node it happened at.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,13 @@ pub trait Interpreter {
         _readers: u32,
     ) -> Result<(), InterpretError> {
         Ok(())
+    }
+
+    /// The columns of a node the pass reads when it streams a trace
+    /// (`TraceFiles::run`): the others' pages are not decoded, and read as
+    /// null. Every column a [`Node`] holds unless the pass says less.
+    fn columns(&self) -> &'static [&'static str] {
+        NODE_COLUMNS
     }
 
     fn visit(&mut self, args: &Args<Self::Value>) -> Result<Self::Value, InterpretError> {

@@ -182,8 +182,9 @@ impl TraceFiles {
         uses: UseCounts,
         interpreter: &mut I,
     ) -> Result<usize, RunError> {
+        let columns = interpreter.columns();
         let mut runner = Runner::new(interpreter, uses);
-        self.decoded(NODE_COLUMNS, |nodes| {
+        self.decoded(columns, |nodes| {
             for node in &nodes {
                 runner
                     .feed(node, true)
