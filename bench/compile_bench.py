@@ -9,20 +9,22 @@ bench/out/eval-N.parquet. Compile time is the whole command (process
 start, reading, emitting); the emitted module is straight-line code of
 the whole run, so importing it (CPython compiling it to bytecode) is timed
 on its own, beside CPython compiling hand-written source of about as many
-lines (the standard library's first modules by name). Then, in one
-process: the untraced program, the emitted function on the recorded
-inputs, and the traced program (recording into a trace) — medians of the
-repeats.
+lines (the standard library's first modules by name), per line and per
+code token. Then, in one process: the untraced program, the emitted
+function on the recorded inputs, and the traced program (recording into a
+trace) — medians of the repeats.
 """
 
 import argparse
 import importlib.util
+import io
 import os
 import pathlib
 import statistics
 import sys
 import sysconfig
 import time
+import tokenize
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -45,6 +47,24 @@ def hand_written_peer(lines):
         if total >= lines:
             break
     return files, total
+
+
+def code_tokens(text):
+    """Python tokens that are code (names, operators, literals): what the
+    compiler works through; comments, blank lines and indentation aside."""
+    layout = {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENDMARKER,
+    }
+    return sum(
+        1
+        for token in tokenize.generate_tokens(io.StringIO(text).readline)
+        if token.type not in layout
+    )
 
 
 def timed(function, repeat):
@@ -99,8 +119,14 @@ def main():
     peer_seconds, _ = timed(
         lambda: [compile(text, str(path), "exec") for path, text in peer_files], args.repeat
     )
-    # Per line: the peer's last file takes it a little past `lines`.
+    # Per line: the peer's last file takes it a little past `lines`. Per
+    # token too: an emitted line is one dense statement, a hand-written one
+    # often a docstring's or a short one, so the same number of lines is
+    # not the same amount of code.
     compile_ratio = (import_seconds / lines) / (peer_seconds / peer_lines)
+    tokens = code_tokens(emitted.read_text())
+    peer_tokens = sum(code_tokens(text) for _, text in peer_files)
+    token_ratio = (import_seconds / tokens) / (peer_seconds / peer_tokens)
 
     spec = importlib.util.spec_from_file_location("untraced_eval_program", HERE / "eval_program.py")
     plain = importlib.util.module_from_spec(spec)
@@ -139,12 +165,13 @@ def main():
         f"peak {peak:.0f} MiB, {lines:,} lines |"
     )
     print(
-        f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines: "
-        f"{compile_ratio:.1f}x the hand-written peer's time per line |"
+        f"| import the emitted module | {import_seconds:.2f} | | CPython compiling {lines:,} lines "
+        f"({tokens:,} tokens): {compile_ratio:.1f}x the hand-written peer's time per line, "
+        f"{token_ratio:.2f}x per token |"
     )
     print(
         f"| compile the hand-written peer | {peer_seconds:.2f} | | the standard library's first "
-        f"{len(peer_files)} modules, {peer_lines:,} lines |"
+        f"{len(peer_files)} modules, {peer_lines:,} lines ({peer_tokens:,} tokens) |"
     )
     print(f"| untraced program | {base:.3f} | 1.0x | eval_program.mix, {steps:,} steps |")
     print(f"| emitted function | {ran:.3f} | {ran / base:.2f}x | straight-line, same result |")

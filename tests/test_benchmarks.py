@@ -125,6 +125,12 @@ def test_compile_bench_at_ci_size():
     steps = [row[0] for row in table_rows(output)]
     assert steps[0].startswith("compile (") and "emitted function" in steps, output
     assert "compile the hand-written peer" in steps and "x the hand-written peer" in output, output
+    (imported,) = [row for row in table_rows(output) if row[0] == "import the emitted module"]
+    per_line, per_token = re.search(
+        r"([\d.]+)x the hand-written peer's time per line, ([\d.]+)x per token", imported[3]
+    ).groups()
+    # Emitted lines are denser than hand-written ones: more per line than per token.
+    assert float(per_line) > float(per_token) > 0, imported
 
 
 def test_diff_bench_at_ci_size():
