@@ -105,3 +105,46 @@ fn check_reports_a_result_that_differs_from_the_recording() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "compiled: 5, recorded 6: MISMATCH");
 }
+
+/// Functions compiled from one trace together share what compile knows of
+/// the whole graph (built once): each is the function compiled alone, and
+/// a refusal among them is the refusal alone.
+#[test]
+fn functions_compiled_together_are_each_as_compiled_alone() {
+    let trace = "samples/traces/units.parquet";
+    // Every traced function's first call; 43 is refused (a default that
+    // cannot be written).
+    let roots = [
+        "1", "3", "7", "15", "26", "29", "43", "68", "79", "82", "94", "125", "261", "355", "395",
+    ];
+    let mut together = vec!["compile", trace, "--skip-refused"];
+    for root in &roots {
+        together.extend(["--node", root]);
+    }
+    let (code, module, refusals) = analyze(&together);
+    assert_eq!(code, 1, "one refused: {refusals}");
+    let functions: Vec<&str> = module.split("\n\n\ndef ").skip(1).collect();
+    assert_eq!(functions.len(), roots.len() - 1, "{module}");
+    for root in roots {
+        let name = format!("compiled_{root}");
+        let (code, alone, stderr) = analyze(&["compile", trace, "--node", root, "--name", &name]);
+        if root == "43" {
+            assert_eq!(code, 2, "{alone}");
+            let refusal = stderr.trim().trim_start_matches("hltpy-analyze: ");
+            assert!(refusals.contains(refusal), "{refusals}\nalone: {stderr}");
+            continue;
+        }
+        assert_eq!(code, 0, "{stderr}");
+        let own = alone
+            .split("\n\n\ndef ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a function in {alone}"));
+        let own = own.split("\n\n\n").next().unwrap().trim_end();
+        assert!(
+            functions
+                .iter()
+                .any(|f| f.split("\n\n\n").next().unwrap().trim_end() == own),
+            "{name} differs when compiled with the others:\n{own}\n\n{module}"
+        );
+    }
+}

@@ -8,7 +8,7 @@
 //! [`function`] compiles one result, [`module`] assembles the file; the
 //! `compile` command loads the trace, prints and runs `--check`.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -20,18 +20,165 @@ use crate::interp::{IdMap, IdSet};
 use crate::pysource::{self, attribute, comment, inert, is_dotted_name, is_identifier};
 use crate::{literal, python, Graph, Input, Node, Recorded, Value};
 
-/// Compiles the computation of node `root` into a function `name`.
-/// `modules` are the trace's traced modules; with `allow_constants`, a
-/// value Python cannot write becomes a parameter instead of a refusal.
-/// The refusal says what cannot be written, quoting the trace.
-pub fn function(
-    graph: &Graph,
-    modules: &[String],
+/// What compile knows of a whole graph, whichever node it compiles:
+/// built once and shared by every function compiled from the graph. (Each
+/// function built them again: passes over the whole graph per function,
+/// compiling pyflate's 26 first calls took 140 s.)
+pub struct Compilation<'g> {
+    graph: &'g Graph,
+    /// The traced modules (to tell `pkg.mod` from `pkg.mod.Class`).
+    modules: &'g [String],
     allow_constants: bool,
-    root: u64,
-    name: &str,
-) -> Result<Compiled, String> {
-    Compiler::new(graph, modules, allow_constants).function(root, name)
+    /// The nodes made inside each frame, in row order.
+    bodies: Bodies<'g>,
+    /// The item taken from the same iterator just before each Iteration
+    /// node, by the node's row (one link, not the list: a loop's last item
+    /// would otherwise push all the others, n² pushes for the loop).
+    previous_item: Vec<u32>,
+    /// Every node a traced operation read directly.
+    direct_reads: RowSet<'g>,
+    /// What changes objects in place (made on first use).
+    changes: OnceCell<Changes>,
+    /// The attributes the run read from objects that entered the trace as
+    /// values, by object: the first read of each name that no traced write
+    /// explains (made on first use).
+    attribute_reads: OnceCell<IdMap<Vec<(String, u64)>>>,
+    /// `object_of`'s answers so far (a function of the graph alone): a
+    /// value handed along a whole run (richards' tasks, stored, read and
+    /// passed on) makes chains as long as the run, walked again by every
+    /// node on them otherwise.
+    objects: RefCell<Remembered>,
+}
+
+impl<'g> Compilation<'g> {
+    /// `modules` are the trace's traced modules; with `allow_constants`, a
+    /// value Python cannot write becomes a parameter instead of a refusal.
+    pub fn new(graph: &'g Graph, modules: &'g [String], allow_constants: bool) -> Compilation<'g> {
+        Compilation {
+            graph,
+            modules,
+            allow_constants,
+            bodies: Bodies::of(graph),
+            previous_item: previous_items(graph),
+            direct_reads: graph_reads(graph),
+            changes: OnceCell::new(),
+            attribute_reads: OnceCell::new(),
+            objects: RefCell::default(),
+        }
+    }
+
+    /// Compiles the computation of node `root` into a function `name`.
+    /// The refusal says what cannot be written, quoting the trace.
+    pub fn function(&self, root: u64, name: &str) -> Result<Compiled, String> {
+        Compiler::new(self).function(root, name)
+    }
+
+    /// The node that is the object a node's value is: through parameters,
+    /// reads of stored values, inlined calls, and from a new object's
+    /// NewInit to the object its `__init__` saw.
+    fn object_of(&self, id: u64) -> u64 {
+        let step = |node: &Node| match node.kind {
+            NodeKind::GetAttr | NodeKind::GetItem => node.input(Role::Source),
+            NodeKind::NewInit => node.input(Role::Object),
+            // Not through `passes_through`'s NewInit case: what a node is
+            // must not depend on what the function builds in place.
+            _ => value_behind(node).or_else(|| Compiler::yielded_by_a_value(self.graph, node)),
+        };
+        walk_remembered(self.graph, &self.objects, id, step)
+    }
+
+    /// The nodes that change an object in place, by the object's origin:
+    /// attribute and item writes, deletions, in-place methods of builtin
+    /// containers.
+    fn changes(&self) -> &Changes {
+        self.changes.get_or_init(|| {
+            let mut changes = Changes::default();
+            for node in self.graph.nodes() {
+                if let (NodeKind::NewInit, Some(object)) = (node.kind, node.input(Role::Object)) {
+                    changes.made_by.insert(object, node.id);
+                }
+                let object = match node.kind {
+                    NodeKind::SetAttr => node.input(Role::Object),
+                    NodeKind::SetItem | NodeKind::DelItem => node.input(Role::Op1),
+                    // `xs.append(x)`: the receiver, or the object the bound
+                    // method was read from.
+                    NodeKind::UDispatch if python::IN_PLACE_METHODS.contains(&node.name()) => {
+                        node.input(Role::SelfValue).or_else(|| {
+                            let method = self.graph.get(node.input(Role::Callable)?)?;
+                            method.input(Role::Object)
+                        })
+                    }
+                    _ => None,
+                };
+                if let Some(object) = object {
+                    let object = self.object_of(object);
+                    changes.by_object.entry(object).or_default().push(node.id);
+                }
+            }
+            changes
+        })
+    }
+
+    /// The attributes the run read from an object that entered the trace
+    /// as a value (first read per name, unless a traced write to it came
+    /// first). A read may have a source, the traced operation that made
+    /// the value, though the write itself was not traced (geographiclib's
+    /// `Geodesic.WGS84`, built at import by code given raw values): what
+    /// it read is what the object held.
+    fn reads_of(&self, object: u64) -> Vec<(String, u64)> {
+        let reads = self.attribute_reads.get_or_init(|| {
+            let mut reads: IdMap<Vec<(String, u64)>> = IdMap::default();
+            let mut written: IdMap<Vec<&str>> = IdMap::default();
+            for node in self.graph.nodes() {
+                let Some(of) = node.input(Role::Object) else {
+                    continue;
+                };
+                match node.kind {
+                    NodeKind::SetAttr => {
+                        written
+                            .entry(self.object_of(of))
+                            .or_default()
+                            .push(node.name());
+                        continue;
+                    }
+                    NodeKind::GetAttr => {}
+                    _ => continue,
+                }
+                let method = matches!(
+                    node.type_name.as_deref(),
+                    Some("method" | "builtin_function_or_method" | "method-wrapper")
+                );
+                let of = self.object_of(of);
+                if method
+                    || written
+                        .get(&of)
+                        .is_some_and(|names| names.contains(&node.name()))
+                {
+                    continue;
+                }
+                let entry = reads.entry(of).or_default();
+                if !entry.iter().any(|(name, _)| name == node.name()) {
+                    entry.push((node.name().to_string(), node.id));
+                }
+            }
+            reads
+        });
+        reads.get(&object).cloned().unwrap_or_default()
+    }
+}
+
+/// Every node some traced operation read directly (a traced call's own
+/// Arguments excepted: binding them is no use).
+fn graph_reads(graph: &Graph) -> RowSet<'_> {
+    let mut reads = RowSet::new(graph);
+    for node in graph.nodes() {
+        for input in operands(node) {
+            if !(node.kind.is_traced_call() && input.role.is_argument()) {
+                reads.insert(input.src);
+            }
+        }
+    }
+    reads
 }
 
 /// A module of compiled functions, ready to write.
@@ -215,7 +362,7 @@ fn operands(node: &Node) -> impl Iterator<Item = &Input> {
 /// default), and the arguments computed in the function instead.
 type Parameters = (Vec<(u64, String, String)>, IdSet);
 
-/// What changes objects in place (`Compiler::changes_by_object`).
+/// What changes objects in place (`Compilation::changes`).
 #[derive(Default)]
 struct Changes {
     /// The changes of each object, in row order.
@@ -224,11 +371,11 @@ struct Changes {
     made_by: IdMap<u64>,
 }
 
+/// One function being compiled.
 struct Compiler<'g> {
     graph: &'g Graph,
-    /// The traced modules (to tell `pkg.mod` from `pkg.mod.Class`).
-    modules: &'g [String],
-    allow_constants: bool,
+    /// What is known of the whole graph.
+    shared: &'g Compilation<'g>,
     /// What the function computes, in row order.
     emitted: Vec<u64>,
     names: IdMap<String>,
@@ -247,28 +394,9 @@ struct Compiler<'g> {
     /// then their `__init__` body), by their new object: an argument they
     /// were given cannot be written (a generator expression).
     built_in_place: IdMap<u64>,
-    /// The attributes the run read from objects that entered the trace as
-    /// values, by object: the first read of each name that no traced write
-    /// explains (built on first use).
-    attribute_reads: Option<IdMap<Vec<(String, u64)>>>,
-    /// The nodes made inside each frame, in row order.
-    bodies: Bodies<'g>,
-    /// The item taken from the same iterator just before each Iteration
-    /// node, by the node's row (one link, not the list: a loop's last item
-    /// would otherwise push all the others, n² pushes for the loop).
-    previous_item: Vec<u32>,
-    /// What changes objects in place (made once).
-    changes: Option<Changes>,
-    /// Every node a traced operation read directly.
-    direct_reads: RowSet<'g>,
     /// How many items the function takes from each iterator (counted on
     /// first use).
     items_taken: Option<IdMap<usize>>,
-    /// `object_of`'s answers so far (a function of the graph alone): a
-    /// value handed along a whole run (richards' tasks, stored, read and
-    /// passed on) makes chains as long as the run, walked again by every
-    /// node on them otherwise.
-    objects: RefCell<Remembered>,
     /// `resolve`'s answers so far: a value returned and passed on along a
     /// whole loop (float's `maximize`) makes chains as long as the run.
     /// Valid while names and objects built in place stay as they were:
@@ -413,11 +541,10 @@ impl<'g> RowSet<'g> {
 }
 
 impl<'g> Compiler<'g> {
-    fn new(graph: &'g Graph, modules: &'g [String], allow_constants: bool) -> Compiler<'g> {
+    fn new(shared: &'g Compilation<'g>) -> Compiler<'g> {
         Compiler {
-            graph,
-            modules,
-            allow_constants,
+            graph: shared.graph,
+            shared,
             emitted: Vec::new(),
             names: IdMap::default(),
             precedence: IdMap::default(),
@@ -428,13 +555,7 @@ impl<'g> Compiler<'g> {
             guards: false,
             temporaries: 0,
             built_in_place: IdMap::default(),
-            attribute_reads: None,
-            bodies: Bodies::of(graph),
-            previous_item: previous_items(graph),
-            changes: None,
-            direct_reads: RowSet::new(graph),
             items_taken: None,
-            objects: RefCell::default(),
             resolved: RefCell::default(),
         }
     }
@@ -473,18 +594,14 @@ impl<'g> Compiler<'g> {
         // State the cone reads that code outside it changed (a method that
         // set an attribute, an append to a list): those effects run too,
         // until nothing more is missing.
-        if self.changes.is_none() {
-            self.changes = Some(self.changes_by_object());
-        }
-        let changes = self.changes.take().unwrap_or_default();
+        let changes = self.shared.changes();
         loop {
-            let missed = self.missed_changes(&seen, &changes);
+            let missed = self.missed_changes(&seen, changes);
             if missed.is_empty() {
                 break;
             }
             self.grow(&mut seen, missed, &parameters)?;
         }
-        self.changes = Some(changes);
         self.emitted = seen.rows().map(|row| self.graph.nodes()[row].id).collect();
         Ok(())
     }
@@ -510,7 +627,7 @@ impl<'g> Compiler<'g> {
                     self.built_in_place.insert(id, object);
                     self.resolved.get_mut().clear();
                     work.push(object);
-                    work.extend(self.bodies.of_frame(id));
+                    work.extend(self.shared.bodies.of_frame(id));
                     continue;
                 }
             }
@@ -523,7 +640,7 @@ impl<'g> Compiler<'g> {
             let previous = self
                 .graph
                 .position(id)
-                .map_or(NO_ROW, |row| self.previous_item[row]);
+                .map_or(NO_ROW, |row| self.shared.previous_item[row]);
             if previous != NO_ROW {
                 work.push(self.graph.nodes()[previous as usize].id);
             }
@@ -533,7 +650,7 @@ impl<'g> Compiler<'g> {
             // computed as one, synchronously.
             if Self::inlined(node) || matches!(node.kind, NodeKind::Generation | NodeKind::Awaited)
             {
-                work.extend(self.bodies.of_frame(id));
+                work.extend(self.shared.bodies.of_frame(id));
             }
         }
         Ok(())
@@ -587,7 +704,25 @@ impl<'g> Compiler<'g> {
                 None => above,
             }
         };
-        for node in self.graph.nodes() {
+        // Only nodes inside a called call can read what it was not given:
+        // the bodies of the called calls, nested frames included, in row
+        // order (the whole graph, walked once per function compiled, was
+        // most of compiling many first calls of a long run).
+        let mut inside = Vec::new();
+        let mut frames: Vec<u64> = called.iter().copied().collect();
+        let mut entered = IdSet::default();
+        while let Some(frame) = frames.pop() {
+            if !entered.insert(frame) {
+                continue;
+            }
+            for &member in self.shared.bodies.of_frame(frame) {
+                inside.extend(self.graph.position(member));
+                frames.push(member);
+            }
+        }
+        inside.sort_unstable();
+        inside.dedup();
+        for node in inside.into_iter().map(|row| &self.graph.nodes()[row]) {
             if node.kind == NodeKind::Argument || node.frame.is_none() {
                 continue;
             }
@@ -641,48 +776,8 @@ impl<'g> Compiler<'g> {
         Ok(())
     }
 
-    /// The nodes that change an object in place, by the object's origin:
-    /// attribute and item writes, deletions, in-place methods of builtin
-    /// containers.
-    fn changes_by_object(&self) -> Changes {
-        let mut changes = Changes::default();
-        for node in self.graph.nodes() {
-            if let (NodeKind::NewInit, Some(object)) = (node.kind, node.input(Role::Object)) {
-                changes.made_by.insert(object, node.id);
-            }
-            let object = match node.kind {
-                NodeKind::SetAttr => node.input(Role::Object),
-                NodeKind::SetItem | NodeKind::DelItem => node.input(Role::Op1),
-                // `xs.append(x)`: the receiver, or the object the bound
-                // method was read from.
-                NodeKind::UDispatch if python::IN_PLACE_METHODS.contains(&node.name()) => {
-                    node.input(Role::SelfValue).or_else(|| {
-                        let method = self.graph.get(node.input(Role::Callable)?)?;
-                        method.input(Role::Object)
-                    })
-                }
-                _ => None,
-            };
-            if let Some(object) = object {
-                let object = self.object_of(object);
-                changes.by_object.entry(object).or_default().push(node.id);
-            }
-        }
-        changes
-    }
-
-    /// The node that is the object a node's value is: through parameters,
-    /// reads of stored values, inlined calls, and from a new object's
-    /// NewInit to the object its `__init__` saw.
     fn object_of(&self, id: u64) -> u64 {
-        let step = |node: &Node| match node.kind {
-            NodeKind::GetAttr | NodeKind::GetItem => node.input(Role::Source),
-            NodeKind::NewInit => node.input(Role::Object),
-            // Not through `passes_through`'s NewInit case: what a node is
-            // must not depend on what the function builds in place.
-            _ => value_behind(node).or_else(|| Self::yielded_by_a_value(self.graph, node)),
-        };
-        walk_remembered(self.graph, &self.objects, id, step)
+        self.shared.object_of(id)
     }
 
     /// Changes the function would miss: made to an object the function
@@ -719,7 +814,10 @@ impl<'g> Compiler<'g> {
         // The last row at which the function uses each object it builds,
         // by the object's row, plus one (0: not used). Objects that are
         // not nodes of the graph have no changes before their last use.
+        // (Zeroed memory, touched where used; the rows used listed: a
+        // function of a small part of a large graph pays for that part.)
         let mut last_use = vec![0u32; self.graph.len()];
+        let mut used_rows = Vec::new();
         for id in seen.ids() {
             let Some(node) = self.graph.get(id) else {
                 continue;
@@ -735,14 +833,17 @@ impl<'g> Compiler<'g> {
                         .get(&object)
                         .is_some_and(|new| seen.contains(*new));
                 if built {
+                    if last_use[made] == 0 {
+                        used_rows.push(made);
+                    }
                     last_use[made] = last_use[made].max(row(id) as u32 + 1);
                 }
             }
         }
         let (mut missed, mut listed) = (Vec::new(), IdSet::default());
-        let used = last_use.iter().enumerate().filter(|(_, last)| **last > 0);
-        for (made, last) in used {
-            let (object, last) = (self.graph.nodes()[made].id, *last as usize - 1);
+        used_rows.sort_unstable();
+        for made in used_rows {
+            let (object, last) = (self.graph.nodes()[made].id, last_use[made] as usize - 1);
             for &change in changes.by_object.get(&object).into_iter().flatten() {
                 let at = row(change);
                 if at <= made || at >= last {
@@ -806,7 +907,6 @@ impl<'g> Compiler<'g> {
                 }
             }
         }
-        self.direct_reads = self.graph_reads();
         let readers = self.readers();
         for (argument, _, _) in &arguments {
             self.unread_argument(root_node, *argument)?;
@@ -1025,7 +1125,7 @@ impl<'g> Compiler<'g> {
                     computed.insert(input.src);
                     continue;
                 }
-                Err(_) if self.allow_constants => "None".into(),
+                Err(_) if self.shared.allow_constants => "None".into(),
                 Err(why) => {
                     return Err(format!(
                         "parameter {name}'s recorded value cannot be written as a default: {why}; \
@@ -1120,9 +1220,7 @@ impl<'g> Compiler<'g> {
     fn changed_before(&self, argument: u64) -> bool {
         let row = |id: u64| self.graph.position(id).unwrap_or(usize::MAX);
         let object = self.object_of(argument);
-        let Some(changes) = &self.changes else {
-            return false;
-        };
+        let changes = self.shared.changes();
         // Made when its NewInit returned (its `__init__` writes are no change).
         let made = row(changes.made_by.get(&object).copied().unwrap_or(object));
         let call = row(argument);
@@ -1176,27 +1274,13 @@ impl<'g> Compiler<'g> {
         ));
     }
 
-    /// Every node some traced operation read directly (a traced call's own
-    /// Arguments excepted: binding them is no use).
-    fn graph_reads(&self) -> RowSet<'g> {
-        let mut reads = RowSet::new(self.graph);
-        for node in self.graph.nodes() {
-            for input in operands(node) {
-                if !(node.kind.is_traced_call() && input.role.is_argument()) {
-                    reads.insert(input.src);
-                }
-            }
-        }
-        reads
-    }
-
     /// A parameter no traced operation read may still have steered code
     /// the trace does not see (`range(steps)`): its recorded value is part
     /// of the path, checked by a guard (or, for a value that cannot be
     /// compared as a literal, noted in a comment). Constants passed need
     /// no check.
     fn unread_argument(&mut self, call: &Node, argument: u64) -> Result<(), String> {
-        if self.direct_reads.contains(argument) {
+        if self.shared.direct_reads.contains(argument) {
             return Ok(());
         }
         let passed = self.resolve(argument);
@@ -1383,61 +1467,14 @@ impl<'g> Compiler<'g> {
     /// module.
     fn traced_class(&self, node: &Node) -> Option<String> {
         let class = node.type_name.as_deref()?;
-        let (module, rest) = crate::stubs::split_module(class, self.modules);
-        let traced = self.modules.iter().any(|m| m == module);
+        let (module, rest) = crate::stubs::split_module(class, self.shared.modules);
+        let traced = self.shared.modules.iter().any(|m| m == module);
         (traced && !rest.is_empty() && rest.split('.').all(is_identifier))
             .then(|| class.to_string())
     }
 
-    /// The attributes the run read from an object that entered the trace
-    /// as a value (first read per name, unless a traced write to it came
-    /// first). A read may have a source, the traced operation that made
-    /// the value, though the write itself was not traced (geographiclib's
-    /// `Geodesic.WGS84`, built at import by code given raw values): what
-    /// it read is what the object held.
-    fn reads_of(&mut self, object: u64) -> Vec<(String, u64)> {
-        if self.attribute_reads.is_none() {
-            let mut reads: IdMap<Vec<(String, u64)>> = IdMap::default();
-            let mut written: IdMap<Vec<&str>> = IdMap::default();
-            for node in self.graph.nodes() {
-                let Some(of) = node.input(Role::Object) else {
-                    continue;
-                };
-                match node.kind {
-                    NodeKind::SetAttr => {
-                        written
-                            .entry(self.object_of(of))
-                            .or_default()
-                            .push(node.name());
-                        continue;
-                    }
-                    NodeKind::GetAttr => {}
-                    _ => continue,
-                }
-                let method = matches!(
-                    node.type_name.as_deref(),
-                    Some("method" | "builtin_function_or_method" | "method-wrapper")
-                );
-                let of = self.object_of(of);
-                if method
-                    || written
-                        .get(&of)
-                        .is_some_and(|names| names.contains(&node.name()))
-                {
-                    continue;
-                }
-                let entry = reads.entry(of).or_default();
-                if !entry.iter().any(|(name, _)| name == node.name()) {
-                    entry.push((node.name().to_string(), node.id));
-                }
-            }
-            self.attribute_reads = Some(reads);
-        }
-        self.attribute_reads
-            .as_ref()
-            .and_then(|reads| reads.get(&object))
-            .cloned()
-            .unwrap_or_default()
+    fn reads_of(&self, object: u64) -> Vec<(String, u64)> {
+        self.shared.reads_of(object)
     }
 
     /// An object of a traced class that entered the trace as a value (a
@@ -1667,7 +1704,7 @@ impl<'g> Compiler<'g> {
             .ok_or("a NewInit without its object")?;
         let variable = self.fresh_name();
         setup.push(format!("{variable} = {class}.__new__({class})"));
-        let writes: Vec<u64> = self.bodies.of_frame(node.id).to_vec();
+        let writes: Vec<u64> = self.shared.bodies.of_frame(node.id).to_vec();
         for write in writes {
             let write = self.node(write)?;
             if write.kind != NodeKind::SetAttr || write.input(Role::Object) != Some(object) {
@@ -1713,7 +1750,7 @@ impl<'g> Compiler<'g> {
                 pysource::string(qualname)
             ));
         }
-        let (module, rest) = crate::stubs::split_module(qualname, self.modules);
+        let (module, rest) = crate::stubs::split_module(qualname, self.shared.modules);
         if module.is_empty() || rest.is_empty() {
             // A module itself (`<module math>`).
             self.imports.insert(qualname.to_string());
@@ -1729,7 +1766,7 @@ impl<'g> Compiler<'g> {
         if let Some(written) = recorded_written(&node.recorded) {
             return self.written(written);
         }
-        if self.allow_constants {
+        if self.shared.allow_constants {
             let name = format!("c{}", node.id);
             self.params.push((name.clone(), "None".into()));
             return Ok(name);
@@ -2209,38 +2246,41 @@ fn walk_remembered(
 /// Where a walk from each node ended, by the node's row (a hash lookup per
 /// step was a tenth of compile's time); ids the graph lacks in a map.
 /// Emptied often (`resolve`'s answers, whenever a name is given), so it
-/// remembers which rows it set rather than clearing them all.
+/// remembers which rows it set rather than clearing them all. An end is
+/// kept plus one, 0 meaning none: the vector is then zeroed memory the
+/// system gives untouched, so a function that walks a small part of a
+/// large graph pays for that part (filling it with a marker wrote the
+/// whole graph's worth per function compiled).
 #[derive(Default)]
 struct Remembered {
     ends: Vec<u64>,
     set: Vec<usize>,
+    /// Ids the graph lacks, and ends that cannot be kept plus one.
     outside: IdMap<u64>,
 }
 
 impl Remembered {
-    const UNKNOWN: u64 = u64::MAX;
-
     fn get(&self, graph: &Graph, id: u64) -> Option<u64> {
-        match graph.position(id) {
-            Some(row) => self
-                .ends
-                .get(row)
-                .copied()
-                .filter(|end| *end != Self::UNKNOWN),
+        let kept = graph
+            .position(id)
+            .and_then(|row| self.ends.get(row))
+            .filter(|kept| **kept != 0);
+        match kept {
+            Some(kept) => Some(kept - 1),
             None => self.outside.get(&id).copied(),
         }
     }
 
     fn insert(&mut self, graph: &Graph, id: u64, end: u64) {
-        match graph.position(id) {
+        match graph.position(id).filter(|_| end != u64::MAX) {
             Some(row) => {
                 if self.ends.is_empty() {
-                    self.ends = vec![Self::UNKNOWN; graph.len()];
+                    self.ends = vec![0; graph.len()];
                 }
-                if self.ends[row] == Self::UNKNOWN {
+                if self.ends[row] == 0 {
                     self.set.push(row);
                 }
-                self.ends[row] = end;
+                self.ends[row] = end + 1;
             }
             None => {
                 self.outside.insert(id, end);
@@ -2250,7 +2290,7 @@ impl Remembered {
 
     fn clear(&mut self) {
         for row in self.set.drain(..) {
-            self.ends[row] = Self::UNKNOWN;
+            self.ends[row] = 0;
         }
         self.outside.clear();
     }
@@ -2474,5 +2514,12 @@ mod tests {
         }
         known.insert(&graph, 1, 2);
         assert_eq!(known.get(&graph, 1), Some(2));
+        // Ends 0 and the largest id (kept plus one, 0 meaning none).
+        known.insert(&graph, 2, 0);
+        known.insert(&graph, 3, u64::MAX);
+        assert_eq!(known.get(&graph, 2), Some(0));
+        assert_eq!(known.get(&graph, 3), Some(u64::MAX));
+        known.clear();
+        assert_eq!(known.get(&graph, 3), None);
     }
 }

@@ -84,6 +84,11 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
             .trace_files()
             .graph()
             .map_err(|err| AnalyzeError::Pass(err.to_string()))?;
+        let compilation = compile::Compilation::new(
+            &graph,
+            &source.metadata.traced_modules,
+            args.allow_constants,
+        );
         let mut functions = Vec::new();
         let mut checks = Vec::new();
         for root in &roots {
@@ -95,14 +100,7 @@ pub fn run(args: Args, mode: ProgressMode) -> Result<ExitStatus, AnalyzeError> {
                 (None, 1) => "compiled".to_string(),
                 (None, _) => format!("compiled_{root}"),
             };
-            let function = compile::function(
-                &graph,
-                &source.metadata.traced_modules,
-                args.allow_constants,
-                *root,
-                &name,
-            )
-            .map_err(|message| {
+            let function = compilation.function(*root, &name).map_err(|message| {
                 // One line, whatever names and values of the trace it quotes.
                 AnalyzeError::Usage(format!(
                     "{}: cannot compile node {root}: {}",
