@@ -5,8 +5,9 @@
 //! untraced callables imported by module and name). The function is
 //! specialised to the path the run took: comparisons whose answer steered
 //! it become guards that raise `hltpy.GuardFailed` on another answer.
-//! [`function`] compiles one result, [`module`] assembles the file; the
-//! `compile` command loads the trace, prints and runs `--check`.
+//! A [`Compilation`] holds what is known of the whole graph and compiles
+//! one result per [`Compilation::function`]; [`module`] assembles the
+//! file; the `compile` command loads the trace, prints and runs `--check`.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
