@@ -1245,8 +1245,9 @@ impl Interpreter for Infer<'_> {
 
     /// Recorded numbers, bools and strings only for `--dimension-attr`
     /// (the unit an attribute write stores); otherwise only reprs
-    /// (containers read back, exceptions raised). Not decoding the rest
-    /// took a fifth off the reading thread, which is what infer waits for.
+    /// (containers read back, exceptions raised). infer waits for the
+    /// reading thread; not decoding the rest took infer of a 10M-node
+    /// trace from 2.28 s to 2.12 s.
     fn columns(&self) -> &'static [&'static str] {
         if self.dimension_attr.is_some() {
             NODE_COLUMNS
