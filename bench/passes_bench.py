@@ -88,7 +88,6 @@ def main() -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     # Each pass's command, and the exit codes that are findings rather
     # than failures: infer's conflicts, compile's refusals.
-
     passes = {
         "check": (lambda t, name: ["check", t], (0,)),
         "eval": (lambda t, name: ["eval", t], (0,)),

@@ -711,7 +711,7 @@ impl<'g> Compiler<'g> {
         // most of compiling many first calls of a long run).
         let mut inside = Vec::new();
         let mut frames: Vec<u64> = called.iter().copied().collect();
-        let mut entered = IdSet::default();
+        let mut entered = RowSet::new(self.graph);
         while let Some(frame) = frames.pop() {
             if !entered.insert(frame) {
                 continue;

@@ -443,7 +443,8 @@ fn sources_of(entries: &ArrayRef) -> Result<arrow_array::PrimitiveArray<UInt64Ty
 }
 
 /// The columns a [`Node`] holds: what a pass reads (not `thread`, nor a
-/// newer minor version's columns, whose pages need not be decoded).
+/// newer minor version's columns, whose pages need not be decoded). The
+/// recorded scalars last, so [`NODE_COLUMNS_BUT_SCALARS`] is a prefix.
 pub const NODE_COLUMNS: &[&str] = &[
     column::ID,
     column::KIND,
@@ -453,12 +454,17 @@ pub const NODE_COLUMNS: &[&str] = &[
     column::FILE,
     column::LINE,
     column::TYPE,
+    column::VALUE_REPR,
     column::VALUE_INT,
     column::VALUE_FLOAT,
     column::VALUE_BOOL,
     column::VALUE_STR,
-    column::VALUE_REPR,
 ];
+
+/// [`NODE_COLUMNS`] but the recorded ints, floats, bools and strings: for
+/// a pass that reads values only as reprs (infer without
+/// `--dimension-attr`). Those columns read as null.
+pub const NODE_COLUMNS_BUT_SCALARS: &[&str] = NODE_COLUMNS.split_at(9).0;
 
 /// Decodes record batches with the trace's columns into [`Node`]s.
 #[derive(Default)]
@@ -1014,6 +1020,24 @@ mod tests {
 
     fn node(id: u64, kind: NodeKind, inputs: &[(Role, u64)]) -> Node {
         test_node(id, kind, inputs)
+    }
+
+    /// The prefix leaves out exactly the recorded scalars: a column added
+    /// to nodes (or moved) fails here until it is placed.
+    #[test]
+    fn node_columns_but_scalars_leave_out_the_scalars_alone() {
+        let scalars = [
+            column::VALUE_INT,
+            column::VALUE_FLOAT,
+            column::VALUE_BOOL,
+            column::VALUE_STR,
+        ];
+        let expected: Vec<&str> = NODE_COLUMNS
+            .iter()
+            .copied()
+            .filter(|name| !scalars.contains(name))
+            .collect();
+        assert_eq!(NODE_COLUMNS_BUT_SCALARS, expected);
     }
 
     #[test]

@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hltpy_schema::{column, BinOp, Form, NodeKind, Operator, Role, UnOp};
+use hltpy_schema::{BinOp, Form, NodeKind, Operator, Role, UnOp};
 
-use crate::graph::{Node, Recorded, NODE_COLUMNS};
+use crate::graph::{Node, Recorded, NODE_COLUMNS, NODE_COLUMNS_BUT_SCALARS};
 use crate::interp::{Args, IdMap, InterpretError, Interpreter};
 use crate::literal;
 use crate::stream::{RunError, TraceFiles};
@@ -1227,19 +1227,6 @@ impl<'a> Infer<'a> {
     }
 }
 
-/// [`NODE_COLUMNS`] but the recorded ints, floats, bools and strings.
-const WITHOUT_SCALAR_VALUES: &[&str] = &[
-    column::ID,
-    column::KIND,
-    column::NAME,
-    column::INPUTS,
-    column::FRAME,
-    column::FILE,
-    column::LINE,
-    column::TYPE,
-    column::VALUE_REPR,
-];
-
 impl Interpreter for Infer<'_> {
     type Value = Seen;
 
@@ -1252,7 +1239,7 @@ impl Interpreter for Infer<'_> {
         if self.dimension_attr.is_some() {
             NODE_COLUMNS
         } else {
-            WITHOUT_SCALAR_VALUES
+            NODE_COLUMNS_BUT_SCALARS
         }
     }
 
@@ -1464,24 +1451,6 @@ impl Interpreter for Infer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Infer reads every column a node holds but the scalar values: a
-    /// column added to nodes is read by infer too.
-    #[test]
-    fn infer_skips_only_the_scalar_values() {
-        let skipped = [
-            column::VALUE_INT,
-            column::VALUE_FLOAT,
-            column::VALUE_BOOL,
-            column::VALUE_STR,
-        ];
-        let expected: Vec<&str> = NODE_COLUMNS
-            .iter()
-            .copied()
-            .filter(|name| !skipped.contains(name))
-            .collect();
-        assert_eq!(WITHOUT_SCALAR_VALUES, expected);
-    }
 
     #[test]
     fn unions_stay_small_and_readable() {

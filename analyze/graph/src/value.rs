@@ -577,11 +577,7 @@ pub fn float_repr(value: f64) -> String {
 /// even digit, as CPython's `repr` picks (1801384307415321.25 prints as
 /// ...321.2; Rust's shortest form rounds that tie up).
 fn shortest_digits(value: f64) -> (String, i32) {
-    // Rust's `{:e}`: the shortest round-tripping digits, "d.ddde±x".
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
-    let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exponent) = rust_shortest_digits(value);
     let last = digits.as_bytes()[digits.len() - 1] - b'0';
     if last % 2 == 0 || !may_be_a_decimal_tie(value) {
         return (digits, exponent);
@@ -603,6 +599,16 @@ fn shortest_digits(value: f64) -> (String, i32) {
             return (upper, exponent);
         }
     }
+    (digits, exponent)
+}
+
+/// Rust's shortest round-tripping digits of `value` (its `{:e}`,
+/// "d.ddde±x") and the decimal exponent of the first; a tie rounds up.
+fn rust_shortest_digits(value: f64) -> (String, i32) {
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} exponent is a number");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     (digits, exponent)
 }
 
@@ -899,11 +905,8 @@ mod tests {
         }
         let mut ties = 0;
         for value in values {
-            // Rust's shortest digits, before a tie goes to the even one.
-            let scientific = format!("{value:e}");
-            let (mantissa, exponent) = scientific.split_once('e').unwrap();
-            let exponent: i32 = exponent.parse().unwrap();
-            let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+            // Before a tie goes to the even digits.
+            let (digits, exponent) = rust_shortest_digits(value);
             let last = digits.as_bytes()[digits.len() - 1] - b'0';
             let lower_tie = last % 2 == 1
                 && is_midpoint(
